@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT
+# iomodels: one non-recursive Makefile, out-of-tree build/, quiet unless V=1.
+#   make            build build/iomodels          make test    run the cmocka tests
+#   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
+#   make deps       install the Debian packages (as root)   make clean
+
+BUILD   ?= build
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -pthread \
+	   -D_GNU_SOURCE -MMD -MP -I. $(EXTRA_CFLAGS)
+LDLIBS  += -luring -ljson-c -lm -pthread
+TEST_LDLIBS = -lcmocka
+
+DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
+	       fio python3-matplotlib tmux
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# Everything but main.c goes in a library the tests link against.
+LIB_SRCS = $(wildcard core/*.c) $(wildcard threads/*.c) $(wildcard uring/*.c)
+LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB      = $(BUILD)/libiomodels.a
+BIN      = $(BUILD)/iomodels
+TEST_SRCS = $(wildcard tests/test_*.c)
+TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test check bench plot clean deps compare-fio
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(BUILD)/core/main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
+
+# Tests: every cmocka binary, then one closing line "N passed, N failed".
+test: $(BIN) $(TEST_BINS)
+	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
+
+# Sanitizers in their own build trees, so they never mix with the normal objects.
+check:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
+		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" test
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan \
+		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
+		IOM_TSAN=1 test
+
+bench: $(BIN)
+	$(Q)bash scripts/bench $(if $(QUICK),--quick) $(ARGS)
+
+compare-fio: $(BIN)
+	$(Q)bash scripts/compare-fio $(ARGS)
+
+deps:
+	apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,857 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The driver: the one submit/reap loop every model runs under. Submitter threads are made and
+ * their models set up before the clock starts; a ramp runs unmeasured, then the measured window
+ * (by --runtime or --tasks), then a drain that is counted for conservation only. Closed loop
+ * refills a slot as soon as it frees; open loop follows a precomputed schedule and measures
+ * latency from each task's intended start, so a stalled model cannot hide its backlog
+ * (no coordinated omission).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "model.h"
+#include "sysstat.h"
+
+/* Open loop: no submitter precomputes more than this many intended start times. */
+#define MAX_SCHEDULE	(64u << 20)
+
+struct iom_run;
+
+struct iom_job {
+	struct iom_ctx ctx;
+	struct iom_run *run;
+	pthread_t thread;
+	bool thread_made;
+	struct iom_hist *hist;
+	uint64_t nr_state[IOM_NR_STATES];
+	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
+	uint64_t nr_window;		/* tasks that ended inside the window */
+	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
+	uint64_t nr_late, nr_bug, nr_busy;
+	uint64_t seq;			/* tasks made by this submitter */
+	uint64_t quota_left;		/* --tasks: measured tasks still to submit */
+	uint64_t last_end_ns;
+	uint32_t *free_slots;
+	unsigned int nr_free;
+	bool *slot_busy;
+	void *bufs;
+	uint64_t *schedule;		/* open loop: intended start, ns after the run's start */
+	size_t nr_schedule, next_schedule;
+	uint64_t backlog_max;
+	_Atomic uint64_t pub_done;	/* for the status line */
+	_Atomic uint64_t pub_submitted;
+	bool setup_ok;
+	int ret;
+	char bug[160];
+};
+
+struct iom_run {
+	const struct iom_cfg *cfg;
+	struct iom_workload wl;
+	unsigned int nr_jobs;
+	struct iom_job *jobs;
+	pthread_barrier_t ready, go;
+	uint64_t t_run0, t_win0, t_stop;	/* t_stop: UINT64_MAX when measuring by tasks */
+	_Atomic bool abort;
+	_Atomic unsigned int nr_jobs_done;	/* submitters past their window */
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	char err[256];
+};
+
+/* Set from the SIGINT handler: a lock-free atomic is async-signal-safe and race-free. */
+static _Atomic int interrupted;
+
+void iom_driver_interrupt(void)
+{
+	interrupted = 1;
+}
+
+bool iom_driver_interrupted(void)
+{
+	return interrupted;
+}
+
+long iom_timer_slack_ns(void)
+{
+	return (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+}
+
+void iom_cpu_work(uint64_t ns)
+{
+	uint64_t end = iom_now_ns() + ns;
+
+	/* Real work, not a sleep: "free to do other work" means CPU the submitter spends. */
+	while (iom_now_ns() < end)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+static void run_fail(struct iom_run *run, const char *msg)
+{
+	pthread_mutex_lock(&run->lock);
+	if (!run->err[0])
+		snprintf(run->err, sizeof(run->err), "%.*s", (int)sizeof(run->err) - 1, msg);
+	pthread_mutex_unlock(&run->lock);
+	atomic_store(&run->abort, true);
+}
+
+static bool is_async(const struct iom_cfg *cfg)
+{
+	return cfg->model->caps & IOM_CAP_ASYNC;
+}
+
+static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
+{
+	job->nr_bug++;
+	if (!job->bug[0])
+		snprintf(job->bug, sizeof(job->bug), fmt, v);
+}
+
+void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct iom_job *job = ctx->drv;
+	struct iom_run *run = job->run;
+	int state = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
+		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
+		return;
+	}
+	if (!iom_state_terminal(state)) {
+		job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
+		state = IOM_FAILED;
+	}
+	job->nr_state[state]++;
+	job->nr_late += t->nr_late;
+	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < run->t_stop) {
+		job->nr_window++;
+		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
+		if (t->t_end_ns > job->last_end_ns)
+			job->last_end_ns = t->t_end_ns;
+	}
+	job->slot_busy[t->slot] = false;
+	job->free_slots[job->nr_free++] = t->slot;
+	if (run->cfg->cpu_work_ns)
+		iom_cpu_work(run->cfg->cpu_work_ns);
+}
+
+static int job_make_schedule(struct iom_job *job, unsigned int index)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	double rate = cfg->rate / job->run->nr_jobs, t_s;
+	uint64_t span_ns;
+	size_t n;
+
+	if (cfg->tasks)
+		n = job->quota_left + (size_t)(rate * (double)cfg->ramp_ns / 1e9) + 1;
+	else {
+		span_ns = cfg->ramp_ns + cfg->runtime_ns;
+		n = (size_t)(rate * (double)span_ns / 1e9) + 1;
+	}
+	if (n > MAX_SCHEDULE)
+		return -E2BIG;
+	job->schedule = malloc(n * sizeof(*job->schedule));
+	if (!job->schedule)
+		return -ENOMEM;
+	/* Submitters are staggered by a fraction of the gap, so their arrivals interleave. */
+	t_s = (double)index / cfg->rate;
+	for (size_t i = 0; i < n; i++) {
+		job->schedule[i] = (uint64_t)(t_s * 1e9);
+		if (cfg->rate_process == IOM_RATE_POISSON) {
+			uint64_t h = iom_mix64(cfg->wl.seed ^ 0x706f6973736f6eull ^
+					       iom_mix64(((uint64_t)index << 40) ^ i));
+			t_s += -log(iom_unit(h)) / rate;
+		} else {
+			t_s += 1.0 / rate;
+		}
+	}
+	job->nr_schedule = n;
+	return 0;
+}
+
+static int job_setup(struct iom_job *job, unsigned int index)
+{
+	struct iom_run *run = job->run;
+	const struct iom_cfg *cfg = run->cfg;
+	struct iom_ctx *ctx = &job->ctx;
+	unsigned int depth = ctx->depth;
+	size_t buf_bytes = cfg->wl.kind == IOM_WL_FILE ? cfg->wl.bs : 0;
+	int ret;
+
+	job->hist = malloc(sizeof(*job->hist));
+	ctx->tasks = calloc(depth, sizeof(*ctx->tasks));
+	job->free_slots = calloc(depth, sizeof(*job->free_slots));
+	job->slot_busy = calloc(depth, sizeof(*job->slot_busy));
+	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy)
+		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
+	iom_hist_init(job->hist);
+	if (buf_bytes &&
+	    posix_memalign(&job->bufs, 4096, (size_t)depth * ((buf_bytes + 4095) & ~4095ul)))
+		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: buffers", index);
+	for (unsigned int i = 0; i < depth; i++) {
+		struct iom_task *t = &ctx->tasks[i];
+
+		t->slot = i;
+		t->fd = -1;
+		if (buf_bytes)
+			t->buf = (char *)job->bufs + (size_t)i * ((buf_bytes + 4095) & ~4095ul);
+		/* Pop from the end: slot 0 first, which keeps small runs easy to read. */
+		job->free_slots[i] = depth - 1 - i;
+	}
+	job->nr_free = depth;
+	if (cfg->tasks)
+		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
+	if (cfg->rate > 0) {
+		ret = job_make_schedule(job, index);
+		if (ret)
+			return iom_err_set(&ctx->err, ret, "open-loop schedule (rate x runtime)");
+	}
+	return cfg->model->setup(ctx);
+}
+
+/* Open loop: how many scheduled tasks are due but not yet started. */
+static uint64_t job_backlog(struct iom_job *job, uint64_t rel_now)
+{
+	size_t lo = job->next_schedule, hi = job->nr_schedule;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (job->schedule[mid] <= rel_now)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - job->next_schedule;
+}
+
+static bool job_should_stop(struct iom_job *job, uint64_t now)
+{
+	struct iom_run *run = job->run;
+
+	if (atomic_load_explicit(&run->abort, memory_order_relaxed) || interrupted)
+		return true;
+	if (now >= run->t_stop)
+		return true;
+	if (run->cfg->tasks && now >= run->t_win0 && !job->quota_left)
+		return true;
+	if (run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
+		return true;
+	return false;
+}
+
+/* Submit as many tasks as the loop mode allows now; returns how many the model queued. */
+static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
+{
+	struct iom_run *run = job->run;
+	const struct iom_cfg *cfg = run->cfg;
+	const struct iom_model *model = cfg->model;
+	struct iom_ctx *ctx = &job->ctx;
+	int queued = 0;
+
+	while (job->nr_free && !*stopping) {
+		uint64_t start = *now, seq;
+		struct iom_task *t;
+		uint32_t slot;
+		int ret;
+
+		if (cfg->rate > 0) {
+			start = run->t_run0 + job->schedule[job->next_schedule];
+			if (start > *now)
+				break;
+		}
+		if (cfg->tasks && *now >= run->t_win0) {
+			if (!job->quota_left) {
+				*stopping = true;
+				break;
+			}
+			job->quota_left--;
+		}
+		slot = job->free_slots[--job->nr_free];
+		t = &ctx->tasks[slot];
+		seq = job->seq * run->nr_jobs + ctx->job;
+		iom_task_init(t, iom_task_id(seq, slot), start,
+			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
+		iom_workload_next(&run->wl, seq, t);
+		iom_task_start(t, *now);
+		job->slot_busy[slot] = true;
+
+		ret = model->submit(ctx, t);
+		if (ret == IOM_Q_BUSY) {
+			/* Not taken: the same task goes again after a reap; nothing is dropped. */
+			iom_task_requeue(t);
+			job->slot_busy[slot] = false;
+			job->free_slots[job->nr_free++] = slot;
+			if (cfg->tasks && *now >= run->t_win0)
+				job->quota_left++;
+			job->nr_busy++;
+			break;
+		}
+		job->seq++;
+		job->nr_submitted++;
+		if (cfg->rate > 0)
+			job->next_schedule++;
+		if (start >= run->t_win0 && start < run->t_stop)
+			job->nr_started_window++;
+		if (ret == IOM_Q_QUEUED) {
+			queued++;
+		} else if (ret == IOM_Q_DONE) {
+			iom_complete(ctx, t);
+			*now = ctx->now_ns;
+		} else {
+			/* The model could not take it at all: the task fails, the cell stops. */
+			if (iom_task_finish(t, ret, IOM_CAUSE_OP, *now) == IOM_FINISH_FIRST)
+				iom_complete(ctx, t);
+			return ret;
+		}
+		if (job_should_stop(job, *now))
+			*stopping = true;
+	}
+	return queued;
+}
+
+static int job_loop(struct iom_job *job)
+{
+	struct iom_run *run = job->run;
+	const struct iom_cfg *cfg = run->cfg;
+	const struct iom_model *model = cfg->model;
+	struct iom_ctx *ctx = &job->ctx;
+	unsigned int min_batch = cfg->batch_complete ? cfg->batch_complete : 1;
+	uint64_t now = iom_now_ns();
+	bool stopping = false;
+	int ret;
+
+	for (;;) {
+		unsigned int inflight;
+
+		if (!stopping && job_should_stop(job, now))
+			stopping = true;
+		ret = job_submit_some(job, &now, &stopping);
+		if (ret < 0)
+			return iom_err_set(&ctx->err, ret, "%s: submit", model->name);
+		if (ret > 0 && model->flush) {
+			ret = model->flush(ctx);
+			if (ret < 0)
+				return ret;
+		}
+		inflight = ctx->depth - job->nr_free;
+		if (cfg->rate > 0 && !job->nr_free) {
+			uint64_t backlog = job_backlog(job, now - run->t_run0);
+
+			if (backlog > job->backlog_max)
+				job->backlog_max = backlog;
+		}
+		atomic_store_explicit(&job->pub_done, job->nr_state[IOM_COMPLETED] +
+				      job->nr_state[IOM_FAILED] + job->nr_state[IOM_ABORTED] +
+				      job->nr_state[IOM_PARTIAL] + job->nr_state[IOM_EXPIRED],
+				      memory_order_relaxed);
+		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
+		if (stopping)
+			return 0;	/* the drain reaps what is still in flight */
+		if (inflight) {
+			uint64_t timeout = UINT64_MAX;
+			unsigned int want = min_batch < inflight ? min_batch : inflight;
+
+			if (cfg->rate > 0 && job->nr_free) {
+				uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
+
+				timeout = next > now ? next - now : 0;
+			}
+			if (run->t_stop != UINT64_MAX)
+				timeout = run->t_stop > now && run->t_stop - now < timeout ?
+						  run->t_stop - now : timeout;
+			/* A full window of closed-loop waits must still notice Ctrl-C. */
+			if (timeout > 200000000ull)
+				timeout = 200000000ull;
+			ret = model->reap(ctx, timeout ? want : 0, ctx->depth, timeout);
+			if (ret < 0)
+				return ret;
+			now = ctx->now_ns;
+		} else if (cfg->rate > 0) {
+			/* Nothing in flight and the next arrival is in the future: sleep until it. */
+			uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
+			struct timespec ts;
+
+			if (next > run->t_stop)
+				next = run->t_stop;
+			if (next - now > 200000000ull)
+				next = now + 200000000ull;
+			ts = iom_ts(next);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			now = iom_now_ns();
+		} else if (!is_async(cfg)) {
+			now = ctx->now_ns ? ctx->now_ns : iom_now_ns();
+		} else {
+			now = iom_now_ns();
+		}
+	}
+}
+
+/* Reap everything still in flight; cancel what will not finish; count what never came back. */
+static void job_drain(struct iom_job *job)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	const struct iom_model *model = cfg->model;
+	struct iom_ctx *ctx = &job->ctx;
+	uint64_t longest = cfg->wl.latency_ns > cfg->wl.bimodal_ns ? cfg->wl.latency_ns :
+								     cfg->wl.bimodal_ns;
+	uint64_t now = iom_now_ns();
+	uint64_t until = now + 5000000000ull + 4 * longest;
+	bool cancelled = false;
+
+	while (job->nr_free < ctx->depth) {
+		int ret;
+
+		if (now >= until) {
+			if (cancelled || !model->cancel)
+				break;
+			/* Past any reasonable completion time: abort what is left, then wait 2 s. */
+			for (unsigned int i = 0; i < ctx->depth; i++)
+				if (job->slot_busy[i])
+					model->cancel(ctx, &ctx->tasks[i]);
+			if (model->flush)
+				model->flush(ctx);
+			cancelled = true;
+			until = now + 2000000000ull;
+		}
+		ret = model->reap(ctx, 1, ctx->depth, until - now);
+		if (ret < 0)
+			break;
+		now = iom_now_ns();
+	}
+	if (job->nr_free < ctx->depth)
+		job_bug(job, "bug: %" PRIu64 " tasks never reported done",
+			(uint64_t)(ctx->depth - job->nr_free));
+}
+
+static void *job_main(void *arg)
+{
+	struct iom_job *job = arg;
+	struct iom_run *run = job->run;
+	unsigned int index = job->ctx.job;
+	int ret;
+
+	/* Inherited from main already; set again so no thread can run with the 50 us default. */
+	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	ret = job_setup(job, index);
+	job->setup_ok = !ret;
+	if (ret) {
+		run_fail(run, job->ctx.err.msg);
+	}
+	pthread_barrier_wait(&run->ready);
+	pthread_barrier_wait(&run->go);
+	if (!ret && !atomic_load(&run->abort)) {
+		ret = job_loop(job);
+		if (ret) {
+			if (!job->ctx.err.msg[0])
+				iom_err_set(&job->ctx.err, ret, "%s", run->cfg->model->name);
+			run_fail(run, job->ctx.err.msg);
+		}
+	}
+	/* Past the window: tell main, so a --tasks run ends its window now. */
+	if (atomic_fetch_add(&run->nr_jobs_done, 1) + 1 == run->nr_jobs) {
+		pthread_mutex_lock(&run->lock);
+		pthread_cond_signal(&run->done_cond);
+		pthread_mutex_unlock(&run->lock);
+	}
+	if (job->setup_ok)
+		job_drain(job);
+	job->ret = ret;
+	return NULL;
+}
+
+static void job_free(struct iom_job *job, const struct iom_model *model)
+{
+	/* A model's setup cleans up after itself when it fails: teardown only after success. */
+	if (job->setup_ok && model->teardown)
+		model->teardown(&job->ctx);
+	free(job->hist);
+	free(job->ctx.tasks);
+	free(job->free_slots);
+	free(job->slot_busy);
+	free(job->bufs);
+	free(job->schedule);
+}
+
+static void status_line(struct iom_run *run, uint64_t now)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	static uint64_t last_done, last_ns;
+	uint64_t done = 0, submitted = 0;
+	double rate, elapsed = (double)(now - run->t_run0) / 1e9;
+	char eta[32] = "";
+
+	for (unsigned int i = 0; i < run->nr_jobs; i++) {
+		done += atomic_load_explicit(&run->jobs[i].pub_done, memory_order_relaxed);
+		submitted += atomic_load_explicit(&run->jobs[i].pub_submitted,
+						  memory_order_relaxed);
+	}
+	if (now <= run->t_run0 + 1000000000ull || last_ns < run->t_run0)
+		last_done = 0, last_ns = run->t_run0;
+	rate = now > last_ns ? (double)(done - last_done) * 1e9 / (double)(now - last_ns) : 0;
+	if (run->t_stop != UINT64_MAX)
+		snprintf(eta, sizeof(eta), " ETA %.0fs",
+			 run->t_stop > now ? (double)(run->t_stop - now) / 1e9 : 0.0);
+	fprintf(stderr, "\r%s %5.1fs done %" PRIu64 " in flight %" PRIu64 " %.0f ops/s%s   ",
+		cfg->label ? cfg->label : cfg->model->name, elapsed, done,
+		submitted > done ? submitted - done : 0, rate, eta);
+	last_done = done;
+	last_ns = now;
+}
+
+/* Main thread during the run: window edges, samples, the status line. */
+static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sample *s1)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	uint64_t next_tick = run->t_run0 + 1000000000ull, now;
+	bool win_started = false;
+
+	pthread_mutex_lock(&run->lock);
+	for (;;) {
+		uint64_t wake = next_tick;
+		struct timespec ts;
+
+		now = iom_now_ns();
+		if (!win_started && now >= run->t_win0) {
+			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
+			win_started = true;
+		}
+		if (win_started && now >= run->t_stop)
+			break;
+		if (atomic_load(&run->nr_jobs_done) == run->nr_jobs)
+			break;
+		if (interrupted)
+			atomic_store(&run->abort, true);
+		if (!win_started && run->t_win0 < wake)
+			wake = run->t_win0;
+		if (run->t_stop < wake)
+			wake = run->t_stop;
+		if (now >= next_tick) {
+			if (cfg->progress)
+				status_line(run, now);
+			next_tick += 1000000000ull;
+			continue;
+		}
+		/* Condition variables wait on CLOCK_REALTIME: convert the monotonic deadline. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		{
+			uint64_t rt = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+				      (wake - now);
+
+			ts = iom_ts(rt);
+		}
+		pthread_cond_timedwait(&run->done_cond, &run->lock, &ts);
+	}
+	pthread_mutex_unlock(&run->lock);
+	if (!win_started)
+		iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
+	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
+	if (cfg->progress)
+		fprintf(stderr, "\r\033[K");
+}
+
+static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsigned int nr_jobs)
+{
+	const struct iom_wl_params *w = &cfg->wl;
+
+	snprintf(row->str[IOM_COL_model], sizeof(row->str[0]), "%s", cfg->model->name);
+	snprintf(row->str[IOM_COL_workload], sizeof(row->str[0]), "%s", iom_wl_name(w->kind));
+	row->num[IOM_COL_concurrency] = cfg->concurrency;
+	row->num[IOM_COL_jobs] = nr_jobs;
+	snprintf(row->str[IOM_COL_cpus], sizeof(row->str[0]), "%s",
+		 cfg->cpus_set ? cfg->cpus_str : "all");
+	snprintf(row->str[IOM_COL_mode], sizeof(row->str[0]), "%s",
+		 cfg->rate > 0 ? "open" : "closed");
+	row->num[IOM_COL_rate_target] = cfg->rate > 0 ? cfg->rate : NAN;
+	row->num[IOM_COL_repeat] = cfg->repeat;
+	row->num[IOM_COL_seed] = (double)w->seed;
+	row->num[IOM_COL_batch_complete] = cfg->batch_complete ? cfg->batch_complete : 1;
+	row->num[IOM_COL_deadline_us] = cfg->deadline_ns ? (double)cfg->deadline_ns / 1e3 : NAN;
+	row->num[IOM_COL_cpu_work_us] = (double)cfg->cpu_work_ns / 1e3;
+	if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
+		row->num[IOM_COL_latency_us] = (double)w->latency_ns / 1e3;
+		if (w->dist == IOM_DIST_BIMODAL)
+			snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]),
+				 "bimodal:%g,%g", w->bimodal_p, (double)w->bimodal_ns / 1e3);
+		else
+			snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]), "%s",
+				 iom_dist_name(w->dist));
+	}
+	if (w->kind == IOM_WL_FILE) {
+		row->num[IOM_COL_bs] = w->bs;
+		snprintf(row->str[IOM_COL_rw], sizeof(row->str[0]), "%s",
+			 w->write ? "write" : "read");
+		row->num[IOM_COL_direct] = w->direct;
+		row->num[IOM_COL_size_bytes] = (double)w->size;
+	}
+}
+
+static void row_set_status(struct iom_row *row, const char *status, const char *reason)
+{
+	snprintf(row->str[IOM_COL_status], sizeof(row->str[0]), "%s", status);
+	snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "%.*s", (int)sizeof(row->str[0]) - 1,
+		 reason ? reason : "");
+}
+
+static void add_flag(struct iom_row *row, const char *flag)
+{
+	char *f = row->str[IOM_COL_flags];
+	size_t n = strlen(f);
+
+	snprintf(f + n, sizeof(row->str[0]) - n, "%s%s", n ? ";" : "", flag);
+}
+
+static void row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
+{
+	static const struct { enum iom_col col; double q; } qs[] = {
+		{ IOM_COL_lat_p50_ns, 0.5 }, { IOM_COL_lat_p90_ns, 0.9 },
+		{ IOM_COL_lat_p99_ns, 0.99 }, { IOM_COL_lat_p999_ns, 0.999 },
+	};
+
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		row->num[qs[i].col] = iom_hist_quantile_backed(h, qs[i].q) ?
+					      (double)iom_hist_quantile(h, qs[i].q) : NAN;
+	row->num[IOM_COL_lat_max_ns] = h->count ? (double)h->max : NAN;
+	row->num[IOM_COL_lat_mean_ns] = h->count ? iom_hist_mean(h) : NAN;
+	row->num[IOM_COL_n_samples] = (double)h->count;
+}
+
+/* Fill the row from the jobs' counts and the window's samples; check the invariant. */
+static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hist *hist,
+			 const struct iom_sample *s_setup, const struct iom_sample *s0,
+			 const struct iom_sample *s1)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
+	uint64_t late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
+	const char *bug = NULL;
+	double runtime_ns, cpu_ns;
+
+	iom_hist_init(hist);
+	for (unsigned int i = 0; i < run->nr_jobs; i++) {
+		struct iom_job *job = &run->jobs[i];
+
+		for (int s = 0; s < IOM_NR_STATES; s++)
+			nr_state[s] += job->nr_state[s];
+		submitted += job->nr_submitted;
+		window += job->nr_window;
+		started += job->nr_started_window;
+		late += job->nr_late;
+		bugs += job->nr_bug;
+		overflow += job->ctx.stats.nr_cq_overflow;
+		if (job->backlog_max > backlog)
+			backlog = job->backlog_max;
+		if (job->last_end_ns > last_end)
+			last_end = job->last_end_ns;
+		if (job->bug[0] && !bug)
+			bug = job->bug;
+		if (job->hist)
+			iom_hist_merge(hist, job->hist);
+	}
+	for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++)
+		terminal += nr_state[s];
+
+	row->num[IOM_COL_submitted] = (double)submitted;
+	row->num[IOM_COL_n_completed] = (double)nr_state[IOM_COMPLETED];
+	row->num[IOM_COL_n_failed] = (double)nr_state[IOM_FAILED];
+	row->num[IOM_COL_n_aborted] = (double)nr_state[IOM_ABORTED];
+	row->num[IOM_COL_n_partial] = (double)nr_state[IOM_PARTIAL];
+	row->num[IOM_COL_n_expired] = (double)nr_state[IOM_EXPIRED];
+	row->num[IOM_COL_n_late] = (double)late;
+	row->num[IOM_COL_tasks] = (double)window;
+	row->num[IOM_COL_cq_overflow] = is_async(cfg) && strcmp(cfg->model->name, "uring") == 0 ?
+						(double)overflow : NAN;
+	snprintf(row->str[IOM_COL_variant], sizeof(row->str[0]), "%s", run->jobs[0].ctx.variant);
+
+	/* The window: to its planned end (runtime), or to the last measured task (--tasks). */
+	if (run->t_stop != UINT64_MAX && !run->err[0] && !interrupted)
+		runtime_ns = (double)(run->t_stop - run->t_win0);
+	else
+		runtime_ns = last_end > run->t_win0 ? (double)(last_end - run->t_win0) : NAN;
+	row->num[IOM_COL_runtime_ns] = runtime_ns;
+	row->num[IOM_COL_ops_per_s] = runtime_ns > 0 ? (double)window * 1e9 / runtime_ns : NAN;
+	if (cfg->rate > 0) {
+		row->num[IOM_COL_achieved_ops_per_s] =
+			runtime_ns > 0 ? (double)started * 1e9 / runtime_ns : NAN;
+		row->num[IOM_COL_backlog_max] = (double)backlog;
+	}
+	row_set_quantiles(row, hist);
+	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ops_per_s] * iom_hist_mean(hist) / 1e9;
+	if (cfg->rate <= 0 && window &&
+	    fabs(row->num[IOM_COL_inflight_avg] - cfg->concurrency) > 0.05 * cfg->concurrency)
+		add_flag(row, "inflight_off");
+	if (!window)
+		add_flag(row, "no_tasks_in_window");
+
+	iom_sample_fill_row(row, s_setup, s0, s1, window);
+	cpu_ns = row->num[IOM_COL_cpu_user_ns] + row->num[IOM_COL_cpu_sys_ns];
+	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)window * 1e9 / cpu_ns : NAN;
+	if (row->num[IOM_COL_cpu_foreign_ns] > 0.02 * (row->num[IOM_COL_cpu_system_ns] > 0 ?
+						       row->num[IOM_COL_cpu_system_ns] : 1))
+		add_flag(row, "foreign_cpu");
+
+	if (bugs || submitted != terminal) {
+		char msg[200];
+
+		if (bug)
+			snprintf(msg, sizeof(msg), "%s", bug);
+		else
+			snprintf(msg, sizeof(msg), "bug: submitted %" PRIu64 " != terminal %" PRIu64,
+				 submitted, terminal);
+		row_set_status(row, "error", msg);
+		return IOM_EXIT_BUG;
+	}
+	if (run->err[0]) {
+		row_set_status(row, "error", run->err);
+		return 0;
+	}
+	if (interrupted) {
+		row_set_status(row, "error", "interrupted");
+		return 130;
+	}
+	row_set_status(row, "ok", "");
+	return 0;
+}
+
+int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+{
+	const struct iom_model *model = cfg->model;
+	struct iom_run run = { .cfg = cfg };
+	struct iom_sample s_setup, s0, s1;
+	struct iom_err err = { "" };
+	unsigned int nr_jobs, depth_all;
+	pthread_attr_t attr;
+	int ret, made = 0;
+
+	iom_row_init(row);
+	iom_hist_init(hist);
+	/* Sync: C threads of depth 1. Async: J submitters sharing C between them. */
+	if (is_async(cfg)) {
+		nr_jobs = cfg->jobs ? cfg->jobs : 1;
+		if (nr_jobs > cfg->concurrency)
+			nr_jobs = cfg->concurrency;
+	} else {
+		nr_jobs = cfg->concurrency;
+	}
+	row_set_params(row, cfg, nr_jobs);
+
+	ret = model->probe(cfg->wl.kind, &err);
+	if (ret == IOM_PROBE_NA) {
+		row_set_status(row, "na", err.msg);
+		return 0;
+	}
+	if (ret < 0) {
+		row_set_status(row, "unavailable", err.msg);
+		return 0;
+	}
+	ret = iom_workload_open(&run.wl, &cfg->wl, &err);
+	if (ret) {
+		row_set_status(row, "error", err.msg);
+		return 0;
+	}
+	if (cfg->wl.kind == IOM_WL_FILE) {
+		double c = iom_cache_fraction(run.wl.fd, cfg->wl.size);
+
+		row->num[IOM_COL_cache_before] = c >= 0 ? c : NAN;
+	}
+
+	run.nr_jobs = nr_jobs;
+	run.jobs = calloc(nr_jobs, sizeof(*run.jobs));
+	if (!run.jobs) {
+		iom_workload_close(&run.wl);
+		row_set_status(row, "error", "out of memory");
+		return 0;
+	}
+	pthread_mutex_init(&run.lock, NULL);
+	pthread_cond_init(&run.done_cond, NULL);
+	pthread_barrier_init(&run.ready, NULL, nr_jobs + 1);
+	pthread_barrier_init(&run.go, NULL, nr_jobs + 1);
+	run.t_win0 = run.t_stop = UINT64_MAX;
+	iom_sample_take(&s_setup, NULL);
+
+	pthread_attr_init(&attr);
+	/* Small stacks: a sync model's cost per in-flight task includes its thread's stack. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	pthread_attr_setstacksize(&attr, 1u << 20);
+#else
+	pthread_attr_setstacksize(&attr, 128u << 10);
+#endif
+	depth_all = cfg->concurrency;
+	for (unsigned int i = 0; i < nr_jobs; i++) {
+		struct iom_job *job = &run.jobs[i];
+
+		job->run = &run;
+		job->ctx.cfg = cfg;
+		job->ctx.wl = &run.wl;
+		job->ctx.job = i;
+		job->ctx.drv = job;
+		job->ctx.depth = depth_all / nr_jobs + (i < depth_all % nr_jobs);
+		job->last_end_ns = 0;
+		ret = pthread_create(&job->thread, &attr, job_main, job);
+		if (ret) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "pthread_create %u of %u: %s", i + 1, nr_jobs,
+				 strerror(ret));
+			run_fail(&run, msg);
+			break;
+		}
+		job->thread_made = true;
+		made++;
+	}
+	pthread_attr_destroy(&attr);
+	if ((unsigned int)made < nr_jobs) {
+		/* The barriers count every job: stand in for the ones never made. */
+		pthread_barrier_destroy(&run.ready);
+		pthread_barrier_destroy(&run.go);
+		pthread_barrier_init(&run.ready, NULL, 1);
+		pthread_barrier_init(&run.go, NULL, 1);
+		for (int i = 0; i < made; i++)
+			pthread_cancel(run.jobs[i].thread);
+		for (int i = 0; i < made; i++)
+			pthread_join(run.jobs[i].thread, NULL);
+		iom_workload_close(&run.wl);
+		row_set_status(row, "error", run.err);
+		free(run.jobs);
+		return 0;
+	}
+	pthread_barrier_wait(&run.ready);
+	run.t_run0 = iom_now_ns();
+	run.t_win0 = run.t_run0 + cfg->ramp_ns;
+	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
+	pthread_barrier_wait(&run.go);
+
+	if (!atomic_load(&run.abort))
+		run_watch(&run, &s0, &s1);
+	else
+		iom_sample_take(&s0, NULL), s1 = s0;
+	for (unsigned int i = 0; i < nr_jobs; i++)
+		pthread_join(run.jobs[i].thread, NULL);
+
+	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
+	if (cfg->wl.kind == IOM_WL_FILE) {
+		double c = iom_cache_fraction(run.wl.fd, cfg->wl.size);
+
+		row->num[IOM_COL_cache_after] = c >= 0 ? c : NAN;
+	}
+	for (unsigned int i = 0; i < nr_jobs; i++)
+		job_free(&run.jobs[i], model);
+	free(run.jobs);
+	pthread_barrier_destroy(&run.ready);
+	pthread_barrier_destroy(&run.go);
+	pthread_cond_destroy(&run.done_cond);
+	pthread_mutex_destroy(&run.lock);
+	iom_workload_close(&run.wl);
+	return ret;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver: one submit/reap loop for every model, closed or open loop, with a ramp, a
+ * measured window, a drain, and the end-of-run invariant (submitted == sum of terminal states).
+ */
+#ifndef IOM_DRIVER_H
+#define IOM_DRIVER_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "report.h"
+#include "workload.h"
+
+struct iom_model;
+
+enum iom_on_partial { IOM_PARTIAL_RESUBMIT, IOM_PARTIAL_ACCEPT };
+enum iom_rate_process { IOM_RATE_UNIFORM, IOM_RATE_POISSON };
+
+/* Exit code of a run whose counts do not add up. */
+#define IOM_EXIT_BUG 3
+
+/* One cell's parameters. */
+struct iom_cfg {
+	const struct iom_model *model;
+	struct iom_wl_params wl;
+	unsigned int concurrency;	/* C: tasks in flight */
+	unsigned int jobs;		/* J: submitter threads of an async model (0 = 1) */
+	cpu_set_t cpus;
+	bool cpus_set;
+	char cpus_str[128];
+	uint64_t tasks;			/* measured tasks; 0 = measure for runtime_ns */
+	uint64_t runtime_ns;
+	uint64_t ramp_ns;
+	double rate;			/* open loop: tasks/s; 0 = closed loop */
+	enum iom_rate_process rate_process;
+	uint64_t deadline_ns;		/* relative; 0 = none */
+	uint64_t cpu_work_ns;		/* CPU work per completed task, done by the submitter */
+	unsigned int batch_complete;	/* reap waits for this many (default 1) */
+	enum iom_on_partial on_partial;
+	bool sqpoll, fixed_buffers;
+	unsigned int repeat;
+	bool progress;			/* a status line each second on stderr */
+	const char *label;		/* for the status line */
+	/* Filled by iom_run_cell from the model's caps. */
+	unsigned int depth_per_job;
+};
+
+/*
+ * Run one cell and fill row (and hist, the merged latency histogram of the window). Returns 0
+ * when the row is valid (whatever its status), IOM_EXIT_BUG when the invariant broke (row's
+ * reason holds the "bug:" line), or 130 when interrupted.
+ */
+int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist);
+
+/* SIGINT: the current cell stops submitting, drains, and the run ends. */
+void iom_driver_interrupt(void);
+bool iom_driver_interrupted(void);
+
+/* Busy CPU work of about ns nanoseconds on this thread (the submitter's "other work"). */
+void iom_cpu_work(uint64_t ns);
+
+/* Timer slack of the calling thread (set to 1 ns before any thread is made). */
+long iom_timer_slack_ns(void);
+
+#endif

@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iomodels: the command line. `run` crosses the comma lists of --model, --workload and
+ * --concurrency and runs every cell through the one driver; `list` says which cells this kernel
+ * and user can run, found by probing. Every bad input is one line on stderr and exit 2, before
+ * anything is written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "meta.h"
+#include "model.h"
+#include "report.h"
+
+#define MAX_LIST 64
+
+struct opts {
+	const struct iom_model *models[MAX_LIST];
+	unsigned int nr_models;
+	enum iom_wl_kind workloads[MAX_LIST];
+	unsigned int nr_workloads;
+	unsigned int concurrency[MAX_LIST];
+	unsigned int nr_concurrency;
+	unsigned int repeat;
+	const char *output;
+	bool quiet;
+	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
+};
+
+static const char usage_text[] =
+	"usage: iomodels run [options]     run the cross product of --model x --workload x "
+	"--concurrency\n"
+	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
+	"       iomodels help              this text\n"
+	"\n"
+	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
+	"  --model LIST         threads,uring (default: every model)\n"
+	"  --workload LIST      nop,timer,file (default: timer)\n"
+	"  --concurrency LIST   tasks in flight, C (default: 16)\n"
+	"  --jobs J             submitter threads of an async model, depth C/J (default 1);\n"
+	"                       a sync model always runs C threads\n"
+	"  --cpus LIST          pin every thread (io-wq and SQPOLL too) inside these CPUs\n"
+	"  --runtime T          measured window (default 3s)   --tasks N  measure N tasks instead\n"
+	"  --ramp T             unmeasured warm-up (default: 10%% of runtime, at most 1s; 0 with "
+	"--tasks)\n"
+	"  --repeat N           run every cell N times (default 1)\n"
+	"  --rate R             open loop at R tasks/s (default: closed loop)\n"
+	"  --rate-process P     uniform|poisson arrivals for --rate (default uniform)\n"
+	"  --latency-us D       timer duration / service time (default 1000)\n"
+	"  --latency-dist S     fixed|exp|lognormal|bimodal:P,X (X in us; default fixed)\n"
+	"  --deadline-us T      a task not done T us after its start is EXPIRED\n"
+	"  --cpu-work-us W      CPU work the submitter does per completed task\n"
+	"  --seed S             seeds offsets and service times (default 1)\n"
+	"  --filename F | --directory D   the file workload's file (default ./iomodels.<size>.dat)\n"
+	"  --size S  --bs B     file size (default 1G) and block size (default 4K)\n"
+	"  --rw read|write      (default read)   --direct  O_DIRECT   --cold  drop the file's pages\n"
+	"  --allow-overwrite    write to a file iomodels did not make\n"
+	"  --allow-device       use a block device\n"
+	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
+	"  --batch-complete N   reap waits for N completions (default 1)\n"
+	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
+	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
+	"  --output DIR         results directory (default results/<UTC>-<host>)\n"
+	"  --quiet              no status line, no per-cell lines\n";
+
+static void usage_error(const char *fmt, const char *arg) __attribute__((noreturn));
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "iomodels: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see iomodels help)\n");
+	exit(2);
+}
+
+/* An unsigned integer with an optional K/M/G (x1024) suffix. */
+static uint64_t parse_size(const char *opt, const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end || v > (1ull << 50))
+		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
+	return v;
+}
+
+static double parse_double(const char *opt, const char *s, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%%s: want a number from %g to %g", lo, hi);
+		usage_error(msg, opt);
+	}
+	return v;
+}
+
+static unsigned int parse_uint(const char *opt, const char *s, unsigned int lo, unsigned int hi)
+{
+	double v = parse_double(opt, s, lo, hi);
+
+	if (v != floor(v))
+		usage_error("%s: want a whole number", opt);
+	return (unsigned int)v;
+}
+
+/* Seconds, or a number with s / ms / us. */
+static uint64_t parse_duration(const char *opt, const char *s)
+{
+	double scale = 1e9, v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s)
+		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
+	if (!strcmp(end, "ms"))
+		scale = 1e6;
+	else if (!strcmp(end, "us"))
+		scale = 1e3;
+	else if (*end && strcmp(end, "s"))
+		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
+	if (!(v >= 0 && v * scale <= 1e9 * 86400 * 7))
+		usage_error("%s: want a duration from 0 to 7 days", opt);
+	return (uint64_t)(v * scale);
+}
+
+/* Split a comma list; each item goes to fn. */
+static void each_item(const char *opt, const char *list, void (*fn)(struct opts *, const char *,
+								    const char *),
+		      struct opts *o)
+{
+	char buf[1024], *save = NULL, *item;
+
+	if (strlen(list) >= sizeof(buf) || !*list)
+		usage_error("%s: empty or too long", opt);
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
+		fn(o, opt, item);
+}
+
+static void add_model(struct opts *o, const char *opt, const char *name)
+{
+	const struct iom_model *m = iom_model_find(name);
+
+	if (!strcmp(name, "all")) {
+		for (size_t i = 0; iom_models[i]; i++)
+			add_model(o, opt, iom_models[i]->name);
+		return;
+	}
+	if (!m)
+		usage_error("--model: unknown model '%s'", name);
+	if (o->nr_models == MAX_LIST)
+		usage_error("%s: too many items", opt);
+	o->models[o->nr_models++] = m;
+}
+
+static void add_workload(struct opts *o, const char *opt, const char *name)
+{
+	int w = iom_wl_parse(name);
+
+	if (w < 0)
+		usage_error("--workload: unknown workload '%s' (nop, timer, file, rpc)", name);
+	if (o->nr_workloads == MAX_LIST)
+		usage_error("%s: too many items", opt);
+	o->workloads[o->nr_workloads++] = (enum iom_wl_kind)w;
+}
+
+static void add_concurrency(struct opts *o, const char *opt, const char *s)
+{
+	if (o->nr_concurrency == MAX_LIST)
+		usage_error("%s: too many items", opt);
+	o->concurrency[o->nr_concurrency++] = parse_uint(opt, s, 1, 65536);
+}
+
+/* "0-1,3" into a CPU set; every CPU must be one this process may run on. */
+static void parse_cpus(struct iom_cfg *cfg, const char *s)
+{
+	cpu_set_t allowed;
+	char buf[128], *save = NULL, *item;
+
+	if (strlen(s) >= sizeof(buf) || !*s)
+		usage_error("--cpus: want a list such as 0 or 0-1 or 0,2 (got '%s')", s);
+	snprintf(buf, sizeof(buf), "%s", s);
+	snprintf(cfg->cpus_str, sizeof(cfg->cpus_str), "%s", s);
+	CPU_ZERO(&cfg->cpus);
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(item, '-');
+		unsigned int lo, hi;
+
+		if (dash)
+			*dash = '\0';
+		lo = parse_uint("--cpus", item, 0, CPU_SETSIZE - 1);
+		hi = dash ? parse_uint("--cpus", dash + 1, 0, CPU_SETSIZE - 1) : lo;
+		if (hi < lo)
+			usage_error("--cpus: a range must go up (got '%s')", s);
+		for (unsigned int c = lo; c <= hi; c++) {
+			if (!CPU_ISSET(c, &allowed))
+				usage_error("--cpus: CPU in '%s' is not online or not allowed", s);
+			CPU_SET(c, &cfg->cpus);
+		}
+	}
+	cfg->cpus_set = true;
+}
+
+enum {
+	OPT_MODEL = 256, OPT_WORKLOAD, OPT_CONCURRENCY, OPT_JOBS, OPT_CPUS, OPT_TASKS,
+	OPT_RUNTIME, OPT_RAMP, OPT_REPEAT, OPT_RATE, OPT_RATE_PROCESS, OPT_LATENCY_US,
+	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
+	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
+	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
+};
+
+static const struct option long_opts[] = {
+	{ "model", required_argument, NULL, OPT_MODEL },
+	{ "workload", required_argument, NULL, OPT_WORKLOAD },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "numjobs", required_argument, NULL, OPT_JOBS },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "cpus_allowed", required_argument, NULL, OPT_CPUS },
+	{ "tasks", required_argument, NULL, OPT_TASKS },
+	{ "runtime", required_argument, NULL, OPT_RUNTIME },
+	{ "ramp", required_argument, NULL, OPT_RAMP },
+	{ "ramp_time", required_argument, NULL, OPT_RAMP },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "rate-process", required_argument, NULL, OPT_RATE_PROCESS },
+	{ "latency-us", required_argument, NULL, OPT_LATENCY_US },
+	{ "latency-dist", required_argument, NULL, OPT_LATENCY_DIST },
+	{ "deadline-us", required_argument, NULL, OPT_DEADLINE_US },
+	{ "cpu-work-us", required_argument, NULL, OPT_CPU_WORK_US },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "filename", required_argument, NULL, OPT_FILENAME },
+	{ "directory", required_argument, NULL, OPT_DIRECTORY },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "bs", required_argument, NULL, OPT_BS },
+	{ "direct", optional_argument, NULL, OPT_DIRECT },
+	{ "rw", required_argument, NULL, OPT_RW },
+	{ "cold", no_argument, NULL, OPT_COLD },
+	{ "allow-overwrite", no_argument, NULL, OPT_ALLOW_OVERWRITE },
+	{ "allow-device", no_argument, NULL, OPT_ALLOW_DEVICE },
+	{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
+	{ "batch-complete", required_argument, NULL, OPT_BATCH_COMPLETE },
+	{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
+	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void parse_run_opts(struct opts *o, int argc, char **argv)
+{
+	struct iom_cfg *cfg = &o->cfg;
+	struct iom_err err = { "" };
+	bool ramp_given = false, runtime_given = false;
+	int c;
+
+	cfg->wl.kind = IOM_WL_TIMER;
+	cfg->wl.latency_ns = 1000000;
+	cfg->wl.seed = 1;
+	cfg->wl.size = 1ull << 30;
+	cfg->wl.bs = 4096;
+	cfg->runtime_ns = 3000000000ull;
+	cfg->batch_complete = 1;
+	o->repeat = 1;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MODEL: each_item("--model", optarg, add_model, o); break;
+		case OPT_WORKLOAD: each_item("--workload", optarg, add_workload, o); break;
+		case OPT_CONCURRENCY: each_item("--concurrency", optarg, add_concurrency, o); break;
+		case OPT_JOBS: cfg->jobs = parse_uint("--jobs", optarg, 1, 4096); break;
+		case OPT_CPUS: parse_cpus(cfg, optarg); break;
+		case OPT_TASKS: cfg->tasks = parse_size("--tasks", optarg); break;
+		case OPT_RUNTIME:
+			cfg->runtime_ns = parse_duration("--runtime", optarg);
+			runtime_given = true;
+			break;
+		case OPT_RAMP:
+			cfg->ramp_ns = parse_duration("--ramp", optarg);
+			ramp_given = true;
+			break;
+		case OPT_REPEAT: o->repeat = parse_uint("--repeat", optarg, 1, 1000); break;
+		case OPT_RATE: cfg->rate = parse_double("--rate", optarg, 1e-3, 1e9); break;
+		case OPT_RATE_PROCESS:
+			if (!strcmp(optarg, "uniform") || !strcmp(optarg, "linear"))
+				cfg->rate_process = IOM_RATE_UNIFORM;
+			else if (!strcmp(optarg, "poisson"))
+				cfg->rate_process = IOM_RATE_POISSON;
+			else
+				usage_error("--rate-process: want uniform or poisson (got '%s')",
+					    optarg);
+			break;
+		case OPT_LATENCY_US:
+			cfg->wl.latency_ns =
+				(uint64_t)(parse_double("--latency-us", optarg, 0, 3.6e9) * 1e3);
+			break;
+		case OPT_LATENCY_DIST:
+			if (iom_dist_parse(optarg, &cfg->wl, &err))
+				usage_error("%s", err.msg);
+			break;
+		case OPT_DEADLINE_US:
+			cfg->deadline_ns =
+				(uint64_t)(parse_double("--deadline-us", optarg, 1, 3.6e9) * 1e3);
+			break;
+		case OPT_CPU_WORK_US:
+			cfg->cpu_work_ns =
+				(uint64_t)(parse_double("--cpu-work-us", optarg, 0, 1e6) * 1e3);
+			break;
+		case OPT_SEED: cfg->wl.seed = parse_size("--seed", optarg); break;
+		case OPT_FILENAME:
+			if (strlen(optarg) >= sizeof(cfg->wl.path) || !*optarg)
+				usage_error("--filename: empty or too long%s", "");
+			snprintf(cfg->wl.path, sizeof(cfg->wl.path), "%s", optarg);
+			break;
+		case OPT_DIRECTORY: {
+			struct stat st;
+
+			if (strlen(optarg) >= sizeof(cfg->wl.directory) - 64 || !*optarg)
+				usage_error("--directory: empty or too long%s", "");
+			if (stat(optarg, &st) || !S_ISDIR(st.st_mode))
+				usage_error("--directory: '%s' is not a directory", optarg);
+			snprintf(cfg->wl.directory, sizeof(cfg->wl.directory), "%s", optarg);
+			break;
+		}
+		case OPT_SIZE: cfg->wl.size = parse_size("--size", optarg); break;
+		case OPT_BS:
+			cfg->wl.bs = (uint32_t)parse_size("--bs", optarg);
+			if (!cfg->wl.bs || cfg->wl.bs % 512 || cfg->wl.bs > (64u << 20))
+				usage_error("--bs: want a multiple of 512 up to 64M (got '%s')", optarg);
+			break;
+		case OPT_DIRECT:
+			if (optarg && strcmp(optarg, "1") && strcmp(optarg, "0"))
+				usage_error("--direct: want no value, 0 or 1 (got '%s')", optarg);
+			cfg->wl.direct = !optarg || !strcmp(optarg, "1");
+			break;
+		case OPT_RW:
+			if (!strcmp(optarg, "read") || !strcmp(optarg, "randread"))
+				cfg->wl.write = false;
+			else if (!strcmp(optarg, "write") || !strcmp(optarg, "randwrite"))
+				cfg->wl.write = true;
+			else
+				usage_error("--rw: want read or write (got '%s')", optarg);
+			break;
+		case OPT_COLD: cfg->wl.cold = true; break;
+		case OPT_ALLOW_OVERWRITE: cfg->wl.allow_overwrite = true; break;
+		case OPT_ALLOW_DEVICE: cfg->wl.allow_device = true; break;
+		case OPT_ON_PARTIAL:
+			if (!strcmp(optarg, "resubmit"))
+				cfg->on_partial = IOM_PARTIAL_RESUBMIT;
+			else if (!strcmp(optarg, "accept"))
+				cfg->on_partial = IOM_PARTIAL_ACCEPT;
+			else
+				usage_error("--on-partial: want resubmit or accept (got '%s')", optarg);
+			break;
+		case OPT_BATCH_COMPLETE:
+			cfg->batch_complete = parse_uint("--batch-complete", optarg, 1, 65536);
+			break;
+		case OPT_SQPOLL: cfg->sqpoll = true; break;
+		case OPT_FIXED_BUFFERS: cfg->fixed_buffers = true; break;
+		case OPT_OUTPUT:
+			if (!*optarg)
+				usage_error("--output: empty%s", "");
+			o->output = optarg;
+			break;
+		case OPT_QUIET: o->quiet = true; break;
+		case '?':
+		default:
+			if (optopt)
+				usage_error("option needs a value or takes none: --%s",
+					    optopt < OPT_MODEL ? "?" : long_opts[optopt - OPT_MODEL].name);
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->nr_models)
+		add_model(o, "--model", "all");
+	if (!o->nr_workloads)
+		add_workload(o, "--workload", "timer");
+	if (!o->nr_concurrency)
+		add_concurrency(o, "--concurrency", "16");
+	if (cfg->tasks && runtime_given)
+		usage_error("--tasks and --runtime: give one of them%s", "");
+	if (!cfg->tasks && cfg->runtime_ns < 1000000)
+		usage_error("--runtime: want at least 1ms%s", "");
+	if (!ramp_given)
+		cfg->ramp_ns = cfg->tasks ? 0 : (cfg->runtime_ns / 10 < 1000000000ull ?
+						 cfg->runtime_ns / 10 : 1000000000ull);
+	if (cfg->wl.size < cfg->wl.bs)
+		usage_error("--size: smaller than --bs%s", "");
+	if (cfg->wl.dist == IOM_DIST_BIMODAL && cfg->wl.latency_ns == 0 && cfg->wl.bimodal_ns == 0)
+		usage_error("--latency-dist: bimodal with both latencies 0%s", "");
+	for (unsigned int i = 0; i < o->nr_concurrency; i++)
+		if (cfg->jobs && o->concurrency[i] / cfg->jobs > IOM_MAX_DEPTH)
+			usage_error("--concurrency: at most %s per submitter", "1048576");
+}
+
+static void default_output(char *buf, size_t len)
+{
+	char host[64] = "host", stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(buf, len, "results/%s-%s", stamp, host);
+}
+
+static void fmt_ns(char *buf, size_t len, double ns)
+{
+	if (isnan(ns))
+		snprintf(buf, len, "-");
+	else if (ns < 1e3)
+		snprintf(buf, len, "%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.1fus", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, "%.2fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", ns / 1e9);
+}
+
+/* The one line a person reads per cell. */
+static void print_cell(const struct iom_row *row)
+{
+	const double *n = row->num;
+	char p50[16], p99[16], cpu[16];
+
+	printf("%-8s %-6s C=%-5.0f J=%-4.0f cpus=%-5s %-11s", row->str[IOM_COL_model],
+	       row->str[IOM_COL_workload], n[IOM_COL_concurrency], n[IOM_COL_jobs],
+	       row->str[IOM_COL_cpus], row->str[IOM_COL_status]);
+	if (strcmp(row->str[IOM_COL_status], "ok")) {
+		printf(" %s\n", row->str[IOM_COL_reason]);
+		return;
+	}
+	fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
+	fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
+	fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
+	printf(" %10.0f ops/s  p50 %-8s p99 %-8s cpu/task %-8s inflight %.1f%s%s\n",
+	       n[IOM_COL_ops_per_s], p50, p99, cpu, n[IOM_COL_inflight_avg],
+	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);
+	fflush(stdout);
+}
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	iom_driver_interrupt();
+}
+
+/* Point results/latest at the newest run when the output is under results/. */
+static void update_latest(const char *dir)
+{
+	const char *base;
+
+	if (strncmp(dir, "results/", 8) || strchr(dir + 8, '/'))
+		return;
+	base = dir + 8;
+	unlink("results/latest");
+	if (symlink(base, "results/latest"))
+		return;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static struct iom_row row;
+	struct iom_hist *hist = malloc(sizeof(*hist));
+	struct opts o = { 0 };
+	struct iom_report *rep;
+	char outdir[PATH_MAX], errbuf[256], label[128];
+	struct sigaction sa = { .sa_handler = on_sigint };
+	int exit_code = 0;
+
+	if (!hist)
+		return 1;
+	parse_run_opts(&o, argc, argv);
+	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
+
+	if (o.output)
+		snprintf(outdir, sizeof(outdir), "%s", o.output);
+	else
+		default_output(outdir, sizeof(outdir));
+	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	if (!rep) {
+		fprintf(stderr, "iomodels: %s\n", errbuf);
+		free(hist);
+		return 1;
+	}
+	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
+		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
+			strerror(errno));
+		iom_report_close(rep);
+		free(hist);
+		return 1;
+	}
+	iom_meta_collect(rep, o.cfg.wl.kind == IOM_WL_FILE || 1 ?
+			      (o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".") : NULL);
+	iom_report_meta_num(rep, "timer_slack_ns", (double)iom_timer_slack_ns());
+	iom_report_meta_str(rep, "cpus", o.cfg.cpus_set ? o.cfg.cpus_str : "all");
+	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
+	iom_report_meta_str(rep, "latency_note",
+			    "closed loop: from submit; open loop: from the intended start. One "
+			    "clock reading per submit batch and per reaped batch.");
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	for (unsigned int r = 0; r < o.repeat && !iom_driver_interrupted(); r++)
+		for (unsigned int m = 0; m < o.nr_models && !iom_driver_interrupted(); m++)
+			for (unsigned int w = 0; w < o.nr_workloads; w++)
+				for (unsigned int c = 0; c < o.nr_concurrency; c++) {
+					struct iom_cfg cfg = o.cfg;
+					int ret;
+
+					if (iom_driver_interrupted())
+						break;
+					cfg.model = o.models[m];
+					cfg.wl.kind = o.workloads[w];
+					cfg.concurrency = o.concurrency[c];
+					cfg.repeat = r;
+					snprintf(label, sizeof(label), "%s %s C=%u", cfg.model->name,
+						 iom_wl_name(cfg.wl.kind), cfg.concurrency);
+					cfg.label = label;
+					ret = iom_run_cell(&cfg, &row, hist);
+					iom_report_row(rep, &row, hist);
+					if (!o.quiet)
+						print_cell(&row);
+					if (ret == IOM_EXIT_BUG) {
+						fprintf(stderr, "iomodels: %s\n",
+							row.str[IOM_COL_reason]);
+						exit_code = IOM_EXIT_BUG;
+					} else if (ret == 130 && !exit_code) {
+						exit_code = 130;
+					} else if (!strcmp(row.str[IOM_COL_status], "error") &&
+						   !exit_code) {
+						exit_code = 1;
+					}
+				}
+	if (iom_report_close(rep)) {
+		fprintf(stderr, "iomodels: cannot write %s/run.json\n", outdir);
+		exit_code = exit_code ? exit_code : 1;
+	}
+	update_latest(outdir);
+	if (!o.quiet)
+		printf("results: %s/runs.csv\n", outdir);
+	free(hist);
+	return exit_code;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	if (argc > 1)
+		usage_error("list: unexpected argument '%s'", argv[1]);
+	for (size_t m = 0; iom_models[m]; m++) {
+		for (int w = 0; w < IOM_NR_WL; w++) {
+			struct iom_err err = { "" };
+			int ret = iom_models[m]->probe((enum iom_wl_kind)w, &err);
+
+			printf("%-8s %-7s ", iom_models[m]->name, iom_wl_name((enum iom_wl_kind)w));
+			if (ret == 0)
+				printf("ok\n");
+			else if (ret == IOM_PROBE_NA)
+				printf("n/a: %s\n", err.msg);
+			else
+				printf("unavailable: %s\n", err.msg);
+		}
+	}
+	return 0;
+}
+
+/* Before any thread exists: what every thread inherits. */
+static void process_setup(void)
+{
+	struct rlimit rl;
+
+	/* 1 ns timer slack: the 50 us default taxes nanosleep and epoll_wait, not io_uring. */
+	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	process_setup();
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	fprintf(stderr, "iomodels: unknown command '%s' (run, list, help)\n", argv[1]);
+	return 2;
+}

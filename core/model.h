@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one interface every I/O model implements, in the spirit of fio's ioengine_ops and redis'
+ * aeApi*. The driver (driver.c) owns the tasks and the loop; a model only turns a task into its
+ * own system calls and reports back, through iom_complete(), each task it is done with.
+ *
+ * A sync model does the whole task inside ->submit() and returns IOM_Q_DONE; its concurrency
+ * comes from C submitter threads of depth 1 (fio's numjobs with a sync engine). An async model
+ * returns IOM_Q_QUEUED and later reports the task from ->reap(); it runs J submitter threads,
+ * each with depth C/J.
+ */
+#ifndef IOM_MODEL_H
+#define IOM_MODEL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "driver.h"
+#include "err.h"
+#include "task.h"
+#include "workload.h"
+
+enum iom_q {
+	IOM_Q_DONE,	/* finished inside submit (sync); the driver completes it */
+	IOM_Q_QUEUED,	/* in flight; ->reap() will report it */
+	IOM_Q_BUSY,	/* not taken now (queue full): the driver backs off and retries */
+};
+
+#define IOM_CAP_ASYNC		(1u << 0)	/* tasks complete through ->reap() */
+#define IOM_CAP_BATCH		(1u << 1)	/* ->flush() submits many with one syscall */
+#define IOM_CAP_CANCEL		(1u << 2)	/* ->cancel() works on an in-flight task */
+#define IOM_CAP_DEADLINE	(1u << 3)	/* enforces --deadline-us in the kernel */
+
+#define IOM_PROBE_NA		1		/* ->probe(): this model cannot do the workload */
+
+/* Model-side counters a row reports (the driver sums them over submitters). */
+struct iom_model_stats {
+	uint64_t nr_cq_overflow;	/* times the CQ was seen overflowing */
+	uint64_t nr_enter;		/* io_uring_enter / blocking syscalls made by the submitter */
+	uint64_t nr_resubmit;		/* short transfers resubmitted for the rest */
+};
+
+struct iom_ctx {
+	const struct iom_cfg *cfg;
+	const struct iom_workload *wl;
+	unsigned int job;		/* submitter index, 0..jobs-1 */
+	unsigned int depth;		/* most tasks this submitter has in flight */
+	struct iom_task *tasks;		/* depth task slots, owned by the driver */
+	void *priv;			/* the model's state */
+	uint64_t now_ns;		/* the model's latest clock reading (one per reap batch) */
+	struct iom_model_stats stats;
+	char variant[96];		/* what the model was granted (e.g. ring flags), recorded */
+	struct iom_err err;
+	struct iom_job *drv;		/* the driver's per-submitter state */
+};
+
+struct iom_model {
+	const char *name;
+	const char *desc;
+	unsigned int caps;
+	/* Can this kernel and user run workload wl? 0, IOM_PROBE_NA or -errno, reason in err. */
+	int (*probe)(enum iom_wl_kind wl, struct iom_err *err);
+	int (*setup)(struct iom_ctx *ctx);
+	/* t is RUNNING. Returns enum iom_q, or -errno (the cell stops, err says why). */
+	int (*submit)(struct iom_ctx *ctx, struct iom_task *t);
+	/* Optional: push everything queued by submit to the kernel in one call. */
+	int (*flush)(struct iom_ctx *ctx);
+	/*
+	 * Report finished tasks with iom_complete(): wait up to timeout_ns (0 = do not wait,
+	 * UINT64_MAX = no limit) for at least min of them, report at most max. Returns how many
+	 * were reported or -errno.
+	 */
+	int (*reap)(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns);
+	/* Ask for an in-flight task to be aborted; it is still reported through ->reap(). */
+	int (*cancel)(struct iom_ctx *ctx, struct iom_task *t);
+	void (*teardown)(struct iom_ctx *ctx);
+};
+
+/* The driver's side: the model is done with t (terminal state set, no CQE still due). */
+void iom_complete(struct iom_ctx *ctx, struct iom_task *t);
+
+static inline uint64_t iom_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline struct timespec iom_ts(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+	return ts;
+}
+
+/* models.c: the table of models, the only place that names every one. */
+extern const struct iom_model *const iom_models[];
+const struct iom_model *iom_model_find(const char *name);
+
+#endif

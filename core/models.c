@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+/* The table of models: the only place that names every one. */
+#include <string.h>
+
+#include "model.h"
+
+extern const struct iom_model iom_model_threads;
+extern const struct iom_model iom_model_uring;
+
+const struct iom_model *const iom_models[] = {
+	&iom_model_threads,
+	&iom_model_uring,
+	NULL,
+};
+
+const struct iom_model *iom_model_find(const char *name)
+{
+	for (size_t i = 0; iom_models[i]; i++)
+		if (!strcmp(iom_models[i]->name, name))
+			return iom_models[i];
+	return NULL;
+}

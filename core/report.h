@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Results: one row per cell (model x workload x parameters x repeat) in runs.csv and in
+ * run.json, plus the run's metadata and the raw histograms. A numeric column that this run
+ * cannot fill is NAN and is written empty (CSV) or null (JSON), never 0.
+ */
+#ifndef IOM_REPORT_H
+#define IOM_REPORT_H
+
+#include <stdio.h>
+
+#include "hist.h"
+
+/* DESIGN §6 columns in order, then this project's extra ones, then status and reason. */
+#define IOM_COLUMNS(S, N)                                                                        \
+	S(model) S(workload) N(concurrency) N(jobs) S(cpus) S(mode) N(rate_target) N(tasks)     \
+	N(n_samples) N(runtime_ns) N(ops_per_s) N(ops_per_cpu_s) N(inflight_avg) N(lat_p50_ns)   \
+	N(lat_p90_ns) N(lat_p99_ns) N(lat_p999_ns) N(lat_max_ns) N(cpu_user_ns) N(cpu_sys_ns)    \
+	N(cpu_system_ns) N(cpu_steal_ns) N(cpu_backend_ns) N(cpu_foreign_ns) N(cpu_ns_per_task)  \
+	N(vctx_per_task) N(ivctx_per_task) N(migrations_per_task) N(threads) N(rss_bytes)        \
+	N(kmem_bytes) N(syscalls_per_task) N(oncpu_ns_per_task) N(blocked_ns_per_task)           \
+	N(runq_ns_per_task) N(cache_before) N(cache_after) N(tcp_retrans) N(n_completed)         \
+	N(n_failed) N(n_aborted) N(n_partial) N(n_expired) N(n_late) N(n_dup)                    \
+	N(repeat) S(variant) N(latency_us) S(latency_dist) N(deadline_us) N(cpu_work_us) N(bs)   \
+	S(rw) N(direct) N(size_bytes) N(batch_complete) N(seed) N(submitted) N(achieved_ops_per_s) \
+	N(backlog_max) N(lat_mean_ns) N(cq_overflow) S(flags) S(status) S(reason)
+
+#define IOM_COL_ENUM(name) IOM_COL_##name,
+enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };
+#undef IOM_COL_ENUM
+
+struct iom_row {
+	/* Exactly one of str[i] / num[i] is meaningful, by the column's kind. */
+	char str[IOM_NR_COLS][256];
+	double num[IOM_NR_COLS];
+};
+
+/* Every numeric column NAN, every string empty. */
+void iom_row_init(struct iom_row *row);
+const char *iom_col_name(enum iom_col c);
+int iom_col_is_num(enum iom_col c);
+
+struct iom_report;
+
+/*
+ * Create dir (and parents) and open runs.csv (header written), run.json and hist.csv in it.
+ * argc/argv are recorded verbatim. Returns NULL with a one-line message in errbuf.
+ */
+struct iom_report *iom_report_open(const char *dir, int argc, char **argv, char *errbuf,
+				   size_t errlen);
+/* Append one row to runs.csv (flushed, so an interrupted run leaves every finished row valid)
+ * and to the JSON rows; hist (may be NULL) is appended to hist.csv labelled with the row index. */
+int iom_report_row(struct iom_report *r, const struct iom_row *row, const struct iom_hist *hist);
+/* Attach a named JSON-able string/number to the run's metadata (e.g. "timer_slack_ns"). */
+void iom_report_meta_str(struct iom_report *r, const char *key, const char *val);
+void iom_report_meta_num(struct iom_report *r, const char *key, double val);
+/* Write run.json (metadata + rows) and close everything. */
+int iom_report_close(struct iom_report *r);
+
+#endif

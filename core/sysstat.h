@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Samples of what the kernel accounts, taken at the window's edges: this process' CPU and
+ * context switches (getrusage: every thread, io-wq workers included), the CPU set's busy and
+ * steal time (/proc/stat), kernel memory (/proc/meminfo), RSS and thread count.
+ */
+#ifndef IOM_SYSSTAT_H
+#define IOM_SYSSTAT_H
+
+#include <sched.h>
+#include <stdint.h>
+
+#include "report.h"
+
+struct iom_sample {
+	uint64_t t_ns;
+	uint64_t user_ns, sys_ns;	/* this process */
+	uint64_t nvcsw, nivcsw;
+	uint64_t busy_ns, steal_ns;	/* the CPU set (or every CPU), all processes */
+	int64_t kmem_kb;		/* KernelStack + Slab + PageTables */
+	int64_t rss_bytes;
+	int64_t threads;
+};
+
+void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus);
+/* CPU, switch, memory and thread columns from the window [s0, s1]; kmem relative to s_setup. */
+void iom_sample_fill_row(struct iom_row *row, const struct iom_sample *s_setup,
+			 const struct iom_sample *s0, const struct iom_sample *s1, uint64_t tasks);
+
+#endif

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/* The task state machine: the only code that moves a task's state. */
+#include "task.h"
+
+static const char *const state_names[IOM_NR_STATES] = {
+	[IOM_SCHEDULED] = "SCHEDULED",	 [IOM_RUNNING] = "RUNNING",
+	[IOM_COMPLETED] = "COMPLETED",	 [IOM_FAILED] = "FAILED",
+	[IOM_ABORTED] = "ABORTED",	 [IOM_PARTIAL] = "PARTIAL_SUCCESS",
+	[IOM_EXPIRED] = "EXPIRED",
+};
+
+const char *iom_state_name(enum iom_state s)
+{
+	return (unsigned)s < IOM_NR_STATES ? state_names[s] : "INVALID";
+}
+
+bool iom_state_terminal(enum iom_state s)
+{
+	return s >= IOM_COMPLETED && s < IOM_NR_STATES;
+}
+
+void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t deadline_ns)
+{
+	t->id = id;
+	t->t_start_ns = start_ns;
+	t->t_submit_ns = 0;
+	t->t_end_ns = 0;
+	t->deadline_ns = deadline_ns;
+	t->res = 0;
+	t->done_bytes = 0;
+	t->nr_late = 0;
+	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
+}
+
+bool iom_task_requeue(struct iom_task *t)
+{
+	int expected = IOM_RUNNING;
+
+	return atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_SCHEDULED,
+						       memory_order_acq_rel, memory_order_relaxed);
+}
+
+bool iom_task_start(struct iom_task *t, uint64_t now_ns)
+{
+	int expected = IOM_SCHEDULED;
+
+	t->t_submit_ns = now_ns;
+	return atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_RUNNING,
+						       memory_order_acq_rel, memory_order_relaxed);
+}
+
+enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
+{
+	switch (cause) {
+	case IOM_CAUSE_DEADLINE:
+		return IOM_EXPIRED;
+	case IOM_CAUSE_CANCEL:
+		return IOM_ABORTED;
+	case IOM_CAUSE_OP:
+		break;
+	}
+	if (res < 0)
+		return IOM_FAILED;
+	if ((uint64_t)res < len)
+		return IOM_PARTIAL;
+	return IOM_COMPLETED;
+}
+
+enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
+				uint64_t now_ns)
+{
+	enum iom_state to = iom_state_for(res, t->len, cause);
+	int expected = IOM_RUNNING;
+
+	if (atomic_compare_exchange_strong_explicit(&t->state, &expected, to,
+						    memory_order_acq_rel, memory_order_acquire)) {
+		t->res = res;
+		t->t_end_ns = now_ns;
+		return IOM_FINISH_FIRST;
+	}
+	/*
+	 * The task already ended. After EXPIRED or ABORTED the operation may still complete in
+	 * the kernel or in a worker: that is the late answer of the Two Generals, counted but
+	 * never a second state. Anything else finishing twice is a bug in a model.
+	 */
+	if (expected == IOM_EXPIRED || expected == IOM_ABORTED) {
+		t->nr_late++;
+		return IOM_FINISH_LATE;
+	}
+	return IOM_FINISH_BUG;
+}

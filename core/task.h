@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task and its state machine, shared by every model.
+ *
+ * SCHEDULED -> RUNNING -> COMPLETED | FAILED | ABORTED | PARTIAL_SUCCESS | EXPIRED
+ *
+ * Only task.c moves a task, by compare-and-swap, so that a completion racing a deadline or a
+ * cancel (a worker finishing after EXPIRED, an op CQE after its link timeout's) is seen exactly
+ * once as the terminal state and once more as a "late completion", never as a second state.
+ */
+#ifndef IOM_TASK_H
+#define IOM_TASK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum iom_state {
+	IOM_SCHEDULED,
+	IOM_RUNNING,
+	IOM_COMPLETED,
+	IOM_FAILED,
+	IOM_ABORTED,
+	IOM_PARTIAL,		/* PARTIAL_SUCCESS: a short transfer the policy accepted */
+	IOM_EXPIRED,
+	IOM_NR_STATES,
+};
+
+/* Why the model says a task ended. */
+enum iom_cause {
+	IOM_CAUSE_OP,		/* the operation itself returned res */
+	IOM_CAUSE_DEADLINE,	/* the task's deadline passed: EXPIRED whatever the errno */
+	IOM_CAUSE_CANCEL,	/* somebody cancelled it: ABORTED whatever the errno */
+};
+
+/* What iom_task_finish() made of a call. */
+enum iom_finish {
+	IOM_FINISH_FIRST,	/* the task reached its terminal state now */
+	IOM_FINISH_LATE,	/* a result after EXPIRED/ABORTED: the Two Generals' late answer */
+	IOM_FINISH_BUG,		/* a second finish on COMPLETED/FAILED/PARTIAL, or from SCHEDULED */
+};
+
+/* What a task does; the workload sets it, the model maps it to its own call. */
+enum iom_op {
+	IOM_OP_NOP,
+	IOM_OP_TIMER,
+	IOM_OP_READ,
+	IOM_OP_WRITE,
+};
+
+/*
+ * A task id is unique in the run: (global task number << 20) | slot, so a model that gets an id
+ * back from the kernel (io_uring's user_data) finds the task slot without a lookup. Bit 63 is
+ * never set by the driver: models may use it as a tag (a link timeout's CQE).
+ */
+#define IOM_ID_SLOT_BITS	20
+#define IOM_MAX_DEPTH		(1u << IOM_ID_SLOT_BITS)
+#define IOM_ID_TAG		(1ull << 63)
+static inline uint64_t iom_task_id(uint64_t seq, uint32_t slot)
+{
+	return (seq << IOM_ID_SLOT_BITS) | slot;
+}
+static inline uint32_t iom_id_slot(uint64_t id)
+{
+	return (uint32_t)(id & (IOM_MAX_DEPTH - 1));
+}
+static inline uint64_t iom_id_seq(uint64_t id)
+{
+	return (id & ~IOM_ID_TAG) >> IOM_ID_SLOT_BITS;
+}
+
+struct iom_task {
+	uint64_t id;		/* unique in the run; io_uring user_data; status-store key */
+	enum iom_op op;
+	int fd;
+	uint32_t len;		/* bytes to transfer (0 for nop/timer) */
+	uint32_t done_bytes;	/* transferred so far (a short transfer resubmits the rest) */
+	uint64_t offset;
+	void *buf;
+	uint64_t latency_ns;	/* timer duration / service time asked of this task */
+	uint64_t deadline_ns;	/* absolute CLOCK_MONOTONIC, 0 = none */
+	_Atomic int state;	/* enum iom_state */
+	int64_t res;		/* bytes, or -errno, of the call that ended the task */
+	uint64_t t_start_ns;	/* intended start (open loop) or submit stamp (closed loop) */
+	uint64_t t_submit_ns;	/* when the model was handed the task */
+	uint64_t t_end_ns;	/* when its terminal state was set */
+	uint32_t slot;		/* index in the submitter's task array */
+	uint32_t nr_late;	/* late completions seen for this task */
+	void *model_priv;	/* free for the model */
+};
+
+const char *iom_state_name(enum iom_state s);
+bool iom_state_terminal(enum iom_state s);
+
+/* A fresh task in its slot: SCHEDULED. */
+void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t deadline_ns);
+/* RUNNING -> SCHEDULED: the model answered BUSY and never took the task. */
+bool iom_task_requeue(struct iom_task *t);
+
+/* SCHEDULED -> RUNNING; false if the task was not SCHEDULED (a bug in the caller). */
+bool iom_task_start(struct iom_task *t, uint64_t now_ns);
+
+/*
+ * Map (res, cause) to the terminal state and set it once. For IOM_CAUSE_OP the model has already
+ * mapped its op's own success codes (IORING_OP_TIMEOUT's -ETIME -> 0): res < 0 -> FAILED,
+ * 0 <= res < len -> PARTIAL_SUCCESS, res >= len -> COMPLETED. A task whose op finished before its
+ * deadline is COMPLETED even if it is reaped after it: the model passes the op's result with
+ * IOM_CAUSE_OP, not DEADLINE.
+ */
+enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
+				uint64_t now_ns);
+
+/* Pure mapping used by iom_task_finish(), exposed for tests. */
+enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause);
+
+#endif

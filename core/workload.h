@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workloads: what a task does, identical for every model. Every random choice (offsets, service
+ * times) is a pure function of (seed, task sequence number), so all models see the same tasks.
+ */
+#ifndef IOM_WORKLOAD_H
+#define IOM_WORKLOAD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "task.h"
+
+enum iom_wl_kind {
+	IOM_WL_NOP,	/* no work: the model's own cost floor */
+	IOM_WL_TIMER,	/* wait D: a slow remote call that moves no data */
+	IOM_WL_FILE,	/* read or write bs bytes at a seeded random offset of our own file */
+	IOM_WL_RPC,	/* request/reply to the bundled backend (a later issue) */
+	IOM_NR_WL,
+};
+
+enum iom_dist {
+	IOM_DIST_FIXED,
+	IOM_DIST_EXP,		/* exponential, mean D */
+	IOM_DIST_LOGNORMAL,	/* lognormal, mean D, sigma 1 */
+	IOM_DIST_BIMODAL,	/* a deterministic fraction P of tasks take X, the rest D */
+};
+
+struct iom_wl_params {
+	enum iom_wl_kind kind;
+	enum iom_dist dist;
+	uint64_t latency_ns;	/* D */
+	double bimodal_p;	/* P */
+	uint64_t bimodal_ns;	/* X */
+	uint64_t seed;
+	/* file */
+	char path[PATH_MAX];	/* --filename, or empty: a file made in directory */
+	char directory[PATH_MAX];
+	uint64_t size;
+	uint32_t bs;
+	bool write, direct, cold, allow_overwrite, allow_device;
+};
+
+struct iom_workload {
+	struct iom_wl_params p;
+	int fd;			/* file: opened once, shared by every submitter */
+	uint64_t nr_blocks;
+	char path[PATH_MAX];	/* the file actually used */
+	bool created;		/* we made (or verified as ours) this file */
+};
+
+const char *iom_wl_name(enum iom_wl_kind k);
+int iom_wl_parse(const char *s);			/* -1 if unknown */
+const char *iom_dist_name(enum iom_dist d);
+
+/* Parse "fixed|exp|lognormal|bimodal:P,X" (X in microseconds); 0 or -EINVAL with a message. */
+int iom_dist_parse(const char *s, struct iom_wl_params *p, struct iom_err *err);
+
+/* Make / verify / open the file (file workload); a no-op for the others. */
+int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
+		      struct iom_err *err);
+void iom_workload_close(struct iom_workload *wl);
+
+/* Fill t's op, fd, len, offset and latency for task number seq (global across submitters). */
+void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_task *t);
+
+/* The task's service time / timer duration for task number seq (exposed for tests). */
+uint64_t iom_workload_latency(const struct iom_wl_params *p, uint64_t seq);
+
+/*
+ * The file's content: the 8-byte word at file offset o (o a multiple of 8) holds
+ * iom_pattern_word(o), so a reader can verify any block it reads.
+ */
+static inline uint64_t iom_pattern_word(uint64_t off)
+{
+	return off ^ 0x696f6d6f64656c73ull; /* "iomodels" */
+}
+void iom_pattern_fill(void *buf, uint64_t off, size_t len);
+/* Offset of the first bad byte from buf's start, or -1 if every word matches. */
+long iom_pattern_check(const void *buf, uint64_t off, size_t len);
+
+/* Page-cache state of fd's file: the fraction of its pages cached, or -1 if cachestat fails. */
+double iom_cache_fraction(int fd, uint64_t size);
+
+/* splitmix64: the suite's one seeded hash. */
+static inline uint64_t iom_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* A uniform double in (0, 1) from a 64-bit hash. */
+static inline double iom_unit(uint64_t h)
+{
+	return ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+#endif

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uring: the seed's Async API in the kernel. Each submitter owns one ring; a task is an SQE whose
+ * user_data is the task id; the submitter keeps going and reaps CQEs later. Best practice as in
+ * DESIGN §5: SINGLE_ISSUER|DEFER_TASKRUN with a fallback ladder, submit and wait in one
+ * io_uring_enter, drain every ready CQE, registered ring fd and files (and buffers for O_DIRECT),
+ * a deadline as a linked timeout at the task's absolute deadline.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model.h"
+
+/* Tags in user_data beside the task id (ids use bits 0..61). */
+#define UR_TAG_LINK	(1ull << 63)	/* the CQE of a task's linked deadline timeout */
+#define UR_TAG_CANCEL	(1ull << 62)	/* the CQE of an ASYNC_CANCEL we sent */
+#define UR_TAGS		(UR_TAG_LINK | UR_TAG_CANCEL)
+
+struct ur_slot {
+	struct __kernel_timespec timer_ts;	/* IORING_OP_TIMEOUT reads it at submit */
+	struct __kernel_timespec deadline_ts;	/* LINK_TIMEOUT, absolute */
+	int64_t op_res;
+	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
+	bool deadline_fired, cancel_asked;
+};
+
+struct ur_ctx {
+	struct io_uring ring;
+	struct ur_slot *slots;
+	unsigned int nr_unsubmitted;	/* SQEs prepared since the last enter */
+	bool fixed_file, fixed_bufs, reg_ring;
+};
+
+/* Flag ladder: the best the kernel grants. DEFER_TASKRUN needs SINGLE_ISSUER; SQPOLL neither. */
+static const unsigned int ur_ladder[] = {
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+	0,
+};
+
+static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
+{
+	static const int ops[] = { IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT,
+				   IORING_OP_READ, IORING_OP_WRITE, IORING_OP_ASYNC_CANCEL };
+	struct io_uring_probe *probe;
+	struct io_uring ring;
+	int ret;
+
+	if (wl == IOM_WL_RPC) {
+		iom_err_msg(err, "the rpc workload is not built yet");
+		return IOM_PROBE_NA;
+	}
+	ret = io_uring_queue_init(8, &ring, 0);
+	if (ret < 0)
+		return iom_err_set(err, ret, "io_uring_queue_init");
+	probe = io_uring_get_probe_ring(&ring);
+	if (!probe) {
+		io_uring_queue_exit(&ring);
+		return iom_err_set(err, -ENOSYS, "io_uring_get_probe_ring");
+	}
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (!io_uring_opcode_supported(probe, ops[i])) {
+			ret = iom_err_set(err, -EOPNOTSUPP, "io_uring opcode %d", ops[i]);
+			break;
+		}
+	}
+	io_uring_free_probe(probe);
+	io_uring_queue_exit(&ring);
+	return ret < 0 ? ret : 0;
+}
+
+static unsigned int roundup_pow2(unsigned int v)
+{
+	unsigned int p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
+{
+	struct ur_ctx *ur = ctx->priv;
+
+	snprintf(ctx->variant, sizeof(ctx->variant), "%s%s%s%s%s%s%s",
+		 flags & IORING_SETUP_SQPOLL ? "sqpoll+" : "",
+		 flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer+" : "",
+		 flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun+" : "",
+		 flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun+" : "",
+		 ur->reg_ring ? "regring+" : "",
+		 ur->fixed_file ? "regfiles+" : "", ur->fixed_bufs ? "fixedbufs" : "");
+	/* Drop a trailing '+'. */
+	if (ctx->variant[0] && ctx->variant[strlen(ctx->variant) - 1] == '+')
+		ctx->variant[strlen(ctx->variant) - 1] = '\0';
+}
+
+static int ur_setup(struct iom_ctx *ctx)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	unsigned int per_task = cfg->deadline_ns ? 2 : 1;
+	unsigned int sq_entries = roundup_pow2(per_task * ctx->depth);
+	struct io_uring_params p;
+	struct ur_ctx *ur;
+	int ret = -EINVAL;
+
+	if (sq_entries > 32768)
+		return iom_err_msg(&ctx->err, "uring: depth %u needs more than 32768 SQEs",
+				   ctx->depth);
+	ur = calloc(1, sizeof(*ur));
+	if (ur)
+		ur->slots = calloc(ctx->depth, sizeof(*ur->slots));
+	if (!ur || !ur->slots) {
+		free(ur);
+		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
+	}
+	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		/* Room for every task's CQEs (op + deadline) and a cancel each: no overflow. */
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		p.cq_entries = roundup_pow2(3 * ctx->depth);
+		if (cfg->sqpoll) {
+			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
+				continue;
+			p.flags |= IORING_SETUP_SQPOLL;
+			p.sq_thread_idle = 1000;
+			if (cfg->cpus_set) {
+				for (int c = 0; c < CPU_SETSIZE; c++)
+					if (CPU_ISSET(c, &cfg->cpus)) {
+						p.flags |= IORING_SETUP_SQ_AFF;
+						p.sq_thread_cpu = (unsigned int)c;
+						break;
+					}
+			}
+		}
+		p.flags |= ur_ladder[i];
+		ret = io_uring_queue_init_params(sq_entries, &ur->ring, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	if (ret < 0) {
+		free(ur->slots);
+		free(ur);
+		return iom_err_set(&ctx->err, ret, "uring: io_uring_queue_init_params");
+	}
+	ctx->priv = ur;
+	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
+	ur->reg_ring = io_uring_register_ring_fd(&ur->ring) == 1;
+	if (cfg->cpus_set) {
+		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
+		if (ret < 0)
+			goto fail_step;
+	}
+	if (ctx->wl->fd >= 0) {
+		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
+		if (ret < 0)
+			goto fail_step;
+		ur->fixed_file = true;
+	}
+	if (ctx->wl->fd >= 0 && (cfg->wl.direct || cfg->fixed_buffers)) {
+		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
+
+		if (!iov) {
+			ret = -ENOMEM;
+			goto fail_step;
+		}
+		for (unsigned int i = 0; i < ctx->depth; i++) {
+			iov[i].iov_base = ctx->tasks[i].buf;
+			iov[i].iov_len = cfg->wl.bs;
+		}
+		ret = io_uring_register_buffers(&ur->ring, iov, ctx->depth);
+		free(iov);
+		if (ret < 0)
+			goto fail_step;
+		ur->fixed_bufs = true;
+	}
+	ur_variant(ctx, p.flags);
+	return 0;
+
+fail_step:
+	io_uring_queue_exit(&ur->ring);
+	free(ur->slots);
+	free(ur);
+	ctx->priv = NULL;
+	return iom_err_set(&ctx->err, ret, "uring: register");
+}
+
+/* An SQE, entering the kernel once to make room if the SQ is full. */
+static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
+
+	if (!sqe && io_uring_submit(&ur->ring) >= 0) {
+		ur->nr_unsubmitted = 0;
+		sqe = io_uring_get_sqe(&ur->ring);
+	}
+	return sqe;
+}
+
+static void ur_prep_rw(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
+{
+	void *buf = (char *)t->buf + t->done_bytes;
+	unsigned int n = t->len - t->done_bytes;
+	uint64_t off = t->offset + t->done_bytes;
+	int fd = ur->fixed_file ? 0 : t->fd;
+
+	if (ur->fixed_bufs) {
+		if (t->op == IOM_OP_READ)
+			io_uring_prep_read_fixed(sqe, fd, buf, n, off, (int)t->slot);
+		else
+			io_uring_prep_write_fixed(sqe, fd, buf, n, off, (int)t->slot);
+	} else if (t->op == IOM_OP_READ) {
+		io_uring_prep_read(sqe, fd, buf, n, off);
+	} else {
+		io_uring_prep_write(sqe, fd, buf, n, off);
+	}
+	if (ur->fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct ur_ctx *ur = ctx->priv;
+	struct ur_slot *s = &ur->slots[t->slot];
+	struct io_uring_sqe *sqe, *link;
+
+	/* A task and its deadline go in together or not at all. */
+	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u)) {
+		io_uring_submit(&ur->ring);
+		ur->nr_unsubmitted = 0;
+	}
+	sqe = ur_get_sqe(ur);
+	if (!sqe)
+		return IOM_Q_BUSY;
+	memset(s, 0, sizeof(*s));
+	switch (t->op) {
+	case IOM_OP_NOP:
+		io_uring_prep_nop(sqe);
+		break;
+	case IOM_OP_TIMER:
+		s->timer_ts.tv_sec = (long long)(t->latency_ns / 1000000000ull);
+		s->timer_ts.tv_nsec = (long long)(t->latency_ns % 1000000000ull);
+		/* count 0: a pure timer, fires after the time whatever else completes. */
+		io_uring_prep_timeout(sqe, &s->timer_ts, 0, 0);
+		break;
+	case IOM_OP_READ:
+	case IOM_OP_WRITE:
+		ur_prep_rw(ur, sqe, t);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, t->id);
+	s->cqes_due = 1;
+	ur->nr_unsubmitted++;
+	if (t->deadline_ns) {
+		sqe->flags |= IOSQE_IO_LINK;
+		link = io_uring_get_sqe(&ur->ring);	/* space checked above */
+		s->deadline_ts.tv_sec = (long long)(t->deadline_ns / 1000000000ull);
+		s->deadline_ts.tv_nsec = (long long)(t->deadline_ns % 1000000000ull);
+		io_uring_prep_link_timeout(link, &s->deadline_ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(link, t->id | UR_TAG_LINK);
+		s->cqes_due = 2;
+		ur->nr_unsubmitted++;
+	}
+	return IOM_Q_QUEUED;
+}
+
+/* The task's last CQE is in: decide why it ended and hand it back. */
+static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
+{
+	int64_t res = s->op_res;
+
+	if (t->op == IOM_OP_TIMER && res == -ETIME)
+		res = 0;	/* a pure timeout that fires is the timer doing its job */
+	if (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)
+		res = res < 0 ? res : (int64_t)t->done_bytes;
+	if (s->deadline_fired) {
+		/* The deadline won. If the op still got through (it was past cancelling), that
+		 * is the Two Generals' late answer: EXPIRED, then a late completion. */
+		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		if (res >= 0)
+			iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	} else if (s->cancel_asked && (res == -ECANCELED || res == -EINTR)) {
+		iom_task_finish(t, res, IOM_CAUSE_CANCEL, ctx->now_ns);
+	} else {
+		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	}
+	iom_complete(ctx, t);
+}
+
+/* One CQE; returns 1 if it ended a task. */
+static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	uint32_t slot = iom_id_slot(ud);
+	struct iom_task *t;
+	struct ur_slot *s;
+
+	if (ud & UR_TAG_CANCEL)
+		return 0;	/* 0, -ENOENT or -EALREADY: the op's own CQE tells the outcome */
+	if (slot >= ctx->depth)
+		return 0;
+	t = &ctx->tasks[slot];
+	s = &ur->slots[slot];
+	if (ud & UR_TAG_LINK) {
+		/* -ETIME: the deadline fired (the op gets -ECANCELED unless it was past that). */
+		if (cqe->res == -ETIME)
+			s->deadline_fired = true;
+	} else {
+		s->op_res = cqe->res;
+		if ((t->op == IOM_OP_READ || t->op == IOM_OP_WRITE) && cqe->res > 0) {
+			t->done_bytes += (uint32_t)cqe->res;
+			/* A short transfer: resubmit the rest (its deadline link is spent). */
+			if (t->done_bytes < t->len && !s->deadline_fired &&
+			    ctx->cfg->on_partial == IOM_PARTIAL_RESUBMIT) {
+				struct io_uring_sqe *sqe = ur_get_sqe(ur);
+
+				if (sqe) {
+					ur_prep_rw(ur, sqe, t);
+					io_uring_sqe_set_data64(sqe, t->id);
+					ur->nr_unsubmitted++;
+					ctx->stats.nr_resubmit++;
+					return 0;
+				}
+			}
+		}
+	}
+	if (--s->cqes_due)
+		return 0;
+	ur_finish(ctx, t, s);
+	return 1;
+}
+
+static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
+{
+	struct ur_ctx *ur = ctx->priv;
+	struct io_uring_cqe *cqe;
+	unsigned int head, nr_cqes = 0;
+	int ret, done = 0;
+
+	(void)max;	/* every ready CQE is drained: the CQ is sized so they all fit */
+	/*
+	 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches the CQ
+	 * until the submitter asks with GETEVENTS. Submission rides on the same syscall.
+	 */
+	if (min == 0 || timeout_ns == 0)
+		ret = io_uring_submit_and_get_events(&ur->ring);
+	else if (timeout_ns == UINT64_MAX)
+		ret = io_uring_submit_and_wait(&ur->ring, min);
+	else {
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_ns / 1000000000ull),
+			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+		};
+
+		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, min, &ts, NULL);
+	}
+	ctx->stats.nr_enter++;
+	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
+	ur->nr_unsubmitted = 0;
+	ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
+	/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
+	if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		ctx->stats.nr_cq_overflow++;
+	io_uring_for_each_cqe(&ur->ring, head, cqe) {
+		done += ur_handle_cqe(ctx, ur, cqe);
+		nr_cqes++;
+	}
+	io_uring_cq_advance(&ur->ring, nr_cqes);
+	return done;
+}
+
+/* From the submitter only: a SINGLE_ISSUER ring refuses other threads (-EEXIST). */
+static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct ur_ctx *ur = ctx->priv;
+	struct io_uring_sqe *sqe = ur_get_sqe(ur);
+
+	if (!sqe)
+		return -EBUSY;
+	ur->slots[t->slot].cancel_asked = true;
+	io_uring_prep_cancel64(sqe, t->id, 0);
+	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
+	ur->nr_unsubmitted++;
+	return 0;
+}
+
+static void ur_teardown(struct iom_ctx *ctx)
+{
+	struct ur_ctx *ur = ctx->priv;
+
+	io_uring_queue_exit(&ur->ring);
+	free(ur->slots);
+	free(ur);
+	ctx->priv = NULL;
+}
+
+const struct iom_model iom_model_uring = {
+	.name = "uring",
+	.desc = "io_uring SQ/CQ, user_data = task id (async by completion)",
+	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.probe = ur_probe,
+	.setup = ur_setup,
+	.submit = ur_submit,
+	.reap = ur_reap,
+	.cancel = ur_cancel,
+	.teardown = ur_teardown,
+};
