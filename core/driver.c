@@ -39,6 +39,7 @@ struct iom_job {
 	uint64_t nr_window;		/* tasks that ended inside the window */
 	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
 	uint64_t nr_late, nr_bug, nr_busy;
+	uint64_t nr_verify_fail;	/* --verify: reads that returned bytes the file does not hold */
 	uint64_t seq;			/* tasks made by this submitter */
 	uint64_t quota_left;		/* --tasks: measured tasks still to submit */
 	uint64_t last_end_ns;
@@ -121,9 +122,14 @@ static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct iom_job *job = ctx->drv;
-	struct iom_run *run = job->run;
+	struct iom_run *run;
 	int state = atomic_load_explicit(&t->state, memory_order_acquire);
 
+	ctx->nr_reported++;
+	/* A context without a driver (a test driving a model by hand) only counts. */
+	if (!job)
+		return;
+	run = job->run;
 	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
 		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
 		return;
@@ -134,6 +140,9 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 	}
 	job->nr_state[state]++;
 	job->nr_late += t->nr_late;
+	if (run->cfg->verify && t->op == IOM_OP_READ && state == IOM_COMPLETED &&
+	    iom_pattern_check(t->buf, t->offset, t->len) >= 0)
+		job->nr_verify_fail++;
 	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < run->t_stop) {
 		job->nr_window++;
 		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
@@ -634,7 +643,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
-	uint64_t late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
+	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
 
@@ -648,6 +657,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		window += job->nr_window;
 		started += job->nr_started_window;
 		late += job->nr_late;
+		verify_fail += job->nr_verify_fail;
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
 		if (job->backlog_max > backlog)
@@ -714,6 +724,15 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	}
 	if (run->err[0]) {
 		row_set_status(row, "error", run->err);
+		return 0;
+	}
+	if (verify_fail) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " reads returned bytes the file does "
+			 "not hold there", verify_fail);
+		add_flag(row, "verify_failed");
+		row_set_status(row, "error", msg);
 		return 0;
 	}
 	if (interrupted) {

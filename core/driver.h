@@ -41,6 +41,7 @@ struct iom_cfg {
 	unsigned int batch_complete;	/* reap waits for this many (default 1) */
 	enum iom_on_partial on_partial;
 	bool sqpoll, fixed_buffers;
+	bool verify;			/* check every read's bytes against the file's pattern */
 	unsigned int repeat;
 	bool progress;			/* a status line each second on stderr */
 	const char *label;		/* for the status line */

@@ -68,6 +68,7 @@ static const char usage_text[] =
 	"  --rw read|write      (default read)   --direct  O_DIRECT   --cold  drop the file's pages\n"
 	"  --allow-overwrite    write to a file iomodels did not make\n"
 	"  --allow-device       use a block device\n"
+	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
 	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
@@ -239,6 +240,7 @@ enum {
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
+	OPT_VERIFY,
 };
 
 static const struct option long_opts[] = {
@@ -276,6 +278,7 @@ static const struct option long_opts[] = {
 	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -396,11 +399,13 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			o->output = optarg;
 			break;
 		case OPT_QUIET: o->quiet = true; break;
+		case OPT_VERIFY: cfg->verify = true; break;
 		case '?':
 		default:
-			if (optopt)
-				usage_error("option needs a value or takes none: --%s",
-					    optopt < OPT_MODEL ? "?" : long_opts[optopt - OPT_MODEL].name);
+			for (size_t i = 0; optopt && long_opts[i].name; i++)
+				if (long_opts[i].val == optopt)
+					usage_error("--%s: needs a value, or takes none",
+						    long_opts[i].name);
 			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}

@@ -100,6 +100,13 @@ void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus)
 	read_self_status(s);
 }
 
+static double max_or_nan(int64_t a, int64_t b)
+{
+	int64_t m = a > b ? a : b;
+
+	return m >= 0 ? (double)m : NAN;
+}
+
 void iom_sample_fill_row(struct iom_row *row, const struct iom_sample *s_setup,
 			 const struct iom_sample *s0, const struct iom_sample *s1, uint64_t tasks)
 {
@@ -116,8 +123,12 @@ void iom_sample_fill_row(struct iom_row *row, const struct iom_sample *s_setup,
 	row->num[IOM_COL_cpu_foreign_ns] = busy - user - sys > 0 ? busy - user - sys : 0;
 	row->num[IOM_COL_vctx_per_task] = (double)(s1->nvcsw - s0->nvcsw) / n;
 	row->num[IOM_COL_ivctx_per_task] = (double)(s1->nivcsw - s0->nivcsw) / n;
-	row->num[IOM_COL_threads] = s1->threads >= 0 ? (double)s1->threads : NAN;
-	row->num[IOM_COL_rss_bytes] = s1->rss_bytes >= 0 ? (double)s1->rss_bytes : NAN;
-	row->num[IOM_COL_kmem_bytes] = s1->kmem_kb >= 0 && s_setup->kmem_kb >= 0 ?
-					       (double)(s1->kmem_kb - s_setup->kmem_kb) * 1024 : NAN;
+	/*
+	 * Threads and memory at whichever edge saw more: at the window's start io-wq workers may
+	 * not exist yet, at its end submitters may already have left.
+	 */
+	row->num[IOM_COL_threads] = max_or_nan(s0->threads, s1->threads);
+	row->num[IOM_COL_rss_bytes] = max_or_nan(s0->rss_bytes, s1->rss_bytes);
+	row->num[IOM_COL_kmem_bytes] = s_setup->kmem_kb >= 0 ?
+		(max_or_nan(s0->kmem_kb, s1->kmem_kb) - (double)s_setup->kmem_kb) * 1024 : NAN;
 }

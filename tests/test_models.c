@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The cross-model table: every case on every model that can run it, through the same driver
+ * (iom_run_cell) a user's run goes through, plus a few cases that drive a model by hand
+ * (cancel from another thread, a deadline racing a timer).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "testutil.h"
+
+static char tmpdir[] = "/tmp/iom-test-models-XXXXXX";
+static struct iom_row row;
+static struct iom_hist hist;
+
+/* A cell's configuration with everything small and deterministic. */
+static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c)
+{
+	struct iom_cfg cfg = { 0 };
+
+	cfg.model = m;
+	cfg.wl.kind = wl;
+	cfg.wl.latency_ns = 200000;
+	cfg.wl.seed = 7;
+	cfg.wl.size = 4 << 20;
+	cfg.wl.bs = 4096;
+	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", tmpdir);
+	cfg.concurrency = c;
+	cfg.tasks = 500;
+	cfg.batch_complete = 1;
+	return cfg;
+}
+
+/* Skip (or, in strict mode, fail) when the model cannot run here; true when it can. */
+static bool model_available(const struct iom_model *m, enum iom_wl_kind wl)
+{
+	struct iom_err err = { "" };
+	int ret = m->probe(wl, &err);
+
+	if (ret < 0)
+		iom_skip("%s %s unavailable: %s", m->name, iom_wl_name(wl), err.msg);
+	return ret == 0;
+}
+
+static void run_ok(struct iom_cfg *cfg)
+{
+	int ret = iom_run_cell(cfg, &row, &hist);
+
+	if (strcmp(row.str[IOM_COL_status], "ok"))
+		fail_msg("%s %s C=%u: status %s: %s", cfg->model->name, iom_wl_name(cfg->wl.kind),
+			 cfg->concurrency, row.str[IOM_COL_status], row.str[IOM_COL_reason]);
+	assert_int_equal(ret, 0);
+}
+
+static double total_terminal(void)
+{
+	return row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_failed] +
+	       row.num[IOM_COL_n_aborted] + row.num[IOM_COL_n_partial] + row.num[IOM_COL_n_expired];
+}
+
+/* K tasks in, K terminal states out, all COMPLETED, for every model x workload x C. */
+static void test_conservation(void **state)
+{
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
+	static const unsigned int cs[] = { 1, 4, 32 };
+
+	for (size_t m = 0; iom_models[m]; m++)
+		for (size_t w = 0; w < 3; w++) {
+			if (!model_available(iom_models[m], wls[w]))
+				continue;
+			for (size_t c = 0; c < 3; c++) {
+				struct iom_cfg cfg = base_cfg(iom_models[m], wls[w], cs[c]);
+
+				cfg.tasks = wls[w] == IOM_WL_TIMER ? 300 : 2000;
+				run_ok(&cfg);
+				assert_true(row.num[IOM_COL_submitted] == (double)cfg.tasks);
+				assert_true(total_terminal() == (double)cfg.tasks);
+				assert_true(row.num[IOM_COL_n_completed] == (double)cfg.tasks);
+				assert_true(row.num[IOM_COL_tasks] == (double)cfg.tasks);
+				assert_true(row.num[IOM_COL_ops_per_s] > 0);
+			}
+		}
+}
+
+/* The same with a ramp and a runtime window: every task made is accounted for. */
+static void test_conservation_runtime(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 16);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.tasks = 0;
+		cfg.ramp_ns = 50000000;
+		cfg.runtime_ns = 200000000;
+		run_ok(&cfg);
+		assert_true(total_terminal() == row.num[IOM_COL_submitted]);
+		/* Ramp and drain are outside the window. */
+		assert_true(row.num[IOM_COL_tasks] < row.num[IOM_COL_submitted]);
+		assert_true(row.num[IOM_COL_runtime_ns] == 200000000);
+	}
+}
+
+/* A timer task can never end before its latency (a lower bound the kernel guarantees). */
+static void test_timer_lower_bound(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.wl.latency_ns = 2000000;
+		cfg.tasks = 200;
+		run_ok(&cfg);
+		assert_int_equal(hist.count, 200);
+		assert_true(hist.min >= 2000000);
+	}
+}
+
+/* Reads return the bytes the file holds at their offsets, buffered and O_DIRECT. */
+static void test_file_verify(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++)
+		for (int direct = 0; direct < 2; direct++) {
+			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 8);
+
+			if (!model_available(iom_models[m], IOM_WL_FILE))
+				continue;
+			cfg.verify = true;
+			cfg.wl.direct = direct;
+			run_ok(&cfg);
+			assert_true(row.num[IOM_COL_n_completed] == (double)cfg.tasks);
+			assert_true(row.num[IOM_COL_cache_before] >= 0);
+		}
+}
+
+/* The verifier can fail: corrupt one block of a small file that every read will cover. */
+static void test_file_verify_detects_corruption(void **state)
+{
+	char path[PATH_MAX];
+	char junk[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/corrupt.dat", tmpdir);
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
+
+		if (!model_available(iom_models[m], IOM_WL_FILE))
+			continue;
+		unlink(path);
+		snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s", path);
+		cfg.wl.size = 8 * 4096;
+		cfg.verify = true;
+		run_ok(&cfg);	/* makes the file, all reads good */
+		fd = open(path, O_WRONLY);
+		assert_true(fd >= 0);
+		memset(junk, 0xa5, sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), 3 * 4096), (ssize_t)sizeof(junk));
+		close(fd);
+		iom_run_cell(&cfg, &row, &hist);
+		assert_string_equal(row.str[IOM_COL_status], "error");
+		assert_non_null(strstr(row.str[IOM_COL_reason], "verify"));
+	}
+	unlink(path);
+}
+
+/* Writes go to our own file only, and leave it verifiable. */
+static void test_file_write(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
+
+		if (!model_available(iom_models[m], IOM_WL_FILE))
+			continue;
+		cfg.wl.write = true;
+		run_ok(&cfg);
+		cfg.wl.write = false;
+		cfg.verify = true;
+		run_ok(&cfg);
+	}
+}
+
+static void test_file_refuses_foreign_write(void **state)
+{
+	char path[PATH_MAX];
+	char junk[8192] = { 1 };
+	struct iom_cfg cfg = base_cfg(iom_models[0], IOM_WL_FILE, 1);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/foreign.dat", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s", path);
+	cfg.wl.size = sizeof(junk);
+	cfg.wl.write = true;
+	iom_run_cell(&cfg, &row, &hist);
+	assert_string_equal(row.str[IOM_COL_status], "error");
+	assert_non_null(strstr(row.str[IOM_COL_reason], "--allow-overwrite"));
+	/* Reading a foreign file is harmless and allowed. */
+	cfg.wl.write = false;
+	run_ok(&cfg);
+	unlink(path);
+}
+
+/* A deadline below the timer: EXPIRED, never ABORTED or FAILED. */
+static void test_deadline_expires(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.wl.latency_ns = 50000000;
+		cfg.deadline_ns = 5000000;
+		cfg.tasks = 8;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 8);
+		assert_true(row.num[IOM_COL_n_completed] == 0);
+		assert_true(row.num[IOM_COL_n_aborted] == 0);
+		assert_true(row.num[IOM_COL_n_failed] == 0);
+		/* Expired at the deadline, not after the whole timer. */
+		assert_true(hist.min >= 5000000);
+		assert_true(hist.max < 50000000);
+	}
+}
+
+/* A deadline above the timer: the timer fires first and the task is COMPLETED. */
+static void test_deadline_not_hit(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.wl.latency_ns = 1000000;
+		cfg.deadline_ns = 500000000;
+		cfg.tasks = 40;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_completed] == 40);
+		assert_true(row.num[IOM_COL_n_expired] == 0);
+	}
+}
+
+/* A bimodal service time: exactly the slow fraction expires. */
+static void test_bimodal_deadline(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 10);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.wl.latency_ns = 100000;
+		cfg.wl.dist = IOM_DIST_BIMODAL;
+		cfg.wl.bimodal_p = 0.1;
+		cfg.wl.bimodal_ns = 100000000;
+		cfg.deadline_ns = 30000000;
+		cfg.tasks = 100;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 10);
+		assert_true(row.num[IOM_COL_n_completed] == 90);
+	}
+}
+
+/* Open loop at a low rate: the asked rate is met and latency is the service time. */
+static void test_open_loop_low_rate(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.tasks = 0;
+		cfg.rate = 500;
+		cfg.ramp_ns = 100000000;
+		cfg.runtime_ns = 1000000000;
+		cfg.wl.latency_ns = 1000000;
+		run_ok(&cfg);
+		assert_string_equal(row.str[IOM_COL_mode], "open");
+		/* The schedule is uniform: 500 starts in the second, give or take one. */
+		assert_true(fabs(row.num[IOM_COL_achieved_ops_per_s] - 500) <= 5);
+		assert_true(fabs(row.num[IOM_COL_ops_per_s] - 500) <= 10);
+		/* Latency from the intended start: at least D, and near it when nothing queues. */
+		assert_true(row.num[IOM_COL_lat_p50_ns] >= 1000000);
+		assert_true(row.num[IOM_COL_lat_p50_ns] < 3000000);
+		assert_true(row.num[IOM_COL_backlog_max] <= 1);
+	}
+}
+
+/* --- a model driven by hand: cancel, and the invariant's own failure --- */
+
+struct by_hand {
+	struct iom_cfg cfg;
+	struct iom_workload wl;
+	struct iom_task task;
+	struct iom_ctx ctx;
+	int submit_ret;
+};
+
+static void by_hand_init(struct by_hand *h, const struct iom_model *m)
+{
+	struct iom_err err = { "" };
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = base_cfg(m, IOM_WL_TIMER, 1);
+	assert_int_equal(iom_workload_open(&h->wl, &h->cfg.wl, &err), 0);
+	h->ctx.cfg = &h->cfg;
+	h->ctx.wl = &h->wl;
+	h->ctx.depth = 1;
+	h->ctx.tasks = &h->task;
+	h->task.slot = 0;
+	assert_int_equal(m->setup(&h->ctx), 0);
+	iom_task_init(&h->task, iom_task_id(1, 0), iom_now_ns(), 0);
+	iom_workload_next(&h->wl, 1, &h->task);
+	h->task.latency_ns = 5000000000ull;	/* 5 s: only a cancel ends it in time */
+}
+
+static void *submit_thread(void *arg)
+{
+	struct by_hand *h = arg;
+
+	/* The sync model's setup binds it to the calling thread: redo it here. */
+	h->cfg.model->teardown(&h->ctx);
+	h->cfg.model->setup(&h->ctx);
+	iom_task_start(&h->task, iom_now_ns());
+	h->submit_ret = h->cfg.model->submit(&h->ctx, &h->task);
+	return NULL;
+}
+
+/* A cancel gives ABORTED: sync from another thread, async from the submitter. */
+static void test_cancel_aborts(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		const struct iom_model *model = iom_models[m];
+		struct by_hand h;
+		uint64_t t0;
+
+		if (!model_available(model, IOM_WL_TIMER))
+			continue;
+		by_hand_init(&h, model);
+		t0 = iom_now_ns();
+		if (model->caps & IOM_CAP_ASYNC) {
+			iom_task_start(&h.task, t0);
+			assert_int_equal(model->submit(&h.ctx, &h.task), IOM_Q_QUEUED);
+			assert_int_equal(model->reap(&h.ctx, 0, 1, 0), 0);
+			assert_int_equal(model->cancel(&h.ctx, &h.task), 0);
+			while (!h.ctx.nr_reported && iom_now_ns() - t0 < 2000000000ull)
+				assert_true(model->reap(&h.ctx, 1, 1, 100000000) >= 0);
+		} else {
+			pthread_t th;
+
+			assert_int_equal(pthread_create(&th, NULL, submit_thread, &h), 0);
+			usleep(20000);
+			assert_int_equal(model->cancel(&h.ctx, &h.task), 0);
+			pthread_join(th, NULL);
+			assert_int_equal(h.submit_ret, IOM_Q_DONE);
+		}
+		assert_int_equal(atomic_load(&h.task.state), IOM_ABORTED);
+		assert_true(iom_now_ns() - t0 < 2000000000ull);
+		model->teardown(&h.ctx);
+		iom_workload_close(&h.wl);
+	}
+}
+
+/* A model that reports one task twice: the run must fail loudly with exit 3 and "bug:". */
+static int twice_probe(enum iom_wl_kind wl, struct iom_err *err) { return 0; }
+static int twice_setup(struct iom_ctx *ctx) { ctx->priv = ctx; return 0; }
+static struct iom_task *twice_last;
+static int twice_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	twice_last = t;
+	return IOM_Q_QUEUED;
+}
+static int twice_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t tmo)
+{
+	ctx->now_ns = iom_now_ns();
+	if (!twice_last)
+		return 0;
+	iom_task_finish(twice_last, 0, IOM_CAUSE_OP, ctx->now_ns);
+	iom_complete(ctx, twice_last);
+	iom_complete(ctx, twice_last);
+	twice_last = NULL;
+	return 1;
+}
+static void twice_teardown(struct iom_ctx *ctx) { }
+
+static void test_invariant_catches_double_report(void **state)
+{
+	static const struct iom_model twice = {
+		.name = "twice", .caps = IOM_CAP_ASYNC, .probe = twice_probe,
+		.setup = twice_setup, .submit = twice_submit, .reap = twice_reap,
+		.teardown = twice_teardown,
+	};
+	struct iom_cfg cfg = base_cfg(&twice, IOM_WL_NOP, 1);
+
+	cfg.tasks = 10;
+	assert_int_equal(iom_run_cell(&cfg, &row, &hist), IOM_EXIT_BUG);
+	assert_string_equal(row.str[IOM_COL_status], "error");
+	assert_true(!strncmp(row.str[IOM_COL_reason], "bug:", 4));
+}
+
+static int setup_dir(void **state)
+{
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conservation),
+		cmocka_unit_test(test_conservation_runtime),
+		cmocka_unit_test(test_timer_lower_bound),
+		cmocka_unit_test(test_file_verify),
+		cmocka_unit_test(test_file_verify_detects_corruption),
+		cmocka_unit_test(test_file_write),
+		cmocka_unit_test(test_file_refuses_foreign_write),
+		cmocka_unit_test(test_deadline_expires),
+		cmocka_unit_test(test_deadline_not_hit),
+		cmocka_unit_test(test_bimodal_deadline),
+		cmocka_unit_test(test_open_loop_low_rate),
+		cmocka_unit_test(test_cancel_aborts),
+		cmocka_unit_test(test_invariant_catches_double_report),
+	};
+
+	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
