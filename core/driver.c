@@ -355,7 +355,9 @@ static int job_loop(struct iom_job *job)
 				return ret;
 		}
 		inflight = ctx->depth - job->nr_free;
-		if (cfg->rate > 0 && !job->nr_free) {
+		/* Open loop: arrivals that are due but not started (no free slot, or a sync
+		 * submitter still inside its last call) are the backlog. */
+		if (cfg->rate > 0 && job->next_schedule < job->nr_schedule) {
 			uint64_t backlog = job_backlog(job, now - run->t_run0);
 
 			if (backlog > job->backlog_max)

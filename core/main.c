@@ -48,7 +48,7 @@ static const char usage_text[] =
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
 	"  --model LIST         threads,uring (default: every model)\n"
 	"  --workload LIST      nop,timer,file (default: timer)\n"
-	"  --concurrency LIST   tasks in flight, C (default: 16)\n"
+	"  --concurrency LIST   tasks in flight, C (default: 16; with --rate, 1024)\n"
 	"  --jobs J             submitter threads of an async model, depth C/J (default 1);\n"
 	"                       a sync model always runs C threads\n"
 	"  --cpus LIST          pin every thread (io-wq and SQPOLL too) inside these CPUs\n"
@@ -415,8 +415,9 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		add_model(o, "--model", "all");
 	if (!o->nr_workloads)
 		add_workload(o, "--workload", "timer");
+	/* Open loop: C only caps what may be in flight, so it must not throttle the rate. */
 	if (!o->nr_concurrency)
-		add_concurrency(o, "--concurrency", "16");
+		add_concurrency(o, "--concurrency", cfg->rate > 0 ? "1024" : "16");
 	if (cfg->tasks && runtime_given)
 		usage_error("--tasks and --runtime: give one of them%s", "");
 	if (!cfg->tasks && cfg->runtime_ns < 1000000)
