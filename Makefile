@@ -71,7 +71,7 @@ compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
 
 deps:
-	apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
 clean:
 	rm -rf $(BUILD)
