@@ -37,7 +37,14 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_DEFS) -c -o $@ $<
+
+# The run's metadata names the commit and flags it was built from; rebuild meta.o every time.
+GIT_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/core/meta.o: EXTRA_DEFS = -DIOM_GIT_COMMIT='"$(GIT_COMMIT)"' -DIOM_CFLAGS='"$(strip $(CFLAGS))"'
+$(BUILD)/core/meta.o: FORCE
+.PHONY: FORCE
+FORCE:
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

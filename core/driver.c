@@ -455,7 +455,13 @@ static void *job_main(void *arg)
 
 	/* Inherited from main already; set again so no thread can run with the 50 us default. */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-	ret = job_setup(job, index);
+	/* Every submitter inside the CPU set, whoever made it (main pins itself as well). */
+	if (run->cfg->cpus_set &&
+	    sched_setaffinity(0, sizeof(run->cfg->cpus), &run->cfg->cpus))
+		ret = iom_err_set(&job->ctx.err, -errno, "sched_setaffinity %s",
+				  run->cfg->cpus_str);
+	else
+		ret = job_setup(job, index);
 	job->setup_ok = !ret;
 	if (ret) {
 		run_fail(run, job->ctx.err.msg);

@@ -294,6 +294,40 @@ static void test_open_loop_low_rate(void **state)
 	}
 }
 
+/* uring's opt-in variants and several submitters still conserve every task. */
+static void test_uring_variants(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
+
+	assert_non_null(m);
+	if (!model_available(m, IOM_WL_NOP))
+		return;
+	for (int v = 0; v < 4; v++)
+		for (size_t w = 0; w < 3; w++) {
+			struct iom_cfg cfg = base_cfg(m, wls[w], 16);
+
+			cfg.sqpoll = v == 0;
+			cfg.jobs = v == 1 ? 3 : 0;	/* 16 over 3 submitters: 6 + 5 + 5 */
+			cfg.fixed_buffers = v == 2;
+			cfg.batch_complete = v == 3 ? 4 : 1;
+			if (v == 0) {
+				CPU_ZERO(&cfg.cpus);
+				CPU_SET(0, &cfg.cpus);
+				cfg.cpus_set = true;
+			}
+			cfg.verify = wls[w] == IOM_WL_FILE;
+			cfg.tasks = 1000;
+			run_ok(&cfg);
+			assert_true(row.num[IOM_COL_n_completed] == 1000);
+			assert_true(row.num[IOM_COL_jobs] == (v == 1 ? 3 : 1));
+			if (v == 0)
+				assert_non_null(strstr(row.str[IOM_COL_variant], "sqpoll"));
+			if (v == 2 && wls[w] == IOM_WL_FILE)
+				assert_non_null(strstr(row.str[IOM_COL_variant], "fixedbufs"));
+		}
+}
+
 /* --- a model driven by hand: cancel, and the invariant's own failure --- */
 
 struct by_hand {
@@ -441,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_not_hit),
 		cmocka_unit_test(test_bimodal_deadline),
 		cmocka_unit_test(test_open_loop_low_rate),
+		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),
 	};
