@@ -18,6 +18,8 @@ struct iom_model;
 
 enum iom_on_partial { IOM_PARTIAL_RESUBMIT, IOM_PARTIAL_ACCEPT };
 enum iom_rate_process { IOM_RATE_UNIFORM, IOM_RATE_POISSON };
+enum iom_notify { IOM_NOTIFY_WAIT, IOM_NOTIFY_POLL };	/* kernel_free: how completions are learned */
+enum iom_pool { IOM_POOL_SHARED, IOM_POOL_PER_FD };	/* kernel_free: libuv-like or glibc-AIO-like */
 
 /* Exit code of a run whose counts do not add up. */
 #define IOM_EXIT_BUG 3
@@ -42,6 +44,12 @@ struct iom_cfg {
 	enum iom_on_partial on_partial;
 	bool sqpoll, fixed_buffers;
 	bool verify;			/* check every read's bytes against the file's pattern */
+	/* kernel_free */
+	unsigned int workers;		/* W worker threads (0 = the model's default) */
+	enum iom_notify notify;
+	uint64_t poll_interval_ns;	/* --notify poll: time between status-store polls */
+	enum iom_pool pool;
+	bool nowait_first;		/* try the read inline with RWF_NOWAIT first */
 	unsigned int repeat;
 	bool progress;			/* a status line each second on stderr */
 	const char *label;		/* for the status line */

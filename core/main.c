@@ -73,6 +73,11 @@ static const char usage_text[] =
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
 	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
 	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
+	"  --workers W          kernel_free: worker threads (default: C)\n"
+	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
+	"  --poll-interval-us P kernel_free: time between polls (default 50)\n"
+	"  --pool shared|per-fd kernel_free: one shared pool, or one worker per fd\n"
+	"  --nowait-first       kernel_free: try a read inline with RWF_NOWAIT first\n"
 	"  --output DIR         results directory (default results/<UTC>-<host>)\n"
 	"  --quiet              no status line, no per-cell lines\n";
 
@@ -240,7 +245,7 @@ enum {
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
-	OPT_VERIFY,
+	OPT_VERIFY, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 };
 
 static const struct option long_opts[] = {
@@ -279,6 +284,11 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "notify", required_argument, NULL, OPT_NOTIFY },
+	{ "poll-interval-us", required_argument, NULL, OPT_POLL_INTERVAL_US },
+	{ "pool", required_argument, NULL, OPT_POOL },
+	{ "nowait-first", no_argument, NULL, OPT_NOWAIT_FIRST },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -400,6 +410,28 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
+		case OPT_WORKERS: cfg->workers = parse_uint("--workers", optarg, 1, 4096); break;
+		case OPT_NOTIFY:
+			if (!strcmp(optarg, "wait"))
+				cfg->notify = IOM_NOTIFY_WAIT;
+			else if (!strcmp(optarg, "poll"))
+				cfg->notify = IOM_NOTIFY_POLL;
+			else
+				usage_error("--notify: want wait or poll (got '%s')", optarg);
+			break;
+		case OPT_POLL_INTERVAL_US:
+			cfg->poll_interval_ns = (uint64_t)(parse_double("--poll-interval-us", optarg,
+									0, 1e7) * 1e3);
+			break;
+		case OPT_POOL:
+			if (!strcmp(optarg, "shared"))
+				cfg->pool = IOM_POOL_SHARED;
+			else if (!strcmp(optarg, "per-fd"))
+				cfg->pool = IOM_POOL_PER_FD;
+			else
+				usage_error("--pool: want shared or per-fd (got '%s')", optarg);
+			break;
+		case OPT_NOWAIT_FIRST: cfg->nowait_first = true; break;
 		case '?':
 		default:
 			for (size_t i = 0; optopt && long_opts[i].name; i++)
