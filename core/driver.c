@@ -21,6 +21,7 @@
 
 #include "driver.h"
 #include "model.h"
+#include "probe.h"
 #include "sysstat.h"
 
 /* Open loop: no submitter precomputes more than this many intended start times. */
@@ -68,6 +69,7 @@ struct iom_run {
 	_Atomic unsigned int nr_jobs_done;	/* submitters past their window */
 	pthread_mutex_t lock;
 	pthread_cond_t done_cond;
+	struct iom_probe *probe;	/* NULL when off or unavailable */
 	char err[256];
 };
 
@@ -139,7 +141,7 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		state = IOM_FAILED;
 	}
 	job->nr_state[state]++;
-	job->nr_late += t->nr_late;
+	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
 	if (run->cfg->verify && t->op == IOM_OP_READ && state == IOM_COMPLETED &&
 	    iom_pattern_check(t->buf, t->offset, t->len) >= 0)
 		job->nr_verify_fail++;
@@ -541,6 +543,8 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 
 		now = iom_now_ns();
 		if (!win_started && now >= run->t_win0) {
+			if (run->probe)
+				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			win_started = true;
 		}
@@ -571,9 +575,14 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 		pthread_cond_timedwait(&run->done_cond, &run->lock, &ts);
 	}
 	pthread_mutex_unlock(&run->lock);
-	if (!win_started)
+	if (!win_started) {
+		if (run->probe)
+			iom_probe_window(run->probe, true);
 		iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
+	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
+	if (run->probe)
+		iom_probe_window(run->probe, false);
 	if (cfg->progress)
 		fprintf(stderr, "\r\033[K");
 }
@@ -751,6 +760,35 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	return 0;
 }
 
+/* Probes load before the cell's threads exist, so every thread of it is seen from birth. */
+static void run_open_probes(struct iom_run *run, struct iom_row *row)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	static bool said_unavailable;
+	struct iom_probe_opts opts = { 0 };
+	struct iom_err err = { "" };
+	char cell[32];
+
+	if (!cfg->probes || !strcmp(cfg->probes, "off"))
+		return;
+	snprintf(cell, sizeof(cell), "row%u", cfg->row_index);
+	opts.list = cfg->probes;
+	opts.tgid = getpid();
+	opts.out_dir = cfg->out_dir;
+	opts.cell = cell;
+	opts.timeline = cfg->timeline;
+	run->probe = iom_probe_open(&opts, &err);
+	if (run->probe) {
+		snprintf(row->str[IOM_COL_probes], sizeof(row->str[0]), "%s", cfg->probes);
+		return;
+	}
+	snprintf(row->str[IOM_COL_probes], sizeof(row->str[0]), "unavailable: %s", err.msg);
+	/* Said once per run, and the run goes on with empty probe columns. */
+	if (!said_unavailable)
+		fprintf(stderr, "probes: unavailable: %s\n", err.msg);
+	said_unavailable = true;
+}
+
 int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
 {
 	const struct iom_model *model = cfg->model;
@@ -793,9 +831,11 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		row->num[IOM_COL_cache_before] = c >= 0 ? c : NAN;
 	}
 
+	run_open_probes(&run, row);
 	run.nr_jobs = nr_jobs;
 	run.jobs = calloc(nr_jobs, sizeof(*run.jobs));
 	if (!run.jobs) {
+		iom_probe_close(run.probe);
 		iom_workload_close(&run.wl);
 		row_set_status(row, "error", "out of memory");
 		return 0;
@@ -848,6 +888,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 			pthread_cancel(run.jobs[i].thread);
 		for (int i = 0; i < made; i++)
 			pthread_join(run.jobs[i].thread, NULL);
+		iom_probe_close(run.probe);
 		iom_workload_close(&run.wl);
 		row_set_status(row, "error", run.err);
 		free(run.jobs);
@@ -867,6 +908,10 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		pthread_join(run.jobs[i].thread, NULL);
 
 	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
+	if (run.probe) {
+		iom_probe_fill_row(run.probe, row, (uint64_t)row->num[IOM_COL_tasks]);
+		iom_probe_close(run.probe);
+	}
 	if (cfg->wl.kind == IOM_WL_FILE) {
 		double c = iom_cache_fraction(run.wl.fd, cfg->wl.size);
 

@@ -53,6 +53,10 @@ struct iom_cfg {
 	unsigned int repeat;
 	bool progress;			/* a status line each second on stderr */
 	const char *label;		/* for the status line */
+	const char *probes;		/* --probes LIST, NULL or "off" = none */
+	const char *timeline;		/* --timeline FILE */
+	const char *out_dir;		/* the run's results directory (may be NULL) */
+	unsigned int row_index;		/* this cell's row in runs.csv (for file names) */
 	/* Filled by iom_run_cell from the model's caps. */
 	unsigned int depth_per_job;
 };

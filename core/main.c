@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"  --rw read|write      (default read)   --direct  O_DIRECT   --cold  drop the file's pages\n"
 	"  --allow-overwrite    write to a file iomodels did not make\n"
 	"  --allow-device       use a block device\n"
+	"  --probes LIST        eBPF probes: off (default), on, or sched,uring,syscalls\n"
+	"  --timeline FILE      record per-thread state intervals to FILE (with --probes)\n"
 	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
@@ -245,7 +247,7 @@ enum {
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
-	OPT_VERIFY, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
+	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 };
 
 static const struct option long_opts[] = {
@@ -284,6 +286,8 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "probes", required_argument, NULL, OPT_PROBES },
+	{ "timeline", required_argument, NULL, OPT_TIMELINE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "notify", required_argument, NULL, OPT_NOTIFY },
 	{ "poll-interval-us", required_argument, NULL, OPT_POLL_INTERVAL_US },
@@ -410,6 +414,31 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
+		case OPT_PROBES: {
+			static const char *const ok[] = { "off", "on", "sched", "uring", "syscalls" };
+			char buf[128], *save = NULL, *item;
+
+			if (strlen(optarg) >= sizeof(buf) || !*optarg)
+				usage_error("--probes: want off, on, or a list of sched,uring,syscalls%s",
+					    "");
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+				size_t i = 0;
+
+				while (i < 5 && strcmp(item, ok[i]))
+					i++;
+				if (i == 5)
+					usage_error("--probes: unknown probe '%s' (off, on, sched, uring, "
+						    "syscalls)", item);
+			}
+			cfg->probes = optarg;
+			break;
+		}
+		case OPT_TIMELINE:
+			if (!*optarg)
+				usage_error("--timeline: empty file name%s", "");
+			cfg->timeline = optarg;
+			break;
 		case OPT_WORKERS: cfg->workers = parse_uint("--workers", optarg, 1, 4096); break;
 		case OPT_NOTIFY:
 			if (!strcmp(optarg, "wait"))
@@ -542,6 +571,7 @@ static int cmd_run(int argc, char **argv)
 	char outdir[PATH_MAX], errbuf[256], label[128];
 	struct sigaction sa = { .sa_handler = on_sigint };
 	int exit_code = 0;
+	unsigned int nr_rows = 0;
 
 	if (!hist)
 		return 1;
@@ -593,6 +623,8 @@ static int cmd_run(int argc, char **argv)
 					snprintf(label, sizeof(label), "%s %s C=%u", cfg.model->name,
 						 iom_wl_name(cfg.wl.kind), cfg.concurrency);
 					cfg.label = label;
+					cfg.out_dir = outdir;
+					cfg.row_index = nr_rows++;
 					ret = iom_run_cell(&cfg, &row, hist);
 					iom_report_row(rep, &row, hist);
 					if (!o.quiet)

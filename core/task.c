@@ -28,7 +28,7 @@ void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t 
 	t->deadline_ns = deadline_ns;
 	t->res = 0;
 	t->done_bytes = 0;
-	t->nr_late = 0;
+	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
 }
 
@@ -44,9 +44,11 @@ bool iom_task_start(struct iom_task *t, uint64_t now_ns)
 {
 	int expected = IOM_SCHEDULED;
 
+	if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_RUNNING,
+						     memory_order_acq_rel, memory_order_relaxed))
+		return false;
 	t->t_submit_ns = now_ns;
-	return atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_RUNNING,
-						       memory_order_acq_rel, memory_order_relaxed);
+	return true;
 }
 
 enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
@@ -84,7 +86,7 @@ enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause 
 	 * never a second state. Anything else finishing twice is a bug in a model.
 	 */
 	if (expected == IOM_EXPIRED || expected == IOM_ABORTED) {
-		t->nr_late++;
+		atomic_fetch_add_explicit(&t->nr_late, 1, memory_order_relaxed);
 		return IOM_FINISH_LATE;
 	}
 	return IOM_FINISH_BUG;

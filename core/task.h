@@ -85,7 +85,7 @@ struct iom_task {
 	uint64_t t_submit_ns;	/* when the model was handed the task */
 	uint64_t t_end_ns;	/* when its terminal state was set */
 	uint32_t slot;		/* index in the submitter's task array */
-	uint32_t nr_late;	/* late completions seen for this task */
+	_Atomic uint32_t nr_late;	/* late completions (racing finishers may add at once) */
 	void *model_priv;	/* free for the model */
 };
 

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/* Probes on a build without BPF support: always unavailable, with the reason. */
+#include <errno.h>
+
+#include "probe.h"
+
+struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_err *err)
+{
+	iom_err_msg(err, "not built (no BTF at /sys/kernel/btf/vmlinux, or no bpftool/clang)");
+	return NULL;
+}
+
+void iom_probe_window(struct iom_probe *p, bool on)
+{
+}
+
+void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks)
+{
+}
+
+void iom_probe_close(struct iom_probe *p)
+{
+}
