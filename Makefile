@@ -72,7 +72,7 @@ check:
 		IOM_TSAN=1 test
 
 bench: $(BIN)
-	$(Q)bash scripts/bench $(if $(QUICK),--quick) $(ARGS)
+	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
 
 compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
