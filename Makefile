@@ -84,3 +84,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make plot [RUN=results/<dir>]: figures and report.md for a run (default results/latest).
+plot:
+	$(Q)$(PYTHON) scripts/plot.py $(RUN)
