@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calibrate/calibrate.h"
 #include "driver.h"
 #include "meta.h"
 #include "model.h"
@@ -43,6 +44,8 @@ static const char usage_text[] =
 	"usage: iomodels run [options]     run the cross product of --model x --workload x "
 	"--concurrency\n"
 	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
+	"       iomodels calibrate [--output DIR]  this machine's limits (syscall, switch, wake-up,\n"
+	"                                  io_uring NOP, timer overshoot, loopback TCP, memcpy)\n"
 	"       iomodels help              this text\n"
 	"\n"
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
@@ -672,6 +675,41 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_calibrate(int argc, char **argv)
+{
+	struct iom_calibration cal;
+	char path[PATH_MAX];
+	const char *out = NULL;
+	FILE *f;
+
+	if (argc == 3 && !strcmp(argv[1], "--output") && *argv[2])
+		out = argv[2];
+	else if (argc != 1)
+		usage_error("calibrate: want no argument or --output DIR (got '%s')", argv[1]);
+	if (out) {
+		char cmd[PATH_MAX + 32];
+
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", out);
+		if (strchr(out, '\'') || system(cmd)) {
+			fprintf(stderr, "iomodels: cannot create %s\n", out);
+			return 1;
+		}
+	}
+	iom_calibrate(&cal);
+	iom_calibration_print(&cal, stdout, false);
+	if (out) {
+		snprintf(path, sizeof(path), "%s/calibrate.csv", out);
+		f = fopen(path, "w");
+		if (!f) {
+			fprintf(stderr, "iomodels: cannot write %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		iom_calibration_print(&cal, f, true);
+		fclose(f);
+	}
+	return 0;
+}
+
 /* Before any thread exists: what every thread inherits. */
 static void process_setup(void)
 {
@@ -696,6 +734,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "calibrate"))
+		return cmd_calibrate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iomodels calibrate: this machine's limits, measured the same way every time, so a results table
+ * can be read against them (a model cannot beat the cost of the syscall it makes). Each figure is
+ * the median of several rounds of a tight loop.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "calibrate/calibrate.h"
+#include "core/model.h"
+
+#define ROUNDS 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static double cal_syscall(void)
+{
+	double r[ROUNDS];
+
+	for (int k = 0; k < ROUNDS; k++) {
+		uint64_t t0 = iom_now_ns();
+
+		for (int i = 0; i < 100000; i++)
+			syscall(SYS_getppid);
+		r[k] = (double)(iom_now_ns() - t0) / 100000;
+	}
+	return median(r, ROUNDS);
+}
+
+static double cal_clock(void)
+{
+	double r[ROUNDS];
+	volatile uint64_t sink = 0;
+
+	for (int k = 0; k < ROUNDS; k++) {
+		uint64_t t0 = iom_now_ns();
+
+		for (int i = 0; i < 1000000; i++)
+			sink += iom_now_ns();
+		r[k] = (double)(iom_now_ns() - t0) / 1000000;
+	}
+	(void)sink;
+	return median(r, ROUNDS);
+}
+
+static double cal_memcpy(void)
+{
+	static char src[4096], dst[4096];
+	double r[ROUNDS];
+
+	memset(src, 1, sizeof(src));
+	for (int k = 0; k < ROUNDS; k++) {
+		uint64_t t0 = iom_now_ns();
+
+		for (int i = 0; i < 200000; i++) {
+			src[i & 4095] = (char)i;
+			memcpy(dst, src, sizeof(dst));
+			__asm__ __volatile__("" : : "r"(dst) : "memory");
+		}
+		r[k] = (double)(iom_now_ns() - t0) / 200000;
+	}
+	return median(r, ROUNDS);
+}
+
+/* Ping-pong between two threads: over pipes (a context switch) or eventfds (a wake-up). */
+struct pingpong {
+	int fd_ping[2], fd_pong[2];
+	bool eventfd;
+	int cpu_peer;
+	int iters;
+};
+
+static void pp_send(int fd, bool efd)
+{
+	uint64_t one = 1;
+	char c = 1;
+
+	if (efd)
+		(void)!write(fd, &one, sizeof(one));
+	else
+		(void)!write(fd, &c, 1);
+}
+
+static void pp_recv(int fd, bool efd)
+{
+	uint64_t v;
+	char c;
+
+	if (efd)
+		(void)!read(fd, &v, sizeof(v));
+	else
+		(void)!read(fd, &c, 1);
+}
+
+static void *pp_peer(void *arg)
+{
+	struct pingpong *pp = arg;
+
+	pin(pp->cpu_peer);
+	for (int i = 0; i < pp->iters; i++) {
+		pp_recv(pp->fd_ping[0], pp->eventfd);
+		pp_send(pp->fd_pong[1], pp->eventfd);
+	}
+	return NULL;
+}
+
+/* One-way cost (half a round trip) in ns, or -errno. */
+static double cal_pingpong(bool efd, int cpu_self, int cpu_peer, int iters)
+{
+	struct pingpong pp = { .eventfd = efd, .cpu_peer = cpu_peer, .iters = iters };
+	cpu_set_t saved;
+	pthread_t th;
+	uint64_t t0, t1;
+
+	if (efd) {
+		pp.fd_ping[0] = pp.fd_ping[1] = eventfd(0, EFD_CLOEXEC);
+		pp.fd_pong[0] = pp.fd_pong[1] = eventfd(0, EFD_CLOEXEC);
+	} else if (pipe(pp.fd_ping) || pipe(pp.fd_pong)) {
+		return -errno;
+	}
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin(cpu_self);
+	pthread_create(&th, NULL, pp_peer, &pp);
+	t0 = iom_now_ns();
+	for (int i = 0; i < iters; i++) {
+		pp_send(pp.fd_ping[1], efd);
+		pp_recv(pp.fd_pong[0], efd);
+	}
+	t1 = iom_now_ns();
+	pthread_join(th, NULL);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	close(pp.fd_ping[0]);
+	close(pp.fd_pong[0]);
+	if (!efd) {
+		close(pp.fd_ping[1]);
+		close(pp.fd_pong[1]);
+	}
+	return (double)(t1 - t0) / iters / 2;
+}
+
+/* io_uring NOPs at a depth: ns per NOP, or -errno. */
+static double cal_uring_nop(unsigned int depth)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	double r[ROUNDS];
+	int ret = io_uring_queue_init(depth, &ring, IORING_SETUP_SINGLE_ISSUER |
+				      IORING_SETUP_DEFER_TASKRUN);
+
+	if (ret == -EINVAL)
+		ret = io_uring_queue_init(depth, &ring, 0);
+	if (ret < 0)
+		return ret;
+	for (int k = 0; k < ROUNDS; k++) {
+		const int n = 200000;
+		uint64_t t0 = iom_now_ns();
+
+		for (int done = 0; done < n;) {
+			unsigned int head, seen = 0;
+
+			for (unsigned int i = 0; i < depth; i++)
+				io_uring_prep_nop(io_uring_get_sqe(&ring));
+			io_uring_submit_and_wait(&ring, depth);
+			io_uring_for_each_cqe(&ring, head, cqe)
+				seen++;
+			io_uring_cq_advance(&ring, seen);
+			done += (int)seen;
+		}
+		r[k] = (double)(iom_now_ns() - t0) / n;
+	}
+	io_uring_queue_exit(&ring);
+	return median(r, ROUNDS);
+}
+
+/* How late a 1 ms absolute sleep wakes, at this thread's timer slack. */
+static double cal_timer_overshoot(void)
+{
+	double r[200];
+
+	for (int i = 0; i < 200; i++) {
+		uint64_t want = iom_now_ns() + 1000000;
+		struct timespec ts = iom_ts(want);
+
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		r[i] = (double)(iom_now_ns() - want);
+	}
+	return median(r, 200);
+}
+
+/* Loopback TCP round trip of 64 bytes with TCP_NODELAY: one-way-and-back, in ns. */
+static void *tcp_echo(void *arg)
+{
+	int lfd = *(int *)arg, fd = accept(lfd, NULL, NULL);
+	char buf[64];
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			break;
+	close(fd);
+	return NULL;
+}
+
+static double cal_tcp_rtt(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(addr);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, one = 1;
+	char buf[64] = { 0 };
+	pthread_t th;
+	double r[ROUNDS];
+
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &alen))
+		return -errno;
+	pthread_create(&th, NULL, tcp_echo, &lfd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		int e = -errno;
+
+		close(lfd);
+		return e;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (int k = 0; k < ROUNDS; k++) {
+		uint64_t t0 = iom_now_ns();
+
+		for (int i = 0; i < 5000; i++) {
+			size_t got = 0;
+
+			if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+				break;
+			while (got < sizeof(buf)) {
+				ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+
+				if (n <= 0)
+					break;
+				got += (size_t)n;
+			}
+		}
+		r[k] = (double)(iom_now_ns() - t0) / 5000;
+	}
+	close(fd);
+	pthread_join(th, NULL);
+	close(lfd);
+	return median(r, ROUNDS);
+}
+
+int iom_calibrate(struct iom_calibration *cal)
+{
+	int ncpu = 0, cpu0 = -1, cpu1 = -1;
+	cpu_set_t set;
+
+	memset(cal, 0, sizeof(*cal));
+	sched_getaffinity(0, sizeof(set), &set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set)) {
+			if (cpu0 < 0)
+				cpu0 = c;
+			else if (cpu1 < 0)
+				cpu1 = c;
+			ncpu++;
+		}
+	cal->syscall_ns = cal_syscall();
+	cal->clock_gettime_ns = cal_clock();
+	cal->memcpy_4k_ns = cal_memcpy();
+	cal->ctx_switch_ns = cal_pingpong(false, cpu0, cpu0, 20000);
+	cal->wakeup_same_cpu_ns = cal_pingpong(true, cpu0, cpu0, 20000);
+	cal->wakeup_cross_cpu_ns = ncpu > 1 ? cal_pingpong(true, cpu0, cpu1, 20000) : -1;
+	cal->uring_nop_d1_ns = cal_uring_nop(1);
+	cal->uring_nop_d128_ns = cal_uring_nop(128);
+	cal->timer_overshoot_ns = cal_timer_overshoot();
+	cal->timer_slack_ns = (double)iom_timer_slack_ns();
+	cal->tcp_rtt_ns = cal_tcp_rtt();
+	sched_setaffinity(0, sizeof(set), &set);
+	return 0;
+}
+
+/* name, value, what: the single table both the text and the CSV are made from. */
+#define CAL_FIELDS(X)                                                                          \
+	X(syscall_ns, "getppid(): the cheapest system call")                                   \
+	X(clock_gettime_ns, "clock_gettime(CLOCK_MONOTONIC), vDSO")                            \
+	X(memcpy_4k_ns, "memcpy of 4 KiB, cache-hot")                                          \
+	X(ctx_switch_ns, "pipe ping-pong on one CPU: one switch (half a round trip)")         \
+	X(wakeup_same_cpu_ns, "eventfd ping-pong on one CPU (half a round trip)")             \
+	X(wakeup_cross_cpu_ns, "eventfd ping-pong across two CPUs (half a round trip)")       \
+	X(uring_nop_d1_ns, "io_uring NOP, depth 1, per NOP")                                   \
+	X(uring_nop_d128_ns, "io_uring NOP, depth 128, per NOP")                               \
+	X(timer_overshoot_ns, "1 ms absolute clock_nanosleep: median lateness")               \
+	X(timer_slack_ns, "timer slack in use")                                                \
+	X(tcp_rtt_ns, "loopback TCP 64-byte round trip, TCP_NODELAY")
+
+void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
+{
+	if (csv)
+		fprintf(f, "name,value_ns,what\n");
+#define X(name, what)                                                                          \
+	if (csv)                                                                               \
+		fprintf(f, "%s,%.1f,\"%s\"\n", #name, cal->name, what);                        \
+	else                                                                                   \
+		fprintf(f, "%-22s %12.1f ns  %s\n", #name, cal->name, what);
+	CAL_FIELDS(X)
+#undef X
+}
