@@ -56,7 +56,7 @@ static const char usage_text[] =
 	"                       a sync model always runs C threads\n"
 	"  --cpus LIST          pin every thread (io-wq and SQPOLL too) inside these CPUs\n"
 	"  --runtime T          measured window (default 3s)   --tasks N  measure N tasks instead\n"
-	"  --ramp T             unmeasured warm-up (default: 10%% of runtime, at most 1s; 0 with "
+	"  --ramp T             unmeasured warm-up (default: 10% of runtime, at most 1s; 0 with "
 	"--tasks)\n"
 	"  --repeat N           run every cell N times (default 1)\n"
 	"  --rate R             open loop at R tasks/s (default: closed loop)\n"
@@ -170,13 +170,17 @@ static void each_item(const char *opt, const char *list, void (*fn)(struct opts 
 								    const char *),
 		      struct opts *o)
 {
-	char buf[1024], *save = NULL, *item;
+	char buf[1024], *rest = buf, *item;
 
 	if (strlen(list) >= sizeof(buf) || !*list)
 		usage_error("%s: empty or too long", opt);
 	snprintf(buf, sizeof(buf), "%s", list);
-	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	/* strsep, not strtok: "1,,2" has an empty item, which is an error, not nothing. */
+	while ((item = strsep(&rest, ","))) {
+		if (!*item)
+			usage_error("%s: empty item in the list", opt);
 		fn(o, opt, item);
+	}
 }
 
 static void add_model(struct opts *o, const char *opt, const char *name)
@@ -217,7 +221,7 @@ static void add_concurrency(struct opts *o, const char *opt, const char *s)
 static void parse_cpus(struct iom_cfg *cfg, const char *s)
 {
 	cpu_set_t allowed;
-	char buf[128], *save = NULL, *item;
+	char buf[128], *rest = buf, *item;
 
 	if (strlen(s) >= sizeof(buf) || !*s)
 		usage_error("--cpus: want a list such as 0 or 0-1 or 0,2 (got '%s')", s);
@@ -225,7 +229,7 @@ static void parse_cpus(struct iom_cfg *cfg, const char *s)
 	snprintf(cfg->cpus_str, sizeof(cfg->cpus_str), "%s", s);
 	CPU_ZERO(&cfg->cpus);
 	sched_getaffinity(0, sizeof(allowed), &allowed);
-	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+	while ((item = strsep(&rest, ","))) {
 		char *dash = strchr(item, '-');
 		unsigned int lo, hi;
 
@@ -323,7 +327,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		case OPT_CONCURRENCY: each_item("--concurrency", optarg, add_concurrency, o); break;
 		case OPT_JOBS: cfg->jobs = parse_uint("--jobs", optarg, 1, 4096); break;
 		case OPT_CPUS: parse_cpus(cfg, optarg); break;
-		case OPT_TASKS: cfg->tasks = parse_size("--tasks", optarg); break;
+		case OPT_TASKS:
+			cfg->tasks = parse_size("--tasks", optarg);
+			if (!cfg->tasks)
+				usage_error("--tasks: want at least 1 (got '%s')", optarg);
+			break;
 		case OPT_RUNTIME:
 			cfg->runtime_ns = parse_duration("--runtime", optarg);
 			runtime_given = true;
@@ -726,7 +734,7 @@ static void process_setup(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs(usage_text, stderr);
+		fprintf(stderr, "iomodels: missing command: run, list, calibrate or help\n");
 		return 2;
 	}
 	process_setup();

@@ -90,7 +90,35 @@ def summary(vals):
     return dict(med=med, lo=min(vals), hi=max(vals), n=len(vals), cv=cv)
 
 
-def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0):
+def load_calibration(run_dir):
+    cal = {}
+    try:
+        with open(os.path.join(run_dir, "calibrate.csv"), newline="") as f:
+            for rec in csv.DictReader(f):
+                cal[rec["name"]] = num(rec["value_ns"])
+    except (OSError, KeyError):
+        pass
+    return cal
+
+
+def throughput_limits(cal, wl, pl, xs, rows):
+    """Limit lines for a throughput panel: the ideal C/D for timers, the syscall floor."""
+    out = []
+    lat = [num(r.get("latency_us")) for r in rows if r["bench_workload"] == wl]
+    lat = [v for v in lat if not math.isnan(v) and v > 0]
+    if wl.startswith("timer") and lat:
+        d_s = statistics.median(lat) / 1e6
+        out.append(("ideal C/D", [x / d_s for x in xs]))
+    if wl == "nop" and pl == "core":
+        for key, label in (("syscall_ns", "1 / syscall (calibrate)"),
+                           ("uring_nop_d128_ns", "1 / io_uring NOP at depth 128")):
+            if cal.get(key, 0) > 0:
+                out.append((label, [1e9 / cal[key]] * len(xs)))
+    return out
+
+
+def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0,
+                limits=None):
     """One panel per (workload, placement), one line per model: median with min-max."""
     ok = timed_ok(rows)
     panels = sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items())
@@ -111,6 +139,10 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                     hi.append(s["hi"] - s["med"])
             if xs:
                 ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model)
+        if limits:
+            cs = sorted({r["concurrency"] for r in prs})
+            for label, ys in limits(wl, pl, cs, prs):
+                ax.plot(cs, ys, linestyle="--", color="gray", linewidth=1, label=label)
         ax.set_xscale("log", base=2)
         if logy:
             ax.set_yscale("log")
@@ -238,9 +270,11 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         die("matplotlib missing: run with /usr/bin/python3 (Debian's python3-matplotlib)")
+    cal = load_calibration(run_dir)
     figs = [
         line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency",
-                    "throughput", run_dir),
+                    "throughput", run_dir,
+                    limits=lambda wl, pl, xs, prs: throughput_limits(cal, wl, pl, xs, prs)),
         line_panels(plt, rows, "cpu_ns_per_task", "CPU µs per task",
                     "CPU per task (user+sys of the process)", "cpu_per_task", run_dir, scale=1e-3),
         line_panels(plt, rows, "ops_per_cpu_s", "tasks per CPU-second",

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+/* Tests for core/main.c, the command line: bad inputs, a small run, list and help. */
+/*
+ * Run as a user would: "$IOM_BIN" in a fresh empty cwd. Every bad input is exit 2, one line on
+ * stderr, nothing on stdout, and no file written.
+ */
+#include "tests/testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/model.h"
+
+#define MAX_ARGS	24
+#define BAD_TIMEOUT_MS	2000	/* a parse error exits in milliseconds, even under TSan */
+#define RUN_TIMEOUT_MS	30000
+#define OUT		"@OUT@"	/* replaced by <tmpdir>/out */
+
+struct cli_case {
+	const char *name;
+	bool output;			/* append --output <tmpdir>/out */
+	const char *argv[MAX_ARGS];	/* NULL-terminated, after the program name */
+};
+
+/* Keep a wrongly accepted input short: one cheap cell instead of the 3 s default matrix. */
+#define FAST	"--model", "threads", "--workload", "nop", "--tasks", "100"
+
+static const struct cli_case bad_cases[] = {
+	{ "no args", false, { NULL } },
+	{ "unknown command", false, { "frobnicate", NULL } },
+	{ "run --model nosuch", true, { "run", "--model", "nosuch", "--workload", "nop", "--tasks",
+					"100", NULL } },
+	{ "run --model threads,nosuch", true, { "run", "--model", "threads,nosuch", "--workload",
+						"nop", "--tasks", "100", NULL } },
+	{ "run --workload nosuch", true, { "run", "--workload", "nosuch", "--model", "threads",
+					   "--tasks", "100", NULL } },
+	{ "run --concurrency 0", true, { "run", FAST, "--concurrency", "0", NULL } },
+	{ "run --concurrency -1", true, { "run", FAST, "--concurrency", "-1", NULL } },
+	{ "run --concurrency abc", true, { "run", FAST, "--concurrency", "abc", NULL } },
+	{ "run --concurrency 1.5", true, { "run", FAST, "--concurrency", "1.5", NULL } },
+	{ "run --concurrency 1,,2", true, { "run", FAST, "--concurrency", "1,,2", NULL } },
+	{ "run --concurrency 1,", true, { "run", FAST, "--concurrency", "1,", NULL } },
+	{ "run --concurrency ,", true, { "run", FAST, "--concurrency", ",", NULL } },
+	{ "run --concurrency ''", true, { "run", FAST, "--concurrency", "", NULL } },
+	{ "run --model threads,,uring", true, { "run", "--model", "threads,,uring", "--workload",
+						"nop", "--tasks", "100", NULL } },
+	{ "run --runtime abc", true, { "run", "--model", "threads", "--workload", "nop",
+				       "--runtime", "abc", NULL } },
+	{ "run --runtime -1", true, { "run", "--model", "threads", "--workload", "nop",
+				      "--runtime", "-1", NULL } },
+	{ "run --runtime 0", true, { "run", "--model", "threads", "--workload", "nop",
+				     "--runtime", "0", NULL } },
+	{ "run --tasks 10 --runtime 1", true, { "run", "--model", "threads", "--workload", "nop",
+						"--tasks", "10", "--runtime", "1", NULL } },
+	{ "run --tasks abc", true, { "run", "--model", "threads", "--workload", "nop", "--tasks",
+				     "abc", NULL } },
+	{ "run --tasks 0", true, { "run", "--model", "threads", "--workload", "nop", "--tasks",
+				   "0", NULL } },
+	{ "run --bs 1000", true, { "run", FAST, "--bs", "1000", NULL } },
+	{ "run --bs 0", true, { "run", FAST, "--bs", "0", NULL } },
+	{ "run --size 1K --bs 4K", true, { "run", FAST, "--size", "1K", "--bs", "4K", NULL } },
+	{ "run --size 1X", true, { "run", FAST, "--size", "1X", NULL } },
+	{ "run --cpus 99", true, { "run", FAST, "--cpus", "99", NULL } },
+	{ "run --cpus 1-0", true, { "run", FAST, "--cpus", "1-0", NULL } },
+	{ "run --cpus x", true, { "run", FAST, "--cpus", "x", NULL } },
+	{ "run --cpus 0,,1", true, { "run", FAST, "--cpus", "0,,1", NULL } },
+	{ "run --latency-dist foo", true, { "run", FAST, "--latency-dist", "foo", NULL } },
+	{ "run --latency-dist bimodal:2,5", true, { "run", FAST, "--latency-dist", "bimodal:2,5",
+						    NULL } },
+	{ "run --latency-dist bimodal:0.1", true, { "run", FAST, "--latency-dist", "bimodal:0.1",
+						    NULL } },
+	{ "run --latency-us -1", true, { "run", FAST, "--latency-us", "-1", NULL } },
+	{ "run --rw sideways", true, { "run", FAST, "--rw", "sideways", NULL } },
+	{ "run --direct=2", true, { "run", FAST, "--direct=2", NULL } },
+	{ "run --rate 0", true, { "run", FAST, "--rate", "0", NULL } },
+	{ "run --rate -5", true, { "run", FAST, "--rate", "-5", NULL } },
+	{ "run --rate-process foo", true, { "run", FAST, "--rate", "1000", "--rate-process", "foo",
+					    NULL } },
+	{ "run --on-partial maybe", true, { "run", FAST, "--on-partial", "maybe", NULL } },
+	{ "run --jobs 0", true, { "run", FAST, "--jobs", "0", NULL } },
+	{ "run --repeat 0", true, { "run", FAST, "--repeat", "0", NULL } },
+	{ "run --batch-complete 0", true, { "run", FAST, "--batch-complete", "0", NULL } },
+	{ "run --directory /nonexistent", true, { "run", FAST, "--directory",
+						  "/nonexistent", NULL } },
+	{ "run --frobnicate", true, { "run", FAST, "--frobnicate", NULL } },
+	{ "run --quiet=1", true, { "run", FAST, "--quiet=1", NULL } },
+	{ "run --model (no value)", false, { "run", "--model", NULL } },
+	{ "run --output X --model (no value)", false, { "run", "--output", OUT, "--model",
+							NULL } },
+	{ "run --output ''", false, { "run", FAST, "--output", "", NULL } },
+	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
+	{ "list extra", false, { "list", "extra", NULL } },
+};
+
+struct cli_result {
+	int status;		/* exit status, or 128 + signal */
+	bool timed_out;
+	char *out, *err;
+	size_t out_len, err_len;
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *iom_bin(void)
+{
+	const char *bin = getenv("IOM_BIN");
+
+	if (!bin || !*bin)
+		fail_msg("IOM_BIN is not set: run these tests with `make test` "
+			 "(it exports IOM_BIN)");
+	if (access(bin, X_OK))
+		fail_msg("IOM_BIN=%s is not executable: %s", bin, strerror(errno));
+	return bin;
+}
+
+/* Per test: a fresh <tmpdir> with an empty <tmpdir>/cwd, and the case (bad inputs only). */
+struct ctx {
+	char tmp[64];
+	const struct cli_case *c;
+	/* Freed by teardown, so a failing assertion (a longjmp) leaks nothing. */
+	struct cli_result r;
+	char *csv;
+	struct json_object *json;
+};
+
+static int setup_tmp(void **state)
+{
+	struct ctx *x = calloc(1, sizeof(*x));
+	char cwd[PATH_MAX];
+
+	if (!x)
+		return -1;
+	x->c = *state;		/* the case from cmocka's initial_state, or NULL */
+	snprintf(x->tmp, sizeof(x->tmp), "/tmp/iom_test_cli.XXXXXX");
+	if (!mkdtemp(x->tmp)) {
+		free(x);
+		return -1;
+	}
+	snprintf(cwd, sizeof(cwd), "%s/cwd", x->tmp);
+	if (mkdir(cwd, 0700)) {
+		rm_tree(x->tmp);
+		free(x);
+		return -1;
+	}
+	*state = x;
+	return 0;
+}
+
+static int teardown_tmp(void **state)
+{
+	struct ctx *x = *state;
+
+	rm_tree(x->tmp);
+	free(x->r.out);
+	free(x->r.err);
+	free(x->csv);
+	if (x->json)
+		json_object_put(x->json);
+	free(x);
+	return 0;
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n)
+{
+	char *nb = realloc(*buf, *len + n + 1);
+
+	assert_non_null(nb);
+	memcpy(nb + *len, data, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run "$IOM_BIN" argv... in <tmpdir>/cwd; OUT in argv becomes <tmpdir>/out. */
+static void run_cli(const char *tmp, const char *const *args, bool output, int timeout_ms,
+		    struct cli_result *r)
+{
+	const char *bin = iom_bin();
+	char cwd[PATH_MAX], out[PATH_MAX];
+	char *argv[MAX_ARGS + 4];
+	int po[2], pe[2], n = 0, wstatus;
+	struct pollfd pfd[2];
+	int64_t deadline;
+	pid_t pid;
+
+	snprintf(cwd, sizeof(cwd), "%s/cwd", tmp);
+	snprintf(out, sizeof(out), "%s/out", tmp);
+	argv[n++] = (char *)bin;
+	for (int i = 0; args[i]; i++)
+		argv[n++] = (char *)(strcmp(args[i], OUT) ? args[i] : out);
+	if (output) {
+		argv[n++] = "--output";
+		argv[n++] = out;
+	}
+	argv[n] = NULL;
+
+	memset(r, 0, sizeof(*r));
+	append(&r->out, &r->out_len, "", 0);
+	append(&r->err, &r->err_len, "", 0);
+	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0 ||
+		    chdir(cwd))
+			_exit(126);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	pfd[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
+	deadline = now_ms() + timeout_ms;
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int64_t left = deadline - now_ms();
+		char buf[4096];
+
+		if (left <= 0) {
+			r->timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(pfd, 2, (int)left) < 0) {
+			assert_int_equal(errno, EINTR);
+			continue;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t got;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			got = read(pfd[i].fd, buf, sizeof(buf));
+			if (got > 0) {
+				if (i == 0)
+					append(&r->out, &r->out_len, buf, (size_t)got);
+				else
+					append(&r->err, &r->err_len, buf, (size_t)got);
+			} else if (got == 0 || errno != EINTR) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			}
+		}
+	}
+	if (pfd[0].fd >= 0)
+		close(pfd[0].fd);
+	if (pfd[1].fd >= 0)
+		close(pfd[1].fd);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	if (r->status == 126 || r->status == 127)
+		fail_msg("could not run %s (exit %d)", bin, r->status);
+}
+
+/* Names in dir other than . and ..; "" if none. */
+static void dir_entries(const char *dir, char *buf, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t used = 0;
+
+	assert_non_null(d);
+	buf[0] = '\0';
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s ", e->d_name);
+		if (used >= len)
+			break;
+	}
+	closedir(d);
+}
+
+static void test_bad_input(void **state)
+{
+	struct ctx *x = *state;
+	const struct cli_case *c = x->c;
+	const char *tmp = x->tmp;
+	struct cli_result *r = &x->r;
+	char path[PATH_MAX], names[512], *nl;
+	struct stat st;
+
+	run_cli(tmp, c->argv, c->output, BAD_TIMEOUT_MS, r);
+	if (r->timed_out)
+		fail_msg("[%s] still running after %d ms: the bad input was accepted", c->name,
+			 BAD_TIMEOUT_MS);
+	nl = strchr(r->err, '\n');
+	if (r->status != 2)
+		fail_msg("[%s] exit %d, want 2; stderr: %s", c->name, r->status, r->err);
+	if (r->out_len)
+		fail_msg("[%s] stdout not empty: %s", c->name, r->out);
+	if (r->err_len < 2 || !nl || nl != r->err + r->err_len - 1 || strlen(r->err) != r->err_len)
+		fail_msg("[%s] stderr is not exactly one line (%zu bytes): %s", c->name, r->err_len,
+			 r->err);
+	snprintf(path, sizeof(path), "%s/out", tmp);
+	if (!stat(path, &st))
+		fail_msg("[%s] created %s", c->name, path);
+	snprintf(path, sizeof(path), "%s/cwd", tmp);
+	dir_entries(path, names, sizeof(names));
+	if (names[0])
+		fail_msg("[%s] left files in the cwd: %s", c->name, names);
+	dir_entries(tmp, names, sizeof(names));
+	if (strcmp(names, "cwd "))
+		fail_msg("[%s] left files next to the output: %s", c->name, names);
+}
+
+/* Split one CSV record (RFC 4180 quotes) at *p into at most max fields; advance *p. */
+static int csv_record(const char **p, char fields[][128], int max)
+{
+	const char *s = *p;
+	int n = 0;
+
+	while (*s) {
+		size_t len = 0;
+		bool quoted = *s == '"';
+
+		if (quoted)
+			s++;
+		for (; *s; s++) {
+			if (quoted && *s == '"' && s[1] == '"') {
+				s++;
+			} else if (quoted && *s == '"') {
+				quoted = false;
+				continue;
+			} else if (!quoted && (*s == ',' || *s == '\n')) {
+				break;
+			}
+			if (n < max && len < 127)
+				fields[n][len++] = *s;
+		}
+		if (n < max)
+			fields[n][len] = '\0';
+		n++;
+		if (*s == ',') {
+			s++;
+			continue;
+		}
+		if (*s == '\n')
+			s++;
+		break;
+	}
+	*p = s;
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL, chunk[4096];
+	size_t len = 0, got;
+
+	if (!f)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	append(&buf, &len, "", 0);
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		append(&buf, &len, chunk, got);
+	fclose(f);
+	return buf;
+}
+
+static void test_run_ok(void **state)
+{
+	static const char *const args[] = {
+		"run", "--model", "threads", "--workload", "nop", "--concurrency", "1", "--tasks",
+		"1000", "--quiet", "--output", OUT, NULL,
+	};
+	static char hdr[128][128], row[128][128];
+	struct ctx *x = *state;
+	const char *tmp = x->tmp;
+	struct json_object *rows, *schema;
+	struct cli_result *r = &x->r;
+	char path[PATH_MAX], names[512];
+	const char *p;
+	int nh, nr;
+
+	run_cli(tmp, args, false, RUN_TIMEOUT_MS, r);
+	if (r->timed_out)
+		fail_msg("run did not finish in %d ms", RUN_TIMEOUT_MS);
+	if (r->status != 0)
+		fail_msg("exit %d, want 0; stderr: %s", r->status, r->err);
+	if (r->out_len)
+		fail_msg("--quiet printed: %s", r->out);
+
+	snprintf(path, sizeof(path), "%s/out/runs.csv", tmp);
+	p = x->csv = slurp(path);
+	nh = csv_record(&p, hdr, 128);
+	nr = csv_record(&p, row, 128);
+	if (*p)
+		fail_msg("runs.csv has more than a header and one row:\n%s", x->csv);
+	assert_true(nh >= 10);
+	assert_int_equal(nh, nr);
+	assert_string_equal(hdr[0], "model");
+	assert_string_equal(hdr[1], "workload");
+	assert_string_equal(hdr[2], "concurrency");
+	assert_string_equal(row[0], "threads");
+	assert_string_equal(row[1], "nop");
+	assert_string_equal(row[2], "1");
+	for (int i = 0; i < nh && i < 128; i++) {
+		if (!strcmp(hdr[i], "status"))
+			assert_string_equal(row[i], "ok");
+		if (!strcmp(hdr[i], "tasks") || !strcmp(hdr[i], "n_samples"))
+			assert_string_equal(row[i], "1000");
+	}
+
+	snprintf(path, sizeof(path), "%s/out/run.json", tmp);
+	x->json = json_object_from_file(path);
+	if (!x->json)
+		fail_msg("%s: not JSON", path);
+	assert_true(json_object_is_type(x->json, json_type_object));
+	assert_true(json_object_object_get_ex(x->json, "schema", &schema));
+	assert_int_equal(json_object_get_int(schema), 1);
+	assert_true(json_object_object_get_ex(x->json, "rows", &rows));
+	assert_true(json_object_is_type(rows, json_type_array));
+	assert_int_equal(json_object_array_length(rows), 1);
+
+	snprintf(path, sizeof(path), "%s/cwd", tmp);
+	dir_entries(path, names, sizeof(names));
+	if (names[0])
+		fail_msg("left files in the cwd: %s", names);
+}
+
+static void test_list(void **state)
+{
+	static const char *const args[] = { "list", NULL };
+	struct ctx *x = *state;
+	const char *tmp = x->tmp;
+	unsigned int nr_models = 0, nr_lines = 0, nr_status = 0;
+	struct cli_result *r = &x->r;
+	char path[PATH_MAX], names[512];
+	char *line, *save = NULL;
+
+	for (size_t m = 0; iom_models[m]; m++)
+		nr_models++;
+	run_cli(tmp, args, false, RUN_TIMEOUT_MS, r);
+	if (r->timed_out || r->status)
+		fail_msg("list: exit %d%s; stderr: %s", r->status, r->timed_out ? " (timeout)" : "",
+			 r->err);
+	assert_true(r->out_len > 0 && r->out[r->out_len - 1] == '\n');
+	for (line = strtok_r(r->out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char model[64], wl[64], status[64];
+
+		nr_lines++;
+		if (sscanf(line, "%63s %63s %63s", model, wl, status) != 3)
+			fail_msg("list: bad line '%s'", line);
+		if (!strcmp(status, "ok") || !strcmp(status, "n/a:") ||
+		    !strcmp(status, "unavailable:")) {
+			nr_status++;
+		} else {
+			fail_msg("list: '%s': status not ok, n/a or unavailable", line);
+		}
+		if (!iom_model_find(model))
+			fail_msg("list: '%s': unknown model", line);
+		if (iom_wl_parse(wl) < 0)
+			fail_msg("list: '%s': unknown workload", line);
+	}
+	print_message("list: %u lines, %u models x %d workloads\n", nr_lines, nr_models, IOM_NR_WL);
+	assert_true(nr_status >= 6);
+	assert_int_equal(nr_status, nr_lines);
+	assert_int_equal(nr_lines, nr_models * IOM_NR_WL);
+
+	snprintf(path, sizeof(path), "%s/cwd", tmp);
+	dir_entries(path, names, sizeof(names));
+	if (names[0])
+		fail_msg("list left files in the cwd: %s", names);
+}
+
+static void test_help(void **state)
+{
+	static const char *const args[] = { "help", NULL };
+	struct ctx *x = *state;
+	struct cli_result *r = &x->r;
+	const char *pct;
+
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "usage: iomodels run"));
+	assert_int_equal(r->err_len, 0);
+	/* The text is printed as is, not through printf: a "%%" would show doubled. */
+	pct = strstr(r->out, "%%");
+	if (pct)
+		fail_msg("help shows a literal %%%%: ...%.60s",
+			 pct - r->out > 30 ? pct - 30 : r->out);
+}
+
+#define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
+
+int main(void)
+{
+	static char names[NR_BAD][160];
+	struct CMUnitTest tests[NR_BAD + 3];
+	size_t n = 0;
+
+	/* One test per bad input, named after it; the case reaches setup as initial_state. */
+	for (size_t i = 0; i < NR_BAD; i++) {
+		snprintf(names[i], sizeof(names[i]), "test_bad_input: %s", bad_cases[i].name);
+		tests[n++] = (struct CMUnitTest){ names[i], test_bad_input, setup_tmp, teardown_tmp,
+						  (void *)&bad_cases[i] };
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_run_ok, setup_tmp,
+									 teardown_tmp);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_list, setup_tmp,
+									 teardown_tmp);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_help, setup_tmp,
+									 teardown_tmp);
+	assert_int_equal(n, NR_BAD + 3);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
