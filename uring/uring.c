@@ -240,12 +240,20 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	case IOM_OP_NOP:
 		io_uring_prep_nop(sqe);
 		break;
-	case IOM_OP_TIMER:
-		s->timer_ts.tv_sec = (long long)(t->latency_ns / 1000000000ull);
-		s->timer_ts.tv_nsec = (long long)(t->latency_ns % 1000000000ull);
-		/* count 0: a pure timer, fires after the time whatever else completes. */
-		io_uring_prep_timeout(sqe, &s->timer_ts, 0, 0);
+	case IOM_OP_TIMER: {
+		/*
+		 * Absolute, at submit stamp + D, as the threads model's clock_nanosleep: a relative
+		 * timeout would start only when the batch reaches the kernel, so the tasks late in a
+		 * big batch would wait D plus the time spent preparing the ones before them.
+		 * count 0: a pure timer, it fires after the time whatever else completes.
+		 */
+		uint64_t end = t->t_submit_ns + t->latency_ns;
+
+		s->timer_ts.tv_sec = (long long)(end / 1000000000ull);
+		s->timer_ts.tv_nsec = (long long)(end % 1000000000ull);
+		io_uring_prep_timeout(sqe, &s->timer_ts, 0, IORING_TIMEOUT_ABS);
 		break;
+	}
 	case IOM_OP_READ:
 	case IOM_OP_WRITE:
 		ur_prep_rw(ur, sqe, t);
