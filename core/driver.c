@@ -8,6 +8,7 @@
  * (no coordinated omission).
  */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -503,38 +504,62 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 	free(job->schedule);
 }
 
-static void status_line(struct iom_run *run, uint64_t now)
+/* Tasks ended and handed to the model so far, summed over submitters (relaxed: display only). */
+static void run_counts(struct iom_run *run, uint64_t *done, uint64_t *submitted)
+{
+	*done = *submitted = 0;
+	for (unsigned int i = 0; i < run->nr_jobs; i++) {
+		*done += atomic_load_explicit(&run->jobs[i].pub_done, memory_order_relaxed);
+		*submitted += atomic_load_explicit(&run->jobs[i].pub_submitted,
+						   memory_order_relaxed);
+	}
+}
+
+static void status_line(struct iom_run *run, uint64_t now, uint64_t done, uint64_t submitted,
+			uint64_t *last_done, uint64_t *last_ns)
 {
 	const struct iom_cfg *cfg = run->cfg;
-	static uint64_t last_done, last_ns;
-	uint64_t done = 0, submitted = 0;
 	double rate, elapsed = (double)(now - run->t_run0) / 1e9;
 	char eta[32] = "";
 
-	for (unsigned int i = 0; i < run->nr_jobs; i++) {
-		done += atomic_load_explicit(&run->jobs[i].pub_done, memory_order_relaxed);
-		submitted += atomic_load_explicit(&run->jobs[i].pub_submitted,
-						  memory_order_relaxed);
-	}
-	if (now <= run->t_run0 + 1000000000ull || last_ns < run->t_run0)
-		last_done = 0, last_ns = run->t_run0;
-	rate = now > last_ns ? (double)(done - last_done) * 1e9 / (double)(now - last_ns) : 0;
+	rate = now > *last_ns ? (double)(done - *last_done) * 1e9 / (double)(now - *last_ns) : 0;
 	if (run->t_stop != UINT64_MAX)
 		snprintf(eta, sizeof(eta), " ETA %.0fs",
 			 run->t_stop > now ? (double)(run->t_stop - now) / 1e9 : 0.0);
 	fprintf(stderr, "\r%s %5.1fs done %" PRIu64 " in flight %" PRIu64 " %.0f ops/s%s   ",
 		cfg->label ? cfg->label : cfg->model->name, elapsed, done,
 		submitted > done ? submitted - done : 0, rate, eta);
-	last_done = done;
-	last_ns = now;
+	*last_done = done;
+	*last_ns = now;
 }
 
-/* Main thread during the run: window edges, samples, the status line. */
+/* --output: a 100 ms time series of the cell, series-row<N>.csv (NULL when not asked). */
+static FILE *series_open(const struct iom_cfg *cfg)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!cfg->out_dir)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/series-row%u.csv", cfg->out_dir, cfg->row_index);
+	f = fopen(path, "we");
+	if (f)
+		fprintf(f, "t_ms,done,submitted,in_flight,in_window\n");
+	return f;
+}
+
+/*
+ * Main thread during the run: the window's edges (CPU samples, probes on and off), the status
+ * line each second, the time series every 100 ms. It sleeps on a monotonic condition variable
+ * that the last submitter signals when a --tasks window ends.
+ */
 static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sample *s1)
 {
 	const struct iom_cfg *cfg = run->cfg;
-	uint64_t next_tick = run->t_run0 + 1000000000ull, now;
+	uint64_t next_tick = run->t_run0 + 100000000ull, now, last_done = 0, last_ns = run->t_run0;
+	unsigned int nr_ticks = 0;
 	bool win_started = false;
+	FILE *series = series_open(cfg);
 
 	pthread_mutex_lock(&run->lock);
 	for (;;) {
@@ -554,24 +579,24 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 			break;
 		if (interrupted)
 			atomic_store(&run->abort, true);
+		if (now >= next_tick) {
+			uint64_t done, submitted;
+
+			run_counts(run, &done, &submitted);
+			if (series)
+				fprintf(series, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%d\n",
+					(now - run->t_run0) / 1000000, done, submitted,
+					submitted > done ? submitted - done : 0, win_started);
+			if (cfg->progress && ++nr_ticks % 10 == 0)
+				status_line(run, now, done, submitted, &last_done, &last_ns);
+			next_tick += 100000000ull;
+			continue;
+		}
 		if (!win_started && run->t_win0 < wake)
 			wake = run->t_win0;
 		if (run->t_stop < wake)
 			wake = run->t_stop;
-		if (now >= next_tick) {
-			if (cfg->progress)
-				status_line(run, now);
-			next_tick += 1000000000ull;
-			continue;
-		}
-		/* Condition variables wait on CLOCK_REALTIME: convert the monotonic deadline. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		{
-			uint64_t rt = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
-				      (wake - now);
-
-			ts = iom_ts(rt);
-		}
+		ts = iom_ts(wake);
 		pthread_cond_timedwait(&run->done_cond, &run->lock, &ts);
 	}
 	pthread_mutex_unlock(&run->lock);
@@ -583,6 +608,8 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
+	if (series)
+		fclose(series);
 	if (cfg->progress)
 		fprintf(stderr, "\r\033[K");
 }
@@ -841,7 +868,15 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		return 0;
 	}
 	pthread_mutex_init(&run.lock, NULL);
-	pthread_cond_init(&run.done_cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* The watcher's deadlines are CLOCK_MONOTONIC, like every time in the driver. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&run.done_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_barrier_init(&run.ready, NULL, nr_jobs + 1);
 	pthread_barrier_init(&run.go, NULL, nr_jobs + 1);
 	run.t_win0 = run.t_stop = UINT64_MAX;
