@@ -350,8 +350,12 @@ static int job_loop(struct iom_job *job)
 		if (!stopping && job_should_stop(job, now))
 			stopping = true;
 		ret = job_submit_some(job, &now, &stopping);
-		if (ret < 0)
-			return iom_err_set(&ctx->err, ret, "%s: submit", model->name);
+		if (ret < 0) {
+			/* Keep the model's own message when it said what failed. */
+			if (!ctx->err.msg[0])
+				iom_err_set(&ctx->err, ret, "%s: submit", model->name);
+			return ret;
+		}
 		if (ret > 0 && model->flush) {
 			ret = model->flush(ctx);
 			if (ret < 0)

@@ -5,10 +5,12 @@
 #include "model.h"
 
 extern const struct iom_model iom_model_threads;
+extern const struct iom_model iom_model_epoll;
 extern const struct iom_model iom_model_uring;
 
 const struct iom_model *const iom_models[] = {
 	&iom_model_threads,
+	&iom_model_epoll,
 	&iom_model_uring,
 	NULL,
 };

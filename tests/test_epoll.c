@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The epoll model's own cases: the file workload is n/a and why (checked against the kernel),
+ * nothing left from an earlier task can finish the next task in its slot, the timer heap keeps
+ * its order through cancels, reap honours max, setup that runs out of fds, and a large depth
+ * through the driver. The cross-model cases are in test_models.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "testutil.h"
+
+static const struct iom_model *ep;
+static struct iom_row row;
+static struct iom_hist hist;
+
+static struct iom_cfg base_cfg(enum iom_wl_kind wl, unsigned int c)
+{
+	struct iom_cfg cfg = { 0 };
+
+	cfg.model = ep;
+	cfg.wl.kind = wl;
+	cfg.wl.latency_ns = 1000000;
+	cfg.wl.seed = 7;
+	cfg.concurrency = c;
+	cfg.tasks = 500;
+	cfg.batch_complete = 1;
+	return cfg;
+}
+
+static bool available(enum iom_wl_kind wl)
+{
+	struct iom_err err = { "" };
+	int ret = ep->probe(wl, &err);
+
+	if (ret < 0)
+		iom_skip("epoll %s unavailable: %s", iom_wl_name(wl), err.msg);
+	return ret == 0;
+}
+
+static void run_ok(struct iom_cfg *cfg)
+{
+	int ret = iom_run_cell(cfg, &row, &hist);
+
+	if (strcmp(row.str[IOM_COL_status], "ok"))
+		fail_msg("epoll %s C=%u: status %s: %s", iom_wl_name(cfg->wl.kind),
+			 cfg->concurrency, row.str[IOM_COL_status], row.str[IOM_COL_reason]);
+	assert_int_equal(ret, 0);
+}
+
+static unsigned int nr_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* --- the model driven by hand, depth slots, in this thread (the submitter) --- */
+
+struct by_hand {
+	struct iom_cfg cfg;
+	struct iom_workload wl;
+	struct iom_task tasks[64];
+	struct iom_ctx ctx;
+	uint64_t seq;
+};
+
+static void hand_init(struct by_hand *h, unsigned int depth, uint64_t deadline_ns)
+{
+	struct iom_err err = { "" };
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = base_cfg(IOM_WL_TIMER, depth);
+	h->cfg.deadline_ns = deadline_ns;
+	assert_int_equal(iom_workload_open(&h->wl, &h->cfg.wl, &err), 0);
+	h->ctx.cfg = &h->cfg;
+	h->ctx.wl = &h->wl;
+	h->ctx.depth = depth;
+	h->ctx.tasks = h->tasks;
+	for (unsigned int i = 0; i < depth; i++)
+		h->tasks[i].slot = i;
+	assert_int_equal(ep->setup(&h->ctx), 0);
+}
+
+static void hand_fini(struct by_hand *h)
+{
+	ep->teardown(&h->ctx);
+	assert_null(h->ctx.priv);
+	iom_workload_close(&h->wl);
+}
+
+/* Submit a timer of latency_ns into slot, with a deadline deadline_ns after now (0 = none). */
+static struct iom_task *hand_submit(struct by_hand *h, unsigned int slot, uint64_t latency_ns,
+				    uint64_t deadline_ns)
+{
+	struct iom_task *t = &h->tasks[slot];
+	uint64_t now = iom_now_ns();
+
+	iom_task_init(t, iom_task_id(++h->seq, slot), now, deadline_ns ? now + deadline_ns : 0);
+	iom_workload_next(&h->wl, h->seq, t);
+	t->latency_ns = latency_ns;
+	assert_true(iom_task_start(t, now));
+	assert_int_equal(ep->submit(&h->ctx, t), IOM_Q_QUEUED);
+	return t;
+}
+
+/* Reap until n more tasks are reported (or 2 s pass). */
+static void hand_reap(struct by_hand *h, uint64_t n)
+{
+	uint64_t want = h->ctx.nr_reported + n, t0 = iom_now_ns();
+
+	while (h->ctx.nr_reported < want && iom_now_ns() - t0 < 2000000000ull)
+		assert_true(ep->reap(&h->ctx, 1, h->ctx.depth, 100000000) >= 0);
+	assert_true(h->ctx.nr_reported == want);
+}
+
+/* The file workload is n/a, and says why in the words every report shows. */
+static void test_file_na(void **state)
+{
+	struct iom_err err = { "" };
+
+	assert_int_equal(ep->probe(IOM_WL_FILE, &err), IOM_PROBE_NA);
+	assert_string_equal(err.msg, "epoll cannot watch regular files (epoll_ctl: EPERM)");
+	assert_int_equal(ep->probe(IOM_WL_RPC, &err), IOM_PROBE_NA);
+	assert_string_equal(err.msg, "the rpc workload is not built yet");
+	assert_true(ep->caps & IOM_CAP_ASYNC);
+	assert_true(ep->caps & IOM_CAP_CANCEL);
+	assert_true(ep->caps & IOM_CAP_DEADLINE);
+}
+
+/* ... and the reason is true: the kernel refuses to watch a regular file with EPERM. */
+static void test_file_eperm_claim(void **state)
+{
+	char path[] = "/tmp/iom-test-epoll-XXXXXX";
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = mkstemp(path), epfd;
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, "x", 1), 1);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		close(fd);
+		iom_skip("epoll_create1: %s", strerror(errno));
+	}
+	errno = 0;
+	assert_int_equal(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev), -1);
+	assert_int_equal(errno, EPERM);
+	/* Edge-triggered, the same. */
+	ev.events = EPOLLIN | EPOLLET;
+	assert_int_equal(epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev), -1);
+	assert_int_equal(errno, EPERM);
+	close(epfd);
+	close(fd);
+	/* Through the driver, the row is "na" with the reason. */
+	{
+		struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 4);
+
+		snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "/tmp");
+		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+		assert_string_equal(row.str[IOM_COL_status], "na");
+		assert_string_equal(row.str[IOM_COL_reason],
+				    "epoll cannot watch regular files (epoll_ctl: EPERM)");
+	}
+}
+
+static void test_variant_recorded(void **state)
+{
+	struct by_hand h;
+
+	if (!available(IOM_WL_TIMER))
+		return;
+	hand_init(&h, 1, 0);
+	assert_string_equal(h.ctx.variant, "timer-heap+timerfd");
+	hand_fini(&h);
+}
+
+/*
+ * A task's end and its deadline both pass, and its timer fires, before anybody reaps; the reap
+ * may take one task or more. The task is reported once, by the rule (the earlier of the two
+ * wins), and nothing left from it (a fired timer, a queued event) ends the next task in the same
+ * slot: that one stays RUNNING and ends at its own time, never early.
+ */
+static void check_stale(uint64_t latency_ns, uint64_t deadline_ns, enum iom_state first,
+			unsigned int room)
+{
+	struct by_hand h;
+	struct iom_task *t;
+	uint64_t end;
+
+	hand_init(&h, 1, deadline_ns);
+	t = hand_submit(&h, 0, latency_ns, deadline_ns);
+	usleep(20000);	/* end and deadline are both past */
+	assert_int_equal(ep->reap(&h.ctx, 1, room, 100000000), 1);
+	assert_int_equal(atomic_load(&t->state), first);
+	assert_true(h.ctx.nr_reported == 1);
+
+	/* The next task in the same slot: 20 ms, deadline far away. */
+	t = hand_submit(&h, 0, 20000000, 1000000000);
+	end = t->t_submit_ns + 20000000;
+	assert_int_equal(ep->reap(&h.ctx, 0, 1, 0), 0);
+	assert_int_equal(atomic_load(&t->state), IOM_RUNNING);
+	assert_int_equal(ep->reap(&h.ctx, 1, 1, 5000000), 0);
+	assert_int_equal(atomic_load(&t->state), IOM_RUNNING);
+	hand_reap(&h, 1);
+	assert_int_equal(atomic_load(&t->state), IOM_COMPLETED);
+	assert_true(t->t_end_ns >= end);
+	hand_fini(&h);
+}
+
+/* The deadline comes first: EXPIRED. */
+static void test_stale_after_deadline(void **state)
+{
+	if (!available(IOM_WL_TIMER))
+		return;
+	check_stale(3000000, 1000000, IOM_EXPIRED, 1);
+	check_stale(3000000, 1000000, IOM_EXPIRED, 2);
+}
+
+/* The task's end comes first: COMPLETED. */
+static void test_stale_after_timer(void **state)
+{
+	if (!available(IOM_WL_TIMER))
+		return;
+	check_stale(1000000, 3000000, IOM_COMPLETED, 1);
+	check_stale(1000000, 3000000, IOM_COMPLETED, 2);
+}
+
+/* A cancelled task is reported by the next reap, once; its slot's next task runs its time. */
+static void test_cancel_then_reuse(void **state)
+{
+	struct by_hand h;
+	struct iom_task *t;
+	uint64_t end;
+
+	if (!available(IOM_WL_TIMER))
+		return;
+	hand_init(&h, 2, 50000000);
+	t = hand_submit(&h, 0, 2000000, 10000000);
+	hand_submit(&h, 1, 30000000, 40000000);
+	assert_int_equal(ep->cancel(&h.ctx, t), 0);
+	assert_int_equal(ep->cancel(&h.ctx, t), 0);	/* twice: still one report */
+	assert_int_equal(atomic_load(&t->state), IOM_ABORTED);
+	/* Reported from reap, not from cancel. */
+	assert_true(h.ctx.nr_reported == 0);
+	assert_int_equal(ep->reap(&h.ctx, 1, 2, 0), 1);
+	assert_true(h.ctx.nr_reported == 1);
+	usleep(5000);	/* the cancelled 2 ms timer would have fired by now */
+	t = hand_submit(&h, 0, 20000000, 40000000);
+	end = t->t_submit_ns + 20000000;
+	assert_int_equal(ep->reap(&h.ctx, 0, 2, 0), 0);
+	hand_reap(&h, 1);
+	assert_int_equal(atomic_load(&t->state), IOM_COMPLETED);
+	assert_true(t->t_end_ns >= end);
+	/* Slot 1 is still in flight: 30 ms, completed in time for its 40 ms deadline. */
+	hand_reap(&h, 1);
+	assert_int_equal(atomic_load(&h.tasks[1].state), IOM_COMPLETED);
+	hand_fini(&h);
+}
+
+/* reap honours max: nothing finished beyond it is lost, the next reap gets it. */
+static void test_reap_max(void **state)
+{
+	struct by_hand h;
+
+	if (!available(IOM_WL_TIMER))
+		return;
+	hand_init(&h, 4, 0);
+	for (unsigned int i = 0; i < 4; i++)
+		hand_submit(&h, i, 1000000, 0);
+	usleep(10000);
+	assert_int_equal(ep->reap(&h.ctx, 1, 3, 100000000), 3);
+	assert_int_equal(ep->reap(&h.ctx, 1, 3, 100000000), 1);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(atomic_load(&h.tasks[i].state), IOM_COMPLETED);
+	hand_fini(&h);
+}
+
+/*
+ * 64 timers with scattered ends and deadlines, some cancelled, reaped in small batches: each
+ * task is reported once, in the state the rule gives, and none before its time. Several rounds,
+ * so that deletions from the middle of the heap move entries both up and down.
+ */
+static void check_many_keys(uint64_t seed, unsigned int stride)
+{
+	uint64_t lat[64], key[64], end, t0 = iom_now_ns();
+	struct by_hand h;
+
+	hand_init(&h, 64, 1);
+	for (unsigned int i = 0; i < 64; i++) {
+		uint64_t r = iom_mix64(seed * 64 + i + 1);
+		struct iom_task *t;
+
+		/* 10 ms at least: the cancels below come long before any of these. */
+		lat[i] = 10000000 + r % 20000000;
+		t = hand_submit(&h, i, lat[i], 10000000 + (r >> 32) % 25000000);
+		key[i] = t->t_submit_ns + lat[i] < t->deadline_ns ? t->t_submit_ns + lat[i] :
+								      t->deadline_ns;
+	}
+	for (unsigned int i = 0; i < 64; i += stride)
+		assert_int_equal(ep->cancel(&h.ctx, &h.tasks[i]), 0);
+	while (h.ctx.nr_reported < 64 && iom_now_ns() - t0 < 2000000000ull)
+		assert_true(ep->reap(&h.ctx, 1, 5, 100000000) >= 0);
+	assert_true(h.ctx.nr_reported == 64);
+	for (unsigned int i = 0; i < 64; i++) {
+		struct iom_task *t = &h.tasks[i];
+		int st = atomic_load(&t->state);
+
+		end = t->t_submit_ns + lat[i];
+		if (i % stride == 0) {
+			assert_int_equal(st, IOM_ABORTED);
+		} else if (t->deadline_ns < end) {
+			assert_int_equal(st, IOM_EXPIRED);
+			assert_true(t->t_end_ns >= t->deadline_ns);
+		} else {
+			assert_int_equal(st, IOM_COMPLETED);
+			assert_true(t->t_end_ns >= end);
+		}
+	}
+	/*
+	 * Tasks leave in the order of their keys (the earlier of end and deadline), each stamped
+	 * with its batch's clock: an earlier key never ends later. No timing involved.
+	 */
+	for (unsigned int i = 0; i < 64; i++)
+		for (unsigned int j = 0; j < 64; j++)
+			if (i % stride && j % stride && key[i] < key[j])
+				assert_true(h.tasks[i].t_end_ns <= h.tasks[j].t_end_ns);
+	hand_fini(&h);
+}
+
+static void test_many_keys(void **state)
+{
+	if (!available(IOM_WL_TIMER))
+		return;
+	for (uint64_t seed = 0; seed < 6; seed++)
+		check_many_keys(seed, 3 + seed % 3);
+}
+
+/*
+ * Through the driver, deadlines just beside the latency: slots are reused while the losing
+ * timer of the previous task has only just fired. Counts are exact (bimodal is deterministic)
+ * and no task ends before its own time.
+ */
+static void test_deadline_near_latency(void **state)
+{
+	struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 32);
+
+	if (!available(IOM_WL_TIMER))
+		return;
+	/* 90% take 1 ms, 10% take 1.2 ms; the deadline at 1.1 ms cuts exactly the slow 10%. */
+	cfg.wl.dist = IOM_DIST_BIMODAL;
+	cfg.wl.bimodal_p = 0.1;
+	cfg.wl.bimodal_ns = 1200000;
+	cfg.deadline_ns = 1100000;
+	cfg.tasks = 2000;
+	run_ok(&cfg);
+	assert_true(row.num[IOM_COL_n_completed] == 1800);
+	assert_true(row.num[IOM_COL_n_expired] == 200);
+	assert_true(hist.min >= 1000000);
+
+	/* 90% take 1 ms, 10% take 0.8 ms; the deadline at 0.9 ms: only the fast 10% complete. */
+	cfg.wl.bimodal_ns = 800000;
+	cfg.deadline_ns = 900000;
+	run_ok(&cfg);
+	assert_true(row.num[IOM_COL_n_completed] == 200);
+	assert_true(row.num[IOM_COL_n_expired] == 1800);
+	assert_true(hist.min >= 800000);
+}
+
+/* A deep submitter (1024 timers; 1024 eventfds for nop): every task accounted for. */
+static void test_c1024_conserves(void **state)
+{
+	if (!available(IOM_WL_TIMER))
+		return;
+	for (int deadline = 0; deadline < 2; deadline++) {
+		struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 1024);
+
+		cfg.tasks = 20000;
+		cfg.deadline_ns = deadline ? 500000000 : 0;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_submitted] == 20000);
+		assert_true(row.num[IOM_COL_n_completed] == 20000);
+		assert_true(hist.min >= 1000000);
+	}
+	{
+		struct iom_cfg cfg = base_cfg(IOM_WL_NOP, 1024);
+
+		cfg.tasks = 50000;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_completed] == 50000);
+		assert_string_equal(row.str[IOM_COL_variant], "eventfd-per-slot");
+		/* A nop with a deadline: done at its write, so COMPLETED, never EXPIRED. */
+		cfg.deadline_ns = 1000000;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_completed] == 50000);
+		assert_string_equal(row.str[IOM_COL_variant],
+				    "eventfd-per-slot+deadline-heap+timerfd");
+	}
+}
+
+/* Out of fds: setup says so clearly, leaves nothing open and ctx->priv NULL. */
+static void test_setup_out_of_fds(void **state)
+{
+	/* nop: one eventfd per slot. */
+	struct iom_cfg cfg = base_cfg(IOM_WL_NOP, 200);
+	struct iom_workload wl = { .fd = -1 };
+	struct iom_task tasks[200] = { 0 };
+	struct iom_ctx ctx = { 0 };
+	struct iom_err err = { "" };
+	struct rlimit rl, low;
+	unsigned int before;
+
+	if (!available(IOM_WL_NOP))
+		return;
+	assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
+	ctx.cfg = &cfg;
+	ctx.wl = &wl;
+	ctx.depth = 200;
+	ctx.tasks = tasks;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	before = nr_open_fds();
+	low = rl;
+	low.rlim_cur = before + 100;	/* room for about 100 of the 200 eventfds */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(ep->setup(&ctx), -EMFILE);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_null(ctx.priv);
+	assert_non_null(strstr(ctx.err.msg, "RLIMIT_NOFILE"));
+	assert_non_null(strstr(ctx.err.msg, "EMFILE"));
+	assert_int_equal(nr_open_fds(), before);
+	iom_workload_close(&wl);
+}
+
+/* Like main: 1024 eventfds (the nop cell at C=1024) must not hit a 1024 soft limit. */
+static int raise_nofile(void **state)
+{
+	struct rlimit rl;
+
+	ep = iom_model_find("epoll");
+	if (!ep)
+		return -1;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_file_na),
+		cmocka_unit_test(test_file_eperm_claim),
+		cmocka_unit_test(test_variant_recorded),
+		cmocka_unit_test(test_stale_after_deadline),
+		cmocka_unit_test(test_stale_after_timer),
+		cmocka_unit_test(test_cancel_then_reuse),
+		cmocka_unit_test(test_reap_max),
+		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_deadline_near_latency),
+		cmocka_unit_test(test_c1024_conserves),
+		cmocka_unit_test(test_setup_out_of_fds),
+	};
+
+	return cmocka_run_group_tests(tests, raise_nofile, NULL);
+}
