@@ -143,8 +143,9 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 	}
 	job->nr_state[state]++;
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
-	if (run->cfg->verify && t->op == IOM_OP_READ && state == IOM_COMPLETED &&
-	    iom_pattern_check(t->buf, t->offset, t->len) >= 0)
+	if (run->cfg->verify && state == IOM_COMPLETED &&
+	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
+	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
 		job->nr_verify_fail++;
 	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < run->t_stop) {
 		job->nr_window++;
@@ -198,7 +199,8 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	const struct iom_cfg *cfg = run->cfg;
 	struct iom_ctx *ctx = &job->ctx;
 	unsigned int depth = ctx->depth;
-	size_t buf_bytes = cfg->wl.kind == IOM_WL_FILE ? cfg->wl.bs : 0;
+	size_t buf_bytes = cfg->wl.kind == IOM_WL_FILE ? cfg->wl.bs :
+			   cfg->wl.kind == IOM_WL_RPC ? iom_rpc_frame_len(&cfg->wl) : 0;
 	int ret;
 
 	job->hist = malloc(sizeof(*job->hist));
@@ -220,6 +222,13 @@ static int job_setup(struct iom_job *job, unsigned int index)
 			t->buf = (char *)job->bufs + (size_t)i * ((buf_bytes + 4095) & ~4095ul);
 		/* Pop from the end: slot 0 first, which keeps small runs easy to read. */
 		job->free_slots[i] = depth - 1 - i;
+		/* rpc: one connection per slot, one request in flight on each (C = connections). */
+		if (cfg->wl.kind == IOM_WL_RPC) {
+			ret = iom_rpc_connect(&run->wl.addr, &ctx->err);
+			if (ret < 0)
+				return ret;
+			t->fd = ret;
+		}
 	}
 	job->nr_free = depth;
 	if (cfg->tasks)
@@ -500,6 +509,10 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 	/* A model's setup cleans up after itself when it fails: teardown only after success. */
 	if (job->setup_ok && model->teardown)
 		model->teardown(&job->ctx);
+	for (unsigned int i = 0; job->ctx.tasks && job->run->cfg->wl.kind == IOM_WL_RPC &&
+				i < job->ctx.depth; i++)
+		if (job->ctx.tasks[i].fd >= 0)
+			close(job->ctx.tasks[i].fd);
 	free(job->hist);
 	free(job->ctx.tasks);
 	free(job->free_slots);
@@ -575,6 +588,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 			if (run->probe)
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
+			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -608,8 +622,10 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 		if (run->probe)
 			iom_probe_window(run->probe, true);
 		iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
+		s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
+	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
@@ -704,7 +720,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		submitted += job->nr_submitted;
 		window += job->nr_window;
 		started += job->nr_started_window;
-		late += job->nr_late;
+		/* A late rpc answer is read by a later task of the slot: the model counts it. */
+		late += job->nr_late + job->ctx.stats.nr_late_replies;
 		verify_fail += job->nr_verify_fail;
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
@@ -963,6 +980,11 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	pthread_barrier_destroy(&run.go);
 	pthread_cond_destroy(&run.done_cond);
 	pthread_mutex_destroy(&run.lock);
+	if (cfg->wl.kind == IOM_WL_RPC) {
+		int64_t dups = iom_workload_backend_duplicates(&run.wl);
+
+		row->num[IOM_COL_n_dup] = dups >= 0 ? (double)dups : NAN;
+	}
 	iom_workload_close(&run.wl);
 	return ret;
 }

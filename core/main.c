@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/serve.h"
 #include "calibrate/calibrate.h"
 #include "driver.h"
 #include "meta.h"
@@ -46,6 +47,8 @@ static const char usage_text[] =
 	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
 	"       iomodels calibrate [--output DIR]  this machine's limits (syscall, switch, wake-up,\n"
 	"                                  io_uring NOP, timer overshoot, loopback TCP, memcpy)\n"
+	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
+	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
 	"       iomodels help              this text\n"
 	"\n"
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
@@ -78,6 +81,10 @@ static const char usage_text[] =
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
 	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
 	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
+	"  --payload BYTES      rpc: request and reply payload (default 64)\n"
+	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
+	"  --unix PATH          rpc: over a Unix socket\n"
+	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
 	"  --poll-interval-us P kernel_free: time between polls (default 50)\n"
@@ -254,6 +261,7 @@ enum {
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
+	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 };
 
@@ -293,6 +301,10 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "unix", required_argument, NULL, OPT_UNIX },
+	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
@@ -315,6 +327,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	cfg->wl.seed = 1;
 	cfg->wl.size = 1ull << 30;
 	cfg->wl.bs = 4096;
+	cfg->wl.payload = 64;
 	cfg->runtime_ns = 3000000000ull;
 	cfg->batch_complete = 1;
 	o->repeat = 1;
@@ -425,6 +438,32 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
+		case OPT_PAYLOAD:
+			cfg->wl.payload = (uint32_t)parse_size("--payload", optarg);
+			if (cfg->wl.payload > IOM_RPC_MAX_PAYLOAD)
+				usage_error("--payload: at most 1M (got '%s')", optarg);
+			break;
+		case OPT_CONNECT: {
+			struct iom_rpc_addr a;
+
+			if (strlen(optarg) >= sizeof(cfg->wl.connect) ||
+			    iom_rpc_addr_parse(&a, optarg, &err))
+				usage_error("--connect: want HOST:PORT (got '%s')", optarg);
+			snprintf(cfg->wl.connect, sizeof(cfg->wl.connect), "%s", optarg);
+			break;
+		}
+		case OPT_UNIX:
+			if (!*optarg || strlen(optarg) >= sizeof(cfg->wl.unix_path))
+				usage_error("--unix: empty or too long path '%s'", optarg);
+			snprintf(cfg->wl.unix_path, sizeof(cfg->wl.unix_path), "%s", optarg);
+			break;
+		case OPT_BACKEND_CPUS: {
+			struct iom_cfg tmp;
+
+			parse_cpus(&tmp, optarg);
+			snprintf(cfg->wl.backend_cpus, sizeof(cfg->wl.backend_cpus), "%s", optarg);
+			break;
+		}
 		case OPT_PROBES: {
 			static const char *const ok[] = { "off", "on", "sched", "uring", "syscalls" };
 			char buf[128], *save = NULL, *item;
@@ -718,6 +757,61 @@ static int cmd_calibrate(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' }, { "unix", required_argument, NULL, 'u' },
+		{ "threads", required_argument, NULL, 't' }, { "cpus", required_argument, NULL, 'c' },
+		{ "capacity", required_argument, NULL, 'k' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "stats-file", required_argument, NULL, 's' },
+		{ "frame-timeout-ms", required_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
+	};
+	struct iom_serve_opts so = { 0 };
+	struct iom_err err = { "" };
+	struct iom_rpc_addr a;
+	struct iom_cfg tmp;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (iom_rpc_addr_parse(&a, optarg, &err))
+				usage_error("serve --listen: want HOST:PORT (got '%s')", optarg);
+			so.listen = optarg;
+			break;
+		case 'u': so.unix_path = optarg; break;
+		case 't': so.threads = parse_uint("--threads", optarg, 1, 256); break;
+		case 'c':
+			parse_cpus(&tmp, optarg);
+			so.cpus = tmp.cpus;
+			so.cpus_set = true;
+			break;
+		case 'k': so.capacity = parse_uint("--capacity", optarg, 1, 1u << 30); break;
+		case 'p': so.port_file = optarg; break;
+		case 's': so.stats_file = optarg; break;
+		case 'f':
+			so.frame_timeout_ms = parse_uint("--frame-timeout-ms", optarg, 1, 3600000);
+			break;
+		case 'q': so.quiet = true; break;
+		default:
+			usage_error("serve: unknown option or missing value '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("serve: unexpected argument '%s'", argv[optind]);
+	if (!so.quiet)
+		fprintf(stderr, "serve: listening on %s\n",
+			so.unix_path ? so.unix_path : so.listen ? so.listen : "127.0.0.1:0");
+	if (iom_serve(&so, &err)) {
+		fprintf(stderr, "iomodels: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 /* Before any thread exists: what every thread inherits. */
 static void process_setup(void)
 {
@@ -742,6 +836,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -20,6 +20,7 @@ struct iom_sample {
 	int64_t kmem_kb;		/* KernelStack + Slab + PageTables */
 	int64_t rss_bytes;
 	int64_t threads;
+	int64_t backend_ns;		/* rpc: the backend process' CPU, or -1 */
 };
 
 void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus);

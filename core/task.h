@@ -46,6 +46,7 @@ enum iom_op {
 	IOM_OP_TIMER,
 	IOM_OP_READ,
 	IOM_OP_WRITE,
+	IOM_OP_RPC,		/* send buf (len bytes) on fd, receive the len-byte echo into buf */
 };
 
 /*

@@ -6,14 +6,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/serve.h"
 #include "workload.h"
 
 static const char *const wl_names[IOM_NR_WL] = {
@@ -111,8 +117,14 @@ void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_t
 		t->fd = -1;
 		t->latency_ns = 0;
 		break;
-	case IOM_WL_TIMER:
 	case IOM_WL_RPC:
+		/* fd: the slot's own connection, made once by the driver. */
+		t->op = IOM_OP_RPC;
+		t->latency_ns = iom_workload_latency(&wl->p, seq);
+		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, (uint32_t)(t->latency_ns / 1000),
+						wl->p.payload, 0);
+		break;
+	case IOM_WL_TIMER:
 		t->op = IOM_OP_TIMER;
 		t->len = 0;
 		t->fd = -1;
@@ -212,6 +224,148 @@ static int fill_file(int fd, uint64_t size, struct iom_err *err, const char *pat
 	return 0;
 }
 
+static int parse_cpu_list(const char *s, cpu_set_t *set)
+{
+	char buf[64], *rest = buf, *item;
+
+	CPU_ZERO(set);
+	snprintf(buf, sizeof(buf), "%s", s);
+	while ((item = strsep(&rest, ","))) {
+		char *end;
+		long lo = strtol(item, &end, 10), hi = lo;
+
+		if (end == item)
+			return -EINVAL;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		if (*end || lo < 0 || hi < lo || hi >= CPU_SETSIZE)
+			return -EINVAL;
+		for (long c = lo; c <= hi; c++)
+			CPU_SET((int)c, set);
+	}
+	return 0;
+}
+
+/*
+ * Start the backend in its own process (forked, not exec'd: the test binaries are not
+ * iomodels) and wait until it says which port it got. Called before any thread of the cell
+ * exists, so the fork copies a single-threaded process.
+ */
+static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
+{
+	struct iom_serve_opts so = { .quiet = true, .threads = 2 };
+	char port_file[96], stats_file[96], hostport[64];
+	uint64_t until;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(wl->backend_dir, sizeof(wl->backend_dir), "/tmp/iomodels-backend-XXXXXX");
+	if (!mkdtemp(wl->backend_dir))
+		return iom_err_set(err, -errno, "rpc: mkdtemp");
+	snprintf(port_file, sizeof(port_file), "%s/port", wl->backend_dir);
+	snprintf(stats_file, sizeof(stats_file), "%s/stats", wl->backend_dir);
+	so.port_file = port_file;
+	so.stats_file = stats_file;
+	if (wl->p.unix_path[0])
+		so.unix_path = wl->p.unix_path;
+	if (wl->p.backend_cpus[0]) {
+		if (parse_cpu_list(wl->p.backend_cpus, &so.cpus))
+			return iom_err_msg(err, "rpc: bad --backend-cpus '%s'", wl->p.backend_cpus);
+		so.cpus_set = true;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return iom_err_set(err, -errno, "rpc: fork the backend");
+	if (pid == 0) {
+		struct iom_err e = { "" };
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (iom_serve(&so, &e))
+			fprintf(stderr, "serve: %s\n", e.msg);
+		_exit(0);
+	}
+	wl->backend_pid = pid;
+	/* It binds within milliseconds; give it 5 s on a loaded machine. */
+	for (until = (uint64_t)time(NULL) + 5; (uint64_t)time(NULL) <= until;) {
+		unsigned int port;
+
+		f = fopen(port_file, "r");
+		if (f) {
+			int got = fscanf(f, "%u", &port);
+
+			fclose(f);
+			if (got == 1) {
+				if (wl->p.unix_path[0])
+					return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
+				snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
+				return iom_rpc_addr_parse(&wl->addr, hostport, err);
+			}
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			wl->backend_pid = 0;
+			return iom_err_msg(err, "rpc: the backend exited at start");
+		}
+		usleep(2000);
+	}
+	return iom_err_msg(err, "rpc: the backend did not start within 5 s");
+}
+
+static int rpc_open(struct iom_workload *wl, struct iom_err *err)
+{
+	if (wl->p.payload > IOM_RPC_MAX_PAYLOAD)
+		return iom_err_msg(err, "rpc: --payload over %u bytes", IOM_RPC_MAX_PAYLOAD);
+	if (wl->p.connect[0])
+		return iom_rpc_addr_parse(&wl->addr, wl->p.connect, err);
+	if (wl->p.unix_path[0] && wl->p.backend_cpus[0] == '\0' && access(wl->p.unix_path, F_OK) == 0)
+		return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
+	return rpc_start_backend(wl, err);
+}
+
+int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
+{
+	unsigned long long ut, st;
+	char path[64], line[1024], *p;
+	FILE *f;
+
+	if (!wl->backend_pid)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)wl->backend_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* Fields after the ")" of the command: state is 3rd, utime 14th, stime 15th. */
+	p = p ? strrchr(line, ')') : NULL;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (int64_t)((double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK));
+}
+
+int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
+{
+	char path[96], key[32];
+	unsigned long long v;
+	int64_t dups = -1;
+	FILE *f;
+
+	if (!wl->backend_pid)
+		return -1;
+	kill(wl->backend_pid, SIGTERM);
+	waitpid(wl->backend_pid, NULL, 0);
+	wl->backend_pid = 0;
+	snprintf(path, sizeof(path), "%s/stats", wl->backend_dir);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%31[^=]=%llu\n", key, &v) == 2)
+		if (!strcmp(key, "duplicates"))
+			dups = (int64_t)v;
+	if (f)
+		fclose(f);
+	return dups;
+}
+
 int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		      struct iom_err *err)
 {
@@ -222,6 +376,8 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 	memset(wl, 0, sizeof(*wl));
 	wl->p = *p;
 	wl->fd = -1;
+	if (p->kind == IOM_WL_RPC)
+		return rpc_open(wl, err);
 	if (p->kind != IOM_WL_FILE)
 		return 0;
 	if (!p->bs || p->bs % 512 || p->size < p->bs)
@@ -280,7 +436,19 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 
 void iom_workload_close(struct iom_workload *wl)
 {
+	char path[96];
+
 	if (wl->fd >= 0)
 		close(wl->fd);
 	wl->fd = -1;
+	if (wl->backend_pid)
+		iom_workload_backend_duplicates(wl);	/* stops it */
+	if (wl->backend_dir[0]) {
+		snprintf(path, sizeof(path), "%s/port", wl->backend_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/stats", wl->backend_dir);
+		unlink(path);
+		rmdir(wl->backend_dir);
+		wl->backend_dir[0] = '\0';
+	}
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "rpc.h"
 #include "task.h"
 
 enum iom_wl_kind {
@@ -42,6 +43,11 @@ struct iom_wl_params {
 	uint64_t size;
 	uint32_t bs;
 	bool write, direct, cold, allow_overwrite, allow_device;
+	/* rpc */
+	uint32_t payload;	/* request and reply payload bytes */
+	char connect[128];	/* --connect HOST:PORT: a running backend; empty = start one */
+	char unix_path[108];	/* --unix PATH: over a Unix socket */
+	char backend_cpus[64];	/* --backend-cpus LIST for the backend we start */
 };
 
 struct iom_workload {
@@ -50,7 +56,21 @@ struct iom_workload {
 	uint64_t nr_blocks;
 	char path[PATH_MAX];	/* the file actually used */
 	bool created;		/* we made (or verified as ours) this file */
+	struct iom_rpc_addr addr;	/* rpc: where the backend listens */
+	pid_t backend_pid;	/* rpc: the backend we started (0 = none) */
+	char backend_dir[64];	/* its port and stats files */
 };
+
+/* rpc: bytes of one request (= one reply). */
+static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
+{
+	return (uint32_t)sizeof(struct iom_rpc_hdr) + p->payload;
+}
+
+/* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
+int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
+/* rpc: CPU ns the backend we started has used so far, or -1. */
+int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl);
 
 const char *iom_wl_name(enum iom_wl_kind k);
 int iom_wl_parse(const char *s);			/* -1 if unknown */

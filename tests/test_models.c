@@ -30,6 +30,7 @@ static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, u
 	cfg.wl.seed = 7;
 	cfg.wl.size = 4 << 20;
 	cfg.wl.bs = 4096;
+	cfg.wl.payload = 64;
 	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", tmpdir);
 	cfg.concurrency = c;
 	cfg.tasks = 500;
@@ -259,8 +260,8 @@ static void test_bimodal_deadline(void **state)
 		cfg.wl.latency_ns = 100000;
 		cfg.wl.dist = IOM_DIST_BIMODAL;
 		cfg.wl.bimodal_p = 0.1;
-		cfg.wl.bimodal_ns = 100000000;
-		cfg.deadline_ns = 30000000;
+		cfg.wl.bimodal_ns = 300000000;
+		cfg.deadline_ns = 100000000;
 		cfg.tasks = 100;
 		run_ok(&cfg);
 		assert_true(row.num[IOM_COL_n_expired] == 10);
@@ -294,6 +295,71 @@ static void test_open_loop_low_rate(void **state)
 		 * same order as D at 0.5% utilisation. */
 		assert_true(row.num[IOM_COL_lat_p50_ns] >= 1000000);
 		assert_true(row.num[IOM_COL_lat_p50_ns] < 20000000);
+	}
+}
+
+/* rpc on every model that speaks it: conservation, and each reply is our request's echo. */
+static void test_rpc_echo(void **state)
+{
+	static const unsigned int cs[] = { 1, 8, 64 };
+
+	for (size_t m = 0; iom_models[m]; m++) {
+		if (!model_available(iom_models[m], IOM_WL_RPC))
+			continue;
+		for (size_t c = 0; c < 3; c++) {
+			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, cs[c]);
+
+			cfg.wl.latency_ns = c == 1 ? 200000 : 0;
+			cfg.wl.payload = c == 2 ? 4000 : 64;
+			cfg.verify = true;
+			cfg.tasks = 1000;
+			run_ok(&cfg);
+			assert_true(row.num[IOM_COL_n_completed] == 1000);
+			assert_true(row.num[IOM_COL_n_dup] == 0);
+			assert_true(row.num[IOM_COL_cpu_backend_ns] >= 0);
+		}
+	}
+}
+
+/* The verifier can fail: a reply that is not the echo of the request is an error. */
+static void test_rpc_verify_detects_wrong_reply(void **state)
+{
+	struct iom_rpc_hdr h;
+	char buf[128];
+
+	iom_rpc_fill(buf, 42, 0, 64, 0);
+	assert_true(iom_rpc_reply_ok(buf, 42, 64));
+	assert_false(iom_rpc_reply_ok(buf, 43, 64));
+	assert_false(iom_rpc_reply_ok(buf, 42, 63));
+	buf[sizeof(h) + 10] ^= 1;
+	assert_false(iom_rpc_reply_ok(buf, 42, 64));
+}
+
+/* Service time above the deadline: EXPIRED on every model; a tail: exactly the slow ones. */
+static void test_rpc_deadline(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 4);
+
+		if (!model_available(iom_models[m], IOM_WL_RPC))
+			continue;
+		cfg.wl.latency_ns = 20000000;
+		cfg.deadline_ns = 2000000;
+		cfg.tasks = 12;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 12);
+		assert_true(hist.min >= 2000000);
+
+		/* Margins wide enough for a sanitizer build on a busy machine: 0 vs 300 ms. */
+		cfg.wl.latency_ns = 0;
+		cfg.wl.dist = IOM_DIST_BIMODAL;
+		cfg.wl.bimodal_p = 0.2;
+		cfg.wl.bimodal_ns = 300000000;
+		cfg.deadline_ns = 100000000;
+		cfg.tasks = 50;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 10);
+		assert_true(row.num[IOM_COL_n_completed] == 40);
 	}
 }
 
@@ -478,6 +544,9 @@ int main(void)
 		cmocka_unit_test(test_deadline_not_hit),
 		cmocka_unit_test(test_bimodal_deadline),
 		cmocka_unit_test(test_open_loop_low_rate),
+		cmocka_unit_test(test_rpc_echo),
+		cmocka_unit_test(test_rpc_verify_detects_wrong_reply),
+		cmocka_unit_test(test_rpc_deadline),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),

@@ -8,9 +8,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/model.h"
@@ -36,10 +40,6 @@ static void th_install_handler(void)
 
 static int th_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
-	if (wl == IOM_WL_RPC) {
-		iom_err_msg(err, "the rpc workload is not built yet");
-		return IOM_PROBE_NA;
-	}
 	return 0;
 }
 
@@ -106,6 +106,85 @@ static int64_t th_rw(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t,
 	return t->done_bytes;
 }
 
+/*
+ * rpc: send the request, block in recv until the whole echo is back. A sync client's deadline
+ * is a bounded wait: ppoll() with what is left of it, then a non-blocking recv. (SO_RCVTIMEO
+ * would be one syscall less, but the kernel rounds it up to whole jiffies: 4 ms at HZ 250.)
+ * An expired task's reply still arrives on this connection later: the next task reads it
+ * first, sees an id that is not its own, counts a late completion and reads on.
+ */
+static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause *cause)
+{
+	size_t got = 0;
+
+	while (got < t->len) {
+		int flags = MSG_WAITALL;
+		ssize_t n;
+
+		if (t->deadline_ns) {
+			uint64_t now = iom_now_ns();
+			struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+			struct timespec left = iom_ts(t->deadline_ns > now ? t->deadline_ns - now : 0);
+			int ret = ppoll(&pfd, 1, &left, NULL);
+
+			if (ret == 0) {
+				*cause = IOM_CAUSE_DEADLINE;
+				return -ETIME;
+			}
+			if (ret < 0 && errno == EINTR && !th_cancelled(th, t))
+				continue;
+			if (ret < 0) {
+				if (errno == EINTR)
+					*cause = IOM_CAUSE_CANCEL;
+				return -errno;
+			}
+			flags = MSG_DONTWAIT;
+		}
+		n = recv(t->fd, (char *)t->buf + got, t->len - got, flags);
+		if (n < 0 && (errno == EAGAIN || (errno == EINTR && !th_cancelled(th, t))))
+			continue;
+		if (n < 0) {
+			if (errno == EINTR)
+				*cause = IOM_CAUSE_CANCEL;
+			return -errno;
+		}
+		if (n == 0)
+			return (int64_t)got;	/* the backend closed: a short answer */
+		got += (size_t)n;
+	}
+	return (int64_t)got;
+}
+
+static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t,
+		      enum iom_cause *cause)
+{
+	struct iom_rpc_hdr h;
+	size_t sent = 0;
+	int64_t got;
+
+	while (sent < t->len) {
+		ssize_t n = send(t->fd, (char *)t->buf + sent, t->len - sent, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR && !th_cancelled(th, t))
+			continue;
+		if (n < 0) {
+			if (errno == EINTR)
+				*cause = IOM_CAUSE_CANCEL;
+			return -errno;
+		}
+		sent += (size_t)n;
+	}
+	for (;;) {
+		got = th_rpc_recv(th, t, cause);
+		if (got < (int64_t)t->len)
+			return got;
+		memcpy(&h, t->buf, sizeof(h));
+		if (h.id == t->id)
+			return got;
+		ctx->stats.nr_late_replies++;	/* an earlier, expired task's answer */
+	}
+}
+
 static int th_submit(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct th_ctx *th = ctx->priv;
@@ -131,12 +210,15 @@ static int th_submit(struct iom_ctx *ctx, struct iom_task *t)
 	case IOM_OP_WRITE:
 		res = th_rw(ctx, th, t, &cause);
 		break;
+	case IOM_OP_RPC:
+		res = th_rpc(ctx, th, t, &cause);
+		break;
 	}
 	ctx->now_ns = iom_now_ns();
 	ctx->stats.nr_enter++;
 	/* A blocking pread cannot be abandoned: past its deadline it ends EXPIRED, late. */
 	if (cause == IOM_CAUSE_OP && t->deadline_ns && ctx->now_ns > t->deadline_ns &&
-	    t->op != IOM_OP_TIMER) {
+	    (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)) {
 		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
 		return IOM_Q_DONE;

@@ -17,12 +17,13 @@
 /* Tags in user_data beside the task id (ids use bits 0..61). */
 #define UR_TAG_LINK	(1ull << 63)	/* the CQE of a task's linked deadline timeout */
 #define UR_TAG_CANCEL	(1ull << 62)	/* the CQE of an ASYNC_CANCEL we sent */
-#define UR_TAGS		(UR_TAG_LINK | UR_TAG_CANCEL)
+#define UR_TAG_SEND	(1ull << 61)	/* rpc: the CQE of the request's send */
 
 struct ur_slot {
 	struct __kernel_timespec timer_ts;	/* IORING_OP_TIMEOUT reads it at submit */
 	struct __kernel_timespec deadline_ts;	/* LINK_TIMEOUT, absolute */
 	int64_t op_res;
+	int32_t send_res;			/* rpc: the send's result */
 	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
 	bool deadline_fired, cancel_asked;
 };
@@ -32,6 +33,7 @@ struct ur_ctx {
 	struct ur_slot *slots;
 	unsigned int nr_unsubmitted;	/* SQEs prepared since the last enter */
 	bool fixed_file, fixed_bufs, reg_ring;
+	bool fixed_sockets;			/* rpc: slot i's connection is fixed file i */
 };
 
 /* Flag ladder: the best the kernel grants. DEFER_TASKRUN needs SINGLE_ISSUER; SQPOLL neither. */
@@ -45,15 +47,12 @@ static const unsigned int ur_ladder[] = {
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
 	static const int ops[] = { IORING_OP_NOP, IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT,
-				   IORING_OP_READ, IORING_OP_WRITE, IORING_OP_ASYNC_CANCEL };
+				   IORING_OP_READ, IORING_OP_WRITE, IORING_OP_ASYNC_CANCEL,
+				   IORING_OP_SEND, IORING_OP_RECV };
 	struct io_uring_probe *probe;
 	struct io_uring ring;
 	int ret;
 
-	if (wl == IOM_WL_RPC) {
-		iom_err_msg(err, "the rpc workload is not built yet");
-		return IOM_PROBE_NA;
-	}
 	ret = io_uring_queue_init(8, &ring, 0);
 	if (ret < 0)
 		return iom_err_set(err, ret, "io_uring_queue_init");
@@ -92,7 +91,8 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 		 flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun+" : "",
 		 flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun+" : "",
 		 ur->reg_ring ? "regring+" : "",
-		 ur->fixed_file ? "regfiles+" : "", ur->fixed_bufs ? "fixedbufs" : "");
+		 ur->fixed_file || ur->fixed_sockets ? "regfiles+" : "",
+		 ur->fixed_bufs ? "fixedbufs" : "");
 	/* Drop a trailing '+'. */
 	if (ctx->variant[0] && ctx->variant[strlen(ctx->variant) - 1] == '+')
 		ctx->variant[strlen(ctx->variant) - 1] = '\0';
@@ -101,7 +101,7 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 static int ur_setup(struct iom_ctx *ctx)
 {
 	const struct iom_cfg *cfg = ctx->cfg;
-	unsigned int per_task = cfg->deadline_ns ? 2 : 1;
+	unsigned int per_task = (cfg->deadline_ns ? 2 : 1) + (cfg->wl.kind == IOM_WL_RPC);
 	unsigned int sq_entries = roundup_pow2(per_task * ctx->depth);
 	struct io_uring_params p;
 	struct ur_ctx *ur;
@@ -121,7 +121,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		memset(&p, 0, sizeof(p));
 		/* Room for every task's CQEs (op + deadline) and a cancel each: no overflow. */
 		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-		p.cq_entries = roundup_pow2(3 * ctx->depth);
+		p.cq_entries = roundup_pow2((per_task + 1) * ctx->depth);
 		if (cfg->sqpoll) {
 			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
 				continue;
@@ -159,6 +159,21 @@ static int ur_setup(struct iom_ctx *ctx)
 		if (ret < 0)
 			goto fail_step;
 		ur->fixed_file = true;
+	}
+	if (cfg->wl.kind == IOM_WL_RPC) {
+		int *fds = calloc(ctx->depth, sizeof(*fds));
+
+		if (!fds) {
+			ret = -ENOMEM;
+			goto fail_step;
+		}
+		for (unsigned int i = 0; i < ctx->depth; i++)
+			fds[i] = ctx->tasks[i].fd;
+		ret = io_uring_register_files(&ur->ring, fds, ctx->depth);
+		free(fds);
+		if (ret < 0)
+			goto fail_step;
+		ur->fixed_sockets = true;
 	}
 	if (ctx->wl->fd >= 0 && (cfg->wl.direct || cfg->fixed_buffers)) {
 		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
@@ -221,14 +236,31 @@ static void ur_prep_rw(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_t
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+static void ur_prep_send(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
+{
+	io_uring_prep_send(sqe, ur->fixed_sockets ? (int)t->slot : t->fd, t->buf, t->len,
+			   MSG_NOSIGNAL);
+	if (ur->fixed_sockets)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* MSG_WAITALL: one CQE for the whole echo, however the bytes arrive. */
+static void ur_prep_recv(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
+{
+	io_uring_prep_recv(sqe, ur->fixed_sockets ? (int)t->slot : t->fd, t->buf, t->len,
+			   MSG_WAITALL);
+	if (ur->fixed_sockets)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
 static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
 	struct io_uring_sqe *sqe, *link;
 
-	/* A task and its deadline go in together or not at all. */
-	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u)) {
+	/* A task, its send (rpc) and its deadline go in together or not at all. */
+	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)) {
 		io_uring_submit(&ur->ring);
 		ur->nr_unsubmitted = 0;
 	}
@@ -258,9 +290,19 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	case IOM_OP_WRITE:
 		ur_prep_rw(ur, sqe, t);
 		break;
+	case IOM_OP_RPC:
+		/* send -> recv, linked: the recv starts once the request is out. */
+		ur_prep_send(ur, sqe, t);
+		io_uring_sqe_set_data64(sqe, t->id | UR_TAG_SEND);
+		sqe->flags |= IOSQE_IO_LINK;
+		ur->nr_unsubmitted++;
+		s->cqes_due++;
+		sqe = io_uring_get_sqe(&ur->ring);	/* space checked above */
+		ur_prep_recv(ur, sqe, t);
+		break;
 	}
 	io_uring_sqe_set_data64(sqe, t->id);
-	s->cqes_due = 1;
+	s->cqes_due++;
 	ur->nr_unsubmitted++;
 	if (t->deadline_ns) {
 		sqe->flags |= IOSQE_IO_LINK;
@@ -269,7 +311,7 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 		s->deadline_ts.tv_nsec = (long long)(t->deadline_ns % 1000000000ull);
 		io_uring_prep_link_timeout(link, &s->deadline_ts, IORING_TIMEOUT_ABS);
 		io_uring_sqe_set_data64(link, t->id | UR_TAG_LINK);
-		s->cqes_due = 2;
+		s->cqes_due++;
 		ur->nr_unsubmitted++;
 	}
 	return IOM_Q_QUEUED;
@@ -282,6 +324,8 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 
 	if (t->op == IOM_OP_TIMER && res == -ETIME)
 		res = 0;	/* a pure timeout that fires is the timer doing its job */
+	if (t->op == IOM_OP_RPC && s->send_res < 0 && !s->deadline_fired)
+		res = s->send_res;	/* the request never left: the recv was only cancelled */
 	if (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)
 		res = res < 0 ? res : (int64_t)t->done_bytes;
 	if (s->deadline_fired) {
@@ -312,12 +356,44 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 		return 0;
 	t = &ctx->tasks[slot];
 	s = &ur->slots[slot];
-	if (ud & UR_TAG_LINK) {
+	if (ud & UR_TAG_SEND) {
+		s->send_res = cqe->res;
+	} else if (ud & UR_TAG_LINK) {
 		/* -ETIME: the deadline fired (the op gets -ECANCELED unless it was past that). */
 		if (cqe->res == -ETIME)
 			s->deadline_fired = true;
 	} else {
 		s->op_res = cqe->res;
+		/*
+		 * rpc: an echo with another id is the late answer of an expired task that used
+		 * this connection before: count it and receive again for ours.
+		 */
+		if (t->op == IOM_OP_RPC && cqe->res == (int)t->len &&
+		    ((const struct iom_rpc_hdr *)t->buf)->id != t->id) {
+			struct io_uring_sqe *sqe = ur_get_sqe(ur);
+
+			ctx->stats.nr_late_replies++;
+			if (sqe && t->deadline_ns && io_uring_sq_space_left(&ur->ring) < 1)
+				sqe = NULL;
+			if (sqe) {
+				ur_prep_recv(ur, sqe, t);
+				io_uring_sqe_set_data64(sqe, t->id);
+				ur->nr_unsubmitted++;
+				/* The deadline's link was spent on the first recv: link it again. */
+				if (t->deadline_ns) {
+					struct io_uring_sqe *link = io_uring_get_sqe(&ur->ring);
+
+					sqe->flags |= IOSQE_IO_LINK;
+					io_uring_prep_link_timeout(link, &s->deadline_ts,
+								   IORING_TIMEOUT_ABS);
+					io_uring_sqe_set_data64(link, t->id | UR_TAG_LINK);
+					ur->nr_unsubmitted++;
+					s->cqes_due++;
+				}
+				return 0;
+			}
+			s->op_res = -EBADMSG;
+		}
 		if ((t->op == IOM_OP_READ || t->op == IOM_OP_WRITE) && cqe->res > 0) {
 			t->done_bytes += (uint32_t)cqe->res;
 			/* A short transfer: resubmit the rest (its deadline link is spent). */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rpc workload's wire format: a fixed 24-byte header, then the payload. The backend's reply
+ * echoes header and payload, so with service time 0 any plain echo server answers correctly.
+ * Fields are little-endian (this project runs on x86_64 and arm64 hosts alike).
+ */
+#ifndef IOM_RPC_H
+#define IOM_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "err.h"
+
+#define IOM_RPC_MAGIC		0x524d4f49u	/* "IOMR" on the wire */
+#define IOM_RPC_VERSION		1
+#define IOM_RPC_F_IDEMPOTENT	(1u << 0)	/* the request id is an idempotency key */
+#define IOM_RPC_F_BUSY		(1u << 1)	/* reply: the backend refused (its 429) */
+#define IOM_RPC_MAX_PAYLOAD	(1u << 20)	/* the backend never allocates more per frame */
+
+struct iom_rpc_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t flags;
+	uint64_t id;
+	uint32_t service_us;
+	uint32_t len;		/* payload bytes after the header */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct iom_rpc_hdr) == 24, "the header is 24 bytes on the wire");
+
+/* Check a received header: 0, or -EBADMSG with the reason in why (for a one-line log). */
+int iom_rpc_check(const struct iom_rpc_hdr *h, char *why, size_t whylen);
+
+/* A request in buf (header + payload filled with a pattern of the id); returns its length. */
+size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payload, uint16_t flags);
+
+/* A reply in buf is the echo of request id with payload bytes: true if it is. */
+bool iom_rpc_reply_ok(const void *buf, uint64_t id, uint32_t payload);
+
+/* Where the backend is: "HOST:PORT" (TCP) or a Unix socket path. */
+struct iom_rpc_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[128];
+};
+
+int iom_rpc_addr_parse(struct iom_rpc_addr *a, const char *hostport, struct iom_err *err);
+int iom_rpc_addr_unix(struct iom_rpc_addr *a, const char *path, struct iom_err *err);
+/* A connected, blocking socket with TCP_NODELAY; -errno on failure. */
+int iom_rpc_connect(const struct iom_rpc_addr *a, struct iom_err *err);
+
+#endif
