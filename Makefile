@@ -32,7 +32,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio
+.PHONY: all test check bench plot clean deps compare-fio fuzz
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -89,3 +89,12 @@ clean:
 # make plot [RUN=results/<dir>]: figures and report.md for a run (default results/latest).
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
+
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang) on the backend's frame reader, bounded in time.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
+		-o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3

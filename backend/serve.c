@@ -290,61 +290,53 @@ static void sv_read(struct sv_thread *th, struct sv_conn *c)
 	struct sv_server *srv = th->srv;
 
 	for (;;) {
-		size_t want = sizeof(struct iom_rpc_hdr);
-		struct iom_rpc_hdr h;
+		char why[96];
+		size_t need;
 		ssize_t n;
 
-		if (c->in_len >= sizeof(h)) {
-			char why[96];
-
-			memcpy(&h, c->in, sizeof(h));
-			if (iom_rpc_check(&h, why, sizeof(why))) {
-				atomic_fetch_add(&srv->nr_bad, 1);
-				sv_log(srv, "closing a connection: %s", why);
-				sv_close(th, c);
-				return;
-			}
-			want += h.len;
-		}
-		if (c->in_len == want && want > sizeof(h)) {
-			/* whole frame */
-		} else if (c->in_len < want) {
-			if (c->in_cap < want) {
-				unsigned char *p = realloc(c->in, want);
-
-				if (!p) {
-					sv_close(th, c);
-					return;
-				}
-				c->in = p;
-				c->in_cap = want;
-			}
-			n = read(c->fd, c->in + c->in_len, want - c->in_len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				return;
-			if (n <= 0) {
-				if (c->in_len)
-					sv_log(srv, "closing a connection: %s",
-					       n == 0 ? "peer closed mid-frame" : strerror(errno));
-				if (c->in_len)
-					atomic_fetch_add(&srv->nr_bad, 1);
-				sv_close(th, c);
-				return;
-			}
-			if (!c->in_len)
-				c->frame_start_ns = iom_now_ns();
-			c->in_len += (size_t)n;
-			if (c->in_len < want || want == sizeof(h))
-				continue;
-		}
-		if (sv_request(th, c, c->in_len)) {
+		if (iom_rpc_frame_need(c->in, c->in_len, &need, why, sizeof(why))) {
+			atomic_fetch_add(&srv->nr_bad, 1);
+			sv_log(srv, "closing a connection: %s", why);
 			sv_close(th, c);
 			return;
 		}
-		c->in_len = 0;
-		c->frame_start_ns = 0;
+		/* need counts the payload once the header is in: equal means a whole frame. */
+		if (c->in_len >= sizeof(struct iom_rpc_hdr) && c->in_len == need) {
+			if (sv_request(th, c, c->in_len)) {
+				sv_close(th, c);
+				return;
+			}
+			c->in_len = 0;
+			c->frame_start_ns = 0;
+			continue;
+		}
+		if (c->in_cap < need) {
+			unsigned char *p = realloc(c->in, need);
+
+			if (!p) {
+				sv_close(th, c);
+				return;
+			}
+			c->in = p;
+			c->in_cap = need;
+		}
+		n = read(c->fd, c->in + c->in_len, need - c->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (c->in_len) {
+				atomic_fetch_add(&srv->nr_bad, 1);
+				sv_log(srv, "closing a connection: %s",
+				       n == 0 ? "peer closed mid-frame" : strerror(errno));
+			}
+			sv_close(th, c);
+			return;
+		}
+		if (!c->in_len)
+			c->frame_start_ns = iom_now_ns();
+		c->in_len += (size_t)n;
 	}
 }
 

@@ -29,6 +29,20 @@ int iom_rpc_check(const struct iom_rpc_hdr *h, char *why, size_t whylen)
 	return -EBADMSG;
 }
 
+int iom_rpc_frame_need(const void *buf, size_t have, size_t *need, char *why, size_t whylen)
+{
+	struct iom_rpc_hdr h;
+
+	*need = sizeof(h);
+	if (have < sizeof(h))
+		return 0;
+	memcpy(&h, buf, sizeof(h));
+	if (iom_rpc_check(&h, why, whylen))
+		return -EBADMSG;
+	*need = sizeof(h) + h.len;
+	return 0;
+}
+
 size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payload, uint16_t flags)
 {
 	struct iom_rpc_hdr h = {

@@ -34,6 +34,14 @@ _Static_assert(sizeof(struct iom_rpc_hdr) == 24, "the header is 24 bytes on the 
 /* Check a received header: 0, or -EBADMSG with the reason in why (for a one-line log). */
 int iom_rpc_check(const struct iom_rpc_hdr *h, char *why, size_t whylen);
 
+/*
+ * A stream reader's one question: with `have` bytes of a frame in buf, how many bytes does the
+ * whole frame take? *need is the header size until the header is in, then header + payload.
+ * 0, or -EBADMSG (reason in why) as soon as the header is known bad: the caller never
+ * allocates what a bad frame claims.
+ */
+int iom_rpc_frame_need(const void *buf, size_t have, size_t *need, char *why, size_t whylen);
+
 /* A request in buf (header + payload filled with a pattern of the id); returns its length. */
 size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payload, uint16_t flags);
 
