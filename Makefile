@@ -14,7 +14,7 @@ LDLIBS  += -luring -ljson-c -lm -pthread
 TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
-	       fio python3-matplotlib tmux
+	       fio python3-matplotlib tmux iproute2
 
 ifeq ($(V),1)
 Q =

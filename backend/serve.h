@@ -5,6 +5,7 @@
 
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -23,5 +24,12 @@ struct iom_serve_opts {
 
 /* Serve until SIGTERM/SIGINT. 0, or -errno with err set. */
 int iom_serve(const struct iom_serve_opts *opts, struct iom_err *err);
+
+/*
+ * Forward TCP from listen_at to `to`, holding every chunk delay_ns in each direction (a stand-in
+ * for netem delay). Runs until SIGTERM/SIGINT.
+ */
+int iom_relay(const char *listen_at, const char *to, uint64_t delay_ns, bool quiet,
+	      struct iom_err *err);
 
 #endif

@@ -49,6 +49,7 @@ static const char usage_text[] =
 	"                                  io_uring NOP, timer overshoot, loopback TCP, memcpy)\n"
 	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
 	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
+	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
 	"       iomodels help              this text\n"
 	"\n"
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
@@ -812,6 +813,38 @@ static int cmd_serve(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_relay(int argc, char **argv)
+{
+	const char *listen_at = NULL, *to = NULL;
+	struct iom_err err = { "" };
+	uint64_t delay_ns = 0;
+	bool quiet = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quiet")) {
+			quiet = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			usage_error("relay: '%s' needs a value", argv[i]);
+		if (!strcmp(argv[i], "--listen"))
+			listen_at = argv[++i];
+		else if (!strcmp(argv[i], "--to"))
+			to = argv[++i];
+		else if (!strcmp(argv[i], "--delay-us"))
+			delay_ns = (uint64_t)(parse_double("--delay-us", argv[++i], 0, 1e7) * 1e3);
+		else
+			usage_error("relay: unknown option '%s'", argv[i]);
+	}
+	if (!listen_at || !to)
+		usage_error("relay: want --listen HOST:PORT --to HOST:PORT [--delay-us D]%s", "");
+	if (iom_relay(listen_at, to, delay_ns, quiet, &err)) {
+		fprintf(stderr, "iomodels: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 /* Before any thread exists: what every thread inherits. */
 static void process_setup(void)
 {
@@ -836,6 +869,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "relay"))
+		return cmd_relay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "calibrate"))
