@@ -24,7 +24,7 @@ endif
 
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
-	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard backend/*.c)
+	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard backend/*.c) $(wildcard scenario/*.c)
 LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a

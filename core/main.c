@@ -21,6 +21,7 @@
 
 #include "backend/serve.h"
 #include "calibrate/calibrate.h"
+#include "scenario/scenario.h"
 #include "driver.h"
 #include "meta.h"
 #include "model.h"
@@ -50,6 +51,7 @@ static const char usage_text[] =
 	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
 	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
 	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
+	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
 	"       iomodels help              this text\n"
 	"\n"
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
@@ -869,6 +871,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "scenario"))
+		return iom_scenario_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "relay"))
 		return cmd_relay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+/* iomodels scenario: the table of scenarios and the dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "scenario/scenario.h"
+
+/* Each scenario file defines one of these; this table is the only place that names them all. */
+static const struct iom_scenario *const scenarios[] = {
+	NULL,
+};
+
+int iom_scenario_main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "list")) {
+		for (size_t i = 0; scenarios[i]; i++)
+			printf("%-16s %s\n", scenarios[i]->name, scenarios[i]->what);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; scenarios[i]; i++)
+		if (!strcmp(argv[1], scenarios[i]->name))
+			return scenarios[i]->main(argc - 1, argv + 1);
+	fprintf(stderr, "iomodels: unknown scenario '%s' (iomodels scenario list)\n", argv[1]);
+	return 2;
+}
