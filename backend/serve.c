@@ -70,7 +70,7 @@ struct sv_server {
 	unsigned int nr_threads;
 	struct sv_thread *threads;
 	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
-	_Atomic uint64_t nr_requests, nr_duplicates, nr_bad, nr_conns, nr_busy;
+	_Atomic uint64_t nr_requests, nr_duplicates, nr_deduplicated, nr_bad, nr_conns, nr_busy;
 	_Atomic int in_service;		/* requests accepted and not yet answered */
 };
 
@@ -257,8 +257,19 @@ static int sv_request(struct sv_thread *th, struct sv_conn *c, size_t len)
 
 	memcpy(&h, c->in, sizeof(h));
 	atomic_fetch_add_explicit(&srv->nr_requests, 1, memory_order_relaxed);
-	if (sv_seen(srv, h.id))
+	if (sv_seen(srv, h.id)) {
+		/*
+		 * A request id seen before. With an idempotency key the work is not done again:
+		 * the stored result (here the echo, which is deterministic) goes back at once.
+		 * Without one the backend cannot tell a retry from new work: it executes it
+		 * again, and that is the duplicate the seed warns about.
+		 */
+		if (h.flags & IOM_RPC_F_IDEMPOTENT) {
+			atomic_fetch_add_explicit(&srv->nr_deduplicated, 1, memory_order_relaxed);
+			return sv_queue_reply(th, c, c->in, len, 0);
+		}
 		atomic_fetch_add_explicit(&srv->nr_duplicates, 1, memory_order_relaxed);
+	}
 	/* Over capacity: answer BUSY at once, this protocol's 429. */
 	if (srv->opts.capacity &&
 	    atomic_load_explicit(&srv->in_service, memory_order_relaxed) >= (int)srv->opts.capacity) {
@@ -558,9 +569,11 @@ int iom_serve(const struct iom_serve_opts *opts, struct iom_err *err)
 		FILE *f = fopen(opts->stats_file, "w");
 
 		if (f) {
-			fprintf(f, "requests=%llu\nduplicates=%llu\nbad_frames=%llu\nconnections=%llu\n"
-				"busy=%llu\n", (unsigned long long)srv->nr_requests,
+			fprintf(f, "requests=%llu\nduplicates=%llu\ndeduplicated=%llu\n"
+				"bad_frames=%llu\nconnections=%llu\nbusy=%llu\n",
+				(unsigned long long)srv->nr_requests,
 				(unsigned long long)srv->nr_duplicates,
+				(unsigned long long)srv->nr_deduplicated,
 				(unsigned long long)srv->nr_bad, (unsigned long long)srv->nr_conns,
 				(unsigned long long)srv->nr_busy);
 			fclose(f);

@@ -52,6 +52,13 @@ struct iom_job {
 	uint64_t *schedule;		/* open loop: intended start, ns after the run's start */
 	size_t nr_schedule, next_schedule;
 	uint64_t backlog_max;
+	/* Retries: a slot waiting to run its task again, after a backoff. */
+	uint8_t *attempts;		/* per slot: attempts after the first */
+	uint32_t *retry_slot;
+	uint64_t *retry_due_ns;
+	unsigned int nr_retry_pending;
+	uint64_t nr_retries, nr_give_ups;
+	bool stopping;			/* past the window: no new attempt starts */
 	_Atomic uint64_t pub_done;	/* for the status line */
 	_Atomic uint64_t pub_submitted;
 	bool setup_ok;
@@ -122,27 +129,12 @@ static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 		snprintf(job->bug, sizeof(job->bug), fmt, v);
 }
 
-void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+/* The task's final state: count it, measure it, free its slot. */
+static void job_account(struct iom_job *job, struct iom_task *t, int state)
 {
-	struct iom_job *job = ctx->drv;
-	struct iom_run *run;
-	int state = atomic_load_explicit(&t->state, memory_order_acquire);
+	struct iom_run *run = job->run;
 
-	ctx->nr_reported++;
-	/* A context without a driver (a test driving a model by hand) only counts. */
-	if (!job)
-		return;
-	run = job->run;
-	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
-		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
-		return;
-	}
-	if (!iom_state_terminal(state)) {
-		job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
-		state = IOM_FAILED;
-	}
 	job->nr_state[state]++;
-	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
 	if (run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
@@ -153,10 +145,124 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		if (t->t_end_ns > job->last_end_ns)
 			job->last_end_ns = t->t_end_ns;
 	}
+	job->attempts[t->slot] = 0;
 	job->slot_busy[t->slot] = false;
 	job->free_slots[job->nr_free++] = t->slot;
-	if (run->cfg->cpu_work_ns)
-		iom_cpu_work(run->cfg->cpu_work_ns);
+}
+
+/* Exponential backoff, capped; "full jitter" draws uniformly below it (seeded, per attempt). */
+static uint64_t backoff_ns(const struct iom_cfg *cfg, const struct iom_task *t, unsigned int n)
+{
+	uint64_t d = cfg->backoff_base_ns << (n - 1 < 30 ? n - 1 : 30);
+
+	if (cfg->backoff == IOM_BACKOFF_NONE)
+		return 0;
+	if (d > cfg->backoff_cap_ns || d < cfg->backoff_base_ns)
+		d = cfg->backoff_cap_ns;
+	if (cfg->backoff == IOM_BACKOFF_EXP_JITTER)
+		d = (uint64_t)(iom_unit(iom_mix64(cfg->wl.seed ^ t->id ^ ((uint64_t)n << 56))) *
+			       (double)d);
+	return d;
+}
+
+/*
+ * Retry or not: an EXPIRED or FAILED task whose policy says retry goes again after its
+ * backoff, as a new attempt of the same task (same id: with --idempotency-key the backend
+ * can tell), so conservation still counts it once, by its last attempt's state.
+ */
+static bool job_maybe_retry(struct iom_job *job, struct iom_task *t, int state)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	bool wanted = (state == IOM_EXPIRED && cfg->retry_expired) ||
+		      (state == IOM_FAILED && cfg->retry_failed);
+
+	if (!wanted)
+		return false;
+	if (job->stopping || job->attempts[t->slot] >= cfg->retry_max) {
+		job->nr_give_ups++;
+		return false;
+	}
+	job->attempts[t->slot]++;
+	job->nr_retries++;
+	job->retry_slot[job->nr_retry_pending] = t->slot;
+	job->retry_due_ns[job->nr_retry_pending++] =
+		t->t_end_ns + backoff_ns(cfg, t, job->attempts[t->slot]);
+	return true;
+}
+
+void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct iom_job *job = ctx->drv;
+	int state = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	ctx->nr_reported++;
+	/* A context without a driver (a test driving a model by hand) only counts. */
+	if (!job)
+		return;
+	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
+		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
+		return;
+	}
+	if (!iom_state_terminal(state)) {
+		job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
+		state = IOM_FAILED;
+	}
+	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
+	if (!job_maybe_retry(job, t, state))
+		job_account(job, t, state);
+	if (job->run->cfg->cpu_work_ns)
+		iom_cpu_work(job->run->cfg->cpu_work_ns);
+}
+
+/* Earliest pending retry, or UINT64_MAX. */
+static uint64_t job_next_retry(const struct iom_job *job)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (unsigned int i = 0; i < job->nr_retry_pending; i++)
+		if (job->retry_due_ns[i] < next)
+			next = job->retry_due_ns[i];
+	return next;
+}
+
+/* Start every retry that is due: the same task again, its request rebuilt from its number. */
+static int job_submit_retries(struct iom_job *job, uint64_t now)
+{
+	struct iom_run *run = job->run;
+	const struct iom_cfg *cfg = run->cfg;
+	struct iom_ctx *ctx = &job->ctx;
+	int queued = 0;
+
+	for (unsigned int i = 0; i < job->nr_retry_pending;) {
+		struct iom_task *t;
+		int ret;
+
+		if (job->retry_due_ns[i] > now) {
+			i++;
+			continue;
+		}
+		t = &ctx->tasks[job->retry_slot[i]];
+		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
+		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
+		iom_task_start(t, now);
+		ret = cfg->model->submit(ctx, t);
+		if (ret == IOM_Q_BUSY) {
+			iom_task_requeue(t);
+			break;
+		}
+		job->retry_slot[i] = job->retry_slot[job->nr_retry_pending - 1];
+		job->retry_due_ns[i] = job->retry_due_ns[--job->nr_retry_pending];
+		if (ret == IOM_Q_QUEUED) {
+			queued++;
+		} else if (ret == IOM_Q_DONE) {
+			iom_complete(ctx, t);
+		} else {
+			if (iom_task_finish(t, ret, IOM_CAUSE_OP, now) == IOM_FINISH_FIRST)
+				iom_complete(ctx, t);
+			return ret;
+		}
+	}
+	return queued;
 }
 
 static int job_make_schedule(struct iom_job *job, unsigned int index)
@@ -207,7 +313,11 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	ctx->tasks = calloc(depth, sizeof(*ctx->tasks));
 	job->free_slots = calloc(depth, sizeof(*job->free_slots));
 	job->slot_busy = calloc(depth, sizeof(*job->slot_busy));
-	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy)
+	job->attempts = calloc(depth, sizeof(*job->attempts));
+	job->retry_slot = calloc(depth, sizeof(*job->retry_slot));
+	job->retry_due_ns = calloc(depth, sizeof(*job->retry_due_ns));
+	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy || !job->attempts ||
+	    !job->retry_slot || !job->retry_due_ns)
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
 	iom_hist_init(job->hist);
 	if (buf_bytes &&
@@ -356,21 +466,29 @@ static int job_loop(struct iom_job *job)
 	for (;;) {
 		unsigned int inflight;
 
+		int queued;
+
 		if (!stopping && job_should_stop(job, now))
 			stopping = true;
-		ret = job_submit_some(job, &now, &stopping);
+		ret = job->nr_retry_pending ? job_submit_retries(job, now) : 0;
+		queued = ret;
+		if (ret >= 0) {
+			ret = job_submit_some(job, &now, &stopping);
+			queued += ret > 0 ? ret : 0;
+		}
 		if (ret < 0) {
 			/* Keep the model's own message when it said what failed. */
 			if (!ctx->err.msg[0])
 				iom_err_set(&ctx->err, ret, "%s: submit", model->name);
 			return ret;
 		}
-		if (ret > 0 && model->flush) {
+		if (queued > 0 && model->flush) {
 			ret = model->flush(ctx);
 			if (ret < 0)
 				return ret;
 		}
-		inflight = ctx->depth - job->nr_free;
+		/* A slot waiting out a retry's backoff is not in flight. */
+		inflight = ctx->depth - job->nr_free - job->nr_retry_pending;
 		/* Open loop: arrivals that are due but not started (no free slot, or a sync
 		 * submitter still inside its last call) are the backlog. */
 		if (cfg->rate > 0 && job->next_schedule < job->nr_schedule) {
@@ -384,8 +502,15 @@ static int job_loop(struct iom_job *job)
 				      job->nr_state[IOM_PARTIAL] + job->nr_state[IOM_EXPIRED],
 				      memory_order_relaxed);
 		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
-		if (stopping)
-			return 0;	/* the drain reaps what is still in flight */
+		/*
+		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
+		 * measured tasks are not done until their retries are: keep going for those.
+		 */
+		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed) &&
+				  (inflight || job->nr_retry_pending) &&
+				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
+				  !interrupted))
+			return 0;
 		if (inflight) {
 			uint64_t timeout = UINT64_MAX;
 			unsigned int want = min_batch < inflight ? min_batch : inflight;
@@ -398,6 +523,11 @@ static int job_loop(struct iom_job *job)
 			if (run->t_stop != UINT64_MAX)
 				timeout = run->t_stop > now && run->t_stop - now < timeout ?
 						  run->t_stop - now : timeout;
+			if (job->nr_retry_pending) {
+				uint64_t next = job_next_retry(job);
+
+				timeout = next <= now ? 0 : next - now < timeout ? next - now : timeout;
+			}
 			/* A full window of closed-loop waits must still notice Ctrl-C. */
 			if (timeout > 200000000ull)
 				timeout = 200000000ull;
@@ -405,17 +535,22 @@ static int job_loop(struct iom_job *job)
 			if (ret < 0)
 				return ret;
 			now = ctx->now_ns;
-		} else if (cfg->rate > 0) {
-			/* Nothing in flight and the next arrival is in the future: sleep until it. */
-			uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
+		} else if (cfg->rate > 0 || job->nr_retry_pending) {
+			/* Nothing in flight; the next arrival or retry is in the future: sleep. */
+			uint64_t next = cfg->rate > 0 && job->nr_free ?
+					run->t_run0 + job->schedule[job->next_schedule] : UINT64_MAX;
 			struct timespec ts;
 
+			if (job->nr_retry_pending && job_next_retry(job) < next)
+				next = job_next_retry(job);
 			if (next > run->t_stop)
 				next = run->t_stop;
-			if (next - now > 200000000ull)
+			if (next > now + 200000000ull)
 				next = now + 200000000ull;
-			ts = iom_ts(next);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			if (next > now) {
+				ts = iom_ts(next);
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			}
 			now = iom_now_ns();
 		} else if (!is_async(cfg)) {
 			now = ctx->now_ns ? ctx->now_ns : iom_now_ns();
@@ -437,6 +572,14 @@ static void job_drain(struct iom_job *job)
 	uint64_t until = now + 5000000000ull + 4 * longest;
 	bool cancelled = false;
 
+	/* No new attempt after the window: a retry still waiting gives up with its last state. */
+	job->stopping = true;
+	while (job->nr_retry_pending) {
+		struct iom_task *t = &ctx->tasks[job->retry_slot[--job->nr_retry_pending]];
+
+		job->nr_give_ups++;
+		job_account(job, t, atomic_load(&t->state));
+	}
 	while (job->nr_free < ctx->depth) {
 		int ret;
 
@@ -517,6 +660,9 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 	free(job->ctx.tasks);
 	free(job->free_slots);
 	free(job->slot_busy);
+	free(job->attempts);
+	free(job->retry_slot);
+	free(job->retry_due_ns);
 	free(job->bufs);
 	free(job->schedule);
 }
@@ -707,6 +853,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
+	uint64_t retries = 0, give_ups = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -722,6 +869,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		started += job->nr_started_window;
 		/* A late rpc answer is read by a later task of the slot: the model counts it. */
 		late += job->nr_late + job->ctx.stats.nr_late_replies;
+		retries += job->nr_retries;
+		give_ups += job->nr_give_ups;
 		verify_fail += job->nr_verify_fail;
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
@@ -744,6 +893,10 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	row->num[IOM_COL_n_partial] = (double)nr_state[IOM_PARTIAL];
 	row->num[IOM_COL_n_expired] = (double)nr_state[IOM_EXPIRED];
 	row->num[IOM_COL_n_late] = (double)late;
+	if (cfg->retry_expired || cfg->retry_failed) {
+		row->num[IOM_COL_retries] = (double)retries;
+		row->num[IOM_COL_give_ups] = (double)give_ups;
+	}
 	row->num[IOM_COL_tasks] = (double)window;
 	row->num[IOM_COL_cq_overflow] = is_async(cfg) && strcmp(cfg->model->name, "uring") == 0 ?
 						(double)overflow : NAN;

@@ -17,6 +17,7 @@
 struct iom_model;
 
 enum iom_on_partial { IOM_PARTIAL_RESUBMIT, IOM_PARTIAL_ACCEPT };
+enum iom_backoff { IOM_BACKOFF_NONE, IOM_BACKOFF_EXP, IOM_BACKOFF_EXP_JITTER };
 enum iom_rate_process { IOM_RATE_UNIFORM, IOM_RATE_POISSON };
 enum iom_notify { IOM_NOTIFY_WAIT, IOM_NOTIFY_POLL };	/* kernel_free: how completions are learned */
 enum iom_pool { IOM_POOL_SHARED, IOM_POOL_PER_FD };	/* kernel_free: libuv-like or glibc-AIO-like */
@@ -42,6 +43,11 @@ struct iom_cfg {
 	uint64_t cpu_work_ns;		/* CPU work per completed task, done by the submitter */
 	unsigned int batch_complete;	/* reap waits for this many (default 1) */
 	enum iom_on_partial on_partial;
+	/* Per terminal state: retry (a new attempt of the same task, same id) or not. */
+	bool retry_expired, retry_failed;
+	unsigned int retry_max;		/* attempts after the first */
+	enum iom_backoff backoff;
+	uint64_t backoff_base_ns, backoff_cap_ns;
 	bool sqpoll, fixed_buffers;
 	bool verify;			/* check every read's bytes against the file's pattern */
 	/* kernel_free */

@@ -84,6 +84,12 @@ static const char usage_text[] =
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
 	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
 	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
+	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
+	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
+	"  --retry-max N        attempts after the first (default 3)\n"
+	"  --backoff B          none|exp|exp-jitter (full jitter; default exp-jitter)\n"
+	"  --backoff-base-us B  first backoff (default 1000)  --backoff-cap-us C (default 100000)\n"
+	"  --idempotency-key    rpc: requests carry their id as an idempotency key\n"
 	"  --payload BYTES      rpc: request and reply payload (default 64)\n"
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
@@ -264,6 +270,8 @@ enum {
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
+	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
+	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 };
@@ -305,6 +313,13 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "on-expired", required_argument, NULL, OPT_ON_EXPIRED },
+	{ "on-failed", required_argument, NULL, OPT_ON_FAILED },
+	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
+	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+	{ "backoff-base-us", required_argument, NULL, OPT_BACKOFF_BASE_US },
+	{ "backoff-cap-us", required_argument, NULL, OPT_BACKOFF_CAP_US },
+	{ "idempotency-key", no_argument, NULL, OPT_IDEMPOTENCY_KEY },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
@@ -331,6 +346,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	cfg->wl.size = 1ull << 30;
 	cfg->wl.bs = 4096;
 	cfg->wl.payload = 64;
+	cfg->retry_max = 3;
+	cfg->backoff = IOM_BACKOFF_EXP_JITTER;
+	cfg->backoff_base_ns = 1000000;
+	cfg->backoff_cap_ns = 100000000;
 	cfg->runtime_ns = 3000000000ull;
 	cfg->batch_complete = 1;
 	o->repeat = 1;
@@ -441,6 +460,39 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
+		case OPT_ON_EXPIRED:
+		case OPT_ON_FAILED: {
+			bool retry = !strcmp(optarg, "retry");
+
+			if (!retry && strcmp(optarg, "drop"))
+				usage_error("--on-expired/--on-failed: want drop or retry (got '%s')",
+					    optarg);
+			if (c == OPT_ON_EXPIRED)
+				cfg->retry_expired = retry;
+			else
+				cfg->retry_failed = retry;
+			break;
+		}
+		case OPT_RETRY_MAX: cfg->retry_max = parse_uint("--retry-max", optarg, 0, 100); break;
+		case OPT_BACKOFF:
+			if (!strcmp(optarg, "none"))
+				cfg->backoff = IOM_BACKOFF_NONE;
+			else if (!strcmp(optarg, "exp"))
+				cfg->backoff = IOM_BACKOFF_EXP;
+			else if (!strcmp(optarg, "exp-jitter"))
+				cfg->backoff = IOM_BACKOFF_EXP_JITTER;
+			else
+				usage_error("--backoff: want none, exp or exp-jitter (got '%s')", optarg);
+			break;
+		case OPT_BACKOFF_BASE_US:
+			cfg->backoff_base_ns = (uint64_t)(parse_double("--backoff-base-us", optarg, 1,
+								       1e8) * 1e3);
+			break;
+		case OPT_BACKOFF_CAP_US:
+			cfg->backoff_cap_ns = (uint64_t)(parse_double("--backoff-cap-us", optarg, 1,
+								      1e9) * 1e3);
+			break;
+		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
 		case OPT_PAYLOAD:
 			cfg->wl.payload = (uint32_t)parse_size("--payload", optarg);
 			if (cfg->wl.payload > IOM_RPC_MAX_PAYLOAD)

@@ -122,7 +122,8 @@ void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_t
 		t->op = IOM_OP_RPC;
 		t->latency_ns = iom_workload_latency(&wl->p, seq);
 		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, (uint32_t)(t->latency_ns / 1000),
-						wl->p.payload, 0);
+						wl->p.payload,
+						wl->p.idempotency_key ? IOM_RPC_F_IDEMPOTENT : 0);
 		break;
 	case IOM_WL_TIMER:
 		t->op = IOM_OP_TIMER;

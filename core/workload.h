@@ -48,6 +48,7 @@ struct iom_wl_params {
 	char connect[128];	/* --connect HOST:PORT: a running backend; empty = start one */
 	char unix_path[108];	/* --unix PATH: over a Unix socket */
 	char backend_cpus[64];	/* --backend-cpus LIST for the backend we start */
+	bool idempotency_key;	/* requests carry their id as an idempotency key */
 };
 
 struct iom_workload {

@@ -6,7 +6,10 @@
 #include "scenario/scenario.h"
 
 /* Each scenario file defines one of these; this table is the only place that names them all. */
+extern const struct iom_scenario iom_scenario_two_generals;
+
 static const struct iom_scenario *const scenarios[] = {
+	&iom_scenario_two_generals,
 	NULL,
 };
 

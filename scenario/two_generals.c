@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iomodels scenario two-generals: the lost answer. rpc tasks whose service time has a tail
+ * (bimodal: a fixed fraction is slow, deterministically) with a deadline below the tail, retried
+ * on EXPIRED. The slow answer is not lost, only late: without an idempotency key the backend runs
+ * every retry again (duplicates); with the key it returns the stored result and runs nothing twice.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "scenario/scenario.h"
+
+static int tg_usage(const char *what)
+{
+	fprintf(stderr, "iomodels: scenario two-generals: %s (options: --model LIST --tasks N "
+		"--concurrency C --output DIR)\n", what);
+	return 2;
+}
+
+static int tg_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tasks", required_argument, NULL, 't' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct iom_row row;
+	struct iom_hist *hist = malloc(sizeof(*hist));
+	const char *models = "all", *out = NULL;
+	char outdir[256], errbuf[256];
+	unsigned long tasks = 400, conc = 8;
+	struct iom_report *rep;
+	int c, worst = 0;
+
+	if (!hist)
+		return 1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 't':
+			tasks = strtoul(optarg, &end, 10);
+			if (*end || !tasks || tasks > 1000000)
+				return free(hist), tg_usage("--tasks: want 1..1000000");
+			break;
+		case 'c':
+			conc = strtoul(optarg, &end, 10);
+			if (*end || !conc || conc > 1024)
+				return free(hist), tg_usage("--concurrency: want 1..1024");
+			break;
+		case 'm': models = optarg; break;
+		case 'o': out = optarg; break;
+		default: return free(hist), tg_usage("unknown option or missing value");
+		}
+	}
+	if (optind < argc)
+		return free(hist), tg_usage("unexpected argument");
+	if (out) {
+		snprintf(outdir, sizeof(outdir), "%s", out);
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(outdir, sizeof(outdir), "results/%Y%m%dT%H%M%SZ-two-generals", &tm);
+	}
+	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	if (!rep) {
+		fprintf(stderr, "iomodels: %s\n", errbuf);
+		free(hist);
+		return 1;
+	}
+	printf("two-generals: %lu rpc tasks, C=%lu, 10%% take 20 ms, deadline 5 ms, retry on "
+	       "EXPIRED (at most 3, exp-jitter backoff from 1 ms)\n\n", tasks, conc);
+	printf("%-12s %-4s %9s %9s %8s %9s %10s %8s\n", "model", "key", "completed", "expired",
+	       "retries", "give-ups", "duplicates", "late");
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_err err = { "" };
+
+		if (strcmp(models, "all") && !strstr(models, iom_models[m]->name))
+			continue;
+		if (iom_models[m]->probe(IOM_WL_RPC, &err))
+			continue;
+		for (int key = 0; key < 2; key++) {
+			struct iom_cfg cfg = { 0 };
+
+			cfg.model = iom_models[m];
+			cfg.wl.kind = IOM_WL_RPC;
+			cfg.wl.payload = 64;
+			cfg.wl.seed = 1;
+			cfg.wl.latency_ns = 100000;
+			cfg.wl.dist = IOM_DIST_BIMODAL;
+			cfg.wl.bimodal_p = 0.1;
+			cfg.wl.bimodal_ns = 20000000;
+			cfg.wl.idempotency_key = key;
+			cfg.deadline_ns = 5000000;
+			cfg.retry_expired = true;
+			cfg.retry_max = 3;
+			cfg.backoff = IOM_BACKOFF_EXP_JITTER;
+			cfg.backoff_base_ns = 1000000;
+			cfg.backoff_cap_ns = 100000000;
+			cfg.concurrency = (unsigned int)conc;
+			cfg.tasks = tasks;
+			cfg.batch_complete = 1;
+			cfg.out_dir = outdir;
+			if (iom_run_cell(&cfg, &row, hist) == IOM_EXIT_BUG)
+				worst = IOM_EXIT_BUG;
+			snprintf(row.str[IOM_COL_variant] + strlen(row.str[IOM_COL_variant]),
+				 sizeof(row.str[0]) - strlen(row.str[IOM_COL_variant]), "%s",
+				 key ? ";idempotency-key" : ";no-key");
+			iom_report_row(rep, &row, hist);
+			if (strcmp(row.str[IOM_COL_status], "ok")) {
+				printf("%-12s %-4s %s: %s\n", iom_models[m]->name, key ? "on" : "off",
+				       row.str[IOM_COL_status], row.str[IOM_COL_reason]);
+				continue;
+			}
+			printf("%-12s %-4s %9.0f %9.0f %8.0f %9.0f %10.0f %8.0f\n",
+			       iom_models[m]->name, key ? "on" : "off", row.num[IOM_COL_n_completed],
+			       row.num[IOM_COL_n_expired], row.num[IOM_COL_retries],
+			       row.num[IOM_COL_give_ups], row.num[IOM_COL_n_dup],
+			       row.num[IOM_COL_n_late]);
+		}
+	}
+	printf("\nverdict: without a key every retry of a late task is executed again by the "
+	       "backend (duplicates > 0); with the key it is answered from the stored result "
+	       "(duplicates = 0). Late = answers that arrived after their attempt expired.\n");
+	iom_report_close(rep);
+	printf("results: %s/runs.csv\n", outdir);
+	free(hist);
+	return worst;
+}
+
+const struct iom_scenario iom_scenario_two_generals = {
+	.name = "two-generals",
+	.what = "lost answers: retries on EXPIRED without and with an idempotency key",
+	.main = tg_main,
+};

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Retries and the Two Generals: a task retried on EXPIRED is still one task (conservation);
+ * without an idempotency key the backend executes retries again (duplicates > 0), with the
+ * key it executes nothing twice (duplicates == 0).
+ */
+#include <math.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "testutil.h"
+
+static struct iom_row row;
+static struct iom_hist hist;
+
+static struct iom_cfg tg_cfg(const struct iom_model *m, bool key)
+{
+	struct iom_cfg cfg = { 0 };
+
+	cfg.model = m;
+	cfg.wl.kind = IOM_WL_RPC;
+	cfg.wl.payload = 64;
+	cfg.wl.seed = 3;
+	/* Wide margins: fast tasks answer at once, slow ones after 200 ms, deadline 50 ms. */
+	cfg.wl.latency_ns = 0;
+	cfg.wl.dist = IOM_DIST_BIMODAL;
+	cfg.wl.bimodal_p = 0.2;
+	cfg.wl.bimodal_ns = 200000000;
+	cfg.wl.idempotency_key = key;
+	cfg.deadline_ns = 50000000;
+	cfg.retry_expired = true;
+	cfg.retry_max = 3;
+	cfg.backoff = IOM_BACKOFF_EXP_JITTER;
+	cfg.backoff_base_ns = 1000000;
+	cfg.backoff_cap_ns = 10000000;
+	cfg.concurrency = 4;
+	cfg.tasks = 40;
+	cfg.batch_complete = 1;
+	cfg.verify = true;
+	return cfg;
+}
+
+static void test_two_generals(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_err err = { "" };
+		int ret = iom_models[m]->probe(IOM_WL_RPC, &err);
+
+		if (ret < 0)
+			iom_skip("%s rpc unavailable: %s", iom_models[m]->name, err.msg);
+		if (ret)
+			continue;
+		for (int key = 0; key < 2; key++) {
+			struct iom_cfg cfg = tg_cfg(iom_models[m], key);
+			double done;
+
+			assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+			if (strcmp(row.str[IOM_COL_status], "ok"))
+				fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
+			/* Each task once, by its last attempt, however many attempts it took. */
+			done = row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_expired] +
+			       row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_aborted] +
+			       row.num[IOM_COL_n_partial];
+			assert_true(done == 40 && row.num[IOM_COL_submitted] == 40);
+			/* 8 slow tasks: each expires at least once and is retried. */
+			assert_true(row.num[IOM_COL_retries] >= 8);
+			if (key)
+				assert_true(row.num[IOM_COL_n_dup] == 0);
+			else
+				assert_true(row.num[IOM_COL_n_dup] > 0);
+		}
+	}
+}
+
+/* No retry policy: the retry columns stay empty, not zero. */
+static void test_no_policy_no_columns(void **state)
+{
+	struct iom_cfg cfg = tg_cfg(iom_models[0], false);
+
+	cfg.retry_expired = false;
+	cfg.tasks = 10;
+	assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+	assert_true(isnan(row.num[IOM_COL_retries]));
+	assert_true(row.num[IOM_COL_n_expired] == 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_generals),
+		cmocka_unit_test(test_no_policy_no_columns),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
