@@ -14,7 +14,7 @@ LDLIBS  += -luring -ljson-c -lm -pthread
 TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
-	       fio python3-matplotlib tmux iproute2
+	       fio python3-matplotlib tmux iproute2 bpftool clang llvm libelf-dev zlib1g-dev
 
 ifeq ($(V),1)
 Q =
@@ -24,7 +24,8 @@ endif
 
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
-	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard backend/*.c) $(wildcard scenario/*.c)
+	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
+	   $(wildcard backend/*.c) $(wildcard scenario/*.c)
 LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a
@@ -34,6 +35,55 @@ TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz
 all: $(BIN)
+
+# eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
+# Without BTF, bpftool, clang or libbpf, core/probe_stub.c stands in (and says so when built).
+BPFTOOL     ?= bpftool
+BPF_CLANG   ?= clang
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_MISSING := $(strip $(if $(wildcard $(VMLINUX_BTF)),,$(VMLINUX_BTF)) \
+	       $(if $(shell command -v $(BPFTOOL) 2>/dev/null),,bpftool) \
+	       $(if $(shell command -v $(BPF_CLANG) 2>/dev/null),,clang) \
+	       $(if $(wildcard /usr/include/bpf/libbpf.h),,libbpf-dev))
+ifeq ($(BPF_MISSING),)
+BPF_PROGS     = $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
+BPF_SKELS     = $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
+BPF_USER_SRCS = $(filter-out %.bpf.c,$(wildcard bpf/*.c))
+BPF_USER_OBJS = $(BPF_USER_SRCS:%.c=$(BUILD)/%.o)
+LIB_SRCS     := $(filter-out core/probe_stub.c,$(LIB_SRCS)) $(BPF_USER_SRCS)
+LDLIBS       += -lbpf -lelf -lz
+
+$(BPF_USER_OBJS): EXTRA_DEFS = -I$(BUILD)/bpf
+.SECONDARY: $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
+$(BPF_USER_OBJS): $(BPF_SKELS) $(BUILD)/bpf/syscall_names.h
+
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BUILD)/bpf -Ibpf -MMD -MP \
+		-Wall -Werror -c -o $@ $<
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
+
+# Syscall names by number, from this machine's <asm/unistd.h>.
+$(BUILD)/bpf/syscall_names.h:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(CC) -E -dM -include sys/syscall.h -x c /dev/null | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/\t[\2] = "\1",/p' >$@.tmp && \
+		mv $@.tmp $@
+else
+$(BUILD)/core/probe_stub.o: core/probe_stub.c
+	@mkdir -p $(dir $@)
+	@echo "  NOTE    probes: BPF not built (missing: $(BPF_MISSING)); core/probe_stub.c stands in"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,7 +99,7 @@ FORCE:
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(BUILD)/core/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -7,11 +7,13 @@
 extern const struct iom_model iom_model_threads;
 extern const struct iom_model iom_model_epoll;
 extern const struct iom_model iom_model_uring;
+extern const struct iom_model iom_model_kernel_free;
 
 const struct iom_model *const iom_models[] = {
 	&iom_model_threads,
 	&iom_model_epoll,
 	&iom_model_uring,
+	&iom_model_kernel_free,
 	NULL,
 };
 

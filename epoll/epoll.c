@@ -8,6 +8,14 @@
  * libevent, nginx) keep their timers. A regular file cannot be watched (epoll_ctl gives EPERM):
  * the file workload is n/a here.
  *
+ * rpc: each slot's connection (made by the driver) is set non-blocking and registered once,
+ * EPOLLIN|EPOLLET. A task is a send of the whole request, then nothing until EPOLLIN (a recv
+ * tried at once would only cost an EAGAIN per task), then recv to EAGAIN into t->buf. EPOLLOUT
+ * is armed only while a short send waits for room. A deadline is the task's heap entry; an
+ * abandoned task (deadline, cancel) leaves its connection in mid-stream, and the slot keeps
+ * it whole: the rest of a half-sent request still goes out, and the rest of a half-read reply
+ * is skipped by the next task, so every task reads whole frames and keeps only its own echo.
+ *
  * Why a heap and not one timerfd per task: both were built and measured (timer D=1ms, --cpus 0,
  * 3 s closed loop, two runs each, kernel 6.18 2-vCPU VM shared with other jobs; ops/s, p99,
  * CPU per task):
@@ -26,12 +34,15 @@
  * so no event, stale or not, can end a task before its time.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -41,6 +52,7 @@
 enum ep_kind {
 	EP_KIND_EVENT = 1,	/* nop: the slot's eventfd */
 	EP_KIND_TIMER,		/* the submitter's timerfd, armed at the heap's first key */
+	EP_KIND_SOCK,		/* rpc: the slot's connection */
 };
 
 enum ep_slot_state {
@@ -56,6 +68,13 @@ struct ep_slot {
 	enum ep_slot_state state;
 	uint32_t hpos;		/* index in the heap, EP_NOT_QUEUED */
 	uint64_t key;		/* when the task is due: its end, or its deadline if earlier */
+	/* rpc: where the slot's connection stands; it outlives the tasks that use it. */
+	uint32_t sent;		/* request bytes of the task in flight that are out */
+	uint32_t got;		/* reply bytes in t->buf (of our reply, or of a late one) */
+	uint32_t skip;		/* bytes of an abandoned task's reply still to discard */
+	bool want_out;		/* EPOLLOUT armed: a short send waits for room */
+	char *stale;		/* the unsent rest of an abandoned task's request, or NULL */
+	uint32_t stale_len, stale_off;
 };
 
 struct ep_ctx {
@@ -70,6 +89,8 @@ struct ep_ctx {
 	unsigned int nr_events;
 	uint32_t *cancelled;		/* ended by ->cancel(), for the next ->reap() */
 	unsigned int nr_cancelled;
+	char *scratch;			/* rpc: where skipped reply bytes go */
+	uint32_t scratch_len;
 };
 
 #define EP_FILE_NA	"epoll cannot watch regular files (epoll_ctl: EPERM)"
@@ -83,10 +104,6 @@ static int ep_probe(enum iom_wl_kind wl, struct iom_err *err)
 	if (wl == IOM_WL_FILE) {
 		/* A regular file is always "ready": epoll refuses to watch it at all. */
 		iom_err_msg(err, EP_FILE_NA);
-		return IOM_PROBE_NA;
-	}
-	if (wl == IOM_WL_RPC) {
-		iom_err_msg(err, "the rpc workload is not built yet");
 		return IOM_PROBE_NA;
 	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -224,9 +241,11 @@ static int ep_rearm(struct iom_ctx *ctx, struct ep_ctx *ep)
 
 static void ep_free(struct ep_ctx *ep)
 {
-	for (unsigned int i = 0; i < ep->nr_slots; i++)
+	for (unsigned int i = 0; i < ep->nr_slots; i++) {
 		if (ep->slots[i].efd >= 0)
 			close(ep->slots[i].efd);
+		free(ep->slots[i].stale);
+	}
 	if (ep->tfd >= 0)
 		close(ep->tfd);
 	if (ep->epfd >= 0)
@@ -235,6 +254,7 @@ static void ep_free(struct ep_ctx *ep)
 	free(ep->heap);
 	free(ep->events);
 	free(ep->cancelled);
+	free(ep->scratch);
 	free(ep);
 }
 
@@ -266,16 +286,42 @@ static int ep_add_fd(struct iom_ctx *ctx, struct ep_ctx *ep, int *fdp, enum ep_k
 	return 0;
 }
 
+/*
+ * rpc: the slot's connection, made (blocking) by the driver, goes non-blocking and into the
+ * epoll set once for the cell. EPOLLOUT is left out: a socket with room would report it on
+ * every edge, and it is wanted only while a short send waits.
+ */
+static int ep_add_sock(struct iom_ctx *ctx, struct ep_ctx *ep, uint32_t slot)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
+				  .data.u64 = ep_data(EP_KIND_SOCK, slot) };
+	int fd = ctx->tasks[slot].fd, fl;
+
+	if (fd < 0)
+		return iom_err_set(&ctx->err, -EBADF, "epoll: rpc slot %u has no connection",
+				   slot);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return iom_err_set(&ctx->err, -errno, "epoll: O_NONBLOCK on slot %u's socket",
+				   slot);
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return iom_err_set(&ctx->err, -errno, "epoll: epoll_ctl ADD socket of slot %u",
+				   slot);
+	return 0;
+}
+
 static int ep_setup(struct iom_ctx *ctx)
 {
 	const struct iom_cfg *cfg = ctx->cfg;
 	enum iom_wl_kind wl = cfg->wl.kind;
-	bool nop = wl == IOM_WL_NOP, timer = wl == IOM_WL_TIMER || cfg->deadline_ns;
+	bool nop = wl == IOM_WL_NOP, rpc = wl == IOM_WL_RPC;
+	bool timer = wl == IOM_WL_TIMER || cfg->deadline_ns;
+	/* fds this setup makes (the epoll, eventfds, the timerfd): rpc sockets are the driver's */
 	unsigned int nr_fds = 1 + (nop ? ctx->depth : 0) + timer;
 	struct ep_ctx *ep;
 	int ret = 0;
 
-	if (wl != IOM_WL_NOP && wl != IOM_WL_TIMER)
+	if (wl != IOM_WL_NOP && wl != IOM_WL_TIMER && !rpc)
 		return iom_err_msg(&ctx->err, "epoll: the %s workload is not supported",
 				   iom_wl_name(wl));
 	ep = calloc(1, sizeof(*ep));
@@ -285,10 +331,17 @@ static int ep_setup(struct iom_ctx *ctx)
 	ep->slots = calloc(ctx->depth, sizeof(*ep->slots));
 	ep->heap = calloc(ctx->depth, sizeof(*ep->heap));
 	/* Room for every fd's event, so one epoll_pwait2 can see everything that is ready. */
-	ep->nr_events = nr_fds - 1;
+	ep->nr_events = (nop || rpc ? ctx->depth : 0) + timer;
 	ep->events = calloc(ep->nr_events, sizeof(*ep->events));
 	ep->cancelled = calloc(ctx->depth, sizeof(*ep->cancelled));
-	if (!ep->slots || !ep->heap || !ep->events || !ep->cancelled) {
+	if (rpc) {
+		/* Skipped bytes are thrown away: a bounded scratch will do for any frame size. */
+		ep->scratch_len = iom_rpc_frame_len(&cfg->wl);
+		if (ep->scratch_len > 65536)
+			ep->scratch_len = 65536;
+		ep->scratch = malloc(ep->scratch_len);
+	}
+	if (!ep->slots || !ep->heap || !ep->events || !ep->cancelled || (rpc && !ep->scratch)) {
 		ep_free(ep);
 		return iom_err_set(&ctx->err, -ENOMEM, "epoll: setup");
 	}
@@ -308,16 +361,200 @@ static int ep_setup(struct iom_ctx *ctx)
 		ep->nr_slots = i + 1;
 		if (nop)
 			ret = ep_add_fd(ctx, ep, &s->efd, EP_KIND_EVENT, i, nr_fds);
+		else if (rpc)
+			ret = ep_add_sock(ctx, ep, i);
 	}
 	if (ret) {
 		ep_free(ep);
 		return ret;
 	}
 	ctx->priv = ep;
-	snprintf(ctx->variant, sizeof(ctx->variant), "%s",
-		 !nop ? "timer-heap+timerfd" :
-		 timer ? "eventfd-per-slot+deadline-heap+timerfd" : "eventfd-per-slot");
+	if (rpc)
+		snprintf(ctx->variant, sizeof(ctx->variant), "nonblock+et+socket-per-slot%s",
+			 timer ? "+deadline-heap+timerfd" : "");
+	else
+		snprintf(ctx->variant, sizeof(ctx->variant), "%s",
+			 !nop ? "timer-heap+timerfd" :
+			 timer ? "eventfd-per-slot+deadline-heap+timerfd" : "eventfd-per-slot");
 	return 0;
+}
+
+/* --- rpc: one request/reply at a time on the slot's connection --- */
+
+/* Send buf from *off on; 0 when all of it is out, -EAGAIN when the socket is full. */
+static int ep_send_rest(int fd, const char *buf, uint32_t len, uint32_t *off)
+{
+	while (*off < len) {
+		/* MSG_NOSIGNAL: a backend that went away is -EPIPE for the task, not SIGPIPE. */
+		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		*off += (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Arm or disarm EPOLLOUT on the slot's socket, with a syscall only when it changes. */
+static int ep_want_out(struct ep_ctx *ep, struct ep_slot *s, int fd, uint32_t slot, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET | (on ? EPOLLOUT : 0),
+				  .data.u64 = ep_data(EP_KIND_SOCK, slot) };
+
+	if (s->want_out == on)
+		return 0;
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev))
+		return -errno;
+	s->want_out = on;
+	return 0;
+}
+
+/*
+ * Push what the slot owes the connection: first the rest of an abandoned task's request (the
+ * backend reads whole frames, so it must go out before anything else), then t's request (t is
+ * NULL when no task of the slot is in flight). A short send arms EPOLLOUT, which this disarms
+ * once all is out. Returns 0 (all out, or waiting for room) or -errno: the connection broke.
+ */
+static int ep_rpc_flush(struct iom_ctx *ctx, struct ep_ctx *ep, uint32_t slot, struct iom_task *t)
+{
+	struct ep_slot *s = &ep->slots[slot];
+	int fd = ctx->tasks[slot].fd, ret = 0;
+
+	if (s->stale) {
+		ret = ep_send_rest(fd, s->stale, s->stale_len, &s->stale_off);
+		if (!ret) {
+			free(s->stale);
+			s->stale = NULL;
+		}
+	}
+	if (!ret && t)
+		ret = ep_send_rest(fd, t->buf, t->len, &s->sent);
+	if (ret == -EAGAIN) {
+		ctx->stats.nr_resubmit++;	/* a short send: the rest goes on EPOLLOUT */
+		return ep_want_out(ep, s, fd, slot, true);
+	}
+	/* A failed disarm costs a spurious EPOLLOUT edge at worst; the next flush retries. */
+	if (!ret)
+		ep_want_out(ep, s, fd, slot, false);
+	return ret;
+}
+
+/*
+ * t ends before its reply is in (deadline or cancel), but its connection carries on. A request
+ * that is partly out must be completed, or the backend would read the next request's bytes as
+ * its rest: its rest is kept for the slot to send first. (A task's send starts only after the
+ * previous rest is out, so there is at most one; a request none of which went out is dropped,
+ * and no reply to it will come.) Bytes of a reply already in t->buf leave the rest of that
+ * frame in the stream: the next task skips them before it reads anything of its own.
+ */
+static void ep_rpc_abandon(struct ep_slot *s, struct iom_task *t)
+{
+	if (s->sent && s->sent < t->len) {
+		s->stale_len = t->len - s->sent;
+		s->stale_off = 0;
+		s->stale = malloc(s->stale_len);
+		if (s->stale)
+			memcpy(s->stale, (const char *)t->buf + s->sent, s->stale_len);
+		else
+			/* The stream cannot be kept whole: end it, so the slot's next tasks fail
+			 * (-EPIPE) rather than send a torn frame. */
+			shutdown(t->fd, SHUT_RDWR);
+	}
+	if (s->got)
+		s->skip = t->len - s->got;
+	s->sent = s->got = 0;
+}
+
+/* t's reply is complete, or its connection failed: decide, and report. */
+static void ep_rpc_done(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t, int64_t res)
+{
+	struct ep_slot *s = &ep->slots[t->slot];
+
+	ep_heap_del(ep, t->slot);
+	iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	s->state = EP_IDLE;
+	iom_complete(ctx, t);
+}
+
+/*
+ * EPOLLIN for t, whose request is all out: read to EAGAIN (edge-triggered), first the rest of
+ * an abandoned task's reply, then whole frames into t->buf. A frame with another id is the late
+ * answer of an earlier task of this slot that expired: counted, and we read on for ours.
+ * A recv never reads past the frame, so bytes that follow ours (a late answer) stay in the
+ * socket, without the EAGAIN that would end the edge: the slot's next task reads them first,
+ * woken by the edge its own reply brings. Returns 1 if t ended.
+ */
+static int ep_rpc_recv(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t)
+{
+	struct ep_slot *s = &ep->slots[t->slot];
+	uint64_t id;
+	ssize_t n;
+
+	for (;;) {
+		if (s->skip)
+			n = recv(t->fd, ep->scratch, s->skip < ep->scratch_len ? s->skip :
+				 ep->scratch_len, 0);
+		else
+			n = recv(t->fd, (char *)t->buf + s->got, t->len - s->got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;	/* drained: the rest comes with the next edge */
+		if (n <= 0)
+			break;
+		if (s->skip) {
+			s->skip -= (uint32_t)n;
+			if (!s->skip)
+				ctx->stats.nr_late_replies++;
+			continue;
+		}
+		s->got += (uint32_t)n;
+		if (s->got < t->len)
+			continue;
+		memcpy(&id, (const char *)t->buf + offsetof(struct iom_rpc_hdr, id), sizeof(id));
+		if (id == t->id) {
+			ep_rpc_done(ctx, ep, t, t->len);
+			return 1;
+		}
+		ctx->stats.nr_late_replies++;
+		s->got = 0;
+	}
+	/* The backend closed (a short answer, or none) or the connection failed. */
+	ep_rpc_done(ctx, ep, t, n < 0 ? -errno : s->got ? (int64_t)s->got : -ECONNRESET);
+	return 1;
+}
+
+/* An event on slot's socket; returns 1 if it ended a task. */
+static int ep_sock_event(struct iom_ctx *ctx, struct ep_ctx *ep, uint32_t slot, uint32_t events)
+{
+	struct ep_slot *s = &ep->slots[slot];
+	struct iom_task *t = &ctx->tasks[slot];
+	bool running = s->state == EP_RUNNING;
+	int ret;
+
+	if (s->want_out && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		ret = ep_rpc_flush(ctx, ep, slot, running ? t : NULL);
+		if (ret && running) {
+			ep_rpc_done(ctx, ep, t, ret);
+			return 1;
+		}
+		if (ret) {
+			/* Nobody waits for the rest: the next task's send meets the error. */
+			free(s->stale);
+			s->stale = NULL;
+		}
+	}
+	/*
+	 * Until the whole request is out no reply to it can come: what is readable now is a late
+	 * answer, read when our own reply's arrival brings the next edge. (An idle slot leaves
+	 * late answers in the socket the same way, for its next task.)
+	 */
+	if (!running || s->stale || s->sent < t->len ||
+	    !(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return 0;
+	return ep_rpc_recv(ctx, ep, t);
 }
 
 static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
@@ -338,6 +575,20 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 	case IOM_OP_TIMER:
 		key = t->t_submit_ns + t->latency_ns;
 		break;
+	case IOM_OP_RPC: {
+		int ret;
+
+		/* Only the send: the reply is waited for with EPOLLIN, never tried for now. */
+		s->sent = s->got = 0;
+		ret = ep_rpc_flush(ctx, ep, t->slot, t);
+		if (ret) {
+			/* A broken connection fails this task; the cell goes on. */
+			ctx->now_ns = iom_now_ns();
+			iom_task_finish(t, ret, IOM_CAUSE_OP, ctx->now_ns);
+			return IOM_Q_DONE;
+		}
+		break;
+	}
 	default:
 		return iom_err_set(&ctx->err, -EOPNOTSUPP, "epoll: op %d", t->op);
 	}
@@ -363,11 +614,13 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 
 /*
  * Whether t's operation had finished by time at_ns. A nop is done when submit's write returns;
- * a timer when its end has come.
+ * a timer when its end has come. An rpc still in flight is not done: its reply would have
+ * ended it (ep_rpc_recv) and taken it out of the heap.
  */
 static bool ep_op_done_by(const struct iom_task *t, uint64_t at_ns)
 {
-	return t->op == IOM_OP_NOP || t->t_submit_ns + t->latency_ns <= at_ns;
+	return t->op == IOM_OP_NOP ||
+	       (t->op == IOM_OP_TIMER && t->t_submit_ns + t->latency_ns <= at_ns);
 }
 
 /*
@@ -383,6 +636,15 @@ static void ep_finish(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t
 
 	ep_heap_del(ep, t->slot);
 	if (t->deadline_ns && !ep_op_done_by(t, t->deadline_ns)) {
+		/*
+		 * rpc: the batch's events are read before the heap is popped, so a reply that was
+		 * in when epoll_pwait2 returned has ended its task already, even one that came in
+		 * while the submitter was off CPU past the deadline (threads' ppoll also looks at
+		 * its fd once more after its timeout). Only uring's in-kernel link timeout cuts
+		 * at the deadline itself.
+		 */
+		if (t->op == IOM_OP_RPC)
+			ep_rpc_abandon(s, t);
 		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 	} else {
 		/* A nop ended by its deadline's heap entry: its eventfd still holds the write. */
@@ -408,6 +670,8 @@ static int ep_event(struct iom_ctx *ctx, struct ep_ctx *ep, const struct epoll_e
 	}
 	if (slot >= ep->nr_slots)
 		return 0;
+	if ((enum ep_kind)(ev->data.u64 >> 32) == EP_KIND_SOCK)
+		return ep_sock_event(ctx, ep, slot, ev->events);
 	s = &ep->slots[slot];
 	/*
 	 * A slot that is idle or cancelled had its eventfd drained when its task ended, and a
@@ -502,6 +766,8 @@ static int ep_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		iom_task_finish(t, 0, IOM_CAUSE_OP, now);
 	else
 		iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+	if (t->op == IOM_OP_RPC)
+		ep_rpc_abandon(s, t);
 	s->state = EP_CANCELLED;
 	ep->cancelled[ep->nr_cancelled++] = t->slot;
 	return 0;

@@ -7,9 +7,13 @@
 
 /* Each scenario file defines one of these; this table is the only place that names them all. */
 extern const struct iom_scenario iom_scenario_two_generals;
+extern const struct iom_scenario iom_scenario_herd;
+extern const struct iom_scenario iom_scenario_durability;
 
 static const struct iom_scenario *const scenarios[] = {
 	&iom_scenario_two_generals,
+	&iom_scenario_herd,
+	&iom_scenario_durability,
 	NULL,
 };
 

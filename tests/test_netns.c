@@ -11,7 +11,7 @@
 static void test_netns_delay_and_cleanup(void **state)
 {
 	char cmd[1024], dir[] = "/tmp/iom-test-netns-XXXXXX", line[8192], *p;
-	double p50 = -1;
+	double p50 = -1;	/* the mean, in fact: present whatever the sample count */
 	FILE *f;
 	int col = 0, want = -1;
 
@@ -29,7 +29,7 @@ static void test_netns_delay_and_cleanup(void **state)
 	assert_non_null(f);
 	assert_non_null(fgets(line, sizeof(line), f));
 	for (p = strtok(line, ","); p; p = strtok(NULL, ","), col++)
-		if (!strcmp(p, "lat_p50_ns"))
+		if (!strcmp(p, "lat_mean_ns"))
 			want = col;
 	assert_true(want >= 0);
 	assert_non_null(fgets(line, sizeof(line), f));
@@ -41,7 +41,8 @@ static void test_netns_delay_and_cleanup(void **state)
 	assert_non_null(p);
 	p50 = atof(p);
 	/* The relay holds each direction 1 ms: no round trip can take less than 2 ms. */
-	assert_true(p50 >= 2000000);
+	if (!(p50 >= 2000000))
+		fail_msg("mean round trip %.0f ns through a 2 x 1 ms relay; row: %s", p50, line);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }

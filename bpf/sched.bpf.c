@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * Per-thread scheduler accounting for one process (targ_tgid): a small state machine per thread
+ * (ONCPU / RUNQ / SLEEP / DISK) in task-local storage, driven by sched_switch, sched_wakeup and
+ * sched_wakeup_new. Each interval is added when it ends, clipped to the measured window that
+ * user space sets in .bss (t_on_ns / t_off_ns, gated by `window`), so setup, ramp and drain
+ * count nothing. A thread's record is copied to the `dead` hash at its last switch, because its
+ * task storage goes with it. Some events never reach a tracer (here about one switch or wake-up
+ * in a few thousand): they show as a transition from a state the thread was not in, are counted
+ * (probe_lost), and the interval is rebuilt from the kernel's own sum_exec_runtime and run_delay.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "sched.h"
+
+#define TASK_RUNNING		0x0000
+#define TASK_UNINTERRUPTIBLE	0x0002
+#define TASK_DEAD		0x0080
+#define PF_IO_WORKER		0x00000010
+/* io-wq's IO_WORKER_F_FREE: bit 2 (a bit number since 6.x, the mask 4 before: the same bit). */
+#define IO_WORKER_FREE_MASK	4ul
+
+const volatile pid_t targ_tgid = 0;
+const volatile bool timeline = false;
+
+/* The window, written by user space: t_on_ns first, then window = 1; t_off_ns, then 2. */
+__u32 window = 0;
+__u64 t_on_ns = 0;
+__u64 t_off_ns = 0;
+__u64 tl_end_ns = 0;
+/* Losses, counted inside the window only, and never hidden (they go to probe_lost). */
+__u64 nr_nostorage = 0;		/* task storage refused (busy on this CPU, or no memory) */
+/*
+ * Transitions from a state the thread was not in: a switch-out of a thread not on a CPU, a
+ * switch-in of a blocked thread (its wake-up never came), a switch-in of one already on a CPU.
+ */
+__u64 nr_bad_out = 0;
+__u64 nr_bad_in_blocked = 0;
+__u64 nr_bad_in = 0;
+__u64 nr_dead_full = 0;		/* an exited thread that did not fit in `dead` */
+__u64 nr_tl_events = 0;
+__u64 nr_tl_dropped = 0;	/* timeline records the ring buffer refused */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct iom_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct iom_dead_thread);
+} dead SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);	/* resized by the loader when the timeline is on */
+} timeline_rb SEC(".maps");
+
+static __always_inline bool in_window(__u64 now)
+{
+	__u32 w = *(volatile __u32 *)&window;
+	__u64 off;
+
+	if (!w)
+		return false;
+	off = *(volatile __u64 *)&t_off_ns;
+	return !off || now < off;
+}
+
+/* The part of [since, now) inside the window. */
+static __always_inline __u64 clipped(__u64 since, __u64 now)
+{
+	__u32 w = *(volatile __u32 *)&window;
+	__u64 lo, hi, off;
+
+	if (!w)
+		return 0;
+	lo = *(volatile __u64 *)&t_on_ns;
+	if (since > lo)
+		lo = since;
+	off = *(volatile __u64 *)&t_off_ns;
+	hi = off && now > off ? off : now;
+	return hi > lo ? hi - lo : 0;
+}
+
+static __always_inline void tl_emit(struct iom_thread *t, __u64 now)
+{
+	struct iom_tl_event *e;
+	__u64 lo = t_on_ns, hi = tl_end_ns, off = t_off_ns;
+
+	if (!window || t->state == IOM_TS_UNKNOWN)
+		return;
+	if (t->since_ns > lo)
+		lo = t->since_ns;
+	if (now < hi)
+		hi = now;
+	if (off && off < hi)
+		hi = off;
+	if (hi <= lo)
+		return;
+	if (__sync_fetch_and_add(&nr_tl_events, 1) >= IOM_TL_MAX_EVENTS)
+		return;
+	e = bpf_ringbuf_reserve(&timeline_rb, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&nr_tl_dropped, 1);
+		return;
+	}
+	e->tid = t->tid;
+	e->state = (__u16)t->state;
+	e->flags = (__u16)t->flags;
+	e->start_ns = lo;
+	e->end_ns = hi;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The current state of t ends now: add its clipped length where it belongs. */
+static __always_inline void close_state(struct iom_thread *t, __u64 now)
+{
+	__u64 d = clipped(t->since_ns, now);
+
+	switch (t->state) {
+	case IOM_TS_ONCPU:
+		t->oncpu_ns += d;
+		break;
+	case IOM_TS_RUNQ:
+		t->runq_ns += d;
+		break;
+	case IOM_TS_SLEEP:
+	case IOM_TS_DISK:
+		if (t->state == IOM_TS_SLEEP)
+			t->sleep_ns += d;
+		else
+			t->disk_ns += d;
+		if (t->flags & IOM_TF_IOWAIT)
+			t->iowait_ns += d;
+		if (t->flags & IOM_TF_IDLE)
+			t->idle_ns += d;
+		break;
+	default:
+		break;
+	}
+	if (timeline)
+		tl_emit(t, now);
+}
+
+/* End the current state at `at` and enter `state` there. */
+static __always_inline void advance(struct iom_thread *t, __u32 state, __u64 at)
+{
+	close_state(t, at);
+	t->state = state;
+	t->flags = 0;
+	t->since_ns = at;
+}
+
+/* Take back the clipped part of [lo, hi) from a blocked kind (SLEEP or DISK) and flags. */
+static __always_inline void unblock(struct iom_thread *t, __u32 state, __u32 flags, __u64 lo,
+				    __u64 hi)
+{
+	__u64 d = clipped(lo, hi);
+
+	if (state == IOM_TS_SLEEP)
+		t->sleep_ns -= d < t->sleep_ns ? d : t->sleep_ns;
+	else
+		t->disk_ns -= d < t->disk_ns ? d : t->disk_ns;
+	if (flags & IOM_TF_IOWAIT)
+		t->iowait_ns -= d < t->iowait_ns ? d : t->iowait_ns;
+	if (flags & IOM_TF_IDLE)
+		t->idle_ns -= d < t->idle_ns ? d : t->idle_ns;
+	t->runq_ns += d;
+}
+
+static __always_inline __u64 min_u64(__u64 a, __u64 b)
+{
+	return a < b ? a : b;
+}
+
+static __always_inline void inconsistent(struct iom_thread *t, __u64 now, __u64 *counter)
+{
+	if (!in_window(now))
+		return;
+	t->lost++;
+	__sync_fetch_and_add(counter, 1);
+}
+
+static __always_inline struct iom_thread *thread_get(struct task_struct *task, __u64 now)
+{
+	struct iom_thread *t;
+
+	t = bpf_task_storage_get(&threads, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		if (in_window(now))
+			__sync_fetch_and_add(&nr_nostorage, 1);
+		return NULL;
+	}
+	if (!t->tid)
+		t->tid = (__u32)task->pid;
+	return t;
+}
+
+/* Copy an exiting thread's record where user space can still find it. */
+static __always_inline void save_dead(struct task_struct *task, struct iom_thread *t,
+				      __u32 flags)
+{
+	struct iom_dead_thread d = {};
+	__u32 tid = t->tid;
+
+	__builtin_memcpy(&d.t, t, sizeof(*t));
+	d.t.flags |= flags;
+	bpf_probe_read_kernel_str(d.comm, sizeof(d.comm), task->comm);
+	d.k_exec_ns = task->se.sum_exec_runtime;
+	d.exit_ns = bpf_ktime_get_ns();
+	if (bpf_core_field_exists(task->sched_info.run_delay))
+		d.k_delay_ns = task->sched_info.run_delay;
+	if (bpf_map_update_elem(&dead, &tid, &d, BPF_ANY))
+		__sync_fetch_and_add(&nr_dead_full, 1);
+}
+
+static __always_inline void switch_out(struct task_struct *prev, bool preempt,
+				       unsigned int prev_state, __u64 now)
+{
+	struct iom_thread *t = thread_get(prev, now);
+	__u64 k_exec, k_delay;
+	bool counted;
+
+	if (!t)
+		return;
+	/* The kernel's own figures, up to date here (put_prev_task ran update_curr). */
+	k_exec = prev->se.sum_exec_runtime;
+	k_delay = bpf_core_field_exists(prev->sched_info.run_delay) ?
+			  prev->sched_info.run_delay : 0;
+	if (t->state != IOM_TS_ONCPU && t->state != IOM_TS_UNKNOWN) {
+		/*
+		 * Its switch-in never reached us (and, if it was blocked, neither did its wake-up).
+		 * Since its last switch-out the kernel saw it run k_exec - t->k_exec_ns and wait
+		 * k_delay - t->k_delay_ns on a run queue: it ran last, waited before that, and was
+		 * blocked (if it was) before that. The run reports the event in probe_lost.
+		 */
+		__u64 span = now - t->since_ns;
+		__u64 run = min_u64(k_exec - t->k_exec_ns, span);
+		__u64 wait = min_u64(k_delay - t->k_delay_ns, span - run);
+
+		inconsistent(t, now, &nr_bad_out);
+		if (t->state != IOM_TS_RUNQ)
+			advance(t, IOM_TS_RUNQ, now - run - wait);
+		advance(t, IOM_TS_ONCPU, now - run);
+	}
+	if (t->fix_in_ns) {
+		/*
+		 * A wake-up that never came: the kernel now knows how long the thread then
+		 * waited on the run queue before that switch-in. Move that from blocked.
+		 */
+		__u64 wait = min_u64(k_delay - t->fix_delay_ns, t->fix_in_ns - t->fix_since_ns);
+
+		unblock(t, t->fix_state, t->fix_flags, t->fix_in_ns - wait, t->fix_in_ns);
+		t->fix_in_ns = 0;
+	}
+	close_state(t, now);
+	t->k_exec_ns = k_exec;
+	t->k_delay_ns = k_delay;
+	counted = in_window(now);
+	/*
+	 * `preempt` misses most involuntary switches (a yield, a wake-up preemption taken at the
+	 * next return to user space): a thread switched out while still TASK_RUNNING is runnable,
+	 * so that is involuntary too.
+	 */
+	if (preempt || prev_state == TASK_RUNNING) {
+		t->state = IOM_TS_RUNQ;
+		t->flags = 0;
+		if (counted)
+			t->nivcsw++;
+	} else {
+		if (counted)
+			t->nvcsw++;
+		if (prev_state & TASK_DEAD) {
+			t->state = IOM_TS_DEAD;
+			t->since_ns = now;
+			save_dead(prev, t, 0);
+			return;
+		}
+		t->state = prev_state & TASK_UNINTERRUPTIBLE ? IOM_TS_DISK : IOM_TS_SLEEP;
+		t->flags = BPF_CORE_READ_BITFIELD(prev, in_iowait) ? IOM_TF_IOWAIT : 0;
+		if ((prev->flags & PF_IO_WORKER) && bpf_core_type_exists(struct io_worker)) {
+			struct io_worker *w = prev->worker_private;
+
+			/* io-wq workers only (SQPOLL threads have no worker_private). */
+			if (w && (BPF_CORE_READ(w, flags) & IO_WORKER_FREE_MASK))
+				t->flags |= IOM_TF_IDLE;
+		}
+	}
+	t->since_ns = now;
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
+{
+	struct iom_thread *t = thread_get(next, now);
+	__u32 cpu1;
+
+	if (!t)
+		return;
+	switch (t->state) {
+	case IOM_TS_RUNQ:
+		close_state(t, now);
+		break;
+	case IOM_TS_SLEEP:
+	case IOM_TS_DISK:
+		/*
+		 * Its wake-up never reached us: blocked, then runnable, until now. Count it all as
+		 * blocked for now; the kernel adds the run-queue part to run_delay right after
+		 * this tracepoint, and the next switch-out moves it (see switch_out).
+		 */
+		inconsistent(t, now, &nr_bad_in_blocked);
+		t->fix_in_ns = now;
+		t->fix_since_ns = t->since_ns;
+		t->fix_state = t->state;
+		t->fix_flags = t->flags;
+		t->fix_delay_ns = bpf_core_field_exists(next->sched_info.run_delay) ?
+					  next->sched_info.run_delay : 0;
+		close_state(t, now);
+		break;
+	case IOM_TS_UNKNOWN:
+		break;
+	default:
+		inconsistent(t, now, &nr_bad_in);
+		break;
+	}
+	cpu1 = bpf_get_smp_processor_id() + 1;
+	if (t->cpu1 != cpu1) {
+		if (t->cpu1 && in_window(now))
+			t->migrations++;
+		t->cpu1 = cpu1;
+	}
+	t->state = IOM_TS_ONCPU;
+	t->flags = 0;
+	t->since_ns = now;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(iom_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	bool out = prev->tgid == targ_tgid, in = next->tgid == targ_tgid;
+	__u64 now;
+
+	if (!out && !in)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (out)
+		switch_out(prev, preempt, prev_state, now);
+	if (in)
+		switch_in(next, now);
+	return 0;
+}
+
+static __always_inline void woken(struct task_struct *p, bool is_new)
+{
+	struct iom_thread *t;
+	__u64 now;
+
+	if (p->tgid != targ_tgid)
+		return;
+	now = bpf_ktime_get_ns();
+	t = thread_get(p, now);
+	if (!t)
+		return;
+	if (!is_new && in_window(now))
+		t->wakeups++;
+	switch (t->state) {
+	case IOM_TS_SLEEP:
+	case IOM_TS_DISK:
+		close_state(t, now);
+		t->state = IOM_TS_RUNQ;
+		t->flags = 0;
+		t->since_ns = now;
+		break;
+	case IOM_TS_UNKNOWN:
+		t->state = IOM_TS_RUNQ;
+		t->since_ns = now;
+		break;
+	default:
+		/* Woken before it went to sleep (still on its runqueue): no transition. */
+		break;
+	}
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(iom_sched_wakeup, struct task_struct *p)
+{
+	woken(p, false);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(iom_sched_wakeup_new, struct task_struct *p)
+{
+	woken(p, true);
+	return 0;
+}
+
+/*
+ * A copy at exit too, marked EXITING: pthread_join returns (the kernel clears the thread's tid)
+ * before the thread's last switch, so the driver may collect before that switch comes, or it may
+ * be one of the rare events that never reach a tracer. The last switch overwrites it.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(iom_sched_exit, struct task_struct *p)
+{
+	struct iom_thread *t;
+
+	if (p->tgid != targ_tgid)
+		return 0;
+	t = bpf_task_storage_get(&threads, p, NULL, 0);
+	if (t)
+		save_dead(p, t, IOM_TF_EXITING);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

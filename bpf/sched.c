@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loader of sched.bpf.c: open -> set rodata (tgid, timeline) -> load -> attach; window edges
+ * into .bss; at the end, every thread's record (live ones by pidfd from task storage, exited
+ * ones from the dead map) with its open interval closed at the window's end, and the timeline.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probe_int.h"
+#include "sched.h"
+#include "sched.skel.h"
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD	O_EXCL	/* 6.9: a pidfd for a thread, not only a process */
+#endif
+
+struct iom_sched {
+	struct sched_bpf *skel;
+	pid_t tgid;
+	bool timeline;
+	uint64_t t_on_ns, t_off_ns;
+	uint64_t misses_on, misses_off;
+};
+
+struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, struct iom_err *err)
+{
+	struct iom_sched *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		iom_err_set(err, -ENOMEM, "sched: open");
+		return NULL;
+	}
+	s->tgid = tgid;
+	s->timeline = timeline;
+	s->skel = sched_bpf__open();
+	if (!s->skel) {
+		iom_err_set(err, -errno, "sched: open");
+		goto cleanup;
+	}
+	s->skel->rodata->targ_tgid = tgid;
+	s->skel->rodata->timeline = timeline;
+	if (timeline) {
+		ret = bpf_map__set_max_entries(s->skel->maps.timeline_rb, IOM_TL_RINGBUF_BYTES);
+		if (ret) {
+			iom_err_set(err, ret, "sched: timeline ring buffer");
+			goto cleanup;
+		}
+	}
+	ret = sched_bpf__load(s->skel);
+	if (ret) {
+		iom_err_set(err, ret, "sched: load");
+		goto cleanup;
+	}
+	ret = sched_bpf__attach(s->skel);
+	if (ret) {
+		iom_err_set(err, ret, "sched: attach");
+		goto cleanup;
+	}
+	return s;
+cleanup:
+	sched_bpf__destroy(s->skel);
+	free(s);
+	return NULL;
+}
+
+void iom_sched_window(struct iom_sched *s, bool on, uint64_t now_ns)
+{
+	struct sched_bpf__bss *bss = s->skel->bss;
+
+	/* The programs read the edge's time after the flag: store the time first. */
+	if (on) {
+		s->misses_on = iom_bpf_misses(s->skel->obj);
+		s->t_on_ns = now_ns;
+		__atomic_store_n(&bss->t_on_ns, now_ns, __ATOMIC_RELEASE);
+		__atomic_store_n(&bss->tl_end_ns, now_ns + IOM_TL_WINDOW_NS, __ATOMIC_RELEASE);
+		__atomic_store_n(&bss->window, 1, __ATOMIC_RELEASE);
+	} else {
+		s->t_off_ns = now_ns;
+		__atomic_store_n(&bss->t_off_ns, now_ns, __ATOMIC_RELEASE);
+		__atomic_store_n(&bss->window, 2, __ATOMIC_RELEASE);
+		s->misses_off = iom_bpf_misses(s->skel->obj);
+	}
+}
+
+static uint64_t clip(const struct iom_sched *s, uint64_t since, uint64_t end)
+{
+	uint64_t lo = since > s->t_on_ns ? since : s->t_on_ns;
+
+	if (end > s->t_off_ns)
+		end = s->t_off_ns;
+	return end > lo ? end - lo : 0;
+}
+
+/* Close a thread's current state at end (clipped to the window), as the programs would have. */
+static void close_open_state(const struct iom_sched *s, struct iom_thread *t, uint64_t end)
+{
+	uint64_t d = clip(s, t->since_ns, end);
+
+	switch (t->state) {
+	case IOM_TS_ONCPU:
+		t->oncpu_ns += d;
+		break;
+	case IOM_TS_RUNQ:
+		t->runq_ns += d;
+		break;
+	case IOM_TS_SLEEP:
+	case IOM_TS_DISK:
+		if (t->state == IOM_TS_SLEEP)
+			t->sleep_ns += d;
+		else
+			t->disk_ns += d;
+		if (t->flags & IOM_TF_IOWAIT)
+			t->iowait_ns += d;
+		if (t->flags & IOM_TF_IDLE)
+			t->idle_ns += d;
+		break;
+	default:
+		break;
+	}
+}
+
+static bool thread_counted(const struct iom_thread *t)
+{
+	return t->oncpu_ns || t->runq_ns || t->sleep_ns || t->disk_ns || t->nvcsw || t->nivcsw ||
+	       t->wakeups || t->migrations || t->lost;
+}
+
+static int grow(struct iom_sched_thread **v, int *cap, int n)
+{
+	struct iom_sched_thread *nv;
+
+	if (n < *cap)
+		return 0;
+	*cap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, (size_t)*cap * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+	const struct iom_sched_thread *x = a, *y = b;
+
+	return (x->t.tid > y->t.tid) - (x->t.tid < y->t.tid);
+}
+
+static void read_comm(pid_t tgid, pid_t tid, char *comm)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", tgid, tid);
+	strcpy(comm, "?");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, IOM_COMM_LEN - 1);
+	close(fd);
+	if (n <= 0) {
+		strcpy(comm, "?");
+		return;
+	}
+	comm[n] = 0;
+	comm[strcspn(comm, "\n")] = 0;
+}
+
+int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost)
+{
+	int map_dead = bpf_map__fd(s->skel->maps.dead);
+	int map_live = bpf_map__fd(s->skel->maps.threads);
+	struct sched_bpf__bss *bss = s->skel->bss;
+	struct iom_sched_thread *v = NULL;
+	struct iom_dead_thread d;
+	struct dirent *de;
+	uint32_t key, next;
+	int n = 0, cap = 0, nr_dead, ret = 0;
+	char path[64];
+	void *prev = NULL;
+	DIR *dir;
+
+	/* Exited threads first; a thread still listed in /proc replaces its exit copy below. */
+	while (!bpf_map_get_next_key(map_dead, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(map_dead, &key, &d))
+			continue;
+		if (grow(&v, &cap, n)) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].t = d.t;
+		v[n].exited_k = true;
+		v[n].k_exec_ns = d.k_exec_ns;
+		v[n].k_delay_ns = d.k_delay_ns;
+		v[n].exit_ns = d.exit_ns;
+		memcpy(v[n].comm, d.comm, sizeof(d.comm));
+		v[n].comm[IOM_COMM_LEN - 1] = 0;
+		n++;
+	}
+	nr_dead = n;
+	qsort(v, (size_t)n, sizeof(*v), by_tid);
+
+	snprintf(path, sizeof(path), "/proc/%d/task", s->tgid);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir))) {
+		struct iom_sched_thread *slot = NULL, probe = { .t.tid = 0 };
+		struct iom_thread t;
+		pid_t tid = (pid_t)atoi(de->d_name);
+		int pidfd;
+
+		if (tid <= 0)
+			continue;
+		/* Task storage is read from user space through a pidfd of the thread. */
+		pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+		if (pidfd < 0)
+			continue;
+		ret = bpf_map_lookup_elem(map_live, &pidfd, &t);
+		close(pidfd);
+		if (ret) {
+			ret = 0;
+			continue;
+		}
+		probe.t.tid = (uint32_t)tid;
+		if (nr_dead)
+			slot = bsearch(&probe, v, (size_t)nr_dead, sizeof(*v), by_tid);
+		if (!slot) {
+			if (grow(&v, &cap, n)) {
+				ret = -ENOMEM;
+				break;
+			}
+			slot = &v[n++];
+		}
+		memset(slot, 0, sizeof(*slot));
+		slot->t = t;
+		slot->t.tid = (uint32_t)tid;
+		slot->alive = true;
+		read_comm(s->tgid, tid, slot->comm);
+	}
+	if (dir)
+		closedir(dir);
+	if (ret)
+		goto out;
+
+	/* Close what is still open at the window's end, then keep the threads that counted. */
+	{
+		int m = 0;
+
+		for (int i = 0; i < n; i++) {
+			struct iom_thread *t = &v[i].t;
+
+			/*
+			 * Past its exit but its last switch not seen (not yet, or lost): it ran
+			 * on from its last switch-in; count that up to its exit, and lose at most
+			 * the few microseconds of do_exit after the tracepoint.
+			 */
+			if (!v[i].alive && (t->flags & IOM_TF_EXITING))
+				close_open_state(s, t, v[i].exit_ns);
+			else
+				close_open_state(s, t, s->t_off_ns);
+			if (thread_counted(t))
+				v[m++] = v[i];
+		}
+		n = m;
+	}
+	qsort(v, (size_t)n, sizeof(*v), by_tid);
+out:
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	iom_lost_add(lost, "sched_nostorage", bss->nr_nostorage);
+	iom_lost_add(lost, "sched_switch_out_not_on_cpu", bss->nr_bad_out);
+	iom_lost_add(lost, "sched_switch_in_no_wakeup", bss->nr_bad_in_blocked);
+	iom_lost_add(lost, "sched_switch_in_on_cpu", bss->nr_bad_in);
+	iom_lost_add(lost, "sched_dead_map_full", bss->nr_dead_full);
+	iom_lost_add(lost, "sched_recursion_misses", s->misses_off - s->misses_on);
+	if (s->timeline)
+		iom_lost_add(lost, "timeline_dropped", bss->nr_tl_dropped);
+	return n;
+}
+
+struct tl_buf {
+	struct iom_tl_event *ev;
+	size_t n, cap;
+	bool oom;
+};
+
+static int tl_sample(void *ctx, void *data, size_t size)
+{
+	struct tl_buf *b = ctx;
+
+	if (size < sizeof(struct iom_tl_event))
+		return 0;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		struct iom_tl_event *ev = realloc(b->ev, cap * sizeof(*ev));
+
+		if (!ev) {
+			b->oom = true;
+			return -ENOMEM;
+		}
+		b->ev = ev;
+		b->cap = cap;
+	}
+	memcpy(&b->ev[b->n++], data, sizeof(struct iom_tl_event));
+	return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct iom_tl_event *x = a, *y = b;
+
+	if (x->start_ns != y->start_ns)
+		return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static const char *tl_state(const struct iom_tl_event *e)
+{
+	switch (e->state) {
+	case IOM_TS_ONCPU:
+		return "oncpu";
+	case IOM_TS_RUNQ:
+		return "runnable";
+	case IOM_TS_SLEEP:
+		return e->flags & IOM_TF_IDLE ? "blocked+idle" :
+		       e->flags & IOM_TF_IOWAIT ? "blocked+iowait" : "blocked";
+	case IOM_TS_DISK:
+		return e->flags & IOM_TF_IDLE ? "blocked_d+idle" :
+		       e->flags & IOM_TF_IOWAIT ? "blocked_d+iowait" : "blocked_d";
+	default:
+		return "?";
+	}
+}
+
+int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sched_thread *th,
+			     int nr, const char *cell, uint64_t *nr_written)
+{
+	struct tl_buf b = { 0 };
+	struct ring_buffer *rb;
+	uint64_t end = s->t_on_ns + IOM_TL_WINDOW_NS;
+	int ret;
+
+	if (!s->timeline)
+		return 0;
+	rb = ring_buffer__new(bpf_map__fd(s->skel->maps.timeline_rb), tl_sample, &b, NULL);
+	if (!rb)
+		return -errno;
+	ret = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	if (ret < 0 || b.oom) {
+		free(b.ev);
+		return b.oom ? -ENOMEM : ret;
+	}
+	if (end > s->t_off_ns)
+		end = s->t_off_ns;
+	/* Intervals still open at the timeline's end: the programs only write closed ones. */
+	for (int i = 0; i < nr; i++) {
+		const struct iom_thread *t = &th[i].t;
+		struct iom_tl_event e;
+		uint64_t lo = t->since_ns > s->t_on_ns ? t->since_ns : s->t_on_ns;
+
+		if (t->state == IOM_TS_UNKNOWN || t->state == IOM_TS_DEAD ||
+		    (t->flags & IOM_TF_EXITING) || lo >= end)
+			continue;
+		e = (struct iom_tl_event){ .tid = t->tid, .state = (uint16_t)t->state,
+					   .flags = (uint16_t)t->flags, .start_ns = lo,
+					   .end_ns = end };
+		if (tl_sample(&b, &e, sizeof(e)) < 0) {
+			free(b.ev);
+			return -ENOMEM;
+		}
+	}
+	qsort(b.ev, b.n, sizeof(*b.ev), by_start);
+	for (size_t i = 0; i < b.n; i++) {
+		const struct iom_tl_event *e = &b.ev[i];
+		struct iom_sched_thread key = { .t.tid = e->tid };
+		const struct iom_sched_thread *who =
+			bsearch(&key, th, (size_t)nr, sizeof(*th), by_tid);
+
+		fprintf(f, "%u,%s,%s,%llu,%llu,%s\n", e->tid, who ? who->comm : "?", tl_state(e),
+			(unsigned long long)(e->start_ns - s->t_on_ns),
+			(unsigned long long)(e->end_ns - s->t_on_ns), cell);
+	}
+	*nr_written = b.n;
+	free(b.ev);
+	return 0;
+}
+
+void iom_sched_close(struct iom_sched *s)
+{
+	if (!s)
+		return;
+	sched_bpf__destroy(s->skel);
+	free(s);
+}

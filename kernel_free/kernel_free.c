@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kernel_free: the seed's Async API built in user space, with its three failure domains in
+ * three files: a bounded submit queue (queue.c), a pool of workers making the blocking calls
+ * (worker.c), and a status store the submitter polls or is woken from (status.c). This file is
+ * the submitter's side: ->submit hands a task id to the queue (202 + task id), ->reap learns
+ * outcomes from the status store, enforces deadlines, and reports tasks to the driver.
+ *
+ * Variants (DESIGN §5), recorded in ctx->variant:
+ *   --pool shared   one queue, W workers (libuv's thread pool);
+ *   --pool per-fd   one worker per fd (glibc AIO): every workload here has a single fd (file)
+ *                   or none (nop, timer: one request stream), so that is one worker;
+ *   --notify wait   workers wake the submitter, coalesced (uv_async_send);
+ *   --notify poll   the submitter scans the status store every P (the seed's poll loop);
+ *                   "polls/task" in the variant is status-store scans per task reported;
+ *   --nowait-first  a buffered read is tried inline with RWF_NOWAIT and handed to the pool
+ *                   only if it would block (Seastar).
+ *
+ * Deadlines and cancels end a task at once (EXPIRED / ABORTED, from the submitter), but its
+ * slot is reported only once no worker holds it any more: a worker's call that returns after
+ * that is the Two Generals' late answer, counted by iom_task_finish(). A cancel also cuts a
+ * worker's timer short (its "remote call" is told to stop); a deadline does not (the call goes
+ * on, as the seed's remote server would).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "kernel_free/kf.h"
+
+/*
+ * ctx->variant's counters are refreshed at most this often, and whenever nothing is in flight
+ * (which is how the drain ends): the driver copies the string after the last reap.
+ */
+#define KF_VARIANT_EVERY_NS	100000000ull
+
+static int kf_probe(enum iom_wl_kind wl, struct iom_err *err)
+{
+	return 0;
+}
+
+static void kf_variant_refresh(struct iom_ctx *ctx, struct kf_ctx *kf)
+{
+	char polls[32] = "", nowait[48] = "";
+
+	if (kf->poll)
+		snprintf(polls, sizeof(polls), ",polls/task=%.2f",
+			 kf->nr_tasks ? (double)kf->nr_polls / (double)kf->nr_tasks : 0.0);
+	if (kf->nowait && kf->nowait_off)
+		snprintf(nowait, sizeof(nowait), ",nowait-first:EOPNOTSUPP");
+	else if (kf->nowait)
+		snprintf(nowait, sizeof(nowait), ",nowait-first,inline=%.0f%%",
+			 kf->nr_nowait_tries ? 100.0 * (double)kf->nr_inline /
+						       (double)kf->nr_nowait_tries : 0.0);
+	snprintf(ctx->variant, sizeof(ctx->variant), "%s%s%s", kf->variant, polls, nowait);
+	kf->variant_ns = ctx->now_ns;
+}
+
+static void kf_free(struct kf_ctx *kf)
+{
+	kf_queue_free(&kf->q);
+	kf_store_free(&kf->store);
+	free(kf->slots);
+	free(kf->ready);
+	free(kf->taken);
+	pthread_cond_destroy(&kf->start_cond);
+	pthread_mutex_destroy(&kf->start_lock);
+	free(kf);
+}
+
+static unsigned int kf_nr_workers(const struct iom_ctx *ctx)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	unsigned int w = cfg->workers ? cfg->workers : ctx->depth;
+
+	if (cfg->pool == IOM_POOL_PER_FD)
+		return 1;
+	/* More workers than tasks in flight would only sleep. */
+	if (w > ctx->depth)
+		w = ctx->depth;
+	if (w > KF_MAX_WORKERS)
+		w = KF_MAX_WORKERS;
+	return w ? w : 1;
+}
+
+/* CPUs the workers may run on: waking more at once than that only queues them up. */
+static unsigned int kf_nr_cpus(const struct iom_cfg *cfg)
+{
+	cpu_set_t set;
+	int n;
+
+	if (cfg->cpus_set)
+		n = CPU_COUNT(&cfg->cpus);
+	else
+		n = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+static void kf_variant_base(struct kf_ctx *kf, const struct iom_cfg *cfg)
+{
+	const char *pool = "shared", *tail = "";
+	char notify[32] = "wait";
+
+	if (cfg->pool == IOM_POOL_PER_FD)
+		pool = cfg->wl.kind == IOM_WL_FILE ? "per-fd(1 fd)" : "per-fd(no fd: 1 stream)";
+	if (kf->poll)
+		snprintf(notify, sizeof(notify), "poll=%gus", (double)kf->poll_ns / 1e3);
+	/*
+	 * RWF_NOWAIT is for buffered reads: an O_DIRECT read would still wait for the device
+	 * inside the call, and writes are not what --nowait-first is about.
+	 */
+	if (cfg->nowait_first && !kf->nowait)
+		tail = cfg->wl.kind != IOM_WL_FILE ? ",nowait-first:n/a" :
+		       cfg->wl.write ? ",nowait-first:n/a(write)" : ",nowait-first:n/a(O_DIRECT)";
+	snprintf(kf->variant, sizeof(kf->variant), "%s,W=%u,%s%s", pool, kf->nr_workers, notify,
+		 tail);
+}
+
+static int kf_setup(struct iom_ctx *ctx)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	struct kf_ctx *kf = calloc(1, sizeof(*kf));
+	unsigned int qcap;
+	int ret;
+
+	if (!kf)
+		return iom_err_set(&ctx->err, -ENOMEM, "kernel_free: setup");
+	kf->cfg = cfg;
+	kf->tasks = ctx->tasks;
+	kf->depth = ctx->depth;
+	kf->nr_workers = kf_nr_workers(ctx);
+	kf->wake_max = kf_nr_cpus(cfg);
+	kf->poll = cfg->notify == IOM_NOTIFY_POLL;
+	kf->poll_ns = cfg->poll_interval_ns ? cfg->poll_interval_ns : KF_POLL_DEFAULT_NS;
+	kf->resubmit = cfg->on_partial == IOM_PARTIAL_RESUBMIT;
+	kf->nowait = cfg->nowait_first && cfg->wl.kind == IOM_WL_FILE && !cfg->wl.write &&
+		     !cfg->wl.direct;
+	kf->next_deadline_ns = UINT64_MAX;
+	atomic_init(&kf->stop, false);
+	atomic_init(&kf->nr_resubmit, 0);
+	pthread_mutex_init(&kf->start_lock, NULL);
+	pthread_cond_init(&kf->start_cond, NULL);
+	kf_variant_base(kf, cfg);
+
+	/* Room for every task in flight twice over (dropped ids keep their cell a while). */
+	qcap = 2 * ctx->depth < kf_queue_cap_max ? 2 * ctx->depth : kf_queue_cap_max;
+	kf->slots = calloc(ctx->depth, sizeof(*kf->slots));
+	kf->ready = calloc(ctx->depth, sizeof(*kf->ready));
+	kf->taken = calloc(ctx->depth, sizeof(*kf->taken));
+	if (!kf->slots || !kf->ready || !kf->taken || kf_queue_init(&kf->q, qcap, kf->nr_workers) ||
+	    kf_store_init(&kf->store, ctx->depth)) {
+		kf_free(kf);
+		return iom_err_set(&ctx->err, -ENOMEM, "kernel_free: setup");
+	}
+	ret = kf_workers_start(kf, &ctx->err);
+	if (ret) {
+		kf_free(kf);
+		ctx->priv = NULL;
+		return ret;
+	}
+	ctx->priv = kf;
+	kf_variant_refresh(ctx, kf);
+	return 0;
+}
+
+static void kf_ready_push(struct kf_ctx *kf, uint32_t slot)
+{
+	/* Each slot is in the list at most once, so depth entries always suffice. */
+	kf->slots[slot].ready = true;
+	kf->ready[kf->ready_tail] = slot;
+	kf->ready_tail = kf->ready_tail + 1 == kf->depth ? 0 : kf->ready_tail + 1;
+	kf->nr_ready++;
+}
+
+/*
+ * --nowait-first: the read from the page cache, inline, or nothing. True (the task is
+ * COMPLETED, ->submit answers IOM_Q_DONE and the driver reports it) when it was all there;
+ * otherwise the task goes to the pool for the rest (what NOWAIT read stays read).
+ */
+static bool kf_try_inline(struct iom_ctx *ctx, struct kf_ctx *kf, struct iom_task *t)
+{
+	struct iovec iov = { (char *)t->buf + t->done_bytes, t->len - t->done_bytes };
+	ssize_t ret;
+
+	kf->nr_nowait_tries++;
+	ret = preadv2(t->fd, &iov, 1, (off_t)(t->offset + t->done_bytes), RWF_NOWAIT);
+	if (ret < 0) {
+		/* EAGAIN: it would block, the pool's job. EOPNOTSUPP: never on this fs. */
+		if (errno == EOPNOTSUPP) {
+			kf->nowait_off = true;
+			kf_variant_refresh(ctx, kf);
+		}
+		return false;
+	}
+	t->done_bytes += (uint32_t)ret;
+	if (t->done_bytes < t->len)
+		return false;
+	ctx->now_ns = iom_now_ns();
+	iom_task_finish(t, t->done_bytes, IOM_CAUSE_OP, ctx->now_ns);
+	kf->nr_inline++;
+	kf->nr_tasks++;
+	if (ctx->now_ns - kf->variant_ns >= KF_VARIANT_EVERY_NS)
+		kf_variant_refresh(ctx, kf);
+	return true;
+}
+
+static int kf_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct kf_ctx *kf = ctx->priv;
+	struct kf_slot *s = &kf->slots[t->slot];
+	struct kf_status *e = &kf->store.entries[t->slot];
+
+	if (kf->nowait && !kf->nowait_off && t->op == IOM_OP_READ && kf_try_inline(ctx, kf, t))
+		return IOM_Q_DONE;
+	/* The entry first: a worker that pops the id must find it QUEUED under this id. */
+	kf_status_queued(e, iom_id_seq(t->id));
+	if (!kf_queue_push(&kf->q, t->id)) {
+		/* Full: no worker saw the id; the driver retries the task after a reap. */
+		atomic_store_explicit(&e->word, kf_word(0, KF_ST_FREE), memory_order_relaxed);
+		return IOM_Q_BUSY;
+	}
+	*s = (struct kf_slot){ .inflight = true };
+	kf->nr_inflight++;
+	kf->nr_unwoken++;
+	if (t->deadline_ns && t->deadline_ns < kf->next_deadline_ns)
+		kf->next_deadline_ns = t->deadline_ns;
+	return IOM_Q_QUEUED;
+}
+
+/*
+ * The batch the driver just submitted: wake at most one parked worker per CPU (none if none
+ * is parked); each worker that finds more behind the item it takes wakes the next.
+ */
+static int kf_flush(struct iom_ctx *ctx)
+{
+	struct kf_ctx *kf = ctx->priv;
+
+	if (kf->nr_unwoken) {
+		kf_queue_wake(&kf->q, kf->nr_unwoken < kf->wake_max ? kf->nr_unwoken :
+								       kf->wake_max);
+		kf->nr_unwoken = 0;
+	}
+	return 0;
+}
+
+/* Move what the workers finished into the ready list: from their hand-offs, or by a poll. */
+static void kf_collect(struct kf_ctx *kf)
+{
+	if (!kf->poll) {
+		unsigned int n = kf_done_take(&kf->store.done, kf->taken);
+
+		for (unsigned int i = 0; i < n; i++) {
+			uint32_t slot = kf->taken[i];
+
+			if (slot < kf->depth && kf->slots[slot].inflight && !kf->slots[slot].ready)
+				kf_ready_push(kf, slot);
+		}
+		return;
+	}
+	/* One poll: every in-flight task's status, as the seed's client asks for its job. */
+	kf->nr_polls++;
+	for (uint32_t slot = 0; slot < kf->depth; slot++) {
+		struct kf_slot *s = &kf->slots[slot];
+		uint64_t w;
+
+		if (!s->inflight || s->ready)
+			continue;
+		w = kf_status_read(&kf->store.entries[slot]);
+		if ((kf_word_st(w) == KF_ST_DONE || kf_word_st(w) == KF_ST_CUT) &&
+		    kf_word_seq(w) == iom_id_seq(kf->tasks[slot].id))
+			kf_ready_push(kf, slot);
+	}
+}
+
+/*
+ * Deadlines that have passed: a queued task leaves the queue (DROPPED) and is reported now; a
+ * running one is EXPIRED now and reported when its worker returns. Also finds the next
+ * deadline to wake up for. A scan of the slots: depth is at most a few thousand, and it runs
+ * only when the earliest known deadline has come.
+ */
+static void kf_expire(struct iom_ctx *ctx, struct kf_ctx *kf)
+{
+	uint64_t now = ctx->now_ns, next = UINT64_MAX;
+
+	for (uint32_t slot = 0; slot < kf->depth; slot++) {
+		struct kf_slot *s = &kf->slots[slot];
+		struct iom_task *t = &kf->tasks[slot];
+		struct kf_status *e = &kf->store.entries[slot];
+		uint64_t seq = iom_id_seq(t->id);
+		enum kf_st st;
+
+		if (!s->inflight || s->finished || s->ready || !t->deadline_ns)
+			continue;
+		if (t->deadline_ns > now) {
+			if (t->deadline_ns < next)
+				next = t->deadline_ns;
+			continue;
+		}
+		if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
+			iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
+			s->finished = s->dropped = true;
+			kf_ready_push(kf, (uint32_t)slot);
+			continue;
+		}
+		st = kf_word_st(kf_status_read(e));
+		/* Its call returned already: the result is on its way (see kf_report). */
+		if (st == KF_ST_DONE || st == KF_ST_CUT)
+			continue;
+		/* RUNNING: the worker's call goes on; what it returns will be late. */
+		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
+		s->finished = true;
+	}
+	kf->next_deadline_ns = next;
+}
+
+/* Finish (if not done yet) and hand back up to budget ready tasks. */
+static unsigned int kf_report(struct iom_ctx *ctx, struct kf_ctx *kf, unsigned int budget)
+{
+	unsigned int n = 0;
+
+	while (kf->nr_ready && n < budget) {
+		uint32_t slot = kf->ready[kf->ready_head];
+		struct kf_slot *s = &kf->slots[slot];
+		struct iom_task *t = &kf->tasks[slot];
+		struct kf_status *e = &kf->store.entries[slot];
+
+		kf->ready_head = kf->ready_head + 1 == kf->depth ? 0 : kf->ready_head + 1;
+		kf->nr_ready--;
+		if (!s->dropped) {
+			uint64_t w = kf_status_read(e);
+
+			if (kf_word_st(w) == KF_ST_DONE) {
+				int64_t res = e->res;
+
+				if ((t->op == IOM_OP_READ || t->op == IOM_OP_WRITE) && res >= 0)
+					t->done_bytes = (uint32_t)res;
+				/* Returned after its deadline, before we looked: EXPIRED, late. */
+				if (!s->finished && t->deadline_ns && e->done_ns > t->deadline_ns)
+					iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+				/* FIRST, or LATE after EXPIRED/ABORTED: counted in t->nr_late. */
+				iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+			} else if (!s->finished) {
+				/* CUT without our cancel cannot happen; report with a state. */
+				iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, ctx->now_ns);
+			}
+		}
+		s->inflight = false;
+		s->ready = false;
+		kf->nr_inflight--;
+		kf->nr_tasks++;
+		iom_complete(ctx, t);
+		n++;
+	}
+	return n;
+}
+
+static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
+{
+	struct kf_ctx *kf = ctx->priv;
+	unsigned int done = 0;
+	uint64_t end;
+
+	kf_flush(ctx);
+	ctx->now_ns = iom_now_ns();
+	end = timeout_ns > UINT64_MAX - ctx->now_ns ? UINT64_MAX : ctx->now_ns + timeout_ns;
+	if (min > kf->nr_inflight)
+		min = kf->nr_inflight;	/* never wait for tasks that are not there */
+	if (min > max)
+		min = max;
+	for (;;) {
+		uint64_t wake;
+
+		kf_collect(kf);
+		if (ctx->now_ns >= kf->next_deadline_ns)
+			kf_expire(ctx, kf);
+		done += kf_report(ctx, kf, max - done);
+		if (done >= min || done >= max || ctx->now_ns >= end)
+			break;
+		wake = end < kf->next_deadline_ns ? end : kf->next_deadline_ns;
+		if (kf->poll) {
+			/* Not woken by anyone: look again after P, or at the deadline or end. */
+			struct timespec ts;
+
+			if (ctx->now_ns + kf->poll_ns < wake)
+				wake = ctx->now_ns + kf->poll_ns;
+			ts = iom_ts(wake);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		} else {
+			kf_done_wait(&kf->store.done, wake);
+		}
+		ctx->stats.nr_enter++;
+		ctx->now_ns = iom_now_ns();	/* one clock reading per batch */
+	}
+	ctx->stats.nr_resubmit = atomic_load_explicit(&kf->nr_resubmit, memory_order_relaxed);
+	/* Only poll and nowait-first have counters to show. */
+	if ((kf->poll || kf->nowait) &&
+	    (!kf->nr_inflight || ctx->now_ns - kf->variant_ns >= KF_VARIANT_EVERY_NS))
+		kf_variant_refresh(ctx, kf);
+	return (int)done;
+}
+
+/*
+ * From the submitter. Queued: taken out, ABORTED, reported at the next reap. Running: ABORTED
+ * now and the worker told to stop (a timer stops; a read or write cannot be taken back, so it
+ * completes late); reported once the worker returns. Already returned: the result stands.
+ */
+static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct kf_ctx *kf = ctx->priv;
+	struct kf_slot *s = &kf->slots[t->slot];
+	struct kf_status *e = &kf->store.entries[t->slot];
+	uint64_t seq = iom_id_seq(t->id), now = iom_now_ns();
+
+	if (!s->inflight || s->ready)
+		return 0;
+	if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
+		if (!s->finished)
+			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+		s->finished = s->dropped = true;
+		kf_ready_push(kf, t->slot);
+		return 0;
+	}
+	/* Also for a task already EXPIRED: its worker need not sleep on for nothing. */
+	if (kf_status_move(e, seq, KF_ST_RUNNING, KF_ST_CANCEL)) {
+		if (!s->finished)
+			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+		s->finished = true;
+		kf_status_kick(e);
+	}
+	return 0;
+}
+
+static void kf_teardown(struct iom_ctx *ctx)
+{
+	struct kf_ctx *kf = ctx->priv;
+
+	if (!kf)
+		return;
+	kf_workers_stop(kf);
+	kf_free(kf);
+	ctx->priv = NULL;
+}
+
+const struct iom_model iom_model_kernel_free = {
+	.name = "kernel_free",
+	.desc = "user-space queue + worker pool + status store (async in user space)",
+	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.probe = kf_probe,
+	.setup = kf_setup,
+	.submit = kf_submit,
+	.flush = kf_flush,
+	.reap = kf_reap,
+	.cancel = kf_cancel,
+	.teardown = kf_teardown,
+};

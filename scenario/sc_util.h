@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by the scenarios (herd.c, durability.c): strict option parsing, the
+ * default run directory results/<UTC>-<name>, and mkdir -p. Static inline so that no other
+ * file has to list them.
+ */
+#ifndef IOM_SC_UTIL_H
+#define IOM_SC_UTIL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/*
+ * Does argv[*i] name option opt, as "--opt VALUE" or "--opt=VALUE"? If so, *val is the value
+ * (NULL when it is missing) and *i points at the last argument consumed.
+ */
+static inline bool sc_opt(int argc, char **argv, int *i, const char *opt, const char **val)
+{
+	size_t n = strlen(opt);
+
+	if (strncmp(argv[*i], opt, n))
+		return false;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return true;
+	}
+	if (argv[*i][n])
+		return false;
+	*val = *i + 1 < argc ? argv[++*i] : NULL;
+	return true;
+}
+
+/*
+ * A decimal integer in [lo, hi] with an optional binary suffix (K, M, G) when sizes is set.
+ * Anything else (signs, spaces, fractions, overflow) is rejected.
+ */
+static inline int sc_parse_u64(const char *s, uint64_t lo, uint64_t hi, bool sizes, uint64_t *out)
+{
+	uint64_t v = 0, mul = 1;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (sizes && *p) {
+		switch (*p++) {
+		case 'k': case 'K': mul = 1ull << 10; break;
+		case 'm': case 'M': mul = 1ull << 20; break;
+		case 'g': case 'G': mul = 1ull << 30; break;
+		default: return -EINVAL;
+		}
+	}
+	if (*p)
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	v *= mul;
+	if (v < lo || v > hi)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* results/<UTC stamp>-<name>, the same stamp format as `iomodels run`. */
+static inline void sc_default_output(char *buf, size_t len, const char *name)
+{
+	char stamp[32] = "unknown";
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(buf, len, "results/%s-%s", stamp, name);
+}
+
+/* mkdir -p: 0 or -errno. */
+static inline int sc_mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (!n || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(path, 0755) && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+#endif

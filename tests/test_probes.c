@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The eBPF probes against what the kernel and the clock say: blocked time of timer tasks against
+ * the time measured inside the calls, on-CPU time of a busy loop, on-CPU + run-queue time against
+ * /proc/<pid>/task/<tid>/schedstat, exact syscall counts, io_uring submitted == completed with
+ * punts for IOSQE_ASYNC, ramp and drain left out, the timeline's intervals, and a run as nobody
+ * that goes on without probes. Loading BPF needs root: elsewhere these tests skip (and fail
+ * under IOM_TEST_STRICT=1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "core/probe.h"
+#include "testutil.h"
+
+static char tmpdir[] = "/tmp/iom-test-probes-XXXXXX";
+static struct iom_row row;
+static struct iom_hist hist;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		iom_skip("BPF probes need root (euid %u)", (unsigned int)geteuid());
+}
+
+/* Open the probes on this process, or skip saying why they are unavailable. */
+static struct iom_probe *probe_open(const char *list, const char *cell)
+{
+	struct iom_probe_opts opts = { .list = list, .tgid = getpid(), .out_dir = tmpdir,
+				       .cell = cell };
+	struct iom_err err = { "" };
+	struct iom_probe *p;
+
+	need_root();
+	p = iom_probe_open(&opts, &err);
+	if (!p)
+		iom_skip("probes unavailable: %s", err.msg);
+	return p;
+}
+
+/* A per-cell file's lines split in fields; the first line is the header. */
+struct csv {
+	char *buf;
+	char **fields[4096];
+	int nf[4096];
+	int nr;
+};
+
+static bool csv_load(struct csv *c, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long len;
+	char *line, *save = NULL;
+
+	memset(c, 0, sizeof(*c));
+	if (!f)
+		return false;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	c->buf = calloc(1, (size_t)len + 1);
+	if (!c->buf || fread(c->buf, 1, (size_t)len, f) != (size_t)len) {
+		fclose(f);
+		return false;
+	}
+	fclose(f);
+	for (line = strtok_r(c->buf, "\n", &save); line && c->nr < 4096;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char **fl = calloc(32, sizeof(*fl));
+		int n = 0;
+
+		for (char *p = line; n < 32;) {
+			fl[n++] = p;
+			p = strchr(p, ',');
+			if (!p)
+				break;
+			*p++ = 0;
+		}
+		c->fields[c->nr] = fl;
+		c->nf[c->nr++] = n;
+	}
+	return true;
+}
+
+static void csv_free(struct csv *c)
+{
+	for (int i = 0; i < c->nr; i++)
+		free(c->fields[i]);
+	free(c->buf);
+}
+
+static int csv_col(const struct csv *c, const char *name)
+{
+	for (int i = 0; c->nr && i < c->nf[0]; i++)
+		if (!strcmp(c->fields[0][i], name))
+			return i;
+	fail_msg("no column %s", name);
+	return -1;
+}
+
+static double csv_num(const struct csv *c, int r, const char *name)
+{
+	int col = csv_col(c, name);
+
+	if (col >= c->nf[r] || !*c->fields[r][col])
+		return NAN;
+	return strtod(c->fields[r][col], NULL);
+}
+
+/* The row of a per-thread file for tid, or -1. */
+static int csv_tid_row(const struct csv *c, pid_t tid)
+{
+	for (int r = 1; r < c->nr; r++)
+		if (atoi(c->fields[r][0]) == tid)
+			return r;
+	return -1;
+}
+
+/* metric,value files (uring): the value of metric, NAN when absent. */
+static double csv_metric(const struct csv *c, const char *metric)
+{
+	for (int r = 1; r < c->nr; r++)
+		if (c->nf[r] >= 2 && !strcmp(c->fields[r][0], metric))
+			return strtod(c->fields[r][1], NULL);
+	return NAN;
+}
+
+static void cell_path(char *path, size_t len, const char *cell, const char *suffix)
+{
+	snprintf(path, len, "%s/probes-%s%s.csv", tmpdir, cell, suffix);
+}
+
+static struct iom_cfg threads_cfg(unsigned int c, uint64_t latency_ns)
+{
+	struct iom_cfg cfg = { 0 };
+
+	cfg.model = iom_model_find("threads");
+	cfg.wl.kind = IOM_WL_TIMER;
+	cfg.wl.latency_ns = latency_ns;
+	cfg.wl.seed = 7;
+	cfg.concurrency = c;
+	cfg.batch_complete = 1;
+	cfg.probes = "sched";
+	cfg.out_dir = tmpdir;
+	return cfg;
+}
+
+/* Run a cell with probes; skip when they are unavailable. */
+static void run_probed(struct iom_cfg *cfg)
+{
+	int ret;
+
+	need_root();
+	assert_non_null(cfg->model);
+	ret = iom_run_cell(cfg, &row, &hist);
+	assert_int_equal(ret, 0);
+	if (strcmp(row.str[IOM_COL_status], "ok"))
+		fail_msg("status %s: %s", row.str[IOM_COL_status], row.str[IOM_COL_reason]);
+	if (!strncmp(row.str[IOM_COL_probes], "unavailable", 11))
+		iom_skip("probes %s", row.str[IOM_COL_probes]);
+	assert_string_equal(row.str[IOM_COL_probes], cfg->probes);
+	assert_false(isnan(row.num[IOM_COL_probe_lost]));
+}
+
+/* 200 x 5 ms timer tasks on one thread: blocked time is the time spent inside the calls. */
+static void test_timer_blocked_time(void **state)
+{
+	struct iom_cfg cfg = threads_cfg(1, 5000000);
+	double tasks, measured, blocked, oncpu;
+
+	cfg.tasks = 200;
+	cfg.row_index = 100;
+	run_probed(&cfg);
+	tasks = row.num[IOM_COL_tasks];
+	assert_true(tasks == 200);
+	measured = row.num[IOM_COL_n_samples] * row.num[IOM_COL_lat_mean_ns];
+	blocked = row.num[IOM_COL_blocked_ns_per_task] * tasks;
+	oncpu = row.num[IOM_COL_oncpu_ns_per_task] * tasks;
+	print_message("blocked %.0f ns vs %.0f ns inside the calls (%+.2f%%), on-CPU %.0f ns, "
+		      "lost %.0f\n", blocked, measured, 100 * (blocked - measured) / measured, oncpu,
+		      row.num[IOM_COL_probe_lost]);
+	assert_true(fabs(blocked - measured) <= 0.10 * measured);
+	assert_true(oncpu < 0.1e9);
+	assert_true(row.num[IOM_COL_wakeups_per_task] >= 0.9);
+}
+
+struct busy_arg {
+	uint64_t busy_ns;
+	bool thread_cpu;	/* busy_ns of this thread's CPU time, not of wall-clock time */
+	int cpu;		/* pin here first (-1: no) */
+	pid_t tid;
+	sem_t done, release;
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin, say so, then stay alive (blocked) until released, so its schedstat is still there. */
+static void *busy_main(void *p)
+{
+	struct busy_arg *a = p;
+	uint64_t end;
+
+	a->tid = (pid_t)syscall(SYS_gettid);
+	if (a->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(a->cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	end = (a->thread_cpu ? thread_cpu_ns() : now_ns()) + a->busy_ns;
+	while ((a->thread_cpu ? thread_cpu_ns() : now_ns()) < end)
+		__asm__ __volatile__("" ::: "memory");
+	sem_post(&a->done);
+	while (sem_wait(&a->release) && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void busy_start(struct busy_arg *a, pthread_t *t, uint64_t ns, bool thread_cpu, int cpu)
+{
+	a->busy_ns = ns;
+	a->thread_cpu = thread_cpu;
+	a->cpu = cpu;
+	sem_init(&a->done, 0, 0);
+	sem_init(&a->release, 0, 0);
+	assert_int_equal(pthread_create(t, NULL, busy_main, a), 0);
+}
+
+static void busy_wait_done(struct busy_arg *a)
+{
+	while (sem_wait(&a->done) && errno == EINTR)
+		;
+}
+
+static void busy_finish(struct busy_arg *a, pthread_t t)
+{
+	sem_post(&a->release);
+	pthread_join(t, NULL);
+	sem_destroy(&a->done);
+	sem_destroy(&a->release);
+}
+
+/*
+ * A 300 ms busy loop inside the window is >= 0.28 s on-CPU. The loop counts its thread's CPU
+ * time, not wall-clock time: on a shared machine a wall-clock loop may be preempted for longer
+ * than the 20 ms margin.
+ */
+static void test_busy_loop_oncpu(void **state)
+{
+	struct iom_probe *p = probe_open("sched", "busy");
+	struct busy_arg a;
+	char path[256];
+	struct csv c;
+	pthread_t t;
+	int r;
+
+	iom_row_init(&row);
+	iom_probe_window(p, true);
+	busy_start(&a, &t, 300000000, true, -1);
+	busy_wait_done(&a);
+	iom_probe_window(p, false);
+	busy_finish(&a, t);
+	iom_probe_fill_row(p, &row, 1);
+	iom_probe_close(p);
+	print_message("on-CPU %.0f ns for a 300 ms busy loop\n", row.num[IOM_COL_oncpu_ns_per_task]);
+	assert_true(row.num[IOM_COL_oncpu_ns_per_task] >= 0.28e9);
+
+	cell_path(path, sizeof(path), "busy", "");
+	assert_true(csv_load(&c, path));
+	r = csv_tid_row(&c, a.tid);
+	assert_true(r > 0);
+	assert_true(csv_num(&c, r, "oncpu_ns") >= 0.28e9);
+	assert_true(csv_num(&c, r, "blocked_ns") < 0.02e9);
+	csv_free(&c);
+}
+
+/*
+ * Two threads pinned to one CPU take turns (so both wait on the run queue), a third sleeps in
+ * 1 ms steps: each one's on-CPU + run-queue time agrees with the kernel's schedstat within 10%.
+ * (The split between the two differs: the kernel charges a wake-up's last stretch, up to the
+ * switch, to on-CPU time; the tracepoints see the switch itself.)
+ */
+static void *sleeper_main(void *p)
+{
+	struct busy_arg *a = p;
+	struct timespec ts = { 0, 1000000 };
+
+	a->tid = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < 200; i++)
+		nanosleep(&ts, NULL);
+	sem_post(&a->done);
+	while (sem_wait(&a->release) && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void test_schedstat_agrees(void **state)
+{
+	struct iom_probe *p = probe_open("sched", "schedstat");
+	struct busy_arg a[3];
+	pthread_t t[3];
+	char path[256];
+	struct csv c;
+	int checked = 0;
+
+	iom_row_init(&row);
+	iom_probe_window(p, true);
+	busy_start(&a[0], &t[0], 150000000, true, 0);
+	busy_start(&a[1], &t[1], 150000000, true, 0);
+	sem_init(&a[2].done, 0, 0);
+	sem_init(&a[2].release, 0, 0);
+	assert_int_equal(pthread_create(&t[2], NULL, sleeper_main, &a[2]), 0);
+	for (int i = 0; i < 3; i++)
+		busy_wait_done(&a[i]);
+	iom_probe_window(p, false);
+	for (int i = 0; i < 3; i++)
+		busy_finish(&a[i], t[i]);
+	iom_probe_fill_row(p, &row, 1);
+	iom_probe_close(p);
+
+	cell_path(path, sizeof(path), "schedstat", "");
+	assert_true(csv_load(&c, path));
+	for (int i = 0; i < 3; i++) {
+		int r = csv_tid_row(&c, a[i].tid);
+		double ours, kernel;
+
+		assert_true(r > 0);
+		ours = csv_num(&c, r, "oncpu_ns") + csv_num(&c, r, "runq_ns");
+		kernel = csv_num(&c, r, "schedstat_oncpu_ns") + csv_num(&c, r, "schedstat_runq_ns");
+		print_message("tid %d: on-CPU + run-queue %.0f ns, schedstat %.0f ns (%+.2f%%), "
+			      "run queue %.0f ns\n", a[i].tid, ours, kernel,
+			      100 * (ours - kernel) / kernel, csv_num(&c, r, "runq_ns"));
+		assert_false(isnan(kernel));
+		assert_true(fabs(ours - kernel) <= 0.10 * kernel);
+		checked++;
+	}
+	/* The pinned pair waited for each other. */
+	assert_true(csv_num(&c, csv_tid_row(&c, a[0].tid), "runq_ns") > 20e6);
+	assert_true(checked == 3);
+	csv_free(&c);
+}
+
+static void *getppid_main(void *p)
+{
+	pid_t *tid = p;
+
+	*tid = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < 10000; i++)
+		syscall(SYS_getppid);
+	return NULL;
+}
+
+/* 10000 getppid calls in a thread are counted exactly. */
+static void test_syscalls_exact(void **state)
+{
+	struct iom_probe *p = probe_open("syscalls", "syscalls");
+	char path[256];
+	pid_t tid = 0;
+	struct csv c;
+	pthread_t t;
+	double n = NAN, total = NAN;
+
+	iom_row_init(&row);
+	iom_probe_window(p, true);
+	assert_int_equal(pthread_create(&t, NULL, getppid_main, &tid), 0);
+	pthread_join(t, NULL);
+	iom_probe_window(p, false);
+	iom_probe_fill_row(p, &row, 10000);
+	iom_probe_close(p);
+
+	cell_path(path, sizeof(path), "syscalls", "-syscalls");
+	assert_true(csv_load(&c, path));
+	for (int r = 1; r < c.nr; r++) {
+		if (c.nf[r] >= 3 && !strcmp(c.fields[r][1], "getppid"))
+			n = strtod(c.fields[r][2], NULL);
+		if (c.nf[r] >= 3 && !strcmp(c.fields[r][1], "total"))
+			total = strtod(c.fields[r][2], NULL);
+	}
+	csv_free(&c);
+	print_message("getppid %.0f, all %.0f, syscalls per task %.4f\n", n, total,
+		      row.num[IOM_COL_syscalls_per_task]);
+	assert_true(n == 10000);
+	assert_true(total >= 10000);
+	assert_true(fabs(row.num[IOM_COL_syscalls_per_task] * 10000 - total) < 0.5);
+}
+
+/* N NOPs with IOSQE_ASYNC: submitted == completed == N, and they were punted to io-wq. */
+static void test_uring_punts(void **state)
+{
+	enum { N = 256, BATCH = 32 };
+	struct iom_probe *p = probe_open("uring", "uring");
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	char path[256];
+	struct csv c;
+	int ret, seen = 0;
+
+	ret = io_uring_queue_init(64, &ring, 0);
+	if (ret < 0) {
+		iom_probe_close(p);
+		iom_skip("io_uring_queue_init: %s", strerror(-ret));
+	}
+	iom_row_init(&row);
+	iom_probe_window(p, true);
+	for (int b = 0; b < N / BATCH; b++) {
+		for (int i = 0; i < BATCH; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_nop(sqe);
+			sqe->flags |= IOSQE_ASYNC;
+			io_uring_sqe_set_data64(sqe, (uint64_t)(b * BATCH + i) + 1);
+		}
+		assert_int_equal(io_uring_submit_and_wait(&ring, BATCH), BATCH);
+		for (int i = 0; i < BATCH; i++) {
+			assert_int_equal(io_uring_wait_cqe(&ring, &cqe), 0);
+			assert_int_equal(cqe->res, 0);
+			io_uring_cqe_seen(&ring, cqe);
+			seen++;
+		}
+	}
+	iom_probe_window(p, false);
+	iom_probe_fill_row(p, &row, N);
+	iom_probe_close(p);
+	io_uring_queue_exit(&ring);
+	assert_int_equal(seen, N);
+
+	cell_path(path, sizeof(path), "uring", "-uring");
+	assert_true(csv_load(&c, path));
+	print_message("submitted %.0f completed %.0f punted %.0f lat_punted_n %.0f\n",
+		      csv_metric(&c, "submitted"), csv_metric(&c, "completed"),
+		      csv_metric(&c, "punted"), csv_metric(&c, "lat_punted_n"));
+	assert_true(csv_metric(&c, "submitted") == N);
+	assert_true(csv_metric(&c, "completed") == N);
+	assert_true(csv_metric(&c, "punted") > 0);
+	assert_true(csv_metric(&c, "lat_unmatched") == 0);
+	csv_free(&c);
+	assert_true(row.num[IOM_COL_uring_punted] > 0);
+	assert_true(row.num[IOM_COL_uring_punted] + row.num[IOM_COL_uring_inline] == N);
+}
+
+/* Every thread's accounted time fits in the window: nothing of the ramp or the drain. */
+static void check_fits_window(const char *cell, double window_ns)
+{
+	char path[256];
+	struct csv c;
+
+	cell_path(path, sizeof(path), cell, "");
+	assert_true(csv_load(&c, path));
+	assert_true(c.nr > 1);
+	for (int r = 1; r < c.nr; r++) {
+		double sum = csv_num(&c, r, "oncpu_ns") + csv_num(&c, r, "blocked_ns") +
+			     csv_num(&c, r, "runq_ns");
+
+		if (sum > window_ns * 1.02 + 2e6)
+			fail_msg("%s: tid %s accounts %.0f ns in a %.0f ns window", cell,
+				 c.fields[r][0], sum, window_ns);
+	}
+	csv_free(&c);
+}
+
+/* A long ramp changes nothing per task; the drain is outside too. */
+static void test_ramp_drain_excluded(void **state)
+{
+	struct iom_cfg cfg = threads_cfg(2, 2000000);
+	double blocked[2], oncpu[2], runq[2], lat[2];
+
+	cfg.runtime_ns = 400000000;
+	for (int i = 0; i < 2; i++) {
+		cfg.ramp_ns = i ? 600000000 : 0;
+		cfg.row_index = 200 + (unsigned int)i;
+		run_probed(&cfg);
+		blocked[i] = row.num[IOM_COL_blocked_ns_per_task];
+		oncpu[i] = row.num[IOM_COL_oncpu_ns_per_task];
+		runq[i] = row.num[IOM_COL_runq_ns_per_task];
+		lat[i] = row.num[IOM_COL_lat_mean_ns];
+		print_message("ramp %.0f ms: blocked %.0f + on-CPU %.0f + run queue %.0f ns/task, "
+			      "latency %.0f ns\n", (double)cfg.ramp_ns / 1e6, blocked[i], oncpu[i],
+			      runq[i], lat[i]);
+		/* Each thread runs one task after another: its time per task is the latency. */
+		assert_true(fabs(blocked[i] + oncpu[i] + runq[i] - lat[i]) <= 0.10 * lat[i]);
+	}
+	assert_true(fabs(blocked[1] - blocked[0]) <= 0.10 * blocked[0]);
+	assert_true(oncpu[1] < 3 * oncpu[0] + 20000 && oncpu[0] < 3 * oncpu[1] + 20000);
+	check_fits_window("row200", 400e6);
+	check_fits_window("row201", 400e6);
+}
+
+/* The timeline: intervals inside its first 100 ms, never overlapping within a thread. */
+static void test_timeline(void **state)
+{
+	struct iom_cfg cfg = threads_cfg(2, 1000000);
+	char tl[256];
+	struct csv c;
+	int rows = 0;
+
+	snprintf(tl, sizeof(tl), "%s/timeline.csv", tmpdir);
+	cfg.tasks = 300;
+	cfg.timeline = tl;
+	cfg.row_index = 300;
+	run_probed(&cfg);
+	assert_true(csv_load(&c, tl));
+	assert_true(c.nr > 100);
+	assert_string_equal(c.fields[0][0], "tid");
+	assert_string_equal(c.fields[0][2], "state");
+	for (int r = 1; r < c.nr; r++) {
+		double start = csv_num(&c, r, "start_ns"), end = csv_num(&c, r, "end_ns");
+
+		assert_true(start >= 0 && end > start && end <= 100e6);
+		/* Rows are sorted by start: a thread's next interval starts after this one. */
+		for (int q = r + 1; q < c.nr; q++)
+			if (!strcmp(c.fields[q][0], c.fields[r][0])) {
+				assert_true(csv_num(&c, q, "start_ns") >= end);
+				break;
+			}
+		rows++;
+	}
+	csv_free(&c);
+	assert_true(rows > 100);
+}
+
+/* As nobody: "probes: unavailable: ..." once on stderr, and the run still makes its row. */
+static void test_unavailable_as_nobody(void **state)
+{
+	const char *bin = getenv("IOM_BIN");
+	char dir[256], copy[300], out[300], err_path[300], line[512];
+	bool said = false;
+	int status, lines = 0;
+	pid_t pid;
+	FILE *f;
+
+	need_root();
+	if (!bin || access(bin, X_OK))
+		iom_skip("IOM_BIN (the iomodels binary) not set or not executable");
+	snprintf(dir, sizeof(dir), "%s/nobody", tmpdir);
+	assert_int_equal(mkdir(dir, 0777), 0);
+	assert_int_equal(chmod(tmpdir, 0755), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	/* A copy nobody can run wherever the tree lives. */
+	snprintf(copy, sizeof(copy), "%s/iomodels", dir);
+	snprintf(line, sizeof(line), "cp '%s' '%s' && chmod 755 '%s'", bin, copy, copy);
+	assert_int_equal(system(line), 0);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || chdir(dir))
+			_exit(126);
+		execl("/usr/bin/setpriv", "setpriv", "--reuid=65534", "--regid=65534",
+		      "--clear-groups", copy, "run", "--model", "threads", "--workload", "timer",
+		      "--concurrency", "1", "--tasks", "20", "--latency-us", "100", "--probes", "on",
+		      "--output", out, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	f = fopen(err_path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		print_message("nobody: %s", line);
+		if (!strncmp(line, "probes: unavailable: ", 21))
+			said = true;
+	}
+	fclose(f);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(said);
+	snprintf(line, sizeof(line), "%s/runs.csv", out);
+	f = fopen(line, "re");
+	assert_non_null(f);
+	for (int ch; (ch = fgetc(f)) != EOF;)
+		lines += ch == '\n';
+	fclose(f);
+	assert_int_equal(lines, 2);	/* the header and the row */
+}
+
+static void *noop_main(void *arg)
+{
+	return arg;
+}
+
+static int setup_dir(void **state)
+{
+	pthread_t t;
+
+	/*
+	 * TSan starts its background thread at the first pthread_create: make it exist before any
+	 * probe opens, so it is a thread from before ("other"), not one of the cell's.
+	 */
+	if (pthread_create(&t, NULL, noop_main, NULL) || pthread_join(t, NULL))
+		return -1;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timer_blocked_time),
+		cmocka_unit_test(test_busy_loop_oncpu),
+		cmocka_unit_test(test_schedstat_agrees),
+		cmocka_unit_test(test_syscalls_exact),
+		cmocka_unit_test(test_uring_punts),
+		cmocka_unit_test(test_ramp_drain_excluded),
+		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_unavailable_as_nobody),
+	};
+
+	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
