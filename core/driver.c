@@ -614,6 +614,13 @@ static void *job_main(void *arg)
 
 	/* Inherited from main already; set again so no thread can run with the 50 us default. */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	/* A name the probes can give a role (submitter) and a person can read in top -H. */
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "iom-sub-%u", index);
+		pthread_setname_np(pthread_self(), name);
+	}
 	/* Every submitter inside the CPU set, whoever made it (main pins itself as well). */
 	if (run->cfg->cpus_set &&
 	    sched_setaffinity(0, sizeof(run->cfg->cpus), &run->cfg->cpus))
@@ -970,7 +977,7 @@ static void run_open_probes(struct iom_run *run, struct iom_row *row)
 	struct iom_err err = { "" };
 	char cell[32];
 
-	if (!cfg->probes || !strcmp(cfg->probes, "off"))
+	if (!cfg->probes || !*cfg->probes || !strcmp(cfg->probes, "off"))
 		return;
 	snprintf(cell, sizeof(cell), "row%u", cfg->row_index);
 	opts.list = cfg->probes;

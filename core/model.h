@@ -39,6 +39,7 @@ struct iom_model_stats {
 	uint64_t nr_enter;		/* io_uring_enter / blocking syscalls made by the submitter */
 	uint64_t nr_resubmit;		/* short transfers resubmitted for the rest */
 	uint64_t nr_late_replies;	/* rpc: answers of expired tasks read later on their slot */
+	uint64_t nr_reconnects;		/* rpc: connections replaced after a cut-off frame */
 };
 
 struct iom_ctx {

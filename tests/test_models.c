@@ -363,6 +363,32 @@ static void test_rpc_deadline(void **state)
 	}
 }
 
+/*
+ * Deadlines that cut big frames in the middle: a model must not read the rest of one reply as
+ * the start of the next (it drops the connection or skips the rest). No FAILED task, and
+ * every COMPLETED reply is its own request's echo.
+ */
+static void test_rpc_deadline_cuts_big_frames(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 8);
+
+		if (!model_available(iom_models[m], IOM_WL_RPC))
+			continue;
+		cfg.wl.payload = 256 << 10;
+		cfg.wl.latency_ns = 1000000;
+		cfg.wl.dist = IOM_DIST_EXP;
+		cfg.deadline_ns = 1000000;
+		cfg.verify = true;
+		cfg.tasks = 400;
+		run_ok(&cfg);
+		assert_true(total_terminal() == 400);
+		if (row.num[IOM_COL_n_failed] != 0 || row.num[IOM_COL_n_partial] != 0)
+			fail_msg("%s: %.0f FAILED, %.0f PARTIAL of 400", iom_models[m]->name,
+				 row.num[IOM_COL_n_failed], row.num[IOM_COL_n_partial]);
+	}
+}
+
 /* uring's opt-in variants and several submitters still conserve every task. */
 static void test_uring_variants(void **state)
 {
@@ -547,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_echo),
 		cmocka_unit_test(test_rpc_verify_detects_wrong_reply),
 		cmocka_unit_test(test_rpc_deadline),
+		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),

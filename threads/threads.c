@@ -113,7 +113,8 @@ static int64_t th_rw(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t,
  * An expired task's reply still arrives on this connection later: the next task reads it
  * first, sees an id that is not its own, counts a late completion and reads on.
  */
-static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause *cause)
+static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause *cause,
+			   size_t *got_out)
 {
 	size_t got = 0;
 
@@ -129,6 +130,7 @@ static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause
 
 			if (ret == 0) {
 				*cause = IOM_CAUSE_DEADLINE;
+				*got_out = got;
 				return -ETIME;
 			}
 			if (ret < 0 && errno == EINTR && !th_cancelled(th, t))
@@ -136,6 +138,7 @@ static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause
 			if (ret < 0) {
 				if (errno == EINTR)
 					*cause = IOM_CAUSE_CANCEL;
+				*got_out = got;
 				return -errno;
 			}
 			flags = MSG_DONTWAIT;
@@ -146,13 +149,29 @@ static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause
 		if (n < 0) {
 			if (errno == EINTR)
 				*cause = IOM_CAUSE_CANCEL;
+			*got_out = got;
 			return -errno;
 		}
+		*got_out = got;
 		if (n == 0)
 			return (int64_t)got;	/* the backend closed: a short answer */
 		got += (size_t)n;
+		*got_out = got;
 	}
 	return (int64_t)got;
+}
+
+static void th_reconnect(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct iom_err err = { "" };
+	int fd = iom_rpc_connect(&ctx->wl->addr, &err);
+
+	/* If the backend is gone, keep the old socket: the next task fails and says why. */
+	if (fd < 0)
+		return;
+	close(t->fd);
+	t->fd = fd;
+	ctx->stats.nr_reconnects++;
 }
 
 static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t,
@@ -175,7 +194,16 @@ static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t
 		sent += (size_t)n;
 	}
 	for (;;) {
-		got = th_rpc_recv(th, t, cause);
+		size_t part = 0;
+
+		got = th_rpc_recv(th, t, cause, &part);
+		/*
+		 * Given up in the middle of a reply: the rest of it is still coming and would be
+		 * read as the start of the next one. A real client closes such a connection;
+		 * so do we, and the slot gets a fresh one.
+		 */
+		if (got < 0 && part > 0)
+			th_reconnect(ctx, t);
 		if (got < (int64_t)t->len)
 			return got;
 		memcpy(&h, t->buf, sizeof(h));

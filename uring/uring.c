@@ -317,10 +317,36 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	return IOM_Q_QUEUED;
 }
 
+/*
+ * rpc: a deadline or cancel cut a request or a reply in the middle. The rest of that frame
+ * would be read as the start of the next one, so, as a real client does, drop the connection
+ * and give the slot a fresh one (the registered file at index slot is replaced too).
+ */
+static void ur_rpc_reconnect(struct iom_ctx *ctx, struct ur_ctx *ur, struct iom_task *t)
+{
+	struct iom_err err = { "" };
+	int fd = iom_rpc_connect(&ctx->wl->addr, &err);
+
+	if (fd < 0)
+		return;	/* the backend is gone: the next task fails and says why */
+	if (ur->fixed_sockets && io_uring_register_files_update(&ur->ring, t->slot, &fd, 1) != 1) {
+		close(fd);
+		return;
+	}
+	close(t->fd);
+	t->fd = fd;
+	ctx->stats.nr_reconnects++;
+}
+
 /* The task's last CQE is in: decide why it ended and hand it back. */
 static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
 {
 	int64_t res = s->op_res;
+
+	if (t->op == IOM_OP_RPC && (s->deadline_fired || s->cancel_asked) &&
+	    ((s->send_res > 0 && s->send_res < (int)t->len) ||
+	     (s->op_res > 0 && s->op_res < (int)t->len)))
+		ur_rpc_reconnect(ctx, ctx->priv, t);
 
 	if (t->op == IOM_OP_TIMER && res == -ETIME)
 		res = 0;	/* a pure timeout that fires is the timer doing its job */
