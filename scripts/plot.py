@@ -150,7 +150,11 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
         ax.set_xlabel("concurrency C (tasks in flight)")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no model ran this cell", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.suptitle(title)

@@ -389,6 +389,32 @@ static void test_rpc_deadline_cuts_big_frames(void **state)
 	}
 }
 
+/*
+ * The window's CPU samples are taken on time even when hundreds of busy threads share the one
+ * CPU with the watcher (before the fix it could sample 0.9 s late and report a tenth of the
+ * CPU). 256 threads making syscalls back to back keep CPU 0 busy: the process' own CPU over
+ * the window must be most of the window.
+ */
+static void test_cpu_sampled_at_window_edges(void **state)
+{
+	struct iom_cfg cfg = base_cfg(iom_model_find("threads"), IOM_WL_NOP, 256);
+	double cpu;
+
+	if (geteuid() != 0)
+		iom_skip("the watcher needs real-time priority (root) to sample on time");
+	cfg.tasks = 0;
+	cfg.ramp_ns = 100000000;
+	cfg.runtime_ns = 500000000;
+	CPU_ZERO(&cfg.cpus);
+	CPU_SET(0, &cfg.cpus);
+	cfg.cpus_set = true;
+	run_ok(&cfg);
+	cpu = row.num[IOM_COL_cpu_user_ns] + row.num[IOM_COL_cpu_sys_ns];
+	if (!(cpu >= 0.5 * row.num[IOM_COL_runtime_ns]))
+		fail_msg("process CPU %.0f ns over a %.0f ns window of one busy CPU", cpu,
+			 row.num[IOM_COL_runtime_ns]);
+}
+
 /* uring's opt-in variants and several submitters still conserve every task. */
 static void test_uring_variants(void **state)
 {
@@ -574,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_verify_detects_wrong_reply),
 		cmocka_unit_test(test_rpc_deadline),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
+		cmocka_unit_test(test_cpu_sampled_at_window_edges),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),
