@@ -1156,6 +1156,16 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	if (cfg->wl.kind == IOM_WL_RPC) {
 		int64_t dups = iom_workload_backend_duplicates(&run.wl);
 
+		if (s0.tcp_retrans >= 0 && s1.tcp_retrans >= 0)
+			row->num[IOM_COL_tcp_retrans] = (double)(s1.tcp_retrans - s0.tcp_retrans);
+		/*
+		 * The backend must never be the bottleneck: past 70% of the CPU its threads can
+		 * use, the cell measures the backend, not the model, and says so.
+		 */
+		if (row->num[IOM_COL_cpu_backend_ns] > 0.7 * row->num[IOM_COL_runtime_ns] *
+						       iom_workload_backend_cpus(&run.wl))
+			add_flag(row, "backend_bound");
+
 		row->num[IOM_COL_n_dup] = dups >= 0 ? (double)dups : NAN;
 	}
 	iom_workload_close(&run.wl);

@@ -85,12 +85,39 @@ static void read_self_status(struct iom_sample *s)
 	fclose(f);
 }
 
+/* TCP segments retransmitted in this network namespace (/proc/net/snmp, "Tcp:" lines). */
+static int64_t tcp_retrans_segs(void)
+{
+	char head[1024], vals[1024], *hs, *vs, *h, *v;
+	int64_t ret = -1;
+	FILE *f = fopen("/proc/net/snmp", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(head, sizeof(head), f)) {
+		if (strncmp(head, "Tcp:", 4) || !fgets(vals, sizeof(vals), f))
+			continue;
+		h = strtok_r(head, " \n", &hs);
+		v = strtok_r(vals, " \n", &vs);
+		while (h && v) {
+			if (!strcmp(h, "RetransSegs"))
+				ret = strtoll(v, NULL, 10);
+			h = strtok_r(NULL, " \n", &hs);
+			v = strtok_r(NULL, " \n", &vs);
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
 void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus)
 {
 	struct rusage ru;
 
 	s->t_ns = iom_now_ns();
 	s->backend_ns = -1;
+	s->tcp_retrans = tcp_retrans_segs();
 	getrusage(RUSAGE_SELF, &ru);
 	s->user_ns = tv_ns(ru.ru_utime);
 	s->sys_ns = tv_ns(ru.ru_stime);

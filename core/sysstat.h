@@ -21,6 +21,7 @@ struct iom_sample {
 	int64_t rss_bytes;
 	int64_t threads;
 	int64_t backend_ns;		/* rpc: the backend process' CPU, or -1 */
+	int64_t tcp_retrans;		/* RetransSegs of this network namespace, or -1 */
 };
 
 void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus);

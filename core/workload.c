@@ -272,8 +272,13 @@ static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 	if (wl->p.backend_cpus[0]) {
 		if (parse_cpu_list(wl->p.backend_cpus, &so.cpus))
 			return iom_err_msg(err, "rpc: bad --backend-cpus '%s'", wl->p.backend_cpus);
-		so.cpus_set = true;
+	} else {
+		/* Not the client's --cpus: by default the backend may use every online CPU. */
+		CPU_ZERO(&so.cpus);
+		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+			CPU_SET((int)c, &so.cpus);
 	}
+	so.cpus_set = true;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -321,6 +326,19 @@ static int rpc_open(struct iom_workload *wl, struct iom_err *err)
 	if (wl->p.unix_path[0] && wl->p.backend_cpus[0] == '\0' && access(wl->p.unix_path, F_OK) == 0)
 		return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
 	return rpc_start_backend(wl, err);
+}
+
+double iom_workload_backend_cpus(const struct iom_workload *wl)
+{
+	const double threads = 2;	/* rpc_start_backend's threads */
+	cpu_set_t set;
+	double cpus;
+
+	if (wl->p.backend_cpus[0] && !parse_cpu_list(wl->p.backend_cpus, &set))
+		cpus = CPU_COUNT(&set);
+	else
+		cpus = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < threads ? cpus : threads;
 }
 
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)

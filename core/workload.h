@@ -70,6 +70,8 @@ static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
 
 /* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
+/* rpc: how many CPUs the backend we started can use at once (its threads, its CPU set). */
+double iom_workload_backend_cpus(const struct iom_workload *wl);
 /* rpc: CPU ns the backend we started has used so far, or -1. */
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl);
 

@@ -317,6 +317,7 @@ static void test_rpc_echo(void **state)
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
 			assert_true(row.num[IOM_COL_n_dup] == 0);
 			assert_true(row.num[IOM_COL_cpu_backend_ns] >= 0);
+			assert_true(row.num[IOM_COL_tcp_retrans] >= 0);
 		}
 	}
 }
