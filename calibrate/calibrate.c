@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "calibrate/calibrate.h"
+#include "core/driver.h"
 #include "core/model.h"
 
 #define ROUNDS 5
@@ -280,6 +281,41 @@ static double cal_tcp_rtt(void)
 	return median(r, ROUNDS);
 }
 
+/*
+ * The backend's standalone capacity: load it with the cheapest client there is (io_uring, 64
+ * connections, service time 0) for a second and divide the CPUs it may use by the CPU it spent
+ * per request. A cell whose backend runs above 70% of that is flagged backend_bound.
+ */
+static void cal_backend(struct iom_calibration *cal)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_err err = { "" };
+	struct iom_cfg cfg = { 0 };
+	struct iom_hist *hist = malloc(sizeof(*hist));
+	struct iom_row *row = malloc(sizeof(*row));
+
+	cal->backend_ns_per_request = cal->backend_capacity_per_s = -1;
+	if (!m || !hist || !row || m->probe(IOM_WL_RPC, &err))
+		goto out;
+	cfg.model = m;
+	cfg.wl.kind = IOM_WL_RPC;
+	cfg.wl.payload = 64;
+	cfg.wl.seed = 1;
+	cfg.concurrency = 64;
+	cfg.runtime_ns = 1000000000;
+	cfg.ramp_ns = 100000000;
+	cfg.batch_complete = 1;
+	if (iom_run_cell(&cfg, row, hist) || strcmp(row->str[IOM_COL_status], "ok") ||
+	    !(row->num[IOM_COL_cpu_backend_ns] > 0) || !(row->num[IOM_COL_tasks] > 0))
+		goto out;
+	cal->backend_ns_per_request = row->num[IOM_COL_cpu_backend_ns] / row->num[IOM_COL_tasks];
+	cal->backend_capacity_per_s = (double)sysconf(_SC_NPROCESSORS_ONLN) < 2 ?
+		1e9 / cal->backend_ns_per_request : 2e9 / cal->backend_ns_per_request;
+out:
+	free(hist);
+	free(row);
+}
+
 int iom_calibrate(struct iom_calibration *cal)
 {
 	int ncpu = 0, cpu0 = -1, cpu1 = -1;
@@ -307,6 +343,7 @@ int iom_calibrate(struct iom_calibration *cal)
 	cal->timer_slack_ns = (double)iom_timer_slack_ns();
 	cal->tcp_rtt_ns = cal_tcp_rtt();
 	sched_setaffinity(0, sizeof(set), &set);
+	cal_backend(cal);
 	return 0;
 }
 
@@ -322,17 +359,20 @@ int iom_calibrate(struct iom_calibration *cal)
 	X(uring_nop_d128_ns, "io_uring NOP, depth 128, per NOP")                               \
 	X(timer_overshoot_ns, "1 ms absolute clock_nanosleep: median lateness")               \
 	X(timer_slack_ns, "timer slack in use")                                                \
-	X(tcp_rtt_ns, "loopback TCP 64-byte round trip, TCP_NODELAY")
+	X(tcp_rtt_ns, "loopback TCP 64-byte round trip, TCP_NODELAY")                          \
+	X(backend_ns_per_request, "rpc backend CPU per request, 64 B, service time 0")           \
+	X(backend_capacity_per_s, "rpc backend capacity, requests/s (its CPUs / its CPU per request)")
 
 void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
 {
 	if (csv)
-		fprintf(f, "name,value_ns,what\n");
+		fprintf(f, "name,value,what\n");
 #define X(name, what)                                                                          \
 	if (csv)                                                                               \
 		fprintf(f, "%s,%.1f,\"%s\"\n", #name, cal->name, what);                        \
 	else                                                                                   \
-		fprintf(f, "%-22s %12.1f ns  %s\n", #name, cal->name, what);
+		fprintf(f, "%-22s %12.1f %-3s %s\n", #name, cal->name,                     \
+			strstr(#name, "_ns") ? "ns" : "/s", what);
 	CAL_FIELDS(X)
 #undef X
 }

@@ -12,6 +12,8 @@ struct iom_calibration {
 	double uring_nop_d1_ns, uring_nop_d128_ns;
 	double timer_overshoot_ns, timer_slack_ns;
 	double tcp_rtt_ns;
+	double backend_ns_per_request;	/* rpc backend CPU per request (service time 0) */
+	double backend_capacity_per_s;	/* requests/s its CPUs could serve: cpus / cost */
 };
 
 int iom_calibrate(struct iom_calibration *cal);

@@ -24,7 +24,7 @@ static void read_proc_stat(struct iom_sample *s, const cpu_set_t *cpus)
 	char line[512];
 	FILE *f = fopen("/proc/stat", "re");
 
-	s->busy_ns = s->steal_ns = 0;
+	s->busy_ns = s->steal_ns = s->irq_ns = 0;
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
@@ -47,6 +47,7 @@ static void read_proc_stat(struct iom_sample *s, const cpu_set_t *cpus)
 		/* user nice system idle iowait irq softirq steal */
 		s->busy_ns += (uint64_t)((double)(v[0] + v[1] + v[2] + v[5] + v[6]) * tick_ns);
 		s->steal_ns += (uint64_t)((double)v[7] * tick_ns);
+		s->irq_ns += (uint64_t)((double)(v[5] + v[6]) * tick_ns);
 	}
 	fclose(f);
 }
@@ -159,6 +160,11 @@ void iom_sample_fill_row(struct iom_row *row, const struct iom_sample *s_setup,
 	if (!isnan(backend))
 		row->num[IOM_COL_cpu_ns_per_task] = (user + sys + backend) / n;
 	busy -= isnan(backend) ? 0 : backend;
+	/*
+	 * Interrupt time (our own I/O completions among it) is in no process' rusage: leave it
+	 * out of "foreign", which is meant for other processes on our CPUs.
+	 */
+	busy -= (double)(s1->irq_ns - s0->irq_ns);
 	row->num[IOM_COL_cpu_foreign_ns] = busy - user - sys > 0 ? busy - user - sys : 0;
 	row->num[IOM_COL_vctx_per_task] = (double)(s1->nvcsw - s0->nvcsw) / n;
 	row->num[IOM_COL_ivctx_per_task] = (double)(s1->nivcsw - s0->nivcsw) / n;

@@ -17,6 +17,7 @@ struct iom_sample {
 	uint64_t user_ns, sys_ns;	/* this process */
 	uint64_t nvcsw, nivcsw;
 	uint64_t busy_ns, steal_ns;	/* the CPU set (or every CPU), all processes */
+	uint64_t irq_ns;		/* of busy: hard and soft interrupts (nobody's process time) */
 	int64_t kmem_kb;		/* KernelStack + Slab + PageTables */
 	int64_t rss_bytes;
 	int64_t threads;

@@ -95,7 +95,7 @@ def load_calibration(run_dir):
     try:
         with open(os.path.join(run_dir, "calibrate.csv"), newline="") as f:
             for rec in csv.DictReader(f):
-                cal[rec["name"]] = num(rec["value_ns"])
+                cal[rec["name"]] = num(rec.get("value", rec.get("value_ns")))
     except (OSError, KeyError):
         pass
     return cal

@@ -23,6 +23,9 @@ static void test_calibrate_ordered(void **state)
 	assert_true(cal.uring_nop_d128_ns < cal.uring_nop_d1_ns);
 	/* vDSO clock reads never enter the kernel. */
 	assert_true(cal.clock_gettime_ns < cal.syscall_ns);
+	/* The backend's capacity is measured, and is what its CPU per request allows. */
+	assert_true(cal.backend_ns_per_request > 0);
+	assert_true(cal.backend_capacity_per_s > 0);
 	if (cal.wakeup_cross_cpu_ns >= 0)
 		assert_true(cal.wakeup_cross_cpu_ns >= cal.wakeup_same_cpu_ns);
 }
