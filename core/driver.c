@@ -930,7 +930,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		add_flag(row, "no_tasks_in_window");
 
 	iom_sample_fill_row(row, s_setup, s0, s1, window);
-	cpu_ns = row->num[IOM_COL_cpu_user_ns] + row->num[IOM_COL_cpu_sys_ns];
+	/* Per CPU-second of everything the task cost: ours, and the backend's for rpc. */
+	cpu_ns = row->num[IOM_COL_cpu_ns_per_task] * (double)window;
 	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)window * 1e9 / cpu_ns : NAN;
 	if (row->num[IOM_COL_cpu_foreign_ns] > 0.02 * (row->num[IOM_COL_cpu_system_ns] > 0 ?
 						       row->num[IOM_COL_cpu_system_ns] : 1))
