@@ -61,6 +61,7 @@ struct sv_thread {
 	size_t nr_heap, heap_cap;
 	uint64_t armed_ns;
 	struct sv_conn *conns;
+	unsigned int nr_closed;		/* closed connections not yet freed */
 };
 
 struct sv_server {
@@ -185,16 +186,32 @@ static void sv_conn_free(struct sv_thread *th, struct sv_conn *c)
 	free(c);
 }
 
+/*
+ * Closing never frees: the epoll batch being handled may still hold an event for this
+ * connection, and replies still due hold it too. sv_sweep() frees closed connections with no
+ * reply due, between batches.
+ */
 static void sv_close(struct sv_thread *th, struct sv_conn *c)
 {
-	if (!c->closed) {
-		epoll_ctl(th->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-		c->closed = true;
+	if (c->closed)
+		return;
+	epoll_ctl(th->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->closed = true;
+	th->nr_closed++;
+}
+
+static void sv_sweep(struct sv_thread *th)
+{
+	struct sv_conn *c = th->conns, *next;
+
+	for (; c && th->nr_closed; c = next) {
+		next = c->next_all;
+		if (c->closed && !c->refs) {
+			sv_conn_free(th, c);
+			th->nr_closed--;
+		}
 	}
-	/* Replies still due hold the connection; the last one frees it. */
-	if (!c->refs)
-		sv_conn_free(th, c);
 }
 
 /* Write what is queued; arm EPOLLOUT only after a short write. */
@@ -409,8 +426,6 @@ static void sv_due_replies(struct sv_thread *th)
 		c->refs--;
 		if (!c->closed && sv_queue_reply(th, c, d.frame, d.len, 0))
 			sv_close(th, c);
-		else if (c->closed && !c->refs)
-			sv_conn_free(th, c);
 		free(d.frame);
 	}
 	sv_arm(th);
@@ -455,6 +470,8 @@ static void *sv_thread_main(void *arg)
 			else {
 				struct sv_conn *c = p;
 
+				if (c->closed)
+					continue;	/* closed earlier in this batch */
 				if (evs[i].events & EPOLLOUT && sv_flush(th, c)) {
 					sv_close(th, c);
 					continue;
@@ -463,6 +480,8 @@ static void *sv_thread_main(void *arg)
 					sv_read(th, c);
 			}
 		}
+		if (th->nr_closed)
+			sv_sweep(th);
 	}
 	return NULL;
 }

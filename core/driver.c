@@ -25,6 +25,16 @@
 #include "probe.h"
 #include "sysstat.h"
 
+/* --timeline: marks are kept for this much of the window, at most MAX_MARKS per submitter. */
+#define TIMELINE_NS	100000000ull
+#define MAX_MARKS	8192
+
+struct iom_mark {
+	uint64_t t_ns;
+	uint64_t id;
+	char what;			/* 'S' submitted, 'C' completed (any terminal state) */
+};
+
 /* Open loop: no submitter precomputes more than this many intended start times. */
 #define MAX_SCHEDULE	(64u << 20)
 
@@ -59,6 +69,10 @@ struct iom_job {
 	unsigned int nr_retry_pending;
 	uint64_t nr_retries, nr_give_ups;
 	bool stopping;			/* past the window: no new attempt starts */
+	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
+	struct iom_mark *marks;
+	unsigned int nr_marks;
+	pid_t tid;
 	_Atomic uint64_t pub_done;	/* for the status line */
 	_Atomic uint64_t pub_submitted;
 	bool setup_ok;
@@ -129,12 +143,21 @@ static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 		snprintf(job->bug, sizeof(job->bug), fmt, v);
 }
 
+static void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
+{
+	uint64_t w0 = job->run->t_win0;
+
+	if (job->marks && job->nr_marks < MAX_MARKS && t_ns >= w0 && t_ns < w0 + TIMELINE_NS)
+		job->marks[job->nr_marks++] = (struct iom_mark){ t_ns, id, what };
+}
+
 /* The task's final state: count it, measure it, free its slot. */
 static void job_account(struct iom_job *job, struct iom_task *t, int state)
 {
 	struct iom_run *run = job->run;
 
 	job->nr_state[state]++;
+	job_mark(job, 'C', t->t_end_ns, t->id);
 	if (run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
@@ -320,6 +343,9 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	    !job->retry_slot || !job->retry_due_ns)
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
 	iom_hist_init(job->hist);
+	job->tid = gettid();
+	if (cfg->timeline && !(job->marks = malloc(MAX_MARKS * sizeof(*job->marks))))
+		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: timeline marks", index);
 	if (buf_bytes &&
 	    posix_memalign(&job->bufs, 4096, (size_t)depth * ((buf_bytes + 4095) & ~4095ul)))
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: buffers", index);
@@ -417,6 +443,7 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		iom_workload_next(&run->wl, seq, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
+		job_mark(job, 'S', *now, t->id);
 
 		ret = model->submit(ctx, t);
 		if (ret == IOM_Q_BUSY) {
@@ -668,6 +695,7 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 	free(job->free_slots);
 	free(job->slot_busy);
 	free(job->attempts);
+	free(job->marks);
 	free(job->retry_slot);
 	free(job->retry_due_ns);
 	free(job->bufs);
@@ -969,6 +997,36 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	return 0;
 }
 
+/*
+ * --timeline FILE: the probes write thread states to FILE; the driver adds its task marks to
+ * FILE-marks.csv (same time origin: ns after the window's start, same cell label), appended
+ * cell after cell.
+ */
+static void run_write_marks(struct iom_run *run)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	char path[PATH_MAX];
+	bool fresh;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s-marks.csv", cfg->timeline);
+	fresh = access(path, F_OK) != 0;
+	f = fopen(path, "ae");
+	if (!f)
+		return;
+	if (fresh)
+		fprintf(f, "tid,event,t_ns,task_id,cell\n");
+	for (unsigned int i = 0; i < run->nr_jobs; i++) {
+		const struct iom_job *job = &run->jobs[i];
+
+		for (unsigned int k = 0; k < job->nr_marks; k++)
+			fprintf(f, "%d,%s,%" PRIu64 ",%" PRIu64 ",row%u\n", (int)job->tid,
+				job->marks[k].what == 'S' ? "submit" : "complete",
+				job->marks[k].t_ns - run->t_win0, job->marks[k].id, cfg->row_index);
+	}
+	fclose(f);
+}
+
 /* Probes load before the cell's threads exist, so every thread of it is seen from birth. */
 static void run_open_probes(struct iom_run *run, struct iom_row *row)
 {
@@ -1138,6 +1196,8 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		pthread_join(run.jobs[i].thread, NULL);
 
 	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
+	if (cfg->timeline)
+		run_write_marks(&run);
 	if (run.probe) {
 		iom_probe_fill_row(run.probe, row, (uint64_t)row->num[IOM_COL_tasks]);
 		iom_probe_close(run.probe);

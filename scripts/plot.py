@@ -3,6 +3,7 @@
 """Plot a results directory (runs.csv from `iomodels run` or `make bench`) and write report.md.
 
 Usage: /usr/bin/python3 scripts/plot.py [RUN_DIR]   (default results/latest)
+A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture.
 Figures (PNG and SVG) go into RUN_DIR; only Debian's python3-matplotlib is needed.
 """
 import csv
@@ -165,6 +166,98 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
     return fname
 
 
+def time_breakdown(plt, rows, run_dir):
+    """Where a task's time goes (probed rows): on-CPU, blocked, waiting for a CPU, stacked."""
+    probed = [r for r in rows if r["status"] == "ok" and
+              not math.isnan(num(r.get("blocked_ns_per_task")))]
+    if not probed:
+        return None
+    cells = sorted(groups(probed, lambda r: (r["bench_workload"], r["placement"],
+                                             r["concurrency"])).items())
+    fig, axes = plt.subplots(1, len(cells), figsize=(max(4.5, 3.2 * len(cells)), 3.6),
+                             squeeze=False)
+    for ax, ((wl, pl, c), crs) in zip(axes.flat, cells):
+        models = sorted({r["model"] for r in crs})
+        bottom = [0.0] * len(models)
+        for key, label, color in (("oncpu_ns_per_task", "on CPU", "tab:green"),
+                                  ("runq_ns_per_task", "waiting for a CPU", "tab:orange"),
+                                  ("blocked_ns_per_task", "blocked", "tab:red")):
+            vals = []
+            for m in models:
+                s_ = summary([num(r[key]) / 1e3 for r in crs if r["model"] == m])
+                vals.append(s_["med"] if s_ else 0.0)
+            ax.bar(models, vals, bottom=bottom, color=color, label=label)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set_title(f"{wl}, C={c}, {'one CPU' if pl == 'core' else 'all CPUs'}", fontsize=8)
+        ax.set_ylabel("µs per task (all threads)")
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Where a task's time goes (eBPF, probed repeats)")
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(run_dir, f"time_breakdown.{ext}"), dpi=90)
+    plt.close(fig)
+    return "time_breakdown"
+
+
+def timeline(plt, run_dir, path, rows):
+    """The seed's timeline: each thread's state over the recorded window, marks on top."""
+    label = {f"row{i}": f"{r['model']} {r['workload']} C={r['concurrency']}"
+             for i, r in enumerate(rows)}
+    try:
+        with open(path, newline="") as f:
+            iv = list(csv.DictReader(f))
+    except OSError:
+        return None
+    marks = []
+    try:
+        with open(path + "-marks.csv", newline="") as f:
+            marks = list(csv.DictReader(f))
+    except OSError:
+        pass
+    cells = sorted({r["cell"] for r in iv})
+    if not cells:
+        return None
+    colors = {"oncpu": "tab:green", "runnable": "tab:orange", "blocked": "tab:red",
+              "blocked+iowait": "tab:purple"}
+    fig, axes = plt.subplots(len(cells), 1, figsize=(10, 1.2 + 0.9 * len(cells) * 3),
+                             squeeze=False)
+    for ax, cell in zip(axes.flat, cells):
+        tids = []
+        for r in iv:
+            if r["cell"] == cell and r["tid"] not in tids:
+                tids.append(r["tid"])
+        tids = tids[:12]
+        names = {}
+        for r in iv:
+            if r["cell"] != cell or r["tid"] not in tids:
+                continue
+            y = tids.index(r["tid"])
+            names[y] = r["comm"]
+            t0, t1 = num(r["start_ns"]) / 1e6, num(r["end_ns"]) / 1e6
+            ax.barh(y, t1 - t0, left=t0, height=0.6, color=colors.get(r["state"], "gray"))
+        for kind, mk in (("submit", "|"), ("complete", "x")):
+            xs = [num(m["t_ns"]) / 1e6 for m in marks if m["cell"] == cell and
+                  m["event"] == kind and m["tid"] in tids]
+            ys = [tids.index(m["tid"]) for m in marks if m["cell"] == cell and
+                  m["event"] == kind and m["tid"] in tids]
+            if xs:
+                ax.scatter(xs, ys, marker=mk, s=12, color="black", label=kind)
+        ax.set_yticks(range(len(tids)))
+        ax.set_yticklabels([names.get(i, "") for i in range(len(tids))], fontsize=6)
+        ax.set_title(label.get(cell, cell), fontsize=8)
+        ax.set_xlabel("ms after the window's start")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+    axes.flat[0].legend(handles, list(colors), fontsize=6, loc="upper right")
+    fig.suptitle("Per-thread timeline: green on CPU, red blocked, orange waiting; "
+                 "| submit, x complete")
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(run_dir, f"timeline.{ext}"), dpi=90)
+    plt.close(fig)
+    return "timeline"
+
+
 def loc(model):
     """Lines of C in the model's folder, counted, not guessed (blank lines and comments too)."""
     d = os.path.join(ROOT, MODEL_DIRS.get(model, model))
@@ -294,6 +387,10 @@ def main():
                     "Kernel memory RSS does not show", "kmem", run_dir, logy=False,
                     scale=1 / 2**20),
     ]
+    figs.append(time_breakdown(plt, rows, run_dir))
+    tl = os.path.join(run_dir, "timeline.csv")
+    if os.path.exists(tl):
+        figs.append(timeline(plt, run_dir, tl, rows))
     if any(not math.isnan(num(r.get("blocked_ns_per_task"))) for r in rows):
         figs.append(line_panels(plt, rows, "blocked_ns_per_task", "blocked µs per task",
                                 "Time blocked per task (probes)", "blocked", run_dir,

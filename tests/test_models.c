@@ -416,6 +416,36 @@ static void test_cpu_sampled_at_window_edges(void **state)
 			 row.num[IOM_COL_runtime_ns]);
 }
 
+/* --timeline: the driver writes each task's submit and complete marks beside the states. */
+static void test_timeline_marks(void **state)
+{
+	char path[PATH_MAX], marks[PATH_MAX + 16], line[256];
+	int submits = 0, completes = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/timeline.csv", tmpdir);
+	snprintf(marks, sizeof(marks), "%s-marks.csv", path);
+	unlink(marks);
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 2);
+
+		if (!model_available(iom_models[m], IOM_WL_TIMER))
+			continue;
+		cfg.timeline = path;
+		cfg.tasks = 20;
+		run_ok(&cfg);
+	}
+	f = fopen(marks, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		submits += strstr(line, ",submit,") != NULL;
+		completes += strstr(line, ",complete,") != NULL;
+	}
+	fclose(f);
+	/* 20 tasks per model, all inside the first 100 ms of their window (200 us timers). */
+	assert_true(submits >= 20 && submits == completes);
+}
+
 /* uring's opt-in variants and several submitters still conserve every task. */
 static void test_uring_variants(void **state)
 {
@@ -602,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_deadline),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
+		cmocka_unit_test(test_timeline_marks),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),
