@@ -22,6 +22,9 @@ HOW = {  # the seed's checklist, per model: how the answer arrives
     "kernel_free": ("async in user space", "status-store key", "wake-up or status poll"),
 }
 REQUIRED = ["model", "workload", "concurrency", "status", "ops_per_s"]
+# One colour per model in every figure, so a reader's eye carries from panel to panel.
+MODEL_COLORS = {"threads": "tab:red", "epoll": "tab:blue", "uring": "tab:green",
+                "kernel_free": "tab:purple"}
 
 
 def die(msg):
@@ -139,7 +142,8 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                     lo.append(s["med"] - s["lo"])
                     hi.append(s["hi"] - s["med"])
             if xs:
-                ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model)
+                ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model,
+                            color=MODEL_COLORS.get(model))
         if limits:
             cs = sorted({r["concurrency"] for r in prs})
             for label, ys in limits(wl, pl, cs, prs):
