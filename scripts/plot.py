@@ -178,8 +178,11 @@ def time_breakdown(plt, rows, run_dir):
         return None
     cells = sorted(groups(probed, lambda r: (r["bench_workload"], r["placement"],
                                              r["concurrency"])).items())
-    fig, axes = plt.subplots(1, len(cells), figsize=(max(4.5, 3.2 * len(cells)), 3.6),
-                             squeeze=False)
+    ncol = min(4, len(cells))
+    nrow = (len(cells) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.2 * nrow), squeeze=False)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.axis("off")
     for ax, ((wl, pl, c), crs) in zip(axes.flat, cells):
         models = sorted({r["model"] for r in crs})
         bottom = [0.0] * len(models)
@@ -197,7 +200,7 @@ def time_breakdown(plt, rows, run_dir):
         ax.tick_params(axis="x", labelsize=7, rotation=30)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Where a task's time goes (eBPF, probed repeats)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     for ext in ("png", "svg"):
         fig.savefig(os.path.join(run_dir, f"time_breakdown.{ext}"), dpi=90)
     plt.close(fig)
