@@ -94,6 +94,7 @@ static const char usage_text[] =
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
 	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
+	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
 	"  --poll-interval-us P kernel_free: time between polls (default 50)\n"
@@ -271,7 +272,7 @@ enum {
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
-	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY,
+	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 };
@@ -320,6 +321,7 @@ static const struct option long_opts[] = {
 	{ "backoff-base-us", required_argument, NULL, OPT_BACKOFF_BASE_US },
 	{ "backoff-cap-us", required_argument, NULL, OPT_BACKOFF_CAP_US },
 	{ "idempotency-key", no_argument, NULL, OPT_IDEMPOTENCY_KEY },
+	{ "backend-capacity", required_argument, NULL, OPT_BACKEND_CAPACITY },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
@@ -493,6 +495,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 								      1e9) * 1e3);
 			break;
 		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
+		case OPT_BACKEND_CAPACITY:
+			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
+							      1u << 30);
+			break;
 		case OPT_PAYLOAD:
 			cfg->wl.payload = (uint32_t)parse_size("--payload", optarg);
 			if (cfg->wl.payload > IOM_RPC_MAX_PAYLOAD)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -47,6 +48,20 @@ size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payloa
 
 /* A reply in buf is the echo of request id with payload bytes: true if it is. */
 bool iom_rpc_reply_ok(const void *buf, uint64_t id, uint32_t payload);
+
+/*
+ * The task's result from a whole reply of got bytes: a reply flagged BUSY (the backend over its
+ * capacity, this protocol's 429) is a failure, -EBUSY, for the retry policy to act on.
+ */
+static inline int64_t iom_rpc_result(const void *reply, int64_t got, uint32_t len)
+{
+	struct iom_rpc_hdr h;
+
+	if (got != (int64_t)len || got < (int64_t)sizeof(h))
+		return got;
+	__builtin_memcpy(&h, reply, sizeof(h));
+	return h.flags & IOM_RPC_F_BUSY ? -EBUSY : got;
+}
 
 /* Where the backend is: "HOST:PORT" (TCP) or a Unix socket path. */
 struct iom_rpc_addr {

@@ -266,6 +266,7 @@ static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 	snprintf(port_file, sizeof(port_file), "%s/port", wl->backend_dir);
 	snprintf(stats_file, sizeof(stats_file), "%s/stats", wl->backend_dir);
 	so.port_file = port_file;
+	so.capacity = wl->p.backend_capacity;
 	so.stats_file = stats_file;
 	if (wl->p.unix_path[0])
 		so.unix_path = wl->p.unix_path;

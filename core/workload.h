@@ -49,6 +49,7 @@ struct iom_wl_params {
 	char unix_path[108];	/* --unix PATH: over a Unix socket */
 	char backend_cpus[64];	/* --backend-cpus LIST for the backend we start */
 	bool idempotency_key;	/* requests carry their id as an idempotency key */
+	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
 };
 
 struct iom_workload {

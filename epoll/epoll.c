@@ -515,7 +515,7 @@ static int ep_rpc_recv(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *
 			continue;
 		memcpy(&id, (const char *)t->buf + offsetof(struct iom_rpc_hdr, id), sizeof(id));
 		if (id == t->id) {
-			ep_rpc_done(ctx, ep, t, t->len);
+			ep_rpc_done(ctx, ep, t, iom_rpc_result(t->buf, t->len, t->len));
 			return 1;
 		}
 		ctx->stats.nr_late_replies++;

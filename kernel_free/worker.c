@@ -152,7 +152,7 @@ static void kf_run(struct kf_ctx *kf, uint64_t id)
 			res = kf_rw(kf, t);
 			break;
 		case IOM_OP_RPC:
-			res = kf_rpc(t);
+			res = iom_rpc_result(t->buf, kf_rpc(t), t->len);
 			break;
 		}
 	}

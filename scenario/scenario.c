@@ -9,11 +9,13 @@
 extern const struct iom_scenario iom_scenario_two_generals;
 extern const struct iom_scenario iom_scenario_herd;
 extern const struct iom_scenario iom_scenario_durability;
+extern const struct iom_scenario iom_scenario_retry_storm;
 
 static const struct iom_scenario *const scenarios[] = {
 	&iom_scenario_two_generals,
 	&iom_scenario_herd,
 	&iom_scenario_durability,
+	&iom_scenario_retry_storm,
 	NULL,
 };
 

@@ -84,11 +84,39 @@ static void test_no_policy_no_columns(void **state)
 	assert_true(row.num[IOM_COL_n_expired] == 2);
 }
 
+/* Past the backend's capacity it answers BUSY: every model makes that a FAILED (-EBUSY) task. */
+static void test_busy_is_failed(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = tg_cfg(iom_models[m], false);
+		struct iom_err err = { "" };
+
+		if (iom_models[m]->probe(IOM_WL_RPC, &err))
+			continue;
+		/* 8 requests of 20 ms at once against room for 1: at least 7 BUSY at the start. */
+		cfg.wl.dist = IOM_DIST_FIXED;
+		cfg.wl.latency_ns = 20000000;
+		cfg.wl.backend_capacity = 1;
+		cfg.retry_expired = false;
+		cfg.deadline_ns = 0;
+		cfg.concurrency = 8;
+		cfg.tasks = 16;
+		cfg.verify = false;
+		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+		if (strcmp(row.str[IOM_COL_status], "ok"))
+			fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
+		assert_true(row.num[IOM_COL_n_failed] >= 7);
+		assert_true(row.num[IOM_COL_n_completed] >= 1);
+		assert_true(row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_completed] == 16);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_generals),
 		cmocka_unit_test(test_no_policy_no_columns),
+		cmocka_unit_test(test_busy_is_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -208,7 +208,7 @@ static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t
 			return got;
 		memcpy(&h, t->buf, sizeof(h));
 		if (h.id == t->id)
-			return got;
+			return iom_rpc_result(t->buf, got, t->len);
 		ctx->stats.nr_late_replies++;	/* an earlier, expired task's answer */
 	}
 }

@@ -350,6 +350,8 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 
 	if (t->op == IOM_OP_TIMER && res == -ETIME)
 		res = 0;	/* a pure timeout that fires is the timer doing its job */
+	if (t->op == IOM_OP_RPC)
+		res = iom_rpc_result(t->buf, res, t->len);
 	if (t->op == IOM_OP_RPC && s->send_res < 0 && !s->deadline_fired)
 		res = s->send_res;	/* the request never left: the recv was only cancelled */
 	if (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)
