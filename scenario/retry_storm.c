@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "scenario/sc_util.h"
 #include "scenario/scenario.h"
 
 static int rs_usage(const char *what)
@@ -73,15 +73,10 @@ static int rs_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), rs_usage("unexpected argument");
-	if (out) {
+	if (out)
 		snprintf(outdir, sizeof(outdir), "%s", out);
-	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(outdir, sizeof(outdir), "results/%Y%m%dT%H%M%SZ-retry-storm", &tm);
-	}
+	else
+		sc_default_output(outdir, sizeof(outdir), "retry-storm");
 	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
 	if (!rep) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "scenario/sc_util.h"
 #include "scenario/scenario.h"
 
 static int tg_usage(const char *what)
@@ -67,15 +67,10 @@ static int tg_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), tg_usage("unexpected argument");
-	if (out) {
+	if (out)
 		snprintf(outdir, sizeof(outdir), "%s", out);
-	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(outdir, sizeof(outdir), "results/%Y%m%dT%H%M%SZ-two-generals", &tm);
-	}
+	else
+		sc_default_output(outdir, sizeof(outdir), "two-generals");
 	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
 	if (!rep) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);
