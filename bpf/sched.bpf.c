@@ -126,27 +126,7 @@ static __always_inline void close_state(struct iom_thread *t, __u64 now)
 {
 	__u64 d = clipped(t->since_ns, now);
 
-	switch (t->state) {
-	case IOM_TS_ONCPU:
-		t->oncpu_ns += d;
-		break;
-	case IOM_TS_RUNQ:
-		t->runq_ns += d;
-		break;
-	case IOM_TS_SLEEP:
-	case IOM_TS_DISK:
-		if (t->state == IOM_TS_SLEEP)
-			t->sleep_ns += d;
-		else
-			t->disk_ns += d;
-		if (t->flags & IOM_TF_IOWAIT)
-			t->iowait_ns += d;
-		if (t->flags & IOM_TF_IDLE)
-			t->idle_ns += d;
-		break;
-	default:
-		break;
-	}
+	iom_thread_account(t, d);
 	if (timeline)
 		tl_emit(t, now);
 }

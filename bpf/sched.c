@@ -107,27 +107,7 @@ static void close_open_state(const struct iom_sched *s, struct iom_thread *t, ui
 {
 	uint64_t d = clip(s, t->since_ns, end);
 
-	switch (t->state) {
-	case IOM_TS_ONCPU:
-		t->oncpu_ns += d;
-		break;
-	case IOM_TS_RUNQ:
-		t->runq_ns += d;
-		break;
-	case IOM_TS_SLEEP:
-	case IOM_TS_DISK:
-		if (t->state == IOM_TS_SLEEP)
-			t->sleep_ns += d;
-		else
-			t->disk_ns += d;
-		if (t->flags & IOM_TF_IOWAIT)
-			t->iowait_ns += d;
-		if (t->flags & IOM_TF_IDLE)
-			t->idle_ns += d;
-		break;
-	default:
-		break;
-	}
+	iom_thread_account(t, d);
 }
 
 static bool thread_counted(const struct iom_thread *t)

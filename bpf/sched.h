@@ -124,4 +124,37 @@ int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sche
 void iom_sched_close(struct iom_sched *s);
 #endif
 
+#ifndef __always_inline
+#define __always_inline inline __attribute__((__always_inline__))
+#endif
+
+/*
+ * Add d ns to the bucket of t's current state. The programs close a state this way at every
+ * switch; the loader closes a thread still in a state at the window's end the same way.
+ */
+static __always_inline void iom_thread_account(struct iom_thread *t, __u64 d)
+{
+	switch (t->state) {
+	case IOM_TS_ONCPU:
+		t->oncpu_ns += d;
+		break;
+	case IOM_TS_RUNQ:
+		t->runq_ns += d;
+		break;
+	case IOM_TS_SLEEP:
+	case IOM_TS_DISK:
+		if (t->state == IOM_TS_SLEEP)
+			t->sleep_ns += d;
+		else
+			t->disk_ns += d;
+		if (t->flags & IOM_TF_IOWAIT)
+			t->iowait_ns += d;
+		if (t->flags & IOM_TF_IDLE)
+			t->idle_ns += d;
+		break;
+	default:
+		break;
+	}
+}
+
 #endif
