@@ -303,7 +303,8 @@ static void test_busy_loop_oncpu(void **state)
 
 /*
  * Two threads pinned to one CPU take turns (so both wait on the run queue), a third sleeps in
- * 1 ms steps: each one's on-CPU + run-queue time agrees with the kernel's schedstat within 10%.
+ * 1 ms steps: each one's on-CPU + run-queue time agrees with the kernel's schedstat within 10%
+ * (plus a few microseconds per wake-up, see below).
  * (The split between the two differs: the kernel charges a wake-up's last stretch, up to the
  * switch, to on-CPU time; the tracepoints see the switch itself.)
  */
@@ -355,10 +356,18 @@ static void test_schedstat_agrees(void **state)
 		ours = csv_num(&c, r, "oncpu_ns") + csv_num(&c, r, "runq_ns");
 		kernel = csv_num(&c, r, "schedstat_oncpu_ns") + csv_num(&c, r, "schedstat_runq_ns");
 		print_message("tid %d: on-CPU + run-queue %.0f ns, schedstat %.0f ns (%+.2f%%), "
-			      "run queue %.0f ns\n", a[i].tid, ours, kernel,
-			      100 * (ours - kernel) / kernel, csv_num(&c, r, "runq_ns"));
+			      "run queue %.0f ns, %.0f wake-ups\n", a[i].tid, ours, kernel,
+			      100 * (ours - kernel) / kernel, csv_num(&c, r, "runq_ns"),
+			      csv_num(&c, r, "wakeups"));
 		assert_false(isnan(kernel));
-		assert_true(fabs(ours - kernel) <= 0.10 * kernel);
+		/*
+		 * 10%, plus a few microseconds per wake-up: the tracepoint and the kernel's rq clock
+		 * read the time at different points of each transition, which on a busy shared CI
+		 * machine once left the 200-wake-up sleeper 1.6 us per wake-up apart (+14.7% of
+		 * its 2.2 ms).
+		 */
+		assert_true(fabs(ours - kernel) <=
+			    0.10 * kernel + 5000.0 * csv_num(&c, r, "wakeups"));
 		checked++;
 	}
 	/* The pinned pair waited for each other. */
