@@ -182,11 +182,16 @@ static void run_probed(struct iom_cfg *cfg)
 	assert_false(isnan(row.num[IOM_COL_probe_lost]));
 }
 
-/* 200 x 5 ms timer tasks on one thread: blocked time is the time spent inside the calls. */
+/*
+ * 200 x 5 ms timer tasks on one thread: the time spent inside the calls is blocked time, plus the
+ * wait for a CPU after each wake-up and a little on-CPU time. On a busy shared machine the
+ * run-queue part grows (a CI run once lost >10% there), so the sum is what must agree; blocked
+ * time alone must still be most of it.
+ */
 static void test_timer_blocked_time(void **state)
 {
 	struct iom_cfg cfg = threads_cfg(1, 5000000);
-	double tasks, measured, blocked, oncpu;
+	double tasks, measured, blocked, oncpu, runq;
 
 	cfg.tasks = 200;
 	cfg.row_index = 100;
@@ -196,10 +201,13 @@ static void test_timer_blocked_time(void **state)
 	measured = row.num[IOM_COL_n_samples] * row.num[IOM_COL_lat_mean_ns];
 	blocked = row.num[IOM_COL_blocked_ns_per_task] * tasks;
 	oncpu = row.num[IOM_COL_oncpu_ns_per_task] * tasks;
-	print_message("blocked %.0f ns vs %.0f ns inside the calls (%+.2f%%), on-CPU %.0f ns, "
-		      "lost %.0f\n", blocked, measured, 100 * (blocked - measured) / measured, oncpu,
+	runq = row.num[IOM_COL_runq_ns_per_task] * tasks;
+	print_message("blocked %.0f + run queue %.0f + on-CPU %.0f ns vs %.0f ns inside the calls "
+		      "(%+.2f%%), lost %.0f\n", blocked, runq, oncpu, measured,
+		      100 * (blocked + runq + oncpu - measured) / measured,
 		      row.num[IOM_COL_probe_lost]);
-	assert_true(fabs(blocked - measured) <= 0.10 * measured);
+	assert_true(fabs(blocked + runq + oncpu - measured) <= 0.10 * measured);
+	assert_true(blocked >= 0.5 * measured);
 	assert_true(oncpu < 0.1e9);
 	assert_true(row.num[IOM_COL_wakeups_per_task] >= 0.9);
 }
