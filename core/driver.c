@@ -68,6 +68,7 @@ struct iom_job {
 	uint64_t *retry_due_ns;
 	unsigned int nr_retry_pending;
 	uint64_t nr_retries, nr_give_ups;
+	uint64_t nr_faults;		/* attempts failed by --fault */
 	bool stopping;			/* past the window: no new attempt starts */
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
@@ -231,10 +232,30 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		state = IOM_FAILED;
 	}
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
+	if (t->fault_applied)
+		job->nr_faults++;
 	if (!job_maybe_retry(job, t, state))
 		job_account(job, t, state);
 	if (job->run->cfg->cpu_work_ns)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
+}
+
+/*
+ * --fault: does this attempt fail? A seeded draw per (task, attempt), so a run is repeatable and
+ * a retried attempt gets a fresh chance.
+ */
+static void job_draw_fault(const struct iom_job *job, struct iom_task *t)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	uint32_t ppm = __atomic_load_n(&cfg->fault_ppm, __ATOMIC_RELAXED);
+	uint64_t h;
+
+	if (!ppm)
+		return;
+	h = iom_mix64(cfg->wl.seed ^ 0x6661756c74ull ^
+		      iom_mix64(t->id ^ ((uint64_t)job->attempts[t->slot] << 56)));
+	if (h % 1000000u < ppm)
+		t->fault_errno = cfg->fault_errno;
 }
 
 /* Earliest pending retry, or UINT64_MAX. */
@@ -267,6 +288,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		t = &ctx->tasks[job->retry_slot[i]];
 		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
+		job_draw_fault(job, t);
 		iom_task_start(t, now);
 		ret = cfg->model->submit(ctx, t);
 		if (ret == IOM_Q_BUSY) {
@@ -441,6 +463,7 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		iom_task_init(t, iom_task_id(seq, slot), start,
 			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, seq, t);
+		job_draw_fault(job, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		job_mark(job, 'S', *now, t->id);
@@ -888,7 +911,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
-	uint64_t retries = 0, give_ups = 0;
+	uint64_t retries = 0, give_ups = 0, faults = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -906,6 +929,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		late += job->nr_late + job->ctx.stats.nr_late_replies;
 		retries += job->nr_retries;
 		give_ups += job->nr_give_ups;
+		faults += job->nr_faults;
 		verify_fail += job->nr_verify_fail;
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
@@ -931,6 +955,12 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	if (cfg->retry_expired || cfg->retry_failed) {
 		row->num[IOM_COL_retries] = (double)retries;
 		row->num[IOM_COL_give_ups] = (double)give_ups;
+	}
+	if (cfg->fault_ppm) {
+		row->num[IOM_COL_faults] = (double)faults;
+		snprintf(row->str[IOM_COL_fault], sizeof(row->str[0]), "errno:%s@%g",
+			 strerrorname_np(cfg->fault_errno) ? strerrorname_np(cfg->fault_errno) : "?",
+			 cfg->fault_ppm / 1e6);
 	}
 	row->num[IOM_COL_tasks] = (double)window;
 	row->num[IOM_COL_cq_overflow] = is_async(cfg) && strcmp(cfg->model->name, "uring") == 0 ?

@@ -48,6 +48,12 @@ struct iom_cfg {
 	unsigned int retry_max;		/* attempts after the first */
 	enum iom_backoff backoff;
 	uint64_t backoff_base_ns, backoff_cap_ns;
+	/*
+	 * --fault errno:E@P: that fraction (parts per million) of operations ends FAILED with -E.
+	 * Read with __atomic_load_n at each attempt's start, so a live view may change it.
+	 */
+	int fault_errno;
+	uint32_t fault_ppm;
 	bool sqpoll, fixed_buffers;
 	bool verify;			/* check every read's bytes against the file's pattern */
 	/* kernel_free */

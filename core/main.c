@@ -90,6 +90,8 @@ static const char usage_text[] =
 	"  --backoff B          none|exp|exp-jitter (full jitter; default exp-jitter)\n"
 	"  --backoff-base-us B  first backoff (default 1000)  --backoff-cap-us C (default 100000)\n"
 	"  --idempotency-key    rpc: requests carry their id as an idempotency key\n"
+	"  --fault errno:E@P    fail the fraction P of operations with errno E (e.g. EIO@0.05):\n"
+	"                       the operation runs, its success is reported as -E\n"
 	"  --payload BYTES      rpc: request and reply payload (default 64)\n"
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
@@ -159,6 +161,44 @@ static unsigned int parse_uint(const char *opt, const char *s, unsigned int lo, 
 	if (v != floor(v))
 		usage_error("%s: want a whole number", opt);
 	return (unsigned int)v;
+}
+
+/* An errno by name (EIO) or number (5); 0 if it is neither. */
+static int parse_errno(const char *s, size_t len)
+{
+	char name[32];
+	char *end;
+	long v;
+
+	if (!len || len >= sizeof(name))
+		return 0;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	v = strtol(name, &end, 10);
+	if (!*end)
+		return v > 0 && v < 4096 ? (int)v : 0;
+	for (int e = 1; e < 4096; e++) {
+		const char *n = strerrorname_np(e);
+
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return 0;
+}
+
+/* --fault errno:E@P: fail the fraction P (0..1) of operations with errno E. */
+static void parse_fault(struct iom_cfg *cfg, const char *s)
+{
+	const char *at = strchr(s, '@');
+	double p;
+
+	if (strncmp(s, "errno:", 6) != 0 || !at)
+		usage_error("--fault: want errno:E@P, e.g. errno:EIO@0.05 (got '%s')", s);
+	cfg->fault_errno = parse_errno(s + 6, (size_t)(at - (s + 6)));
+	if (!cfg->fault_errno)
+		usage_error("--fault: unknown errno in '%s' (want a name like EIO or a number)", s);
+	p = parse_double("--fault's probability", at + 1, 0, 1);
+	cfg->fault_ppm = (uint32_t)(p * 1e6 + 0.5);
 }
 
 /* Seconds, or a number with s / ms / us. */
@@ -275,6 +315,7 @@ enum {
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
+	OPT_FAULT,
 };
 
 static const struct option long_opts[] = {
@@ -332,6 +373,7 @@ static const struct option long_opts[] = {
 	{ "poll-interval-us", required_argument, NULL, OPT_POLL_INTERVAL_US },
 	{ "pool", required_argument, NULL, OPT_POOL },
 	{ "nowait-first", no_argument, NULL, OPT_NOWAIT_FIRST },
+	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -495,6 +537,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 								      1e9) * 1e3);
 			break;
 		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
+		case OPT_FAULT: parse_fault(cfg, optarg); break;
 		case OPT_BACKEND_CAPACITY:
 			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
 							      1u << 30);

@@ -28,6 +28,8 @@ void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t 
 	t->deadline_ns = deadline_ns;
 	t->res = 0;
 	t->done_bytes = 0;
+	t->fault_errno = 0;
+	t->fault_applied = false;
 	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
 }
@@ -71,13 +73,19 @@ enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
 enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
 				uint64_t now_ns)
 {
-	enum iom_state to = iom_state_for(res, t->len, cause);
+	bool inject = t->fault_errno && cause == IOM_CAUSE_OP && res >= 0;
+	enum iom_state to;
 	int expected = IOM_RUNNING;
+
+	if (inject)
+		res = -t->fault_errno;
+	to = iom_state_for(res, t->len, cause);
 
 	if (atomic_compare_exchange_strong_explicit(&t->state, &expected, to,
 						    memory_order_acq_rel, memory_order_acquire)) {
 		t->res = res;
 		t->t_end_ns = now_ns;
+		t->fault_applied = inject;
 		return IOM_FINISH_FIRST;
 	}
 	/*

@@ -87,6 +87,13 @@ struct iom_task {
 	uint64_t t_end_ns;	/* when its terminal state was set */
 	uint32_t slot;		/* index in the submitter's task array */
 	_Atomic uint32_t nr_late;	/* late completions (racing finishers may add at once) */
+	/*
+	 * --fault errno:E@P: this attempt's operation runs for real, and its successful result is
+	 * then replaced by -fault_errno (error injection on return, like the kernel's fail_function).
+	 * fault_applied says it was: the row counts injected faults apart from real errors.
+	 */
+	int fault_errno;
+	bool fault_applied;
 	void *model_priv;	/* free for the model */
 };
 
@@ -106,7 +113,8 @@ bool iom_task_start(struct iom_task *t, uint64_t now_ns);
  * mapped its op's own success codes (IORING_OP_TIMEOUT's -ETIME -> 0): res < 0 -> FAILED,
  * 0 <= res < len -> PARTIAL_SUCCESS, res >= len -> COMPLETED. A task whose op finished before its
  * deadline is COMPLETED even if it is reaped after it: the model passes the op's result with
- * IOM_CAUSE_OP, not DEADLINE.
+ * IOM_CAUSE_OP, not DEADLINE. A task with fault_errno set turns a res >= 0 of IOM_CAUSE_OP into
+ * -fault_errno (FAILED); a real error, a deadline and a cancel are left as they are.
  */
 enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
 				uint64_t now_ns);

@@ -111,12 +111,55 @@ static void test_busy_is_failed(void **state)
 	}
 }
 
+/*
+ * --fault errno:EIO@P in every model: without a retry policy each injected fault is one FAILED
+ * task (and nothing else fails); the count is near P*N (5 sigma of the binomial); with retries
+ * every task completes and the attempts failed are the faults.
+ */
+static void test_fault_injection(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = { 0 };
+		struct iom_err err = { "" };
+		const double n = 2000, p = 0.1, sigma = sqrt(n * p * (1 - p));
+
+		if (iom_models[m]->probe(IOM_WL_NOP, &err))
+			continue;
+		cfg.model = iom_models[m];
+		cfg.wl.kind = IOM_WL_NOP;
+		cfg.wl.seed = 5;
+		cfg.concurrency = 4;
+		cfg.tasks = (uint64_t)n;
+		cfg.batch_complete = 1;
+		cfg.fault_errno = EIO;
+		cfg.fault_ppm = (uint32_t)(p * 1e6);
+		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+		if (strcmp(row.str[IOM_COL_status], "ok"))
+			fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
+		print_message("%s: %g of %g failed by --fault errno:EIO@%g\n", iom_models[m]->name,
+			      row.num[IOM_COL_faults], n, p);
+		assert_true(row.num[IOM_COL_n_failed] == row.num[IOM_COL_faults]);
+		assert_true(row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_completed] == n);
+		assert_true(fabs(row.num[IOM_COL_faults] - n * p) <= 5 * sigma);
+		assert_string_equal(row.str[IOM_COL_fault], "errno:EIO@0.1");
+
+		cfg.retry_failed = true;
+		cfg.retry_max = 10;
+		cfg.backoff = IOM_BACKOFF_NONE;
+		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
+		assert_true(row.num[IOM_COL_n_completed] == n);
+		assert_true(row.num[IOM_COL_retries] == row.num[IOM_COL_faults]);
+		assert_true(row.num[IOM_COL_faults] > 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_generals),
 		cmocka_unit_test(test_no_policy_no_columns),
 		cmocka_unit_test(test_busy_is_failed),
+		cmocka_unit_test(test_fault_injection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

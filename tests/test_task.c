@@ -259,6 +259,43 @@ static void test_finish_deadline_cancel(void **state)
 	}
 }
 
+/*
+ * --fault: a successful op (full or short) becomes FAILED with -fault_errno; a real error keeps its
+ * own errno; a deadline or a cancel is not an op result and stays EXPIRED / ABORTED.
+ */
+static void test_finish_fault(void **state)
+{
+	static const struct {
+		int64_t res;
+		enum iom_cause cause;
+		enum iom_state want;
+		int64_t want_res;
+		bool applied;
+	} cases[] = {
+		{ LEN, IOM_CAUSE_OP, IOM_FAILED, -EIO, true },
+		{ LEN / 2, IOM_CAUSE_OP, IOM_FAILED, -EIO, true },
+		{ 0, IOM_CAUSE_OP, IOM_FAILED, -EIO, true },
+		{ -ENOSPC, IOM_CAUSE_OP, IOM_FAILED, -ENOSPC, false },
+		{ LEN, IOM_CAUSE_DEADLINE, IOM_EXPIRED, LEN, false },
+		{ -ECANCELED, IOM_CAUSE_CANCEL, IOM_ABORTED, -ECANCELED, false },
+	};
+	struct iom_task t;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		running(&t, LEN);
+		t.fault_errno = EIO;
+		assert_int_equal(iom_task_finish(&t, cases[i].res, cases[i].cause, T_END),
+				 IOM_FINISH_FIRST);
+		assert_int_equal(state_of(&t), cases[i].want);
+		assert_int_equal(t.res, cases[i].want_res);
+		assert_int_equal(t.fault_applied, cases[i].applied);
+	}
+	/* A fresh attempt in the slot forgets the fault. */
+	iom_task_init(&t, 1, T_START, 0);
+	assert_int_equal(t.fault_errno, 0);
+	assert_false(t.fault_applied);
+}
+
 /* After EXPIRED or ABORTED, any further finish is a late answer: counted, nothing changes. */
 static void test_late_after_expired_aborted(void **state)
 {
@@ -519,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_finish_from_scheduled),
 		cmocka_unit_test(test_finish_op),
 		cmocka_unit_test(test_finish_deadline_cancel),
+		cmocka_unit_test(test_finish_fault),
 		cmocka_unit_test(test_late_after_expired_aborted),
 		cmocka_unit_test(test_bug_after_final),
 		cmocka_unit_test(test_state_names),
