@@ -826,10 +826,9 @@ static void test_rpc_big_payload(void **state)
 
 /*
  * Deadlines through the driver. Slow replies (200 ms against a 50 ms deadline) come whole, long
- * after their task expired, and a later task on the slot discards them by id: the counts are
- * exact (bimodal is deterministic; the margins are wide, for a sanitizer build on a busy
- * machine: a reply that comes while the submitter is not running is read before the heap is
- * looked at). Then deadlines beside the service time with replies big enough to be in transit
+ * after their task expired, and a later task on the slot discards them by id (bimodal is
+ * deterministic, so at least the 90 slow ones expire; a reply that comes while the submitter is
+ * not running is read before the heap is looked at). Then deadlines beside the service time with replies big enough to be in transit
  * when a deadline fires: tasks end with part of their reply read, and the next task on the slot
  * must skip the rest. Either way every task ends COMPLETED with its own echo (verify) or
  * EXPIRED, nothing else.
@@ -849,10 +848,18 @@ static void test_rpc_deadline_near_service(void **state)
 	cfg.verify = true;
 	cfg.tasks = 300;
 	run_ok(&cfg);
-	assert_true(row.num[IOM_COL_n_completed] == 210);
-	assert_true(row.num[IOM_COL_n_expired] == 90);
+	/*
+	 * The 90 slow ones always expire; a fast one may too when a loaded machine keeps the
+	 * submitter (ASan-slowed) off the CPU for 50 ms, as CI once did: 210/90 is the unloaded
+	 * count, not a guarantee.
+	 */
+	print_message("completed %g expired %g late %g\n", row.num[IOM_COL_n_completed],
+		      row.num[IOM_COL_n_expired], row.num[IOM_COL_n_late]);
+	assert_true(row.num[IOM_COL_n_expired] >= 90);
+	assert_true(row.num[IOM_COL_n_completed] > 0);
+	assert_true(row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_expired] == 300);
 	assert_true(row.num[IOM_COL_n_late] > 0);
-	assert_true(row.num[IOM_COL_n_late] <= 90);
+	assert_true(row.num[IOM_COL_n_late] <= row.num[IOM_COL_n_expired]);
 	assert_string_equal(row.str[IOM_COL_variant],
 			    "nonblock+et+socket-per-slot+deadline-heap+timerfd");
 
