@@ -33,7 +33,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -127,6 +127,10 @@ bench: $(BIN)
 
 compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
+
+# What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
+probe-overhead: $(BIN)
+	$(Q)$(PYTHON) scripts/probe-overhead $(ARGS)
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)

@@ -160,13 +160,16 @@ static const struct iom_schedstat *schedstat_find(const struct iom_schedstat *v,
 	return n > 0 ? bsearch(&key, v, (size_t)n, sizeof(*v), by_ss_tid) : NULL;
 }
 
-/* Parse "on" / "sched,uring,syscalls"; -EINVAL with the offending name in err. */
-static int parse_list(const char *list, bool *sched, bool *uring, bool *syscalls,
-		      struct iom_err *err)
+/*
+ * Parse "on" / "sched,uring,uring-lat,syscalls"; -EINVAL with the offending name in err. uring
+ * alone is the lean probe (punts, overflows); uring-lat adds the per-request lifecycle.
+ */
+static int parse_list(const char *list, bool *sched, bool *uring, bool *uring_lat,
+		      bool *syscalls, struct iom_err *err)
 {
 	char buf[128], *save = NULL, *item;
 
-	*sched = *uring = *syscalls = false;
+	*sched = *uring = *uring_lat = *syscalls = false;
 	if (!list || strlen(list) >= sizeof(buf))
 		return iom_err_set(err, -EINVAL, "list");
 	snprintf(buf, sizeof(buf), "%s", list);
@@ -177,6 +180,8 @@ static int parse_list(const char *list, bool *sched, bool *uring, bool *syscalls
 			*sched = true;
 		else if (!strcmp(item, "uring"))
 			*uring = true;
+		else if (!strcmp(item, "uring-lat"))
+			*uring = *uring_lat = true;
 		else if (!strcmp(item, "syscalls"))
 			*syscalls = true;
 		else if (strcmp(item, "off"))
@@ -208,10 +213,10 @@ void iom_probe_close(struct iom_probe *p)
 
 struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_err *err)
 {
-	bool want_sched, want_uring, want_syscalls;
+	bool want_sched, want_uring, want_uring_lat, want_syscalls;
 	struct iom_probe *p;
 
-	if (parse_list(opts->list, &want_sched, &want_uring, &want_syscalls, err))
+	if (parse_list(opts->list, &want_sched, &want_uring, &want_uring_lat, &want_syscalls, err))
 		return NULL;
 	/* The timeline is the sched probe's: it comes with it. */
 	if (opts->timeline)
@@ -240,7 +245,7 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 	}
 	if (want_sched && !(p->sched = iom_sched_open(p->tgid, p->timeline != NULL, err)))
 		goto cleanup;
-	if (want_uring && !(p->uring = iom_uring_open(p->tgid, err)))
+	if (want_uring && !(p->uring = iom_uring_open(p->tgid, want_uring_lat, err)))
 		goto cleanup;
 	if (want_syscalls && !(p->syscalls = iom_syscalls_open(p->tgid, err)))
 		goto cleanup;
@@ -522,8 +527,9 @@ void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks
 			FILE *f = open_cell_file(p, "-uring");
 
 			row->num[IOM_COL_uring_punted] = (double)st->punted;
-			row->num[IOM_COL_uring_inline] =
-				st->submitted > st->punted ? (double)(st->submitted - st->punted) : 0;
+			if (iom_uring_lifecycle(p->uring))
+				row->num[IOM_COL_uring_inline] = st->submitted > st->punted ?
+					(double)(st->submitted - st->punted) : 0;
 			if (f)
 				iom_uring_write_csv(p->uring, f, st);
 			close_cell_file(f);

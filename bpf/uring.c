@@ -19,10 +19,16 @@
 struct iom_uring {
 	struct uring_bpf *skel;
 	unsigned int lat_shift;
+	bool lifecycle;
 	uint64_t misses_on, misses_off;
 };
 
-struct iom_uring *iom_uring_open(pid_t tgid, struct iom_err *err)
+bool iom_uring_lifecycle(const struct iom_uring *u)
+{
+	return u->lifecycle;
+}
+
+struct iom_uring *iom_uring_open(pid_t tgid, bool lifecycle, struct iom_err *err)
 {
 	struct iom_uring *u;
 	int ret;
@@ -41,6 +47,12 @@ struct iom_uring *iom_uring_open(pid_t tgid, struct iom_err *err)
 	u->lat_shift = IOM_LAT_SAMPLE_SHIFT;
 	if (getenv("IOM_URING_LAT_SHIFT"))
 		u->lat_shift = (unsigned int)strtoul(getenv("IOM_URING_LAT_SHIFT"), NULL, 10);
+	u->lifecycle = lifecycle;
+	if (!lifecycle) {
+		u->lat_shift = 64;
+		bpf_program__set_autoload(u->skel->progs.iom_uring_submit, false);
+		bpf_program__set_autoload(u->skel->progs.iom_uring_complete, false);
+	}
 	u->skel->rodata->lat_shift = u->lat_shift;
 	ret = uring_bpf__load(u->skel);
 	if (ret) {
@@ -149,6 +161,13 @@ void iom_uring_write_csv(struct iom_uring *u, FILE *f, const struct iom_uring_st
 	uint64_t inl = st->submitted > st->punted ? st->submitted - st->punted : 0;
 
 	fprintf(f, "metric,value\n");
+	fprintf(f, "lifecycle,%d\n", u->lifecycle);
+	if (!u->lifecycle) {
+		/* Only the rare events were traced: no per-request counts or latency. */
+		fprintf(f, "punted,%llu\ncq_overflow,%llu\n", (unsigned long long)st->punted,
+			(unsigned long long)st->cq_overflow);
+		return;
+	}
 	fprintf(f, "submitted,%llu\npunted,%llu\ninline,%llu\ncompleted,%llu\ncq_overflow,%llu\n",
 		(unsigned long long)st->submitted, (unsigned long long)st->punted,
 		(unsigned long long)inl, (unsigned long long)st->completed,
