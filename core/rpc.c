@@ -112,6 +112,18 @@ int iom_rpc_addr_unix(struct iom_rpc_addr *a, const char *path, struct iom_err *
 	return 0;
 }
 
+int iom_rpc_reconnect(const struct iom_rpc_addr *a, int *fd)
+{
+	struct iom_err err = { "" };
+	int nfd = iom_rpc_connect(a, &err);
+
+	if (nfd < 0)
+		return nfd;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
 int iom_rpc_connect(const struct iom_rpc_addr *a, struct iom_err *err)
 {
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;

@@ -74,5 +74,22 @@ int iom_rpc_addr_parse(struct iom_rpc_addr *a, const char *hostport, struct iom_
 int iom_rpc_addr_unix(struct iom_rpc_addr *a, const char *path, struct iom_err *err);
 /* A connected, blocking socket with TCP_NODELAY; -errno on failure. */
 int iom_rpc_connect(const struct iom_rpc_addr *a, struct iom_err *err);
+/*
+ * Did a blocking call's result (bytes, or -errno from send/recv) leave the connection unusable?
+ * An error other than an interrupt, or a reply cut short because the peer closed. A real
+ * client's pool drops such a connection; without that every later request on it fails too.
+ */
+static inline bool iom_rpc_conn_broken(int64_t res, uint32_t len)
+{
+	if (res < 0)
+		return res != -EINTR && res != -EAGAIN && res != -ETIME && res != -ECANCELED &&
+		       res != -EBUSY;
+	return res < (int64_t)len;
+}
+/*
+ * Replace *fd by a fresh connection: 0, or -errno and *fd untouched when the backend cannot be
+ * reached (the next task then fails and says why).
+ */
+int iom_rpc_reconnect(const struct iom_rpc_addr *a, int *fd);
 
 #endif

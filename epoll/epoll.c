@@ -467,11 +467,39 @@ static void ep_rpc_abandon(struct ep_slot *s, struct iom_task *t)
 	s->sent = s->got = 0;
 }
 
+/*
+ * The slot's connection failed or the backend closed it: as a client's pool would, replace it
+ * (connect, then non-blocking into the epoll set; the connect blocks, but on the loopback or
+ * Unix socket the backend is on it is done within the call). Whatever the old stream owed is
+ * gone with it. If the backend cannot be reached the old socket stays and the next task fails.
+ */
+static void ep_rpc_reconnect(struct iom_ctx *ctx, struct ep_ctx *ep, uint32_t slot)
+{
+	struct ep_slot *s = &ep->slots[slot];
+
+	/* Closing the old socket also takes it out of the epoll set. */
+	if (iom_rpc_reconnect(&ctx->wl->addr, &ctx->tasks[slot].fd))
+		return;
+	s->want_out = false;
+	free(s->stale);
+	s->stale = NULL;
+	s->sent = s->got = s->skip = 0;
+	if (ep_add_sock(ctx, ep, slot)) {
+		/* Not watched, it would hang the slot: end it, so the next send fails (-EPIPE). */
+		shutdown(ctx->tasks[slot].fd, SHUT_RDWR);
+		ctx->err.msg[0] = '\0';
+		return;
+	}
+	ctx->stats.nr_reconnects++;
+}
+
 /* t's reply is complete, or its connection failed: decide, and report. */
 static void ep_rpc_done(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t, int64_t res)
 {
 	struct ep_slot *s = &ep->slots[t->slot];
 
+	if (iom_rpc_conn_broken(res, t->len))
+		ep_rpc_reconnect(ctx, ep, t->slot);
 	ep_heap_del(ep, t->slot);
 	iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
 	s->state = EP_IDLE;

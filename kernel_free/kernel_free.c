@@ -130,6 +130,7 @@ static int kf_setup(struct iom_ctx *ctx)
 		return iom_err_set(&ctx->err, -ENOMEM, "kernel_free: setup");
 	kf->cfg = cfg;
 	kf->tasks = ctx->tasks;
+	kf->addr = &ctx->wl->addr;
 	kf->depth = ctx->depth;
 	kf->nr_workers = kf_nr_workers(ctx);
 	kf->wake_max = kf_nr_cpus(cfg);
@@ -141,6 +142,7 @@ static int kf_setup(struct iom_ctx *ctx)
 	kf->next_deadline_ns = UINT64_MAX;
 	atomic_init(&kf->stop, false);
 	atomic_init(&kf->nr_resubmit, 0);
+	atomic_init(&kf->nr_reconnects, 0);
 	pthread_mutex_init(&kf->start_lock, NULL);
 	pthread_cond_init(&kf->start_cond, NULL);
 	kf_variant_base(kf, cfg);
@@ -395,6 +397,7 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		ctx->now_ns = iom_now_ns();	/* one clock reading per batch */
 	}
 	ctx->stats.nr_resubmit = atomic_load_explicit(&kf->nr_resubmit, memory_order_relaxed);
+	ctx->stats.nr_reconnects = atomic_load_explicit(&kf->nr_reconnects, memory_order_relaxed);
 	/* Only poll and nowait-first have counters to show. */
 	if ((kf->poll || kf->nowait) &&
 	    (!kf->nr_inflight || ctx->now_ns - kf->variant_ns >= KF_VARIANT_EVERY_NS))

@@ -39,6 +39,7 @@ struct kf_slot {
 struct kf_ctx {
 	/* Read-only after setup: workers read these. */
 	const struct iom_cfg *cfg;
+	const struct iom_rpc_addr *addr;	/* rpc: where a broken connection is replaced from */
 	struct iom_task *tasks;
 	unsigned int depth;
 	unsigned int nr_workers;
@@ -50,6 +51,7 @@ struct kf_ctx {
 	struct kf_worker *workers;
 	_Atomic bool stop;
 	_Atomic uint64_t nr_resubmit;
+	_Atomic uint64_t nr_reconnects;
 
 	/* Worker start-up hand-shake (setup only). */
 	pthread_mutex_t start_lock;

@@ -85,9 +85,10 @@ static int64_t kf_rw(struct kf_ctx *kf, const struct iom_task *t)
  * rpc: the worker makes the blocking call a sync client would: send the request, wait for the
  * whole echo. If the task's deadline passes meanwhile the submitter has already called it
  * EXPIRED; the worker still reads the late answer, so the connection never carries a stale
- * reply into the slot's next task, and the answer is counted late.
+ * reply into the slot's next task, and the answer is counted late. A connection that failed or
+ * that the backend closed is replaced here, by the worker that owns the slot's call.
  */
-static int64_t kf_rpc(const struct iom_task *t)
+static int64_t kf_rpc_call(const struct iom_task *t)
 {
 	size_t sent = 0, got = 0;
 
@@ -107,11 +108,20 @@ static int64_t kf_rpc(const struct iom_task *t)
 			continue;
 		if (n < 0)
 			return -errno;
-		if (n == 0)
-			break;		/* the backend closed: a short answer */
+		if (n == 0)	/* the backend closed: a short answer, or none at all */
+			return got ? (int64_t)got : -ECONNRESET;
 		got += (size_t)n;
 	}
 	return (int64_t)got;
+}
+
+static int64_t kf_rpc(struct kf_ctx *kf, struct iom_task *t)
+{
+	int64_t res = kf_rpc_call(t);
+
+	if (iom_rpc_conn_broken(res, t->len) && !iom_rpc_reconnect(kf->addr, &t->fd))
+		atomic_fetch_add_explicit(&kf->nr_reconnects, 1, memory_order_relaxed);
+	return res;
 }
 
 static void kf_run(struct kf_ctx *kf, uint64_t id)
@@ -152,7 +162,7 @@ static void kf_run(struct kf_ctx *kf, uint64_t id)
 			res = kf_rw(kf, t);
 			break;
 		case IOM_OP_RPC:
-			res = iom_rpc_result(t->buf, kf_rpc(t), t->len);
+			res = iom_rpc_result(t->buf, kf_rpc(kf, t), t->len);
 			break;
 		}
 	}

@@ -4,6 +4,11 @@
  * (iom_run_cell) a user's run goes through, plus a few cases that drive a model by hand
  * (cancel from another thread, a deadline racing a timer).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stdint.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -14,6 +19,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "core/rpc.h"
 #include "testutil.h"
 
 static char tmpdir[] = "/tmp/iom-test-models-XXXXXX";
@@ -337,6 +343,128 @@ static void test_rpc_verify_detects_wrong_reply(void **state)
 	assert_false(iom_rpc_reply_ok(buf, 42, 64));
 }
 
+/*
+ * A backend that drops connections: every DROP_EVERY-th request it reads, it closes that
+ * connection without answering. One blocking thread per connection (a handful, bounded).
+ */
+enum { DROP_EVERY = 10, DROP_TASKS = 200, DROP_MAX_CONNS = 64 };
+
+struct dropper {
+	int lfd;
+	_Atomic unsigned int nr_requests, nr_dropped, nr_conns;
+	pthread_t acceptor, conns[DROP_MAX_CONNS];
+};
+
+static bool read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
+
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+static void *dropper_conn(void *arg)
+{
+	struct dropper *d = (struct dropper *)((intptr_t *)arg)[0];
+	int fd = (int)((intptr_t *)arg)[1];
+	unsigned char buf[24 + 4096];
+
+	free(arg);
+	for (;;) {
+		struct iom_rpc_hdr h;
+
+		if (!read_all(fd, buf, sizeof(h)))
+			break;
+		memcpy(&h, buf, sizeof(h));
+		if (h.len > sizeof(buf) - sizeof(h) || !read_all(fd, buf + sizeof(h), h.len))
+			break;
+		if (atomic_fetch_add(&d->nr_requests, 1) % DROP_EVERY == DROP_EVERY - 1) {
+			atomic_fetch_add(&d->nr_dropped, 1);
+			break;
+		}
+		if (send(fd, buf, sizeof(h) + h.len, MSG_NOSIGNAL) != (ssize_t)(sizeof(h) + h.len))
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *dropper_accept(void *arg)
+{
+	struct dropper *d = arg;
+
+	for (;;) {
+		int fd = accept(d->lfd, NULL, NULL);
+		unsigned int i;
+		intptr_t *a;
+
+		if (fd < 0)
+			return NULL;	/* the listener was shut down */
+		a = malloc(2 * sizeof(*a));
+		if (!a) {
+			close(fd);
+			continue;
+		}
+		a[0] = (intptr_t)d;
+		a[1] = fd;
+		i = atomic_load(&d->nr_conns);
+		if (i >= DROP_MAX_CONNS || pthread_create(&d->conns[i], NULL, dropper_conn, a)) {
+			free(a);
+			close(fd);
+			continue;
+		}
+		atomic_store(&d->nr_conns, i + 1);
+	}
+}
+
+static void test_rpc_backend_drops_connections(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 4);
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		struct dropper d = { 0 };
+		double dropped;
+
+		if (!model_available(iom_models[m], IOM_WL_RPC))
+			continue;
+		d.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(d.lfd >= 0);
+		assert_int_equal(bind(d.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(d.lfd, 64), 0);
+		assert_int_equal(getsockname(d.lfd, (struct sockaddr *)&sa, &sl), 0);
+		assert_int_equal(pthread_create(&d.acceptor, NULL, dropper_accept, &d), 0);
+		snprintf(cfg.wl.connect, sizeof(cfg.wl.connect), "127.0.0.1:%u",
+			 ntohs(sa.sin_port));
+		cfg.wl.latency_ns = 0;
+		cfg.wl.payload = 64;
+		cfg.verify = true;
+		cfg.tasks = DROP_TASKS;
+		run_ok(&cfg);
+		shutdown(d.lfd, SHUT_RDWR);
+		pthread_join(d.acceptor, NULL);
+		close(d.lfd);
+		/* The driver closed its connections: every connection thread ends. */
+		for (unsigned int i = 0; i < atomic_load(&d.nr_conns) && i < DROP_MAX_CONNS; i++)
+			pthread_join(d.conns[i], NULL);
+		dropped = atomic_load(&d.nr_dropped);
+		print_message("%s: %g dropped, %g completed, %g failed, %g partial\n",
+			      iom_models[m]->name, dropped, row.num[IOM_COL_n_completed],
+			      row.num[IOM_COL_n_failed], row.num[IOM_COL_n_partial]);
+		/* Each drop costs the one task on that connection; the slot goes on with a new one. */
+		assert_true(dropped >= DROP_TASKS / DROP_EVERY - 1);
+		assert_true(row.num[IOM_COL_n_failed] == dropped);
+		assert_true(row.num[IOM_COL_n_completed] == DROP_TASKS - dropped);
+	}
+}
+
 /* Service time above the deadline: EXPIRED on every model; a tail: exactly the slow ones. */
 static void test_rpc_deadline(void **state)
 {
@@ -373,9 +501,11 @@ static void test_rpc_deadline(void **state)
 static void test_rpc_deadline_cuts_big_frames(void **state)
 {
 	/*
-	 * Under TSan (10x slower) the threads model has shown a few FAILED tasks here that no
-	 * other build reproduces (known issue, being chased); the check stays in the plain and
-	 * ASan runs.
+	 * Not under TSan: there the backend this cell forks is a TSan build too, and it stalls
+	 * in the middle of a 256 KiB frame for over its 2 s frame timeout, which closes the
+	 * connection and fails the task on it (-EPIPE; 4 of 400 after the reconnect fix, 30-130
+	 * before it, when every later task on that slot failed too). The same client against a
+	 * plain backend (--connect) fails none. The check stays in the plain and ASan runs.
 	 */
 	if (getenv("IOM_TSAN")) {
 		print_message("not run under TSan (see the comment above)\n");
@@ -656,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_echo),
 		cmocka_unit_test(test_rpc_verify_detects_wrong_reply),
 		cmocka_unit_test(test_rpc_deadline),
+		cmocka_unit_test(test_rpc_backend_drops_connections),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
 		cmocka_unit_test(test_timeline_marks),

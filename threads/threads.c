@@ -153,8 +153,9 @@ static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause
 			return -errno;
 		}
 		*got_out = got;
+		/* The backend closed: a short answer, or none at all (as epoll reports it). */
 		if (n == 0)
-			return (int64_t)got;	/* the backend closed: a short answer */
+			return got ? (int64_t)got : -ECONNRESET;
 		got += (size_t)n;
 		*got_out = got;
 	}
@@ -163,15 +164,9 @@ static int64_t th_rpc_recv(struct th_ctx *th, struct iom_task *t, enum iom_cause
 
 static void th_reconnect(struct iom_ctx *ctx, struct iom_task *t)
 {
-	struct iom_err err = { "" };
-	int fd = iom_rpc_connect(&ctx->wl->addr, &err);
-
 	/* If the backend is gone, keep the old socket: the next task fails and says why. */
-	if (fd < 0)
-		return;
-	close(t->fd);
-	t->fd = fd;
-	ctx->stats.nr_reconnects++;
+	if (!iom_rpc_reconnect(&ctx->wl->addr, &t->fd))
+		ctx->stats.nr_reconnects++;
 }
 
 static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t,
@@ -187,9 +182,14 @@ static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t
 		if (n < 0 && errno == EINTR && !th_cancelled(th, t))
 			continue;
 		if (n < 0) {
-			if (errno == EINTR)
+			int e = errno;
+
+			if (e == EINTR)
 				*cause = IOM_CAUSE_CANCEL;
-			return -errno;
+			/* A torn request, or a connection that failed: the slot needs a new one. */
+			if (sent > 0 || e != EINTR)
+				th_reconnect(ctx, t);
+			return -e;
 		}
 		sent += (size_t)n;
 	}
@@ -202,7 +202,8 @@ static int64_t th_rpc(struct iom_ctx *ctx, struct th_ctx *th, struct iom_task *t
 		 * read as the start of the next one. A real client closes such a connection;
 		 * so do we, and the slot gets a fresh one.
 		 */
-		if (got < 0 && part > 0)
+		if ((got < 0 && part > 0) ||
+		    (*cause == IOM_CAUSE_OP && iom_rpc_conn_broken(got, t->len)))
 			th_reconnect(ctx, t);
 		if (got < (int64_t)t->len)
 			return got;

@@ -318,9 +318,10 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 }
 
 /*
- * rpc: a deadline or cancel cut a request or a reply in the middle. The rest of that frame
- * would be read as the start of the next one, so, as a real client does, drop the connection
- * and give the slot a fresh one (the registered file at index slot is replaced too).
+ * rpc: a deadline or cancel cut a request or a reply in the middle (the rest of that frame
+ * would be read as the start of the next one), or the connection failed or was closed by the
+ * backend. As a real client does, drop the connection and give the slot a fresh one (the
+ * registered file at index slot is replaced too).
  */
 static void ur_rpc_reconnect(struct iom_ctx *ctx, struct ur_ctx *ur, struct iom_task *t)
 {
@@ -342,14 +343,21 @@ static void ur_rpc_reconnect(struct iom_ctx *ctx, struct ur_ctx *ur, struct iom_
 static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
 {
 	int64_t res = s->op_res;
+	bool cut = s->deadline_fired || s->cancel_asked;
 
-	if (t->op == IOM_OP_RPC && (s->deadline_fired || s->cancel_asked) &&
+	if (t->op == IOM_OP_RPC && cut &&
 	    ((s->send_res > 0 && s->send_res < (int)t->len) ||
 	     (s->op_res > 0 && s->op_res < (int)t->len)))
+		ur_rpc_reconnect(ctx, ctx->priv, t);
+	/* The connection failed, or the backend closed it: the slot's next task needs a new one. */
+	if (t->op == IOM_OP_RPC && !cut &&
+	    (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
 
 	if (t->op == IOM_OP_TIMER && res == -ETIME)
 		res = 0;	/* a pure timeout that fires is the timer doing its job */
+	if (t->op == IOM_OP_RPC && res == 0)
+		res = -ECONNRESET;	/* end of stream before any reply byte: the backend closed */
 	if (t->op == IOM_OP_RPC)
 		res = iom_rpc_result(t->buf, res, t->len);
 	if (t->op == IOM_OP_RPC && s->send_res < 0 && !s->deadline_fired)
