@@ -911,7 +911,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
-	uint64_t retries = 0, give_ups = 0, faults = 0;
+	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -933,6 +933,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		verify_fail += job->nr_verify_fail;
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
+		busy += job->nr_busy;
 		if (job->backlog_max > backlog)
 			backlog = job->backlog_max;
 		if (job->last_end_ns > last_end)
@@ -986,6 +987,9 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		add_flag(row, "inflight_off");
 	if (!window)
 		add_flag(row, "no_tasks_in_window");
+	/* The model's queue was full (IOM_Q_BUSY) at a submit: fewer than C were in flight then. */
+	if (busy)
+		add_flag(row, "queue_full");
 
 	iom_sample_fill_row(row, s_setup, s0, s1, window);
 	/* Per CPU-second of everything the task cost: ours, and the backend's for rpc. */

@@ -46,6 +46,7 @@ static const char usage_text[] =
 	"usage: iomodels run [options]     run the cross product of --model x --workload x "
 	"--concurrency\n"
 	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
+	"       iomodels list --caps       every model: sync|async, its caps, what it is\n"
 	"       iomodels calibrate [--output DIR]  this machine's limits (syscall, switch, wake-up,\n"
 	"                                  io_uring NOP, timer overshoot, loopback TCP, memcpy)\n"
 	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
@@ -810,8 +811,24 @@ static int cmd_run(int argc, char **argv)
 	return exit_code;
 }
 
+/* list --caps: one line per model, "name sync|async[,batch][,cancel][,deadline] desc". */
+static int list_caps(void)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		unsigned int caps = iom_models[m]->caps;
+
+		printf("%-11s %s%s%s%s %s\n", iom_models[m]->name,
+		       caps & IOM_CAP_ASYNC ? "async" : "sync", caps & IOM_CAP_BATCH ? ",batch" : "",
+		       caps & IOM_CAP_CANCEL ? ",cancel" : "",
+		       caps & IOM_CAP_DEADLINE ? ",deadline" : "", iom_models[m]->desc);
+	}
+	return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--caps"))
+		return list_caps();
 	if (argc > 1)
 		usage_error("list: unexpected argument '%s'", argv[1]);
 	for (size_t m = 0; iom_models[m]; m++) {

@@ -104,6 +104,7 @@ static const struct cli_case bad_cases[] = {
 	{ "run --output ''", false, { "run", FAST, "--output", "", NULL } },
 	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
 	{ "list extra", false, { "list", "extra", NULL } },
+	{ "list --caps extra", false, { "list", "--caps", "extra", NULL } },
 };
 
 struct cli_result {
@@ -498,6 +499,36 @@ static void test_list(void **state)
 		fail_msg("list left files in the cwd: %s", names);
 }
 
+/* list --caps: one line per model, sync or async as its caps say, then its description. */
+static void test_list_caps(void **state)
+{
+	static const char *const args[] = { "list", "--caps", NULL };
+	struct ctx *x = *state;
+	struct cli_result *r = &x->r;
+	unsigned int nr_lines = 0;
+	char *line, *save = NULL;
+
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
+	if (r->timed_out || r->status)
+		fail_msg("list --caps: exit %d; stderr: %s", r->status, r->err);
+	for (line = strtok_r(r->out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char model[64], caps[128];
+		const struct iom_model *m;
+
+		if (sscanf(line, "%63s %127s", model, caps) != 2)
+			fail_msg("list --caps: bad line '%s'", line);
+		m = iom_model_find(model);
+		if (!m)
+			fail_msg("list --caps: '%s': unknown model", line);
+		assert_string_equal(strtok(caps, ","), m->caps & IOM_CAP_ASYNC ? "async" : "sync");
+		assert_non_null(strstr(line, m->desc));
+		nr_lines++;
+	}
+	for (size_t m = 0; iom_models[m]; m++)
+		nr_lines--;
+	assert_int_equal(nr_lines, 0);
+}
+
 static void test_help(void **state)
 {
 	static const char *const args[] = { "help", NULL };
@@ -521,7 +552,7 @@ static void test_help(void **state)
 int main(void)
 {
 	static char names[NR_BAD][160];
-	struct CMUnitTest tests[NR_BAD + 3];
+	struct CMUnitTest tests[NR_BAD + 4];
 	size_t n = 0;
 
 	/* One test per bad input, named after it; the case reaches setup as initial_state. */
@@ -534,8 +565,10 @@ int main(void)
 									 teardown_tmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_list, setup_tmp,
 									 teardown_tmp);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_list_caps, setup_tmp,
+									 teardown_tmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_help, setup_tmp,
 									 teardown_tmp);
-	assert_int_equal(n, NR_BAD + 3);
+	assert_int_equal(n, NR_BAD + 4);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
