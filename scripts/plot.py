@@ -5,8 +5,16 @@
 Usage: /usr/bin/python3 scripts/plot.py [RUN_DIR]   (default results/latest)
 A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture.
 Figures (PNG and SVG) go into RUN_DIR; only Debian's python3-matplotlib is needed.
+
+Statistics: medians over repeats with min-max and the coefficient of variation; latency
+percentiles from the repeats' raw histograms pooled (hist.csv), shown only when at least
+10/(1-p) samples back them, with the sample count beside them. Two models whose min-max ranges
+overlap are "within noise"; a ratio is printed only for a like-for-like pair (same CPU set, C
+really in flight, no foreign or backend-bound CPU, no CQ overflow or full queue, same cache
+state), otherwise the reason is.
 """
 import csv
+import json
 import math
 import os
 import statistics
@@ -15,16 +23,37 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIRS = {"threads": "threads", "epoll": "epoll", "uring": "uring",
               "kernel_free": "kernel_free"}
-HOW = {  # the seed's checklist, per model: how the answer arrives
-    "threads": ("sync", "none (the call returns it)", "block in the syscall"),
-    "epoll": ("async by readiness", "fd / slot", "readiness (epoll_wait), then a call"),
-    "uring": ("async by completion", "user_data = task id", "completion queue (CQE)"),
-    "kernel_free": ("async in user space", "status-store key", "wake-up or status poll"),
+SYNC_MODEL = "threads"
+# What the code of each model does, for the checklist; caps (sync/async, cancel, deadline,
+# batch) come from the binary (models.csv, `iomodels list --caps`) when the run has them.
+HOW = {
+    "threads": dict(task_id="none: the blocked call returns the result to its thread",
+                    completion="block: the thread sleeps in the syscall until it returns",
+                    domains="1: the call (its thread and connection)"),
+    "epoll": dict(task_id="the fd / slot the submitter registered (an rpc connection, a timer "
+                  "heap entry)",
+                  completion="readiness: epoll_wait says an fd is ready, then a non-blocking "
+                  "call completes it",
+                  domains="2: the fd and the one event loop per submitter"),
+    "uring": dict(task_id="user_data = task id on the SQE, echoed by its CQE",
+                  completion="completion queue: the CQE, reaped by io_uring_enter(GETEVENTS)",
+                  domains="3: SQ, kernel / io-wq worker, CQ"),
+    "kernel_free": dict(task_id="status-store key = task id",
+                        completion="a coalesced eventfd wake-up, then the status store is read "
+                        "(--notify poll: polls it)",
+                        domains="3: queue, worker, status store"),
 }
 REQUIRED = ["model", "workload", "concurrency", "status", "ops_per_s"]
+STATUSES = ("ok", "na", "unavailable", "error")
 # One colour per model in every figure, so a reader's eye carries from panel to panel.
 MODEL_COLORS = {"threads": "tab:red", "epoll": "tab:blue", "uring": "tab:green",
                 "kernel_free": "tab:purple"}
+CROSS_BASE = {"latency_us": 1000.0, "concurrency": 16.0, "cpu_work_us": 0.0}
+AXIS_NAMES = {"latency_us": ("task latency D", "µs"), "concurrency": ("concurrency C", ""),
+              "cpu_work_us": ("CPU work per task W", "µs")}
+PCTS = (("p50", 0.5), ("p99", 0.99), ("p999", 0.999))
+# With a single repeat there is no min-max range: closer than this is called within noise.
+ONE_REPEAT_NOISE = 0.10
 
 
 def die(msg):
@@ -39,39 +68,169 @@ def num(v):
         return math.nan
 
 
-def load(run_dir):
-    path = os.path.join(run_dir, "runs.csv")
+def isnum(v):
+    return isinstance(v, float) and not math.isnan(v)
+
+
+def read_csv(path, required, optional=False, check=None):
+    """Rows of a CSV as dicts; a short, truncated or malformed file is one line naming it."""
     try:
         f = open(path, newline="")
     except OSError as e:
+        if optional:
+            return None
         die(f"{path}: {e.strerror}")
+    rows = []
     with f:
         reader = csv.reader(f)
         try:
             header = next(reader)
         except StopIteration:
             die(f"{path}:1: empty file")
-        for col in REQUIRED:
+        except csv.Error as e:
+            die(f"{path}:1: {e}")
+        for col in required:
             if col not in header:
                 die(f"{path}:1: header lacks column '{col}'")
-        rows = []
-        for lineno, rec in enumerate(reader, start=2):
-            if len(rec) != len(header):
-                die(f"{path}:{reader.line_num}: {len(rec)} fields, header has {len(header)}"
-                    " (truncated or malformed row)")
-            row = dict(zip(header, rec))
-            if row["status"] not in ("ok", "na", "unavailable", "error"):
-                die(f"{path}:{reader.line_num}: unknown status '{row['status']}'")
-            try:
-                row["concurrency"] = int(float(row["concurrency"]))
-            except ValueError:
-                die(f"{path}:{reader.line_num}: concurrency '{row['concurrency']}' is not a number")
-            row.setdefault("placement", "core" if row.get("cpus") not in ("all", "") else "box")
-            row.setdefault("probed", "0")
-            row.setdefault("bench_workload", row["workload"] + (
-                "-direct" if row.get("direct") == "1" else ""))
-            rows.append(row)
+        try:
+            for rec in reader:
+                if len(rec) != len(header):
+                    die(f"{path}:{reader.line_num}: {len(rec)} fields, header has {len(header)}"
+                        " (truncated or malformed row)")
+                row = dict(zip(header, rec))
+                if check:
+                    err = check(row)
+                    if err:
+                        die(f"{path}:{reader.line_num}: {err}")
+                rows.append(row)
+        except csv.Error as e:
+            die(f"{path}:{reader.line_num}: {e}")
     return rows
+
+
+def check_run_row(row):
+    if row["status"] not in STATUSES:
+        return f"unknown status '{row['status']}'"
+    try:
+        row["concurrency"] = int(float(row["concurrency"]))
+    except ValueError:
+        return f"concurrency '{row['concurrency']}' is not a number"
+    if row["status"] == "ok" and math.isnan(num(row["ops_per_s"])):
+        return f"ops_per_s '{row['ops_per_s']}' is not a number"
+    return None
+
+
+def load(run_dir):
+    rows = read_csv(os.path.join(run_dir, "runs.csv"), REQUIRED, check=check_run_row)
+    for i, row in enumerate(rows):
+        row["_index"] = i
+        row.setdefault("placement", "core" if row.get("cpus") not in ("all", "") else "box")
+        row.setdefault("probed", "0")
+        row.setdefault("bench_workload", row["workload"] + (
+            "-direct" if row.get("direct") == "1" else ""))
+        # A plain `iomodels run`: closed-loop rows are the matrix, open-loop rows a rate sweep.
+        row.setdefault("section", "rate" if row.get("mode") == "open" else "matrix")
+    return rows
+
+
+def load_fio(run_dir):
+    def check(row):
+        if row["status"] not in STATUSES:
+            return f"unknown status '{row['status']}'"
+        try:
+            row["concurrency"] = int(float(row["concurrency"]))
+        except ValueError:
+            return f"concurrency '{row['concurrency']}' is not a number"
+        if row["status"] == "ok" and math.isnan(num(row["ops_per_s"])):
+            return f"ops_per_s '{row['ops_per_s']}' is not a number"
+        return None
+    return read_csv(os.path.join(run_dir, "fio.csv"),
+                    ["bench_workload", "placement", "concurrency", "engine", "model", "ops_per_s",
+                     "status"], optional=True, check=check) or []
+
+
+def load_models(run_dir):
+    rows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
+    return {r["model"]: dict(caps=set(r["caps"].split(",")), desc=r.get("desc", ""))
+            for r in rows or []}
+
+
+def load_bench(run_dir):
+    try:
+        with open(os.path.join(run_dir, "bench.json")) as f:
+            return json.load(f)
+    except OSError:
+        return {}
+    except ValueError as e:
+        die(f"{os.path.join(run_dir, 'bench.json')}: not JSON ({e})")
+
+
+def load_calibration(run_dir):
+    rows = read_csv(os.path.join(run_dir, "calibrate.csv"), ["name"], optional=True) or []
+    return {r["name"]: num(r.get("value", r.get("value_ns"))) for r in rows}
+
+
+class Hists:
+    """Raw latency histograms (hist.csv), per row, read on demand and pooled over repeats."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.files = {}
+
+    def _file(self, path):
+        if path not in self.files:
+            by_row = {}
+            try:
+                f = open(path, newline="")
+            except OSError:
+                self.files[path] = None
+                return None
+            with f:
+                reader = csv.reader(f)
+                header = next(reader, None)
+                if header != ["row", "lo_ns", "width_ns", "count"]:
+                    die(f"{path}:1: want header row,lo_ns,width_ns,count")
+                for rec in reader:
+                    try:
+                        r, lo, width, count = (int(x) for x in rec)
+                    except ValueError:
+                        die(f"{path}:{reader.line_num}: want four whole numbers")
+                    by_row.setdefault(r, []).append((lo, width, count))
+            self.files[path] = by_row
+        return self.files[path]
+
+    def of(self, row):
+        if row.get("cell_dir"):
+            h = self._file(os.path.join(self.run_dir, row["cell_dir"], "hist.csv"))
+            return h.get(0) if h else None
+        h = self._file(os.path.join(self.run_dir, "hist.csv"))
+        return h.get(row["_index"]) if h else None
+
+    def pooled(self, rows):
+        """{'n': samples, 'p50': ns or None, ...} over the rows' histograms (as iomodels
+        computes them: the bucket midpoint at rank ceil(q n)); None without histograms."""
+        buckets = {}
+        for r in rows:
+            h = self.of(r)
+            if h is None:
+                return None
+            for lo, width, count in h:
+                buckets[(lo, width)] = buckets.get((lo, width), 0) + count
+        n = sum(buckets.values())
+        out = {"n": n}
+        order = sorted(buckets.items())
+        for name, q in PCTS:
+            out[name] = None
+            if n < 10.0 / (1.0 - q) - 1e-9:
+                continue
+            rank = max(1, math.ceil(q * n - 1e-9))
+            seen = 0
+            for (lo, width), count in order:
+                seen += count
+                if seen >= rank:
+                    out[name] = lo + (width - 1) // 2
+                    break
+        return out
 
 
 def groups(rows, key_fn):
@@ -81,8 +240,9 @@ def groups(rows, key_fn):
     return out
 
 
-def timed_ok(rows):
-    return [r for r in rows if r["status"] == "ok" and r.get("probed", "0") in ("0", "")]
+def timed_ok(rows, section="matrix"):
+    return [r for r in rows if r["status"] == "ok" and r.get("probed", "0") in ("0", "")
+            and r["section"] == section]
 
 
 def summary(vals):
@@ -94,17 +254,47 @@ def summary(vals):
     return dict(med=med, lo=min(vals), hi=max(vals), n=len(vals), cv=cv)
 
 
-def load_calibration(run_dir):
-    cal = {}
-    try:
-        with open(os.path.join(run_dir, "calibrate.csv"), newline="") as f:
-            for rec in csv.DictReader(f):
-                cal[rec["name"]] = num(rec.get("value", rec.get("value_ns")))
-    except (OSError, KeyError):
-        pass
-    return cal
+def overlap(sa, sb):
+    return sa["lo"] <= sb["hi"] and sb["lo"] <= sa["hi"]
 
 
+def flags_of(r):
+    return {f for f in r.get("flags", "").split(";") if f}
+
+
+def like_for_like(ra, rb):
+    """Why rows ra (one model) and rb (another) are not a fair comparison, or ''."""
+    why = []
+    cpus = {r.get("cpus", "") for r in ra + rb}
+    if len(cpus) > 1:
+        why.append("CPU sets differ (" + " vs ".join(sorted(cpus)) + ")")
+    fl = set().union(*(flags_of(r) for r in ra + rb))
+    for f, text in (("inflight_off", "in flight ≠ C"), ("foreign_cpu", "foreign CPU"),
+                    ("backend_bound", "backend-bound"), ("queue_full", "queue full")):
+        if f in fl:
+            why.append(text)
+    if any(num(r.get("cq_overflow")) > 0 for r in ra + rb):
+        why.append("CQ overflow")
+    ca = [num(r.get("cache_before")) for r in ra if isnum(num(r.get("cache_before")))]
+    cb = [num(r.get("cache_before")) for r in rb if isnum(num(r.get("cache_before")))]
+    if ca and cb and ra[0].get("direct") != "1":
+        warm_a, warm_b = min(ca) >= 0.99, min(cb) >= 0.99
+        if warm_a != warm_b or (not warm_a and abs(statistics.median(ca) -
+                                                   statistics.median(cb)) > 0.05):
+            why.append("cold vs warm cache (%.2f vs %.2f)" % (min(ca), min(cb)))
+    return "; ".join(why)
+
+
+def axis_scale(ax, xs, axis="concurrency"):
+    if axis == "concurrency":
+        ax.set_xscale("log", base=2)
+    elif min(xs) <= 0:
+        ax.set_xscale("symlog", linthresh=max(1.0, min((x for x in xs if x > 0), default=1)))
+    else:
+        ax.set_xscale("log")
+
+
+# ---- figures --------------------------------------------------------------------------------
 def throughput_limits(cal, wl, pl, xs, rows):
     """Limit lines for a throughput panel: the ideal C/D for timers, the syscall floor."""
     out = []
@@ -121,9 +311,35 @@ def throughput_limits(cal, wl, pl, xs, rows):
     return out
 
 
+def fio_lines(fio, wl, pl):
+    """fio's figure on the same workload: (label, colour, xs, medians) per engine."""
+    out = []
+    ok = [r for r in fio if r["status"] == "ok" and r["bench_workload"] == wl and
+          r["placement"] == pl]
+    for engine, ers in sorted(groups(ok, lambda r: r["engine"]).items()):
+        xs, ys = [], []
+        for c, crs in sorted(groups(ers, lambda r: r["concurrency"]).items()):
+            s = summary([num(r.get("ops_per_s")) for r in crs])
+            if s:
+                xs.append(c)
+                ys.append(s["med"])
+        if xs:
+            out.append((f"fio {engine} (reference)", MODEL_COLORS.get(ers[0]["model"], "gray"),
+                        xs, ys))
+    return out
+
+
+def save(plt, fig, run_dir, name):
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90)
+    plt.close(fig)
+    return name
+
+
 def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0,
-                limits=None):
-    """One panel per (workload, placement), one line per model: median with min-max."""
+                limits=None, refs=None, pooled=None):
+    """One panel per (workload, placement), one line per model: median with min-max.
+    pooled(rows) -> value replaces the median (latency from pooled histograms)."""
     ok = timed_ok(rows)
     panels = sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items())
     if not panels:
@@ -135,19 +351,25 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
         for model, mrs in sorted(groups(prs, lambda r: r["model"]).items()):
             xs, med, lo, hi = [], [], [], []
             for c, crs in sorted(groups(mrs, lambda r: r["concurrency"]).items()):
-                s = summary([num(r[metric]) * scale for r in crs])
-                if s:
-                    xs.append(c)
-                    med.append(s["med"])
-                    lo.append(s["med"] - s["lo"])
-                    hi.append(s["hi"] - s["med"])
+                s = summary([num(r.get(metric)) * scale for r in crs])
+                mid = pooled(crs) if pooled else (s["med"] if s else None)
+                if mid is None or not s:
+                    continue
+                xs.append(c)
+                med.append(mid)
+                lo.append(max(0.0, mid - s["lo"]))
+                hi.append(max(0.0, s["hi"] - mid))
             if xs:
                 ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model,
                             color=MODEL_COLORS.get(model))
+        cs = sorted({r["concurrency"] for r in prs})
         if limits:
-            cs = sorted({r["concurrency"] for r in prs})
             for label, ys in limits(wl, pl, cs, prs):
-                ax.plot(cs, ys, linestyle="--", color="gray", linewidth=1, label=label)
+                ax.plot(cs, ys, linestyle=":", color="gray", linewidth=1, label=label)
+        if refs:
+            for label, color, xs, ys in refs(wl, pl):
+                ax.plot(xs, ys, linestyle="--", color=color, linewidth=1.2, marker="x",
+                        label=label)
         ax.set_xscale("log", base=2)
         if logy:
             ax.set_yscale("log")
@@ -164,15 +386,12 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(run_dir, f"{fname}.{ext}"), dpi=90)
-    plt.close(fig)
-    return fname
+    return save(plt, fig, run_dir, fname)
 
 
 def time_breakdown(plt, rows, run_dir):
     """Where a task's time goes (probed rows): on-CPU, blocked, waiting for a CPU, stacked."""
-    probed = [r for r in rows if r["status"] == "ok" and
+    probed = [r for r in rows if r["status"] == "ok" and r["section"] == "matrix" and
               not math.isnan(num(r.get("blocked_ns_per_task")))]
     if not probed:
         return None
@@ -191,7 +410,7 @@ def time_breakdown(plt, rows, run_dir):
                                   ("blocked_ns_per_task", "blocked", "tab:red")):
             vals = []
             for m in models:
-                s_ = summary([num(r[key]) / 1e3 for r in crs if r["model"] == m])
+                s_ = summary([num(r.get(key)) / 1e3 for r in crs if r["model"] == m])
                 vals.append(s_["med"] if s_ else 0.0)
             ax.bar(models, vals, bottom=bottom, color=color, label=label)
             bottom = [b + v for b, v in zip(bottom, vals)]
@@ -201,30 +420,21 @@ def time_breakdown(plt, rows, run_dir):
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Where a task's time goes (eBPF, probed repeats)")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(run_dir, f"time_breakdown.{ext}"), dpi=90)
-    plt.close(fig)
-    return "time_breakdown"
+    return save(plt, fig, run_dir, "time_breakdown")
 
 
 def timeline(plt, run_dir, path, rows):
     """The seed's timeline: each thread's state over the recorded window, marks on top."""
+    # The timeline's cells are the rows of the one process that wrote it: a bench's timeline
+    # section, or every row of a plain run.
+    own = [r for r in rows if r["section"] == "timeline"] or rows
     label = {f"row{i}": f"{r['model']} {r['workload']} C={r['concurrency']}"
-             for i, r in enumerate(rows)}
-    try:
-        with open(path, newline="") as f:
-            iv = list(csv.DictReader(f))
-    except OSError:
+             for i, r in enumerate(own)}
+    iv = read_csv(path, ["tid", "comm", "state", "start_ns", "end_ns", "cell"], optional=True)
+    if not iv:
         return None
-    marks = []
-    try:
-        with open(path + "-marks.csv", newline="") as f:
-            marks = list(csv.DictReader(f))
-    except OSError:
-        pass
+    marks = read_csv(path + "-marks.csv", ["tid", "event", "t_ns", "cell"], optional=True) or []
     cells = sorted({r["cell"] for r in iv})
-    if not cells:
-        return None
     colors = {"oncpu": "tab:green", "runnable": "tab:orange", "blocked": "tab:red",
               "blocked+iowait": "tab:purple"}
     fig, axes = plt.subplots(len(cells), 1, figsize=(10, 1.2 + 0.9 * len(cells) * 3),
@@ -241,7 +451,7 @@ def timeline(plt, run_dir, path, rows):
                 continue
             y = tids.index(r["tid"])
             names[y] = r["comm"]
-            t0, t1 = num(r["start_ns"]) / 1e6, num(r["end_ns"]) / 1e6
+            t0, t1 = num(r.get("start_ns")) / 1e6, num(r.get("end_ns")) / 1e6
             ax.barh(y, t1 - t0, left=t0, height=0.6, color=colors.get(r["state"], "gray"))
         for kind, mk in (("submit", "|"), ("complete", "x")):
             xs = [num(m["t_ns"]) / 1e6 for m in marks if m["cell"] == cell and
@@ -259,14 +469,260 @@ def timeline(plt, run_dir, path, rows):
     fig.suptitle("Per-thread timeline: green on CPU, red blocked, orange waiting; "
                  "| submit, x complete")
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(run_dir, f"timeline.{ext}"), dpi=90)
-    plt.close(fig)
-    return "timeline"
+    return save(plt, fig, run_dir, "timeline")
 
 
+# ---- the crossover --------------------------------------------------------------------------
+def cross_rows(rows, kind):
+    """Closed-loop timed rows of a workload kind, on one CPU if the run has any there."""
+    ok = [r for r in rows if r["status"] == "ok" and r.get("probed", "0") in ("0", "") and
+          r.get("mode", "closed") != "open" and r["workload"] == kind and
+          r["section"] in ("matrix", "crossover")]
+    core = [r for r in ok if r["placement"] == "core"]
+    return (core, "one CPU") if core else (ok, "all CPUs")
+
+
+def params(r):
+    w = num(r.get("cpu_work_us"))
+    return {"latency_us": num(r.get("latency_us")), "concurrency": float(r["concurrency"]),
+            "cpu_work_us": 0.0 if math.isnan(w) else w}
+
+
+def axis_points(rs, axis):
+    """The points along one axis, the other two held: at the base point when measured there,
+    else where the most values of the axis were measured. -> (fixed dict, {value: rows})."""
+    others = [a for a in CROSS_BASE if a != axis]
+    by_fixed = groups(rs, lambda r: tuple(params(r)[a] for a in others))
+    base = tuple(CROSS_BASE[a] for a in others)
+    cands = [(k, g) for k, g in by_fixed.items()
+             if len({params(r)[axis] for r in g}) >= 2]
+    if not cands:
+        return None, {}
+    key, g = next(((k, g) for k, g in cands if k == base),
+                  max(cands, key=lambda kg: len({params(r)[axis] for r in kg[1]})))
+    return dict(zip(others, key)), groups(g, lambda r: params(r)[axis])
+
+
+def verdicts(points, sync, async_, metric):
+    """Per axis value: 'async' (ahead beyond noise), 'sync', 'noise', with the summaries."""
+    out = []
+    for v in sorted(points):
+        sa = summary([num(r.get(metric)) for r in points[v] if r["model"] == async_])
+        ss = summary([num(r.get(metric)) for r in points[v] if r["model"] == sync])
+        if not sa or not ss:
+            continue
+        if min(sa["n"], ss["n"]) == 1:
+            # One repeat has no range to measure noise by: under ONE_REPEAT_NOISE apart is noise.
+            close = abs(sa["med"] - ss["med"]) <= ONE_REPEAT_NOISE * max(sa["med"], ss["med"])
+        else:
+            close = overlap(sa, ss)
+        if close:
+            out.append((v, "noise", sa, ss))
+        else:
+            out.append((v, "async" if sa["med"] > ss["med"] else "sync", sa, ss))
+    return out
+
+
+def fmt_axis(axis, v):
+    name, unit = AXIS_NAMES[axis]
+    short = {"latency_us": "D", "concurrency": "C", "cpu_work_us": "W"}[axis]
+    return f"{short}={v:g}{(' ' + unit) if unit else ''}"
+
+
+def crossover_text(axis, vs):
+    """"async overtakes sync at ..." from the per-value verdicts along one axis."""
+    if len(vs) < 2:
+        return "not enough points"
+    short = {"latency_us": "D", "concurrency": "C", "cpu_work_us": "W"}[axis]
+    unit = " µs" if axis != "concurrency" else ""
+    vals = [v for v, _, _, _ in vs]
+    ahead = [v for v, k, _, _ in vs if k == "async"]
+    behind = [v for v, k, _, _ in vs if k == "sync"]
+    rng = f"{short} = {vals[0]:g}–{vals[-1]:g}{unit}"
+    if not ahead:
+        txt = f"not within the measured range ({rng})"
+    elif len(ahead) == len(vals):
+        txt = f"async ahead at every measured point ({rng})"
+    elif ahead == vals[len(vals) - len(ahead):]:
+        prev = vals[len(vals) - len(ahead) - 1]
+        op = "=" if len(ahead) == 1 else "≥"
+        txt = f"async overtakes sync at {short} {op} {ahead[0]:g}{unit} (not at {prev:g})"
+    elif ahead == vals[:len(ahead)]:
+        nxt = vals[len(ahead)]
+        op = "=" if len(ahead) == 1 else "≤"
+        txt = f"async ahead at {short} {op} {ahead[-1]:g}{unit}, not from {nxt:g} on"
+    else:
+        txt = "async ahead at " + ", ".join(f"{short}={v:g}" for v in ahead) + unit
+    if behind:
+        txt += "; sync ahead at " + ", ".join(f"{short}={v:g}" for v in behind) + unit
+    return txt
+
+
+def crossover(rows):
+    """[(kind, placement, async model, axis, fixed, verdicts(ops), verdicts(ops/CPU-s))]."""
+    out = []
+    for kind in ("timer", "rpc"):
+        rs, where = cross_rows(rows, kind)
+        models = {r["model"] for r in rs}
+        if SYNC_MODEL not in models:
+            continue
+        for am in sorted(models - {SYNC_MODEL}):
+            pair = [r for r in rs if r["model"] in (SYNC_MODEL, am)]
+            for axis in CROSS_BASE:
+                fixed, pts = axis_points(pair, axis)
+                # Only values both models were measured at.
+                pts = {v: g for v, g in pts.items() if {r["model"] for r in g} >= {SYNC_MODEL, am}}
+                if len(pts) < 2:
+                    continue
+                out.append((kind, where, am, axis, fixed, pts,
+                            verdicts(pts, SYNC_MODEL, am, "ops_per_s"),
+                            verdicts(pts, SYNC_MODEL, am, "ops_per_cpu_s")))
+    return out
+
+
+def crossover_figure(plt, cross, run_dir):
+    if not cross:
+        return None
+    kinds = sorted({c[0] for c in cross}, key=("timer", "rpc").index)
+    axes_order = [a for a in CROSS_BASE if any(c[3] == a for c in cross)]
+    fig, axes = plt.subplots(len(kinds), len(axes_order),
+                             figsize=(4.6 * len(axes_order), 3.6 * len(kinds)), squeeze=False)
+    for i, kind in enumerate(kinds):
+        for j, axis in enumerate(axes_order):
+            ax = axes[i][j]
+            entries = [c for c in cross if c[0] == kind and c[3] == axis]
+            if not entries:
+                ax.axis("off")
+                continue
+            drawn, notes = set(), []
+            for _, where, am, _, fixed, pts, vops, _ in entries:
+                for m in (SYNC_MODEL, am):
+                    if m in drawn:
+                        continue
+                    drawn.add(m)
+                    xs, med, lo, hi = [], [], [], []
+                    for v in sorted(pts):
+                        s = summary([num(r.get("ops_per_s")) for r in pts[v] if r["model"] == m])
+                        if s:
+                            xs.append(v)
+                            med.append(s["med"])
+                            lo.append(s["med"] - s["lo"])
+                            hi.append(s["hi"] - s["med"])
+                    ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=m,
+                                color=MODEL_COLORS.get(m))
+                for v, k, sa, _ in vops:
+                    if k == "async":
+                        ax.plot([v], [sa["med"]], marker="o", markersize=11, mfc="none",
+                                mec=MODEL_COLORS.get(am, "black"))
+                notes.append(f"{am}: {crossover_text(axis, vops)}")
+            axis_scale(ax, sorted(pts), axis)
+            ax.set_yscale("log")
+            name, unit = AXIS_NAMES[axis]
+            ax.set_xlabel(f"{name}{' (' + unit + ')' if unit else ''}")
+            ax.set_ylabel("tasks/s")
+            fx = ", ".join(fmt_axis(a, v) for a, v in fixed.items())
+            ax.set_title(f"{kind}, {where}, {fx}", fontsize=8)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="best")
+            ax.text(0.01, -0.32, "\n".join(notes), transform=ax.transAxes, fontsize=6,
+                    va="top", wrap=True)
+    fig.suptitle("The crossover: where async (open circles: ahead beyond noise) overtakes sync "
+                 "(threads), closed loop")
+    fig.tight_layout(h_pad=4.5)
+    return save(plt, fig, run_dir, "crossover")
+
+
+# ---- latency vs offered rate ----------------------------------------------------------------
+def rate_sweeps(rows, hists):
+    """{(workload, placement, D): {model: [(rate, achieved summary, pooled latency, rows)]}}."""
+    rs = [r for r in rows if r["status"] == "ok" and r.get("probed", "0") in ("0", "") and
+          r.get("mode") == "open" and isnum(num(r.get("rate_target")))]
+    out = {}
+    for key, krs in sorted(groups(rs, lambda r: (r["bench_workload"], r["placement"],
+                                                 r.get("latency_us", ""))).items()):
+        per = {}
+        for m, mrs in sorted(groups(krs, lambda r: r["model"]).items()):
+            pts = []
+            for rate, rrs in sorted(groups(mrs, lambda r: num(r.get("rate_target"))).items()):
+                # Completions per second in the window: the throughput under that offer.
+                # (achieved_ops_per_s counts tasks whose intended start fell in the window:
+                # 0 once the backlog reaches back past the window's start.)
+                ach = summary([num(r.get("ops_per_s")) for r in rrs])
+                lat = hists.pooled(rrs) if hists else None
+                if lat is None:
+                    s50 = summary([num(r.get("lat_p50_ns")) for r in rrs])
+                    s99 = summary([num(r.get("lat_p99_ns")) for r in rrs])
+                    lat = {"n": sum(int(num(r.get("n_samples")) or 0) for r in rrs),
+                           "p50": s50["med"] if s50 else None,
+                           "p99": s99["med"] if s99 else None, "p999": None}
+                pts.append((rate, ach, lat, rrs))
+            per[m] = pts
+        out[key] = per
+    return out
+
+
+def knee(pts):
+    """The first offered rate where the model falls behind: completions < 95% of the offer, or
+    p50 over twice its value at the lowest rate. -> (last rate before it or None, knee or None)."""
+    floor = next((lat["p50"] for _, _, lat, _ in pts if lat["p50"]), None)
+    last = None
+    for rate, ach, lat, _ in pts:
+        behind = (ach and ach["med"] < 0.95 * rate) or (
+            floor and lat["p50"] and lat["p50"] > 2 * floor)
+        if behind:
+            return last, rate
+        last = rate
+    return last, None
+
+
+def rate_figure(plt, sweeps, run_dir):
+    if not sweeps:
+        return None
+    fig, axes = plt.subplots(len(sweeps), 3, figsize=(14, 3.8 * len(sweeps)), squeeze=False)
+    for row_axes, ((wl, pl, d), per) in zip(axes, sweeps.items()):
+        for m, pts in per.items():
+            color = MODEL_COLORS.get(m)
+            rates = [p[0] for p in pts]
+            for ax, key in ((row_axes[0], "p50"), (row_axes[1], "p99")):
+                xs = [rt for rt, _, lat, _ in pts if lat[key]]
+                ys = [lat[key] / 1e3 for _, _, lat, _ in pts if lat[key]]
+                if xs:
+                    ax.plot(xs, ys, marker="o", color=color, label=m)
+            _, k = knee(pts)
+            if k is not None:
+                lat = next(lat for rt, _, lat, _ in pts if rt == k)
+                if lat["p50"]:
+                    row_axes[0].plot([k], [lat["p50"] / 1e3], marker="o", markersize=12,
+                                     mfc="none", mec="black")
+            med = [a["med"] if a else math.nan for _, a, _, _ in pts]
+            lo = [a["med"] - a["lo"] if a else 0 for _, a, _, _ in pts]
+            hi = [a["hi"] - a["med"] if a else 0 for _, a, _, _ in pts]
+            row_axes[2].errorbar(rates, med, yerr=[lo, hi], marker="o", capsize=3, color=color,
+                                 label=m)
+        allr = sorted({p[0] for pts in per.values() for p in pts})
+        row_axes[2].plot(allr, allr, linestyle="--", color="gray", linewidth=1,
+                         label="completed = offered")
+        where = "one CPU" if pl == "core" else "all CPUs"
+        for ax, yl, t in ((row_axes[0], "p50 latency µs", "p50"),
+                          (row_axes[1], "p99 latency µs", "p99"),
+                          (row_axes[2], "completed tasks/s", "throughput")):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("offered rate, tasks/s (open loop)")
+            ax.set_ylabel(yl)
+            ax.set_title(f"{wl} D={d} µs, {where}: {t}", fontsize=9)
+            ax.grid(True, alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+    fig.suptitle("Latency vs offered rate (open loop, from each task's intended start); "
+                 "black circle: the knee")
+    fig.tight_layout()
+    return save(plt, fig, run_dir, "latency_vs_rate")
+
+
+# ---- report.md ------------------------------------------------------------------------------
 def loc(model):
-    """Lines of C in the model's folder, counted, not guessed (blank lines and comments too)."""
+    """Lines of C in the model's folder, counted, not guessed (non-blank lines, comments too)."""
     d = os.path.join(ROOT, MODEL_DIRS.get(model, model))
     if not os.path.isdir(d):
         return None
@@ -278,6 +734,11 @@ def loc(model):
     return n
 
 
+def md(text):
+    """Free text inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def fmt(v, unit=""):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -287,76 +748,358 @@ def fmt(v, unit=""):
     return f"{v:.3g}{unit}"
 
 
-def report(rows, run_dir, figures):
-    ok = timed_ok(rows)
-    models = sorted({r["model"] for r in rows})
-    lines = ["# iomodels report", ""]
-    lines.append(f"Run directory: `{run_dir}`. Medians over repeats (min–max in brackets); "
-                 "closed-loop latency is measured from submit. Two models whose min–max ranges "
-                 "overlap are marked *within noise* rather than ranked.")
+def fmt_ns(ns):
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        return "–"
+    for div, unit in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
+        if ns >= div:
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def fmt_range(s):
+    if not s:
+        return "–"
+    if s["n"] == 1:
+        return fmt(s["med"])
+    return f"{fmt(s['med'])} [{fmt(s['lo'])}–{fmt(s['hi'])}] cv {100 * s['cv']:.0f}%"
+
+
+def checklist(rows, models, caps):
+    """The seed's checklist, per model: from the binary's caps, the code, and this run."""
+    def cap(m, c):
+        return c in caps[m]["caps"] if m in caps else None
+
+    lines = ["## The seed's checklist, per model", "",
+             "From each model's caps (`iomodels list --caps`, saved as models.csv), its code, "
+             "and this run's rows.", "",
+             "| question | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+
+    def row(q, f):
+        lines.append(f"| {q} | " + " | ".join(f(m) for m in models) + " |")
+
+    def sync_async(m):
+        a = cap(m, "async")
+        if a is None:
+            return "?"
+        return ("async" if a else "sync") + (" (batched submits)" if cap(m, "batch") else "")
+    row("sync or async?", sync_async)
+    row("task id", lambda m: HOW.get(m, {}).get("task_id", "?"))
+    row("how completion is learned", lambda m: HOW.get(m, {}).get("completion", "?"))
+    mine = {m: [r for r in rows if r["model"] == m and r["status"] == "ok"] for m in models}
+
+    def retry(m):
+        rs = mine[m]
+        n = sum(num(r.get("retries")) for r in rs if isnum(num(r.get("retries"))))
+        used = any(isnum(num(r.get("retries"))) for r in rs)
+        return ("the driver's, the same for every model: --on-expired / --on-failed retry "
+                "the same task id, --backoff none / exp / exp-jitter; " +
+                (f"{n:.0f} retries in this run" if used else "off in this run (drop)"))
+    row("retry strategy", retry)
+
+    def states(m):
+        st = ["COMPLETED", "FAILED (errno, BUSY)", "PARTIAL_SUCCESS (short transfer: resubmitted "
+              "by default)"]
+        if cap(m, "deadline"):
+            st.append("EXPIRED (--deadline-us)")
+        if cap(m, "cancel"):
+            st.append("ABORTED (cancel)")
+        seen = []
+        for col, name in (("n_failed", "FAILED"), ("n_aborted", "ABORTED"),
+                          ("n_partial", "PARTIAL_SUCCESS"), ("n_expired", "EXPIRED"),
+                          ("n_late", "late answers")):
+            n = sum(num(r.get(col)) for r in mine[m] if isnum(num(r.get(col))))
+            if n:
+                seen.append(f"{name} {n:.0f}")
+        return ", ".join(st) + "; seen here: " + (", ".join(seen) or "none but COMPLETED")
+    row("failure states", states)
+    row("failure domains", lambda m: HOW.get(m, {}).get("domains", "?"))
+
+    def idem(m):
+        dup = sum(num(r.get("n_dup")) for r in mine[m] if isnum(num(r.get("n_dup"))))
+        return ("reads, timers, nops: idempotent (a re-read of a fixed offset); rpc: a retry "
+                "executes again unless --idempotency-key (the backend deduplicates by request "
+                f"id); duplicates executed in this run: {dup:.0f}")
+    row("idempotent?", idem)
     lines.append("")
+    return lines
+
+
+def memory_table(ok, models):
+    """Threads and memory at C=1024 (the cost of one thread per in-flight task)."""
+    lines = []
+    cs = sorted({r["concurrency"] for r in ok})
+    target = 1024 if 1024 in cs else (cs[-1] if cs else None)
+    if target is None:
+        return lines
+    note = "" if target == 1024 else f" (C=1024 not in this run: its largest C, {target})"
+
+    def pick(m, c):
+        rs = [r for r in ok if r["model"] == m and r["concurrency"] == c]
+        t = [r for r in rs if r["bench_workload"] == "timer"]
+        return t or rs
+    for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
+                                ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
+                                 "B")):
+        cells = []
+        for m in models:
+            s = summary([num(r.get(metric)) for r in pick(m, target)])
+            cells.append(fmt(s["med"], unit) if s else "–")
+        lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
+    if len(cs) > 1:
+        cells = []
+        for m in models:
+            hi = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes")))
+                  for r in pick(m, target)]
+            lo = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes"))) for r in pick(m, cs[0])]
+            s_hi, s_lo = summary(hi), summary(lo)
+            if not s_hi or not s_lo:
+                cells.append("–")
+                continue
+            per = (s_hi["med"] - s_lo["med"]) / (target - cs[0])
+            # Both figures move by a few pages with the machine's other activity.
+            cells.append(fmt(per, "B") if per >= 1024 else "< 1 kB (not measurable here)")
+        lines.append(f"| memory per in-flight task (RSS + kernel, C={cs[0]} → {target}) | " +
+                     " | ".join(cells) + " |")
+    return lines
+
+
+def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
+    ok = timed_ok(rows)
+    models = sorted({r["model"] for r in rows if r["section"] != "timeline"},
+                    key=lambda m: (m != SYNC_MODEL, m))
+    lines = ["# iomodels report", ""]
+    meta = {}
+    try:
+        with open(os.path.join(run_dir, "run.json")) as f:
+            meta = json.load(f).get("meta", {})
+    except (OSError, ValueError):
+        pass
+    if meta:
+        lines.append(f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}"
+                     f"), kernel {meta.get('kernel', '?')}, hypervisor "
+                     f"{meta.get('hypervisor', '?')}; git {meta.get('git_commit', '?')}.")
+    if bench:
+        lines.append(f"Bench: {bench.get('repeat', '?')} timed repeat(s) per cell, window "
+                     f"{bench.get('runtime', '?')}, seed {bench.get('seed', '?')}"
+                     f"{', QUICK' if bench.get('quick') else ''}"
+                     + (f", wall time {bench['wall_s']:.0f} s" if "wall_s" in bench else "")
+                     + ".")
+    lines += ["",
+              f"Run directory: `{run_dir}`. Medians over repeats, [min–max] and the coefficient "
+              "of variation when there are several; closed-loop latency is measured from "
+              "submit, open-loop latency from each task's intended start. Two models whose "
+              "min–max ranges overlap are *within noise*, not ranked; a ratio is printed only "
+              "for a like-for-like pair, else the reason it is not one.", ""]
     # The seed's comparison table.
     lines += ["## The seed's comparison table, measured", "",
               "| | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
-    lines.append("| execution model | " + " | ".join(HOW.get(m, ("?",))[0] for m in models) + " |")
-    lines.append("| task id | " + " | ".join(HOW.get(m, ("", "?"))[1] for m in models) + " |")
+    lines.append("| execution model | " + " | ".join(
+        caps[m]["desc"] if m in caps else "?" for m in models) + " |")
     lines.append("| how the result arrives | " +
-                 " | ".join(HOW.get(m, ("", "", "?"))[2] for m in models) + " |")
-    lines.append("| lines of code (model folder) | " +
+                 " | ".join(HOW.get(m, {}).get("completion", "?") for m in models) + " |")
+    wins = {m: [] for m in models}
+    for kind, where, am, axis, fixed, pts, vops, _ in cross:
+        wins[am].append(f"{kind}: {crossover_text(axis, vops)}")
+    lines.append("| where it wins over threads (measured crossover, tasks/s) | " + " | ".join(
+        "(the sync reference)" if m == SYNC_MODEL else
+        ("<br>".join(wins[m]) if wins[m] else "not measured") for m in models) + " |")
+    lines.append("| lines of code (model folder, non-blank) | " +
                  " | ".join(str(loc(m) or "–") for m in models) + " |")
-    cmax = max((r["concurrency"] for r in ok), default=0)
-    for metric, label in (("threads", "threads at C=%d" % cmax),
-                          ("rss_bytes", "RSS at C=%d" % cmax),
-                          ("kmem_bytes", "kernel memory at C=%d" % cmax)):
+    lines.append("| failure domains | " +
+                 " | ".join(HOW.get(m, {}).get("domains", "?") for m in models) + " |")
+    lines += memory_table(ok, models)
+    for metric, label, scale, unit in (
+            ("ops_per_s", "tasks/s, best cell", 1, ""),
+            ("ops_per_cpu_s", "tasks per CPU-second, best cell", 1, ""),
+            ("blocked_ns_per_task", "blocked time per task, timer C=256 one CPU (probes)", 1e-3,
+             " µs")):
         cells = []
         for m in models:
-            s = summary([num(r[metric]) for r in ok if r["model"] == m and
-                         r["concurrency"] == cmax and r["bench_workload"] == "timer"] or
-                        [num(r[metric]) for r in ok if r["model"] == m and
-                         r["concurrency"] == cmax])
-            cells.append(fmt(s["med"], "B" if "bytes" in metric else "") if s else "–")
+            if metric == "blocked_ns_per_task":
+                rs = [r for r in rows if r["model"] == m and r["status"] == "ok" and
+                      r["section"] == "matrix" and r["bench_workload"] == "timer" and
+                      r["placement"] == "core" and r["concurrency"] == 256]
+                s = summary([num(r.get(metric)) * scale for r in rs])
+                cells.append(fmt(s["med"], unit) if s else "–")
+                continue
+            best = None
+            for key, g in groups([r for r in ok if r["model"] == m],
+                                 lambda r: (r["bench_workload"], r["placement"],
+                                            r["concurrency"])).items():
+                s = summary([num(r.get(metric)) for r in g])
+                if s and (best is None or s["med"] > best[1]["med"]):
+                    best = (key, s)
+            cells.append(f"{fmt(best[1]['med'])} ({best[0][0]}, C={best[0][2]}, "
+                         f"{'one CPU' if best[0][1] == 'core' else 'all CPUs'})"
+                         if best else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
-    # Throughput and CPU per cell.
-    lines += ["## Throughput and CPU per task", ""]
+    lines += checklist(rows, models, caps)
+
+    # Throughput and CPU per cell, with the like-for-like guard.
+    lines += ["## Throughput and CPU per task", "",
+              "Each async model against threads: a ratio of medians only when the pair is "
+              "like-for-like and their ranges do not overlap; otherwise *within noise*, or "
+              "*not compared* with the reason: CPU sets differ; in flight ≠ C (inflight_avg = "
+              "tasks/s × mean latency more than 5% off C); foreign CPU (other processes used "
+              "over 2% of the CPUs); backend-bound (the rpc backend used over 70% of its CPUs); "
+              "queue full or CQ overflow; cold vs warm cache (page-cache residency before the "
+              "cell differs).", ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
-                  "| C | " + " | ".join(f"{m} ops/s" for m in models) + " | " +
-                  " | ".join(f"{m} CPU/task" for m in models) + " | note |",
+                  "| C | " + " | ".join(f"{m} tasks/s" for m in models) + " | " +
+                  " | ".join(f"{m} CPU/task" for m in models) + " | vs threads |",
                   "|---|" + "---|" * (2 * len(models) + 1)]
         for c, crs in sorted(groups(prs, lambda r: r["concurrency"]).items()):
             ops, cpu, sums = [], [], {}
             for m in models:
-                s = summary([num(r["ops_per_s"]) for r in crs if r["model"] == m])
-                sc = summary([num(r["cpu_ns_per_task"]) for r in crs if r["model"] == m])
+                s = summary([num(r.get("ops_per_s")) for r in crs if r["model"] == m])
+                sc = summary([num(r.get("cpu_ns_per_task")) for r in crs if r["model"] == m])
                 sums[m] = s
-                ops.append(f"{fmt(s['med'])} [{fmt(s['lo'])}–{fmt(s['hi'])}]" if s else "–")
-                cpu.append(fmt(sc["med"] / 1e3, "µs") if sc else "–")
+                ops.append(fmt_range(s))
+                cpu.append(fmt(sc["med"] / 1e3, " µs") if sc else "–")
             notes = []
-            present = [m for m in models if sums[m]]
-            for i, a in enumerate(present):
-                for b in present[i + 1:]:
-                    sa, sb = sums[a], sums[b]
-                    if sa["n"] > 1 and sb["n"] > 1 and sa["lo"] <= sb["hi"] and sb["lo"] <= sa["hi"]:
-                        notes.append(f"{a}≈{b} within noise")
-            flagged = sorted({f for r in crs for f in r.get("flags", "").split(";") if f})
-            if flagged:
-                notes.append("flags: " + ",".join(flagged))
+            sync_rows = [r for r in crs if r["model"] == SYNC_MODEL]
+            for m in models:
+                if m == SYNC_MODEL or not sums[m] or not sums.get(SYNC_MODEL):
+                    continue
+                why = like_for_like([r for r in crs if r["model"] == m], sync_rows)
+                if why:
+                    notes.append(f"{m}: not compared ({why})")
+                elif min(sums[m]["n"], sums[SYNC_MODEL]["n"]) > 1 and \
+                        overlap(sums[m], sums[SYNC_MODEL]):
+                    notes.append(f"{m} ≈ threads, within noise")
+                else:
+                    notes.append(f"{m} {sums[m]['med'] / sums[SYNC_MODEL]['med']:.2f}×"
+                                 + (" (1 repeat: no noise estimate)"
+                                    if min(sums[m]["n"], sums[SYNC_MODEL]["n"]) == 1 else ""))
             lines.append(f"| {c} | " + " | ".join(ops) + " | " + " | ".join(cpu) + " | " +
                          "; ".join(notes) + " |")
         lines.append("")
+
+    # Latency with its sample counts.
+    lines += ["## Latency (closed loop, from submit)", "",
+              "Percentiles of the repeats' pooled histograms; a percentile backed by fewer "
+              "than 10/(1−p) samples is not shown (–); n is the sample count.", ""]
+    for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
+        lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
+                  "| C | " + " | ".join(f"{m} p50 / p99 / p99.9 (n)" for m in models) + " |",
+                  "|---|" + "---|" * len(models)]
+        for c, crs in sorted(groups(prs, lambda r: r["concurrency"]).items()):
+            cells = []
+            for m in models:
+                mrs = [r for r in crs if r["model"] == m]
+                p = hists.pooled(mrs) if mrs else None
+                if p is None and mrs:
+                    n = sum(num(r.get("n_samples")) for r in mrs
+                            if isnum(num(r.get("n_samples"))))
+                    s = {k: summary([num(r.get(f"lat_{k}_ns")) for r in mrs]) for k, _ in PCTS}
+                    p = {"n": n, **{k: (v["med"] if v else None) for k, v in s.items()}}
+                cells.append(f"{fmt_ns(p['p50'])} / {fmt_ns(p['p99'])} / {fmt_ns(p['p999'])}"
+                             f" (n={p['n']:.0f})" if p else "–")
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    # The crossover.
+    lines += ["## The crossover: where async overtakes sync", ""]
+    if cross:
+        lines += ["Found from the measurements: threads against each async model, one axis at "
+                  "a time, the other two held (closed loop). *Ahead* means the min–max ranges "
+                  "over repeats do not overlap (with a single repeat: more than "
+                  f"{100 * ONE_REPEAT_NOISE:.0f}% apart).", "",
+                  "| workload | async model | axis (held) | throughput (tasks/s) | tasks per "
+                  "CPU-second | points: async/threads tasks/s | repeats, flags |",
+                  "|---|---|---|---|---|---|---|"]
+        for kind, where, am, axis, fixed, pts, vops, vcpu in cross:
+            fx = ", ".join(fmt_axis(a, v) for a, v in fixed.items())
+            ptxt = "; ".join(f"{fmt_axis(axis, v)}: {fmt(sa['med'])}/{fmt(ss['med'])}"
+                             for v, _, sa, ss in vops)
+            reps = sorted({s["n"] for _, _, sa, ss in vops for s in (sa, ss)})
+            fl = sorted(set().union(*(flags_of(r) for g in pts.values() for r in g)))
+            lines.append(f"| {kind} | {am} | {AXIS_NAMES[axis][0]} ({where}; {fx}) | "
+                         f"{crossover_text(axis, vops)} | {crossover_text(axis, vcpu)} | "
+                         f"{ptxt} | {'-'.join(str(x) for x in reps)}"
+                         f"{'; ' + ','.join(fl) if fl else ''} |")
+        lines.append("")
+    else:
+        lines += ["Not measured: the run has no timer or rpc rows for threads and an async "
+                  "model along any axis.", ""]
+
+    # Latency vs offered rate.
+    lines += ["## Latency vs offered rate (open loop)", ""]
+    if sweeps:
+        lines += ["Latency from each task's intended start (no coordinated omission). The knee "
+                  "is the first offered rate where the tasks completed per second fall below 95% "
+                  "of it or p50 exceeds twice its value at the lowest rate.", "",
+                  "| workload | model | sustained up to | knee at | p50 / p99 at the lowest rate "
+                  "| p50 / p99 at the knee | n at the knee |", "|---|---|---|---|---|---|---|"]
+        for (wl, pl, d), per in sweeps.items():
+            for m, pts in per.items():
+                last, k = knee(pts)
+                first = pts[0][2]
+                at = next((lat for rt, _, lat, _ in pts if rt == k), None)
+                lines.append(
+                    f"| {wl} D={d} µs, {'one CPU' if pl == 'core' else 'all CPUs'} | {m} | "
+                    f"{fmt(last) + '/s' if last else 'below the lowest rate'} | "
+                    f"{fmt(k) + '/s' if k else 'no knee up to ' + fmt(pts[-1][0]) + '/s'} | "
+                    f"{fmt_ns(first['p50'])} / {fmt_ns(first['p99'])} | "
+                    f"{(fmt_ns(at['p50']) + ' / ' + fmt_ns(at['p99'])) if at else '–'} | "
+                    f"{at['n'] if at else '–'} |")
+        lines.append("")
+    else:
+        lines += ["Not measured: no open-loop (`--rate`) rows in this run.", ""]
+
+    # fio.
+    lines += ["## fio on the same workload", ""]
+    skipped = (bench.get("fio") or {}).get("skipped") if bench else ""
+    if fio:
+        lines += ["fio with scripts/compare-fio's like-for-like options (`--thread "
+                  "--norandommap --invalidate=0`, io_uring with batch submit and "
+                  "registerfiles): one fio run per point, drawn dashed on the throughput "
+                  "figure. A ratio is printed only where the cache state matches.", "",
+                  "| workload | placement | C | fio engine | fio tasks/s | iomodels model | "
+                  "iomodels tasks/s | iomodels / fio |", "|---|---|---|---|---|---|---|---|"]
+        for r in sorted(fio, key=lambda r: (r["bench_workload"], r["placement"], r["engine"],
+                                            r["concurrency"])):
+            if r["status"] != "ok":
+                lines.append(f"| {r['bench_workload']} | {r['placement']} | {r['concurrency']} "
+                             f"| {r['engine']} | {r['status']}: {md(r.get('reason', ''))} | "
+                             f"{r['model']} | | |")
+                continue
+            mine = [x for x in ok if x["model"] == r["model"] and
+                    x["bench_workload"] == r["bench_workload"] and
+                    x["placement"] == r["placement"] and x["concurrency"] == r["concurrency"]]
+            s = summary([num(x.get("ops_per_s")) for x in mine])
+            ratio = "–"
+            if s:
+                cf = num(r.get("cache_before"))
+                ci = [num(x.get("cache_before")) for x in mine]
+                ci = [v for v in ci if isnum(v)]
+                if isnum(cf) and ci and (cf >= 0.99) != (min(ci) >= 0.99):
+                    ratio = f"not compared (cache {cf:.2f} vs {min(ci):.2f})"
+                else:
+                    ratio = f"{s['med'] / num(r['ops_per_s']):.2f}×"
+            lines.append(f"| {r['bench_workload']} | {r['placement']} | {r['concurrency']} | "
+                         f"{r['engine']} | {fmt(num(r['ops_per_s']))} | {r['model']} | "
+                         f"{fmt_range(s)} | {ratio} |")
+        lines.append("")
+    else:
+        lines += [f"Not run: {skipped}." if skipped else
+                  "Not run (no fio.csv in this run directory).", ""]
+
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
         lines += ["## Cells that did not run", "", "| model | workload | C | status | reason |",
                   "|---|---|---|---|---|"]
         seen = set()
         for r in bad:
-            key = (r["model"], r["bench_workload"], r["status"], r["reason"])
+            key = (r["model"], r["bench_workload"], r["status"], r.get("reason", ""))
             if key in seen:
                 continue
             seen.add(key)
-            lines.append(f"| {r['model']} | {r['bench_workload']} | {r['concurrency']} | "
-                         f"{r['status']} | {r['reason']} |")
+            lines.append(f"| {md(r['model'])} | {md(r['bench_workload'])} | {r['concurrency']} | "
+                         f"{r['status']} | {md(r.get('reason', ''))} |")
         lines.append("")
     lines += ["## Figures", ""] + [f"![{f}]({f}.png)" for f in figures if f] + [""]
     with open(os.path.join(run_dir, "report.md"), "w") as f:
@@ -368,25 +1111,38 @@ def main():
     if len(sys.argv) > 2:
         die("usage: plot.py [RUN_DIR]")
     rows = load(run_dir)
+    fio = load_fio(run_dir)
+    caps = load_models(run_dir)
+    bench = load_bench(run_dir)
+    cal = load_calibration(run_dir)
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         die("matplotlib missing: run with /usr/bin/python3 (Debian's python3-matplotlib)")
-    cal = load_calibration(run_dir)
+    hists = Hists(run_dir)
+
+    def pooled(key):
+        def f(crs):
+            p = hists.pooled(crs)
+            return None if p is None or p[key] is None else p[key] / 1e3
+        return f
     figs = [
-        line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency",
-                    "throughput", run_dir,
-                    limits=lambda wl, pl, xs, prs: throughput_limits(cal, wl, pl, xs, prs)),
+        line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency "
+                    "(dotted: limits; dashed: fio on the same workload)", "throughput", run_dir,
+                    limits=lambda wl, pl, xs, prs: throughput_limits(cal, wl, pl, xs, prs),
+                    refs=lambda wl, pl: fio_lines(fio, wl, pl)),
         line_panels(plt, rows, "cpu_ns_per_task", "CPU µs per task",
                     "CPU per task (user+sys of the process)", "cpu_per_task", run_dir, scale=1e-3),
         line_panels(plt, rows, "ops_per_cpu_s", "tasks per CPU-second",
                     "Efficiency: tasks per CPU-second", "ops_per_cpu_s", run_dir),
         line_panels(plt, rows, "lat_p50_ns", "p50 latency µs (closed loop)",
-                    "Latency p50 (closed loop: from submit)", "latency_p50", run_dir, scale=1e-3),
+                    "Latency p50 (closed loop: from submit; repeats pooled, bars: per-repeat "
+                    "range)", "latency_p50", run_dir, scale=1e-3, pooled=pooled("p50")),
         line_panels(plt, rows, "lat_p99_ns", "p99 latency µs (closed loop)",
-                    "Latency p99 (closed loop: from submit)", "latency_p99", run_dir, scale=1e-3),
+                    "Latency p99 (closed loop: from submit; shown only with ≥ 1000 samples)",
+                    "latency_p99", run_dir, scale=1e-3, pooled=pooled("p99")),
         line_panels(plt, rows, "threads", "threads", "Threads used", "threads", run_dir),
         line_panels(plt, rows, "rss_bytes", "RSS MiB", "Resident memory", "rss", run_dir,
                     scale=1 / 2**20),
@@ -402,7 +1158,11 @@ def main():
         figs.append(line_panels(plt, rows, "blocked_ns_per_task", "blocked µs per task",
                                 "Time blocked per task (probes)", "blocked", run_dir,
                                 scale=1e-3))
-    report(rows, run_dir, figs)
+    cross = crossover(rows)
+    figs.append(crossover_figure(plt, cross, run_dir))
+    sweeps = rate_sweeps(rows, hists)
+    figs.append(rate_figure(plt, sweeps, run_dir))
+    report(rows, run_dir, figs, hists, cross, sweeps, fio, caps, bench)
     made = [f for f in figs if f]
     print(f"plot: {len(made)} figures and report.md in {run_dir}")
     return 0
