@@ -39,9 +39,8 @@ static void test_bench_sigint_leaves_valid_rows(void **state)
 		snprintf(out, sizeof(out), "%s/run", dir);
 		setpgid(0, 0);
 		execl(py, py, "scripts/bench", "--quick", "--models", "threads,uring", "--workloads",
-		      "nop,timer", "--concurrency", "1,4,16", "--probes", "off", "--no-calibrate",
-		      "--output", out,
-		      (char *)NULL);
+		      "nop,timer", "--concurrency", "1,4,16", "--sections", "matrix", "--probes", "off",
+		      "--no-calibrate", "--output", out, (char *)NULL);
 		_exit(127);
 	}
 	/* Wait (at most 60 s) for two finished rows, then Ctrl-C the whole process group. */

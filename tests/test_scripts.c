@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The bundled scripts: plot.py draws every figure from a small real run and refuses a truncated
- * or malformed runs.csv with one line naming the file and the line.
+ * The bundled scripts: plot.py draws every figure and writes report.md from a small real run and
+ * from a small real `make bench` run (every section: matrix, crossover, rate, fio), judges a
+ * synthetic run's crossover and noise the way the report says it does, and refuses a truncated
+ * or malformed CSV with one line naming the file and the line; bench refuses bad options.
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include "testutil.h"
 
 static char dir[] = "/tmp/iom-test-scripts-XXXXXX";
+static bool have_fio;
 
 /* Run a shell command; its exit status, stderr captured into err. */
 static int sh(const char *cmd, char *err, size_t errlen)
@@ -36,6 +40,43 @@ static const char *python(void)
 	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
 }
 
+static bool have_matplotlib(void)
+{
+	return system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null") == 0;
+}
+
+/* The whole of a file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 static int make_fixture(void **state)
 {
 	char cmd[2048], err[4096];
@@ -43,9 +84,19 @@ static int make_fixture(void **state)
 
 	if (!mkdtemp(dir) || !bin)
 		return -1;
+	have_fio = system("command -v fio >/dev/null 2>&1") == 0;
 	/* A real, small run: two models, two workloads, two concurrencies. */
 	snprintf(cmd, sizeof(cmd), "%s run --model threads,uring --workload nop,timer "
 		 "--concurrency 1,4 --tasks 400 --latency-us 100 --quiet --output %s/run", bin, dir);
+	if (sh(cmd, err, sizeof(err)))
+		return -1;
+	/*
+	 * A real, small bench: every section (the crossover's quick axes, three offered rates,
+	 * fio when it is installed), a 50 ms window, its file in the fixture directory.
+	 */
+	snprintf(cmd, sizeof(cmd), "%s scripts/bench --quick --models threads,uring --workloads "
+		 "timer,file --concurrency 1,4 --placements core --runtime 0.05s --size 16M "
+		 "--directory %s --probes off --no-calibrate --output %s/bench", python(), dir, dir);
 	return sh(cmd, err, sizeof(err));
 }
 
@@ -57,46 +108,169 @@ static int remove_fixture(void **state)
 	return system(cmd);
 }
 
+static void expect_files(const char *run, const char *const *files, size_t n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++)
+		for (int ext = 0; ext < 2; ext++) {
+			snprintf(path, sizeof(path), "%s/%s.%s", run, files[i], ext ? "svg" : "png");
+			if (stat(path, &st) || st.st_size < 1000)
+				fail_msg("%s missing or empty", path);
+		}
+}
+
+static char *plot_report(const char *run)
+{
+	char cmd[2048], err[4096], path[PATH_MAX];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s", python(), run);
+	rc = sh(cmd, err, sizeof(err));
+	if (rc)
+		fail_msg("plot.py %s: exit %d: %s", run, rc, err);
+	snprintf(path, sizeof(path), "%s/report.md", run);
+	return slurp(path);
+}
+
+static void expect_in(const char *text, const char *want)
+{
+	if (!strstr(text, want))
+		fail_msg("report.md lacks '%s'", want);
+}
+
 static void test_plot_makes_every_file(void **state)
 {
 	static const char *const files[] = {
 		"throughput", "cpu_per_task", "ops_per_cpu_s", "latency_p50", "latency_p99",
-		"threads", "rss", "kmem",
+		"threads", "rss", "kmem", "crossover",
 	};
-	char cmd[2048], err[4096], path[PATH_MAX];
-	struct stat st;
+	char run[PATH_MAX], *rep;
 
-	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null"))
+	if (!have_matplotlib())
 		iom_skip("python3-matplotlib is not installed");
-	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/run", python(), dir);
-	assert_int_equal(sh(cmd, err, sizeof(err)), 0);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		for (int ext = 0; ext < 2; ext++) {
-			snprintf(path, sizeof(path), "%s/run/%s.%s", dir, files[i],
-				 ext ? "svg" : "png");
-			if (stat(path, &st) || st.st_size < 1000)
-				fail_msg("%s missing or empty", path);
-		}
-	snprintf(path, sizeof(path), "%s/run/report.md", dir);
-	assert_int_equal(stat(path, &st), 0);
+	snprintf(run, sizeof(run), "%s/run", dir);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_files(run, files, sizeof(files) / sizeof(files[0]));
+	/* A plain run: the crossover along C from its two concurrencies, no rate sweep. */
+	expect_in(rep, "| timer | uring | concurrency C (all CPUs; D=100 µs, W=0 µs) |");
+	expect_in(rep, "Not measured: no open-loop (`--rate`) rows in this run.");
+	free(rep);
+}
+
+/* The bench fixture: every figure, and every table of report.md with its parts. */
+static void test_plot_bench_makes_every_file(void **state)
+{
+	static const char *const files[] = {
+		"throughput", "cpu_per_task", "ops_per_cpu_s", "latency_p50", "latency_p99",
+		"threads", "rss", "kmem", "crossover", "latency_vs_rate",
+	};
+	char run[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/bench", dir);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_files(run, files, sizeof(files) / sizeof(files[0]));
+	/* The comparison table and the checklist, from the binary's caps and the code. */
+	expect_in(rep, "| lines of code (model folder, non-blank) |");
+	expect_in(rep, "| threads at C=4 (C=1024 not in this run: its largest C, 4) |");
+	expect_in(rep, "| sync or async? | sync | async (batched submits) |");
+	expect_in(rep, "| task id | none: the blocked call");
+	expect_in(rep, "| how completion is learned |");
+	expect_in(rep, "| retry strategy |");
+	expect_in(rep, "| failure states |");
+	expect_in(rep, "| idempotent? |");
+	/* The crossover along each axis around the base point (one CPU). */
+	expect_in(rep, "| timer | uring | task latency D (one CPU; C=16, W=0 µs) |");
+	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) |");
+	expect_in(rep, "| timer | uring | CPU work per task W (one CPU; D=1000 µs, C=16) |");
+	/* The rate sweep: one line per model with its knee (or none). */
+	expect_in(rep, "| timer D=1000 µs, one CPU | threads |");
+	expect_in(rep, "| timer D=1000 µs, one CPU | uring |");
+	/* Sample counts shown; a 50 ms window at C=1, D=1 ms is < 1000 samples: p99 hidden. */
+	expect_in(rep, " (n=");
+	expect_in(rep, "### timer, one CPU\n\n| C | threads p50 / p99 / p99.9 (n) |");
+	{
+		const char *t = strstr(rep, "### timer, one CPU\n\n| C | threads p50");
+		const char *row1 = strstr(t, "\n| 1 | ");
+
+		assert_non_null(row1);
+		assert_true(strstr(row1, " / – / – (n=") && strstr(row1, " / – / – (n=") <
+			    strchr(row1 + 1, '\n'));
+	}
+	if (have_fio) {
+		expect_in(rep, "| file | core | 1 | psync |");
+		expect_in(rep, "| file | core | 4 | io_uring |");
+	} else {
+		expect_in(rep, "Not run: fio not found in PATH");
+	}
+	free(rep);
+}
+
+/*
+ * A synthetic run (three repeats per point, written here) checks the report's judgement, not a
+ * measurement: overlapping ranges are "within noise", disjoint ones are ranked with a ratio, a
+ * flagged pair is not compared, and the crossover along C is where uring gets ahead for good.
+ */
+static const char synthetic[] =
+	"model,workload,concurrency,cpus,mode,ops_per_s,ops_per_cpu_s,cpu_ns_per_task,"
+	"latency_us,cpu_work_us,n_samples,lat_p50_ns,lat_p99_ns,lat_p999_ns,flags,status,reason\n"
+	"threads,timer,1,0,closed,1000,5000,200000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"threads,timer,1,0,closed,1010,5000,200000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"threads,timer,1,0,closed,990,5000,200000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"uring,timer,1,0,closed,950,6000,170000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"uring,timer,1,0,closed,1005,6000,170000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"uring,timer,1,0,closed,1020,6000,170000,1000,0,3000,1000000,1100000,,,ok,\n"
+	"threads,timer,16,0,closed,15000,50000,20000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"threads,timer,16,0,closed,15100,50000,20000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"threads,timer,16,0,closed,14900,50000,20000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"uring,timer,16,0,closed,15500,90000,11000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"uring,timer,16,0,closed,15800,90000,11000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"uring,timer,16,0,closed,15600,90000,11000,1000,0,45000,1000000,1100000,,,ok,\n"
+	"threads,timer,256,0,closed,100000,90000,11000,1000,0,300000,2000000,9000000,,"
+	"foreign_cpu,ok,\n"
+	"threads,timer,256,0,closed,101000,90000,11000,1000,0,300000,2000000,9000000,,,ok,\n"
+	"threads,timer,256,0,closed,99000,90000,11000,1000,0,300000,2000000,9000000,,,ok,\n"
+	"uring,timer,256,0,closed,230000,2000000,500,1000,0,690000,1100000,1300000,,,ok,\n"
+	"uring,timer,256,0,closed,231000,2000000,500,1000,0,690000,1100000,1300000,,,ok,\n"
+	"uring,timer,256,0,closed,229000,2000000,500,1000,0,690000,1100000,1300000,,,ok,\n";
+
+static void test_plot_judges_noise_and_crossover(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/synthetic", dir);
+	mkdir(run, 0755);
+	snprintf(path, sizeof(path), "%s/runs.csv", run);
+	write_file(path, synthetic);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "| 1 | 1k [990–1.01k] cv 1% | 1k [950–1.02k] cv 3% |");
+	expect_in(rep, "uring ≈ threads, within noise |");
+	expect_in(rep, "uring 1.04× |");
+	expect_in(rep, "uring: not compared (foreign CPU) |");
+	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) | "
+		  "async overtakes sync at C ≥ 16 (not at 1) |");
+	free(rep);
 }
 
 /* One line on stderr naming the file and the line, exit 1. */
-static void expect_one_line_error(const char *csv_text, const char *want)
+static void expect_one_line_error(const char *name, const char *text, const char *want)
 {
 	char cmd[2048], err[4096], path[PATH_MAX];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/bad", dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/bad/runs.csv", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(csv_text, f);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/bad/%s", dir, name);
+	write_file(path, text);
 	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/bad", python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
-	assert_non_null(strstr(err, want));
+	if (!strstr(err, want))
+		fail_msg("want '%s' in: %s", want, err);
 	assert_non_null(strchr(err, '\n'));
 	assert_true(strchr(err, '\n')[1] == '\0');
 }
@@ -107,6 +281,8 @@ static void test_plot_rejects_bad_csv(void **state)
 	FILE *f;
 	size_t n;
 
+	snprintf(path, sizeof(path), "%s/bad", dir);
+	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/run/runs.csv", dir);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -115,18 +291,85 @@ static void test_plot_rejects_bad_csv(void **state)
 	good[n] = '\0';
 	/* Truncated: cut the last row in half. */
 	good[n - 40] = '\0';
-	expect_one_line_error(good, "runs.csv:");
-	expect_one_line_error("", "runs.csv:1: empty");
-	expect_one_line_error("model,workload\nx,y\n", "runs.csv:1: header lacks");
-	expect_one_line_error("model,workload,concurrency,status,ops_per_s\nuring,nop,lots,ok,1\n",
-			      "runs.csv:2:");
+	expect_one_line_error("runs.csv", good, "runs.csv:");
+	expect_one_line_error("runs.csv", "", "runs.csv:1: empty");
+	expect_one_line_error("runs.csv", "model,workload\nx,y\n", "runs.csv:1: header lacks");
+	expect_one_line_error("runs.csv", "model,workload,concurrency,status,ops_per_s\n"
+			      "uring,nop,lots,ok,1\n", "runs.csv:2:");
+	expect_one_line_error("runs.csv", "model,workload,concurrency,status,ops_per_s\n"
+			      "uring,nop,1,ok,fast\n", "runs.csv:2: ops_per_s");
+}
+
+/* The bench's other files: fio's figures, the models' caps, a raw histogram, calibration. */
+static void test_plot_rejects_bad_side_files(void **state)
+{
+	static const char ok_runs[] = "model,workload,concurrency,status,ops_per_s,cell_dir\n"
+				      "uring,nop,1,ok,1,c\n";
+	char path[PATH_MAX], cmd[PATH_MAX + 64], err[4096];
+
+	snprintf(path, sizeof(path), "%s/side", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/side/c", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/side/runs.csv", dir);
+	write_file(path, ok_runs);
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+
+#define SIDE(name, text, want)                                                                 \
+	do {                                                                                   \
+		snprintf(path, sizeof(path), "%s/side/%s", dir, name);                         \
+		write_file(path, text);                                                        \
+		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/side", python(), dir);       \
+		assert_int_equal(sh(cmd, err, sizeof(err)), 1);                                \
+		if (!strstr(err, want))                                                        \
+			fail_msg("want '%s' in: %s", want, err);                               \
+		assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');                \
+		unlink(path);                                                                  \
+	} while (0)
+
+	SIDE("fio.csv", "bench_workload,placement,concurrency,engine,model,ops_per_s,status\n"
+	     "file,core,1,psync,threads,100,ok\nfile,core,4,psync\n", "fio.csv:3: 4 fields");
+	SIDE("fio.csv", "bench_workload,placement,concurrency,engine,model,ops_per_s,status\n"
+	     "file,core,1,psync,threads,100,fine\n", "fio.csv:2: unknown status");
+	SIDE("models.csv", "model,desc\nuring,x\n", "models.csv:1: header lacks column 'caps'");
+	SIDE("c/hist.csv", "row,lo_ns,width_ns,count\n0,100,1,x\n", "hist.csv:2: want four");
+	SIDE("calibrate.csv", "name,value\nsyscall_ns\n", "calibrate.csv:2: 1 fields");
+#undef SIDE
+}
+
+/* Bad options: one line, exit 2, before anything runs. */
+static void test_bench_rejects_bad_options(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "--sections matrix,bogus", "bench: --sections: unknown 'bogus'" },
+		{ "--concurrency 1,0", "bench: --concurrency: want whole numbers of at least 1" },
+		{ "--concurrency x", "bench: --concurrency: want a comma list" },
+		{ "--runtime fast", "bench: --runtime: want a duration" },
+		{ "--size 12Q", "bench: --size: want a size" },
+		{ "--directory /nonexistent", "bench: --directory: '/nonexistent' is not a directory" },
+	};
+	char cmd[1024], err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s scripts/bench --dry-run --probes off %s", python(),
+			 cases[i][0]);
+		assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+		if (!strstr(err, cases[i][1]))
+			fail_msg("%s: want '%s', got: %s", cases[i][0], cases[i][1], err);
+		assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plot_makes_every_file),
+		cmocka_unit_test(test_plot_bench_makes_every_file),
+		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
+		cmocka_unit_test(test_plot_rejects_bad_side_files),
+		cmocka_unit_test(test_bench_rejects_bad_options),
 	};
 
 	return cmocka_run_group_tests(tests, make_fixture, remove_fixture);
