@@ -352,8 +352,14 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
             xs, med, lo, hi = [], [], [], []
             for c, crs in sorted(groups(mrs, lambda r: r["concurrency"]).items()):
                 s = summary([num(r.get(metric)) * scale for r in crs])
-                mid = pooled(crs) if pooled else (s["med"] if s else None)
-                if mid is None or not s:
+                if not s:
+                    continue
+                # Pooled histograms when the run has them (None: not backed by enough
+                # samples), else the median of the rows' own figures.
+                mid = pooled(crs) if pooled else s["med"]
+                if mid == "no histograms":
+                    mid = s["med"]
+                if mid is None:
                     continue
                 xs.append(c)
                 med.append(mid)
@@ -1126,7 +1132,9 @@ def main():
     def pooled(key):
         def f(crs):
             p = hists.pooled(crs)
-            return None if p is None or p[key] is None else p[key] / 1e3
+            if p is None:
+                return "no histograms"
+            return None if p[key] is None else p[key] / 1e3
         return f
     figs = [
         line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency "
