@@ -804,8 +804,8 @@ def checklist(rows, models, caps):
     row("retry strategy", retry)
 
     def states(m):
-        st = ["COMPLETED", "FAILED (errno, BUSY)", "PARTIAL_SUCCESS (short transfer: resubmitted "
-              "by default)"]
+        st = ["COMPLETED", "FAILED (errno, the backend's BUSY, --fault injection)",
+              "PARTIAL_SUCCESS (short transfer: resubmitted by default)"]
         if cap(m, "deadline"):
             st.append("EXPIRED (--deadline-us)")
         if cap(m, "cancel"):
@@ -813,7 +813,7 @@ def checklist(rows, models, caps):
         seen = []
         for col, name in (("n_failed", "FAILED"), ("n_aborted", "ABORTED"),
                           ("n_partial", "PARTIAL_SUCCESS"), ("n_expired", "EXPIRED"),
-                          ("n_late", "late answers")):
+                          ("n_late", "late answers"), ("faults", "injected faults")):
             n = sum(num(r.get(col)) for r in mine[m] if isnum(num(r.get(col))))
             if n:
                 seen.append(f"{name} {n:.0f}")
