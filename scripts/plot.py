@@ -839,18 +839,29 @@ def memory_table(ok, models):
     if target is None:
         return lines
     note = "" if target == 1024 else f" (C=1024 not in this run: its largest C, {target})"
+    where = ("timer, one CPU" if any(r["bench_workload"] == "timer" and r["placement"] == "core"
+                                     for r in ok) else "")
+    note += f" ({where})" if where else ""
 
     def pick(m, c):
+        """Timer rows on one CPU when the run has them: one placement, one submitter."""
         rs = [r for r in ok if r["model"] == m and r["concurrency"] == c]
-        t = [r for r in rs if r["bench_workload"] == "timer"]
-        return t or rs
+        for sub in ([r for r in rs if r["bench_workload"] == "timer" and
+                     r["placement"] == "core"],
+                    [r for r in rs if r["bench_workload"] == "timer"], rs):
+            if sub:
+                return sub
+        return rs
     for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
                                 ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
                                  "B")):
         cells = []
         for m in models:
             s = summary([num(r.get(metric)) for r in pick(m, target)])
-            cells.append(fmt(s["med"], unit) if s else "–")
+            if s and metric == "threads":
+                cells.append(f"{s['med']:.0f}")
+            else:
+                cells.append(fmt(s["med"], unit) if s else "–")
         lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
     if len(cs) > 1:
         cells = []
@@ -892,7 +903,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                      + (f", wall time {bench['wall_s']:.0f} s" if "wall_s" in bench else "")
                      + ".")
     lines += ["",
-              f"Run directory: `{run_dir}`. Medians over repeats, [min–max] and the coefficient "
+              f"Run: `{os.path.basename(os.path.realpath(run_dir))}`. Medians over repeats, [min–max] and the coefficient "
               "of variation when there are several; closed-loop latency is measured from "
               "submit, open-loop latency from each task's intended start. Two models whose "
               "min–max ranges overlap are *within noise*, not ranked; a ratio is printed only "
@@ -987,7 +998,11 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
     # Latency with its sample counts.
     lines += ["## Latency (closed loop, from submit)", "",
               "Percentiles of the repeats' pooled histograms; a percentile backed by fewer "
-              "than 10/(1−p) samples is not shown (–); n is the sample count.", ""]
+              "than 10/(1−p) samples is not shown (–); n is the sample count." +
+              ("" if any(hists.of(r) is not None for r in ok) else
+               " This run directory keeps no histograms (hist.csv): each figure is instead "
+               "the median of the repeats' own percentiles, each shown only when its repeat "
+               "had 10/(1−p) samples, and n is their total."), ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
                   "| C | " + " | ".join(f"{m} p50 / p99 / p99.9 (n)" for m in models) + " |",
@@ -1063,7 +1078,9 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
         lines += ["fio with scripts/compare-fio's like-for-like options (`--thread "
                   "--norandommap --invalidate=0`, io_uring with batch submit and "
                   "registerfiles): one fio run per point, drawn dashed on the throughput "
-                  "figure. A ratio is printed only where the cache state matches.", "",
+                  "figure. fio runs once per point: when its figure falls inside iomodels' "
+                  "min–max it is *within noise*; a ratio is printed only when neither side saw "
+                  "foreign CPU and the cache state matches.", "",
                   "| workload | placement | C | fio engine | fio tasks/s | iomodels model | "
                   "iomodels tasks/s | iomodels / fio |", "|---|---|---|---|---|---|---|---|"]
         for r in sorted(fio, key=lambda r: (r["bench_workload"], r["placement"], r["engine"],
@@ -1079,13 +1096,21 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             s = summary([num(x.get("ops_per_s")) for x in mine])
             ratio = "–"
             if s:
+                f_ops = num(r["ops_per_s"])
                 cf = num(r.get("cache_before"))
                 ci = [num(x.get("cache_before")) for x in mine]
                 ci = [v for v in ci if isnum(v)]
-                if isnum(cf) and ci and (cf >= 0.99) != (min(ci) >= 0.99):
-                    ratio = f"not compared (cache {cf:.2f} vs {min(ci):.2f})"
+                why = [w for w, bad in (
+                    ("foreign CPU", "foreign_cpu" in r.get("flags", "") or
+                     any("foreign_cpu" in flags_of(x) for x in mine)),
+                    (f"cache {cf:.2f} vs {min(ci) if ci else 0:.2f}",
+                     isnum(cf) and ci and (cf >= 0.99) != (min(ci) >= 0.99))) if bad]
+                if s["n"] > 1 and s["lo"] <= f_ops <= s["hi"]:
+                    ratio = "within noise (fio inside iomodels' range)"
+                elif why:
+                    ratio = "not compared (" + "; ".join(why) + ")"
                 else:
-                    ratio = f"{s['med'] / num(r['ops_per_s']):.2f}×"
+                    ratio = f"{s['med'] / f_ops:.2f}× (one fio run)"
             lines.append(f"| {r['bench_workload']} | {r['placement']} | {r['concurrency']} | "
                          f"{r['engine']} | {fmt(num(r['ops_per_s']))} | {r['model']} | "
                          f"{fmt_range(s)} | {ratio} |")

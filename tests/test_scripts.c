@@ -177,7 +177,7 @@ static void test_plot_bench_makes_every_file(void **state)
 	expect_files(run, files, sizeof(files) / sizeof(files[0]));
 	/* The comparison table and the checklist, from the binary's caps and the code. */
 	expect_in(rep, "| lines of code (model folder, non-blank) |");
-	expect_in(rep, "| threads at C=4 (C=1024 not in this run: its largest C, 4) |");
+	expect_in(rep, "| threads at C=4 (C=1024 not in this run: its largest C, 4) (timer, one CPU) |");
 	expect_in(rep, "| sync or async? | sync | async (batched submits) |");
 	expect_in(rep, "| task id | none: the blocked call");
 	expect_in(rep, "| how completion is learned |");
