@@ -62,6 +62,9 @@ struct iom_job {
 	uint64_t *schedule;		/* open loop: intended start, ns after the run's start */
 	size_t nr_schedule, next_schedule;
 	uint64_t backlog_max;
+	uint64_t last_arrival_ns;	/* open loop: latest intended start of a task submitted */
+	uint64_t last_terminal_ns;	/* latest terminal state of any task, window or not */
+	uint64_t expire_delay_ns;	/* sum over EXPIRED tasks: deadline to EXPIRED state */
 	/* Retries: a slot waiting to run its task again, after a backoff. */
 	uint8_t *attempts;		/* per slot: attempts after the first */
 	uint32_t *retry_slot;
@@ -159,6 +162,11 @@ static void job_account(struct iom_job *job, struct iom_task *t, int state)
 
 	job->nr_state[state]++;
 	job_mark(job, 'C', t->t_end_ns, t->id);
+	if (t->t_end_ns > job->last_terminal_ns)
+		job->last_terminal_ns = t->t_end_ns;
+	/* How long after its deadline the model called it: a poller learns it at its next look. */
+	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
+		job->expire_delay_ns += t->t_end_ns - t->deadline_ns;
 	if (run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
@@ -481,8 +489,11 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		}
 		job->seq++;
 		job->nr_submitted++;
-		if (cfg->rate > 0)
+		if (cfg->rate > 0) {
 			job->next_schedule++;
+			if (start > job->last_arrival_ns)
+				job->last_arrival_ns = start;
+		}
 		if (start >= run->t_win0 && start < run->t_stop)
 			job->nr_started_window++;
 		if (ret == IOM_Q_QUEUED) {
@@ -911,7 +922,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
-	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0;
+	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
+	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -934,10 +946,18 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		bugs += job->nr_bug;
 		overflow += job->ctx.stats.nr_cq_overflow;
 		busy += job->nr_busy;
+		status_reads += job->ctx.stats.nr_status_reads;
+		stale += job->ctx.stats.nr_stale_reads;
+		wrong += job->ctx.stats.nr_wrong_expired;
 		if (job->backlog_max > backlog)
 			backlog = job->backlog_max;
 		if (job->last_end_ns > last_end)
 			last_end = job->last_end_ns;
+		expire_delay += job->expire_delay_ns;
+		if (job->last_arrival_ns > last_arrival)
+			last_arrival = job->last_arrival_ns;
+		if (job->last_terminal_ns > last_terminal)
+			last_terminal = job->last_terminal_ns;
 		if (job->bug[0] && !bug)
 			bug = job->bug;
 		if (job->hist)
@@ -964,6 +984,16 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			 cfg->fault_ppm / 1e6);
 	}
 	row->num[IOM_COL_tasks] = (double)window;
+	if (nr_state[IOM_EXPIRED] && cfg->deadline_ns)
+		row->num[IOM_COL_expire_delay_ns] = (double)expire_delay /
+						    (double)nr_state[IOM_EXPIRED];
+	/* Only a model whose submitter polls a status store (kernel_free --notify poll) reads it. */
+	if (status_reads) {
+		row->num[IOM_COL_status_reads_per_task] = terminal ? (double)status_reads /
+								      (double)terminal : NAN;
+		row->num[IOM_COL_stale_reads] = (double)stale;
+		row->num[IOM_COL_wrong_expired] = (double)wrong;
+	}
 	row->num[IOM_COL_cq_overflow] = is_async(cfg) && strcmp(cfg->model->name, "uring") == 0 ?
 						(double)overflow : NAN;
 	snprintf(row->str[IOM_COL_variant], sizeof(row->str[0]), "%s", run->jobs[0].ctx.variant);
@@ -979,6 +1009,14 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_achieved_ops_per_s] =
 			runtime_ns > 0 ? (double)started * 1e9 / runtime_ns : NAN;
 		row->num[IOM_COL_backlog_max] = (double)backlog;
+		/*
+		 * How long the work outlived the offered load: from the last arrival's intended
+		 * start until every task had its final state, retries included (with --tasks; a
+		 * --runtime cell gives up waiting retries when its window ends).
+		 */
+		if (last_arrival && last_terminal)
+			row->num[IOM_COL_drain_ns] = last_terminal > last_arrival ?
+				(double)(last_terminal - last_arrival) : 0.0;
 	}
 	row_set_quantiles(row, hist);
 	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ops_per_s] * iom_hist_mean(hist) / 1e9;

@@ -62,6 +62,13 @@ struct iom_cfg {
 	uint64_t poll_interval_ns;	/* --notify poll: time between status-store polls */
 	enum iom_pool pool;
 	bool nowait_first;		/* try the read inline with RWF_NOWAIT first */
+	/*
+	 * --notify poll: the status store's replicas lag its primary by up to this much (a read
+	 * may say RUNNING for a task already DONE), and the poller acts on "still RUNNING at the
+	 * deadline" only after confirm such reads in a row (1 = trust one read).
+	 */
+	uint64_t status_lag_ns;
+	unsigned int confirm;
 	unsigned int repeat;
 	bool progress;			/* a status line each second on stderr */
 	const char *label;		/* for the status line */

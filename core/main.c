@@ -105,6 +105,10 @@ static const char usage_text[] =
 	"  --poll-interval-us P kernel_free: time between polls (default 50)\n"
 	"  --pool shared|per-fd kernel_free: one shared pool, or one worker per fd\n"
 	"  --nowait-first       kernel_free: try a read inline with RWF_NOWAIT first\n"
+	"  --status-lag-us L    kernel_free, --notify poll: a read of the status store is served by\n"
+	"                       a replica behind by up to L us (uniform; default 0)\n"
+	"  --confirm N          kernel_free, --notify poll: a task is EXPIRED only after N reads in\n"
+	"                       a row say it is not done past its deadline (default 1: trust one)\n"
 	"  --output DIR         results directory (default results/<UTC>-<host>)\n"
 	"  --quiet              no status line, no per-cell lines\n";
 
@@ -319,6 +323,7 @@ enum {
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT,
+	OPT_STATUS_LAG_US, OPT_CONFIRM,
 };
 
 static const struct option long_opts[] = {
@@ -377,6 +382,8 @@ static const struct option long_opts[] = {
 	{ "pool", required_argument, NULL, OPT_POOL },
 	{ "nowait-first", no_argument, NULL, OPT_NOWAIT_FIRST },
 	{ "fault", required_argument, NULL, OPT_FAULT },
+	{ "status-lag-us", required_argument, NULL, OPT_STATUS_LAG_US },
+	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -621,6 +628,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 				usage_error("--pool: want shared or per-fd (got '%s')", optarg);
 			break;
 		case OPT_NOWAIT_FIRST: cfg->nowait_first = true; break;
+		case OPT_STATUS_LAG_US:
+			cfg->status_lag_ns = (uint64_t)(parse_double("--status-lag-us", optarg, 0,
+								     1e7) * 1e3);
+			break;
+		case OPT_CONFIRM: cfg->confirm = parse_uint("--confirm", optarg, 1, 1000); break;
 		case '?':
 		default:
 			for (size_t i = 0; optopt && long_opts[i].name; i++)
@@ -650,6 +662,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		usage_error("--size: smaller than --bs%s", "");
 	if (cfg->wl.dist == IOM_DIST_BIMODAL && cfg->wl.latency_ns == 0 && cfg->wl.bimodal_ns == 0)
 		usage_error("--latency-dist: bimodal with both latencies 0%s", "");
+	/* A wake-up hands the finished slot over itself: only a poller reads a lagging store. */
+	if ((cfg->status_lag_ns || cfg->confirm > 1) && cfg->notify != IOM_NOTIFY_POLL)
+		usage_error("--status-lag-us/--confirm: kernel_free reads its status store only with "
+			    "--notify poll%s", "");
 	for (unsigned int i = 0; i < o->nr_concurrency; i++)
 		if (cfg->jobs && o->concurrency[i] / cfg->jobs > IOM_MAX_DEPTH)
 			usage_error("--concurrency: at most %s per submitter", "1048576");

@@ -40,6 +40,10 @@ struct iom_model_stats {
 	uint64_t nr_resubmit;		/* short transfers resubmitted for the rest */
 	uint64_t nr_late_replies;	/* rpc: answers of expired tasks read later on their slot */
 	uint64_t nr_reconnects;		/* rpc: connections replaced after a cut-off frame */
+	/* kernel_free --notify poll: the status store as the poller saw it. */
+	uint64_t nr_status_reads;	/* entries read by polls */
+	uint64_t nr_stale_reads;	/* reads that said "not done" of a task already DONE */
+	uint64_t nr_wrong_expired;	/* EXPIRED by the poller, though DONE before the deadline */
 };
 
 struct iom_ctx {

@@ -15,6 +15,10 @@
  *                   "polls/task" in the variant is status-store scans per task reported;
  *   --nowait-first  a buffered read is tried inline with RWF_NOWAIT and handed to the pool
  *                   only if it would block (Seastar).
+ *   --status-lag-us L, --confirm N (poll only): the seed's eventual consistency. The store's
+ *                   replicas lag its primary by up to L, so a poll may say RUNNING of a task
+ *                   already DONE; a deadline is acted on only after N "not done" reads in a
+ *                   row (N = 1 trusts one read).
  *
  * Deadlines and cancels end a task at once (EXPIRED / ABORTED, from the submitter), but its
  * slot is reported only once no worker holds it any more: a worker's call that returns after
@@ -102,11 +106,14 @@ static unsigned int kf_nr_cpus(const struct iom_cfg *cfg)
 static void kf_variant_base(struct kf_ctx *kf, const struct iom_cfg *cfg)
 {
 	const char *pool = "shared", *tail = "";
-	char notify[32] = "wait";
+	char notify[64] = "wait";
 
 	if (cfg->pool == IOM_POOL_PER_FD)
 		pool = cfg->wl.kind == IOM_WL_FILE ? "per-fd(1 fd)" : "per-fd(no fd: 1 stream)";
-	if (kf->poll)
+	if (kf->poll && (kf->lag_ns || kf->confirm > 1))
+		snprintf(notify, sizeof(notify), "poll=%gus,lag<=%gus,confirm=%u",
+			 (double)kf->poll_ns / 1e3, (double)kf->lag_ns / 1e3, kf->confirm);
+	else if (kf->poll)
 		snprintf(notify, sizeof(notify), "poll=%gus", (double)kf->poll_ns / 1e3);
 	/*
 	 * RWF_NOWAIT is for buffered reads: an O_DIRECT read would still wait for the device
@@ -137,6 +144,9 @@ static int kf_setup(struct iom_ctx *ctx)
 	kf->poll = cfg->notify == IOM_NOTIFY_POLL;
 	kf->poll_ns = cfg->poll_interval_ns ? cfg->poll_interval_ns : KF_POLL_DEFAULT_NS;
 	kf->resubmit = cfg->on_partial == IOM_PARTIAL_RESUBMIT;
+	/* Only a poller reads the store; a wake-up hands the slot over itself. */
+	kf->lag_ns = kf->poll ? cfg->status_lag_ns : 0;
+	kf->confirm = kf->poll && cfg->confirm > 1 ? cfg->confirm : 1;
 	kf->nowait = cfg->nowait_first && cfg->wl.kind == IOM_WL_FILE && !cfg->wl.write &&
 		     !cfg->wl.direct;
 	kf->next_deadline_ns = UINT64_MAX;
@@ -248,8 +258,56 @@ static int kf_flush(struct iom_ctx *ctx)
 	return 0;
 }
 
+/*
+ * --status-lag-us: does this read of a DONE (or CUT) entry see it? Workers write the store's
+ * primary; each read is served by a replica that is behind it by a lag drawn uniformly in
+ * [0, L], seeded by the task and the read's number (replicas behind a load balancer lag by
+ * different amounts), so an answer written less than that long ago still reads as "not done":
+ * a stale read. The store only moves forward, so a read that does show the answer is true.
+ */
+static bool kf_replica_sees(const struct kf_ctx *kf, const struct iom_task *t, uint32_t nr_read,
+			    uint64_t done_ns, uint64_t now)
+{
+	double u;
+
+	if (!kf->lag_ns)
+		return true;
+	u = iom_unit(iom_mix64(kf->cfg->wl.seed ^ 0x7265706c696361ull ^ t->id ^
+			       ((uint64_t)nr_read << 44)));
+	return now >= done_ns + (uint64_t)(u * (double)kf->lag_ns);
+}
+
+/*
+ * Poll mode: a task the poller sees as not done, past its deadline. Still in the queue, it is
+ * dropped at once (the queue is the submitter's own: no status read is involved). Running, it
+ * is EXPIRED only after confirm such reads in a row. If the primary had its answer, written
+ * before the deadline, that EXPIRED is wrong: the stale store made the poller give up on a
+ * task that had completed.
+ */
+static void kf_poll_expire(struct iom_ctx *ctx, struct kf_ctx *kf, uint32_t slot)
+{
+	struct kf_slot *s = &kf->slots[slot];
+	struct iom_task *t = &kf->tasks[slot];
+	struct kf_status *e = &kf->store.entries[slot];
+	uint64_t seq = iom_id_seq(t->id);
+
+	if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
+		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		s->finished = s->dropped = true;
+		kf_ready_push(kf, slot);
+		return;
+	}
+	if (++s->nr_running < kf->confirm)
+		return;
+	/* Acquire: a DONE word makes done_ns readable. */
+	if (kf_word_st(kf_status_read(e)) == KF_ST_DONE && e->done_ns <= t->deadline_ns)
+		kf->nr_wrong++;
+	iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+	s->finished = true;
+}
+
 /* Move what the workers finished into the ready list: from their hand-offs, or by a poll. */
-static void kf_collect(struct kf_ctx *kf)
+static void kf_collect(struct iom_ctx *ctx, struct kf_ctx *kf)
 {
 	if (!kf->poll) {
 		unsigned int n = kf_done_take(&kf->store.done, kf->taken);
@@ -262,23 +320,53 @@ static void kf_collect(struct kf_ctx *kf)
 		}
 		return;
 	}
-	/* One poll: every in-flight task's status, as the seed's client asks for its job. */
+	/*
+	 * One poll: every in-flight task's status, as the seed's client asks for its job, and
+	 * the deadlines decided on what the polls say. At most one poll per interval P, however
+	 * often the driver calls in: P is the poller's cadence (the seed's 0, 30, 60, 90 s), so
+	 * N reads in a row span at least (N - 1) x P.
+	 */
+	if (ctx->now_ns < kf->next_poll_ns)
+		return;
+	kf->next_poll_ns = ctx->now_ns + kf->poll_ns;
 	kf->nr_polls++;
 	for (uint32_t slot = 0; slot < kf->depth; slot++) {
 		struct kf_slot *s = &kf->slots[slot];
+		struct iom_task *t = &kf->tasks[slot];
+		struct kf_status *e = &kf->store.entries[slot];
+		enum kf_st st;
 		uint64_t w;
 
 		if (!s->inflight || s->ready)
 			continue;
-		w = kf_status_read(&kf->store.entries[slot]);
-		if ((kf_word_st(w) == KF_ST_DONE || kf_word_st(w) == KF_ST_CUT) &&
-		    kf_word_seq(w) == iom_id_seq(kf->tasks[slot].id))
-			kf_ready_push(kf, slot);
+		w = kf_status_read(e);
+		st = kf_word_st(w);
+		/*
+		 * Decided already (EXPIRED or ABORTED): the client asks no more; the pool only
+		 * waits for the worker to give the slot back, which it knows first hand.
+		 */
+		if (s->finished) {
+			if (st == KF_ST_DONE || st == KF_ST_CUT)
+				kf_ready_push(kf, slot);
+			continue;
+		}
+		kf->nr_reads++;
+		s->nr_reads++;
+		if ((st == KF_ST_DONE || st == KF_ST_CUT) && kf_word_seq(w) == iom_id_seq(t->id)) {
+			if (kf_replica_sees(kf, t, s->nr_reads, e->done_ns, ctx->now_ns)) {
+				kf_ready_push(kf, slot);
+				continue;
+			}
+			kf->nr_stale++;
+		}
+		if (t->deadline_ns && ctx->now_ns >= t->deadline_ns)
+			kf_poll_expire(ctx, kf, slot);
 	}
 }
 
 /*
- * Deadlines that have passed: a queued task leaves the queue (DROPPED) and is reported now; a
+ * --notify wait: deadlines that have passed (a poller decides them in kf_poll_expire, on what
+ * it reads). A queued task leaves the queue (DROPPED) and is reported now; a
  * running one is EXPIRED now and reported when its worker returns. Also finds the next
  * deadline to wake up for. A scan of the slots: depth is at most a few thousand, and it runs
  * only when the earliest known deadline has come.
@@ -375,22 +463,22 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	for (;;) {
 		uint64_t wake;
 
-		kf_collect(kf);
-		if (ctx->now_ns >= kf->next_deadline_ns)
+		kf_collect(ctx, kf);
+		/* A poller decides deadlines on what its polls say (kf_poll_expire). */
+		if (!kf->poll && ctx->now_ns >= kf->next_deadline_ns)
 			kf_expire(ctx, kf);
 		done += kf_report(ctx, kf, max - done);
 		if (done >= min || done >= max || ctx->now_ns >= end)
 			break;
-		wake = end < kf->next_deadline_ns ? end : kf->next_deadline_ns;
 		if (kf->poll) {
-			/* Not woken by anyone: look again after P, or at the deadline or end. */
+			/* Not woken by anyone: look again at the next poll, or at the end. */
 			struct timespec ts;
 
-			if (ctx->now_ns + kf->poll_ns < wake)
-				wake = ctx->now_ns + kf->poll_ns;
+			wake = end < kf->next_poll_ns ? end : kf->next_poll_ns;
 			ts = iom_ts(wake);
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		} else {
+			wake = end < kf->next_deadline_ns ? end : kf->next_deadline_ns;
 			kf_done_wait(&kf->store.done, wake);
 		}
 		ctx->stats.nr_enter++;
@@ -398,6 +486,9 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	}
 	ctx->stats.nr_resubmit = atomic_load_explicit(&kf->nr_resubmit, memory_order_relaxed);
 	ctx->stats.nr_reconnects = atomic_load_explicit(&kf->nr_reconnects, memory_order_relaxed);
+	ctx->stats.nr_status_reads = kf->nr_reads;
+	ctx->stats.nr_stale_reads = kf->nr_stale;
+	ctx->stats.nr_wrong_expired = kf->nr_wrong;
 	/* Only poll and nowait-first have counters to show. */
 	if ((kf->poll || kf->nowait) &&
 	    (!kf->nr_inflight || ctx->now_ns - kf->variant_ns >= KF_VARIANT_EVERY_NS))

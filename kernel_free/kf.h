@@ -34,6 +34,8 @@ struct kf_slot {
 	bool finished;		/* the submitter already set EXPIRED/ABORTED */
 	bool ready;		/* in the ready list, to be reported */
 	bool dropped;		/* left the queue without a worker: nothing more will come */
+	uint32_t nr_reads;	/* polls of this task's entry (seeds the replica a read hits) */
+	uint32_t nr_running;	/* "not done" reads in a row since its deadline passed */
 };
 
 struct kf_ctx {
@@ -68,9 +70,13 @@ struct kf_ctx {
 	unsigned int nr_unwoken;	/* pushed since the last wake of the workers */
 	uint64_t next_deadline_ns;	/* no in-flight deadline is earlier (may be stale) */
 	uint64_t poll_ns;
+	uint64_t next_poll_ns;		/* --notify poll: no poll before this */
 	bool nowait;			/* --nowait-first on buffered reads */
 	bool nowait_off;		/* the file system refused RWF_NOWAIT */
 	uint64_t nr_polls, nr_tasks, nr_inline, nr_nowait_tries;
+	uint64_t lag_ns;		/* --status-lag-us: replicas are behind by up to this */
+	unsigned int confirm;		/* --confirm: "not done" reads in a row before EXPIRED */
+	uint64_t nr_reads, nr_stale, nr_wrong;
 	uint64_t variant_ns;		/* when ctx->variant was last refreshed */
 	char variant[64];		/* the fixed part: pool, W, notify */
 };

@@ -35,6 +35,7 @@
 #include "core/hist.h"
 #include "core/model.h"
 #include "core/workload.h"
+#include "scenario/durability.h"
 #include "scenario/scenario.h"
 #include "scenario/sc_util.h"
 
@@ -60,12 +61,6 @@ static const char *const du_names[DU_NR_WAYS] = {
 	[DU_FDATASYNC] = "fdatasync",
 	[DU_URING] = "uring-linked-fsync",
 	[DU_DIRECT] = "o_direct",
-};
-
-struct du_cfg {
-	uint64_t nr_tasks, bs, size;
-	char dir[PATH_MAX];
-	char out[PATH_MAX];
 };
 
 /* cachestat(2)'s ABI (include/uapi/linux/mman.h); glibc 2.36 has neither it nor a wrapper. */
@@ -107,7 +102,7 @@ static void du_fail(struct du_result *r, const char *status, const struct iom_er
 	snprintf(r->reason, sizeof(r->reason), "%s", err->msg);
 }
 
-static uint64_t du_offset(const struct du_cfg *cfg, const struct du_file *f, uint64_t i)
+static uint64_t du_offset(const struct iom_du_cfg *cfg, const struct du_file *f, uint64_t i)
 {
 	return (iom_mix64(DU_SEED + i) % f->nr_blocks) * cfg->bs;
 }
@@ -143,7 +138,7 @@ static int du_probe(struct du_file *f, struct du_result *r, uint64_t off, uint64
  * every way free of block allocation and unwritten-extent conversion, which would otherwise put
  * journal commits into the sync ways' latency (and make O_DIRECT need a flush for metadata too).
  */
-static int du_make_file(const struct du_cfg *cfg, struct du_file *f, struct iom_err *err)
+static int du_make_file(const struct iom_du_cfg *cfg, struct du_file *f, struct iom_err *err)
 {
 	const size_t chunk = 1 << 20;
 	char *buf;
@@ -264,7 +259,7 @@ static int du_uring_task(struct du_ring *r, const void *buf, uint64_t bs, uint64
 	return ret;
 }
 
-static void du_run_way(enum du_way way, const struct du_cfg *cfg, struct du_file *f,
+static void du_run_way(enum du_way way, const struct iom_du_cfg *cfg, struct du_file *f,
 		       void *buf, struct du_result *r)
 {
 	struct du_ring ring = { .fd = -1 };
@@ -393,7 +388,7 @@ static void du_num(FILE *f, double v, const char *fmt)
 	}
 }
 
-static int du_write_csv(const struct du_cfg *cfg, const struct du_result *res, bool cs_ok)
+static int du_write_csv(const struct iom_du_cfg *cfg, const struct du_result *res, bool cs_ok)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -437,7 +432,7 @@ static void du_cell_us(double v)
 		printf(" %9.1f", v);
 }
 
-static void du_print(const struct du_cfg *cfg, const struct du_result *res, bool cs_ok,
+static void du_print(const struct iom_du_cfg *cfg, const struct du_result *res, bool cs_ok,
 		     const char *fs, const char *wcache)
 {
 	printf("durability: %llu writes of %llu B at seeded random offsets of a %llu MiB file "
@@ -515,7 +510,7 @@ static void du_usage(FILE *f)
 		   "[--size BYTES (64M)] [--directory D (.)] [--output DIR]\n");
 }
 
-static int du_parse(int argc, char **argv, struct du_cfg *cfg)
+int iom_durability_parse(int argc, char **argv, struct iom_du_cfg *cfg)
 {
 	struct stat st;
 
@@ -570,9 +565,13 @@ static int du_parse(int argc, char **argv, struct du_cfg *cfg)
 	return 0;
 }
 
-static int du_main(int argc, char **argv)
+void iom_durability_defaults(struct iom_du_cfg *cfg)
 {
-	struct du_cfg cfg = { .nr_tasks = 200, .bs = 4096, .size = 64ull << 20, .dir = "." };
+	*cfg = (struct iom_du_cfg){ .nr_tasks = 200, .bs = 4096, .size = 64ull << 20, .dir = "." };
+}
+
+int iom_durability_run(const struct iom_du_cfg *cfg)
+{
 	struct du_file f = { .fd = -1 };
 	struct du_result *res = NULL;
 	struct iom_err err = { "" };
@@ -582,29 +581,18 @@ static int du_main(int argc, char **argv)
 	bool all_ok = true;
 	int ret, rc = 1;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			du_usage(stdout);
-			return 0;
-		}
-	}
-	ret = du_parse(argc, argv, &cfg);
-	if (ret)
-		return ret;
-	if (!cfg.out[0])
-		sc_default_output(cfg.out, sizeof(cfg.out), "durability");
-	ret = sc_mkdir_p(cfg.out);
+	ret = sc_mkdir_p(cfg->out);
 	if (ret) {
-		fprintf(stderr, "iomodels: durability: mkdir %s: %s\n", cfg.out, strerror(-ret));
+		fprintf(stderr, "iomodels: durability: mkdir %s: %s\n", cfg->out, strerror(-ret));
 		return 1;
 	}
 	res = calloc(DU_NR_WAYS, sizeof(*res));
 	/* Aligned for O_DIRECT; the same buffer serves every way. */
-	if (!res || posix_memalign(&buf, DU_ALIGN, cfg.bs)) {
+	if (!res || posix_memalign(&buf, DU_ALIGN, cfg->bs)) {
 		fprintf(stderr, "iomodels: durability: out of memory\n");
 		goto out;
 	}
-	ret = du_make_file(&cfg, &f, &err);
+	ret = du_make_file(cfg, &f, &err);
 	if (ret) {
 		fprintf(stderr, "iomodels: durability: %s\n", err.msg);
 		goto out;
@@ -612,22 +600,22 @@ static int du_main(int argc, char **argv)
 	fs = du_fs_name(f.fd);
 	du_write_cache(f.fd, wcache, sizeof(wcache));
 	for (int w = 0; w < DU_NR_WAYS; w++) {
-		du_run_way((enum du_way)w, &cfg, &f, buf, &res[w]);
+		du_run_way((enum du_way)w, cfg, &f, buf, &res[w]);
 		if (!strcmp(res[w].status, "error"))
 			all_ok = false;
 	}
 	if (!f.cachestat_ok)
 		printf("cachestat: unavailable (%s): completed-while-dirty not measured, timings "
 		       "only\n", iom_errno_name(f.cachestat_errno));
-	du_print(&cfg, res, f.cachestat_ok, fs, wcache);
+	du_print(cfg, res, f.cachestat_ok, fs, wcache);
 	du_verdict(res, f.cachestat_ok, fs, wcache);
-	ret = du_write_csv(&cfg, res, f.cachestat_ok);
+	ret = du_write_csv(cfg, res, f.cachestat_ok);
 	if (ret) {
-		fprintf(stderr, "iomodels: durability: %s/durability.csv: %s\n", cfg.out,
+		fprintf(stderr, "iomodels: durability: %s/durability.csv: %s\n", cfg->out,
 			strerror(-ret));
 		goto out;
 	}
-	printf("wrote %s/durability.csv\n", cfg.out);
+	printf("wrote %s/durability.csv\n", cfg->out);
 	rc = all_ok ? 0 : 1;
 out:
 	if (f.fd >= 0) {
@@ -637,6 +625,26 @@ out:
 	free(buf);
 	free(res);
 	return rc;
+}
+
+static int du_main(int argc, char **argv)
+{
+	struct iom_du_cfg cfg;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			du_usage(stdout);
+			return 0;
+		}
+	}
+	iom_durability_defaults(&cfg);
+	ret = iom_durability_parse(argc, argv, &cfg);
+	if (ret)
+		return ret;
+	if (!cfg.out[0])
+		sc_default_output(cfg.out, sizeof(cfg.out), "durability");
+	return iom_durability_run(&cfg);
 }
 
 const struct iom_scenario iom_scenario_durability = {

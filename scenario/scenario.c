@@ -10,12 +10,14 @@ extern const struct iom_scenario iom_scenario_two_generals;
 extern const struct iom_scenario iom_scenario_herd;
 extern const struct iom_scenario iom_scenario_durability;
 extern const struct iom_scenario iom_scenario_retry_storm;
+extern const struct iom_scenario iom_scenario_stale_status;
 
 static const struct iom_scenario *const scenarios[] = {
 	&iom_scenario_two_generals,
 	&iom_scenario_herd,
 	&iom_scenario_durability,
 	&iom_scenario_retry_storm,
+	&iom_scenario_stale_status,
 	NULL,
 };
 

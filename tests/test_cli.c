@@ -103,6 +103,12 @@ static const struct cli_case bad_cases[] = {
 							NULL } },
 	{ "run --output ''", false, { "run", FAST, "--output", "", NULL } },
 	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
+	{ "run --status-lag-us without --notify poll", true, { "run", FAST, "--status-lag-us",
+								 "100", NULL } },
+	{ "run --confirm 3 without --notify poll", true, { "run", FAST, "--confirm", "3", NULL } },
+	{ "run --confirm 0", true, { "run", FAST, "--notify", "poll", "--confirm", "0", NULL } },
+	{ "run --status-lag-us -1", true, { "run", FAST, "--notify", "poll", "--status-lag-us",
+					    "-1", NULL } },
 	{ "list extra", false, { "list", "extra", NULL } },
 	{ "list --caps extra", false, { "list", "--caps", "extra", NULL } },
 };

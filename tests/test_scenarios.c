@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests for the failure-mode scenarios (scenario/herd.c, scenario/durability.c), run as a user
+ * Tests for the failure-mode scenarios (the files in scenario/), run as a user
  * would: "$IOM_BIN" scenario NAME ... with small, bounded configurations, checking the CSV each
  * writes. Only outcomes the kernel's rules guarantee are asserted:
  *
@@ -12,6 +12,9 @@
  * - durability: a buffered pwrite returns with its page dirty (the flusher waits 30 s by
  *   default: dirty_expire_centisecs); after fdatasync or a linked FSYNC(DATASYNC) CQE the page is
  *   clean. No timing is asserted.
+ * - stale-status: with replicas lagging by less than L, N reads in a row at least P apart
+ *   cannot all be stale once (N - 1) x P >= L: zero wrong EXPIRED is a consequence, not a
+ *   measurement.
  */
 #include "tests/testutil.h"
 
@@ -261,6 +264,7 @@ static void test_list(void **state)
 	assert_int_equal(x->r.status, 0);
 	assert_non_null(strstr(x->r.out, "thundering-herd "));
 	assert_non_null(strstr(x->r.out, "durability "));
+	assert_non_null(strstr(x->r.out, "stale-status "));
 }
 
 /* Each bad option: exit 2, one line on stderr, nothing on stdout, no output directory. */
@@ -287,6 +291,16 @@ static void test_bad_options(void **state)
 		{ "durability", "--directory", "/nonexistent/iom", "--output", OUT },
 		{ "durability", "--output", OUT, "--directory" },
 		{ "durability", "--frobnicate", "--output", OUT },
+		{ "stale-status", "--part", "c", "--output", OUT },
+		{ "stale-status", "--confirm", "1", "--output", OUT },
+		{ "stale-status", "--confirm", "2,3,4,5,6", "--output", OUT },
+		{ "stale-status", "--confirm", "3,", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "-1", "--output", OUT },
+		{ "stale-status", "--tasks", "0", "--output", OUT },
+		{ "stale-status", "--bs", "1000", "--output", OUT },
+		{ "stale-status", "--directory", "/nonexistent/iom", "--output", OUT },
+		{ "stale-status", "--frobnicate", "--output", OUT },
+		{ "stale-status", "--output", OUT, "--confirm" },
 	};
 	struct ctx *x = *state;
 
@@ -403,6 +417,46 @@ static void test_durability(void **state)
 	assert_int_equal((int)csv_num(x->csv, "uring-linked-fsync", "not_durable"), 0);
 }
 
+/*
+ * stale-status (a): replicas up to 1 ms behind, a poll every 100 us. Without lag no read is
+ * stale and no EXPIRED is wrong. Trusting one read, some task that finished in time is called
+ * EXPIRED (each such task's reads before its deadline all hit a lagging replica: about one in
+ * five here, so among 200 tasks none is practically impossible). Confirming 11 reads in a row
+ * spans at least 10 x 100 us = the most a replica lags, so no stale read survives: exactly 0.
+ */
+static void test_stale_status(void **state)
+{
+	static const char *const rows[] = { "no-lag", "trust-one", "confirm-11" };
+	const char *args[] = { "scenario", "stale-status", "--part", "a", "--tasks", "200",
+			       "--confirm", "11", "--output", OUT, NULL };
+	struct ctx *x = *state;
+	char st[64];
+
+	run_bin(x, args, RUN_TIMEOUT_MS);
+	if (x->r.status)
+		fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", x->r.status, x->r.out, x->r.err);
+	assert_non_null(strstr(x->r.out, "verdict: "));
+	load_csv(x, "stale-status.csv");
+	for (size_t i = 0; i < 3; i++) {
+		csv_get(x->csv, rows[i], "status", st, sizeof(st));
+		if (strcmp(st, "ok"))
+			fail_msg("%s: status %s:\n%s", rows[i], st, x->csv);
+		/* The invariant: every task once, COMPLETED or EXPIRED (nothing else can end it). */
+		assert_int_equal((int)(csv_num(x->csv, rows[i], "completed") +
+				       csv_num(x->csv, rows[i], "expired")), 200);
+	}
+	assert_int_equal((int)csv_num(x->csv, "no-lag", "stale_reads"), 0);
+	assert_int_equal((int)csv_num(x->csv, "no-lag", "wrong_expired"), 0);
+	if (csv_num(x->csv, "trust-one", "stale_reads") <= 0 ||
+	    csv_num(x->csv, "trust-one", "wrong_expired") <= 0)
+		fail_msg("trust-one: want stale reads and wrong EXPIRED > 0:\n%s", x->csv);
+	assert_true(csv_num(x->csv, "confirm-11", "stale_reads") > 0);
+	assert_int_equal((int)csv_num(x->csv, "confirm-11", "wrong_expired"), 0);
+	/* The rows in runs.csv too, each with the model's own counts. */
+	load_csv(x, "runs.csv");
+	assert_non_null(strstr(x->csv, "lag<=1000us,confirm=11"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_herd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_status, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
