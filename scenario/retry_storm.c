@@ -3,9 +3,15 @@
  * iomodels scenario retry-storm: the thundering herd's second half. The backend has a capacity
  * (requests in service at once) and answers BUSY, this protocol's 429, past it; an open-loop
  * load above that capacity, with every BUSY retried: immediately, with exponential backoff, and
- * with exponential backoff and full jitter. What each costs in BUSY answers and what gets done.
+ * with exponential backoff and full jitter. What each costs in BUSY answers, what gets done, and
+ * how long the work outlives the load: one second of arrivals (rate x 1 s tasks), then every
+ * task is followed to its final state, retries included; drain = from the last arrival's
+ * intended start to the last final state.
  */
+#include <errno.h>
+#include <math.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +20,52 @@
 #include "core/model.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
+
+struct rs_result {
+	bool ok;
+	double offered, completed, gave_up, busy, goodput, p99_ns, backlog, drain_ns;
+	char status[16];
+	char reason[256];
+};
+
+static const char *const ways_names[] = { "none", "exp", "exp-jitter" };
+
+static void rs_num(FILE *f, double v)
+{
+	fputc(',', f);
+	if (!isnan(v))
+		fprintf(f, "%.0f", v);
+}
+
+/* retry-storm.csv: the verdict table, one row per backoff. */
+static int rs_write_csv(const char *dir, const char *const *names, const struct rs_result *res,
+			size_t nr)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/retry-storm.csv", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "backoff,offered,completed,gave_up,busy,goodput_per_s,lat_p99_ns,backlog_max,"
+		   "drain_ns,status,reason\n");
+	for (size_t i = 0; i < nr; i++) {
+		const struct rs_result *r = &res[i];
+
+		fprintf(f, "%s", names[i]);
+		rs_num(f, r->ok ? r->offered : NAN);
+		rs_num(f, r->ok ? r->completed : NAN);
+		rs_num(f, r->ok ? r->gave_up : NAN);
+		rs_num(f, r->ok ? r->busy : NAN);
+		rs_num(f, r->ok ? r->goodput : NAN);
+		rs_num(f, r->ok ? r->p99_ns : NAN);
+		rs_num(f, r->ok ? r->backlog : NAN);
+		rs_num(f, r->ok ? r->drain_ns : NAN);
+		fprintf(f, ",%s,\"%s\"\n", r->status, r->reason);
+	}
+	return fclose(f) ? -errno : 0;
+}
 
 static int rs_usage(const char *what)
 {
@@ -36,9 +88,10 @@ static int rs_main(int argc, char **argv)
 		{ IOM_BACKOFF_EXP_JITTER, "exp-jitter" },
 	};
 	static struct iom_row row;
+	struct rs_result res[3] = { 0 };
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	const struct iom_model *model = iom_model_find("uring");
-	unsigned long rate = 25000, capacity = 16;
+	unsigned long rate = 3000, capacity = 2;
 	const char *out = NULL;
 	char outdir[256], errbuf[256];
 	struct iom_report *rep;
@@ -83,13 +136,14 @@ static int rs_main(int argc, char **argv)
 		free(hist);
 		return 1;
 	}
-	printf("retry-storm: %s, open loop %lu tasks/s for 1 s; backend capacity %lu in service "
-	       "x 1 ms = %lu/s; BUSY retried (5 at most, backoff from 500 us, cap 100 ms)\n\n",
-	       model->name, rate, capacity, capacity * 1000);
-	printf("%-11s %9s %9s %9s %9s %12s %10s\n", "backoff", "offered", "completed", "gave up",
-	       "BUSY", "p99 ms", "backlog");
+	printf("retry-storm: %s, open loop %lu tasks/s for 1 s (%lu tasks); backend capacity %lu in "
+	       "service x 1 ms = %lu/s; BUSY retried (5 at most, backoff from 500 us, cap 100 ms)\n\n",
+	       model->name, rate, rate, capacity, capacity * 1000);
+	printf("%-11s %9s %9s %9s %9s %10s %9s %10s %10s\n", "backoff", "offered", "completed",
+	       "gave up", "BUSY", "goodput/s", "p99 ms", "backlog", "drain ms");
 	for (size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
 		struct iom_cfg cfg = { 0 };
+		const double *n = row.num;
 
 		cfg.model = model;
 		cfg.wl.kind = IOM_WL_RPC;
@@ -99,7 +153,8 @@ static int rs_main(int argc, char **argv)
 		cfg.wl.backend_capacity = (unsigned int)capacity;
 		cfg.rate = (double)rate;
 		cfg.concurrency = 1024;
-		cfg.runtime_ns = 1000000000;
+		/* A count, not a runtime: the cell then waits for every retry, not just the load. */
+		cfg.tasks = rate;
 		cfg.ramp_ns = 0;
 		cfg.retry_failed = true;
 		cfg.retry_max = 5;
@@ -114,21 +169,47 @@ static int rs_main(int argc, char **argv)
 			 sizeof(row.str[0]) - strlen(row.str[IOM_COL_variant]), ";backoff=%s",
 			 ways[w].name);
 		iom_report_row(rep, &row, hist);
-		if (strcmp(row.str[IOM_COL_status], "ok")) {
+		res[w].ok = !strcmp(row.str[IOM_COL_status], "ok");
+		snprintf(res[w].status, sizeof(res[w].status), "%s", row.str[IOM_COL_status]);
+		snprintf(res[w].reason, sizeof(res[w].reason), "%s", row.str[IOM_COL_reason]);
+		if (!res[w].ok) {
 			printf("%-11s %s: %s\n", ways[w].name, row.str[IOM_COL_status],
 			       row.str[IOM_COL_reason]);
 			continue;
 		}
+		res[w].offered = n[IOM_COL_submitted];
+		res[w].completed = n[IOM_COL_n_completed];
+		res[w].gave_up = n[IOM_COL_n_failed];
 		/* Every BUSY answer is a retry, or the last attempt of a task that gave up. */
-		printf("%-11s %9.0f %9.0f %9.0f %9.0f %12.1f %10.0f\n", ways[w].name,
-		       row.num[IOM_COL_submitted], row.num[IOM_COL_n_completed],
-		       row.num[IOM_COL_n_failed], row.num[IOM_COL_retries] + row.num[IOM_COL_n_failed],
-		       row.num[IOM_COL_lat_p99_ns] / 1e6, row.num[IOM_COL_backlog_max]);
+		res[w].busy = n[IOM_COL_retries] + n[IOM_COL_n_failed];
+		res[w].goodput = n[IOM_COL_runtime_ns] > 0 ?
+					 n[IOM_COL_n_completed] * 1e9 / n[IOM_COL_runtime_ns] : NAN;
+		res[w].p99_ns = n[IOM_COL_lat_p99_ns];
+		res[w].backlog = n[IOM_COL_backlog_max];
+		res[w].drain_ns = n[IOM_COL_drain_ns];
+		printf("%-11s %9.0f %9.0f %9.0f %9.0f %10.0f %9.1f %10.0f %10.1f\n", ways[w].name,
+		       res[w].offered, res[w].completed, res[w].gave_up, res[w].busy,
+		       res[w].goodput, res[w].p99_ns / 1e6, res[w].backlog, res[w].drain_ns / 1e6);
 	}
-	printf("\nverdict: above capacity every retry is more load; backoff trades BUSY answers for "
-	       "latency, jitter spreads the retries. Compare the BUSY column.\n");
+	printf("goodput = completed / (first arrival to last final state); drain = last arrival's "
+	       "intended start to the last final state; backlog = most arrivals due and not yet "
+	       "started\n");
+	if (res[0].ok && res[1].ok && res[2].ok)
+		printf("\nverdict: offered %lu/s against %lu/s of capacity, goodput was %.0f / %.0f / "
+		       "%.0f per s (none / exp / exp-jitter) with %.0f / %.0f / %.0f BUSY answers; "
+		       "the backlog drained %.1f / %.1f / %.1f ms after the last arrival. Above "
+		       "capacity every retry is more load; a backoff moves retries later, which "
+		       "the drain column shows, and cannot add capacity, which goodput shows.\n", rate, capacity * 1000, res[0].goodput, res[1].goodput,
+		       res[2].goodput, res[0].busy, res[1].busy, res[2].busy, res[0].drain_ns / 1e6,
+		       res[1].drain_ns / 1e6, res[2].drain_ns / 1e6);
+	else
+		printf("\nverdict: not measured (a cell did not run)\n");
+	if (rs_write_csv(outdir, ways_names, res, sizeof(ways) / sizeof(ways[0]))) {
+		fprintf(stderr, "iomodels: retry-storm: cannot write %s/retry-storm.csv\n", outdir);
+		worst = worst ? worst : 1;
+	}
 	iom_report_close(rep);
-	printf("results: %s/runs.csv\n", outdir);
+	printf("results: %s/retry-storm.csv and runs.csv\n", outdir);
 	free(hist);
 	return worst;
 }

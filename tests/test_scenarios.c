@@ -457,6 +457,36 @@ static void test_stale_status(void **state)
 	assert_non_null(strstr(x->csv, "lag<=1000us,confirm=11"));
 }
 
+/*
+ * retry-storm, small: 1500 tasks/s for 1 s against room for 1 request of 1 ms: arrivals come
+ * every 0.67 ms and each request is held at least 1 ms, so BUSY answers must happen. Every task
+ * ends once (completed or gave up), and the drain is measured.
+ */
+static void test_retry_storm(void **state)
+{
+	static const char *const rows[] = { "none", "exp", "exp-jitter" };
+	const char *args[] = { "scenario", "retry-storm", "--rate", "1500", "--capacity", "1",
+			       "--output", OUT, NULL };
+	struct ctx *x = *state;
+	char st[64];
+
+	run_bin(x, args, RUN_TIMEOUT_MS);
+	if (x->r.status)
+		fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", x->r.status, x->r.out, x->r.err);
+	assert_non_null(strstr(x->r.out, "verdict: offered 1500/s"));
+	load_csv(x, "retry-storm.csv");
+	for (size_t i = 0; i < 3; i++) {
+		csv_get(x->csv, rows[i], "status", st, sizeof(st));
+		if (strcmp(st, "ok"))
+			fail_msg("%s: status %s:\n%s", rows[i], st, x->csv);
+		assert_int_equal((int)csv_num(x->csv, rows[i], "offered"), 1500);
+		assert_int_equal((int)(csv_num(x->csv, rows[i], "completed") +
+				       csv_num(x->csv, rows[i], "gave_up")), 1500);
+		assert_true(csv_num(x->csv, rows[i], "drain_ns") >= 0);
+	}
+	assert_true(csv_num(x->csv, "none", "busy") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_herd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_storm, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
