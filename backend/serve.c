@@ -72,6 +72,7 @@ struct sv_server {
 	struct sv_thread *threads;
 	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
 	_Atomic uint64_t nr_requests, nr_duplicates, nr_deduplicated, nr_bad, nr_conns, nr_busy;
+	_Atomic uint64_t nr_dropped;	/* connections dropped by request (--fault drop-conn) */
 	_Atomic int in_service;		/* requests accepted and not yet answered */
 };
 
@@ -245,6 +246,15 @@ static int sv_queue_reply(struct sv_thread *th, struct sv_conn *c, const unsigne
 {
 	struct iom_rpc_hdr h;
 
+	/*
+	 * --fault drop-conn: the request asked for its connection to be dropped where the answer
+	 * would go (its work done, as a server that dies before replying): the caller closes it.
+	 */
+	memcpy(&h, frame, sizeof(h));
+	if (h.flags & IOM_RPC_F_DROP) {
+		atomic_fetch_add_explicit(&th->srv->nr_dropped, 1, memory_order_relaxed);
+		return -1;
+	}
 	if (c->out_len + len > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		unsigned char *p;
@@ -608,12 +618,12 @@ int iom_serve(const struct iom_serve_opts *opts, struct iom_err *err)
 
 		if (f) {
 			fprintf(f, "requests=%llu\nduplicates=%llu\ndeduplicated=%llu\n"
-				"bad_frames=%llu\nconnections=%llu\nbusy=%llu\n",
+				"bad_frames=%llu\nconnections=%llu\nbusy=%llu\ndropped=%llu\n",
 				(unsigned long long)srv->nr_requests,
 				(unsigned long long)srv->nr_duplicates,
 				(unsigned long long)srv->nr_deduplicated,
 				(unsigned long long)srv->nr_bad, (unsigned long long)srv->nr_conns,
-				(unsigned long long)srv->nr_busy);
+				(unsigned long long)srv->nr_busy, (unsigned long long)srv->nr_dropped);
 			fclose(f);
 		}
 	}

@@ -240,7 +240,12 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		state = IOM_FAILED;
 	}
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
-	if (t->fault_applied)
+	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
+	if (t->fault_applied ||
+	    (state == IOM_FAILED && (((t->fault_kind & IOM_FAULT_KILL) &&
+				      t->res == -IOM_ERR_WORKER_DIED) ||
+				     ((t->fault_kind & IOM_FAULT_DROP) &&
+				      t->res == -IOM_ERR_CONN_DROPPED))))
 		job->nr_faults++;
 	if (!job_maybe_retry(job, t, state))
 		job_account(job, t, state);
@@ -248,22 +253,43 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
 }
 
+/* One seeded draw per (fault kind, task, attempt): a run repeats, a retry gets a fresh one. */
+static bool job_fault_hits(const struct iom_job *job, const struct iom_task *t, uint64_t kind,
+			   const uint32_t *ppm_p)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	uint32_t ppm = __atomic_load_n(ppm_p, __ATOMIC_RELAXED);
+	uint64_t h;
+
+	if (!ppm)
+		return false;
+	h = iom_mix64(cfg->wl.seed ^ kind ^
+		      iom_mix64(t->id ^ ((uint64_t)job->attempts[t->slot] << 56)));
+	return h % 1000000u < ppm;
+}
+
 /*
- * --fault: does this attempt fail? A seeded draw per (task, attempt), so a run is repeatable and
- * a retried attempt gets a fresh chance.
+ * --fault: arm this attempt. errno: its success will be reported as -E (task.c). kill-worker:
+ * the kernel_free worker that runs it dies holding it. drop-conn: the request asks the backend
+ * to drop the connection where it would answer (after doing the work), so the answer is lost
+ * mid-request whatever model sent it.
  */
 static void job_draw_fault(const struct iom_job *job, struct iom_task *t)
 {
 	const struct iom_cfg *cfg = job->run->cfg;
-	uint32_t ppm = __atomic_load_n(&cfg->fault_ppm, __ATOMIC_RELAXED);
-	uint64_t h;
 
-	if (!ppm)
-		return;
-	h = iom_mix64(cfg->wl.seed ^ 0x6661756c74ull ^
-		      iom_mix64(t->id ^ ((uint64_t)job->attempts[t->slot] << 56)));
-	if (h % 1000000u < ppm)
+	if (job_fault_hits(job, t, 0x6661756c74ull, &cfg->fault_ppm))
 		t->fault_errno = cfg->fault_errno;
+	if (job_fault_hits(job, t, 0x6b696c6cull, &cfg->fault_kill_ppm))
+		t->fault_kind |= IOM_FAULT_KILL;
+	if (t->op == IOM_OP_RPC && job_fault_hits(job, t, 0x64726f70ull, &cfg->fault_drop_ppm)) {
+		struct iom_rpc_hdr h;
+
+		t->fault_kind |= IOM_FAULT_DROP;
+		memcpy(&h, t->buf, sizeof(h));
+		h.flags |= IOM_RPC_F_DROP;
+		memcpy(t->buf, &h, sizeof(h));
+	}
 }
 
 /* Earliest pending retry, or UINT64_MAX. */
@@ -924,6 +950,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
 	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
 	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
+	uint64_t enters = 0, reconnects = 0, replaced = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -947,6 +974,9 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		overflow += job->ctx.stats.nr_cq_overflow;
 		busy += job->nr_busy;
 		status_reads += job->ctx.stats.nr_status_reads;
+		enters += job->ctx.stats.nr_enter;
+		reconnects += job->ctx.stats.nr_reconnects;
+		replaced += job->ctx.stats.nr_workers_replaced;
 		stale += job->ctx.stats.nr_stale_reads;
 		wrong += job->ctx.stats.nr_wrong_expired;
 		if (job->backlog_max > backlog)
@@ -977,12 +1007,15 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_retries] = (double)retries;
 		row->num[IOM_COL_give_ups] = (double)give_ups;
 	}
-	if (cfg->fault_ppm) {
+	if (iom_fault_active(cfg)) {
 		row->num[IOM_COL_faults] = (double)faults;
-		snprintf(row->str[IOM_COL_fault], sizeof(row->str[0]), "errno:%s@%g",
-			 strerrorname_np(cfg->fault_errno) ? strerrorname_np(cfg->fault_errno) : "?",
-			 cfg->fault_ppm / 1e6);
+		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 	}
+	row->num[IOM_COL_enters_per_task] = terminal ? (double)enters / (double)terminal : NAN;
+	if (cfg->wl.kind == IOM_WL_RPC)
+		row->num[IOM_COL_reconnects] = (double)reconnects;
+	if (cfg->model->caps & IOM_CAP_POOL)
+		row->num[IOM_COL_workers_replaced] = (double)replaced;
 	row->num[IOM_COL_tasks] = (double)window;
 	if (nr_state[IOM_EXPIRED] && cfg->deadline_ns)
 		row->num[IOM_COL_expire_delay_ns] = (double)expire_delay /
@@ -1099,6 +1132,46 @@ static void run_write_marks(struct iom_run *run)
 	fclose(f);
 }
 
+bool iom_fault_active(const struct iom_cfg *cfg)
+{
+	return cfg->fault_ppm || cfg->fault_kill_ppm || cfg->fault_drop_ppm ||
+	       cfg->fault_cq_entries;
+}
+
+void iom_fault_format(const struct iom_cfg *cfg, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (cfg->fault_ppm)
+		n += (size_t)snprintf(buf + n, len - n, "errno:%s@%g",
+				      strerrorname_np(cfg->fault_errno) ?
+				      strerrorname_np(cfg->fault_errno) : "?", cfg->fault_ppm / 1e6);
+	if (cfg->fault_kill_ppm && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%skill-worker@%g", n ? "," : "",
+				      cfg->fault_kill_ppm / 1e6);
+	if (cfg->fault_drop_ppm && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%sdrop-conn@%g", n ? "," : "",
+				      cfg->fault_drop_ppm / 1e6);
+	if (cfg->fault_cq_entries && n < len)
+		snprintf(buf + n, len - n, "%scq-overflow:%u", n ? "," : "", cfg->fault_cq_entries);
+}
+
+/* A fault this cell cannot have: the model has no pool, no CQ, or the workload no connection. */
+int iom_fault_na(const struct iom_cfg *cfg, struct iom_err *err)
+{
+	if (cfg->fault_kill_ppm && !(cfg->model->caps & IOM_CAP_POOL))
+		return iom_err_msg(err, "--fault kill-worker: %s has no worker pool",
+				   cfg->model->name);
+	if (cfg->fault_cq_entries && !(cfg->model->caps & IOM_CAP_CQ))
+		return iom_err_msg(err, "--fault cq-overflow: %s has no completion queue",
+				   cfg->model->name);
+	if (cfg->fault_drop_ppm && cfg->wl.kind != IOM_WL_RPC)
+		return iom_err_msg(err, "--fault drop-conn: the %s workload has no connection",
+				   iom_wl_name(cfg->wl.kind));
+	return 0;
+}
+
 /* Probes load before the cell's threads exist, so every thread of it is seen from birth. */
 static void run_open_probes(struct iom_run *run, struct iom_row *row)
 {
@@ -1159,6 +1232,11 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	}
 	if (ret < 0) {
 		row_set_status(row, "unavailable", err.msg);
+		return 0;
+	}
+	if (iom_fault_na(cfg, &err)) {
+		row_set_status(row, "na", err.msg);
+		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 		return 0;
 	}
 	ret = iom_workload_open(&run.wl, &cfg->wl, &err);

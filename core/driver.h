@@ -8,6 +8,7 @@
 
 #include <sched.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hist.h"
@@ -54,7 +55,12 @@ struct iom_cfg {
 	 */
 	int fault_errno;
 	uint32_t fault_ppm;
+	/* --fault kill-worker@P, drop-conn@P: fractions (ppm) of attempts armed with each. */
+	uint32_t fault_kill_ppm, fault_drop_ppm;
+	/* --fault cq-overflow:E: uring's CQ (and SQ) get E entries, so completions overflow. */
+	unsigned int fault_cq_entries;
 	bool sqpoll, fixed_buffers;
+	unsigned int sq_entries;	/* uring: cap the SQ (0 = room for every task in flight) */
 	bool verify;			/* check every read's bytes against the file's pattern */
 	/* kernel_free */
 	unsigned int workers;		/* W worker threads (0 = the model's default) */
@@ -86,6 +92,13 @@ struct iom_cfg {
  * reason holds the "bug:" line), or 130 when interrupted.
  */
 int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist);
+
+/* --fault: is any set; the set as "errno:EIO@0.05,kill-worker@0.01,..."; one this cell cannot
+ * have (nonzero, the reason in err: the cell is "na"). */
+bool iom_fault_active(const struct iom_cfg *cfg);
+void iom_fault_format(const struct iom_cfg *cfg, char *buf, size_t len);
+struct iom_err;
+int iom_fault_na(const struct iom_cfg *cfg, struct iom_err *err);
 
 /* SIGINT: the current cell stops submitting, drains, and the run ends. */
 void iom_driver_interrupt(void);

@@ -87,14 +87,23 @@ static const char usage_text[] =
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
 	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
 	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
+	"  --sq-entries N       uring: an SQ of N entries (default: room for every task); the\n"
+	"                       control for --fault cq-overflow:N, which shrinks both queues\n"
 	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
 	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
 	"  --retry-max N        attempts after the first (default 3)\n"
 	"  --backoff B          none|exp|exp-jitter (full jitter; default exp-jitter)\n"
 	"  --backoff-base-us B  first backoff (default 1000)  --backoff-cap-us C (default 100000)\n"
 	"  --idempotency-key    rpc: requests carry their id as an idempotency key\n"
-	"  --fault errno:E@P    fail the fraction P of operations with errno E (e.g. EIO@0.05):\n"
-	"                       the operation runs, its success is reported as -E\n"
+	"  --fault LIST         faults, comma-separated (--fault may repeat):\n"
+	"                       errno:E@P  the fraction P of operations fails with errno E\n"
+	"                         (e.g. errno:EIO@0.05): it runs, its success is reported as -E\n"
+	"                       kill-worker@P  kernel_free: the worker dies holding the task\n"
+	"                         (the pool replaces it; the task ends FAILED EOWNERDEAD)\n"
+	"                       drop-conn@P  rpc: the backend does the work, then drops the\n"
+	"                         connection in place of the answer (FAILED ECONNRESET)\n"
+	"                       cq-overflow:E  uring: a CQ of E entries (completions overflow;\n"
+	"                         pair with --batch-complete N for a slow reaper)\n"
 	"  --payload BYTES      rpc: request and reply payload (default 64)\n"
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
@@ -193,19 +202,53 @@ static int parse_errno(const char *s, size_t len)
 	return 0;
 }
 
-/* --fault errno:E@P: fail the fraction P (0..1) of operations with errno E. */
-static void parse_fault(struct iom_cfg *cfg, const char *s)
+/* "@P" at the end of a fault item: the fraction P (0..1) as parts per million. */
+static uint32_t parse_fault_p(const char *item, const char *at)
 {
-	const char *at = strchr(s, '@');
-	double p;
+	char msg[160];
 
-	if (strncmp(s, "errno:", 6) != 0 || !at)
-		usage_error("--fault: want errno:E@P, e.g. errno:EIO@0.05 (got '%s')", s);
-	cfg->fault_errno = parse_errno(s + 6, (size_t)(at - (s + 6)));
-	if (!cfg->fault_errno)
-		usage_error("--fault: unknown errno in '%s' (want a name like EIO or a number)", s);
-	p = parse_double("--fault's probability", at + 1, 0, 1);
-	cfg->fault_ppm = (uint32_t)(p * 1e6 + 0.5);
+	if (!at)
+		usage_error("--fault: '%s' wants @P, the fraction of operations (e.g. @0.05)", item);
+	snprintf(msg, sizeof(msg), "--fault %s's fraction", item);
+	return (uint32_t)(parse_double(msg, at + 1, 0, 1) * 1e6 + 0.5);
+}
+
+/*
+ * --fault LIST, comma-separated (and --fault may be given again: the items add up):
+ *   errno:E@P       the fraction P of operations fails with errno E (injection on return)
+ *   kill-worker@P   kernel_free: the worker running the fraction P of tasks dies holding it
+ *   drop-conn@P     rpc: the backend drops the connection of the fraction P of requests
+ *   cq-overflow:E   uring: a CQ (and SQ) of E entries, so completions take the overflow path
+ */
+static void add_fault(struct opts *o, const char *opt, const char *item)
+{
+	struct iom_cfg *cfg = &o->cfg;
+	const char *at = strchr(item, '@');
+
+	if (!strncmp(item, "errno:", 6)) {
+		if (!at)
+			usage_error("--fault: want errno:E@P, e.g. errno:EIO@0.05 (got '%s')", item);
+		cfg->fault_errno = parse_errno(item + 6, (size_t)(at - (item + 6)));
+		if (!cfg->fault_errno)
+			usage_error("--fault: unknown errno in '%s' (want a name like EIO or a number)",
+				    item);
+		cfg->fault_ppm = parse_fault_p(item, at);
+	} else if (!strncmp(item, "kill-worker@", 12) || !strcmp(item, "kill-worker")) {
+		cfg->fault_kill_ppm = parse_fault_p(item, at);
+	} else if (!strncmp(item, "drop-conn@", 10) || !strcmp(item, "drop-conn")) {
+		cfg->fault_drop_ppm = parse_fault_p(item, at);
+	} else if (!strncmp(item, "cq-overflow:", 12)) {
+		unsigned int e = parse_uint("--fault cq-overflow:E", item + 12, 4, 4096);
+
+		if (e & (e - 1))
+			usage_error("--fault: cq-overflow:E wants a power of two from 4 to 4096 "
+				    "(got '%s')", item);
+		cfg->fault_cq_entries = e;
+	} else {
+		usage_error("--fault: unknown fault '%s' (errno:E@P, kill-worker@P, drop-conn@P, "
+			    "cq-overflow:E)", item);
+	}
+	(void)opt;
 }
 
 /* Seconds, or a number with s / ms / us. */
@@ -323,7 +366,7 @@ enum {
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT,
-	OPT_STATUS_LAG_US, OPT_CONFIRM,
+	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES,
 };
 
 static const struct option long_opts[] = {
@@ -384,6 +427,7 @@ static const struct option long_opts[] = {
 	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "status-lag-us", required_argument, NULL, OPT_STATUS_LAG_US },
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
+	{ "sq-entries", required_argument, NULL, OPT_SQ_ENTRIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -547,7 +591,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 								      1e9) * 1e3);
 			break;
 		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
-		case OPT_FAULT: parse_fault(cfg, optarg); break;
+		case OPT_FAULT: each_item("--fault", optarg, add_fault, o); break;
 		case OPT_BACKEND_CAPACITY:
 			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
 							      1u << 30);
@@ -633,6 +677,12 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 								     1e7) * 1e3);
 			break;
 		case OPT_CONFIRM: cfg->confirm = parse_uint("--confirm", optarg, 1, 1000); break;
+		case OPT_SQ_ENTRIES:
+			cfg->sq_entries = parse_uint("--sq-entries", optarg, 4, 32768);
+			if (cfg->sq_entries & (cfg->sq_entries - 1))
+				usage_error("--sq-entries: want a power of two from 4 to 32768 (got "
+					    "'%s')", optarg);
+			break;
 		case '?':
 		default:
 			for (size_t i = 0; optopt && long_opts[i].name; i++)
@@ -713,9 +763,24 @@ static void print_cell(const struct iom_row *row)
 	fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
 	fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
 	fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
-	printf(" %10.0f ops/s  p50 %-8s p99 %-8s cpu/task %-8s inflight %.1f%s%s\n",
+	printf(" %10.0f ops/s  p50 %-8s p99 %-8s cpu/task %-8s inflight %.1f%s%s",
 	       n[IOM_COL_ops_per_s], p50, p99, cpu, n[IOM_COL_inflight_avg],
 	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);
+	/* --fault: what happened, on the line a person reads. */
+	if (row->str[IOM_COL_fault][0]) {
+		printf("\n         fault %s: %.0f tasks hit; completed %.0f failed %.0f expired %.0f",
+		       row->str[IOM_COL_fault], n[IOM_COL_faults], n[IOM_COL_n_completed],
+		       n[IOM_COL_n_failed], n[IOM_COL_n_expired]);
+		if (!isnan(n[IOM_COL_retries]))
+			printf(" retries %.0f", n[IOM_COL_retries]);
+		if (n[IOM_COL_workers_replaced] > 0)
+			printf(" workers replaced %.0f", n[IOM_COL_workers_replaced]);
+		if (n[IOM_COL_reconnects] > 0)
+			printf(" reconnects %.0f", n[IOM_COL_reconnects]);
+		if (n[IOM_COL_cq_overflow] > 0)
+			printf(" cq overflow seen %.0f times", n[IOM_COL_cq_overflow]);
+	}
+	putchar('\n');
 	fflush(stdout);
 }
 
@@ -827,16 +892,20 @@ static int cmd_run(int argc, char **argv)
 	return exit_code;
 }
 
-/* list --caps: one line per model, "name sync|async[,batch][,cancel][,deadline] desc". */
+/*
+ * list --caps: one line per model, "name sync|async[,batch][,cancel][,deadline][,pool][,cq]
+ * desc" (pool: --fault kill-worker applies; cq: --fault cq-overflow applies).
+ */
 static int list_caps(void)
 {
 	for (size_t m = 0; iom_models[m]; m++) {
 		unsigned int caps = iom_models[m]->caps;
 
-		printf("%-11s %s%s%s%s %s\n", iom_models[m]->name,
+		printf("%-11s %s%s%s%s%s%s %s\n", iom_models[m]->name,
 		       caps & IOM_CAP_ASYNC ? "async" : "sync", caps & IOM_CAP_BATCH ? ",batch" : "",
 		       caps & IOM_CAP_CANCEL ? ",cancel" : "",
-		       caps & IOM_CAP_DEADLINE ? ",deadline" : "", iom_models[m]->desc);
+		       caps & IOM_CAP_DEADLINE ? ",deadline" : "", caps & IOM_CAP_POOL ? ",pool" : "",
+		       caps & IOM_CAP_CQ ? ",cq" : "", iom_models[m]->desc);
 	}
 	return 0;
 }

@@ -30,6 +30,8 @@ enum iom_q {
 #define IOM_CAP_BATCH		(1u << 1)	/* ->flush() submits many with one syscall */
 #define IOM_CAP_CANCEL		(1u << 2)	/* ->cancel() works on an in-flight task */
 #define IOM_CAP_DEADLINE	(1u << 3)	/* enforces --deadline-us in the kernel */
+#define IOM_CAP_POOL		(1u << 4)	/* runs a worker pool: --fault kill-worker */
+#define IOM_CAP_CQ		(1u << 5)	/* has a completion queue: --fault cq-overflow */
 
 #define IOM_PROBE_NA		1		/* ->probe(): this model cannot do the workload */
 
@@ -39,7 +41,8 @@ struct iom_model_stats {
 	uint64_t nr_enter;		/* io_uring_enter / blocking syscalls made by the submitter */
 	uint64_t nr_resubmit;		/* short transfers resubmitted for the rest */
 	uint64_t nr_late_replies;	/* rpc: answers of expired tasks read later on their slot */
-	uint64_t nr_reconnects;		/* rpc: connections replaced after a cut-off frame */
+	uint64_t nr_reconnects;		/* rpc: connections replaced (cut-off frame, dropped) */
+	uint64_t nr_workers_replaced;	/* kernel_free: dead workers the pool replaced */
 	/* kernel_free --notify poll: the status store as the poller saw it. */
 	uint64_t nr_status_reads;	/* entries read by polls */
 	uint64_t nr_stale_reads;	/* reads that said "not done" of a task already DONE */

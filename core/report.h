@@ -21,12 +21,13 @@
 	N(kmem_bytes) N(syscalls_per_task) N(oncpu_ns_per_task) N(blocked_ns_per_task)           \
 	N(runq_ns_per_task) N(cache_before) N(cache_after) N(tcp_retrans) N(n_completed)         \
 	N(n_failed) N(n_aborted) N(n_partial) N(n_expired) N(n_late) N(n_dup) N(retries)         \
-	N(give_ups) N(faults) S(fault)                                                                          \
+	N(give_ups) N(faults) S(fault)                                                           \
 	N(repeat) S(variant) N(latency_us) S(latency_dist) N(deadline_us) N(cpu_work_us) N(bs)   \
 	S(rw) N(direct) N(size_bytes) N(batch_complete) N(seed) N(submitted) N(achieved_ops_per_s) \
 	N(backlog_max) N(lat_mean_ns) N(cq_overflow) S(probes) N(wakeups_per_task)            \
 	N(uring_punted) N(uring_inline) N(probe_lost) N(status_reads_per_task) N(stale_reads)  \
-	N(wrong_expired) N(expire_delay_ns) N(drain_ns) S(flags) S(status) S(reason)
+	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
+	N(workers_replaced) S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,
 enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };

@@ -19,6 +19,8 @@
 #define IOM_RPC_VERSION		1
 #define IOM_RPC_F_IDEMPOTENT	(1u << 0)	/* the request id is an idempotency key */
 #define IOM_RPC_F_BUSY		(1u << 1)	/* reply: the backend refused (its 429) */
+#define IOM_RPC_F_DROP		(1u << 2)	/* --fault drop-conn: do the work, then drop the
+						 * connection in place of the answer */
 #define IOM_RPC_MAX_PAYLOAD	(1u << 20)	/* the backend never allocates more per frame */
 
 struct iom_rpc_hdr {

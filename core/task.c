@@ -30,6 +30,7 @@ void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t 
 	t->done_bytes = 0;
 	t->fault_errno = 0;
 	t->fault_applied = false;
+	t->fault_kind = 0;
 	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
 }

@@ -11,6 +11,7 @@
 #ifndef IOM_TASK_H
 #define IOM_TASK_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,8 +95,21 @@ struct iom_task {
 	 */
 	int fault_errno;
 	bool fault_applied;
+	/*
+	 * --fault kill-worker / drop-conn: what this attempt is armed with (IOM_FAULT_*). The model
+	 * (a kernel_free worker dies holding the task) or the backend (drops the connection in
+	 * place of the answer) acts on it; the driver counts it as applied when the task ends
+	 * the way that fault ends it.
+	 */
+	unsigned int fault_kind;
 	void *model_priv;	/* free for the model */
 };
+
+#define IOM_FAULT_KILL		(1u << 0)	/* kernel_free: the worker dies mid-task */
+#define IOM_FAULT_DROP		(1u << 1)	/* rpc: the backend drops the connection */
+/* What a task armed with a fault ends with, when the fault decided its outcome. */
+#define IOM_ERR_WORKER_DIED	EOWNERDEAD	/* its worker died holding it */
+#define IOM_ERR_CONN_DROPPED	ECONNRESET	/* its connection was dropped mid-request */
 
 const char *iom_state_name(enum iom_state s);
 bool iom_state_terminal(enum iom_state s);

@@ -610,7 +610,9 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 		s->sent = s->got = 0;
 		ret = ep_rpc_flush(ctx, ep, t->slot, t);
 		if (ret) {
-			/* A broken connection fails this task; the cell goes on. */
+			/* A broken connection fails this task; the cell goes on, on a new one. */
+			if (iom_rpc_conn_broken(ret, t->len))
+				ep_rpc_reconnect(ctx, ep, t->slot);
 			ctx->now_ns = iom_now_ns();
 			iom_task_finish(t, ret, IOM_CAUSE_OP, ctx->now_ns);
 			return IOM_Q_DONE;

@@ -40,6 +40,8 @@
  * (which is how the drain ends): the driver copies the string after the last reap.
  */
 #define KF_VARIANT_EVERY_NS	100000000ull
+/* --fault kill-worker: how often the submitter looks for dead workers. */
+#define KF_SUPERVISE_NS		1000000ull
 
 static int kf_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
@@ -153,6 +155,11 @@ static int kf_setup(struct iom_ctx *ctx)
 	atomic_init(&kf->stop, false);
 	atomic_init(&kf->nr_resubmit, 0);
 	atomic_init(&kf->nr_reconnects, 0);
+	/*
+	 * Only a pool whose workers can die (--fault kill-worker) pays for watching them: the
+	 * submitter looks every KF_SUPERVISE_NS, even while it waits for completions.
+	 */
+	kf->supervise = cfg->fault_kill_ppm > 0;
 	pthread_mutex_init(&kf->start_lock, NULL);
 	pthread_cond_init(&kf->start_cond, NULL);
 	kf_variant_base(kf, cfg);
@@ -346,7 +353,7 @@ static void kf_collect(struct iom_ctx *ctx, struct kf_ctx *kf)
 		 * waits for the worker to give the slot back, which it knows first hand.
 		 */
 		if (s->finished) {
-			if (st == KF_ST_DONE || st == KF_ST_CUT)
+			if (st == KF_ST_DONE || st == KF_ST_CUT || st == KF_ST_LOST)
 				kf_ready_push(kf, slot);
 			continue;
 		}
@@ -396,8 +403,8 @@ static void kf_expire(struct iom_ctx *ctx, struct kf_ctx *kf)
 			continue;
 		}
 		st = kf_word_st(kf_status_read(e));
-		/* Its call returned already: the result is on its way (see kf_report). */
-		if (st == KF_ST_DONE || st == KF_ST_CUT)
+		/* Its call returned already (or its worker died): the slot is on its way. */
+		if (st == KF_ST_DONE || st == KF_ST_CUT || st == KF_ST_LOST)
 			continue;
 		/* RUNNING: the worker's call goes on; what it returns will be late. */
 		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
@@ -432,6 +439,11 @@ static unsigned int kf_report(struct iom_ctx *ctx, struct kf_ctx *kf, unsigned i
 					iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 				/* FIRST, or LATE after EXPIRED/ABORTED: counted in t->nr_late. */
 				iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+			} else if (kf_word_st(w) == KF_ST_LOST) {
+				/* Its worker died: FAILED, unless already ended (nothing came late). */
+				if (!s->finished)
+					iom_task_finish(t, -IOM_ERR_WORKER_DIED, IOM_CAUSE_OP,
+							ctx->now_ns);
 			} else if (!s->finished) {
 				/* CUT without our cancel cannot happen; report with a state. */
 				iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, ctx->now_ns);
@@ -445,6 +457,56 @@ static unsigned int kf_report(struct iom_ctx *ctx, struct kf_ctx *kf, unsigned i
 		n++;
 	}
 	return n;
+}
+
+/*
+ * --fault kill-worker: a worker died holding the task in slot. Nothing will come from it: the
+ * entry says so (LOST, written by us: its writer is gone), and the slot is reported now. An
+ * rpc task may have sent its request, whose answer would reach the slot's next task: the slot
+ * gets a new connection.
+ */
+static void kf_lost(struct iom_ctx *ctx, struct kf_ctx *kf, uint32_t slot, uint64_t seq)
+{
+	struct kf_slot *s;
+	struct iom_task *t;
+	struct kf_status *e;
+	enum kf_st st;
+
+	if (slot >= kf->depth)
+		return;
+	s = &kf->slots[slot];
+	t = &kf->tasks[slot];
+	e = &kf->store.entries[slot];
+	st = kf_word_st(kf_status_read(e));
+	if (iom_id_seq(t->id) != seq || !s->inflight || (st != KF_ST_RUNNING && st != KF_ST_CANCEL))
+		return;
+	kf_status_done(e, seq, KF_ST_LOST, -IOM_ERR_WORKER_DIED, ctx->now_ns);
+	if (t->op == IOM_OP_RPC && !iom_rpc_reconnect(kf->addr, &t->fd))
+		atomic_fetch_add_explicit(&kf->nr_reconnects, 1, memory_order_relaxed);
+	if (!s->ready)
+		kf_ready_push(kf, slot);
+}
+
+/*
+ * --fault kill-worker: find the workers that died, report what each held, and replace them.
+ * The kernel knows a thread is gone (it clears the thread's tid at exit, CLONE_CHILD_CLEARTID):
+ * pthread_tryjoin_np reads that without a system call, and joins the dead one.
+ */
+static void kf_supervise(struct iom_ctx *ctx, struct kf_ctx *kf)
+{
+	if (ctx->now_ns < kf->next_supervise_ns)
+		return;
+	kf->next_supervise_ns = ctx->now_ns + KF_SUPERVISE_NS;
+	for (unsigned int i = 0; i < kf->nr_workers; i++) {
+		struct kf_worker *w = &kf->workers[i];
+
+		if (w->gone || pthread_tryjoin_np(w->thread, NULL))
+			continue;
+		if (w->holding != KF_NIL)
+			kf_lost(ctx, kf, w->holding, w->holding_seq);
+		if (!kf_worker_restart(w))
+			kf->nr_replaced++;
+	}
 }
 
 static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
@@ -463,6 +525,8 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	for (;;) {
 		uint64_t wake;
 
+		if (kf->supervise)
+			kf_supervise(ctx, kf);
 		kf_collect(ctx, kf);
 		/* A poller decides deadlines on what its polls say (kf_poll_expire). */
 		if (!kf->poll && ctx->now_ns >= kf->next_deadline_ns)
@@ -475,10 +539,15 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			struct timespec ts;
 
 			wake = end < kf->next_poll_ns ? end : kf->next_poll_ns;
+			if (kf->supervise && kf->next_supervise_ns < wake)
+				wake = kf->next_supervise_ns;
 			ts = iom_ts(wake);
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		} else {
 			wake = end < kf->next_deadline_ns ? end : kf->next_deadline_ns;
+			/* A dead worker wakes nobody: the supervisor's look has to. */
+			if (kf->supervise && kf->next_supervise_ns < wake)
+				wake = kf->next_supervise_ns;
 			kf_done_wait(&kf->store.done, wake);
 		}
 		ctx->stats.nr_enter++;
@@ -486,6 +555,7 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	}
 	ctx->stats.nr_resubmit = atomic_load_explicit(&kf->nr_resubmit, memory_order_relaxed);
 	ctx->stats.nr_reconnects = atomic_load_explicit(&kf->nr_reconnects, memory_order_relaxed);
+	ctx->stats.nr_workers_replaced = kf->nr_replaced;
 	ctx->stats.nr_status_reads = kf->nr_reads;
 	ctx->stats.nr_stale_reads = kf->nr_stale;
 	ctx->stats.nr_wrong_expired = kf->nr_wrong;
@@ -541,7 +611,7 @@ static void kf_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_kernel_free = {
 	.name = "kernel_free",
 	.desc = "user-space queue + worker pool + status store (async in user space)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL,
 	.probe = kf_probe,
 	.setup = kf_setup,
 	.submit = kf_submit,

@@ -26,6 +26,13 @@ struct kf_worker {
 	struct kf_ctx *kf;
 	pthread_t thread;
 	unsigned int index;
+	/*
+	 * The task it holds (slot and sequence number), KF_NIL when none: read by the
+	 * supervisor only after it has joined the dead thread, which orders the two.
+	 */
+	uint32_t holding;
+	uint64_t holding_seq;
+	bool gone;			/* died and could not be replaced: never join it again */
 };
 
 /* The submitter's own view of a slot (never touched by workers). */
@@ -54,6 +61,9 @@ struct kf_ctx {
 	_Atomic bool stop;
 	_Atomic uint64_t nr_resubmit;
 	_Atomic uint64_t nr_reconnects;
+	bool supervise;				/* --fault kill-worker: watch for dead workers */
+	uint64_t nr_replaced;			/* dead workers replaced (submitter's) */
+	uint64_t next_supervise_ns;
 
 	/* Worker start-up hand-shake (setup only). */
 	pthread_mutex_t start_lock;
@@ -84,5 +94,8 @@ struct kf_ctx {
 /* worker.c */
 int kf_workers_start(struct kf_ctx *kf, struct iom_err *err);
 void kf_workers_stop(struct kf_ctx *kf);
+/* The submitter: a new thread for a worker that died (0 or an errno). */
+int kf_worker_restart(struct kf_worker *w);
+
 
 #endif

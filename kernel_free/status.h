@@ -23,6 +23,7 @@ enum kf_st {
 	KF_ST_DONE,	/* the worker's call returned: res, done_ns hold its outcome */
 	KF_ST_CUT,	/* the worker's call was cut short by the cancel: no result */
 	KF_ST_DROPPED,	/* taken out before any worker took it (deadline or cancel) */
+	KF_ST_LOST,	/* its worker died holding it (--fault kill-worker): no result */
 };
 #define KF_ST_BITS	4
 #define KF_ST_MASK	((1u << KF_ST_BITS) - 1)

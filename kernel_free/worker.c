@@ -81,6 +81,33 @@ static int64_t kf_rw(struct kf_ctx *kf, const struct iom_task *t)
 	return done;
 }
 
+/* rpc, --fault kill-worker: the request goes out, then the worker dies before the answer. */
+static void kf_rpc_send_only(const struct iom_task *t)
+{
+	size_t sent = 0;
+
+	while (sent < t->len) {
+		ssize_t n = send(t->fd, (const char *)t->buf + sent, t->len - sent, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;
+		sent += (size_t)n;
+	}
+}
+
+/*
+ * --fault kill-worker: the worker dies in the middle of its task, holding it. pthread_exit and
+ * not a crash, which would take the process with it, but the pool learns of it the same way:
+ * only from the kernel (the thread is gone), never from the worker, which records nothing.
+ */
+static void kf_die(void) __attribute__((noreturn));
+static void kf_die(void)
+{
+	pthread_exit(NULL);
+}
+
 /*
  * rpc: the worker makes the blocking call a sync client would: send the request, wait for the
  * whole echo. If the task's deadline passes meanwhile the submitter has already called it
@@ -124,7 +151,7 @@ static int64_t kf_rpc(struct kf_ctx *kf, struct iom_task *t)
 	return res;
 }
 
-static void kf_run(struct kf_ctx *kf, uint64_t id)
+static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 {
 	uint32_t slot = iom_id_slot(id);
 	uint64_t seq = iom_id_seq(id);
@@ -140,8 +167,28 @@ static void kf_run(struct kf_ctx *kf, uint64_t id)
 	if (!kf_status_take(e, seq))
 		return;
 	t = &kf->tasks[slot];
+	w->holding_seq = seq;
+	w->holding = slot;
 	if (kf_word_st(kf_status_read(e)) == KF_ST_CANCEL) {
 		st = KF_ST_CUT;		/* cancelled between our take and the call */
+	} else if (t->fault_kind & IOM_FAULT_KILL) {
+		/* Half of the task, then death: what was done is done, its answer is lost. */
+		switch (t->op) {
+		case IOM_OP_NOP:
+			syscall(SYS_getppid);
+			break;
+		case IOM_OP_TIMER:
+			kf_sleep_until(kf, e, iom_now_ns() + t->latency_ns / 2);
+			break;
+		case IOM_OP_READ:
+		case IOM_OP_WRITE:
+			kf_rw(kf, t);
+			break;
+		case IOM_OP_RPC:
+			kf_rpc_send_only(t);
+			break;
+		}
+		kf_die();
 	} else {
 		switch (t->op) {
 		case IOM_OP_NOP:
@@ -166,6 +213,7 @@ static void kf_run(struct kf_ctx *kf, uint64_t id)
 			break;
 		}
 	}
+	w->holding = KF_NIL;
 	kf_status_done(e, seq, st, res, iom_now_ns());
 	/* From here the slot may be reported and reused: touch neither e nor t again. */
 	if (!kf->poll)
@@ -197,8 +245,32 @@ static void *kf_worker_main(void *arg)
 	pthread_mutex_unlock(&kf->start_lock);
 
 	while (kf_queue_pop_wait(&kf->q, &w->parker, &id, &kf->stop))
-		kf_run(kf, id);
+		kf_run(kf, w, id);
 	return NULL;
+}
+
+static void kf_worker_init(struct kf_worker *w)
+{
+	w->parker.idle_pos = -1;
+	atomic_init(&w->parker.parked, 0);
+	w->holding = KF_NIL;
+	w->gone = false;
+}
+
+int kf_worker_restart(struct kf_worker *w)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	/* The dead one held no place in the parking lot: it died running a task. */
+	kf_worker_init(w);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, KF_STACK_BYTES);
+	ret = pthread_create(&w->thread, &attr, kf_worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		w->gone = true;
+	return ret;
 }
 
 int kf_workers_start(struct kf_ctx *kf, struct iom_err *err)
@@ -217,8 +289,7 @@ int kf_workers_start(struct kf_ctx *kf, struct iom_err *err)
 
 		w->kf = kf;
 		w->index = made;
-		w->parker.idle_pos = -1;
-		atomic_init(&w->parker.parked, 0);
+		kf_worker_init(w);
 		ret = pthread_create(&w->thread, &attr, kf_worker_main, w);
 		if (ret) {
 			ret = iom_err_set(err, -ret, "kernel_free: pthread_create worker %u of %u",
@@ -256,7 +327,8 @@ void kf_workers_stop(struct kf_ctx *kf)
 			kf_status_kick(&kf->store.entries[i]);
 	}
 	for (unsigned int i = 0; i < kf->nr_workers; i++)
-		pthread_join(kf->workers[i].thread, NULL);
+		if (!kf->workers[i].gone)
+			pthread_join(kf->workers[i].thread, NULL);
 	free(kf->workers);
 	kf->workers = NULL;
 }

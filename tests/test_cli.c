@@ -49,6 +49,17 @@ static const struct cli_case bad_cases[] = {
 	{ "run --fault errno:EFOO@0.1", true, { "run", FAST, "--fault", "errno:EFOO@0.1", NULL } },
 	{ "run --fault errno:EIO@1.5", true, { "run", FAST, "--fault", "errno:EIO@1.5", NULL } },
 	{ "run --fault errno:@0.1", true, { "run", FAST, "--fault", "errno:@0.1", NULL } },
+	{ "run --fault kill-worker", true, { "run", FAST, "--fault", "kill-worker", NULL } },
+	{ "run --fault kill-worker@2", true, { "run", FAST, "--fault", "kill-worker@2", NULL } },
+	{ "run --fault drop-conn@x", true, { "run", FAST, "--fault", "drop-conn@x", NULL } },
+	{ "run --fault cq-overflow:6", true, { "run", FAST, "--fault", "cq-overflow:6", NULL } },
+	{ "run --fault cq-overflow:2", true, { "run", FAST, "--fault", "cq-overflow:2", NULL } },
+	{ "run --fault cq-overflow@0.1", true, { "run", FAST, "--fault", "cq-overflow@0.1",
+						NULL } },
+	{ "run --fault frob@0.1", true, { "run", FAST, "--fault", "frob@0.1", NULL } },
+	{ "run --fault errno:EIO@0.1,", true, { "run", FAST, "--fault", "errno:EIO@0.1,",
+						NULL } },
+	{ "run --sq-entries 6", true, { "run", FAST, "--sq-entries", "6", NULL } },
 	{ "run --concurrency -1", true, { "run", FAST, "--concurrency", "-1", NULL } },
 	{ "run --concurrency abc", true, { "run", FAST, "--concurrency", "abc", NULL } },
 	{ "run --concurrency 1.5", true, { "run", FAST, "--concurrency", "1.5", NULL } },
@@ -553,12 +564,34 @@ static void test_help(void **state)
 			 pct - r->out > 30 ? pct - 30 : r->out);
 }
 
+/*
+ * --fault items, comma-separated and repeated, add up: the row records them all, and the line
+ * a person reads says what happened (the counts themselves are test_faults' business).
+ */
+static void test_run_faults(void **state)
+{
+	static const char *const args[] = {
+		"run", "--model", "kernel_free", "--workload", "rpc", "--concurrency", "2",
+		"--tasks", "40", "--fault", "errno:EIO@0.2,kill-worker@0.2", "--fault",
+		"drop-conn@0.2", "--output", OUT, NULL,
+	};
+	struct ctx *x = *state;
+	struct cli_result *r = &x->r;
+
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
+	if (r->status != 0)
+		fail_msg("exit %d, want 0; stderr: %s", r->status, r->err);
+	if (!strstr(r->out, "fault errno:EIO@0.2,kill-worker@0.2,drop-conn@0.2: ") ||
+	    !strstr(r->out, "tasks hit; completed "))
+		fail_msg("no fault line in:\n%s", r->out);
+}
+
 #define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
 
 int main(void)
 {
 	static char names[NR_BAD][160];
-	struct CMUnitTest tests[NR_BAD + 4];
+	struct CMUnitTest tests[NR_BAD + 5];
 	size_t n = 0;
 
 	/* One test per bad input, named after it; the case reaches setup as initial_state. */
@@ -575,6 +608,8 @@ int main(void)
 									 teardown_tmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_help, setup_tmp,
 									 teardown_tmp);
-	assert_int_equal(n, NR_BAD + 4);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_run_faults,
+									 setup_tmp, teardown_tmp);
+	assert_int_equal(n, NR_BAD + 5);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

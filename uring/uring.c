@@ -32,6 +32,7 @@ struct ur_ctx {
 	struct io_uring ring;
 	struct ur_slot *slots;
 	unsigned int nr_unsubmitted;	/* SQEs prepared since the last enter */
+	uint64_t nr_submit_enters;	/* enters made to free SQ room (beside the reaps') */
 	bool fixed_file, fixed_bufs, reg_ring;
 	bool fixed_sockets;			/* rpc: slot i's connection is fixed file i */
 };
@@ -110,6 +111,15 @@ static int ur_setup(struct iom_ctx *ctx)
 	if (sq_entries > 32768)
 		return iom_err_msg(&ctx->err, "uring: depth %u needs more than 32768 SQEs",
 				   ctx->depth);
+	/*
+	 * --sq-entries N caps the SQ (submission then takes one enter per N SQEs); so does
+	 * --fault cq-overflow:E, as the kernel wants at least as many CQ as SQ entries. The first
+	 * alone is the control for the second: the same submission, a CQ with room.
+	 */
+	if (cfg->sq_entries && sq_entries > cfg->sq_entries)
+		sq_entries = cfg->sq_entries;
+	if (cfg->fault_cq_entries && sq_entries > cfg->fault_cq_entries)
+		sq_entries = cfg->fault_cq_entries;
 	ur = calloc(1, sizeof(*ur));
 	if (ur)
 		ur->slots = calloc(ctx->depth, sizeof(*ur->slots));
@@ -119,9 +129,14 @@ static int ur_setup(struct iom_ctx *ctx)
 	}
 	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
 		memset(&p, 0, sizeof(p));
-		/* Room for every task's CQEs (op + deadline) and a cancel each: no overflow. */
+		/*
+		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
+		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
+		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
+		 */
 		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-		p.cq_entries = roundup_pow2((per_task + 1) * ctx->depth);
+		p.cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
+				roundup_pow2((per_task + 1) * ctx->depth);
 		if (cfg->sqpoll) {
 			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
 				continue;
@@ -193,6 +208,10 @@ static int ur_setup(struct iom_ctx *ctx)
 		ur->fixed_bufs = true;
 	}
 	ur_variant(ctx, p.flags);
+	if (cfg->fault_cq_entries || cfg->sq_entries)
+		snprintf(ctx->variant + strlen(ctx->variant),
+			 sizeof(ctx->variant) - strlen(ctx->variant), "+sq=%u,cq=%u%s", p.sq_entries,
+			 p.cq_entries, p.features & IORING_FEAT_NODROP ? "+nodrop" : "");
 	return 0;
 
 fail_step:
@@ -208,7 +227,7 @@ static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
 
-	if (!sqe && io_uring_submit(&ur->ring) >= 0) {
+	if (!sqe && (ur->nr_submit_enters++, io_uring_submit(&ur->ring) >= 0)) {
 		ur->nr_unsubmitted = 0;
 		sqe = io_uring_get_sqe(&ur->ring);
 	}
@@ -261,6 +280,7 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 
 	/* A task, its send (rpc) and its deadline go in together or not at all. */
 	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)) {
+		ur->nr_submit_enters++;
 		io_uring_submit(&ur->ring);
 		ur->nr_unsubmitted = 0;
 	}
@@ -460,7 +480,11 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	unsigned int head, nr_cqes = 0;
 	int ret, done = 0;
 
-	(void)max;	/* every ready CQE is drained: the CQ is sized so they all fit */
+	/*
+	 * Every ready CQE is drained: the CQ is sized so they all fit. (With --fault cq-overflow
+	 * the rest wait in the kernel's overflow list; the next enter moves them in.)
+	 */
+	(void)max;
 	/*
 	 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches the CQ
 	 * until the submitter asks with GETEVENTS. Submission rides on the same syscall.
@@ -478,6 +502,8 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, min, &ts, NULL);
 	}
 	ctx->stats.nr_enter++;
+	ctx->stats.nr_enter += ur->nr_submit_enters;
+	ur->nr_submit_enters = 0;
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 		return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
 	ur->nr_unsubmitted = 0;
@@ -521,7 +547,7 @@ static void ur_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_uring = {
 	.name = "uring",
 	.desc = "io_uring SQ/CQ, user_data = task id (async by completion)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_CQ,
 	.probe = ur_probe,
 	.setup = ur_setup,
 	.submit = ur_submit,
