@@ -11,6 +11,7 @@ extern const struct iom_scenario iom_scenario_herd;
 extern const struct iom_scenario iom_scenario_durability;
 extern const struct iom_scenario iom_scenario_retry_storm;
 extern const struct iom_scenario iom_scenario_stale_status;
+extern const struct iom_scenario iom_scenario_faults;
 
 static const struct iom_scenario *const scenarios[] = {
 	&iom_scenario_two_generals,
@@ -18,6 +19,7 @@ static const struct iom_scenario *const scenarios[] = {
 	&iom_scenario_durability,
 	&iom_scenario_retry_storm,
 	&iom_scenario_stale_status,
+	&iom_scenario_faults,
 	NULL,
 };
 
