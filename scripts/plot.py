@@ -4,6 +4,8 @@
 
 Usage: /usr/bin/python3 scripts/plot.py [RUN_DIR]   (default results/latest)
 A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture.
+A scenario's directory (`iomodels scenario NAME`) gets that scenario's figure from its own CSV
+(two-generals.csv, herd.csv, retry-storm.csv, stale-status.csv, durability.csv, faults.csv).
 Figures (PNG and SVG) go into RUN_DIR; only Debian's python3-matplotlib is needed.
 
 Statistics: medians over repeats with min-max and the coefficient of variation; latency
@@ -1137,21 +1139,199 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
         f.write("\n".join(lines))
 
 
+# ---- scenarios: one figure per scenario CSV found in the run directory ----
+
+def load_plain(path, required):
+    """A scenario's CSV as dicts; one line naming the file and line if it is malformed."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            die(f"{path}:1: empty file")
+        for col in required:
+            if col not in header:
+                die(f"{path}:1: header lacks column '{col}'")
+        rows = []
+        for rec in reader:
+            if len(rec) != len(header):
+                die(f"{path}:{reader.line_num}: {len(rec)} fields, header has {len(header)}"
+                    " (truncated or malformed row)")
+            rows.append(dict(zip(header, rec)))
+    return rows
+
+
+def sc_save(plt, fig, run_dir, name, title):
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90)
+    plt.close(fig)
+    return name
+
+
+def bars(ax, labels, series, ylabel, title, log=False):
+    """Grouped bars: series is [(name, [values...], colour)], one group per label."""
+    n = max(len(series), 1)
+    width = 0.8 / n
+    for i, (name, vals, color) in enumerate(series):
+        xs = [x + (i - (n - 1) / 2) * width for x in range(len(labels))]
+        ys = [0.0 if math.isnan(v) else v for v in vals]
+        ax.bar(xs, ys, width, label=name, color=color)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=7, rotation=20, ha="right")
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    if log:
+        ax.set_yscale("symlog")
+    ax.grid(True, axis="y", alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+
+
+def ok_rows(rows):
+    return [r for r in rows if r.get("status") == "ok"]
+
+
+def sc_two_generals(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    models = sorted({r["model"] for r in rows}, key=list(MODEL_COLORS).index)
+    get = lambda m, k, c: next((num(r[c]) for r in rows if r["model"] == m and r["key"] == k),
+                               math.nan)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    bars(axes[0], models, [("no key", [get(m, "off", "duplicates") for m in models], "tab:red"),
+                           ("idempotency key", [get(m, "on", "duplicates") for m in models],
+                            "tab:green")], "work executed twice", "Duplicates at the backend")
+    bars(axes[1], models, [("no key", [get(m, "off", "late") for m in models], "tab:red"),
+                           ("idempotency key", [get(m, "on", "late") for m in models],
+                            "tab:green")], "answers after EXPIRED", "Late answers")
+    return sc_save(plt, fig, run_dir, "two_generals",
+                "Two Generals: retries on EXPIRED, without and with an idempotency key")
+
+
+def sc_herd(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    labels = [r["variant"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    bars(axes[0], labels, [("wake-ups", [num(r["wakeups_per_conn"]) for r in rows], "tab:blue"),
+                           ("useless", [num(r["useless_per_conn"]) for r in rows], "tab:red")],
+         "per connection", "Wake-ups per accepted connection")
+    bars(axes[1], labels, [("CPU", [num(r["cpu_us_per_conn"]) for r in rows], "tab:purple")],
+         "µs per connection", "CPU per accepted connection")
+    waiters = rows[0]["waiters"] if rows else "?"
+    return sc_save(plt, fig, run_dir, "herd",
+                   f"Thundering herd: {waiters} waiters, one listener")
+
+
+def sc_retry_storm(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    labels = [r["backoff"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    bars(axes[0], labels, [("completed", [num(r["completed"]) for r in rows], "tab:green"),
+                           ("gave up", [num(r["gave_up"]) for r in rows], "tab:red")],
+         "tasks", "What got done")
+    bars(axes[1], labels, [("BUSY", [num(r["busy"]) for r in rows], "tab:orange")],
+         "BUSY answers (429)", "Load the retries added")
+    bars(axes[2], labels, [("drain", [num(r["drain_ns"]) / 1e6 for r in rows], "tab:blue")],
+         "ms after the last arrival", "Time until the backlog drains")
+    return sc_save(plt, fig, run_dir, "retry_storm", "Retry storm above the backend's capacity")
+
+
+def sc_stale_status(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    labels = [r["poller"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    bars(axes[0], labels, [("wrong", [100 * num(r["wrong_fraction"]) for r in rows],
+                            "tab:red")],
+         "% of tasks that finished in time", "Called EXPIRED though COMPLETED")
+    per_task = lambda r: num(r["stale_reads"]) / num(r["tasks"])
+    bars(axes[1], labels, [("all reads", [num(r["reads_per_task"]) for r in rows], "tab:blue"),
+                           ("stale reads", [per_task(r) for r in rows], "tab:orange")],
+         "status reads per task", "What confirmation costs: polls")
+    bars(axes[2], labels, [("delay", [num(r["expire_delay_ns"]) / 1e3 for r in rows],
+                            "tab:purple")],
+         "µs from deadline to EXPIRED", "What confirmation costs: time")
+    lag = rows[0]["status_lag_us"] if len(rows) < 2 else rows[1]["status_lag_us"]
+    return sc_save(plt, fig, run_dir, "stale_status",
+                f"Eventual consistency: replicas up to {lag} µs behind; trust one read vs "
+                "confirm N")
+
+
+def sc_durability(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    labels = [r["way"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    bars(axes[0], labels, [("not durable", [num(r["not_durable_fraction"]) for r in rows],
+                            "tab:red")], "fraction of COMPLETED tasks",
+         "COMPLETED while the page was dirty")
+    bars(axes[1], labels, [("ops/s", [num(r["ops_per_s"]) for r in rows], "tab:blue")],
+         "writes per second", "What durability costs", log=True)
+    return sc_save(plt, fig, run_dir, "durability", "Completed is not durable")
+
+
+def sc_faults(plt, run_dir, rows):
+    rows = ok_rows(rows)
+    main = [r for r in rows if not r["fault"].startswith(("cq-overflow", "none"))]
+    cq = [r for r in rows if r["fault"].startswith(("cq-overflow", "none"))]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [4, 1]})
+    labels = [f"{r['fault'].split('@')[0]} {r['model']} {r['policy']}" for r in main]
+    bars(axes[0], labels, [("failed", [num(r["n_failed"]) for r in main], "tab:red"),
+                           ("fault hit", [num(r["faults"]) for r in main], "tab:orange"),
+                           ("retries", [num(r["retries"]) for r in main], "tab:blue"),
+                           ("duplicates", [num(r["n_dup"]) for r in main], "tab:purple")],
+         "tasks", "Each task one terminal state under every fault")
+    bars(axes[1], [r["fault"] for r in cq],
+         [("CPU", [num(r["cpu_ns_per_task"]) for r in cq], "tab:green")],
+         "ns of CPU per NOP", "A tiny CQ vs its control")
+    return sc_save(plt, fig, run_dir, "faults", "Faults in every domain")
+
+
+SCENARIOS = [  # file, columns it must have, how to draw it
+    ("two-generals.csv", ["model", "key", "duplicates", "late", "status"], sc_two_generals),
+    ("herd.csv", ["variant", "wakeups_per_conn", "useless_per_conn", "status"], sc_herd),
+    ("retry-storm.csv", ["backoff", "completed", "busy", "drain_ns", "status"], sc_retry_storm),
+    ("stale-status.csv", ["poller", "tasks", "wrong_fraction", "stale_reads", "reads_per_task",
+                          "expire_delay_ns", "status"], sc_stale_status),
+    ("durability.csv", ["way", "not_durable_fraction", "ops_per_s", "status"], sc_durability),
+    ("faults.csv", ["fault", "model", "policy", "n_failed", "faults", "cpu_ns_per_task",
+                    "status"], sc_faults),
+]
+
+
+def scenario_figures(plt, run_dir):
+    figs = []
+    for name, required, draw in SCENARIOS:
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            figs.append(draw(plt, run_dir, load_plain(path, required)))
+    return figs
+
+
 def main():
     run_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("results", "latest")
     if len(sys.argv) > 2:
         die("usage: plot.py [RUN_DIR]")
-    rows = load(run_dir)
-    fio = load_fio(run_dir)
-    caps = load_models(run_dir)
-    bench = load_bench(run_dir)
-    cal = load_calibration(run_dir)
+    has_scenario = any(os.path.exists(os.path.join(run_dir, n)) for n, _, _ in SCENARIOS)
+    if not has_scenario:
+        rows = load(run_dir)
+        fio = load_fio(run_dir)
+        caps = load_models(run_dir)
+        bench = load_bench(run_dir)
+        cal = load_calibration(run_dir)
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         die("matplotlib missing: run with /usr/bin/python3 (Debian's python3-matplotlib)")
+    if has_scenario:
+        # A scenario's cells are its own comparison: its figure, not the benchmark panels.
+        figs = scenario_figures(plt, run_dir)
+        with open(os.path.join(run_dir, "report.md"), "w") as f:
+            f.write("# iomodels scenario\n\n" +
+                    "".join(f"![{n}]({n}.png)\n\n" for n in figs))
+        print(f"plot: {len(figs)} scenario figures and report.md in {run_dir}")
+        return 0
     hists = Hists(run_dir)
 
     def pooled(key):

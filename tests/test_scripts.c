@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The bundled scripts: plot.py draws every figure and writes report.md from a small real run and
- * from a small real `make bench` run (every section: matrix, crossover, rate, fio), judges a
- * synthetic run's crossover and noise the way the report says it does, and refuses a truncated
- * or malformed CSV with one line naming the file and the line; bench refuses bad options.
+ * from a small real `make bench` run (every section: matrix, crossover, rate, fio), draws each
+ * scenario's figure from a small real run of it, judges a synthetic run's crossover and noise
+ * the way the report says it does, and refuses a truncated or malformed CSV with one line
+ * naming the file and the line; bench refuses bad options.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -361,6 +362,53 @@ static void test_bench_rejects_bad_options(void **state)
 	}
 }
 
+/*
+ * Every scenario, small, into its own directory; make plot draws each one's figure from its
+ * CSV (stale-status's directory holds part (b)'s durability.csv too: two figures).
+ */
+static void test_plot_scenarios(void **state)
+{
+	static const struct {
+		const char *args, *figs[2];
+	} cases[] = {
+		{ "two-generals --tasks 20 --concurrency 4", { "two_generals" } },
+		{ "thundering-herd --waiters 2 --connections 5", { "herd" } },
+		{ "retry-storm --rate 300 --capacity 1", { "retry_storm" } },
+		{ "stale-status --tasks 30 --size 1M --directory /tmp", { "stale_status",
+									  "durability" } },
+		{ "faults --tasks 10", { "faults" } },
+	};
+	const char *bin = getenv("IOM_BIN");
+	char cmd[2048], err[4096], path[PATH_MAX];
+	struct stat st;
+
+	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null"))
+		iom_skip("python3-matplotlib is not installed");
+	assert_non_null(bin);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s scenario %s --output %s/sc%zu", bin, cases[i].args,
+			 dir, i);
+		if (sh(cmd, err, sizeof(err)))
+			fail_msg("%s: %s", cmd, err);
+		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc%zu", python(), dir, i);
+		if (sh(cmd, err, sizeof(err)))
+			fail_msg("%s: %s", cmd, err);
+		for (int f = 0; f < 2 && cases[i].figs[f]; f++) {
+			snprintf(path, sizeof(path), "%s/sc%zu/%s.png", dir, i, cases[i].figs[f]);
+			if (stat(path, &st) || st.st_size < 1000)
+				fail_msg("%s missing or empty after: %s", path, cmd);
+		}
+	}
+	/* A scenario CSV cut short (its third line): one line naming file and line, exit 1. */
+	snprintf(cmd, sizeof(cmd), "{ head -n 2 %s/sc4/faults.csv; printf 'errno:EIO@0.05,thr'; } "
+		 "> %s/sc4/f && mv %s/sc4/f %s/sc4/faults.csv", dir, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc4", python(), dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "faults.csv:3:"));
+	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
+		cmocka_unit_test(test_plot_scenarios),
 	};
 
 	return cmocka_run_group_tests(tests, make_fixture, remove_fixture);
