@@ -22,6 +22,8 @@ enum iom_backoff { IOM_BACKOFF_NONE, IOM_BACKOFF_EXP, IOM_BACKOFF_EXP_JITTER };
 enum iom_rate_process { IOM_RATE_UNIFORM, IOM_RATE_POISSON };
 enum iom_notify { IOM_NOTIFY_WAIT, IOM_NOTIFY_POLL };	/* kernel_free: how completions are learned */
 enum iom_pool { IOM_POOL_SHARED, IOM_POOL_PER_FD };	/* kernel_free: libuv-like or glibc-AIO-like */
+/* uring: timer tasks in a user-space heap under one armed TIMEOUT, or one TIMEOUT each. */
+enum iom_uring_timer { IOM_URING_TIMER_HEAP, IOM_URING_TIMER_OP };
 
 /* Exit code of a run whose counts do not add up. */
 #define IOM_EXIT_BUG 3
@@ -61,6 +63,7 @@ struct iom_cfg {
 	unsigned int fault_cq_entries;
 	bool sqpoll, fixed_buffers;
 	unsigned int sq_entries;	/* uring: cap the SQ (0 = room for every task in flight) */
+	enum iom_uring_timer uring_timer;
 	bool verify;			/* check every read's bytes against the file's pattern */
 	/* kernel_free */
 	unsigned int workers;		/* W worker threads (0 = the model's default) */

@@ -89,6 +89,8 @@ static const char usage_text[] =
 	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
 	"  --sq-entries N       uring: an SQ of N entries (default: room for every task); the\n"
 	"                       control for --fault cq-overflow:N, which shrinks both queues\n"
+	"  --uring-timer T      uring: heap (timer tasks in a user-space heap, one armed\n"
+	"                       TIMEOUT for the earliest; default) or op (one TIMEOUT each)\n"
 	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
 	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
 	"  --retry-max N        attempts after the first (default 3)\n"
@@ -365,7 +367,7 @@ enum {
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
-	OPT_FAULT,
+	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES,
 };
 
@@ -402,6 +404,7 @@ static const struct option long_opts[] = {
 	{ "batch-complete", required_argument, NULL, OPT_BATCH_COMPLETE },
 	{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
 	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
+	{ "uring-timer", required_argument, NULL, OPT_URING_TIMER },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
@@ -682,6 +685,14 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			if (cfg->sq_entries & (cfg->sq_entries - 1))
 				usage_error("--sq-entries: want a power of two from 4 to 32768 (got "
 					    "'%s')", optarg);
+			break;
+		case OPT_URING_TIMER:
+			if (!strcmp(optarg, "heap"))
+				cfg->uring_timer = IOM_URING_TIMER_HEAP;
+			else if (!strcmp(optarg, "op"))
+				cfg->uring_timer = IOM_URING_TIMER_OP;
+			else
+				usage_error("--uring-timer: want heap or op (got '%s')", optarg);
 			break;
 		case '?':
 		default:

@@ -18,6 +18,11 @@
 #define UR_TAG_LINK	(1ull << 63)	/* the CQE of a task's linked deadline timeout */
 #define UR_TAG_CANCEL	(1ull << 62)	/* the CQE of an ASYNC_CANCEL we sent */
 #define UR_TAG_SEND	(1ull << 61)	/* rpc: the CQE of the request's send */
+/* --uring-timer heap: the one armed TIMEOUT, and its updates (two tags: no task CQE has both). */
+#define UR_UD_ARM	(UR_TAG_LINK | UR_TAG_CANCEL)
+#define UR_UD_REARM	(UR_TAG_LINK | UR_TAG_CANCEL | 1)
+
+#define UR_NOT_QUEUED	UINT32_MAX
 
 struct ur_slot {
 	struct __kernel_timespec timer_ts;	/* IORING_OP_TIMEOUT reads it at submit */
@@ -26,6 +31,8 @@ struct ur_slot {
 	int32_t send_res;			/* rpc: the send's result */
 	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
 	bool deadline_fired, cancel_asked;
+	uint64_t key;				/* heap: when the timer task is due */
+	uint32_t hpos;				/* heap: its index there, or UR_NOT_QUEUED */
 };
 
 struct ur_ctx {
@@ -35,6 +42,18 @@ struct ur_ctx {
 	uint64_t nr_submit_enters;	/* enters made to free SQ room (beside the reaps') */
 	bool fixed_file, fixed_bufs, reg_ring;
 	bool fixed_sockets;			/* rpc: slot i's connection is fixed file i */
+	/*
+	 * --uring-timer heap, timer workload (heap is NULL otherwise): the timer tasks' slots by
+	 * key (end, or deadline if earlier), a binary min-heap, and one TIMEOUT armed at or
+	 * before the first key. Only the submitter touches them, as it alone touches the ring.
+	 */
+	uint32_t *heap;
+	unsigned int nr_heap;
+	bool armed;				/* the TIMEOUT's CQE is still to come */
+	uint64_t armed_ns;			/* when it fires */
+	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
+	bool sqpoll, cqe_skip;
+	int arm_err;				/* an update that failed other than by a race */
 };
 
 /* Flag ladder: the best the kernel grants. DEFER_TASKRUN needs SINGLE_ISSUER; SQPOLL neither. */
@@ -82,6 +101,61 @@ static unsigned int roundup_pow2(unsigned int v)
 	return p;
 }
 
+/* --- the timer heap (--uring-timer heap): slot numbers ordered by their slot's key --- */
+
+static uint64_t ur_key_at(const struct ur_ctx *ur, unsigned int i)
+{
+	return ur->slots[ur->heap[i]].key;
+}
+
+static void ur_heap_set(struct ur_ctx *ur, unsigned int i, uint32_t slot)
+{
+	ur->heap[i] = slot;
+	ur->slots[slot].hpos = i;
+}
+
+/* The entry at i moves up or down to where its key belongs. */
+static void ur_heap_fix(struct ur_ctx *ur, unsigned int i)
+{
+	uint32_t slot = ur->heap[i];
+	uint64_t key = ur->slots[slot].key;
+
+	while (i && ur_key_at(ur, (i - 1) / 2) > key) {
+		ur_heap_set(ur, i, ur->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		unsigned int c = 2 * i + 1;
+
+		if (c + 1 < ur->nr_heap && ur_key_at(ur, c + 1) < ur_key_at(ur, c))
+			c++;
+		if (c >= ur->nr_heap || ur_key_at(ur, c) >= key)
+			break;
+		ur_heap_set(ur, i, ur->heap[c]);
+		i = c;
+	}
+	ur_heap_set(ur, i, slot);
+}
+
+static void ur_heap_push(struct ur_ctx *ur, uint32_t slot, uint64_t key)
+{
+	ur->slots[slot].key = key;
+	ur_heap_set(ur, ur->nr_heap, slot);
+	ur_heap_fix(ur, ur->nr_heap++);
+}
+
+static void ur_heap_del(struct ur_ctx *ur, uint32_t slot)
+{
+	unsigned int i = ur->slots[slot].hpos;
+
+	ur->slots[slot].hpos = UR_NOT_QUEUED;
+	if (i == --ur->nr_heap)
+		return;
+	/* The last entry fills the hole. */
+	ur_heap_set(ur, i, ur->heap[ur->nr_heap]);
+	ur_heap_fix(ur, i);
+}
+
 static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 {
 	struct ur_ctx *ur = ctx->priv;
@@ -97,6 +171,10 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 	/* Drop a trailing '+'. */
 	if (ctx->variant[0] && ctx->variant[strlen(ctx->variant) - 1] == '+')
 		ctx->variant[strlen(ctx->variant) - 1] = '\0';
+	if (ctx->cfg->wl.kind == IOM_WL_TIMER)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "+%s", ur->heap ? "timer-heap+timeout" :
+			 "timeout-per-task");
 }
 
 static int ur_setup(struct iom_ctx *ctx)
@@ -123,10 +201,20 @@ static int ur_setup(struct iom_ctx *ctx)
 	ur = calloc(1, sizeof(*ur));
 	if (ur)
 		ur->slots = calloc(ctx->depth, sizeof(*ur->slots));
+	if (ur && ur->slots && cfg->wl.kind == IOM_WL_TIMER &&
+	    cfg->uring_timer == IOM_URING_TIMER_HEAP) {
+		ur->heap = calloc(ctx->depth, sizeof(*ur->heap));
+		if (!ur->heap) {
+			free(ur->slots);
+			ur->slots = NULL;
+		}
+	}
 	if (!ur || !ur->slots) {
 		free(ur);
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
+	for (unsigned int i = 0; i < ctx->depth; i++)
+		ur->slots[i].hpos = UR_NOT_QUEUED;
 	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		/*
@@ -157,11 +245,14 @@ static int ur_setup(struct iom_ctx *ctx)
 			break;
 	}
 	if (ret < 0) {
+		free(ur->heap);
 		free(ur->slots);
 		free(ur);
 		return iom_err_set(&ctx->err, ret, "uring: io_uring_queue_init_params");
 	}
 	ctx->priv = ur;
+	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
+	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
 	ur->reg_ring = io_uring_register_ring_fd(&ur->ring) == 1;
 	if (cfg->cpus_set) {
@@ -216,6 +307,7 @@ static int ur_setup(struct iom_ctx *ctx)
 
 fail_step:
 	io_uring_queue_exit(&ur->ring);
+	free(ur->heap);
 	free(ur->slots);
 	free(ur);
 	ctx->priv = NULL;
@@ -278,6 +370,19 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_slot *s = &ur->slots[t->slot];
 	struct io_uring_sqe *sqe, *link;
 
+	if (ur->heap && t->op == IOM_OP_TIMER) {
+		/*
+		 * No SQE: the task waits in the heap, and ur_reap keeps the one TIMEOUT armed at the
+		 * first key. The key is the earlier of its end (submit stamp + D, as the op variant's
+		 * absolute TIMEOUT) and its deadline: whichever comes first ends the task.
+		 */
+		uint64_t end = t->t_submit_ns + t->latency_ns;
+
+		memset(s, 0, sizeof(*s));
+		ur_heap_push(ur, t->slot, t->deadline_ns && t->deadline_ns < end ?
+					  t->deadline_ns : end);
+		return IOM_Q_QUEUED;
+	}
 	/* A task, its send (rpc) and its deadline go in together or not at all. */
 	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)) {
 		ur->nr_submit_enters++;
@@ -406,6 +511,16 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 	struct iom_task *t;
 	struct ur_slot *s;
 
+	if ((ud & UR_UD_ARM) == UR_UD_ARM) {
+		/* The heap's TIMEOUT: the clock, after the batch, decides which tasks are due. */
+		if (ud == UR_UD_ARM)
+			ur->armed = false;
+		/* An update that lost the race to the firing (-ENOENT, -EALREADY) changes nothing:
+		 * the TIMEOUT's own CQE disarms it. */
+		else if (cqe->res < 0 && cqe->res != -ENOENT && cqe->res != -EALREADY)
+			ur->arm_err = cqe->res;
+		return 0;
+	}
 	if (ud & UR_TAG_CANCEL)
 		return 0;	/* 0, -ENOENT or -EALREADY: the op's own CQE tells the outcome */
 	if (slot >= ctx->depth)
@@ -473,11 +588,96 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 	return 1;
 }
 
+/*
+ * Keep the heap's one TIMEOUT armed at or before its first key. Armed earlier (its task was
+ * cancelled) it wakes us once for nothing and is armed again; armed later (a shorter task came
+ * in) a TIMEOUT_UPDATE moves it. The SQE goes in with the next enter. Returns false when nothing
+ * will wake us by the first key (no SQE, or SQPOLL has not yet taken the last arm's timespec):
+ * the wait is then bounded by the key instead.
+ */
+static bool ur_heap_arm(struct ur_ctx *ur)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t first;
+
+	/* An empty heap leaves the TIMEOUT armed: a wake-up for nothing beats a remove each time. */
+	if (!ur->nr_heap)
+		return true;
+	first = ur_key_at(ur, 0);
+	if (ur->armed && ur->armed_ns <= first)
+		return true;
+	if (ur->sqpoll && io_uring_sq_ready(&ur->ring))
+		return false;
+	sqe = ur_get_sqe(ur);
+	if (!sqe)
+		return false;
+	ur->arm_ts.tv_sec = (long long)(first / 1000000000ull);
+	ur->arm_ts.tv_nsec = (long long)(first % 1000000000ull);
+	if (ur->armed) {
+		io_uring_prep_timeout_update(sqe, &ur->arm_ts, UR_UD_ARM, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, UR_UD_REARM);
+		if (ur->cqe_skip)
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;	/* only a failure needs a word */
+	} else {
+		/* count 0: a pure timer, as a timer task's own TIMEOUT in the op variant. */
+		io_uring_prep_timeout(sqe, &ur->arm_ts, 0, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, UR_UD_ARM);
+		ur->armed = true;
+	}
+	ur->armed_ns = first;
+	ur->nr_unsubmitted++;
+	return true;
+}
+
+/*
+ * Every timer task whose key is at or before the batch's clock reading ends now, whatever woke
+ * us, so none ends before its time. Both its times are known: COMPLETED if its end came no later
+ * than its deadline, else EXPIRED (the rule epoll's heap applies). A cancelled task was decided
+ * by ur_cancel and is only reported here.
+ */
+static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
+{
+	int done = 0;
+
+	while (ur->nr_heap && ur_key_at(ur, 0) <= ctx->now_ns) {
+		struct iom_task *t = &ctx->tasks[ur->heap[0]];
+
+		bool expired = t->deadline_ns && t->deadline_ns < t->t_submit_ns + t->latency_ns;
+
+		ur_heap_del(ur, t->slot);
+		if (!ur->slots[t->slot].cancel_asked)
+			iom_task_finish(t, expired ? -ETIME : 0,
+					expired ? IOM_CAUSE_DEADLINE : IOM_CAUSE_OP, ctx->now_ns);
+		iom_complete(ctx, t);
+		done++;
+	}
+	return done;
+}
+
+/* One io_uring_enter: submit what is prepared, wait up to timeout_ns for wait_nr CQEs. */
+static int ur_enter(struct ur_ctx *ur, unsigned int wait_nr, uint64_t timeout_ns)
+{
+	struct io_uring_cqe *cqe;
+
+	if (wait_nr == 0 || timeout_ns == 0)
+		return io_uring_submit_and_get_events(&ur->ring);
+	if (timeout_ns == UINT64_MAX)
+		return io_uring_submit_and_wait(&ur->ring, wait_nr);
+	{
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_ns / 1000000000ull),
+			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+		};
+
+		return io_uring_submit_and_wait_timeout(&ur->ring, &cqe, wait_nr, &ts, NULL);
+	}
+}
+
 static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct io_uring_cqe *cqe;
-	unsigned int head, nr_cqes = 0;
+	uint64_t end_ns = UINT64_MAX;
 	int ret, done = 0;
 
 	/*
@@ -485,37 +685,56 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	 * the rest wait in the kernel's overflow list; the next enter moves them in.)
 	 */
 	(void)max;
-	/*
-	 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches the CQ
-	 * until the submitter asks with GETEVENTS. Submission rides on the same syscall.
-	 */
-	if (min == 0 || timeout_ns == 0)
-		ret = io_uring_submit_and_get_events(&ur->ring);
-	else if (timeout_ns == UINT64_MAX)
-		ret = io_uring_submit_and_wait(&ur->ring, min);
-	else {
-		struct __kernel_timespec ts = {
-			.tv_sec = (long long)(timeout_ns / 1000000000ull),
-			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
-		};
+	if (ur->heap && timeout_ns != UINT64_MAX)
+		end_ns = iom_now_ns() + timeout_ns;
+	for (;;) {
+		unsigned int head, nr_cqes = 0, wait_nr = min;
+		uint64_t wait_ns = timeout_ns;
 
-		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, min, &ts, NULL);
+		if (ur->heap) {
+			/*
+			 * One TIMEOUT CQE ends every task due and a timer task posts none of its
+			 * own: wait for one CQE, then ask the clock (the loop goes on until min).
+			 * Tasks already due: look, do not sleep.
+			 */
+			bool armed = ur_heap_arm(ur);
+			uint64_t now = iom_now_ns();
+
+			wait_nr = done < (int)min ? 1 : 0;
+			wait_ns = end_ns == UINT64_MAX ? UINT64_MAX : end_ns > now ? end_ns - now : 0;
+			if (ur->nr_heap && ur_key_at(ur, 0) <= now)
+				wait_nr = 0;
+			else if (ur->nr_heap && !armed && ur_key_at(ur, 0) - now < wait_ns)
+				wait_ns = ur_key_at(ur, 0) - now;
+		}
+		/*
+		 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
+		 * the CQ until the submitter asks with GETEVENTS. Submission rides on the same call.
+		 */
+		ret = ur_enter(ur, wait_nr, wait_ns);
+		ctx->stats.nr_enter++;
+		ctx->stats.nr_enter += ur->nr_submit_enters;
+		ur->nr_submit_enters = 0;
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
+		ur->nr_unsubmitted = 0;
+		ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
+		/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
+		if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+			ctx->stats.nr_cq_overflow++;
+		io_uring_for_each_cqe(&ur->ring, head, cqe) {
+			done += ur_handle_cqe(ctx, ur, cqe);
+			nr_cqes++;
+		}
+		io_uring_cq_advance(&ur->ring, nr_cqes);
+		if (!ur->heap)
+			break;
+		if (ur->arm_err)
+			return iom_err_set(&ctx->err, ur->arm_err, "uring: TIMEOUT_UPDATE");
+		done += ur_heap_pop(ctx, ur);
+		if (done >= (int)min || ret == -EINTR || ctx->now_ns >= end_ns)
+			break;	/* (-EINTR: a signal, which the driver looks at) */
 	}
-	ctx->stats.nr_enter++;
-	ctx->stats.nr_enter += ur->nr_submit_enters;
-	ur->nr_submit_enters = 0;
-	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-		return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
-	ur->nr_unsubmitted = 0;
-	ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
-	/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
-	if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
-		ctx->stats.nr_cq_overflow++;
-	io_uring_for_each_cqe(&ur->ring, head, cqe) {
-		done += ur_handle_cqe(ctx, ur, cqe);
-		nr_cqes++;
-	}
-	io_uring_cq_advance(&ur->ring, nr_cqes);
 	return done;
 }
 
@@ -523,11 +742,34 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
-	struct io_uring_sqe *sqe = ur_get_sqe(ur);
+	struct ur_slot *s = &ur->slots[t->slot];
+	struct io_uring_sqe *sqe;
 
+	if (ur->heap && t->op == IOM_OP_TIMER) {
+		/*
+		 * Nothing of the task is in the kernel: it ends now, as epoll decides (a deadline
+		 * already past: EXPIRED; its end already past: it won the race, COMPLETED; else
+		 * ABORTED), and key 0 makes it due at once for ->reap(), the only one that reports.
+		 */
+		uint64_t now = iom_now_ns(), end = t->t_submit_ns + t->latency_ns;
+
+		if (s->hpos == UR_NOT_QUEUED || s->cancel_asked)
+			return 0;
+		if (t->deadline_ns && t->deadline_ns <= now && t->deadline_ns < end)
+			iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
+		else if (end <= now)
+			iom_task_finish(t, 0, IOM_CAUSE_OP, now);
+		else
+			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+		s->cancel_asked = true;
+		ur_heap_del(ur, t->slot);
+		ur_heap_push(ur, t->slot, 0);
+		return 0;
+	}
+	sqe = ur_get_sqe(ur);
 	if (!sqe)
 		return -EBUSY;
-	ur->slots[t->slot].cancel_asked = true;
+	s->cancel_asked = true;
 	io_uring_prep_cancel64(sqe, t->id, 0);
 	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
 	ur->nr_unsubmitted++;
@@ -539,6 +781,7 @@ static void ur_teardown(struct iom_ctx *ctx)
 	struct ur_ctx *ur = ctx->priv;
 
 	io_uring_queue_exit(&ur->ring);
+	free(ur->heap);
 	free(ur->slots);
 	free(ur);
 	ctx->priv = NULL;
