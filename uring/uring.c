@@ -641,7 +641,6 @@ static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
 
 	while (ur->nr_heap && ur_key_at(ur, 0) <= ctx->now_ns) {
 		struct iom_task *t = &ctx->tasks[ur->heap[0]];
-
 		bool expired = t->deadline_ns && t->deadline_ns < t->t_submit_ns + t->latency_ns;
 
 		ur_heap_del(ur, t->slot);
@@ -657,27 +656,26 @@ static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
 /* One io_uring_enter: submit what is prepared, wait up to timeout_ns for wait_nr CQEs. */
 static int ur_enter(struct ur_ctx *ur, unsigned int wait_nr, uint64_t timeout_ns)
 {
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+	};
 	struct io_uring_cqe *cqe;
 
 	if (wait_nr == 0 || timeout_ns == 0)
 		return io_uring_submit_and_get_events(&ur->ring);
 	if (timeout_ns == UINT64_MAX)
 		return io_uring_submit_and_wait(&ur->ring, wait_nr);
-	{
-		struct __kernel_timespec ts = {
-			.tv_sec = (long long)(timeout_ns / 1000000000ull),
-			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
-		};
-
-		return io_uring_submit_and_wait_timeout(&ur->ring, &cqe, wait_nr, &ts, NULL);
-	}
+	return io_uring_submit_and_wait_timeout(&ur->ring, &cqe, wait_nr, &ts, NULL);
 }
 
 static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
 {
 	struct ur_ctx *ur = ctx->priv;
+	/* heap: the driver computed timeout_ns from its last reading; ending by it never overshoots */
+	uint64_t start_ns = ctx->now_ns ? ctx->now_ns : iom_now_ns();
+	uint64_t end_ns = timeout_ns > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + timeout_ns;
 	struct io_uring_cqe *cqe;
-	uint64_t end_ns = UINT64_MAX;
 	int ret, done = 0;
 
 	/*
@@ -685,8 +683,6 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	 * the rest wait in the kernel's overflow list; the next enter moves them in.)
 	 */
 	(void)max;
-	if (ur->heap && timeout_ns != UINT64_MAX)
-		end_ns = iom_now_ns() + timeout_ns;
 	for (;;) {
 		unsigned int head, nr_cqes = 0, wait_nr = min;
 		uint64_t wait_ns = timeout_ns;
@@ -732,7 +728,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		if (ur->arm_err)
 			return iom_err_set(&ctx->err, ur->arm_err, "uring: TIMEOUT_UPDATE");
 		done += ur_heap_pop(ctx, ur);
-		if (done >= (int)min || ret == -EINTR || ctx->now_ns >= end_ns)
+		if (done >= (int)min || !ur->nr_heap || ret == -EINTR || ctx->now_ns >= end_ns)
 			break;	/* (-EINTR: a signal, which the driver looks at) */
 	}
 	return done;
