@@ -105,6 +105,7 @@ static const struct cli_case bad_cases[] = {
 	{ "run --jobs 0", true, { "run", FAST, "--jobs", "0", NULL } },
 	{ "run --repeat 0", true, { "run", FAST, "--repeat", "0", NULL } },
 	{ "run --batch-complete 0", true, { "run", FAST, "--batch-complete", "0", NULL } },
+	{ "run --uring-timer wheel", true, { "run", FAST, "--uring-timer", "wheel", NULL } },
 	{ "run --directory /nonexistent", true, { "run", FAST, "--directory",
 						  "/nonexistent", NULL } },
 	{ "run --frobnicate", true, { "run", FAST, "--frobnicate", NULL } },

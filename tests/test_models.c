@@ -322,8 +322,7 @@ static void test_rpc_echo(void **state)
 			cfg.tasks = 1000;
 			run_ok(&cfg);
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
-			assert_true(row.num[IOM_COL_n_dup] == 0);
-			assert_true(row.num[IOM_COL_cpu_backend_ns] >= 0);
+				assert_true(row.num[IOM_COL_cpu_backend_ns] >= 0);
 			assert_true(row.num[IOM_COL_tcp_retrans] >= 0);
 		}
 	}
@@ -636,6 +635,84 @@ static void test_uring_variants(void **state)
 		}
 }
 
+/*
+ * uring's two timer strategies (--uring-timer): each is recorded in variant (heap by default,
+ * and neither outside the timer workload), conserves every task, never ends one before its
+ * time, and decides deadlines as the other models do: below D all EXPIRED (not before the
+ * deadline), above D all COMPLETED, and exactly the slow fraction of a bimodal mix.
+ */
+static void test_uring_timer_strategies(void **state)
+{
+	static const struct {
+		enum iom_uring_timer how;
+		const char *variant;
+	} vs[] = {
+		{ IOM_URING_TIMER_HEAP, "+timer-heap+timeout" },
+		{ IOM_URING_TIMER_OP, "+timeout-per-task" },
+	};
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg;
+
+	assert_non_null(m);
+	if (!model_available(m, IOM_WL_TIMER))
+		return;
+	cfg = base_cfg(m, IOM_WL_TIMER, 16);
+	run_ok(&cfg);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "+timer-heap+timeout"));
+	cfg = base_cfg(m, IOM_WL_NOP, 16);
+	run_ok(&cfg);
+	assert_null(strstr(row.str[IOM_COL_variant], "time"));
+	for (size_t v = 0; v < 2; v++) {
+		cfg = base_cfg(m, IOM_WL_TIMER, 16);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 20000;
+		cfg.tasks = 2000;
+		run_ok(&cfg);
+		assert_string_equal(row.str[IOM_COL_variant] + strlen(row.str[IOM_COL_variant]) -
+				    strlen(vs[v].variant), vs[v].variant);
+		assert_true(row.num[IOM_COL_n_completed] == 2000 && total_terminal() == 2000);
+		assert_true(hist.min >= 20000);
+
+		/* Open loop, exponential times: later tasks often due first (the heap re-arms). */
+		cfg = base_cfg(m, IOM_WL_TIMER, 64);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.dist = IOM_DIST_EXP;
+		cfg.tasks = 0;
+		cfg.rate = 5000;
+		cfg.runtime_ns = 200000000;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_submitted] > 500);
+		assert_true(total_terminal() == row.num[IOM_COL_submitted]);
+		assert_true(row.num[IOM_COL_n_completed] == row.num[IOM_COL_submitted]);
+
+		cfg = base_cfg(m, IOM_WL_TIMER, 4);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 50000000;
+		cfg.deadline_ns = 5000000;
+		cfg.tasks = 8;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 8 && total_terminal() == 8);
+		assert_true(hist.min >= 5000000);
+
+		cfg.wl.latency_ns = 1000000;
+		cfg.deadline_ns = 500000000;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_completed] == 8 && total_terminal() == 8);
+
+		cfg = base_cfg(m, IOM_WL_TIMER, 10);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 100000;
+		cfg.wl.dist = IOM_DIST_BIMODAL;
+		cfg.wl.bimodal_p = 0.1;
+		cfg.wl.bimodal_ns = 300000000;
+		cfg.deadline_ns = 100000000;
+		cfg.tasks = 100;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 10);
+		assert_true(row.num[IOM_COL_n_completed] == 90);
+	}
+}
+
 /* --- a model driven by hand: cancel, and the invariant's own failure --- */
 
 struct by_hand {
@@ -719,6 +796,101 @@ static void test_cancel_aborts(void **state)
 	}
 }
 
+/* One hand-driven uring timer task: submit it, RUNNING, due latency_ns from now. */
+static void hand_submit(const struct iom_model *m, struct iom_ctx *ctx, struct iom_task *t,
+			uint64_t seq, uint64_t latency_ns, uint64_t deadline_in_ns)
+{
+	uint64_t now = iom_now_ns();
+
+	iom_task_init(t, iom_task_id(seq, t->slot), now, deadline_in_ns ? now + deadline_in_ns : 0);
+	iom_workload_next(ctx->wl, seq, t);
+	t->latency_ns = latency_ns;
+	iom_task_start(t, now);
+	assert_int_equal(m->submit(ctx, t), IOM_Q_QUEUED);
+}
+
+/*
+ * Reap until n more tasks are reported (at most 3 s); returns the time it took. Each wait may
+ * last 1 s: a task that ends sooner was woken by the kernel, not by the reap's timeout.
+ */
+static uint64_t hand_reap(const struct iom_model *m, struct iom_ctx *ctx, uint64_t n)
+{
+	uint64_t t0 = iom_now_ns(), want = ctx->nr_reported + n;
+
+	while (ctx->nr_reported < want && iom_now_ns() - t0 < 3000000000ull)
+		assert_true(m->reap(ctx, 1, ctx->depth, 1000000000) >= 0);
+	assert_true(ctx->nr_reported == want);
+	return iom_now_ns() - t0;
+}
+
+/*
+ * uring by hand, both timer strategies. A 2 ms task submitted after a 5 s one ends in
+ * milliseconds (heap: the armed TIMEOUT is moved earlier). A cancel: ABORTED; past the task's
+ * end: COMPLETED (it won the race); past its deadline, below its end: EXPIRED (heap; see below
+ * for op). Each task is reported once, in one terminal state.
+ */
+static void test_uring_timer_by_hand(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+
+	assert_non_null(m);
+	if (!model_available(m, IOM_WL_TIMER))
+		return;
+	for (int how = IOM_URING_TIMER_HEAP; how <= IOM_URING_TIMER_OP; how++) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
+		struct iom_err err = { "" };
+		struct iom_task tasks[2] = { { .slot = 0 }, { .slot = 1 } };
+		struct iom_workload wl;
+		struct iom_ctx ctx = { .cfg = &cfg, .wl = &wl, .depth = 2, .tasks = tasks };
+
+		cfg.uring_timer = (enum iom_uring_timer)how;
+		assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
+		assert_int_equal(m->setup(&ctx), 0);
+
+		hand_submit(m, &ctx, &tasks[0], 1, 5000000000ull, 0);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);	/* in the kernel: armed at 5 s */
+		hand_submit(m, &ctx, &tasks[1], 2, 2000000, 0);
+		assert_true(hand_reap(m, &ctx, 1) < 500000000ull);
+		assert_int_equal(atomic_load(&tasks[1].state), IOM_COMPLETED);
+		assert_true(tasks[1].t_end_ns - tasks[1].t_submit_ns >= 2000000);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_RUNNING);
+
+		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
+		hand_reap(m, &ctx, 1);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_ABORTED);
+
+		hand_submit(m, &ctx, &tasks[0], 3, 1000000, 0);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
+		usleep(3000);
+		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
+		hand_reap(m, &ctx, 1);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_COMPLETED);
+
+		hand_submit(m, &ctx, &tasks[1], 4, 5000000000ull, 1000000);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
+		usleep(3000);
+		assert_int_equal(m->cancel(&ctx, &tasks[1]), 0);
+		hand_reap(m, &ctx, 1);
+		/*
+		 * op: the deadline's hrtimer fired, but under DEFER_TASKRUN its cancel of the
+		 * TIMEOUT runs only in our next enter, after that enter submits ASYNC_CANCEL: the
+		 * kernel lets the cancel win (ABORTED).
+		 */
+		if (how == IOM_URING_TIMER_HEAP)
+			assert_int_equal(atomic_load(&tasks[1].state), IOM_EXPIRED);
+		else
+			assert_true(atomic_load(&tasks[1].state) == IOM_EXPIRED ||
+				    atomic_load(&tasks[1].state) == IOM_ABORTED);
+		assert_int_equal(atomic_load(&tasks[0].nr_late) + atomic_load(&tasks[1].nr_late), 0);
+
+		/* Nothing else comes back: no task in flight, none reported. */
+		assert_true(m->reap(&ctx, 0, 2, 0) == 0);
+		assert_true(ctx.nr_reported == 4);
+		m->teardown(&ctx);
+		iom_workload_close(&wl);
+	}
+}
+
 /* A model that reports one task twice: the run must fail loudly with exit 3 and "bug:". */
 static int twice_probe(enum iom_wl_kind wl, struct iom_err *err) { return 0; }
 static int twice_setup(struct iom_ctx *ctx) { ctx->priv = ctx; return 0; }
@@ -791,6 +963,8 @@ int main(void)
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
 		cmocka_unit_test(test_timeline_marks),
 		cmocka_unit_test(test_uring_variants),
+		cmocka_unit_test(test_uring_timer_strategies),
+		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),
 	};
