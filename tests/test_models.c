@@ -699,6 +699,15 @@ static void test_uring_timer_strategies(void **state)
 		run_ok(&cfg);
 		assert_true(row.num[IOM_COL_n_completed] == 8 && total_terminal() == 8);
 
+		/* Both times past before the kernel sees the task: still EXPIRED, never late. */
+		cfg = base_cfg(m, IOM_WL_TIMER, 16);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 5000;
+		cfg.deadline_ns = 1000;
+		run_ok(&cfg);
+		assert_true(row.num[IOM_COL_n_expired] == 500 && total_terminal() == 500);
+		assert_true(row.num[IOM_COL_n_late] == 0);
+
 		cfg = base_cfg(m, IOM_WL_TIMER, 10);
 		cfg.uring_timer = vs[v].how;
 		cfg.wl.latency_ns = 100000;

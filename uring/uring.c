@@ -479,8 +479,18 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 	    (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
 
-	if (t->op == IOM_OP_TIMER && res == -ETIME)
-		res = 0;	/* a pure timeout that fires is the timer doing its job */
+	if (t->op == IOM_OP_TIMER && res == -ETIME) {
+		/*
+		 * A pure timeout that fires is the timer doing its job, unless its deadline came
+		 * before its end: then the deadline won, whatever order the CQEs came in (when the
+		 * SQEs reach the kernel after both times, the TIMEOUT may complete before its link
+		 * timeout fires). Both times are known: compare them, as epoll and the heap do.
+		 */
+		if (t->deadline_ns && t->deadline_ns < t->t_submit_ns + t->latency_ns)
+			s->deadline_fired = true;
+		else
+			res = 0;
+	}
 	if (t->op == IOM_OP_RPC && res == 0)
 		res = -ECONNRESET;	/* end of stream before any reply byte: the backend closed */
 	if (t->op == IOM_OP_RPC)
