@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "live.h"
 #include "model.h"
 #include "probe.h"
 #include "sysstat.h"
@@ -155,10 +156,53 @@ static void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
 		job->marks[job->nr_marks++] = (struct iom_mark){ t_ns, id, what };
 }
 
+/* The window's end: as planned, or earlier when the view stopped a live cell. */
+static uint64_t run_window_end(const struct iom_run *run)
+{
+	uint64_t stop;
+
+	if (!run->cfg->live)
+		return run->t_stop;
+	stop = atomic_load_explicit(&run->cfg->live->stop_ns, memory_order_relaxed);
+	return stop < run->t_stop ? stop : run->t_stop;
+}
+
+/*
+ * Live: may this submitter start another task now? Not while paused; otherwise while its
+ * share of the live concurrency has a free place (a sync submitter's share is 0 or 1).
+ */
+static bool job_live_may_start(const struct iom_job *job)
+{
+	struct iom_live *live = job->run->cfg->live;
+	unsigned int c, share, nr_jobs = job->run->nr_jobs;
+
+	if (atomic_load_explicit(&live->paused, memory_order_relaxed))
+		return false;
+	c = atomic_load_explicit(&live->concurrency, memory_order_relaxed);
+	share = c / nr_jobs + (job->ctx.job < c % nr_jobs);
+	return job->ctx.depth - job->nr_free < share;
+}
+
+/* Live: a new attempt takes the knobs' latency and deadline as they are now. */
+static void job_live_apply(const struct iom_job *job, struct iom_task *t, uint64_t start_ns)
+{
+	const struct iom_cfg *cfg = job->run->cfg;
+	uint64_t lat = atomic_load_explicit(&cfg->live->latency_ns, memory_order_relaxed);
+	uint64_t dl = atomic_load_explicit(&cfg->live->deadline_ns, memory_order_relaxed);
+
+	t->deadline_ns = dl ? start_ns + dl : 0;
+	/* The knob scales the workload's distribution: a bimodal tail stays a tail. */
+	if (cfg->wl.latency_ns && lat != cfg->wl.latency_ns)
+		lat = (uint64_t)((double)t->latency_ns * (double)lat / (double)cfg->wl.latency_ns);
+	if (lat != t->latency_ns)
+		iom_workload_set_latency(&job->run->wl, t, lat);
+}
+
 /* The task's final state: count it, measure it, free its slot. */
 static void job_account(struct iom_job *job, struct iom_task *t, int state)
 {
 	struct iom_run *run = job->run;
+	struct iom_live *live = run->cfg->live;
 
 	job->nr_state[state]++;
 	job_mark(job, 'C', t->t_end_ns, t->id);
@@ -167,11 +211,15 @@ static void job_account(struct iom_job *job, struct iom_task *t, int state)
 	/* How long after its deadline the model called it: a poller learns it at its next look. */
 	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
 		job->expire_delay_ns += t->t_end_ns - t->deadline_ns;
+	if (live) {
+		iom_live_count(&live->nr_state[state], 1);
+		iom_live_record(live, t->t_end_ns, t->t_end_ns - t->t_start_ns);
+	}
 	if (run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
 		job->nr_verify_fail++;
-	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < run->t_stop) {
+	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
 		job->nr_window++;
 		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
@@ -216,6 +264,8 @@ static bool job_maybe_retry(struct iom_job *job, struct iom_task *t, int state)
 	}
 	job->attempts[t->slot]++;
 	job->nr_retries++;
+	if (cfg->live)
+		iom_live_count(&cfg->live->nr_retry_wait, 1);
 	job->retry_slot[job->nr_retry_pending] = t->slot;
 	job->retry_due_ns[job->nr_retry_pending++] =
 		t->t_end_ns + backoff_ns(cfg, t, job->attempts[t->slot]);
@@ -322,6 +372,9 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		t = &ctx->tasks[job->retry_slot[i]];
 		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
+		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
+		if (cfg->live)
+			job_live_apply(job, t, now);
 		job_draw_fault(job, t);
 		iom_task_start(t, now);
 		ret = cfg->model->submit(ctx, t);
@@ -329,6 +382,8 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			iom_task_requeue(t);
 			break;
 		}
+		if (cfg->live)
+			iom_live_count(&cfg->live->nr_retry_wait, -1);
 		job->retry_slot[i] = job->retry_slot[job->nr_retry_pending - 1];
 		job->retry_due_ns[i] = job->retry_due_ns[--job->nr_retry_pending];
 		if (ret == IOM_Q_QUEUED) {
@@ -461,6 +516,8 @@ static bool job_should_stop(struct iom_job *job, uint64_t now)
 		return true;
 	if (run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
 		return true;
+	if (run->cfg->live && iom_live_stopped(run->cfg->live))
+		return true;
 	return false;
 }
 
@@ -484,6 +541,8 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 			if (start > *now)
 				break;
 		}
+		if (cfg->live && !job_live_may_start(job))
+			break;
 		if (cfg->tasks && *now >= run->t_win0) {
 			if (!job->quota_left) {
 				*stopping = true;
@@ -497,14 +556,22 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		iom_task_init(t, iom_task_id(seq, slot), start,
 			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, seq, t);
+		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
+		if (cfg->live)
+			job_live_apply(job, t, start);
 		job_draw_fault(job, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		job_mark(job, 'S', *now, t->id);
+		/* Counted before the model sees it: a sync task ends inside submit. */
+		if (cfg->live)
+			iom_live_count(&cfg->live->nr_submitted, 1);
 
 		ret = model->submit(ctx, t);
 		if (ret == IOM_Q_BUSY) {
 			/* Not taken: the same task goes again after a reap; nothing is dropped. */
+			if (cfg->live)
+				iom_live_count(&cfg->live->nr_submitted, -1);
 			iom_task_requeue(t);
 			job->slot_busy[slot] = false;
 			job->free_slots[job->nr_free++] = slot;
@@ -598,6 +665,22 @@ static int job_loop(struct iom_job *job)
 				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
 				  !interrupted))
 			return 0;
+		if (!inflight && cfg->live && !job->nr_retry_pending && !job_live_may_start(job)) {
+			/*
+			 * Parked by the view (paused, or this submitter's share of the live
+			 * concurrency is 0): sleep until a knob changes. gen is read before the
+			 * check, so a change in between makes the futex return at once.
+			 */
+			uint32_t gen = atomic_load_explicit(&cfg->live->gen, memory_order_acquire);
+			uint64_t until = now + 200000000ull;
+
+			if (until > run->t_stop)
+				until = run->t_stop;
+			if (!job_live_may_start(job) && !iom_live_stopped(cfg->live) && until > now)
+				iom_live_wait(cfg->live, gen, until);
+			now = iom_now_ns();
+			continue;
+		}
 		if (inflight) {
 			uint64_t timeout = UINT64_MAX;
 			unsigned int want = min_batch < inflight ? min_batch : inflight;
@@ -659,11 +742,17 @@ static void job_drain(struct iom_job *job)
 	uint64_t until = now + 5000000000ull + 4 * longest;
 	bool cancelled = false;
 
+	/* Live: the latency knob may have gone past the workload's; a person is waiting. */
+	if (cfg->live)
+		until = now + 1000000000ull;
+
 	/* No new attempt after the window: a retry still waiting gives up with its last state. */
 	job->stopping = true;
 	while (job->nr_retry_pending) {
 		struct iom_task *t = &ctx->tasks[job->retry_slot[--job->nr_retry_pending]];
 
+		if (cfg->live)
+			iom_live_count(&cfg->live->nr_retry_wait, -1);
 		job->nr_give_ups++;
 		job_account(job, t, atomic_load(&t->state));
 	}
@@ -708,6 +797,8 @@ static void *job_main(void *arg)
 		snprintf(name, sizeof(name), "iom-sub-%u", index);
 		pthread_setname_np(pthread_self(), name);
 	}
+	if (run->cfg->live)
+		iom_live_add_tid(run->cfg->live, gettid(), IOM_LIVE_SUBMITTER, index);
 	/* Every submitter inside the CPU set, whoever made it (main pins itself as well). */
 	if (run->cfg->cpus_set &&
 	    sched_setaffinity(0, sizeof(run->cfg->cpus), &run->cfg->cpus))
@@ -1033,7 +1124,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 
 	/* The window: to its planned end (runtime), or to the last measured task (--tasks). */
 	if (run->t_stop != UINT64_MAX && !run->err[0] && !interrupted)
-		runtime_ns = (double)(run->t_stop - run->t_win0);
+		runtime_ns = run_window_end(run) > run->t_win0 ?
+				     (double)(run_window_end(run) - run->t_win0) : NAN;
 	else
 		runtime_ns = last_end > run->t_win0 ? (double)(last_end - run->t_win0) : NAN;
 	row->num[IOM_COL_runtime_ns] = runtime_ns;
@@ -1053,8 +1145,11 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	}
 	row_set_quantiles(row, hist);
 	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ops_per_s] * iom_hist_mean(hist) / 1e9;
-	if (cfg->rate <= 0 && window &&
-	    fabs(row->num[IOM_COL_inflight_avg] - cfg->concurrency) > 0.05 * cfg->concurrency)
+	/* Live: the knobs moved the target during the window; the row says so instead. */
+	if (cfg->live)
+		add_flag(row, "live");
+	else if (cfg->rate <= 0 && window &&
+		 fabs(row->num[IOM_COL_inflight_avg] - cfg->concurrency) > 0.05 * cfg->concurrency)
 		add_flag(row, "inflight_off");
 	if (!window)
 		add_flag(row, "no_tasks_in_window");
@@ -1332,6 +1427,8 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	run.t_run0 = iom_now_ns();
 	run.t_win0 = run.t_run0 + cfg->ramp_ns;
 	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
+	if (cfg->live)
+		atomic_store_explicit(&cfg->live->t0_ns, run.t_win0, memory_order_relaxed);
 	pthread_barrier_wait(&run.go);
 
 	if (!atomic_load(&run.abort))

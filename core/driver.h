@@ -16,6 +16,7 @@
 #include "workload.h"
 
 struct iom_model;
+struct iom_live;
 
 enum iom_on_partial { IOM_PARTIAL_RESUBMIT, IOM_PARTIAL_ACCEPT };
 enum iom_backoff { IOM_BACKOFF_NONE, IOM_BACKOFF_EXP, IOM_BACKOFF_EXP_JITTER };
@@ -85,6 +86,13 @@ struct iom_cfg {
 	const char *timeline;		/* --timeline FILE */
 	const char *out_dir;		/* the run's results directory (may be NULL) */
 	unsigned int row_index;		/* this cell's row in runs.csv (for file names) */
+	/*
+	 * watch / demo: knobs read once per task and counters for the view (live.h); NULL for
+	 * every other run. With it, concurrency is the most tasks in flight (the slots and
+	 * threads made) and the live block's concurrency how many of them are used; deadline_ns
+	 * only sizes what a model allocates for deadlines (the live block's is applied).
+	 */
+	struct iom_live *live;
 	/* Filled by iom_run_cell from the model's caps. */
 	unsigned int depth_per_job;
 };

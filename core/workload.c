@@ -108,6 +108,25 @@ uint64_t iom_workload_latency(const struct iom_wl_params *p, uint64_t seq)
 	return p->latency_ns;
 }
 
+void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,
+			      uint64_t latency_ns)
+{
+	switch (wl->p.kind) {
+	case IOM_WL_TIMER:
+		t->latency_ns = latency_ns;
+		break;
+	case IOM_WL_RPC:
+		/* The service time travels in the request: build it again. */
+		t->latency_ns = latency_ns;
+		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, (uint32_t)(latency_ns / 1000),
+						wl->p.payload,
+						wl->p.idempotency_key ? IOM_RPC_F_IDEMPOTENT : 0);
+		break;
+	default:
+		break;	/* nop and file tasks take the time they take */
+	}
+}
+
 void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_task *t)
 {
 	switch (wl->p.kind) {

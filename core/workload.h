@@ -91,6 +91,10 @@ void iom_workload_close(struct iom_workload *wl);
 /* Fill t's op, fd, len, offset and latency for task number seq (global across submitters). */
 void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_task *t);
 
+/* Give t (already filled by iom_workload_next) another service time / timer duration. */
+void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,
+			      uint64_t latency_ns);
+
 /* The task's service time / timer duration for task number seq (exposed for tests). */
 uint64_t iom_workload_latency(const struct iom_wl_params *p, uint64_t seq);
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/live.h"
 #include "core/model.h"
 #include "kernel_free/queue.h"
 #include "kernel_free/status.h"

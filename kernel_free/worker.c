@@ -156,6 +156,7 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 	uint32_t slot = iom_id_slot(id);
 	uint64_t seq = iom_id_seq(id);
 	enum kf_st st = KF_ST_DONE;
+	struct iom_live *live = kf->cfg->live;
 	struct kf_status *e;
 	struct iom_task *t;
 	int64_t res = 0;
@@ -164,8 +165,16 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 		return;
 	e = &kf->store.entries[slot];
 	/* Dropped by a deadline or a cancel while queued, or an id from the slot's past. */
-	if (!kf_status_take(e, seq))
+	if (!kf_status_take(e, seq)) {
+		if (live) {
+			/* Out of the queue, never at a worker: the view's stages still add up. */
+			iom_live_count(&live->stage[IOM_STAGE_TAKEN], 1);
+			iom_live_count(&live->stage[IOM_STAGE_STORED], 1);
+		}
 		return;
+	}
+	if (live)
+		iom_live_count(&live->stage[IOM_STAGE_TAKEN], 1);
 	t = &kf->tasks[slot];
 	w->holding_seq = seq;
 	w->holding = slot;
@@ -214,6 +223,9 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 		}
 	}
 	w->holding = KF_NIL;
+	/* Before the status is published: the submitter may report it at once. */
+	if (live)
+		iom_live_count(&live->stage[IOM_STAGE_STORED], 1);
 	kf_status_done(e, seq, st, res, iom_now_ns());
 	/* From here the slot may be reported and reused: touch neither e nor t again. */
 	if (!kf->poll)
@@ -236,6 +248,8 @@ static void *kf_worker_main(void *arg)
 	/* A name the probes and top can tell apart from submitters and io-wq workers. */
 	snprintf(name, sizeof(name), "kf-wrk-%u", w->index);
 	pthread_setname_np(pthread_self(), name);
+	if (cfg->live)
+		iom_live_add_tid(cfg->live, gettid(), IOM_LIVE_WORKER, w->index);
 
 	pthread_mutex_lock(&kf->start_lock);
 	if (err && !kf->start_err)
