@@ -10,11 +10,11 @@ PYTHON  ?= /usr/bin/python3
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -pthread \
 	   -D_GNU_SOURCE -MMD -MP -I. $(EXTRA_CFLAGS)
-LDLIBS  += -luring -ljson-c -lm -pthread
+LDLIBS  += -luring -ljson-c -lncursesw -ltinfo -lm -pthread
 TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
-	       fio python3-matplotlib tmux iproute2 bpftool clang llvm libelf-dev zlib1g-dev
+	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev
 
 ifeq ($(V),1)
 Q =

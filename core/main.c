@@ -23,6 +23,7 @@
 #include "calibrate/calibrate.h"
 #include "scenario/scenario.h"
 #include "driver.h"
+#include "watch.h"
 #include "meta.h"
 #include "model.h"
 #include "report.h"
@@ -40,6 +41,9 @@ struct opts {
 	const char *output;
 	bool quiet;
 	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
+	/* watch only, and what watch must tell apart from a default */
+	unsigned int concurrency_max;
+	bool models_given, runtime_given, ramp_given, repeat_given, deadline_given;
 };
 
 static const char usage_text[] =
@@ -53,6 +57,11 @@ static const char usage_text[] =
 	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
 	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
 	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
+	"       iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
+	"                                  one lane per model, with keys that turn its knobs\n"
+	"                                  (default --model threads,uring, --runtime 60s)\n"
+	"       iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
+	"                                  measured scenes (a key between scenes, or --auto)\n"
 	"       iomodels help              this text\n"
 	"\n"
 	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
@@ -368,7 +377,7 @@ enum {
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
-	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES,
+	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -431,6 +440,7 @@ static const struct option long_opts[] = {
 	{ "status-lag-us", required_argument, NULL, OPT_STATUS_LAG_US },
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ "sq-entries", required_argument, NULL, OPT_SQ_ENTRIES },
+	{ "concurrency-max", required_argument, NULL, OPT_CONCURRENCY_MAX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -458,7 +468,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_MODEL: each_item("--model", optarg, add_model, o); break;
+		case OPT_MODEL:
+			each_item("--model", optarg, add_model, o);
+			o->models_given = true;
+			break;
 		case OPT_WORKLOAD: each_item("--workload", optarg, add_workload, o); break;
 		case OPT_CONCURRENCY: each_item("--concurrency", optarg, add_concurrency, o); break;
 		case OPT_JOBS: cfg->jobs = parse_uint("--jobs", optarg, 1, 4096); break;
@@ -476,7 +489,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			cfg->ramp_ns = parse_duration("--ramp", optarg);
 			ramp_given = true;
 			break;
-		case OPT_REPEAT: o->repeat = parse_uint("--repeat", optarg, 1, 1000); break;
+		case OPT_REPEAT:
+			o->repeat = parse_uint("--repeat", optarg, 1, 1000);
+			o->repeat_given = true;
+			break;
 		case OPT_RATE: cfg->rate = parse_double("--rate", optarg, 1e-3, 1e9); break;
 		case OPT_RATE_PROCESS:
 			if (!strcmp(optarg, "uniform") || !strcmp(optarg, "linear"))
@@ -498,6 +514,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		case OPT_DEADLINE_US:
 			cfg->deadline_ns =
 				(uint64_t)(parse_double("--deadline-us", optarg, 1, 3.6e9) * 1e3);
+			o->deadline_given = true;
 			break;
 		case OPT_CPU_WORK_US:
 			cfg->cpu_work_ns =
@@ -595,6 +612,9 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
 		case OPT_FAULT: each_item("--fault", optarg, add_fault, o); break;
+		case OPT_CONCURRENCY_MAX:
+			o->concurrency_max = parse_uint("--concurrency-max", optarg, 1, 4096);
+			break;
 		case OPT_BACKEND_CAPACITY:
 			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
 							      1u << 30);
@@ -712,6 +732,8 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	/* Open loop: C only caps what may be in flight, so it must not throttle the rate. */
 	if (!o->nr_concurrency)
 		add_concurrency(o, "--concurrency", cfg->rate > 0 ? "1024" : "16");
+	o->runtime_given = runtime_given;
+	o->ramp_given = ramp_given;
 	if (cfg->tasks && runtime_given)
 		usage_error("--tasks and --runtime: give one of them%s", "");
 	if (!cfg->tasks && cfg->runtime_ns < 1000000)
@@ -828,6 +850,10 @@ static int cmd_run(int argc, char **argv)
 	if (!hist)
 		return 1;
 	parse_run_opts(&o, argc, argv);
+	if (o.concurrency_max) {
+		free(hist);
+		usage_error("--concurrency-max: only for watch (run takes --concurrency LIST)%s", "");
+	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 
 	if (o.output)
@@ -919,6 +945,103 @@ static int list_caps(void)
 		       caps & IOM_CAP_CQ ? ",cq" : "", iom_models[m]->desc);
 	}
 	return 0;
+}
+
+/*
+ * watch: the run options for one cell per model, run side by side with live knobs. What only a
+ * batch run can mean (lists of workloads or concurrencies, repeats, open loop, a task count) is
+ * refused here, before anything starts.
+ */
+static int cmd_watch(int argc, char **argv)
+{
+	struct iom_watch_opts w = { 0 };
+	struct opts o = { 0 };
+	unsigned int cmax;
+
+	parse_run_opts(&o, argc, argv);
+	if (o.nr_workloads > 1)
+		usage_error("watch: one --workload at a time (got %s)", "a list");
+	if (o.nr_concurrency > 1)
+		usage_error("watch: one --concurrency to start from (got %s); keys change it",
+			    "a list");
+	if (o.cfg.rate > 0)
+		usage_error("watch: closed loop only (--rate is for %s)", "run");
+	if (o.cfg.tasks)
+		usage_error("watch: runs for --runtime or until q (--tasks is for %s)", "run");
+	if (o.repeat_given || o.ramp_given)
+		usage_error("watch: --repeat and --ramp are for %s", "run");
+	if (o.cfg.timeline)
+		usage_error("watch: --timeline is for %s", "run");
+	if (!o.models_given) {
+		o.nr_models = 0;
+		add_model(&o, "--model", "threads");
+		add_model(&o, "--model", "uring");
+	}
+	if (o.nr_models > IOM_WATCH_MAX_LANES)
+		usage_error("watch: at most 4 models side by side%s", "");
+	for (unsigned int i = 0; i < o.nr_models; i++)
+		for (unsigned int j = 0; j < i; j++)
+			if (o.models[i] == o.models[j])
+				usage_error("watch: model '%s' given twice", o.models[i]->name);
+	if (o.cfg.probes && *o.cfg.probes && strcmp(o.cfg.probes, "off") && o.nr_models > 1)
+		usage_error("watch: --probes counts the whole process: give one --model%s", "");
+	/* Slots and threads for the most the keys can ask for: 4 C, at least 64, at most 4096. */
+	cmax = o.concurrency_max ? o.concurrency_max :
+	       o.concurrency[0] * 4 > 64 ? (o.concurrency[0] * 4 < 4096 ? o.concurrency[0] * 4 : 4096) :
+	       64;
+	if (o.concurrency[0] > cmax)
+		usage_error("--concurrency: above --concurrency-max %s", "");
+	if (o.cfg.jobs && cmax / o.cfg.jobs > IOM_MAX_DEPTH)
+		usage_error("--concurrency-max: at most %s per submitter", "1048576");
+	if (!o.runtime_given)
+		o.cfg.runtime_ns = 60000000000ull;
+	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
+		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
+			strerror(errno));
+		return 1;
+	}
+	w.cfg = o.cfg;
+	w.cfg.wl.kind = o.workloads[0];
+	for (unsigned int i = 0; i < o.nr_models; i++)
+		w.models[w.nr_models++] = o.models[i];
+	w.concurrency = o.concurrency[0];
+	w.concurrency_max = cmax;
+	w.deadline_on = o.deadline_given;
+	w.output = o.output;
+	w.argc = argc;
+	w.argv = argv;
+	return iom_watch(&w);
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "auto", no_argument, NULL, 'a' }, { "slow-ms", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 },
+	};
+	struct iom_demo_opts d = { .slow_ns = 2000000000ull };
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': d.automatic = true; break;
+		case 's':
+			d.slow_ns = (uint64_t)parse_uint("--slow-ms", optarg, 10, 60000) * 1000000ull;
+			break;
+		case 'o':
+			if (!*optarg)
+				usage_error("--output: empty%s", "");
+			d.output = optarg;
+			break;
+		default:
+			usage_error("demo: unknown option or missing value '%s' (--auto, --slow-ms MS, "
+				    "--output DIR)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("demo: unexpected argument '%s'", argv[optind]);
+	return iom_demo(&d);
 }
 
 static int cmd_list(int argc, char **argv)
@@ -1096,6 +1219,10 @@ int main(int argc, char **argv)
 		return cmd_relay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "watch"))
+		return cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "demo"))
+		return cmd_demo(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "calibrate"))
 		return cmd_calibrate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iomodels watch: the seed's animated lanes, drawn from a benchmark running in the same process.
+ * One lane per running model (each a cell of the driver in a thread of its own, with a live
+ * control block); knobs change the running cells; a plain line per second when stdout is not a
+ * terminal. iomodels demo: the seed's story in five measured scenes.
+ */
+#ifndef IOM_WATCH_H
+#define IOM_WATCH_H
+
+#include <stdbool.h>
+
+#include "driver.h"
+
+#define IOM_WATCH_MAX_LANES	4	/* running at once: one per model */
+
+struct iom_watch_opts {
+	struct iom_cfg cfg;		/* the cell every lane runs: workload, knobs' first values */
+	const struct iom_model *models[IOM_WATCH_MAX_LANES];
+	unsigned int nr_models;
+	unsigned int concurrency;	/* the concurrency knob's first value */
+	unsigned int concurrency_max;	/* slots and threads each lane makes */
+	bool deadline_on;		/* --deadline-us given: the deadline starts on */
+	const char *output;		/* results directory, or NULL for none */
+	int argc;			/* the command line, recorded in run.json */
+	char **argv;
+};
+
+/* Runs until q, Ctrl-C or the runtime's end. Returns the exit code (0, 1, 3 or 130). */
+int iom_watch(const struct iom_watch_opts *o);
+
+struct iom_demo_opts {
+	bool automatic;			/* --auto: no key between scenes */
+	uint64_t slow_ns;		/* scene 1 and 2's slow task (default 2 s) */
+	const char *output;		/* where the scenes' scenarios write (default: a temp dir) */
+};
+
+int iom_demo(const struct iom_demo_opts *o);
+
+#endif
