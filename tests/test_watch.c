@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tests for iomodels watch and demo, run as a user would run them: "$IOM_BIN" in a fresh cwd.
+ * The full-screen view is driven in tmux (a private server per test, killed at the end):
+ * send-keys, capture-pane, and #{alternate_on} to see the terminal given back. The plain view
+ * (stdout not a terminal) is driven through pipes. Every wait is bounded; no assertion is about
+ * time: a key press must change what the next full second measures, whatever it measures.
+ */
+#include "tests/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PANE_CMD_MAX	1024
+#define WAIT_LONG_MS	60000	/* a sanitizer build on a busy 2-CPU box is slow to start */
+
+struct wctx {
+	char tmp[64];
+	char sock[64];		/* tmux -L name, or "" when no server was started */
+	pid_t pid;		/* a plain watch still running, or 0 */
+	char *buf;		/* freed by teardown, so a failed assertion leaks nothing */
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static const char *iom_bin(void)
+{
+	const char *bin = getenv("IOM_BIN");
+
+	if (!bin || !*bin)
+		fail_msg("IOM_BIN is not set: run these tests with `make test`");
+	if (access(bin, X_OK))
+		fail_msg("IOM_BIN=%s is not executable: %s", bin, strerror(errno));
+	return bin;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int setup(void **state)
+{
+	struct wctx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -1;
+	snprintf(x->tmp, sizeof(x->tmp), "/tmp/iom_test_watch.XXXXXX");
+	if (!mkdtemp(x->tmp)) {
+		free(x);
+		return -1;
+	}
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct wctx *x = *state;
+	char cmd[128];
+
+	if (x->sock[0]) {
+		snprintf(cmd, sizeof(cmd), "tmux -L %s kill-server >/dev/null 2>&1", x->sock);
+		if (system(cmd)) {
+			/* Already gone: the pane's command ended and took the server with it. */
+		}
+	}
+	if (x->pid > 0) {
+		kill(x->pid, SIGKILL);
+		waitpid(x->pid, NULL, 0);
+	}
+	nftw(x->tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(x->buf);
+	free(x);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tmux                                                                                       */
+
+static bool have_tmux(void)
+{
+	return system("tmux -V >/dev/null 2>&1") == 0;
+}
+
+static int tmux(struct wctx *x, const char *args)
+{
+	char cmd[PANE_CMD_MAX + 128];
+
+	snprintf(cmd, sizeof(cmd), "tmux -L %s %s", x->sock, args);
+	return system(cmd);
+}
+
+/* A pane of w x h running watch with args; its shell says EXIT=<status> when watch ends. */
+static void tmux_start(struct wctx *x, int w, int h, const char *args)
+{
+	char cmd[PANE_CMD_MAX + 128];
+
+	if (!have_tmux())
+		iom_skip("tmux is not installed (make deps installs it)");
+	snprintf(x->sock, sizeof(x->sock), "iomtest-%d", (int)getpid());
+	/* The pane stays after watch ends (sleep), so the test can read what it left. */
+	snprintf(cmd, sizeof(cmd), "new-session -d -x %d -y %d -c %s \"%s watch %s; echo "
+		 "EXIT=\\$?; sleep 120\"", w, h, x->tmp, iom_bin(), args);
+	assert_int_equal(tmux(x, cmd), 0);
+}
+
+/* The pane's text now (or its #{alternate_on} with what = "alt"), in x->buf: valid until the
+ * next read. */
+static char *tmux_read(struct wctx *x, const char *what)
+{
+	char cmd[256];
+	size_t len = 0;
+	FILE *p;
+
+	free(x->buf);
+	x->buf = calloc(1, 64 * 1024);
+	assert_non_null(x->buf);
+	if (!strcmp(what, "alt"))
+		snprintf(cmd, sizeof(cmd), "tmux -L %s display -p '#{alternate_on}'", x->sock);
+	else
+		/* -J: lines the terminal wrapped come back whole. */
+		snprintf(cmd, sizeof(cmd), "tmux -L %s capture-pane -p -J", x->sock);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	len = fread(x->buf, 1, 64 * 1024 - 1, p);
+	x->buf[len] = '\0';
+	pclose(p);
+	return x->buf;
+}
+
+/* Wait until the pane shows text, or fail with what it showed. */
+static char *tmux_wait(struct wctx *x, const char *text, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *screen = tmux_read(x, "pane");
+
+		if (strstr(screen, text))
+			return screen;
+		if (now_ms() > end)
+			fail_msg("no '%s' in the pane after %d ms; it shows:\n%s", text, timeout_ms,
+				 screen);
+		sleep_ms(200);
+	}
+}
+
+/* The number after "in flight " on the first line that starts with lane. */
+static double lane_inflight(const char *screen, const char *lane)
+{
+	const char *p = screen;
+
+	while (p && *p) {
+		const char *eol = strchr(p, '\n'), *f;
+
+		if (!strncmp(p, lane, strlen(lane)) && (f = strstr(p, "in flight ")) &&
+		    (!eol || f < eol))
+			return strtod(f + 10, NULL);
+		p = eol ? eol + 1 : NULL;
+	}
+	return -1;
+}
+
+/* A sparkline row (" ops/s" then bars, then "max ...") with the knob's letter among its bars. */
+static bool spark_marked(const char *screen, char mark)
+{
+	for (const char *p = screen; p && *p;) {
+		const char *eol = strchr(p, '\n'), *mx;
+
+		if (!strncmp(p, " ops/s ", 7)) {
+			mx = strstr(p, " max ");
+			for (const char *c = p + 7; c < (mx ? mx : eol ? eol : p + strlen(p)); c++)
+				if (*c == mark)
+					return true;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return false;
+}
+
+/* Every "submitted N = completed a + failed b + aborted c + partial d + expired e" adds up. */
+static int check_summary(const char *text)
+{
+	const char *p = text;
+	int rows = 0;
+
+	while ((p = strstr(p, "submitted "))) {
+		double n, a, b, c, d, e;
+
+		assert_int_equal(sscanf(p, "submitted %lf = completed %lf + failed %lf + aborted %lf + "
+					"partial %lf + expired %lf", &n, &a, &b, &c, &d, &e), 6);
+		assert_true(n > 0);
+		assert_true(n == a + b + c + d + e);
+		rows++;
+		p++;
+	}
+	return rows;
+}
+
+/* The lanes and their counts appear; + doubles concurrency and the in-flight count follows;
+ * q ends the run, the invariant holds, and the terminal is back (no alternate screen). */
+static void test_tmux_lanes_keys_quit(void **state)
+{
+	struct wctx *x = *state;
+	char args[512], path[PATH_MAX];
+	double before, after = -1;
+	char *screen;
+	int64_t end;
+
+	snprintf(args, sizeof(args), "--model threads,uring --workload timer --latency-us 20000 "
+		 "--concurrency 4 --runtime 40 --output %s/out", x->tmp);
+	tmux_start(x, 80, 24, args);
+	tmux_wait(x, "SCHEDULED RUNNING COMPLETED", WAIT_LONG_MS);
+	screen = tmux_wait(x, "ops/s", WAIT_LONG_MS);
+	assert_non_null(strstr(screen, "Client<->Server"));
+	assert_non_null(strstr(screen, "submitter -> SQ -> kernel"));
+	assert_non_null(strstr(screen, "C 4/64"));
+	/* A full second has been read: the threads lane keeps about 4 in flight. */
+	end = now_ms() + WAIT_LONG_MS;
+	do {
+		sleep_ms(200);
+		before = lane_inflight(tmux_read(x, "pane"), "threads");
+	} while (!(before > 0) && now_ms() < end);
+	assert_true(before > 0 && before <= 4.0);
+
+	assert_int_equal(tmux(x, "send-keys +"), 0);
+	tmux_wait(x, "C 8/64", 10000);
+	tmux_wait(x, "concurrency 4 -> 8", 10000);
+	/* The next full seconds: the in-flight count follows the knob (8 wanted, 4 before). */
+	end = now_ms() + 20000;
+	while (now_ms() < end) {
+		after = lane_inflight(tmux_read(x, "pane"), "threads");
+		if (after > 6.0)
+			break;
+		sleep_ms(250);
+	}
+	assert_true(after > 6.0 && after <= 8.0);
+	/* The knob change is marked on the history: a C among the sparkline's bars. */
+	assert_true(spark_marked(tmux_read(x, "pane"), 'C'));
+
+	assert_int_equal(tmux(x, "send-keys q"), 0);
+	screen = tmux_wait(x, "EXIT=", WAIT_LONG_MS);
+	assert_non_null(strstr(screen, "EXIT=0"));
+	assert_string_equal(tmux_read(x, "alt"), "0\n");
+	assert_int_equal(check_summary(tmux_read(x, "pane")), 2);
+	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
+	assert_int_equal(access(path, R_OK), 0);
+	snprintf(path, sizeof(path), "%s/out/events.csv", x->tmp);
+	assert_int_equal(access(path, R_OK), 0);
+}
+
+/* Too small: a clear message instead of a garbled screen; q still quits cleanly. */
+static void test_tmux_too_small(void **state)
+{
+	struct wctx *x = *state;
+	char *screen;
+
+	tmux_start(x, 60, 20, "--model threads --runtime 30");
+	tmux_wait(x, "terminal too small (need 80x24, have 60x20)", WAIT_LONG_MS);
+	assert_int_equal(tmux(x, "send-keys q"), 0);
+	screen = tmux_wait(x, "EXIT=", WAIT_LONG_MS);
+	assert_non_null(strstr(screen, "EXIT=0"));
+	/* The screen it left is the summary, not a frame. */
+	if (strstr(screen, "terminal too small") || check_summary(screen) != 1)
+		fail_msg("the pane after q:\n%s", screen);
+	/* (screen is x->buf: read last, the next read replaces it) */
+	assert_string_equal(tmux_read(x, "alt"), "0\n");
+}
+
+/* Ctrl-C: the cells drain and stop, the terminal is given back, the exit status says so. */
+static void test_tmux_ctrl_c(void **state)
+{
+	struct wctx *x = *state;
+	char *screen;
+
+	tmux_start(x, 80, 24, "--model uring --runtime 30");
+	tmux_wait(x, "ops/s", WAIT_LONG_MS);
+	assert_int_equal(tmux(x, "send-keys C-c"), 0);
+	screen = tmux_wait(x, "EXIT=", WAIT_LONG_MS);
+	assert_non_null(strstr(screen, "EXIT=130"));
+	if (!strstr(screen, "interrupted"))
+		fail_msg("the pane after Ctrl-C:\n%s", screen);
+	assert_string_equal(tmux_read(x, "alt"), "0\n");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Plain lines (stdout not a terminal); keys from stdin                                       */
+
+struct proc {
+	pid_t pid;
+	int in, out;
+	char acc[65536];
+	size_t len;
+};
+
+static void proc_start(struct wctx *x, struct proc *p, char *const argv[])
+{
+	int pi[2], po[2];
+
+	assert_int_equal(pipe2(pi, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+	fflush(NULL);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		if (dup2(pi[0], 0) < 0 || dup2(po[1], 1) < 0 || chdir(x->tmp))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	x->pid = p->pid;
+	close(pi[0]);
+	close(po[1]);
+	p->in = pi[1];
+	p->out = po[0];
+	p->len = 0;
+}
+
+/* The next line of the child's stdout, or NULL at its end; fails after timeout_ms. */
+static char *proc_line(struct proc *p, char *line, size_t size, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *nl = memchr(p->acc, '\n', p->len);
+		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+		ssize_t n;
+
+		if (nl) {
+			size_t k = (size_t)(nl - p->acc);
+
+			snprintf(line, size, "%.*s", (int)k, p->acc);
+			memmove(p->acc, nl + 1, p->len - k - 1);
+			p->len -= k + 1;
+			return line;
+		}
+		if (now_ms() > end)
+			fail_msg("no line from watch in %d ms", timeout_ms);
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = read(p->out, p->acc + p->len, sizeof(p->acc) - 1 - p->len);
+		if (n <= 0)
+			return NULL;
+		p->len += (size_t)n;
+	}
+}
+
+static int proc_wait(struct wctx *x, struct proc *p, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	int status;
+
+	close(p->in);
+	close(p->out);
+	while (waitpid(p->pid, &status, WNOHANG) == 0) {
+		if (now_ms() > end)
+			fail_msg("watch did not exit in %d ms", timeout_ms);
+		sleep_ms(50);
+	}
+	x->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Column index of name in a CSV header line. */
+static int csv_col(const char *header, const char *name)
+{
+	int i = 0;
+
+	for (const char *p = header; p; p = strchr(p, ','), p = p ? p + 1 : NULL, i++)
+		if (!strncmp(p, name, strlen(name)) &&
+		    (p[strlen(name)] == ',' || p[strlen(name)] == '\n' || !p[strlen(name)]))
+			return i;
+	return -1;
+}
+
+static double csv_num(const char *row, int col)
+{
+	const char *p = row;
+
+	for (int i = 0; i < col && p; i++) {
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return p ? strtod(p, NULL) : -1;
+}
+
+static void test_plain_lines_and_knob(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], line[4096], path[PATH_MAX + 16], header[4096], row[4096];
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--latency-us", "20000", "--concurrency", "4", "--runtime", "30",
+			 "--output", out, NULL };
+	int seconds = 0, k, col[7];
+	double t_key = -1, infl = -1;
+	struct proc p;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	proc_start(x, &p, argv);
+	/* Two full seconds at C 4, each a plain line with the counts. */
+	while (seconds < 2 && proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		if (strstr(line, " threads in_flight=")) {
+			assert_non_null(strstr(line, "COMPLETED="));
+			assert_non_null(strstr(line, "blocked="));
+			seconds++;
+		}
+	assert_int_equal(seconds, 2);
+	assert_int_equal(write(p.in, "+\n", 2), 2);
+	/* The knob's line says when; the first second that began after it shows about 8. */
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS)) {
+		double t;
+
+		if (strstr(line, "concurrency 4 -> 8") && sscanf(line, "watch t=%lf", &t) == 1)
+			t_key = t;
+		if (t_key >= 0 && sscanf(line, "watch t=%d threads in_flight=%lf", &k, &t) == 2 &&
+		    k - 1 >= t_key) {
+			infl = t;
+			break;
+		}
+	}
+	assert_true(t_key >= 0);
+	assert_true(infl > 6.0 && infl <= 8.0);
+	assert_int_equal(write(p.in, "q", 1), 1);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		;
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+
+	/* The same results files as run, plus the knob changes. */
+	snprintf(path, sizeof(path), "%s/runs.csv", out);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(header, sizeof(header), f));
+	assert_non_null(fgets(row, sizeof(row), f));
+	assert_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(strstr(row, ",ok,"));
+	assert_non_null(strstr(row, "live"));
+	/* The invariant, from the row: submitted = the sum of the terminal states. */
+	col[0] = csv_col(header, "submitted");
+	col[1] = csv_col(header, "n_completed");
+	col[2] = csv_col(header, "n_failed");
+	col[3] = csv_col(header, "n_aborted");
+	col[4] = csv_col(header, "n_partial");
+	col[5] = csv_col(header, "n_expired");
+	for (int i = 0; i < 6; i++)
+		assert_true(col[i] >= 0);
+	assert_true(csv_num(row, col[0]) > 0);
+	assert_true(csv_num(row, col[0]) == csv_num(row, col[1]) + csv_num(row, col[2]) +
+					  csv_num(row, col[3]) + csv_num(row, col[4]) +
+					  csv_num(row, col[5]));
+	snprintf(path, sizeof(path), "%s/events.csv", out);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(header, sizeof(header), f));
+	assert_non_null(fgets(row, sizeof(row), f));
+	fclose(f);
+	assert_non_null(strstr(row, ",concurrency,4,8"));
+	snprintf(path, sizeof(path), "%s/run.json", out);
+	assert_int_equal(access(path, R_OK), 0);
+}
+
+/* demo --auto runs its five scenes start to end and exits 0. */
+static void test_demo_auto(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], line[4096];
+	char *argv[] = { (char *)iom_bin(), "demo", "--auto", "--slow-ms", "300", "--output", out,
+			 NULL };
+	int scenes = 0;
+	struct proc p;
+
+	snprintf(out, sizeof(out), "%s/demo", x->tmp);
+	proc_start(x, &p, argv);
+	while (proc_line(&p, line, sizeof(line), 4 * WAIT_LONG_MS)) {
+		if (!strncmp(line, "== scene ", 9))
+			scenes++;
+		assert_null(strstr(line, "bug:"));
+	}
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	assert_int_equal(scenes, 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_plain_lines_and_knob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmux_lanes_keys_quit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmux_ctrl_c, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demo_auto, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
