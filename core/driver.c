@@ -1098,7 +1098,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_retries] = (double)retries;
 		row->num[IOM_COL_give_ups] = (double)give_ups;
 	}
-	if (iom_fault_active(cfg)) {
+	/* faults too: a live view may have turned the rate back to 0 after some. */
+	if (iom_fault_active(cfg) || faults) {
 		row->num[IOM_COL_faults] = (double)faults;
 		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 	}
@@ -1227,21 +1228,23 @@ static void run_write_marks(struct iom_run *run)
 	fclose(f);
 }
 
+/* The errno rate is read atomically: `iomodels watch` turns it while the cell runs. */
 bool iom_fault_active(const struct iom_cfg *cfg)
 {
-	return cfg->fault_ppm || cfg->fault_kill_ppm || cfg->fault_drop_ppm ||
-	       cfg->fault_cq_entries;
+	return __atomic_load_n(&cfg->fault_ppm, __ATOMIC_RELAXED) || cfg->fault_kill_ppm ||
+	       cfg->fault_drop_ppm || cfg->fault_cq_entries;
 }
 
 void iom_fault_format(const struct iom_cfg *cfg, char *buf, size_t len)
 {
+	uint32_t ppm = __atomic_load_n(&cfg->fault_ppm, __ATOMIC_RELAXED);
 	size_t n = 0;
 
 	buf[0] = '\0';
-	if (cfg->fault_ppm)
+	if (ppm)
 		n += (size_t)snprintf(buf + n, len - n, "errno:%s@%g",
 				      strerrorname_np(cfg->fault_errno) ?
-				      strerrorname_np(cfg->fault_errno) : "?", cfg->fault_ppm / 1e6);
+				      strerrorname_np(cfg->fault_errno) : "?", ppm / 1e6);
 	if (cfg->fault_kill_ppm && n < len)
 		n += (size_t)snprintf(buf + n, len - n, "%skill-worker@%g", n ? "," : "",
 				      cfg->fault_kill_ppm / 1e6);
