@@ -1205,7 +1205,7 @@ static void process_setup(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "iomodels: missing command: run, list, calibrate or help\n");
+		fprintf(stderr, "iomodels: missing command: run, watch, demo, list, calibrate or help\n");
 		return 2;
 	}
 	process_setup();
@@ -1229,6 +1229,6 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	fprintf(stderr, "iomodels: unknown command '%s' (run, list, help)\n", argv[1]);
+	fprintf(stderr, "iomodels: unknown command '%s' (run, watch, demo, list, help)\n", argv[1]);
 	return 2;
 }

@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1156,6 +1157,23 @@ int iom_watch(const struct iom_watch_opts *o)
 	if (watch_open_output(w)) {
 		free(h);
 		return 1;
+	}
+	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
+	 * moment would each find it half written by another. */
+	if (o->cfg.wl.kind == IOM_WL_FILE) {
+		struct iom_workload wl;
+		struct iom_err err = { "" };
+
+		if (iom_workload_open(&wl, &o->cfg.wl, &err)) {
+			fprintf(stderr, "iomodels: %s\n", err.msg);
+			if (w->events)
+				fclose(w->events);
+			if (w->rep)
+				iom_report_close(w->rep);
+			free(h);
+			return 1;
+		}
+		iom_workload_close(&wl);
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
