@@ -422,9 +422,11 @@ static void scene2(struct demo *d)
 	fmt_ns(c, sizeof(c), d->sync_oncpu_ns);
 	printf("\nresult: the task took %s (%s at poll %u); meanwhile this thread was on a CPU "
 	       "for %s, doing other work (scene 1's client thread: %s, blocked). The task waited "
-	       "in %s, not on the caller's stack.\n", a, iom_state_name(atomic_load(&t->state)),
-	       polls, b, c, !strcmp(m->name, "uring") ? "the kernel (an io_uring timeout)" :
-	       !strcmp(m->name, "epoll") ? "the kernel (a timerfd)" : "a worker thread");
+	       "in %s, not on the caller's stack (%s: %s).\n", a,
+	       iom_state_name(atomic_load(&t->state)), polls, b, c,
+	       !strcmp(m->name, "uring") ? "the kernel (an io_uring TIMEOUT)" :
+	       !strcmp(m->name, "epoll") ? "the kernel (a timerfd)" : "a worker thread", m->name,
+	       h.ctx.variant);
 	hand_close(&h);
 }
 

@@ -239,7 +239,7 @@ static void test_tmux_lanes_keys_quit(void **state)
 	tmux_wait(x, "SCHEDULED RUNNING COMPLETED", WAIT_LONG_MS);
 	screen = tmux_wait(x, "ops/s", WAIT_LONG_MS);
 	assert_non_null(strstr(screen, "Client<->Server"));
-	assert_non_null(strstr(screen, "submitter -> SQ -> kernel"));
+	assert_non_null(strstr(screen, "submitter -> SQ -> kernel/io-wq -> CQ"));
 	assert_non_null(strstr(screen, "C 4/64"));
 	/* A full second has been read: the threads lane keeps about 4 in flight. */
 	end = now_ms() + WAIT_LONG_MS;
