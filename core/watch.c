@@ -821,11 +821,10 @@ static void lane_diagram(const struct lane *ln, char *buf, size_t len, int width
 			 sub->n - sub->parked, g, sub->n - sub->parked > n ? "+" : "", sub->blk,
 			 sub->run, sub->rq, sub->parked);
 	} else if (!strcmp(name, "uring")) {
-		/* In flight, not "in the kernel": timer tasks wait in the ring's heap under one
-		 * armed TIMEOUT (--uring-timer heap), other tasks are SQEs the kernel holds. */
-		snprintf(buf, len, " submitter -> SQ -> kernel/io-wq -> CQ: %" PRIu64 " in flight, "
-			 "io-wq %u thr | sub blk %.1f run %.1f rq %.1f", ln->running, wq->n, sub->blk,
-			 sub->run, sub->rq);
+		/* The tasks in flight are on the line above: timer tasks wait in the ring's heap
+		 * under one armed TIMEOUT (--uring-timer heap), not one each in the kernel. */
+		snprintf(buf, len, " submitter -> SQ -> kernel/io-wq -> CQ, io-wq %u thr | blk %.1f "
+			 "run %.1f rq %.1f", wq->n, sub->blk, sub->run, sub->rq);
 	} else if (!strcmp(name, "kernel_free")) {
 		uint64_t q = ln->stage[0] > ln->stage[1] ? ln->stage[0] - ln->stage[1] : 0;
 		uint64_t at = ln->stage[1] > ln->stage[2] ? ln->stage[1] - ln->stage[2] : 0;
