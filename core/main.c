@@ -766,20 +766,6 @@ static void default_output(char *buf, size_t len)
 	snprintf(buf, len, "results/%s-%s", stamp, host);
 }
 
-static void fmt_ns(char *buf, size_t len, double ns)
-{
-	if (isnan(ns))
-		snprintf(buf, len, "-");
-	else if (ns < 1e3)
-		snprintf(buf, len, "%.0fns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1e9)
-		snprintf(buf, len, "%.2fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.2fs", ns / 1e9);
-}
-
 /* The one line a person reads per cell. */
 static void print_cell(const struct iom_row *row)
 {
@@ -793,9 +779,9 @@ static void print_cell(const struct iom_row *row)
 		printf(" %s\n", row->str[IOM_COL_reason]);
 		return;
 	}
-	fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
-	fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
-	fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
+	iom_fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
+	iom_fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
+	iom_fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
 	printf(" %10.0f ops/s  p50 %-8s p99 %-8s cpu/task %-8s inflight %.1f%s%s",
 	       n[IOM_COL_ops_per_s], p50, p99, cpu, n[IOM_COL_inflight_avg],
 	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);

@@ -42,6 +42,8 @@ struct iom_row {
 /* Every numeric column NAN, every string empty. */
 void iom_row_init(struct iom_row *row);
 const char *iom_col_name(enum iom_col c);
+/* A duration for a person: 850ns, 12.3us, 1.25ms, 2.00s; "-" for NAN. */
+void iom_fmt_ns(char *buf, size_t len, double ns);
 int iom_col_is_num(enum iom_col c);
 
 struct iom_report;

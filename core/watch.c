@@ -152,20 +152,6 @@ static void watch_on_signal(int sig)
 /* ----------------------------------------------------------------------------------------- */
 /* Formatting                                                                                */
 
-static void fmt_ns(char *buf, size_t len, double ns)
-{
-	if (isnan(ns))
-		snprintf(buf, len, "-");
-	else if (ns < 1e3)
-		snprintf(buf, len, "%.0fns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1e9)
-		snprintf(buf, len, "%.2fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.2fs", ns / 1e9);
-}
-
 /* At most 5 characters: 1234, 12.3k, 1.23M. */
 static void fmt_count(char *buf, size_t len, double v)
 {
@@ -397,8 +383,8 @@ static void knob_latency(struct watch *w, bool up)
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
 			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->latency_ns, n);
-	fmt_ns(from, sizeof(from), (double)l);
-	fmt_ns(to, sizeof(to), (double)n);
+	iom_fmt_ns(from, sizeof(from), (double)l);
+	iom_fmt_ns(to, sizeof(to), (double)n);
 	event(w, 'L', "latency", from, to);
 }
 
@@ -411,7 +397,7 @@ static void knob_deadline(struct watch *w)
 		if (lane_running(w->lanes[i]))
 			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->deadline_ns,
 				     w->k.deadline_on ? w->k.deadline_ns : 0);
-	fmt_ns(val, sizeof(val), (double)w->k.deadline_ns);
+	iom_fmt_ns(val, sizeof(val), (double)w->k.deadline_ns);
 	snprintf(from, sizeof(from), "%s", w->k.deadline_on ? "off" : val);
 	snprintf(to, sizeof(to), "%s", w->k.deadline_on ? val : "off");
 	event(w, 'D', "deadline", from, to);
@@ -773,7 +759,7 @@ static void draw_spark(struct watch *w, const struct lane *ln, int y, const char
 			top = x;
 	}
 	if (latency)
-		fmt_ns(v, sizeof(v), top > 0 ? top : NAN);
+		iom_fmt_ns(v, sizeof(v), top > 0 ? top : NAN);
 	else
 		fmt_count(v, sizeof(v), top);
 	snprintf(lab, sizeof(lab), "%s", label);
@@ -853,8 +839,8 @@ static void lane_figures(const struct lane *ln, char *buf, size_t len)
 	double infl = e && e->inflight_n ? e->inflight_sum / e->inflight_n : NAN;
 
 	fmt_count(ops, sizeof(ops), e ? (double)e->ops : NAN);
-	fmt_ns(lat, sizeof(lat), !e ? NAN : !isnan(e->p99_ns) ? e->p99_ns : e->max_ns);
-	fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
+	iom_fmt_ns(lat, sizeof(lat), !e ? NAN : !isnan(e->p99_ns) ? e->p99_ns : e->max_ns);
+	iom_fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
 	snprintf(buf, len, "in flight %.1f  %s ops/s  %s %s  cpu %s/task", infl, ops,
 		 e && isnan(e->p99_ns) ? "max" : "p99", lat, cpu);
 }
@@ -910,8 +896,8 @@ static void draw(struct watch *w, uint64_t now)
 		return;
 	}
 	w->too_small = false;
-	fmt_ns(lat, sizeof(lat), (double)w->k.latency_ns);
-	fmt_ns(dl, sizeof(dl), (double)w->k.deadline_ns);
+	iom_fmt_ns(lat, sizeof(lat), (double)w->k.latency_ns);
+	iom_fmt_ns(dl, sizeof(dl), (double)w->k.deadline_ns);
 	fmt_ppm(fault, sizeof(fault), w->k.fault_ppm, w->o->cfg.fault_errno);
 	snprintf(line, sizeof(line), "iomodels watch  %s  C %u/%u  latency %s  deadline %s%s  "
 		 "fault %s  %.0f/%.0fs", iom_wl_name(w->o->cfg.wl.kind), w->k.c, w->k.cmax,
@@ -953,9 +939,9 @@ static void plain_second(const struct lane *ln, uint64_t s)
 
 	if (!e)
 		return;
-	fmt_ns(p99, sizeof(p99), e->p99_ns);
-	fmt_ns(mx, sizeof(mx), e->max_ns);
-	fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
+	iom_fmt_ns(p99, sizeof(p99), e->p99_ns);
+	iom_fmt_ns(mx, sizeof(mx), e->max_ns);
+	iom_fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
 	printf("watch t=%" PRIu64 " %s in_flight=%.1f ops/s=%" PRIu64 " p99=%s max=%s cpu/task=%s "
 	       "threads=%u running=%.1f runnable=%.1f blocked=%.1f parked=%u workers=%u io-wq=%u "
 	       "SCHEDULED=%" PRIu64 " RUNNING=%" PRIu64 " COMPLETED=%" PRIu64 " FAILED=%" PRIu64
@@ -1089,9 +1075,9 @@ static void print_row(const struct iom_row *row)
 		printf(" %s\n", row->str[IOM_COL_reason]);
 		return;
 	}
-	fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
-	fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
-	fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
+	iom_fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
+	iom_fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
+	iom_fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
 	printf(" %.1fs %.0f ops/s p50 %s p99 %s cpu/task %s%s\n    submitted %.0f = completed "
 	       "%.0f + failed %.0f + aborted %.0f + partial %.0f + expired %.0f%s%s\n",
 	       n[IOM_COL_runtime_ns] / 1e9, n[IOM_COL_ops_per_s], p50, p99, cpu,

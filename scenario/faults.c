@@ -263,7 +263,7 @@ static int ft_main(int argc, char **argv)
 	};
 	struct ft_run *r = calloc(1, sizeof(*r));
 	const struct iom_model *kf = iom_model_find("kernel_free"), *ur = iom_model_find("uring");
-	char outdir[PATH_MAX], errbuf[256];
+	char outdir[PATH_MAX];
 	const char *out = NULL;
 	int c, worst;
 
@@ -287,14 +287,9 @@ static int ft_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(r), ft_usage("unexpected argument");
-	if (out)
-		snprintf(outdir, sizeof(outdir), "%s", out);
-	else
-		sc_default_output(outdir, sizeof(outdir), "faults");
 	r->out = outdir;
-	r->rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	r->rep = sc_open_report(out, "faults", argc, argv, outdir, sizeof(outdir));
 	if (!r->rep) {
-		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(r);
 		return 1;
 	}

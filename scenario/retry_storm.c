@@ -93,7 +93,7 @@ static int rs_main(int argc, char **argv)
 	const struct iom_model *model = iom_model_find("uring");
 	unsigned long rate = 3000, capacity = 2;
 	const char *out = NULL;
-	char outdir[256], errbuf[256];
+	char outdir[256];
 	struct iom_report *rep;
 	int c, worst = 0;
 
@@ -126,13 +126,8 @@ static int rs_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), rs_usage("unexpected argument");
-	if (out)
-		snprintf(outdir, sizeof(outdir), "%s", out);
-	else
-		sc_default_output(outdir, sizeof(outdir), "retry-storm");
-	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	rep = sc_open_report(out, "retry-storm", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
-		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(hist);
 		return 1;
 	}

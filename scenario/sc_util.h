@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/report.h"
+
 /*
  * Does argv[*i] name option opt, as "--opt VALUE" or "--opt=VALUE"? If so, *val is the value
  * (NULL when it is missing) and *i points at the last argument consumed.
@@ -82,6 +84,26 @@ static inline void sc_default_output(char *buf, size_t len, const char *name)
 	if (gmtime_r(&now, &tm))
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(buf, len, "results/%s-%s", stamp, name);
+}
+
+/*
+ * The scenario's results directory, out or results/<UTC>-<name>, written into dir, opened as
+ * `run` opens its own; NULL after saying why on stderr.
+ */
+static inline struct iom_report *sc_open_report(const char *out, const char *name, int argc,
+						 char **argv, char *dir, size_t len)
+{
+	struct iom_report *rep;
+	char errbuf[256];
+
+	if (out)
+		snprintf(dir, len, "%s", out);
+	else
+		sc_default_output(dir, len, name);
+	rep = iom_report_open(dir, argc, argv, errbuf, sizeof(errbuf));
+	if (!rep)
+		fprintf(stderr, "iomodels: %s\n", errbuf);
+	return rep;
 }
 
 /* mkdir -p: 0 or -errno. */

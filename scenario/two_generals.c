@@ -37,7 +37,7 @@ static int tg_main(int argc, char **argv)
 	static struct iom_row row;
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	const char *models = "all", *out = NULL;
-	char outdir[256], errbuf[256];
+	char outdir[256];
 	unsigned long tasks = 400, conc = 8;
 	struct iom_report *rep;
 	char csv_path[300];
@@ -69,13 +69,8 @@ static int tg_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), tg_usage("unexpected argument");
-	if (out)
-		snprintf(outdir, sizeof(outdir), "%s", out);
-	else
-		sc_default_output(outdir, sizeof(outdir), "two-generals");
-	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	rep = sc_open_report(out, "two-generals", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
-		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(hist);
 		return 1;
 	}
