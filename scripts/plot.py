@@ -136,19 +136,9 @@ def load(run_dir):
 
 
 def load_fio(run_dir):
-    def check(row):
-        if row["status"] not in STATUSES:
-            return f"unknown status '{row['status']}'"
-        try:
-            row["concurrency"] = int(float(row["concurrency"]))
-        except ValueError:
-            return f"concurrency '{row['concurrency']}' is not a number"
-        if row["status"] == "ok" and math.isnan(num(row["ops_per_s"])):
-            return f"ops_per_s '{row['ops_per_s']}' is not a number"
-        return None
     return read_csv(os.path.join(run_dir, "fio.csv"),
                     ["bench_workload", "placement", "concurrency", "engine", "model", "ops_per_s",
-                     "status"], optional=True, check=check) or []
+                     "status"], optional=True, check=check_run_row) or []
 
 
 def load_models(run_dir):
