@@ -554,3 +554,60 @@ void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks
 		lost_all += lost.e[i].count;
 	row->num[IOM_COL_probe_lost] = (double)lost_all;
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Live thread states (iomodels watch): the sched probe, its window open from the start.      */
+
+struct iom_probe_live {
+	struct iom_sched *sched;
+};
+
+struct iom_probe_live *iom_probe_live_open(pid_t tgid, struct iom_err *err)
+{
+	struct iom_probe_live *pl;
+
+	if (access(BTF_PATH, R_OK)) {
+		iom_err_set(err, -errno, "btf: %s", BTF_PATH);
+		return NULL;
+	}
+	iom_bpf_quiet();
+	pl = calloc(1, sizeof(*pl));
+	if (!pl) {
+		iom_err_set(err, -ENOMEM, "open");
+		return NULL;
+	}
+	pl->sched = iom_sched_open(tgid, false, err);
+	if (!pl->sched) {
+		free(pl);
+		return NULL;
+	}
+	/* A window that never closes: every interval from now on counts. */
+	iom_sched_window(pl->sched, true, iom_bpf_now_ns());
+	return pl;
+}
+
+int iom_probe_live_read(struct iom_probe_live *pl, pid_t tid, struct iom_probe_thread *out)
+{
+	static const char letter[] = { [IOM_TS_UNKNOWN] = '?', [IOM_TS_ONCPU] = 'R',
+				       [IOM_TS_RUNQ] = 'r', [IOM_TS_SLEEP] = 'S',
+				       [IOM_TS_DISK] = 'D', [IOM_TS_DEAD] = 'X' };
+	struct iom_thread t;
+	int ret = iom_sched_read(pl->sched, tid, iom_bpf_now_ns(), &t);
+
+	if (ret)
+		return ret;
+	out->oncpu_ns = t.oncpu_ns;
+	out->runq_ns = t.runq_ns;
+	out->blocked_ns = t.sleep_ns + t.disk_ns;
+	out->idle_ns = t.idle_ns;
+	out->state = t.state < sizeof(letter) ? letter[t.state] : '?';
+	return 0;
+}
+
+void iom_probe_live_close(struct iom_probe_live *pl)
+{
+	if (!pl)
+		return;
+	iom_sched_close(pl->sched);
+	free(pl);
+}

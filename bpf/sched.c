@@ -110,6 +110,27 @@ static void close_open_state(const struct iom_sched *s, struct iom_thread *t, ui
 	iom_thread_account(t, d);
 }
 
+int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_thread *out)
+{
+	uint64_t lo, hi;
+	int pidfd, ret;
+
+	pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pidfd < 0)
+		return -errno;
+	ret = bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &pidfd, out);
+	ret = ret ? -errno : 0;
+	close(pidfd);
+	if (ret)
+		return ret;
+	/* The open state counts up to now (or to the window's end, when it has one). */
+	lo = out->since_ns > s->t_on_ns ? out->since_ns : s->t_on_ns;
+	hi = s->t_off_ns && s->t_off_ns < now_ns ? s->t_off_ns : now_ns;
+	if (s->t_on_ns && hi > lo)
+		iom_thread_account(out, hi - lo);
+	return 0;
+}
+
 static bool thread_counted(const struct iom_thread *t)
 {
 	return t->oncpu_ns || t->runq_ns || t->sleep_ns || t->disk_ns || t->nvcsw || t->nivcsw ||

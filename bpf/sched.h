@@ -118,6 +118,12 @@ void iom_sched_window(struct iom_sched *s, bool on, uint64_t now_ns);
  * whose last switch never came, timeline records dropped). Returns the count; free() the array.
  */
 int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost);
+/*
+ * One live thread's record now, read while the probe runs (iomodels watch): its task storage
+ * through a pidfd of the thread, the current state's interval counted up to now_ns. 0, or
+ * -errno (-ENOENT: the probe has not seen the thread yet; -ESRCH: it is gone).
+ */
+int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_thread *out);
 /* Write the timeline (tid,comm,state,start_ns,end_ns,cell; ns after the window's start). */
 int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sched_thread *th,
 			     int nr, const char *cell, uint64_t *nr_written);

@@ -43,6 +43,8 @@ struct opts {
 	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
 	/* watch only, and what watch must tell apart from a default */
 	unsigned int concurrency_max;
+	enum iom_thread_states thread_states;
+	bool thread_states_given;
 	bool models_given, runtime_given, ramp_given, repeat_given, deadline_given;
 };
 
@@ -60,6 +62,9 @@ static const char usage_text[] =
 	"       iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
 	"                                  one lane per model, with keys that turn its knobs\n"
 	"                                  (default --model threads,uring, --runtime 60s)\n"
+	"                      [--thread-states auto|probes|proc]   where the lanes' threads\n"
+	"                                  blocked/running/runnable come from: the sched probe,\n"
+	"                                  /proc schedstat, or the probe when it loads (default)\n"
 	"       iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
 	"                                  measured scenes (a key between scenes, or --auto)\n"
 	"       iomodels help              this text\n"
@@ -378,6 +383,7 @@ enum {
 	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
+	OPT_THREAD_STATES,
 };
 
 static const struct option long_opts[] = {
@@ -441,6 +447,7 @@ static const struct option long_opts[] = {
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ "sq-entries", required_argument, NULL, OPT_SQ_ENTRIES },
 	{ "concurrency-max", required_argument, NULL, OPT_CONCURRENCY_MAX },
+	{ "thread-states", required_argument, NULL, OPT_THREAD_STATES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -614,6 +621,17 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		case OPT_FAULT: each_item("--fault", optarg, add_fault, o); break;
 		case OPT_CONCURRENCY_MAX:
 			o->concurrency_max = parse_uint("--concurrency-max", optarg, 1, 4096);
+			break;
+		case OPT_THREAD_STATES:
+			o->thread_states_given = true;
+			if (!strcmp(optarg, "auto"))
+				o->thread_states = IOM_STATES_FROM_AUTO;
+			else if (!strcmp(optarg, "probes"))
+				o->thread_states = IOM_STATES_FROM_PROBES;
+			else if (!strcmp(optarg, "proc"))
+				o->thread_states = IOM_STATES_FROM_PROC;
+			else
+				usage_error("--thread-states: auto, probes or proc (got '%s')", optarg);
 			break;
 		case OPT_BACKEND_CAPACITY:
 			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
@@ -840,6 +858,11 @@ static int cmd_run(int argc, char **argv)
 		free(hist);
 		usage_error("--concurrency-max: only for watch (run takes --concurrency LIST)%s", "");
 	}
+	if (o.thread_states_given) {
+		free(hist);
+		usage_error("--thread-states: only for watch (run's threads are in its probe "
+			    "columns)%s", "");
+	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 
 	if (o.output)
@@ -992,6 +1015,7 @@ static int cmd_watch(int argc, char **argv)
 		w.models[w.nr_models++] = o.models[i];
 	w.concurrency = o.concurrency[0];
 	w.concurrency_max = cmax;
+	w.thread_states = o.thread_states;
 	w.deadline_on = o.deadline_given;
 	w.output = o.output;
 	w.argc = argc;

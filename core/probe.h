@@ -33,4 +33,25 @@ void iom_probe_window(struct iom_probe *p, bool on);
 void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks);
 void iom_probe_close(struct iom_probe *p);
 
+/*
+ * Thread states live, for a view (iomodels watch): the sched probe alone, counting from the
+ * open on, read while it runs. Each figure is the thread's total since the open (or since the
+ * probe first saw it), its current state counted up to the read.
+ */
+struct iom_probe_live;
+
+struct iom_probe_thread {
+	uint64_t oncpu_ns;
+	uint64_t runq_ns;	/* runnable, waiting for a CPU */
+	uint64_t blocked_ns;	/* asleep, S or D */
+	uint64_t idle_ns;	/* the part of blocked_ns an io-wq worker spent idle */
+	char state;		/* now: 'R' on a CPU, 'r' runnable, 'S' or 'D' blocked, '?' */
+};
+
+/* NULL with err set ("sched: load: EPERM (...)") when the probe cannot run. */
+struct iom_probe_live *iom_probe_live_open(pid_t tgid, struct iom_err *err);
+/* 0, or -errno: -ENOENT when the probe has not seen the thread (yet), -ESRCH when it is gone. */
+int iom_probe_live_read(struct iom_probe_live *pl, pid_t tid, struct iom_probe_thread *out);
+void iom_probe_live_close(struct iom_probe_live *pl);
+
 #endif

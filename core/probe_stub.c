@@ -21,3 +21,18 @@ void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks
 void iom_probe_close(struct iom_probe *p)
 {
 }
+
+struct iom_probe_live *iom_probe_live_open(pid_t tgid, struct iom_err *err)
+{
+	iom_err_msg(err, "not built (no BTF at /sys/kernel/btf/vmlinux, or no bpftool/clang)");
+	return NULL;
+}
+
+int iom_probe_live_read(struct iom_probe_live *pl, pid_t tid, struct iom_probe_thread *out)
+{
+	return -ENOSYS;
+}
+
+void iom_probe_live_close(struct iom_probe_live *pl)
+{
+}

@@ -36,6 +36,7 @@
 #include "live.h"
 #include "meta.h"
 #include "model.h"
+#include "probe.h"
 #include "report.h"
 #include "watch.h"
 
@@ -70,6 +71,7 @@ struct sec_stat {
 /* Threads of one role in one lane, from the last census. */
 struct role_stat {
 	unsigned int n;		/* threads */
+	unsigned int n_probe;	/* of them, read from the sched probe (the rest from /proc) */
 	unsigned int parked;	/* sync submitters parked by the view (asleep on the live gate) */
 	double run, rq, blk;	/* mean threads on a CPU / runnable, waiting / blocked */
 	long top_call;		/* the call most of its sleeping threads sleep in */
@@ -116,10 +118,11 @@ struct knobs {
 	bool paused;
 };
 
-/* One thread's schedstat at the last census, to take differences. */
+/* One thread's totals at the last census, to take differences (from the probe or schedstat). */
 struct thr_prev {
 	pid_t tid;
-	uint64_t oncpu_ns, runwait_ns;
+	bool from_probe;
+	uint64_t oncpu_ns, runwait_ns, blocked_ns;
 };
 
 struct watch {
@@ -132,9 +135,11 @@ struct watch {
 	struct iom_report *rep;
 	char outdir[PATH_MAX];
 	FILE *events;
-	char msg[160];
+	char msg[256];
 	struct thr_prev *prev;
 	size_t nr_prev;
+	struct iom_probe_live *plive;	/* the sched probe for the census, or NULL: /proc */
+	char states_from[200];		/* where the census comes from, said on screen */
 	uint64_t prev_ns, next_census_ns;
 	int saved_stderr;	/* curses: stderr goes to a file, shown after the screen is restored */
 	FILE *err_file;
@@ -604,10 +609,12 @@ static struct lane *thread_owner(struct watch *w, const struct iom_thread_sample
 }
 
 /*
- * Every thread of the process, once a second: schedstat differences give each thread's share
- * of the interval on a CPU and runnable-waiting (the rest it was blocked); summed per lane and
- * role they are the mean number of threads in each state. The kernel's own accounting, the
- * same the probes are checked against; the probes themselves fill the results rows.
+ * Every thread of the process, once a second: differences of its totals give each thread's
+ * share of the interval on a CPU, runnable-waiting and blocked; summed per lane and role they
+ * are the mean number of threads in each state. The totals come from the sched probe when it
+ * runs (w->plive: its per-thread record, read from task storage) and otherwise from the
+ * kernel's schedstat (on a CPU and runnable; the rest of the interval counts as blocked).
+ * /proc still says who the thread is (comm) and which call a sleeping thread sleeps in.
  */
 static void census(struct watch *w, uint64_t now)
 {
@@ -638,7 +645,10 @@ static void census(struct watch *w, uint64_t now)
 	while ((de = readdir(dir))) {
 		pid_t tid = (pid_t)atoi(de->d_name);
 		struct iom_thread_sample s;
+		struct iom_probe_thread pt;
 		struct thr_prev key, *p;
+		bool from_probe;
+		double blk;
 		unsigned int index = 0, li;
 		enum role role = R_SUB;
 		struct role_stat *r;
@@ -655,7 +665,13 @@ static void census(struct watch *w, uint64_t now)
 			cur = n;
 			cap = cap ? cap * 2 : 256;
 		}
-		cur[nr_cur++] = (struct thr_prev){ tid, s.oncpu_ns, s.runwait_ns };
+		from_probe = w->plive && !iom_probe_live_read(w->plive, tid, &pt);
+		if (from_probe) {
+			s.oncpu_ns = pt.oncpu_ns;
+			s.runwait_ns = pt.runq_ns;
+		}
+		cur[nr_cur++] = (struct thr_prev){ tid, from_probe, s.oncpu_ns, s.runwait_ns,
+						   from_probe ? pt.blocked_ns : 0 };
 		ln = thread_owner(w, &s, &role, &index);
 		if (!ln)
 			continue;
@@ -663,6 +679,7 @@ static void census(struct watch *w, uint64_t now)
 			;
 		r = &ln->role[role];
 		r->n++;
+		r->n_probe += from_probe;
 		/* A sync submitter asleep on a futex is parked by the view, not on a task. */
 		if (role == R_SUB && !(ln->model->caps & IOM_CAP_ASYNC) && s.syscall_nr == SYS_futex) {
 			r->parked++;
@@ -670,25 +687,31 @@ static void census(struct watch *w, uint64_t now)
 		}
 		key.tid = tid;
 		p = w->prev ? bsearch(&key, w->prev, w->nr_prev, sizeof(*p), by_tid) : NULL;
-		if (!p || dt <= 0) {
+		if (!p || dt <= 0 || p->from_probe != from_probe) {
 			/* First sight: its state now stands in for the interval. */
-			run = s.state == 'R' ? 1 : 0;
-			rq = 0;
+			char now_in = from_probe ? pt.state : s.state;
+
+			run = now_in == 'R' ? 1 : 0;
+			rq = now_in == 'r' ? 1 : 0;
+			blk = 1 - run - rq;
 		} else {
 			run = (double)(s.oncpu_ns - p->oncpu_ns) / dt;
 			rq = (double)(s.runwait_ns - p->runwait_ns) / dt;
+			blk = from_probe ? (double)(pt.blocked_ns - p->blocked_ns) / dt : 1 - run - rq;
 			lane_cpu[li] += s.oncpu_ns - p->oncpu_ns;
 		}
 		if (run > 1)
 			run = 1;
 		if (rq > 1 - run)
 			rq = 1 - run;
+		if (blk > 1 - run - rq)
+			blk = 1 - run - rq;
+		if (blk < 0)
+			blk = 0;
 		r->run += run;
 		r->rq += rq;
-		r->blk += 1 - run - rq;
+		r->blk += blk;
 		if (role == R_SUB && index < MAX_GLYPHS) {
-			double blk = 1 - run - rq;
-
 			ln->glyph[index] = run >= rq && run >= blk ? 'R' : rq >= blk ? 'r' : 'B';
 			if (index + 1 > ln->nr_glyphs)
 				ln->nr_glyphs = index + 1;
@@ -944,13 +967,15 @@ static void plain_second(const struct lane *ln, uint64_t s)
 	iom_fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
 	printf("watch t=%" PRIu64 " %s in_flight=%.1f ops/s=%" PRIu64 " p99=%s max=%s cpu/task=%s "
 	       "threads=%u running=%.1f runnable=%.1f blocked=%.1f parked=%u workers=%u io-wq=%u "
+	       "probed=%u "
 	       "SCHEDULED=%" PRIu64 " RUNNING=%" PRIu64 " COMPLETED=%" PRIu64 " FAILED=%" PRIu64
 	       " ABORTED=%" PRIu64 " PARTIAL=%" PRIu64 " EXPIRED=%" PRIu64 "%s\n", s + 1,
 	       ln->model->name, e->inflight_n ? e->inflight_sum / e->inflight_n : 0.0, e->ops, p99,
 	       mx, cpu, sub->n, sub->run + ln->role[R_WORKER].run + ln->role[R_IOWQ].run,
 	       sub->rq + ln->role[R_WORKER].rq + ln->role[R_IOWQ].rq,
 	       sub->blk + ln->role[R_WORKER].blk + ln->role[R_IOWQ].blk, sub->parked,
-	       ln->role[R_WORKER].n, ln->role[R_IOWQ].n, ln->scheduled, ln->running,
+	       ln->role[R_WORKER].n, ln->role[R_IOWQ].n,
+	       sub->n_probe + ln->role[R_WORKER].n_probe + ln->role[R_IOWQ].n_probe, ln->scheduled, ln->running,
 	       ln->n_state[IOM_COMPLETED], ln->n_state[IOM_FAILED], ln->n_state[IOM_ABORTED],
 	       ln->n_state[IOM_PARTIAL], ln->n_state[IOM_EXPIRED], e->mark ? " (knob changed)" : "");
 }
@@ -1117,6 +1142,34 @@ static int watch_open_output(struct watch *w)
 	return 0;
 }
 
+/*
+ * The census's source: the sched probe, opened before the lanes' threads exist so that it sees
+ * each one from its first wake-up, or /proc. Auto falls back to /proc and says why on screen.
+ */
+static int watch_open_states(struct watch *w)
+{
+	struct iom_err err = { "" };
+
+	if (w->o->thread_states != IOM_STATES_FROM_PROC) {
+		w->plive = iom_probe_live_open(getpid(), &err);
+		if (w->plive) {
+			snprintf(w->states_from, sizeof(w->states_from),
+				 "threads from the sched probe, last 1 s");
+			return 0;
+		}
+		if (w->o->thread_states == IOM_STATES_FROM_PROBES) {
+			fprintf(stderr, "iomodels: watch: --thread-states probes: unavailable: %s\n",
+				err.msg);
+			return 1;
+		}
+		snprintf(w->states_from, sizeof(w->states_from), "threads from /proc schedstat, "
+			 "last 1 s (probes: unavailable: %s)", err.msg);
+		return 0;
+	}
+	snprintf(w->states_from, sizeof(w->states_from), "threads from /proc schedstat, last 1 s");
+	return 0;
+}
+
 int iom_watch(const struct iom_watch_opts *o)
 {
 	static struct watch wst;
@@ -1162,6 +1215,14 @@ int iom_watch(const struct iom_watch_opts *o)
 		}
 		iom_workload_close(&wl);
 	}
+	if (watch_open_states(w)) {
+		if (w->events)
+			fclose(w->events);
+		if (w->rep)
+			iom_report_close(w->rep);
+		free(h);
+		return 1;
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -1173,13 +1234,12 @@ int iom_watch(const struct iom_watch_opts *o)
 	w->t_end = w->t_start + o->cfg.runtime_ns;
 	if (!w->curses)
 		printf("watch: %s, C %u (max %u), latency %.0fus, deadline %s, %.0fs; one line per "
-		       "model per second\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
+		       "model per second; %s\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
 		       (double)w->k.latency_ns / 1e3, w->k.deadline_on ? "on" : "off",
-		       (double)o->cfg.runtime_ns / 1e9);
+		       (double)o->cfg.runtime_ns / 1e9, w->states_from);
 	for (unsigned int i = 0; i < o->nr_models; i++)
 		lane_start(w, o->models[i]);
-	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; threads: /proc/self/task "
-		 "schedstat, last 1 s");
+	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; %s", w->states_from);
 
 	next_frame = iom_now_ns();
 	for (;;) {
@@ -1316,6 +1376,7 @@ int iom_watch(const struct iom_watch_opts *o)
 		free(w->lanes[i]);
 	}
 	free(w->prev);
+	iom_probe_live_close(w->plive);
 	free(h);
 	screen_owner = NULL;
 	return exit_code;

@@ -14,6 +14,13 @@
 
 #define IOM_WATCH_MAX_LANES	4	/* running at once: one per model */
 
+/* Where the lanes' thread states (blocked / running / runnable) come from. */
+enum iom_thread_states {
+	IOM_STATES_FROM_AUTO,	/* the sched probe when it loads, else /proc (saying why) */
+	IOM_STATES_FROM_PROBES,	/* the sched probe, or an error */
+	IOM_STATES_FROM_PROC,	/* /proc/self/task/TID/schedstat */
+};
+
 struct iom_watch_opts {
 	struct iom_cfg cfg;		/* the cell every lane runs: workload, knobs' first values */
 	const struct iom_model *models[IOM_WATCH_MAX_LANES];
@@ -21,6 +28,7 @@ struct iom_watch_opts {
 	unsigned int concurrency;	/* the concurrency knob's first value */
 	unsigned int concurrency_max;	/* slots and threads each lane makes */
 	bool deadline_on;		/* --deadline-us given: the deadline starts on */
+	enum iom_thread_states thread_states;
 	const char *output;		/* results directory, or NULL for none */
 	int argc;			/* the command line, recorded in run.json */
 	char **argv;

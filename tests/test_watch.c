@@ -293,6 +293,43 @@ static void test_tmux_too_small(void **state)
 	assert_string_equal(tmux_read(x, "alt"), "0\n");
 }
 
+/*
+ * A resize while running: down to 60x20 the view says it is too small (not a garbled screen),
+ * back up to 100x30 the lanes are drawn again at the new size, and q still quits cleanly.
+ */
+static void test_tmux_resize(void **state)
+{
+	struct wctx *x = *state;
+	char *screen;
+
+	tmux_start(x, 80, 24, "--model threads --runtime 60");
+	tmux_wait(x, "SCHEDULED RUNNING COMPLETED", WAIT_LONG_MS);
+	assert_int_equal(tmux(x, "resize-window -x 60 -y 20"), 0);
+	tmux_wait(x, "terminal too small (need 80x24, have 60x20)", WAIT_LONG_MS);
+	assert_int_equal(tmux(x, "resize-window -x 100 -y 30"), 0);
+	screen = tmux_wait(x, "SCHEDULED RUNNING COMPLETED", WAIT_LONG_MS);
+	if (strstr(screen, "too small"))
+		fail_msg("after the resize to 100x30:\n%s", screen);
+	/* Drawn for 100 columns: the key line at the bottom (line 30), the sparklines wider. */
+	{
+		int lines = 0;
+		const char *last = screen;
+
+		for (const char *p = screen; *p; p++)
+			if (*p == '\n') {
+				lines++;
+				if (lines == 29)
+					last = p + 1;
+			}
+		if (lines < 30 || strncmp(last, "+/- conc", 8))
+			fail_msg("no key line on line 30 after the resize:\n%s", screen);
+	}
+	assert_int_equal(tmux(x, "send-keys q"), 0);
+	screen = tmux_wait(x, "EXIT=", WAIT_LONG_MS);
+	assert_non_null(strstr(screen, "EXIT=0"));
+	assert_string_equal(tmux_read(x, "alt"), "0\n");
+}
+
 /* Ctrl-C: the cells drain and stop, the terminal is given back, the exit status says so. */
 static void test_tmux_ctrl_c(void **state)
 {
@@ -560,6 +597,115 @@ static void test_plain_add_switch(void **state)
 	assert_int_equal(rows, 3);
 }
 
+/* The number after key (" blocked=") in a plain line, or -1. */
+static double line_num(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/*
+ * Four clients asleep in 20 ms timers: the census's lane threads come from the sched probe
+ * (every one of them, probed = threads) and show about 4 blocked; with --thread-states proc,
+ * none comes from the probe and the header says /proc. A probe read that came back empty
+ * would show 0 blocked; one that failed would fall back to /proc and show probed < threads.
+ */
+static void test_plain_states_from_probes(void **state)
+{
+	struct wctx *x = *state;
+	char line[4096];
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--latency-us", "20000", "--concurrency", "4", "--runtime", "30",
+			 "--thread-states", "probes", NULL };
+	const char *source[] = { "probes", "proc" };
+	const char *header[] = { "threads from the sched probe", "threads from /proc schedstat" };
+
+	for (int k = 0; k < 2; k++) {
+		struct proc p;
+		int seconds = 0;
+
+		argv[13] = (char *)source[k];
+		proc_start(x, &p, argv);
+		assert_non_null(proc_line(&p, line, sizeof(line), WAIT_LONG_MS));
+		if (!strstr(line, header[k]))
+			fail_msg("--thread-states %s: header '%s'", source[k], line);
+		/* The first second is a first sight; the next two are differences. */
+		while (seconds < 3 && proc_line(&p, line, sizeof(line), WAIT_LONG_MS)) {
+			double threads, parked, probed, blocked;
+
+			if (!strstr(line, " threads in_flight="))
+				continue;
+			if (++seconds == 1)
+				continue;
+			threads = line_num(line, " threads=");
+			parked = line_num(line, " parked=");
+			probed = line_num(line, " probed=");
+			blocked = line_num(line, " blocked=");
+			print_message("%s: threads %.0f parked %.0f probed %.0f blocked %.1f\n",
+				      source[k], threads, parked, probed, blocked);
+			assert_true(threads - parked == 4);
+			assert_true(probed == (k == 0 ? threads : 0));
+			/* Each asleep ~99% of a 20 ms task; a loaded CI box adds run-queue waits. */
+			assert_true(blocked >= 3.0 && blocked <= 4.05);
+		}
+		assert_int_equal(seconds, 3);
+		assert_int_equal(write(p.in, "q", 1), 1);
+		while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+			;
+		assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	}
+}
+
+/* As nobody (no BPF): --thread-states probes is a one-line error; auto says why and goes on. */
+static void test_states_unprivileged(void **state)
+{
+	struct wctx *x = *state;
+	char copy[PATH_MAX], cmd[3 * PATH_MAX], path[PATH_MAX + 16], line[1024];
+	bool said = false;
+	int status;
+	FILE *f;
+
+	if (geteuid() != 0)
+		iom_skip("not root: cannot drop to nobody");
+	if (access("/usr/bin/setpriv", X_OK))
+		iom_skip("no /usr/bin/setpriv (util-linux)");
+	/* A copy nobody can run wherever the tree lives. */
+	assert_int_equal(chmod(x->tmp, 0777), 0);
+	snprintf(copy, sizeof(copy), "%s/iomodels", x->tmp);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", iom_bin(), copy, copy);
+	assert_int_equal(system(cmd), 0);
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups "
+		 "'%s' watch --model threads --runtime 1 --thread-states probes </dev/null "
+		 ">out1 2>err1", x->tmp, copy);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	snprintf(path, sizeof(path), "%s/err1", x->tmp);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	print_message("nobody, probes: %s", line);
+	assert_non_null(strstr(line, "iomodels: watch: --thread-states probes: unavailable: "));
+	assert_null(fgets(line, sizeof(line), f));	/* one line */
+	fclose(f);
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups "
+		 "'%s' watch --model threads --runtime 2 </dev/null >out2 2>err2", x->tmp, copy);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	snprintf(path, sizeof(path), "%s/out2", x->tmp);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "threads from /proc schedstat, last 1 s (probes: unavailable: "))
+			said = true;
+	fclose(f);
+	assert_true(said);
+}
+
 /* demo --auto runs its five scenes start to end and exits 0. */
 static void test_demo_auto(void **state)
 {
@@ -590,6 +736,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_ctrl_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_states_from_probes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_states_unprivileged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmux_resize, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
