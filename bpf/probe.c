@@ -54,6 +54,8 @@ struct iom_probe {
 	struct iom_schedstat *before;	/* threads that existed when the probes opened */
 	int nr_before;
 	bool window_on, window_done;
+	int stats_fd;			/* bpf-stats: BPF_ENABLE_STATS held while open, or -1 */
+	uint64_t run_ns_on, run_cnt_on, run_ns_off, run_cnt_off;
 };
 
 static bool bpf_verbose;
@@ -79,6 +81,23 @@ uint64_t iom_bpf_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void iom_bpf_run_time(struct bpf_object *obj, uint64_t *ns, uint64_t *cnt)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			*ns += info.run_time_ns;
+			*cnt += info.run_cnt;
+		}
+	}
+}
+
 uint64_t iom_bpf_misses(struct bpf_object *obj)
 {
 	struct bpf_program *prog;
@@ -94,6 +113,18 @@ uint64_t iom_bpf_misses(struct bpf_object *obj)
 			sum += info.recursion_misses;
 	}
 	return sum;
+}
+
+/* The run time and run count of every program of p's probes, now. */
+static void probe_run_time(const struct iom_probe *p, uint64_t *ns, uint64_t *cnt)
+{
+	*ns = *cnt = 0;
+	if (p->sched)
+		iom_bpf_run_time(iom_sched_object(p->sched), ns, cnt);
+	if (p->uring)
+		iom_bpf_run_time(iom_uring_object(p->uring), ns, cnt);
+	if (p->syscalls)
+		iom_bpf_run_time(iom_syscalls_object(p->syscalls), ns, cnt);
 }
 
 static int by_ss_tid(const void *a, const void *b)
@@ -165,11 +196,11 @@ static const struct iom_schedstat *schedstat_find(const struct iom_schedstat *v,
  * alone is the lean probe (punts, overflows); uring-lat adds the per-request lifecycle.
  */
 static int parse_list(const char *list, bool *sched, bool *uring, bool *uring_lat,
-		      bool *syscalls, struct iom_err *err)
+		      bool *syscalls, bool *stats, struct iom_err *err)
 {
 	char buf[128], *save = NULL, *item;
 
-	*sched = *uring = *uring_lat = *syscalls = false;
+	*sched = *uring = *uring_lat = *syscalls = *stats = false;
 	if (!list || strlen(list) >= sizeof(buf))
 		return iom_err_set(err, -EINVAL, "list");
 	snprintf(buf, sizeof(buf), "%s", list);
@@ -184,6 +215,8 @@ static int parse_list(const char *list, bool *sched, bool *uring, bool *uring_la
 			*uring = *uring_lat = true;
 		else if (!strcmp(item, "syscalls"))
 			*syscalls = true;
+		else if (!strcmp(item, "bpf-stats"))
+			*stats = true;
 		else if (strcmp(item, "off"))
 			return iom_err_set(err, -EINVAL, "list: unknown probe '%s'", item);
 	}
@@ -199,6 +232,8 @@ void iom_probe_close(struct iom_probe *p)
 {
 	if (!p)
 		return;
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	iom_syscalls_close(p->syscalls);
 	iom_uring_close(p->uring);
 	iom_sched_close(p->sched);
@@ -213,10 +248,11 @@ void iom_probe_close(struct iom_probe *p)
 
 struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_err *err)
 {
-	bool want_sched, want_uring, want_uring_lat, want_syscalls;
+	bool want_sched, want_uring, want_uring_lat, want_syscalls, want_stats;
 	struct iom_probe *p;
 
-	if (parse_list(opts->list, &want_sched, &want_uring, &want_uring_lat, &want_syscalls, err))
+	if (parse_list(opts->list, &want_sched, &want_uring, &want_uring_lat, &want_syscalls,
+		       &want_stats, err))
 		return NULL;
 	/* The timeline is the sched probe's: it comes with it. */
 	if (opts->timeline)
@@ -235,6 +271,7 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 		iom_err_set(err, -ENOMEM, "open");
 		return NULL;
 	}
+	p->stats_fd = -1;
 	p->tgid = opts->tgid;
 	p->out_dir = dup_or_null(opts->out_dir);
 	p->cell = strdup(opts->cell ? opts->cell : "cell");
@@ -249,6 +286,17 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 		goto cleanup;
 	if (want_syscalls && !(p->syscalls = iom_syscalls_open(p->tgid, err)))
 		goto cleanup;
+	/*
+	 * bpf-stats: the kernel times every run of every BPF program while this fd is held (two
+	 * clock reads a run, machine-wide), so it is asked for, never on by default.
+	 */
+	if (want_stats) {
+		p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (p->stats_fd < 0) {
+			iom_err_set(err, -errno, "bpf-stats: BPF_ENABLE_STATS");
+			goto cleanup;
+		}
+	}
 	/* The cell's threads are made after this: whatever exists now is not the cell's. */
 	p->nr_before = schedstat_snapshot(p->tgid, &p->before);
 	return p;
@@ -274,11 +322,15 @@ void iom_probe_window(struct iom_probe *p, bool on)
 			iom_uring_window(p->uring, true);
 		if (p->syscalls)
 			iom_syscalls_window(p->syscalls, true);
+		if (p->stats_fd >= 0)
+			probe_run_time(p, &p->run_ns_on, &p->run_cnt_on);
 		p->window_on = true;
 		return;
 	}
 	if (!p->window_on)
 		iom_probe_window(p, true);
+	if (p->stats_fd >= 0)
+		probe_run_time(p, &p->run_ns_off, &p->run_cnt_off);
 	now = iom_bpf_now_ns();
 	if (p->sched)
 		iom_sched_window(p->sched, false, now);
@@ -548,6 +600,11 @@ void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks
 		if (f)
 			iom_syscalls_write_csv(f, counts);
 		close_cell_file(f);
+	}
+	if (p->stats_fd >= 0) {
+		/* Every run in the window, the machine's events that returned early included. */
+		row->num[IOM_COL_probe_run_ns_per_task] = (double)(p->run_ns_off - p->run_ns_on) / n;
+		row->num[IOM_COL_probe_runs_per_task] = (double)(p->run_cnt_off - p->run_cnt_on) / n;
 	}
 	write_lost(p, &lost);
 	for (int i = 0; i < lost.nr; i++)

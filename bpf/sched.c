@@ -411,3 +411,8 @@ void iom_sched_close(struct iom_sched *s)
 	sched_bpf__destroy(s->skel);
 	free(s);
 }
+
+struct bpf_object *iom_sched_object(struct iom_sched *s)
+{
+	return s->skel->obj;
+}

@@ -128,6 +128,8 @@ int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_t
 int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sched_thread *th,
 			     int nr, const char *cell, uint64_t *nr_written);
 void iom_sched_close(struct iom_sched *s);
+/* Its loaded programs (for their kernel run-time statistics). */
+struct bpf_object *iom_sched_object(struct iom_sched *s);
 #endif
 
 #ifndef __always_inline

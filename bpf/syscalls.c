@@ -132,3 +132,8 @@ void iom_syscalls_close(struct iom_syscalls *sc)
 	syscalls_bpf__destroy(sc->skel);
 	free(sc);
 }
+
+struct bpf_object *iom_syscalls_object(struct iom_syscalls *sc)
+{
+	return sc->skel->obj;
+}

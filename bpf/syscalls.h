@@ -35,6 +35,8 @@ void iom_syscalls_write_csv(FILE *f, const uint64_t *counts);
 /* "getppid" for 110 on x86-64; NULL when unknown. */
 const char *iom_syscall_name(unsigned int nr);
 void iom_syscalls_close(struct iom_syscalls *sc);
+/* Its loaded programs (for their kernel run-time statistics). */
+struct bpf_object *iom_syscalls_object(struct iom_syscalls *sc);
 #endif
 
 #endif

@@ -197,3 +197,8 @@ void iom_uring_close(struct iom_uring *u)
 	uring_bpf__destroy(u->skel);
 	free(u);
 }
+
+struct bpf_object *iom_uring_object(struct iom_uring *u)
+{
+	return u->skel->obj;
+}

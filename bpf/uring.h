@@ -75,6 +75,8 @@ int iom_uring_collect(struct iom_uring *u, struct iom_uring_stats *st, struct io
 /* metric,value rows: counts, then latency n/mean/p50/p90/p99/max for inline and punted. */
 void iom_uring_write_csv(struct iom_uring *u, FILE *f, const struct iom_uring_stats *st);
 void iom_uring_close(struct iom_uring *u);
+/* Its loaded programs (for their kernel run-time statistics). */
+struct bpf_object *iom_uring_object(struct iom_uring *u);
 #endif
 
 #endif

@@ -25,7 +25,8 @@
 	N(repeat) S(variant) N(latency_us) S(latency_dist) N(deadline_us) N(cpu_work_us) N(bs)   \
 	S(rw) N(direct) N(size_bytes) N(batch_complete) N(seed) N(submitted) N(achieved_ops_per_s) \
 	N(backlog_max) N(lat_mean_ns) N(cq_overflow) S(probes) N(wakeups_per_task)            \
-	N(uring_punted) N(uring_inline) N(probe_lost) N(status_reads_per_task) N(stale_reads)  \
+	N(uring_punted) N(uring_inline) N(probe_lost) N(probe_run_ns_per_task)             \
+	N(probe_runs_per_task) N(status_reads_per_task) N(stale_reads)  \
 	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
 	N(workers_replaced) S(flags) S(status) S(reason)
 

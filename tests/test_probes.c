@@ -210,6 +210,32 @@ static void test_timer_blocked_time(void **state)
 	assert_true(blocked >= 0.5 * measured);
 	assert_true(oncpu < 0.1e9);
 	assert_true(row.num[IOM_COL_wakeups_per_task] >= 0.9);
+	/* Not asked for: the probes' own run time stays empty. */
+	assert_true(isnan(row.num[IOM_COL_probe_run_ns_per_task]));
+	assert_true(isnan(row.num[IOM_COL_probe_runs_per_task]));
+}
+
+/*
+ * bpf-stats: the kernel's BPF statistics count the probes' own runs. One thread sleeping 100 x
+ * 1 ms runs the sched programs at least twice a task (its wake-up, its switch in; its switch out
+ * too, unless the CPU goes straight to another of ours), whatever else the machine does; each
+ * run takes some time, and all of them together far less than the tasks themselves.
+ */
+static void test_bpf_stats_runs(void **state)
+{
+	struct iom_cfg cfg = threads_cfg(1, 1000000);
+	double runs, ns;
+
+	cfg.probes = "sched,bpf-stats";
+	cfg.tasks = 100;
+	cfg.row_index = 101;
+	run_probed(&cfg);
+	runs = row.num[IOM_COL_probe_runs_per_task];
+	ns = row.num[IOM_COL_probe_run_ns_per_task];
+	print_message("probe runs per task %.2f, %.0f ns per task (%.0f ns per run)\n", runs, ns,
+		      ns / runs);
+	assert_true(runs >= 2.0);
+	assert_true(ns > 0 && ns < 0.5 * row.num[IOM_COL_lat_mean_ns]);
 }
 
 struct busy_arg {
@@ -675,6 +701,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timer_blocked_time),
+		cmocka_unit_test(test_bpf_stats_runs),
 		cmocka_unit_test(test_busy_loop_oncpu),
 		cmocka_unit_test(test_schedstat_agrees),
 		cmocka_unit_test(test_syscalls_exact),
