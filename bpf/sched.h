@@ -107,8 +107,12 @@ struct iom_sched_thread {
 	uint64_t exit_ns;	/* exited: when it passed sched_process_exit */
 };
 
-/* open -> set rodata -> load -> attach. NULL with err set ("load: EPERM (...)"). */
-struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, struct iom_err *err);
+/*
+ * open -> set rodata -> load -> attach. NULL with err set ("load: EPERM (...)"). wakeups: follow
+ * every sched_wakeup (a program run more per sleep; forced on by the timeline), else a woken
+ * thread's run-queue wait comes from the kernel's run_delay at its next switch-out.
+ */
+struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool wakeups, struct iom_err *err);
 /* The window's edges, CLOCK_MONOTONIC ns (bpf_ktime_get_ns is the same clock). */
 void iom_sched_window(struct iom_sched *s, bool on, uint64_t now_ns);
 /*

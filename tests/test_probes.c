@@ -356,9 +356,9 @@ static void *sleeper_main(void *p)
 	return NULL;
 }
 
-static void test_schedstat_agrees(void **state)
+static void schedstat_agrees(const char *list, double frac, double per_wakeup_ns)
 {
-	struct iom_probe *p = probe_open("sched", "schedstat");
+	struct iom_probe *p = probe_open(list, "schedstat");
 	struct busy_arg a[3];
 	pthread_t t[3];
 	char path[256];
@@ -394,20 +394,34 @@ static void test_schedstat_agrees(void **state)
 			      100 * (ours - kernel) / kernel, csv_num(&c, r, "runq_ns"),
 			      csv_num(&c, r, "wakeups"));
 		assert_false(isnan(kernel));
-		/*
-		 * 10%, plus a few microseconds per wake-up: the tracepoint and the kernel's rq clock
-		 * read the time at different points of each transition, which on a busy shared CI
-		 * machine once left the 200-wake-up sleeper 1.6 us per wake-up apart (+14.7% of
-		 * its 2.2 ms).
-		 */
-		assert_true(fabs(ours - kernel) <=
-			    0.10 * kernel + 5000.0 * csv_num(&c, r, "wakeups"));
+		assert_true(fabs(ours - kernel) <= frac * kernel +
+						       per_wakeup_ns * csv_num(&c, r, "wakeups"));
 		checked++;
 	}
 	/* The pinned pair waited for each other. */
 	assert_true(csv_num(&c, csv_tid_row(&c, a[0].tid), "runq_ns") > 20e6);
 	assert_true(checked == 3);
 	csv_free(&c);
+}
+
+/*
+ * sched (wake-ups not followed): a woken thread's wait comes from the kernel's own run_delay and
+ * the CPU time it booked before the switch, so the sum agrees by construction: 3% and 1 us per
+ * wake-up. (Taking run_delay alone left the sleeper 4.7 us per wake-up short here, -39%.)
+ */
+static void test_schedstat_agrees(void **state)
+{
+	schedstat_agrees("sched", 0.03, 1000.0);
+}
+
+/*
+ * sched-wakeups: the tracepoints' timestamps and the kernel's rq clock read the time at
+ * different points of each transition, which on a busy shared CI machine once left the
+ * 200-wake-up sleeper 1.6 us per wake-up apart (+14.7% of its 2.2 ms): 10% and 5 us per wake-up.
+ */
+static void test_schedstat_agrees_wakeups(void **state)
+{
+	schedstat_agrees("sched-wakeups", 0.10, 5000.0);
 }
 
 static void *getppid_main(void *p)
@@ -704,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_bpf_stats_runs),
 		cmocka_unit_test(test_busy_loop_oncpu),
 		cmocka_unit_test(test_schedstat_agrees),
+		cmocka_unit_test(test_schedstat_agrees_wakeups),
 		cmocka_unit_test(test_syscalls_exact),
 		cmocka_unit_test(test_uring_punts),
 		cmocka_unit_test(test_ramp_drain_excluded),
