@@ -195,12 +195,12 @@ static const struct iom_schedstat *schedstat_find(const struct iom_schedstat *v,
  * Parse "on" / "sched,uring,uring-lat,syscalls"; -EINVAL with the offending name in err. uring
  * alone is the lean probe (punts, overflows); uring-lat adds the per-request lifecycle.
  */
-static int parse_list(const char *list, bool *sched, bool *wakeups, bool *uring, bool *uring_lat,
+static int parse_list(const char *list, bool *sched, bool *full, bool *uring, bool *uring_lat,
 		      bool *syscalls, bool *stats, struct iom_err *err)
 {
 	char buf[128], *save = NULL, *item;
 
-	*sched = *wakeups = *uring = *uring_lat = *syscalls = *stats = false;
+	*sched = *full = *uring = *uring_lat = *syscalls = *stats = false;
 	if (!list || strlen(list) >= sizeof(buf))
 		return iom_err_set(err, -EINVAL, "list");
 	snprintf(buf, sizeof(buf), "%s", list);
@@ -209,8 +209,8 @@ static int parse_list(const char *list, bool *sched, bool *wakeups, bool *uring,
 			*sched = *uring = true;
 		else if (!strcmp(item, "sched"))
 			*sched = true;
-		else if (!strcmp(item, "sched-wakeups"))
-			*sched = *wakeups = true;
+		else if (!strcmp(item, "sched-full"))
+			*sched = *full = true;
 		else if (!strcmp(item, "uring"))
 			*uring = true;
 		else if (!strcmp(item, "uring-lat"))
@@ -250,10 +250,10 @@ void iom_probe_close(struct iom_probe *p)
 
 struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_err *err)
 {
-	bool want_sched, want_wakeups, want_uring, want_uring_lat, want_syscalls, want_stats;
+	bool want_sched, want_full, want_uring, want_uring_lat, want_syscalls, want_stats;
 	struct iom_probe *p;
 
-	if (parse_list(opts->list, &want_sched, &want_wakeups, &want_uring, &want_uring_lat,
+	if (parse_list(opts->list, &want_sched, &want_full, &want_uring, &want_uring_lat,
 		       &want_syscalls, &want_stats, err))
 		return NULL;
 	/* The timeline is the sched probe's: it comes with it. */
@@ -282,7 +282,7 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 		iom_err_set(err, -ENOMEM, "open");
 		goto cleanup;
 	}
-	if (want_sched && !(p->sched = iom_sched_open(p->tgid, p->timeline != NULL, want_wakeups,
+	if (want_sched && !(p->sched = iom_sched_open(p->tgid, p->timeline != NULL, want_full,
 						       err)))
 		goto cleanup;
 	if (want_uring && !(p->uring = iom_uring_open(p->tgid, want_uring_lat, err)))

@@ -26,12 +26,15 @@
 const volatile pid_t targ_tgid = 0;
 const volatile bool timeline = false;
 /*
- * Follow sched_wakeup (a third program run per sleep, on top of the switch out and in). Off,
- * a blocked thread's wait for a CPU after its wake-up is known at its next switch-out from the
- * kernel's own run_delay (the same repair as for a lost wake-up), and a wake-up is counted when
- * a blocked thread is switched in. The timeline and the live view need the wake-up's moment.
+ * Follow every transition as it happens: wake-ups (sched_wakeup) and switch-ins. Off (the
+ * default, `sched`), a thread is accounted at its switch-outs only: since its last one the
+ * kernel's own sum_exec_runtime and run_delay say how long it ran and waited for a CPU, the
+ * rest of the span it was in the state it left in (blocked, S or D). One program run per sleep
+ * does work instead of three (the switch-in still runs the program, which returns at once).
+ * The split is then the kernel's (schedstat's) exactly. The timeline and watch's live view need
+ * the moment of each transition, and so follow them.
  */
-const volatile bool follow_wakeups = true;
+const volatile bool follow_events = true;
 
 /* The window, written by user space: t_on_ns first, then window = 1; t_off_ns, then 2. */
 __u32 window = 0;
@@ -225,16 +228,30 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 			  prev->sched_info.run_delay : 0;
 	if (t->state != IOM_TS_ONCPU && t->state != IOM_TS_UNKNOWN) {
 		/*
-		 * Its switch-in never reached us (and, if it was blocked, neither did its wake-up).
-		 * Since its last switch-out the kernel saw it run k_exec - t->k_exec_ns and wait
-		 * k_delay - t->k_delay_ns on a run queue: it ran last, waited before that, and was
-		 * blocked (if it was) before that. The run reports the event in probe_lost.
+		 * Its switch-in was not followed, or never reached us (and, if it was blocked,
+		 * neither did its wake-up). Since its last switch-out the kernel saw it run k_exec -
+		 * t->k_exec_ns and wait k_delay - t->k_delay_ns on a run queue: it ran last, waited
+		 * before that, and was blocked (if it was) before that. When events are followed,
+		 * the run reports the missing one in probe_lost.
 		 */
 		__u64 span = now - t->since_ns;
 		__u64 run = min_u64(k_exec - t->k_exec_ns, span);
 		__u64 wait = min_u64(k_delay - t->k_delay_ns, span - run);
 
-		inconsistent(t, now, &nr_bad_out);
+		if (follow_events) {
+			inconsistent(t, now, &nr_bad_out);
+		} else {
+			__u32 cpu1 = bpf_get_smp_processor_id() + 1;
+
+			/* A blocked thread that ran again was woken; where it ran says if it moved. */
+			if (in_window(now)) {
+				if (t->state == IOM_TS_SLEEP || t->state == IOM_TS_DISK)
+					t->wakeups++;
+				if (t->cpu1 && t->cpu1 != cpu1)
+					t->migrations++;
+			}
+			t->cpu1 = cpu1;
+		}
 		if (t->state != IOM_TS_RUNQ)
 			advance(t, IOM_TS_RUNQ, now - run - wait);
 		advance(t, IOM_TS_ONCPU, now - run);
@@ -306,15 +323,11 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	case IOM_TS_SLEEP:
 	case IOM_TS_DISK:
 		/*
-		 * Its wake-up never reached us (or is not followed): blocked, then runnable, until
-		 * now. Count it all as blocked for now; the kernel adds the run-queue part to
+		 * Its wake-up never reached us: blocked, then runnable, until now. Count it all as blocked for now; the kernel adds the run-queue part to
 		 * run_delay right after this tracepoint, and the next switch-out moves it (see
 		 * switch_out).
 		 */
-		if (follow_wakeups)
-			inconsistent(t, now, &nr_bad_in_blocked);
-		else if (in_window(now))
-			t->wakeups++;
+		inconsistent(t, now, &nr_bad_in_blocked);
 		t->fix_in_ns = now;
 		t->fix_since_ns = t->since_ns;
 		t->fix_state = t->state;
@@ -347,12 +360,12 @@ int BPF_PROG(iom_sched_switch, bool preempt, struct task_struct *prev, struct ta
 	bool out = prev->tgid == targ_tgid, in = next->tgid == targ_tgid;
 	__u64 now;
 
-	if (!out && !in)
+	if (!out && !(in && follow_events))
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (out)
 		switch_out(prev, preempt, prev_state, now);
-	if (in)
+	if (in && follow_events)
 		switch_in(next, now);
 	return 0;
 }

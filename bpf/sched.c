@@ -31,7 +31,7 @@ struct iom_sched {
 	uint64_t misses_on, misses_off;
 };
 
-struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool wakeups, struct iom_err *err)
+struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool full, struct iom_err *err)
 {
 	struct iom_sched *s;
 	int ret;
@@ -50,10 +50,10 @@ struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool wakeups, struct
 	}
 	s->skel->rodata->targ_tgid = tgid;
 	s->skel->rodata->timeline = timeline;
-	/* The timeline draws the wake-up's moment: it needs the wake-up program. */
-	wakeups |= timeline;
-	s->skel->rodata->follow_wakeups = wakeups;
-	if (!wakeups)
+	/* The timeline draws each transition's moment: it follows them all. */
+	full |= timeline;
+	s->skel->rodata->follow_events = full;
+	if (!full)
 		bpf_program__set_autoload(s->skel->progs.iom_sched_wakeup, false);
 	if (timeline) {
 		ret = bpf_map__set_max_entries(s->skel->maps.timeline_rb, IOM_TL_RINGBUF_BYTES);

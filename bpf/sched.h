@@ -108,11 +108,11 @@ struct iom_sched_thread {
 };
 
 /*
- * open -> set rodata -> load -> attach. NULL with err set ("load: EPERM (...)"). wakeups: follow
- * every sched_wakeup (a program run more per sleep; forced on by the timeline), else a woken
- * thread's run-queue wait comes from the kernel's run_delay at its next switch-out.
+ * open -> set rodata -> load -> attach. NULL with err set ("load: EPERM (...)"). full: follow
+ * every wake-up and switch-in as it happens (forced on by the timeline); else each thread is
+ * accounted at its switch-outs from the kernel's own figures (see follow_events).
  */
-struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool wakeups, struct iom_err *err);
+struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool full, struct iom_err *err);
 /* The window's edges, CLOCK_MONOTONIC ns (bpf_ktime_get_ns is the same clock). */
 void iom_sched_window(struct iom_sched *s, bool on, uint64_t now_ns);
 /*

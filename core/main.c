@@ -96,7 +96,8 @@ static const char usage_text[] =
 	"                       sched,uring,uring-lat,syscalls (uring-lat: every request's\n"
 	"                       submit and completion too, ~130 ns each), bpf-stats (the\n"
 	"                       probes' own run time per task, from the kernel's BPF stats),\n"
-	"                       sched-wakeups (sched, following every wake-up as it happens)\n"
+	"                       sched-full (sched following every wake-up and switch-in as\n"
+	"                       it happens; sched alone accounts at switch-outs)\n"
 	"  --timeline FILE      record per-thread state intervals to FILE (with --probes)\n"
 	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
@@ -667,13 +668,13 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 		}
 		case OPT_PROBES: {
 			static const char *const ok[] = { "off", "on", "sched", "uring", "uring-lat",
-							  "syscalls", "bpf-stats", "sched-wakeups" };
+							  "syscalls", "bpf-stats", "sched-full" };
 			const size_t nr_ok = sizeof(ok) / sizeof(ok[0]);
 			char buf[128], *save = NULL, *item;
 
 			if (strlen(optarg) >= sizeof(buf) || !*optarg)
 				usage_error("--probes: want off, on, or a list of sched,uring,uring-lat,"
-					    "syscalls,bpf-stats,sched-wakeups%s",
+					    "syscalls,bpf-stats,sched-full%s",
 					    "");
 			snprintf(buf, sizeof(buf), "%s", optarg);
 			for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -683,7 +684,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 					i++;
 				if (i == nr_ok)
 					usage_error("--probes: unknown probe '%s' (off, on, sched, uring, "
-						    "uring-lat, syscalls, bpf-stats, sched-wakeups)", item);
+						    "uring-lat, syscalls, bpf-stats, sched-full)", item);
 			}
 			cfg->probes = optarg;
 			break;
