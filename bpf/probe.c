@@ -127,6 +127,21 @@ static void probe_run_time(const struct iom_probe *p, uint64_t *ns, uint64_t *cn
 		iom_bpf_run_time(iom_syscalls_object(p->syscalls), ns, cnt);
 }
 
+static const struct iom_schedstat *schedstat_find(const struct iom_schedstat *v, int n, pid_t tid);
+
+/* A live thread's schedstat just after the window's end (for iom_sched_collect). */
+static int kernel_at_off(void *ctx, pid_t tid, uint64_t *exec_ns, uint64_t *delay_ns)
+{
+	const struct iom_probe *p = ctx;
+	const struct iom_schedstat *ss = schedstat_find(p->ss_off, p->nr_ss_off, tid);
+
+	if (!ss)
+		return -ENOENT;
+	*exec_ns = ss->exec_ns;
+	*delay_ns = ss->delay_ns;
+	return 0;
+}
+
 static int by_ss_tid(const void *a, const void *b)
 {
 	const struct iom_schedstat *x = a, *y = b;
@@ -541,7 +556,7 @@ void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks
 	if (p->sched) {
 		struct iom_sched_thread *th = NULL;
 		uint64_t oncpu = 0, blocked = 0, runq = 0, wakeups = 0, migrations = 0;
-		int nr = iom_sched_collect(p->sched, &th, &lost);
+		int nr = iom_sched_collect(p->sched, &th, &lost, kernel_at_off, p);
 
 		if (nr >= 0) {
 			for (int i = 0; i < nr; i++) {

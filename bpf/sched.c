@@ -27,6 +27,7 @@ struct iom_sched {
 	struct sched_bpf *skel;
 	pid_t tgid;
 	bool timeline;
+	bool full;		/* every wake-up and switch-in followed */
 	uint64_t t_on_ns, t_off_ns;
 	uint64_t misses_on, misses_off;
 };
@@ -52,6 +53,7 @@ struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool full, struct io
 	s->skel->rodata->timeline = timeline;
 	/* The timeline draws each transition's moment: it follows them all. */
 	full |= timeline;
+	s->full = full;
 	s->skel->rodata->follow_events = full;
 	if (!full)
 		bpf_program__set_autoload(s->skel->progs.iom_sched_wakeup, false);
@@ -136,6 +138,35 @@ int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_t
 	return 0;
 }
 
+/*
+ * Without sched-full, a live thread's record stops at its last switch-out: since then the kernel
+ * saw it run exec - k_exec_ns and wait delay - k_delay_ns; it ran last, waited before that, and
+ * was in the state it left in before that (the programs' own repair, done at end).
+ */
+static void settle(const struct iom_sched *s, struct iom_thread *t, uint64_t end, uint64_t exec,
+		   uint64_t delay)
+{
+	uint64_t span, run, wait;
+
+	if (t->state == IOM_TS_UNKNOWN || t->state == IOM_TS_ONCPU || t->state == IOM_TS_DEAD ||
+	    end <= t->since_ns)
+		return;
+	span = end - t->since_ns;
+	run = exec > t->k_exec_ns ? exec - t->k_exec_ns : 0;
+	run = run < span ? run : span;
+	wait = delay > t->k_delay_ns ? delay - t->k_delay_ns : 0;
+	wait = wait < span - run ? wait : span - run;
+	if (t->state != IOM_TS_RUNQ) {
+		close_open_state(s, t, end - run - wait);
+		t->state = IOM_TS_RUNQ;
+		t->flags = 0;
+		t->since_ns = end - run - wait;
+	}
+	close_open_state(s, t, end - run);
+	t->state = IOM_TS_ONCPU;
+	t->since_ns = end - run;
+}
+
 static bool thread_counted(const struct iom_thread *t)
 {
 	return t->oncpu_ns || t->runq_ns || t->sleep_ns || t->disk_ns || t->nvcsw || t->nivcsw ||
@@ -184,7 +215,8 @@ static void read_comm(pid_t tgid, pid_t tid, char *comm)
 	comm[strcspn(comm, "\n")] = 0;
 }
 
-int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost)
+int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost,
+		      iom_sched_kernel_fn kernel_at_off, void *ctx)
 {
 	int map_dead = bpf_map__fd(s->skel->maps.dead);
 	int map_live = bpf_map__fd(s->skel->maps.threads);
@@ -274,10 +306,16 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
 			 * on from its last switch-in; count that up to its exit, and lose at most
 			 * the few microseconds of do_exit after the tracepoint.
 			 */
-			if (!v[i].alive && (t->flags & IOM_TF_EXITING))
+			uint64_t exec, delay;
+
+			if (!v[i].alive && (t->flags & IOM_TF_EXITING)) {
 				close_open_state(s, t, v[i].exit_ns);
-			else
+			} else {
+				if (v[i].alive && !s->full && kernel_at_off &&
+				    !kernel_at_off(ctx, (pid_t)t->tid, &exec, &delay))
+					settle(s, t, s->t_off_ns, exec, delay);
 				close_open_state(s, t, s->t_off_ns);
+			}
 			if (thread_counted(t))
 				v[m++] = v[i];
 		}

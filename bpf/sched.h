@@ -121,7 +121,14 @@ void iom_sched_window(struct iom_sched *s, bool on, uint64_t now_ns);
  * not fit (inconsistent transitions, storage refusals, recursion misses in the window, exits
  * whose last switch never came, timeline records dropped). Returns the count; free() the array.
  */
-int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost);
+/*
+ * kernel_at_off(ctx, tid, &exec_ns, &delay_ns), when given, returns 0 with a live thread's
+ * schedstat at the window's end: without sched-full, a thread's record stops at its last
+ * switch-out, and what it did since (ran, waited) is settled from those figures.
+ */
+typedef int (*iom_sched_kernel_fn)(void *ctx, pid_t tid, uint64_t *exec_ns, uint64_t *delay_ns);
+int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct iom_lost *lost,
+		      iom_sched_kernel_fn kernel_at_off, void *ctx);
 /*
  * One live thread's record now, read while the probe runs (iomodels watch): its task storage
  * through a pidfd of the thread, the current state's interval counted up to now_ns. 0, or

@@ -335,6 +335,62 @@ static void test_busy_loop_oncpu(void **state)
 	csv_free(&c);
 }
 
+static void *spin_main(void *p)
+{
+	struct busy_arg *a = p;
+
+	a->tid = (pid_t)syscall(SYS_gettid);
+	sem_post(&a->done);
+	while (!__atomic_load_n(&a->busy_ns, __ATOMIC_RELAXED))
+		__asm__ __volatile__("" ::: "memory");
+	return NULL;
+}
+
+/*
+ * A thread that spins through the whole window and is still spinning when the probes collect:
+ * its record stops at its last switch-out (with plain sched, maybe before the window), and the
+ * window's on-CPU time must come from the kernel's figures at the window's end, not be counted
+ * in the state it was last switched out in (the first cut said 0 ns on-CPU, all run queue).
+ */
+static void test_spin_across_window(void **state)
+{
+	struct iom_probe *p = probe_open("sched", "spin");
+	struct busy_arg a = { 0 };
+	struct timespec ts = { 0, 200000000 };
+	double oncpu, runq;
+	char path[256];
+	struct csv c;
+	pthread_t t;
+	int r;
+
+	iom_row_init(&row);
+	sem_init(&a.done, 0, 0);
+	assert_int_equal(pthread_create(&t, NULL, spin_main, &a), 0);
+	busy_wait_done(&a);
+	iom_probe_window(p, true);
+	nanosleep(&ts, NULL);
+	iom_probe_window(p, false);
+	iom_probe_fill_row(p, &row, 1);
+	__atomic_store_n(&a.busy_ns, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	sem_destroy(&a.done);
+	iom_probe_close(p);
+
+	cell_path(path, sizeof(path), "spin", "");
+	assert_true(csv_load(&c, path));
+	r = csv_tid_row(&c, a.tid);
+	assert_true(r > 0);
+	oncpu = csv_num(&c, r, "oncpu_ns");
+	runq = csv_num(&c, r, "runq_ns");
+	print_message("spinning through a 200 ms window: on-CPU %.0f ns, run queue %.0f ns\n",
+		      oncpu, runq);
+	/* On a loaded machine it shares a CPU, but it is never blocked. */
+	assert_true(oncpu + runq >= 0.18e9);
+	assert_true(oncpu >= 0.06e9);
+	assert_true(csv_num(&c, r, "blocked_ns") < 0.02e9);
+	csv_free(&c);
+}
+
 /*
  * Two threads pinned to one CPU take turns (so both wait on the run queue), a third sleeps in
  * 1 ms steps: each one's on-CPU + run-queue time agrees with the kernel's schedstat within 10%
@@ -718,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_timer_blocked_time),
 		cmocka_unit_test(test_bpf_stats_runs),
 		cmocka_unit_test(test_busy_loop_oncpu),
+		cmocka_unit_test(test_spin_across_window),
 		cmocka_unit_test(test_schedstat_agrees),
 		cmocka_unit_test(test_schedstat_agrees_full),
 		cmocka_unit_test(test_syscalls_exact),
