@@ -213,6 +213,37 @@ static void test_plot_bench_makes_every_file(void **state)
 }
 
 /*
+ * Kernel memory is a system-wide counter (/proc/meminfo): another process can move it either
+ * way. A copy of the bench fixture with every kmem_bytes set to -200000 (what a run measured
+ * for uring at C=1024: -193 kB) must say "noise", not print a negative size.
+ */
+static void test_plot_kmem_noise(void **state)
+{
+	char run[PATH_MAX], cmd[3 * PATH_MAX], err[4096], *rep, *row, *end;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/bench-kmem", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
+		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); "
+		 "[r.update(kmem_bytes='-200000') for r in rows]; "
+		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
+		 "w.writeheader(); w.writerows(rows)\" '%s'", run, dir, run, python(), run);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("making the copy: %s", err);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	row = strstr(rep, "| kernel memory (stacks, slab, page tables) at C=");
+	assert_non_null(row);
+	end = strchr(row, '\n');
+	assert_non_null(end);
+	*end = '\0';
+	if (strstr(row, "| -") || !strstr(row, "within the system-wide counter's noise"))
+		fail_msg("kernel memory row: %s", row);
+	free(rep);
+}
+
+/*
  * A synthetic run (three repeats per point, written here) checks the report's judgement, not a
  * measurement: overlapping ranges are "within noise", disjoint ones are ranked with a ratio, a
  * flagged pair is not compared, and the crossover along C is where uring gets ahead for good.
@@ -414,6 +445,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plot_makes_every_file),
 		cmocka_unit_test(test_plot_bench_makes_every_file),
+		cmocka_unit_test(test_plot_kmem_noise),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
