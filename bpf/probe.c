@@ -194,7 +194,8 @@ static int schedstat_snapshot(pid_t tgid, struct iom_schedstat **out)
 		v[n++] = (struct iom_schedstat){ tid, exec_ns, delay_ns };
 	}
 	closedir(dir);
-	qsort(v, (size_t)n, sizeof(*v), by_ss_tid);
+	if (n)
+		qsort(v, (size_t)n, sizeof(*v), by_ss_tid);
 	*out = v;
 	return n;
 }

@@ -251,7 +251,8 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
 		n++;
 	}
 	nr_dead = n;
-	qsort(v, (size_t)n, sizeof(*v), by_tid);
+	if (n)
+		qsort(v, (size_t)n, sizeof(*v), by_tid);
 
 	snprintf(path, sizeof(path), "/proc/%d/task", s->tgid);
 	dir = opendir(path);
@@ -321,7 +322,8 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
 		}
 		n = m;
 	}
-	qsort(v, (size_t)n, sizeof(*v), by_tid);
+	if (n)
+		qsort(v, (size_t)n, sizeof(*v), by_tid);
 out:
 	if (ret) {
 		free(v);
@@ -431,7 +433,8 @@ int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sche
 			return -ENOMEM;
 		}
 	}
-	qsort(b.ev, b.n, sizeof(*b.ev), by_start);
+	if (b.n)
+		qsort(b.ev, b.n, sizeof(*b.ev), by_start);
 	for (size_t i = 0; i < b.n; i++) {
 		const struct iom_tl_event *e = &b.ev[i];
 		struct iom_sched_thread key = { .t.tid = e->tid };
