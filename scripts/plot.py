@@ -239,6 +239,12 @@ def timed_ok(rows, section="matrix"):
             and r["section"] == section]
 
 
+def probed_ok(rows, section="matrix"):
+    """The probed repeat of each cell: the only rows with the probes' columns."""
+    return [r for r in rows if r["status"] == "ok" and r.get("probed", "0") not in ("0", "")
+            and r["section"] == section]
+
+
 def summary(vals):
     vals = [v for v in vals if not math.isnan(v)]
     if not vals:
@@ -331,10 +337,11 @@ def save(plt, fig, run_dir, name):
 
 
 def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0,
-                limits=None, refs=None, pooled=None):
+                limits=None, refs=None, pooled=None, select=timed_ok):
     """One panel per (workload, placement), one line per model: median with min-max.
-    pooled(rows) -> value replaces the median (latency from pooled histograms)."""
-    ok = timed_ok(rows)
+    pooled(rows) -> value replaces the median (latency from pooled histograms).
+    select(rows) -> the rows drawn: the timed repeats, or the probed ones for probe columns."""
+    ok = select(rows)
     panels = sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items())
     if not panels:
         return None
@@ -1366,7 +1373,7 @@ def main():
     if any(not math.isnan(num(r.get("blocked_ns_per_task"))) for r in rows):
         figs.append(line_panels(plt, rows, "blocked_ns_per_task", "blocked µs per task",
                                 "Time blocked per task (probes)", "blocked", run_dir,
-                                scale=1e-3))
+                                scale=1e-3, select=probed_ok))
     cross = crossover(rows)
     figs.append(crossover_figure(plt, cross, run_dir))
     sweeps = rate_sweeps(rows, hists)

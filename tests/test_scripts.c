@@ -244,6 +244,35 @@ static void test_plot_kmem_noise(void **state)
 }
 
 /*
+ * The probe columns are in the probed repeat of each cell only: the blocked-time figure must be
+ * drawn from those rows (it was drawn from the timed ones, and every panel said "no model ran
+ * this cell"). A copy of the bench fixture gets a probed twin of each matrix row.
+ */
+static void test_plot_blocked_from_probed_rows(void **state)
+{
+	char run[PATH_MAX], cmd[3 * PATH_MAX], err[4096], path[PATH_MAX + 16], *svg;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/bench-probed", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
+		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); "
+		 "twins = [dict(r, probed='1', blocked_ns_per_task='50000') for r in rows "
+		 "if r['section'] == 'matrix' and r['status'] == 'ok']; "
+		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
+		 "w.writeheader(); w.writerows(rows + twins)\" '%s'", run, dir, run, python(), run);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("making the copy: %s", err);
+	free(plot_report(run));
+	snprintf(path, sizeof(path), "%s/blocked.svg", run);
+	svg = slurp(path);
+	assert_non_null(svg);
+	if (strstr(svg, "no model ran this cell"))
+		fail_msg("blocked.svg has an empty panel though every cell has a probed row");
+	free(svg);
+}
+
+/*
  * A synthetic run (three repeats per point, written here) checks the report's judgement, not a
  * measurement: overlapping ranges are "within noise", disjoint ones are ranked with a ratio, a
  * flagged pair is not compared, and the crossover along C is where uring gets ahead for good.
@@ -446,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_plot_makes_every_file),
 		cmocka_unit_test(test_plot_bench_makes_every_file),
 		cmocka_unit_test(test_plot_kmem_noise),
+		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
