@@ -11,8 +11,9 @@
  *   probes-<cell>-lost.csv      every kind of missed or inconsistent event checked, and its count
  * and the timeline (--timeline FILE). Per-task columns sum the cell's threads, those made after
  * the probes opened (not "main", the driver's watcher, which only waits for the window to end,
- * nor "other", a thread that was there before), and leave io-wq workers' idle time out of
- * blocked time: it is shown apart, in blocked_idle_ns.
+ * nor "other", a thread that was there before), and leave idle time (io-wq workers on their
+ * free list, threads parked idle per core/idle.h) out of blocked time: it is shown apart, in
+ * blocked_idle_ns.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -369,7 +370,8 @@ static const char *const role_names[NR_ROLES] = { "main", "submitter", "worker",
 
 /*
  * io_uring names its threads iou-wrk-<tid> (io-wq) and iou-sqp-<tid> (SQPOLL). BPF cannot tell
- * a submitter from a worker of ours: threads named iom-sub* / iom-wrk* say which they are, the
+ * a submitter from a worker of ours: threads named iom-sub* / iom-wrk* / kf-wrk* (kernel_free's
+ * pool) say which they are, the
  * rest are "thread". A thread that existed before the probes opened (and so before the cell's
  * threads were made) is "other": a sanitizer's background thread, say.
  */
@@ -385,7 +387,8 @@ static enum role role_of(const struct iom_probe *p, const struct iom_sched_threa
 		return ROLE_SQPOLL;
 	if (!strncmp(th->comm, "iom-sub", 7))
 		return ROLE_SUBMITTER;
-	if (!strncmp(th->comm, "iom-wrk", 7) || !strncmp(th->comm, "iom-worker", 10))
+	if (!strncmp(th->comm, "iom-wrk", 7) || !strncmp(th->comm, "iom-worker", 10) ||
+	    !strncmp(th->comm, "kf-wrk", 6))
 		return ROLE_WORKER;
 	return ROLE_THREAD;
 }

@@ -14,12 +14,16 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "core/idle.h"
 #include "sched.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_DEAD		0x0080
 #define PF_IO_WORKER		0x00000010
+#define NR_FUTEX		202	/* x86_64 */
+#define FUTEX_WAIT_BITSET	9
+#define FUTEX_CMD_MASK		127
 /* io-wq's IO_WORKER_F_FREE: bit 2 (a bit number since 6.x, the mask 4 before: the same bit). */
 #define IO_WORKER_FREE_MASK	4ul
 
@@ -213,6 +217,19 @@ static __always_inline void save_dead(struct task_struct *task, struct iom_threa
 		__sync_fetch_and_add(&nr_dead_full, 1);
 }
 
+/*
+ * Parked idle (core/idle.h): blocked in futex(FUTEX_WAIT_BITSET, ..., IOM_IDLE_FUTEX_BITSET).
+ * The registers at its syscall entry say so: x86_64 passes op in rsi and the bitset in r9.
+ */
+static __always_inline bool parked_idle(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	return regs && regs->orig_ax == NR_FUTEX &&
+	       (regs->si & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET &&
+	       (__u32)regs->r9 == IOM_IDLE_FUTEX_BITSET;
+}
+
 static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 				       unsigned int prev_state, __u64 now)
 {
@@ -304,6 +321,8 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 			/* io-wq workers only (SQPOLL threads have no worker_private). */
 			if (w && (BPF_CORE_READ(w, flags) & IO_WORKER_FREE_MASK))
 				t->flags |= IOM_TF_IDLE;
+		} else if (parked_idle(prev)) {
+			t->flags |= IOM_TF_IDLE;
 		}
 	}
 	t->since_ns = now;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idle.h"
 #include "live.h"
 
 struct iom_live *iom_live_new(unsigned int concurrency, uint64_t latency_ns, uint64_t deadline_ns)
@@ -72,7 +73,7 @@ void iom_live_wait(struct iom_live *l, uint32_t gen, uint64_t abs_ns)
 
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; a changed gen returns now. */
 	syscall(SYS_futex, (uint32_t *)&l->gen, FUTEX_WAIT_BITSET_PRIVATE, gen, &ts, NULL,
-		FUTEX_BITSET_MATCH_ANY);
+		IOM_IDLE_FUTEX_BITSET);
 }
 
 void iom_live_add_tid(struct iom_live *l, pid_t tid, enum iom_live_role role, unsigned int index)

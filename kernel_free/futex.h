@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/idle.h"
+
 /* Sleep while *word == val, until abs_ns (UINT64_MAX: no limit). 0, or ETIMEDOUT/EAGAIN/EINTR. */
 static inline int kf_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t abs_ns)
 {
@@ -28,7 +30,16 @@ static inline int kf_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t a
 		tsp = &ts;
 	}
 	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL,
-		    FUTEX_BITSET_MATCH_ANY) < 0)
+		    IOM_IDLE_FUTEX_BITSET) < 0)
+		return errno;
+	return 0;
+}
+
+/* Park idle until *word != val or a wake (core/idle.h: the probe books the sleep as idle). */
+static inline int kf_futex_park(_Atomic uint32_t *word, uint32_t val)
+{
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, val, NULL, NULL,
+		    IOM_IDLE_FUTEX_BITSET) < 0)
 		return errno;
 	return 0;
 }

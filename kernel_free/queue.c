@@ -198,7 +198,7 @@ bool kf_queue_pop_wait(struct kf_queue *q, struct kf_parker *me, uint64_t *val,
 		/* Sleeps only while parked is 1: a claim sets it to 0 under the lot lock. */
 		while (atomic_load_explicit(&me->parked, memory_order_acquire) &&
 		       !atomic_load_explicit(stop, memory_order_seq_cst))
-			kf_futex_wait(&me->parked, 1, UINT64_MAX);
+			kf_futex_park(&me->parked, 1);
 		if (atomic_load_explicit(&me->parked, memory_order_acquire)) {
 			kf_lot_leave(q, me);	/* stopping, never claimed */
 			return false;
