@@ -242,13 +242,15 @@ static void test_bpf_stats_runs(void **state)
  * kernel_free, 256 timer tasks of 1 ms in flight on one CPU: its 256 workers spend much of the
  * time parked, waiting for work (the one CPU is shared with the submitter that feeds them).
  * They park with the idle futex bitset (core/idle.h), so that sleep is blocked_idle_ns, not
- * time blocked on a task: blocked per task stays about one task's 1 ms (its worker's sleep),
- * where counting the parked workers made it about 3 ms (4.2 ms at C=256 in the bench).
+ * time blocked on a task. A worker sleeps at most a task's 1 ms on it (less when the task
+ * waited in the queue: on a loaded machine often not at all), so the workers' time blocked on
+ * tasks is at most tasks x 1 ms, plus the timers' overshoot. Counting the parked workers made it
+ * 2.4 times that here (48 s for 20000 tasks), with 0 idle.
  */
 static void test_idle_workers_apart(void **state)
 {
 	struct iom_cfg cfg = threads_cfg(256, 1000000);
-	double blocked, idle = 0, on_task = 0;
+	double tasks, idle = 0, on_task = 0;
 	char path[256];
 	struct csv c;
 
@@ -260,7 +262,7 @@ static void test_idle_workers_apart(void **state)
 	cfg.cpus_set = true;
 	snprintf(cfg.cpus_str, sizeof(cfg.cpus_str), "0");
 	run_probed(&cfg);
-	blocked = row.num[IOM_COL_blocked_ns_per_task];
+	tasks = row.num[IOM_COL_tasks];
 	cell_path(path, sizeof(path), "row102", "-roles");
 	assert_true(csv_load(&c, path));
 	for (int r = 1; r < c.nr; r++)
@@ -269,10 +271,12 @@ static void test_idle_workers_apart(void **state)
 			on_task = csv_num(&c, r, "blocked_task_ns");
 		}
 	csv_free(&c);
-	print_message("blocked %.0f ns per task (1 ms tasks); workers: %.3f s idle, %.3f s blocked "
-		      "on tasks\n", blocked, idle / 1e9, on_task / 1e9);
+	print_message("%.0f tasks of 1 ms; workers: %.3f s idle, %.3f s blocked on tasks; blocked "
+		      "%.0f ns per task\n", tasks, idle / 1e9, on_task / 1e9,
+		      row.num[IOM_COL_blocked_ns_per_task]);
+	assert_true(tasks > 0);
 	assert_true(idle > 0);
-	assert_true(blocked > 0.8e6 && blocked < 1.3e6);
+	assert_true(on_task <= 1.3 * tasks * 1e6);
 }
 
 struct busy_arg {
