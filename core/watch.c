@@ -1142,6 +1142,15 @@ static int watch_open_output(struct watch *w)
 	return 0;
 }
 
+/* Set-up failed before any lane started: close what watch_open_output opened. */
+static void watch_close_output(struct watch *w)
+{
+	if (w->events)
+		fclose(w->events);
+	if (w->rep)
+		iom_report_close(w->rep);
+}
+
 /*
  * The census's source: the sched probe, opened before the lanes' threads exist so that it sees
  * each one from its first wake-up, or /proc. Auto falls back to /proc and says why on screen.
@@ -1206,20 +1215,14 @@ int iom_watch(const struct iom_watch_opts *o)
 
 		if (iom_workload_open(&wl, &o->cfg.wl, &err)) {
 			fprintf(stderr, "iomodels: %s\n", err.msg);
-			if (w->events)
-				fclose(w->events);
-			if (w->rep)
-				iom_report_close(w->rep);
+			watch_close_output(w);
 			free(h);
 			return 1;
 		}
 		iom_workload_close(&wl);
 	}
 	if (watch_open_states(w)) {
-		if (w->events)
-			fclose(w->events);
-		if (w->rep)
-			iom_report_close(w->rep);
+		watch_close_output(w);
 		free(h);
 		return 1;
 	}

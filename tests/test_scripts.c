@@ -213,24 +213,35 @@ static void test_plot_bench_makes_every_file(void **state)
 }
 
 /*
+ * A copy of the bench fixture in dir/name (its path in run), whose runs.csv rows (a list of
+ * dicts, `rows`) the Python statement edit changes before they are written back.
+ */
+static void fixture_copy(char *run, size_t len, const char *name, const char *edit)
+{
+	char cmd[3 * PATH_MAX + 1024], err[4096];
+
+	snprintf(run, len, "%s/%s", dir, name);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
+		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); %s; "
+		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
+		 "w.writeheader(); w.writerows(rows)\" '%s'", run, dir, run, python(), edit, run);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("making the copy %s: %s", name, err);
+}
+
+/*
  * Kernel memory is a system-wide counter (/proc/meminfo): another process can move it either
  * way. A copy of the bench fixture with every kmem_bytes set to -200000 (what a run measured
  * for uring at C=1024: -193 kB) must say "noise", not print a negative size.
  */
 static void test_plot_kmem_noise(void **state)
 {
-	char run[PATH_MAX], cmd[3 * PATH_MAX], err[4096], *rep, *row, *end;
+	char run[PATH_MAX], *rep, *row, *end;
 
 	if (!have_matplotlib())
 		iom_skip("python3-matplotlib is not installed");
-	snprintf(run, sizeof(run), "%s/bench-kmem", dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
-		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); "
-		 "[r.update(kmem_bytes='-200000') for r in rows]; "
-		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
-		 "w.writeheader(); w.writerows(rows)\" '%s'", run, dir, run, python(), run);
-	if (sh(cmd, err, sizeof(err)))
-		fail_msg("making the copy: %s", err);
+	fixture_copy(run, sizeof(run), "bench-kmem",
+		     "[r.update(kmem_bytes='-200000') for r in rows]");
 	rep = plot_report(run);
 	assert_non_null(rep);
 	row = strstr(rep, "| kernel memory (stacks, slab, page tables) at C=");
@@ -250,19 +261,13 @@ static void test_plot_kmem_noise(void **state)
  */
 static void test_plot_blocked_from_probed_rows(void **state)
 {
-	char run[PATH_MAX], cmd[3 * PATH_MAX], err[4096], path[PATH_MAX + 16], *svg;
+	char run[PATH_MAX], path[PATH_MAX + 16], *svg;
 
 	if (!have_matplotlib())
 		iom_skip("python3-matplotlib is not installed");
-	snprintf(run, sizeof(run), "%s/bench-probed", dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
-		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); "
-		 "twins = [dict(r, probed='1', blocked_ns_per_task='50000') for r in rows "
-		 "if r['section'] == 'matrix' and r['status'] == 'ok']; "
-		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
-		 "w.writeheader(); w.writerows(rows + twins)\" '%s'", run, dir, run, python(), run);
-	if (sh(cmd, err, sizeof(err)))
-		fail_msg("making the copy: %s", err);
+	fixture_copy(run, sizeof(run), "bench-probed",
+		     "rows += [dict(r, probed='1', blocked_ns_per_task='50000') for r in rows "
+		     "if r['section'] == 'matrix' and r['status'] == 'ok']");
 	free(plot_report(run));
 	snprintf(path, sizeof(path), "%s/blocked.svg", run);
 	svg = slurp(path);
