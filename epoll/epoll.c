@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "core/slot_heap.h"
 
 /* What a registered fd is, in the high half of its data.u64 (a slot is the low half). */
 enum ep_kind {
@@ -61,13 +62,9 @@ enum ep_slot_state {
 	EP_CANCELLED,		/* finished by ->cancel(), waiting for ->reap() to report it */
 };
 
-#define EP_NOT_QUEUED	UINT32_MAX
-
 struct ep_slot {
 	int efd;		/* nop: eventfd, -1 otherwise */
 	enum ep_slot_state state;
-	uint32_t hpos;		/* index in the heap, EP_NOT_QUEUED */
-	uint64_t key;		/* when the task is due: its end, or its deadline if earlier */
 	/* rpc: where the slot's connection stands; it outlives the tasks that use it. */
 	uint32_t sent;		/* request bytes of the task in flight that are out */
 	uint32_t got;		/* reply bytes in t->buf (of our reply, or of a late one) */
@@ -83,8 +80,7 @@ struct ep_ctx {
 	uint64_t armed_ns;		/* when tfd fires; 0 = not armed, or fired and drained */
 	struct ep_slot *slots;
 	unsigned int nr_slots;		/* slots set up so far (all, once setup is done) */
-	uint32_t *heap;			/* slots by key, a binary min-heap */
-	unsigned int nr_heap;
+	struct iom_slot_heap heap;	/* slots by when they are due: end, or deadline if earlier */
 	struct epoll_event *events;
 	unsigned int nr_events;
 	uint32_t *cancelled;		/* ended by ->cancel(), for the next ->reap() */
@@ -129,73 +125,6 @@ out:
 	return ret;
 }
 
-/* --- the timer heap: slot numbers ordered by their slot's key --- */
-
-static uint64_t ep_key_at(const struct ep_ctx *ep, unsigned int i)
-{
-	return ep->slots[ep->heap[i]].key;
-}
-
-static void ep_heap_set(struct ep_ctx *ep, unsigned int i, uint32_t slot)
-{
-	ep->heap[i] = slot;
-	ep->slots[slot].hpos = i;
-}
-
-static void ep_heap_up(struct ep_ctx *ep, unsigned int i)
-{
-	uint32_t slot = ep->heap[i];
-
-	while (i && ep_key_at(ep, (i - 1) / 2) > ep->slots[slot].key) {
-		ep_heap_set(ep, i, ep->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	ep_heap_set(ep, i, slot);
-}
-
-static void ep_heap_down(struct ep_ctx *ep, unsigned int i)
-{
-	uint32_t slot = ep->heap[i];
-
-	for (;;) {
-		unsigned int c = 2 * i + 1;
-
-		if (c >= ep->nr_heap)
-			break;
-		if (c + 1 < ep->nr_heap && ep_key_at(ep, c + 1) < ep_key_at(ep, c))
-			c++;
-		if (ep_key_at(ep, c) >= ep->slots[slot].key)
-			break;
-		ep_heap_set(ep, i, ep->heap[c]);
-		i = c;
-	}
-	ep_heap_set(ep, i, slot);
-}
-
-static void ep_heap_push(struct ep_ctx *ep, uint32_t slot, uint64_t key)
-{
-	ep->slots[slot].key = key;
-	ep_heap_set(ep, ep->nr_heap, slot);
-	ep_heap_up(ep, ep->nr_heap++);
-}
-
-static void ep_heap_del(struct ep_ctx *ep, uint32_t slot)
-{
-	unsigned int i = ep->slots[slot].hpos;
-	uint32_t last;
-
-	if (i == EP_NOT_QUEUED)
-		return;
-	ep->slots[slot].hpos = EP_NOT_QUEUED;
-	if (i == --ep->nr_heap)
-		return;
-	/* The last entry fills the hole and moves up or down to where its key belongs. */
-	last = ep->heap[ep->nr_heap];
-	ep_heap_set(ep, i, last);
-	ep_heap_up(ep, i);
-	ep_heap_down(ep, ep->slots[last].hpos);
-}
-
 /* --- fds --- */
 
 static uint64_t ep_data(enum ep_kind kind, uint32_t slot)
@@ -226,9 +155,9 @@ static int ep_rearm(struct iom_ctx *ctx, struct ep_ctx *ep)
 	uint64_t first;
 
 	/* An empty heap leaves tfd armed: a wake-up for nothing beats a disarm every time. */
-	if (!ep->nr_heap)
+	if (!ep->heap.nr)
 		return 0;
-	first = ep_key_at(ep, 0);
+	first = iom_slot_heap_key_at(&ep->heap, 0);
 	if (first == ep->armed_ns)
 		return 0;
 	/* Absolute: a key already past fires at once. A monotonic time is never 0 (= disarm). */
@@ -251,7 +180,7 @@ static void ep_free(struct ep_ctx *ep)
 	if (ep->epfd >= 0)
 		close(ep->epfd);
 	free(ep->slots);
-	free(ep->heap);
+	iom_slot_heap_free(&ep->heap);
 	free(ep->events);
 	free(ep->cancelled);
 	free(ep->scratch);
@@ -329,7 +258,6 @@ static int ep_setup(struct iom_ctx *ctx)
 		return iom_err_set(&ctx->err, -ENOMEM, "epoll: setup");
 	ep->epfd = ep->tfd = -1;
 	ep->slots = calloc(ctx->depth, sizeof(*ep->slots));
-	ep->heap = calloc(ctx->depth, sizeof(*ep->heap));
 	/* Room for every fd's event, so one epoll_pwait2 can see everything that is ready. */
 	ep->nr_events = (nop || rpc ? ctx->depth : 0) + timer;
 	ep->events = calloc(ep->nr_events, sizeof(*ep->events));
@@ -341,7 +269,8 @@ static int ep_setup(struct iom_ctx *ctx)
 			ep->scratch_len = 65536;
 		ep->scratch = malloc(ep->scratch_len);
 	}
-	if (!ep->slots || !ep->heap || !ep->events || !ep->cancelled || (rpc && !ep->scratch)) {
+	if (!ep->slots || iom_slot_heap_init(&ep->heap, ctx->depth) || !ep->events ||
+	    !ep->cancelled || (rpc && !ep->scratch)) {
 		ep_free(ep);
 		return iom_err_set(&ctx->err, -ENOMEM, "epoll: setup");
 	}
@@ -357,7 +286,6 @@ static int ep_setup(struct iom_ctx *ctx)
 		struct ep_slot *s = &ep->slots[i];
 
 		s->efd = -1;
-		s->hpos = EP_NOT_QUEUED;
 		ep->nr_slots = i + 1;
 		if (nop)
 			ret = ep_add_fd(ctx, ep, &s->efd, EP_KIND_EVENT, i, nr_fds);
@@ -500,7 +428,7 @@ static void ep_rpc_done(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task 
 
 	if (iom_rpc_conn_broken(res, t->len))
 		ep_rpc_reconnect(ctx, ep, t->slot);
-	ep_heap_del(ep, t->slot);
+	iom_slot_heap_del(&ep->heap, t->slot);
 	iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
 	s->state = EP_IDLE;
 	iom_complete(ctx, t);
@@ -629,7 +557,7 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 		if (ep->tfd < 0)
 			return iom_err_set(&ctx->err, -EINVAL, "epoll: a task has a deadline but "
 					   "the cell has none (no timerfd was made)");
-		ep_heap_push(ep, t->slot, key);
+		iom_slot_heap_push(&ep->heap, t->slot, key);
 		/* Usually a later key than the first: then no syscall at all. */
 		if (!ep->armed_ns || key < ep->armed_ns) {
 			int ret = ep_rearm(ctx, ep);
@@ -664,7 +592,7 @@ static void ep_finish(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t
 {
 	struct ep_slot *s = &ep->slots[t->slot];
 
-	ep_heap_del(ep, t->slot);
+	iom_slot_heap_del(&ep->heap, t->slot);
 	if (t->deadline_ns && !ep_op_done_by(t, t->deadline_ns)) {
 		/*
 		 * rpc: the batch's events are read before the heap is popped, so a reply that was
@@ -722,8 +650,8 @@ static unsigned int ep_pop_due(struct iom_ctx *ctx, struct ep_ctx *ep, unsigned 
 {
 	unsigned int done = 0;
 
-	while (done < room && ep->nr_heap && ep_key_at(ep, 0) <= ctx->now_ns) {
-		ep_finish(ctx, ep, &ctx->tasks[ep->heap[0]], EP_KIND_TIMER);
+	while (done < room && ep->heap.nr && iom_slot_heap_key_at(&ep->heap, 0) <= ctx->now_ns) {
+		ep_finish(ctx, ep, &ctx->tasks[ep->heap.heap[0]], EP_KIND_TIMER);
 		done++;
 	}
 	return done;
@@ -787,7 +715,7 @@ static int ep_cancel(struct iom_ctx *ctx, struct iom_task *t)
 
 	if (s->state != EP_RUNNING)
 		return 0;
-	ep_heap_del(ep, t->slot);
+	iom_slot_heap_del(&ep->heap, t->slot);
 	if (s->efd >= 0)
 		ep_drain(s->efd);
 	if (t->deadline_ns && t->deadline_ns <= now && !ep_op_done_by(t, t->deadline_ns))

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "core/slot_heap.h"
 
 /* Tags in user_data beside the task id (ids use bits 0..61). */
 #define UR_TAG_LINK	(1ull << 63)	/* the CQE of a task's linked deadline timeout */
@@ -44,7 +45,6 @@
 #define UR_UD_ARM	(UR_TAG_LINK | UR_TAG_CANCEL)
 #define UR_UD_REARM	(UR_TAG_LINK | UR_TAG_CANCEL | 1)
 
-#define UR_NOT_QUEUED	UINT32_MAX
 
 struct ur_slot {
 	struct __kernel_timespec timer_ts;	/* IORING_OP_TIMEOUT reads it at submit */
@@ -53,8 +53,6 @@ struct ur_slot {
 	int32_t send_res;			/* rpc: the send's result */
 	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
 	bool deadline_fired, cancel_asked;
-	uint64_t key;				/* heap: when the timer task is due */
-	uint32_t hpos;				/* heap: its index there, or UR_NOT_QUEUED */
 };
 
 struct ur_ctx {
@@ -69,8 +67,7 @@ struct ur_ctx {
 	 * key (end, or deadline if earlier), a binary min-heap, and one TIMEOUT armed at or
 	 * before the first key. Only the submitter touches them, as it alone touches the ring.
 	 */
-	uint32_t *heap;
-	unsigned int nr_heap;
+	struct iom_slot_heap heap;
 	bool armed;				/* the TIMEOUT's CQE is still to come */
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
@@ -123,61 +120,6 @@ static unsigned int roundup_pow2(unsigned int v)
 	return p;
 }
 
-/* --- the timer heap (--uring-timer heap): slot numbers ordered by their slot's key --- */
-
-static uint64_t ur_key_at(const struct ur_ctx *ur, unsigned int i)
-{
-	return ur->slots[ur->heap[i]].key;
-}
-
-static void ur_heap_set(struct ur_ctx *ur, unsigned int i, uint32_t slot)
-{
-	ur->heap[i] = slot;
-	ur->slots[slot].hpos = i;
-}
-
-/* The entry at i moves up or down to where its key belongs. */
-static void ur_heap_fix(struct ur_ctx *ur, unsigned int i)
-{
-	uint32_t slot = ur->heap[i];
-	uint64_t key = ur->slots[slot].key;
-
-	while (i && ur_key_at(ur, (i - 1) / 2) > key) {
-		ur_heap_set(ur, i, ur->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		unsigned int c = 2 * i + 1;
-
-		if (c + 1 < ur->nr_heap && ur_key_at(ur, c + 1) < ur_key_at(ur, c))
-			c++;
-		if (c >= ur->nr_heap || ur_key_at(ur, c) >= key)
-			break;
-		ur_heap_set(ur, i, ur->heap[c]);
-		i = c;
-	}
-	ur_heap_set(ur, i, slot);
-}
-
-static void ur_heap_push(struct ur_ctx *ur, uint32_t slot, uint64_t key)
-{
-	ur->slots[slot].key = key;
-	ur_heap_set(ur, ur->nr_heap, slot);
-	ur_heap_fix(ur, ur->nr_heap++);
-}
-
-static void ur_heap_del(struct ur_ctx *ur, uint32_t slot)
-{
-	unsigned int i = ur->slots[slot].hpos;
-
-	ur->slots[slot].hpos = UR_NOT_QUEUED;
-	if (i == --ur->nr_heap)
-		return;
-	/* The last entry fills the hole. */
-	ur_heap_set(ur, i, ur->heap[ur->nr_heap]);
-	ur_heap_fix(ur, i);
-}
-
 static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 {
 	struct ur_ctx *ur = ctx->priv;
@@ -195,7 +137,7 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 		ctx->variant[strlen(ctx->variant) - 1] = '\0';
 	if (ctx->cfg->wl.kind == IOM_WL_TIMER)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
-			 strlen(ctx->variant), "+%s", ur->heap ? "timer-heap+timeout" :
+			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
 			 "timeout-per-task");
 }
 
@@ -225,8 +167,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		ur->slots = calloc(ctx->depth, sizeof(*ur->slots));
 	if (ur && ur->slots && cfg->wl.kind == IOM_WL_TIMER &&
 	    cfg->uring_timer == IOM_URING_TIMER_HEAP) {
-		ur->heap = calloc(ctx->depth, sizeof(*ur->heap));
-		if (!ur->heap) {
+		if (iom_slot_heap_init(&ur->heap, ctx->depth)) {
 			free(ur->slots);
 			ur->slots = NULL;
 		}
@@ -235,8 +176,6 @@ static int ur_setup(struct iom_ctx *ctx)
 		free(ur);
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
-	for (unsigned int i = 0; i < ctx->depth; i++)
-		ur->slots[i].hpos = UR_NOT_QUEUED;
 	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		/*
@@ -267,7 +206,7 @@ static int ur_setup(struct iom_ctx *ctx)
 			break;
 	}
 	if (ret < 0) {
-		free(ur->heap);
+		iom_slot_heap_free(&ur->heap);
 		free(ur->slots);
 		free(ur);
 		return iom_err_set(&ctx->err, ret, "uring: io_uring_queue_init_params");
@@ -329,7 +268,7 @@ static int ur_setup(struct iom_ctx *ctx)
 
 fail_step:
 	io_uring_queue_exit(&ur->ring);
-	free(ur->heap);
+	iom_slot_heap_free(&ur->heap);
 	free(ur->slots);
 	free(ur);
 	ctx->priv = NULL;
@@ -392,7 +331,7 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_slot *s = &ur->slots[t->slot];
 	struct io_uring_sqe *sqe, *link;
 
-	if (ur->heap && t->op == IOM_OP_TIMER) {
+	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * No SQE: the task waits in the heap, and ur_reap keeps the one TIMEOUT armed at the
 		 * first key. The key is the earlier of its end (submit stamp + D, as the op variant's
@@ -401,7 +340,7 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 		uint64_t end = t->t_submit_ns + t->latency_ns;
 
 		memset(s, 0, sizeof(*s));
-		ur_heap_push(ur, t->slot, t->deadline_ns && t->deadline_ns < end ?
+		iom_slot_heap_push(&ur->heap, t->slot, t->deadline_ns && t->deadline_ns < end ?
 					  t->deadline_ns : end);
 		return IOM_Q_QUEUED;
 	}
@@ -633,9 +572,9 @@ static bool ur_heap_arm(struct ur_ctx *ur)
 	uint64_t first;
 
 	/* An empty heap leaves the TIMEOUT armed: a wake-up for nothing beats a remove each time. */
-	if (!ur->nr_heap)
+	if (!ur->heap.nr)
 		return true;
-	first = ur_key_at(ur, 0);
+	first = iom_slot_heap_key_at(&ur->heap, 0);
 	if (ur->armed && ur->armed_ns <= first)
 		return true;
 	if (ur->sqpoll && io_uring_sq_ready(&ur->ring))
@@ -671,11 +610,11 @@ static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
 {
 	int done = 0;
 
-	while (ur->nr_heap && ur_key_at(ur, 0) <= ctx->now_ns) {
-		struct iom_task *t = &ctx->tasks[ur->heap[0]];
+	while (ur->heap.nr && iom_slot_heap_key_at(&ur->heap, 0) <= ctx->now_ns) {
+		struct iom_task *t = &ctx->tasks[ur->heap.heap[0]];
 		bool expired = t->deadline_ns && t->deadline_ns < t->t_submit_ns + t->latency_ns;
 
-		ur_heap_del(ur, t->slot);
+		iom_slot_heap_del(&ur->heap, t->slot);
 		if (!ur->slots[t->slot].cancel_asked)
 			iom_task_finish(t, expired ? -ETIME : 0,
 					expired ? IOM_CAUSE_DEADLINE : IOM_CAUSE_OP, ctx->now_ns);
@@ -719,7 +658,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		unsigned int head, nr_cqes = 0, wait_nr = min;
 		uint64_t wait_ns = timeout_ns;
 
-		if (ur->heap) {
+		if (ur->heap.heap) {
 			/*
 			 * One TIMEOUT CQE ends every task due and a timer task posts none of its
 			 * own: wait for one CQE, then ask the clock (the loop goes on until min).
@@ -727,13 +666,14 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			 */
 			bool armed = ur_heap_arm(ur);
 			uint64_t now = iom_now_ns();
+			uint64_t first = ur->heap.nr ? iom_slot_heap_key_at(&ur->heap, 0) : 0;
 
 			wait_nr = done < (int)min ? 1 : 0;
 			wait_ns = end_ns == UINT64_MAX ? UINT64_MAX : end_ns > now ? end_ns - now : 0;
-			if (ur->nr_heap && ur_key_at(ur, 0) <= now)
+			if (ur->heap.nr && first <= now)
 				wait_nr = 0;
-			else if (ur->nr_heap && !armed && ur_key_at(ur, 0) - now < wait_ns)
-				wait_ns = ur_key_at(ur, 0) - now;
+			else if (ur->heap.nr && !armed && first - now < wait_ns)
+				wait_ns = first - now;
 		}
 		/*
 		 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
@@ -755,12 +695,12 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			nr_cqes++;
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
-		if (!ur->heap)
+		if (!ur->heap.heap)
 			break;
 		if (ur->arm_err)
 			return iom_err_set(&ctx->err, ur->arm_err, "uring: TIMEOUT_UPDATE");
 		done += ur_heap_pop(ctx, ur);
-		if (done >= (int)min || !ur->nr_heap || ret == -EINTR || ctx->now_ns >= end_ns)
+		if (done >= (int)min || !ur->heap.nr || ret == -EINTR || ctx->now_ns >= end_ns)
 			break;	/* (-EINTR: a signal, which the driver looks at) */
 	}
 	return done;
@@ -773,7 +713,7 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_slot *s = &ur->slots[t->slot];
 	struct io_uring_sqe *sqe;
 
-	if (ur->heap && t->op == IOM_OP_TIMER) {
+	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * Nothing of the task is in the kernel: it ends now, as epoll decides (a deadline
 		 * already past: EXPIRED; its end already past: it won the race, COMPLETED; else
@@ -781,7 +721,7 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		 */
 		uint64_t now = iom_now_ns(), end = t->t_submit_ns + t->latency_ns;
 
-		if (s->hpos == UR_NOT_QUEUED || s->cancel_asked)
+		if (!iom_slot_heap_queued(&ur->heap, t->slot) || s->cancel_asked)
 			return 0;
 		if (t->deadline_ns && t->deadline_ns <= now && t->deadline_ns < end)
 			iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
@@ -790,8 +730,8 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		else
 			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
 		s->cancel_asked = true;
-		ur_heap_del(ur, t->slot);
-		ur_heap_push(ur, t->slot, 0);
+		iom_slot_heap_del(&ur->heap, t->slot);
+		iom_slot_heap_push(&ur->heap, t->slot, 0);
 		return 0;
 	}
 	sqe = ur_get_sqe(ur);
@@ -809,7 +749,7 @@ static void ur_teardown(struct iom_ctx *ctx)
 	struct ur_ctx *ur = ctx->priv;
 
 	io_uring_queue_exit(&ur->ring);
-	free(ur->heap);
+	iom_slot_heap_free(&ur->heap);
 	free(ur->slots);
 	free(ur);
 	ctx->priv = NULL;
