@@ -4,7 +4,8 @@
  * from a small real `make bench` run (every section: matrix, crossover, rate, fio), draws each
  * scenario's figure from a small real run of it, judges a synthetic run's crossover and noise
  * the way the report says it does, and refuses a truncated or malformed CSV with one line
- * naming the file and the line; bench refuses bad options.
+ * naming the file and the line; bench refuses bad options; probe-overhead judges the probes'
+ * cost from paired runs, with a 95% interval.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -428,6 +429,63 @@ static void test_bench_rejects_bad_options(void **state)
 }
 
 /*
+ * make probe-overhead judges the probes' cost pair by pair: the median of each repeat's
+ * probed/unprobed ratio and a distribution-free 95% interval from the pair ratios' order
+ * statistics (ranks 2 and 8 of 9; none below 6 pairs). The statistic on known values, then a
+ * small real run: the median lies inside its interval, which with 6 pairs is their min and max.
+ */
+static void test_probe_overhead_paired(void **state)
+{
+	char cmd[2048], err[4096], path[PATH_MAX];
+	char *csv;
+	double med, lo, hi, mn, mx;
+	int got;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"from importlib.machinery import SourceFileLoader as L; "
+		 "m = L('po', 'scripts/probe-overhead').load_module(); "
+		 "assert m.median_ci([9, 1, 8, 2, 7, 3, 6, 4, 5]) == (5, 2, 8); "
+		 "assert m.median_ci(range(1, 16)) == (8, 4, 12); "
+		 "assert m.median_ci([1, 2, 3, 4, 5]) == (3, None, None); "
+		 "assert m.median_ci([1, 2, 3, 4, 5, 6]) == (3.5, 1, 6)\"",
+		 python());
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("median_ci: %s", err);
+
+	snprintf(cmd, sizeof(cmd), "%s scripts/probe-overhead --repeat 0", python());
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "probe-overhead: --repeat: want 1 to 20");
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
+		 "--runtime 100ms --no-direct --output %s/po",
+		 python(), dir);
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("probe-overhead: %s", err);
+	snprintf(path, sizeof(path), "%s/po/probe-overhead.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	expect_in(csv, "cpu_ratio_lo95,cpu_ratio_hi95,cpu_ratio_min,cpu_ratio_max");
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"import csv; r = list(csv.DictReader(open('%s')))[0]; "
+		 "print(r['status'], r['ratio_cpu_ns_per_task'], r['cpu_ratio_lo95'], "
+		 "r['cpu_ratio_hi95'], r['cpu_ratio_min'], r['cpu_ratio_max'])\" > %s/po/got",
+		 python(), path, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/po/got", dir);
+	free(csv);
+	csv = slurp(path);
+	assert_non_null(csv);
+	got = sscanf(csv, "ok %lf %lf %lf %lf %lf", &med, &lo, &hi, &mn, &mx);
+	if (got != 5)
+		fail_msg("want an ok row with five ratios, got: %s", csv);
+	assert_true(med > 0 && lo <= med && med <= hi);
+	assert_true(lo == mn && hi == mx);
+	free(csv);
+}
+
+/*
  * Every scenario, small, into its own directory; make plot draws each one's figure from its
  * CSV (stale-status's directory holds part (b)'s durability.csv too: two figures).
  */
@@ -485,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
+		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_plot_scenarios),
 	};
 
