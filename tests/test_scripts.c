@@ -483,6 +483,19 @@ static void test_probe_overhead_paired(void **state)
 	assert_true(med > 0 && lo <= med && med <= hi);
 	assert_true(lo == mn && hi == mx);
 	free(csv);
+
+	/* Every run behind the ratios: 6 repeats x 2 sides, ABBA. */
+	snprintf(path, sizeof(path), "%s/po/probe-overhead-runs.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	got = 0;
+	for (const char *c = csv; *c; c++)
+		got += *c == '\n';
+	assert_int_equal(got, 1 + 6 * 2);
+	expect_in(csv, "uring,nop,0,off,");
+	expect_in(csv, "uring,nop,0,on,");
+	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
+	free(csv);
 }
 
 /*
