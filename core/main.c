@@ -46,6 +46,11 @@ struct opts {
 	enum iom_thread_states thread_states;
 	bool thread_states_given;
 	bool models_given, runtime_given, ramp_given, repeat_given, deadline_given;
+	/*
+	 * --probe-repeats abba: --probes on repeats 1 and 2 of every 4 only (off, on, on, off),
+	 * so that make probe-overhead compares probed and unprobed windows inside one process.
+	 */
+	bool probe_abba;
 };
 
 static const char usage_text[] =
@@ -99,6 +104,8 @@ static const char usage_text[] =
 	"                       sched-full (sched following every wake-up and switch-in as\n"
 	"                       it happens; sched alone accounts at switch-outs)\n"
 	"  --timeline FILE      record per-thread state intervals to FILE (with --probes)\n"
+	"  --probe-repeats P    all|abba: --probes on every repeat (default), or on repeats\n"
+	"                       1, 2 of every 4 (off, on, on, off: probed vs not in one process)\n"
 	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
 	"  --batch-complete N   reap waits for N completions (default 1)\n"
@@ -383,7 +390,7 @@ enum {
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
-	OPT_VERIFY, OPT_PROBES, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
+	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
 	OPT_THREAD_STATES,
@@ -439,6 +446,7 @@ static const struct option long_opts[] = {
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
 	{ "probes", required_argument, NULL, OPT_PROBES },
+	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "notify", required_argument, NULL, OPT_NOTIFY },
@@ -689,6 +697,12 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			cfg->probes = optarg;
 			break;
 		}
+		case OPT_PROBE_REPEATS:
+			if (!strcmp(optarg, "abba"))
+				o->probe_abba = true;
+			else if (strcmp(optarg, "all"))
+				usage_error("--probe-repeats: all or abba (got '%s')", optarg);
+			break;
 		case OPT_TIMELINE:
 			if (!*optarg)
 				usage_error("--timeline: empty file name%s", "");
@@ -866,6 +880,12 @@ static int cmd_run(int argc, char **argv)
 		usage_error("--thread-states: only for watch (run's threads are in its probe "
 			    "columns)%s", "");
 	}
+	if (o.probe_abba && (!o.cfg.probes || !strcmp(o.cfg.probes, "off") ||
+			     o.cfg.timeline || o.repeat % 2)) {
+		free(hist);
+		usage_error("--probe-repeats abba: needs --probes, an even --repeat and no "
+			    "--timeline%s", "");
+	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 
 	if (o.output)
@@ -910,6 +930,8 @@ static int cmd_run(int argc, char **argv)
 					cfg.wl.kind = o.workloads[w];
 					cfg.concurrency = o.concurrency[c];
 					cfg.repeat = r;
+					if (o.probe_abba && (r % 4 == 0 || r % 4 == 3))
+						cfg.probes = "off";
 					snprintf(label, sizeof(label), "%s %s C=%u", cfg.model->name,
 						 iom_wl_name(cfg.wl.kind), cfg.concurrency);
 					cfg.label = label;
@@ -984,6 +1006,8 @@ static int cmd_watch(int argc, char **argv)
 		usage_error("watch: --repeat and --ramp are for %s", "run");
 	if (o.cfg.timeline)
 		usage_error("watch: --timeline is for %s", "run");
+	if (o.probe_abba)
+		usage_error("watch: --probe-repeats is for %s", "run");
 	if (!o.models_given) {
 		o.nr_models = 0;
 		add_model(&o, "--model", "threads");

@@ -496,6 +496,29 @@ static void test_probe_overhead_paired(void **state)
 	expect_in(csv, "uring,nop,0,on,");
 	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
 	free(csv);
+
+	/* --in-process: the 6 pairs are windows of one run (--probe-repeats abba). */
+	snprintf(cmd, sizeof(cmd),
+		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
+		 "--runtime 100ms --in-process --output %s/po-ab",
+		 python(), dir);
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("probe-overhead --in-process: %s", err);
+	snprintf(path, sizeof(path), "%s/po-ab/probe-overhead-runs.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	got = 0;
+	for (const char *c = csv; *c; c++)
+		got += *c == '\n';
+	assert_int_equal(got, 1 + 6 * 2);
+	expect_in(csv, "uring,nop,5,off,");
+	expect_in(csv, "uring,nop,5,on,");
+	free(csv);
+	snprintf(path, sizeof(path), "%s/po-ab/probe-overhead.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	expect_in(csv, "uring,nop,ok,");
+	free(csv);
 }
 
 /*
