@@ -429,6 +429,31 @@ static void test_bench_rejects_bad_options(void **state)
 }
 
 /*
+ * probe-overhead on 6 pairs of 100 ms uring nop windows (how: "--no-direct" or "--in-process")
+ * into dir/sub; its probe-overhead-runs.csv (malloc'd), checked to hold 6 runs a side.
+ */
+static char *probe_overhead_runs(const char *how, const char *sub)
+{
+	char cmd[1024], err[4096], path[PATH_MAX];
+	char *csv;
+	int lines = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
+		 "--runtime 100ms %s --output %s/%s",
+		 python(), how, dir, sub);
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("probe-overhead %s: %s", how, err);
+	snprintf(path, sizeof(path), "%s/%s/probe-overhead-runs.csv", dir, sub);
+	csv = slurp(path);
+	assert_non_null(csv);
+	for (const char *c = csv; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 1 + 6 * 2);
+	return csv;
+}
+
+/*
  * make probe-overhead judges the probes' cost pair by pair: the median of each repeat's
  * probed/unprobed ratio and a distribution-free 95% interval from the pair ratios' order
  * statistics (ranks 2 and 8 of 9; none below 6 pairs). The statistic on known values, then a
@@ -457,12 +482,12 @@ static void test_probe_overhead_paired(void **state)
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "probe-overhead: --repeat: want 1 to 20");
 
-	snprintf(cmd, sizeof(cmd),
-		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
-		 "--runtime 100ms --no-direct --output %s/po",
-		 python(), dir);
-	if (sh(cmd, err, sizeof(err)) != 0)
-		fail_msg("probe-overhead: %s", err);
+	/* Every run behind the ratios: 6 repeats x 2 sides, ABBA. */
+	csv = probe_overhead_runs("--no-direct", "po");
+	expect_in(csv, "uring,nop,0,off,");
+	expect_in(csv, "uring,nop,0,on,");
+	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
+	free(csv);
 	snprintf(path, sizeof(path), "%s/po/probe-overhead.csv", dir);
 	csv = slurp(path);
 	assert_non_null(csv);
@@ -484,33 +509,8 @@ static void test_probe_overhead_paired(void **state)
 	assert_true(lo == mn && hi == mx);
 	free(csv);
 
-	/* Every run behind the ratios: 6 repeats x 2 sides, ABBA. */
-	snprintf(path, sizeof(path), "%s/po/probe-overhead-runs.csv", dir);
-	csv = slurp(path);
-	assert_non_null(csv);
-	got = 0;
-	for (const char *c = csv; *c; c++)
-		got += *c == '\n';
-	assert_int_equal(got, 1 + 6 * 2);
-	expect_in(csv, "uring,nop,0,off,");
-	expect_in(csv, "uring,nop,0,on,");
-	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
-	free(csv);
-
 	/* --in-process: the 6 pairs are windows of one run (--probe-repeats abba). */
-	snprintf(cmd, sizeof(cmd),
-		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
-		 "--runtime 100ms --in-process --output %s/po-ab",
-		 python(), dir);
-	if (sh(cmd, err, sizeof(err)) != 0)
-		fail_msg("probe-overhead --in-process: %s", err);
-	snprintf(path, sizeof(path), "%s/po-ab/probe-overhead-runs.csv", dir);
-	csv = slurp(path);
-	assert_non_null(csv);
-	got = 0;
-	for (const char *c = csv; *c; c++)
-		got += *c == '\n';
-	assert_int_equal(got, 1 + 6 * 2);
+	csv = probe_overhead_runs("--in-process", "po-ab");
 	expect_in(csv, "uring,nop,5,off,");
 	expect_in(csv, "uring,nop,5,on,");
 	free(csv);
