@@ -429,27 +429,25 @@ static void test_bench_rejects_bad_options(void **state)
 }
 
 /*
- * probe-overhead on 6 pairs of 100 ms uring nop windows (how: "--no-direct" or "--in-process")
- * into dir/sub; its probe-overhead-runs.csv (malloc'd), checked to hold 6 runs a side.
+ * probe-overhead with args (100 ms windows) into dir/sub; its probe-overhead-runs.csv
+ * (malloc'd), checked to hold nr_runs runs.
  */
-static char *probe_overhead_runs(const char *how, const char *sub)
+static char *probe_overhead_runs(const char *args, const char *sub, int nr_runs)
 {
 	char cmd[1024], err[4096], path[PATH_MAX];
 	char *csv;
 	int lines = 0;
 
-	snprintf(cmd, sizeof(cmd),
-		 "%s scripts/probe-overhead --models uring --workloads nop --repeat 6 "
-		 "--runtime 100ms %s --output %s/%s",
-		 python(), how, dir, sub);
+	snprintf(cmd, sizeof(cmd), "%s scripts/probe-overhead --runtime 100ms %s --output %s/%s",
+		 python(), args, dir, sub);
 	if (sh(cmd, err, sizeof(err)) != 0)
-		fail_msg("probe-overhead %s: %s", how, err);
+		fail_msg("probe-overhead %s: %s", args, err);
 	snprintf(path, sizeof(path), "%s/%s/probe-overhead-runs.csv", dir, sub);
 	csv = slurp(path);
 	assert_non_null(csv);
 	for (const char *c = csv; *c; c++)
 		lines += *c == '\n';
-	assert_int_equal(lines, 1 + 6 * 2);
+	assert_int_equal(lines, 1 + nr_runs);
 	return csv;
 }
 
@@ -483,7 +481,8 @@ static void test_probe_overhead_paired(void **state)
 	expect_in(err, "probe-overhead: --repeat: want 1 to 20");
 
 	/* Every run behind the ratios: 6 repeats x 2 sides, ABBA. */
-	csv = probe_overhead_runs("--no-direct", "po");
+	csv = probe_overhead_runs("--models uring --workloads nop --repeat 6 --no-direct", "po",
+				  6 * 2);
 	expect_in(csv, "uring,nop,0,off,");
 	expect_in(csv, "uring,nop,0,on,");
 	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
@@ -510,7 +509,8 @@ static void test_probe_overhead_paired(void **state)
 	free(csv);
 
 	/* --in-process: the 6 pairs are windows of one run (--probe-repeats abba). */
-	csv = probe_overhead_runs("--in-process", "po-ab");
+	csv = probe_overhead_runs("--models uring --workloads nop --repeat 6 --in-process", "po-ab",
+				  6 * 2);
 	expect_in(csv, "uring,nop,5,off,");
 	expect_in(csv, "uring,nop,5,on,");
 	free(csv);
@@ -518,6 +518,12 @@ static void test_probe_overhead_paired(void **state)
 	csv = slurp(path);
 	assert_non_null(csv);
 	expect_in(csv, "uring,nop,ok,");
+	free(csv);
+
+	/* The default third side (bpf-stats), over two cells: the second one too. */
+	csv = probe_overhead_runs("--models uring,epoll --workloads nop --repeat 1", "po-direct",
+				  2 * 3);
+	expect_in(csv, "epoll,nop,0,\"on,bpf-stats\",");
 	free(csv);
 }
 
