@@ -29,8 +29,12 @@ static inline int kf_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t a
 		ts.tv_nsec = (long)(abs_ns % 1000000000ull);
 		tsp = &ts;
 	}
+	/*
+	 * Any bitset but the idle one: this wait is on a task (a timer task's sleep, a submitter
+	 * waiting for its completions), and the probe books only IOM_IDLE_FUTEX_BITSET as idle.
+	 */
 	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL,
-		    IOM_IDLE_FUTEX_BITSET) < 0)
+		    FUTEX_BITSET_MATCH_ANY) < 0)
 		return errno;
 	return 0;
 }

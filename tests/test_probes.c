@@ -279,6 +279,36 @@ static void test_idle_workers_apart(void **state)
 	assert_true(on_task <= 1.3 * tasks * 1e6);
 }
 
+/*
+ * A kernel_free worker's sleep in a timer task is time blocked on that task, not idle: 4 timer
+ * tasks of 1 ms in flight, so each is picked up at once and its worker sleeps most of its 1 ms.
+ * The timed futex wait once carried the idle bitset, and the probe booked these sleeps as idle:
+ * 0.000 s blocked on tasks for 400 tasks.
+ */
+static void test_worker_task_sleep_not_idle(void **state)
+{
+	struct iom_cfg cfg = threads_cfg(4, 1000000);
+	double tasks, on_task = NAN;
+	char path[256];
+	struct csv c;
+
+	cfg.model = iom_model_find("kernel_free");
+	cfg.tasks = 400;
+	cfg.row_index = 103;
+	run_probed(&cfg);
+	tasks = row.num[IOM_COL_tasks];
+	cell_path(path, sizeof(path), "row103", "-roles");
+	assert_true(csv_load(&c, path));
+	for (int r = 1; r < c.nr; r++)
+		if (!strcmp(c.fields[r][0], "worker"))
+			on_task = csv_num(&c, r, "blocked_task_ns");
+	csv_free(&c);
+	print_message("%.0f tasks of 1 ms: workers blocked %.3f s on tasks\n", tasks, on_task / 1e9);
+	assert_true(tasks == 400);
+	assert_true(on_task >= 0.5 * tasks * 1e6);
+	assert_true(on_task <= 1.3 * tasks * 1e6);
+}
+
 struct busy_arg {
 	uint64_t busy_ns;
 	bool thread_cpu;	/* busy_ns of this thread's CPU time, not of wall-clock time */
@@ -815,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_timer_blocked_time),
 		cmocka_unit_test(test_bpf_stats_runs),
 		cmocka_unit_test(test_idle_workers_apart),
+		cmocka_unit_test(test_worker_task_sleep_not_idle),
 		cmocka_unit_test(test_busy_loop_oncpu),
 		cmocka_unit_test(test_spin_across_window),
 		cmocka_unit_test(test_schedstat_agrees),
