@@ -41,6 +41,8 @@ all: $(BIN)
 BPFTOOL     ?= bpftool
 BPF_CLANG   ?= clang
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+# ISA v3 for 32-bit atomics: the sched probe claims a thread's array slot with a 32-bit cmpxchg.
+BPF_CPU     ?= -mcpu=v3
 BPF_MISSING := $(strip $(if $(wildcard $(VMLINUX_BTF)),,$(VMLINUX_BTF)) \
 	       $(if $(shell command -v $(BPFTOOL) 2>/dev/null),,bpftool) \
 	       $(if $(shell command -v $(BPF_CLANG) 2>/dev/null),,clang) \
@@ -64,8 +66,8 @@ $(BUILD)/bpf/vmlinux.h:
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h
 	@$(if $(Q),echo "  BPF     $<")
-	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BUILD)/bpf -Ibpf -I. -MMD -MP \
-		-Wall -Werror -c -o $@ $<
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf $(BPF_CPU) -D__TARGET_ARCH_x86 -I$(BUILD)/bpf -Ibpf -I. \
+		-MMD -MP -Wall -Werror -c -o $@ $<
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@$(if $(Q),echo "  GEN     $@")

@@ -265,6 +265,14 @@ void iom_probe_close(struct iom_probe *p)
 	free(p);
 }
 
+int iom_probe_sched_slots(struct iom_probe *p, uint64_t *nr_claimed, uint64_t *nr_fallback)
+{
+	if (!p->sched)
+		return -ENOSYS;
+	iom_sched_slot_counts(p->sched, nr_claimed, nr_fallback);
+	return 0;
+}
+
 struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_err *err)
 {
 	bool want_sched, want_full, want_uring, want_uring_lat, want_syscalls, want_stats;
@@ -299,8 +307,8 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 		iom_err_set(err, -ENOMEM, "open");
 		goto cleanup;
 	}
-	if (want_sched && !(p->sched = iom_sched_open(p->tgid, p->timeline != NULL, want_full,
-						       err)))
+	if (want_sched && !(p->sched = iom_sched_open_slots(p->tgid, p->timeline != NULL,
+							     want_full, opts->sched_slots, err)))
 		goto cleanup;
 	if (want_uring && !(p->uring = iom_uring_open(p->tgid, want_uring_lat, err)))
 		goto cleanup;

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * Per-thread scheduler accounting for one process (targ_tgid): a small state machine per thread
- * (ONCPU / RUNQ / SLEEP / DISK) in task-local storage, driven by sched_switch, sched_wakeup and
- * sched_wakeup_new. Each interval is added when it ends, clipped to the measured window that
- * user space sets in .bss (t_on_ns / t_off_ns, gated by `window`), so setup, ramp and drain
- * count nothing. A thread's record is copied to the `dead` hash at its last switch, because its
- * task storage goes with it. Some events never reach a tracer (here about one switch or wake-up
- * in a few thousand): they show as a transition from a state the thread was not in, are counted
+ * (ONCPU / RUNQ / SLEEP / DISK) in an array slot by tid (task-local storage when another live
+ * thread holds the slot), driven by sched_switch, sched_wakeup and sched_wakeup_new. Each
+ * interval is added when it ends, clipped to the measured window that user space sets in .bss
+ * (t_on_ns / t_off_ns, gated by `window`), so setup, ramp and drain count nothing. A thread's
+ * record is copied to the `dead` hash at its last switch, and its slot freed (its task storage
+ * goes with it). Some events never reach a tracer (here about one switch or wake-up in a few
+ * thousand): they show as a transition from a state the thread was not in, are counted
  * (probe_lost), and the interval is rebuilt from the kernel's own sum_exec_runtime and run_delay.
  */
 #include "vmlinux.h"
@@ -29,6 +30,8 @@
 
 const volatile pid_t targ_tgid = 0;
 const volatile bool timeline = false;
+/* The slots in use: a power of two, at most the array's size (set by the loader). */
+const volatile __u32 slot_mask = IOM_SCHED_SLOTS - 1;
 /*
  * Follow every transition as it happens: wake-ups (sched_wakeup) and switch-ins. Off (the
  * default, `sched`), a thread is accounted at its switch-outs only: since its last one the
@@ -57,6 +60,20 @@ __u64 nr_bad_in = 0;
 __u64 nr_dead_full = 0;		/* an exited thread that did not fit in `dead` */
 __u64 nr_tl_events = 0;
 __u64 nr_tl_dropped = 0;	/* timeline records the ring buffer refused */
+__u64 nr_slot_claimed = 0;	/* threads that took a free array slot (at any time) */
+__u64 nr_slot_fallback = 0;	/* threads that found their slot held and used task storage */
+
+/*
+ * Where most threads' records live: an array lookup is an inlined bounds check, where a task
+ * storage lookup from a tracing program is a helper call taking a per-CPU busy count and three
+ * dependent loads. A slot is free while its tid is 0.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOM_SCHED_SLOTS);
+	__type(key, __u32);
+	__type(value, struct iom_thread);
+} slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -184,18 +201,62 @@ static __always_inline void inconsistent(struct iom_thread *t, __u64 now, __u64 
 	__sync_fetch_and_add(counter, 1);
 }
 
-static __always_inline struct iom_thread *thread_get(struct task_struct *task, __u64 now)
+/*
+ * Zero a slot's record but its owner. free_it: then free the slot, last, so that no one claims
+ * it half cleared.
+ */
+static __always_inline void slot_clear(struct iom_thread *t, bool free_it)
 {
+	t->since_ns = 0;
+	t->state = 0;
+	t->flags = 0;
+	t->cpu1 = 0;
+	__builtin_memset(&t->oncpu_ns, 0,
+			 sizeof(*t) - __builtin_offsetof(struct iom_thread, oncpu_ns));
+	if (free_it) {
+		asm volatile("" ::: "memory");
+		*(volatile __u32 *)&t->tid = 0;
+	}
+}
+
+/*
+ * task's record, created when missing: its array slot if it holds it or can take it, else its
+ * task storage. *in_slot says which. is_new (sched_wakeup_new): the task was just created, so a
+ * slot already holding its tid belonged to an earlier thread whose last switch never came.
+ */
+static __always_inline struct iom_thread *thread_get(struct task_struct *task, __u64 now,
+						     bool is_new, bool *in_slot)
+{
+	__u32 tid = (__u32)task->pid, idx = tid & slot_mask;
 	struct iom_thread *t;
 
+	*in_slot = false;
+	t = bpf_map_lookup_elem(&slots, &idx);
+	if (t) {
+		__u32 owner = *(volatile __u32 *)&t->tid;
+
+		if (owner == tid) {
+			if (is_new)
+				slot_clear(t, false);
+			*in_slot = true;
+			return t;
+		}
+		if (!owner && __sync_val_compare_and_swap(&t->tid, 0, tid) == 0) {
+			__sync_fetch_and_add(&nr_slot_claimed, 1);
+			*in_slot = true;
+			return t;
+		}
+	}
 	t = bpf_task_storage_get(&threads, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t) {
 		if (in_window(now))
 			__sync_fetch_and_add(&nr_nostorage, 1);
 		return NULL;
 	}
-	if (!t->tid)
-		t->tid = (__u32)task->pid;
+	if (!t->tid) {
+		t->tid = tid;
+		__sync_fetch_and_add(&nr_slot_fallback, 1);
+	}
 	return t;
 }
 
@@ -233,9 +294,9 @@ static __always_inline bool parked_idle(struct task_struct *task)
 static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 				       unsigned int prev_state, __u64 now)
 {
-	struct iom_thread *t = thread_get(prev, now);
+	bool counted, in_slot;
+	struct iom_thread *t = thread_get(prev, now, false, &in_slot);
 	__u64 k_exec, k_delay;
-	bool counted;
 
 	if (!t)
 		return;
@@ -311,6 +372,8 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 			t->state = IOM_TS_DEAD;
 			t->since_ns = now;
 			save_dead(prev, t, 0);
+			if (in_slot)
+				slot_clear(t, true);
 			return;
 		}
 		t->state = prev_state & TASK_UNINTERRUPTIBLE ? IOM_TS_DISK : IOM_TS_SLEEP;
@@ -330,7 +393,8 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt,
 
 static __always_inline void switch_in(struct task_struct *next, __u64 now)
 {
-	struct iom_thread *t = thread_get(next, now);
+	bool in_slot;
+	struct iom_thread *t = thread_get(next, now, false, &in_slot);
 	__u32 cpu1;
 
 	if (!t)
@@ -392,12 +456,13 @@ int BPF_PROG(iom_sched_switch, bool preempt, struct task_struct *prev, struct ta
 static __always_inline void woken(struct task_struct *p, bool is_new)
 {
 	struct iom_thread *t;
+	bool in_slot;
 	__u64 now;
 
 	if (p->tgid != targ_tgid)
 		return;
 	now = bpf_ktime_get_ns();
-	t = thread_get(p, now);
+	t = thread_get(p, now, is_new, &in_slot);
 	if (!t)
 		return;
 	if (!is_new && in_window(now))
@@ -442,11 +507,14 @@ int BPF_PROG(iom_sched_wakeup_new, struct task_struct *p)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(iom_sched_exit, struct task_struct *p)
 {
+	__u32 tid = (__u32)p->pid, idx = tid & slot_mask;
 	struct iom_thread *t;
 
 	if (p->tgid != targ_tgid)
 		return 0;
-	t = bpf_task_storage_get(&threads, p, NULL, 0);
+	t = bpf_map_lookup_elem(&slots, &idx);
+	if (!t || t->tid != tid)
+		t = bpf_task_storage_get(&threads, p, NULL, 0);
 	if (t)
 		save_dead(p, t, IOM_TF_EXITING);
 	return 0;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Loader of sched.bpf.c: open -> set rodata (tgid, timeline) -> load -> attach; window edges
- * into .bss; at the end, every thread's record (live ones by pidfd from task storage, exited
- * ones from the dead map) with its open interval closed at the window's end, and the timeline.
+ * Loader of sched.bpf.c: open -> set rodata (tgid, timeline, slots) -> load -> attach; window
+ * edges into .bss; at the end, every thread's record (live ones from their array slot, or by
+ * pidfd from task storage; exited ones from the dead map) with its open interval closed at the
+ * window's end, and the timeline.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,14 +29,29 @@ struct iom_sched {
 	pid_t tgid;
 	bool timeline;
 	bool full;		/* every wake-up and switch-in followed */
+	unsigned int nr_slots;
 	uint64_t t_on_ns, t_off_ns;
 	uint64_t misses_on, misses_off;
 };
 
 struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool full, struct iom_err *err)
 {
+	return iom_sched_open_slots(tgid, timeline, full, 0, err);
+}
+
+struct iom_sched *iom_sched_open_slots(pid_t tgid, bool timeline, bool full, unsigned int nr_slots,
+				       struct iom_err *err)
+{
 	struct iom_sched *s;
 	int ret;
+
+	if (!nr_slots)
+		nr_slots = IOM_SCHED_SLOTS;
+	if (nr_slots > IOM_SCHED_SLOTS || (nr_slots & (nr_slots - 1))) {
+		iom_err_set(err, -EINVAL, "sched: %u slots: not a power of two up to %u", nr_slots,
+			    IOM_SCHED_SLOTS);
+		return NULL;
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -50,6 +66,8 @@ struct iom_sched *iom_sched_open(pid_t tgid, bool timeline, bool full, struct io
 		goto cleanup;
 	}
 	s->skel->rodata->targ_tgid = tgid;
+	s->skel->rodata->slot_mask = nr_slots - 1;
+	s->nr_slots = nr_slots;
 	s->skel->rodata->timeline = timeline;
 	/* The timeline draws each transition's moment: it follows them all. */
 	full |= timeline;
@@ -117,17 +135,33 @@ static void close_open_state(const struct iom_sched *s, struct iom_thread *t, ui
 	iom_thread_account(t, d);
 }
 
-int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_thread *out)
+/*
+ * A live thread's record: its array slot when it holds it, else its task storage, read through
+ * a pidfd of the thread. 0, or -errno (-ENOENT: not seen yet; -ESRCH: gone).
+ */
+static int read_live(struct iom_sched *s, pid_t tid, struct iom_thread *out)
 {
-	uint64_t lo, hi;
+	uint32_t idx = (uint32_t)tid & (s->nr_slots - 1);
 	int pidfd, ret;
 
+	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.slots), &idx, out) &&
+	    out->tid == (uint32_t)tid)
+		return 0;
 	pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
 	if (pidfd < 0)
 		return -errno;
 	ret = bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &pidfd, out);
 	ret = ret ? -errno : 0;
 	close(pidfd);
+	return ret;
+}
+
+int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_thread *out)
+{
+	uint64_t lo, hi;
+	int ret;
+
+	ret = read_live(s, tid, out);
 	if (ret)
 		return ret;
 	/* The open state counts up to now (or to the window's end, when it has one). */
@@ -219,7 +253,6 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
 		      iom_sched_kernel_fn kernel_at_off, void *ctx)
 {
 	int map_dead = bpf_map__fd(s->skel->maps.dead);
-	int map_live = bpf_map__fd(s->skel->maps.threads);
 	struct sched_bpf__bss *bss = s->skel->bss;
 	struct iom_sched_thread *v = NULL;
 	struct iom_dead_thread d;
@@ -260,20 +293,9 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
 		struct iom_sched_thread *slot = NULL, probe = { .t.tid = 0 };
 		struct iom_thread t;
 		pid_t tid = (pid_t)atoi(de->d_name);
-		int pidfd;
 
-		if (tid <= 0)
+		if (tid <= 0 || read_live(s, tid, &t))
 			continue;
-		/* Task storage is read from user space through a pidfd of the thread. */
-		pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-		if (pidfd < 0)
-			continue;
-		ret = bpf_map_lookup_elem(map_live, &pidfd, &t);
-		close(pidfd);
-		if (ret) {
-			ret = 0;
-			continue;
-		}
 		probe.t.tid = (uint32_t)tid;
 		if (nr_dead)
 			slot = bsearch(&probe, v, (size_t)nr_dead, sizeof(*v), by_tid);
@@ -456,6 +478,12 @@ void iom_sched_close(struct iom_sched *s)
 		return;
 	sched_bpf__destroy(s->skel);
 	free(s);
+}
+
+void iom_sched_slot_counts(struct iom_sched *s, uint64_t *nr_claimed, uint64_t *nr_fallback)
+{
+	*nr_claimed = __atomic_load_n(&s->skel->bss->nr_slot_claimed, __ATOMIC_RELAXED);
+	*nr_fallback = __atomic_load_n(&s->skel->bss->nr_slot_fallback, __ATOMIC_RELAXED);
 }
 
 struct bpf_object *iom_sched_object(struct iom_sched *s)

@@ -23,6 +23,7 @@ struct iom_probe_opts {
 	const char *out_dir;	/* where per-thread CSVs go (may be NULL) */
 	const char *cell;	/* a label for this cell's files, e.g. "row3" */
 	const char *timeline;	/* --timeline FILE: record state intervals (NULL = off) */
+	unsigned int sched_slots; /* the sched probe's array slots (0: all; tests make them collide) */
 };
 
 /* NULL with err set ("load: EPERM (Operation not permitted)") when probes cannot run. */
@@ -32,6 +33,11 @@ void iom_probe_window(struct iom_probe *p, bool on);
 /* Fill the probe columns (per task = divided by tasks) and write per-thread files. */
 void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks);
 void iom_probe_close(struct iom_probe *p);
+/*
+ * The sched probe's per-thread records: threads that took an array slot, and threads that found
+ * theirs held by another and used task storage. 0, or -ENOSYS without the sched probe.
+ */
+int iom_probe_sched_slots(struct iom_probe *p, uint64_t *nr_claimed, uint64_t *nr_fallback);
 
 /*
  * Thread states live, for a view (iomodels watch): the sched probe alone, counting from the

@@ -22,6 +22,11 @@ void iom_probe_close(struct iom_probe *p)
 {
 }
 
+int iom_probe_sched_slots(struct iom_probe *p, uint64_t *nr_claimed, uint64_t *nr_fallback)
+{
+	return -ENOSYS;
+}
+
 struct iom_probe_live *iom_probe_live_open(pid_t tgid, struct iom_err *err)
 {
 	iom_err_msg(err, "not built (no BTF at /sys/kernel/btf/vmlinux, or no bpftool/clang)");

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <liburing.h>
 #include <math.h>
 #include <pthread.h>
@@ -236,6 +237,106 @@ static void test_bpf_stats_runs(void **state)
 		      ns / runs);
 	assert_true(runs >= 2.0);
 	assert_true(ns > 0 && ns < 0.5 * row.num[IOM_COL_lat_mean_ns]);
+}
+
+/*
+ * The sched probe keeps a thread's record in an array slot by tid, and a thread whose slot
+ * another live thread holds in task storage. With two slots, one per tid parity: this thread
+ * holds its parity's slot while it waits, so a sleeper of the same parity falls back to task
+ * storage; two sleepers of the other parity, one after the other, take the same slot, freed at
+ * the first one's last switch. Each one's record must be its own: blocked for its 100 x 1 ms
+ * sleeps (within 10% of the time measured inside them), 100 switches out blocking, not the sum
+ * of two threads (a slot not cleared when freed) and not missing (a slot never freed).
+ */
+struct slot_sleeper {
+	int parity;		/* sleep only with a tid of this parity, else exit at once */
+	pid_t tid;
+	bool slept;
+	uint64_t inside_ns;	/* measured around the sleeps */
+};
+
+static void *slot_sleeper_main(void *arg)
+{
+	struct slot_sleeper *sl = arg;
+	struct timespec ts = { 0, 1000000 };
+	uint64_t t0;
+
+	sl->tid = (pid_t)syscall(SYS_gettid);
+	if ((sl->tid & 1) != sl->parity)
+		return NULL;
+	t0 = now_ns();
+	for (int i = 0; i < 100; i++)
+		nanosleep(&ts, NULL);
+	sl->inside_ns = now_ns() - t0;
+	sl->slept = true;
+	return NULL;
+}
+
+/* A thread that slept with a tid of this parity (threads of the other exit at once). */
+static void slot_sleeper_run(struct slot_sleeper *sl, int parity)
+{
+	/* Long enough for a joined thread's last switch, which comes after the join returns. */
+	struct timespec settle = { 0, 20000000 };
+
+	for (int tries = 0; tries < 64; tries++) {
+		pthread_t t;
+
+		memset(sl, 0, sizeof(*sl));
+		sl->parity = parity;
+		assert_int_equal(pthread_create(&t, NULL, slot_sleeper_main, sl), 0);
+		pthread_join(t, NULL);
+		nanosleep(&settle, NULL);
+		if (sl->slept)
+			return;
+	}
+	fail_msg("no thread with a tid of parity %d in 64 tries", parity);
+}
+
+static void test_sched_slots_shared(void **state)
+{
+	struct iom_probe_opts opts = { .list = "sched", .tgid = getpid(), .out_dir = tmpdir,
+				       .cell = "slots", .sched_slots = 2 };
+	struct iom_err err = { "" };
+	int other = !(syscall(SYS_gettid) & 1);
+	struct slot_sleeper sl[3];
+	uint64_t claimed, fallback;
+	struct iom_probe *p;
+	char path[256];
+	struct csv c;
+
+	need_root();
+	p = iom_probe_open(&opts, &err);
+	if (!p)
+		iom_skip("probes unavailable: %s", err.msg);
+	iom_row_init(&row);
+	iom_probe_window(p, true);
+	slot_sleeper_run(&sl[0], other);
+	slot_sleeper_run(&sl[1], other);
+	slot_sleeper_run(&sl[2], !other);
+	iom_probe_window(p, false);
+	iom_probe_fill_row(p, &row, 1);
+	assert_int_equal(iom_probe_sched_slots(p, &claimed, &fallback), 0);
+	iom_probe_close(p);
+
+	print_message("slots taken %" PRIu64 ", task storage %" PRIu64 "\n", claimed, fallback);
+	/* This thread and the two sleepers of the other parity; the third sleeper at least. */
+	assert_true(claimed >= 3);
+	assert_true(fallback >= 1);
+	cell_path(path, sizeof(path), "slots", "");
+	assert_true(csv_load(&c, path));
+	for (int i = 0; i < 3; i++) {
+		int r = csv_tid_row(&c, sl[i].tid);
+		double blocked, nvcsw;
+
+		assert_true(r > 0);
+		blocked = csv_num(&c, r, "blocked_ns");
+		nvcsw = csv_num(&c, r, "nvcsw");
+		print_message("tid %d: blocked %.0f ns of %" PRIu64 " ns inside, %.0f switches out\n",
+			      sl[i].tid, blocked, sl[i].inside_ns, nvcsw);
+		assert_true(fabs(blocked - (double)sl[i].inside_ns) <= 0.10 * (double)sl[i].inside_ns);
+		assert_true(nvcsw >= 100 && nvcsw < 150);
+	}
+	csv_free(&c);
 }
 
 /*
@@ -844,6 +945,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timer_blocked_time),
 		cmocka_unit_test(test_bpf_stats_runs),
+		cmocka_unit_test(test_sched_slots_shared),
 		cmocka_unit_test(test_idle_workers_apart),
 		cmocka_unit_test(test_worker_task_sleep_not_idle),
 		cmocka_unit_test(test_busy_loop_oncpu),
