@@ -345,8 +345,12 @@ static void test_sched_slots_shared(void **state)
  * They park with the idle futex bitset (core/idle.h), so that sleep is blocked_idle_ns, not
  * time blocked on a task. A worker sleeps at most a task's 1 ms on it (less when the task
  * waited in the queue: on a loaded machine often not at all), so the workers' time blocked on
- * tasks is at most tasks x 1 ms, plus the timers' overshoot. Counting the parked workers made it
- * 2.4 times that here (48 s for 20000 tasks), with 0 idle.
+ * tasks is about tasks x 1 ms, plus the timers' overshoot and waits for the pool's locks: 1.03–
+ * 1.06 ms per task here, 1.44–1.78 ms under TSan, whose slower lock holders keep waiters asleep
+ * longer (a bound of 1.3 ms failed CI's TSan stage). Counting the parked workers as time on tasks
+ * made it 2.4 ms per task (48 s for 20000 tasks) with 0 idle, so what tells the two apart is
+ * idle's share of the workers' sleep: 35-58% here, 80-88% under TSan, 0 before. The bound on
+ * time blocked on tasks is only a sanity check: a few times the tasks' 1 ms, never more.
  */
 static void test_idle_workers_apart(void **state)
 {
@@ -376,8 +380,8 @@ static void test_idle_workers_apart(void **state)
 		      "%.0f ns per task\n", tasks, idle / 1e9, on_task / 1e9,
 		      row.num[IOM_COL_blocked_ns_per_task]);
 	assert_true(tasks > 0);
-	assert_true(idle > 0);
-	assert_true(on_task <= 1.3 * tasks * 1e6);
+	assert_true(idle > 0.1 * (idle + on_task));
+	assert_true(on_task <= 4.0 * tasks * 1e6);
 }
 
 /*
