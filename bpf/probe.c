@@ -522,7 +522,7 @@ static void write_timeline(struct iom_probe *p, const struct iom_sched_thread *t
 {
 	static char last_path[PATH_MAX];
 	bool fresh = strcmp(last_path, p->timeline) != 0;
-	uint64_t written = 0;
+	uint64_t written = 0, cut = 0;
 	FILE *f = fopen(p->timeline, fresh ? "we" : "ae");
 	int ret;
 
@@ -533,11 +533,12 @@ static void write_timeline(struct iom_probe *p, const struct iom_sched_thread *t
 	if (fresh)
 		fprintf(f, "tid,comm,state,start_ns,end_ns,cell\n");
 	snprintf(last_path, sizeof(last_path), "%s", p->timeline);
-	ret = iom_sched_write_timeline(p->sched, f, th, n, p->cell, &written);
+	ret = iom_sched_write_timeline(p->sched, f, th, n, p->cell, &written, &cut);
 	if (ret < 0) {
 		fprintf(stderr, "probes: timeline %s: %s\n", p->timeline, strerror(-ret));
 		iom_lost_add(lost, "timeline_not_written", 1);
 	}
+	iom_lost_add(lost, "timeline_overlaps_cut", cut);
 	if (fclose(f))
 		fprintf(stderr, "probes: timeline %s: %s\n", p->timeline, strerror(errno));
 }

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "core/timeline.h"
 #include "probe_int.h"
 #include "sched.h"
 #include "sched.skel.h"
@@ -364,7 +365,7 @@ out:
 }
 
 struct tl_buf {
-	struct iom_tl_event *ev;
+	struct iom_tl_span *ev;
 	size_t n, cap;
 	bool oom;
 };
@@ -373,11 +374,13 @@ static int tl_sample(void *ctx, void *data, size_t size)
 {
 	struct tl_buf *b = ctx;
 
-	if (size < sizeof(struct iom_tl_event))
+	struct iom_tl_event e;
+
+	if (size < sizeof(e))
 		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4096;
-		struct iom_tl_event *ev = realloc(b->ev, cap * sizeof(*ev));
+		struct iom_tl_span *ev = realloc(b->ev, cap * sizeof(*ev));
 
 		if (!ev) {
 			b->oom = true;
@@ -386,20 +389,13 @@ static int tl_sample(void *ctx, void *data, size_t size)
 		b->ev = ev;
 		b->cap = cap;
 	}
-	memcpy(&b->ev[b->n++], data, sizeof(struct iom_tl_event));
+	memcpy(&e, data, sizeof(e));
+	b->ev[b->n++] = (struct iom_tl_span){ .tid = e.tid, .state = e.state, .flags = e.flags,
+					      .start_ns = e.start_ns, .end_ns = e.end_ns };
 	return 0;
 }
 
-static int by_start(const void *a, const void *b)
-{
-	const struct iom_tl_event *x = a, *y = b;
-
-	if (x->start_ns != y->start_ns)
-		return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
-	return (x->tid > y->tid) - (x->tid < y->tid);
-}
-
-static const char *tl_state(const struct iom_tl_event *e)
+static const char *tl_state(const struct iom_tl_span *e)
 {
 	switch (e->state) {
 	case IOM_TS_ONCPU:
@@ -418,7 +414,7 @@ static const char *tl_state(const struct iom_tl_event *e)
 }
 
 int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sched_thread *th,
-			     int nr, const char *cell, uint64_t *nr_written)
+			     int nr, const char *cell, uint64_t *nr_written, uint64_t *nr_cut)
 {
 	struct tl_buf b = { 0 };
 	struct ring_buffer *rb;
@@ -454,11 +450,11 @@ int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sche
 			free(b.ev);
 			return -ENOMEM;
 		}
+		b.ev[b.n - 1].open = true;
 	}
-	if (b.n)
-		qsort(b.ev, b.n, sizeof(*b.ev), by_start);
+	b.n = iom_tl_untangle(b.ev, b.n, nr_cut);
 	for (size_t i = 0; i < b.n; i++) {
-		const struct iom_tl_event *e = &b.ev[i];
+		const struct iom_tl_span *e = &b.ev[i];
 		struct iom_sched_thread key = { .t.tid = e->tid };
 		const struct iom_sched_thread *who =
 			bsearch(&key, th, (size_t)nr, sizeof(*th), by_tid);

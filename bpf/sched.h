@@ -148,9 +148,12 @@ int iom_sched_collect(struct iom_sched *s, struct iom_sched_thread **out, struct
  * -errno (-ENOENT: the probe has not seen the thread yet; -ESRCH: it is gone).
  */
 int iom_sched_read(struct iom_sched *s, pid_t tid, uint64_t now_ns, struct iom_thread *out);
-/* Write the timeline (tid,comm,state,start_ns,end_ns,cell; ns after the window's start). */
+/*
+ * Write the timeline (tid,comm,state,start_ns,end_ns,cell; ns after the window's start), each
+ * thread's intervals disjoint: *nr_cut says how many overlapped and were cut (core/timeline.h).
+ */
 int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sched_thread *th,
-			     int nr, const char *cell, uint64_t *nr_written);
+			     int nr, const char *cell, uint64_t *nr_written, uint64_t *nr_cut);
 void iom_sched_close(struct iom_sched *s);
 /* Its loaded programs (for their kernel run-time statistics). */
 struct bpf_object *iom_sched_object(struct iom_sched *s);
