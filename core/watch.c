@@ -612,8 +612,9 @@ static struct lane *thread_owner(struct watch *w, const struct iom_thread_sample
  * Every thread of the process, once a second: differences of its totals give each thread's
  * share of the interval on a CPU, runnable-waiting and blocked; summed per lane and role they
  * are the mean number of threads in each state. The totals come from the sched probe when it
- * runs (w->plive: its per-thread record, read from task storage) and otherwise from the
- * kernel's schedstat (on a CPU and runnable; the rest of the interval counts as blocked).
+ * runs (w->plive: its per-thread record, from its array slot or task storage) and otherwise
+ * from the kernel's schedstat (on a CPU and runnable; the rest of the interval counts as
+ * blocked).
  * /proc still says who the thread is (comm) and which call a sleeping thread sleeps in.
  */
 static void census(struct watch *w, uint64_t now)
