@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "calibrate/calibrate.h"
 #include "core/driver.h"
 #include "core/model.h"
+#include "core/probe.h"
 
 #define ROUNDS 5
 
@@ -375,4 +377,126 @@ void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
 			strstr(#name, "_ns") ? "ns" : "/s", what);
 	CAL_FIELDS(X)
 #undef X
+}
+
+/*
+ * The median of v[0..n) and the k-th smallest and largest values around it, k the largest rank
+ * with P(Binomial(n, 1/2) < k) <= 2.5% (scripts/probe-overhead's median_ci): ranks 2 and 8 of 9.
+ */
+static void median_ci(double *v, int n, double *med, double *lo, double *hi)
+{
+	double tail = 0, comb = 1;	/* C(n, k) */
+	int k = 0;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	for (;;) {
+		double p = tail + comb / (double)(1ull << n);
+
+		if (p > 0.025)
+			break;
+		tail = p;
+		comb = comb * (n - k) / (k + 1);
+		k++;
+	}
+	*lo = k ? v[k - 1] : NAN;
+	*hi = k ? v[n - k] : NAN;
+}
+
+#define PROBE_COST_ITERS 20000
+
+/* One ping-pong with list's probes following tgid: ns per switch; *slots: records they took. */
+static int probed_pingpong(const char *list, pid_t tgid, int cpu, double *ns,
+			   unsigned long long *slots, struct iom_err *err)
+{
+	struct iom_probe_opts opts = { .list = list, .tgid = tgid };
+	struct iom_probe *p = iom_probe_open(&opts, err);
+	uint64_t claimed = 0, fallback = 0;
+
+	if (!p)
+		return -EINVAL;	/* err says what */
+	iom_probe_window(p, true);
+	*ns = cal_pingpong(false, cpu, cpu, PROBE_COST_ITERS);
+	iom_probe_window(p, false);
+	*slots = 0;
+	if (!iom_probe_sched_slots(p, &claimed, &fallback))
+		*slots = claimed + fallback;
+	iom_probe_close(p);
+	return *ns < 0 ? (int)*ns : 0;
+}
+
+int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct iom_err *err)
+{
+	double off[2 * 2 * IOM_PROBE_COST_PAIRS], d_ours[IOM_PROBE_COST_PAIRS],
+		d_other[IOM_PROBE_COST_PAIRS];
+	pid_t target[2] = { getpid(), getppid() };
+	int nr_off = 0, cpu = sched_getcpu(), ret = 0;
+	cpu_set_t saved;
+
+	memset(pc, 0, sizeof(*pc));
+	if (cpu < 0)
+		cpu = 0;
+	sched_getaffinity(0, sizeof(saved), &saved);
+	for (int side = 0; side < 2; side++) {
+		double *d = side ? d_other : d_ours;
+
+		for (int i = 0; i < IOM_PROBE_COST_PAIRS; i++) {
+			double base, probed;
+			unsigned long long slots;
+
+			/* ABBA: off then on, then on then off, so a drift cancels. */
+			if (i % 2 == 0)
+				base = cal_pingpong(false, cpu, cpu, PROBE_COST_ITERS);
+			ret = probed_pingpong(list, target[side], cpu, &probed, &slots, err);
+			if (ret)
+				goto out;
+			if (i % 2 == 1)
+				base = cal_pingpong(false, cpu, cpu, PROBE_COST_ITERS);
+			if (base < 0) {
+				ret = iom_err_set(err, (int)base, "calibrate: ping-pong");
+				goto out;
+			}
+			off[nr_off++] = base;
+			d[i] = probed - base;
+			if (!side && slots > pc->ours_slots)
+				pc->ours_slots = slots;
+		}
+	}
+	/* The probes must have followed the ping-pong's two threads, or `ours` measured nothing. */
+	if (strstr(list, "sched") || !strcmp(list, "on")) {
+		if (pc->ours_slots < 2) {
+			ret = iom_err_set(err, -ENODATA, "calibrate: the sched probe saw %llu of "
+					  "the ping-pong's threads", pc->ours_slots);
+			goto out;
+		}
+	}
+	pc->off_ns = median(off, nr_off);
+	median_ci(d_ours, IOM_PROBE_COST_PAIRS, &pc->ours_ns, &pc->ours_lo_ns, &pc->ours_hi_ns);
+	median_ci(d_other, IOM_PROBE_COST_PAIRS, &pc->other_ns, &pc->other_lo_ns, &pc->other_hi_ns);
+out:
+	sched_setaffinity(0, sizeof(saved), &saved);
+	return ret;
+}
+
+void iom_probe_cost_print(const struct iom_probe_cost *pc, const char *list, FILE *f, bool csv)
+{
+	if (csv) {
+		fprintf(f, "probe_switch_off_ns,%.1f,\"pipe ping-pong on one CPU, no probes: one "
+			"switch\"\n", pc->off_ns);
+		fprintf(f, "probe_switch_ours_ns,%.1f,\"added per switch by --probes %s following the "
+			"switching threads [95%%: %.1f to %.1f]\"\n", pc->ours_ns, list, pc->ours_lo_ns,
+			pc->ours_hi_ns);
+		fprintf(f, "probe_switch_other_ns,%.1f,\"added per switch by --probes %s following "
+			"another process [95%%: %.1f to %.1f]\"\n", pc->other_ns, list,
+			pc->other_lo_ns, pc->other_hi_ns);
+		return;
+	}
+	fprintf(f, "%-22s %12.1f ns  pipe ping-pong on one CPU, no probes: one switch\n",
+		"probe_switch_off_ns", pc->off_ns);
+	fprintf(f, "%-22s %12.1f ns  added per switch by --probes %s following the switching "
+		"threads [95%%: %.1f to %.1f]\n", "probe_switch_ours_ns", pc->ours_ns, list,
+		pc->ours_lo_ns, pc->ours_hi_ns);
+	fprintf(f, "%-22s %12.1f ns  added per switch by --probes %s following another process "
+		"[95%%: %.1f to %.1f]\n", "probe_switch_other_ns", pc->other_ns, list,
+		pc->other_lo_ns, pc->other_hi_ns);
 }

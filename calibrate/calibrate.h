@@ -17,6 +17,26 @@ struct iom_calibration {
 };
 
 int iom_calibrate(struct iom_calibration *cal);
+
+/*
+ * What a probe list costs per context switch (iomodels calibrate --probes LIST): a pipe
+ * ping-pong between two threads on one CPU, without the probes and with them loaded and their
+ * window open, in pairs (ABBA order). `ours`: the probes follow the ping-pong's process, so
+ * every switch runs their full work; `other`: they follow another process, so every switch
+ * costs only the tracepoint's dispatch and the check that it is not ours (what the probes add
+ * to the rest of the machine). Each: the median of the pairs' differences in ns per switch
+ * and a distribution-free 95% interval.
+ */
+#define IOM_PROBE_COST_PAIRS 9
+struct iom_probe_cost {
+	double off_ns;			/* a switch without probes: median of every unprobed round */
+	double ours_ns, ours_lo_ns, ours_hi_ns;
+	double other_ns, other_lo_ns, other_hi_ns;
+	unsigned long long ours_slots;	/* threads the probe took a record for (ours: >= 2) */
+};
+struct iom_err;
+int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct iom_err *err);
+void iom_probe_cost_print(const struct iom_probe_cost *pc, const char *list, FILE *f, bool csv);
 /* A table for people, or CSV "name,value_ns,what". */
 void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv);
 

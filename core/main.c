@@ -58,8 +58,9 @@ static const char usage_text[] =
 	"--concurrency\n"
 	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
 	"       iomodels list --caps       every model: sync|async, its caps, what it is\n"
-	"       iomodels calibrate [--output DIR]  this machine's limits (syscall, switch, wake-up,\n"
-	"                                  io_uring NOP, timer overshoot, loopback TCP, memcpy)\n"
+	"       iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
+	"                                  switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
+	"                                  TCP, memcpy); with --probes, what LIST adds per switch\n"
 	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
 	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
 	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
@@ -154,6 +155,30 @@ static void usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see iomodels help)\n");
 	exit(2);
+}
+
+/* --probes LIST: off, on, or known probes, comma-separated; a usage error (exit 2) otherwise. */
+static void check_probe_list(const char *list)
+{
+	static const char *const ok[] = { "off", "on", "sched", "uring", "uring-lat",
+					  "syscalls", "bpf-stats", "sched-full" };
+	const size_t nr_ok = sizeof(ok) / sizeof(ok[0]);
+	char buf[128], *save = NULL, *item;
+
+	if (strlen(list) >= sizeof(buf) || !*list)
+		usage_error("--probes: want off, on, or a list of sched,uring,uring-lat,"
+			    "syscalls,bpf-stats,sched-full%s",
+			    "");
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+
+		while (i < nr_ok && strcmp(item, ok[i]))
+			i++;
+		if (i == nr_ok)
+			usage_error("--probes: unknown probe '%s' (off, on, sched, uring, "
+				    "uring-lat, syscalls, bpf-stats, sched-full)", item);
+	}
 }
 
 /* An unsigned integer with an optional K/M/G (x1024) suffix. */
@@ -674,29 +699,10 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			snprintf(cfg->wl.backend_cpus, sizeof(cfg->wl.backend_cpus), "%s", optarg);
 			break;
 		}
-		case OPT_PROBES: {
-			static const char *const ok[] = { "off", "on", "sched", "uring", "uring-lat",
-							  "syscalls", "bpf-stats", "sched-full" };
-			const size_t nr_ok = sizeof(ok) / sizeof(ok[0]);
-			char buf[128], *save = NULL, *item;
-
-			if (strlen(optarg) >= sizeof(buf) || !*optarg)
-				usage_error("--probes: want off, on, or a list of sched,uring,uring-lat,"
-					    "syscalls,bpf-stats,sched-full%s",
-					    "");
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-				size_t i = 0;
-
-				while (i < nr_ok && strcmp(item, ok[i]))
-					i++;
-				if (i == nr_ok)
-					usage_error("--probes: unknown probe '%s' (off, on, sched, uring, "
-						    "uring-lat, syscalls, bpf-stats, sched-full)", item);
-			}
+		case OPT_PROBES:
+			check_probe_list(optarg);
 			cfg->probes = optarg;
 			break;
-		}
 		case OPT_PROBE_REPEATS:
 			if (!strcmp(optarg, "abba"))
 				o->probe_abba = true;
@@ -1107,14 +1113,27 @@ static int cmd_list(int argc, char **argv)
 static int cmd_calibrate(int argc, char **argv)
 {
 	struct iom_calibration cal;
+	struct iom_probe_cost pc;
+	struct iom_err err = { 0 };
 	char path[PATH_MAX];
-	const char *out = NULL;
+	const char *out = NULL, *probes = NULL;
+	bool have_pc = false;
 	FILE *f;
 
-	if (argc == 3 && !strcmp(argv[1], "--output") && *argv[2])
-		out = argv[2];
-	else if (argc != 1)
-		usage_error("calibrate: want no argument or --output DIR (got '%s')", argv[1]);
+	for (int i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc || !*argv[i + 1])
+			usage_error("calibrate: want [--output DIR] [--probes LIST] (got '%s')",
+				    argv[i]);
+		if (!strcmp(argv[i], "--output")) {
+			out = argv[i + 1];
+		} else if (!strcmp(argv[i], "--probes")) {
+			check_probe_list(argv[i + 1]);
+			probes = strcmp(argv[i + 1], "off") ? argv[i + 1] : NULL;
+		} else {
+			usage_error("calibrate: want [--output DIR] [--probes LIST] (got '%s')",
+				    argv[i]);
+		}
+	}
 	if (out) {
 		char cmd[PATH_MAX + 32];
 
@@ -1126,6 +1145,15 @@ static int cmd_calibrate(int argc, char **argv)
 	}
 	iom_calibrate(&cal);
 	iom_calibration_print(&cal, stdout, false);
+	/* The probes' cost per switch: unavailable probes are said, and the figures left out. */
+	if (probes) {
+		if (iom_calibrate_probe_cost(probes, &pc, &err))
+			fprintf(stderr, "probes: unavailable: %s\n", err.msg);
+		else
+			have_pc = true;
+		if (have_pc)
+			iom_probe_cost_print(&pc, probes, stdout, false);
+	}
 	if (out) {
 		snprintf(path, sizeof(path), "%s/calibrate.csv", out);
 		f = fopen(path, "w");
@@ -1134,6 +1162,8 @@ static int cmd_calibrate(int argc, char **argv)
 			return 1;
 		}
 		iom_calibration_print(&cal, f, true);
+		if (have_pc)
+			iom_probe_cost_print(&pc, probes, f, true);
 		fclose(f);
 	}
 	return 0;

@@ -3,6 +3,11 @@
 #include "calibrate/calibrate.h"
 #include "testutil.h"
 
+#include <math.h>
+#include <unistd.h>
+
+#include "core/err.h"
+
 static void test_calibrate_ordered(void **state)
 {
 	struct iom_calibration cal;
@@ -30,10 +35,44 @@ static void test_calibrate_ordered(void **state)
 		assert_true(cal.wakeup_cross_cpu_ns >= cal.wakeup_same_cpu_ns);
 }
 
+/*
+ * calibrate --probes: the sched probe really followed the ping-pong's two threads, and each
+ * figure is a median inside its 95% interval. (How much the probes cost is a benchmark's
+ * question, not a test's: no bound on the ns.)
+ */
+static void test_probe_cost(void **state)
+{
+	struct iom_probe_cost pc;
+	struct iom_err err = { 0 };
+	int ret;
+
+	if (geteuid() != 0)
+		iom_skip("BPF probes need root (euid %u)", (unsigned int)geteuid());
+	ret = iom_calibrate_probe_cost("on", &pc, &err);
+	if (ret)
+		fail_msg("iom_calibrate_probe_cost: %s", err.msg);
+	iom_probe_cost_print(&pc, "on", stdout, false);
+	assert_true(pc.off_ns > 0);
+	assert_true(pc.ours_slots >= 2);
+	assert_true(isfinite(pc.ours_ns) && isfinite(pc.other_ns));
+	assert_true(pc.ours_lo_ns <= pc.ours_ns && pc.ours_ns <= pc.ours_hi_ns);
+	assert_true(pc.other_lo_ns <= pc.other_ns && pc.other_ns <= pc.other_hi_ns);
+	/* A list without the sched probe is measured too, and takes no thread records. */
+	ret = iom_calibrate_probe_cost("uring", &pc, &err);
+	if (ret)
+		fail_msg("iom_calibrate_probe_cost uring: %s", err.msg);
+	assert_int_equal(pc.ours_slots, 0);
+	/* A bad list is an error with a message, not a measurement. */
+	err.msg[0] = 0;
+	assert_true(iom_calibrate_probe_cost("nosuch", &pc, &err) < 0);
+	assert_true(err.msg[0] != 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calibrate_ordered),
+		cmocka_unit_test(test_probe_cost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

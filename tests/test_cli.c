@@ -38,6 +38,9 @@ struct cli_case {
 static const struct cli_case bad_cases[] = {
 	{ "no args", false, { NULL } },
 	{ "unknown command", false, { "frobnicate", NULL } },
+	{ "calibrate --probes nosuch", false, { "calibrate", "--probes", "nosuch", NULL } },
+	{ "calibrate --probes (no list)", false, { "calibrate", "--probes", NULL } },
+	{ "calibrate --frob x", false, { "calibrate", "--frob", "x", NULL } },
 	{ "run --model nosuch", true, { "run", "--model", "nosuch", "--workload", "nop", "--tasks",
 					"100", NULL } },
 	{ "run --model threads,nosuch", true, { "run", "--model", "threads,nosuch", "--workload",
