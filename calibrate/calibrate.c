@@ -441,7 +441,7 @@ int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct
 		double *d = side ? d_other : d_ours;
 
 		for (int i = 0; i < IOM_PROBE_COST_PAIRS; i++) {
-			double base, probed;
+			double base = -EINVAL, probed = 0;
 			unsigned long long slots;
 
 			/* ABBA: off then on, then on then off, so a drift cancels. */
