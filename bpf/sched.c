@@ -370,14 +370,9 @@ struct tl_buf {
 	bool oom;
 };
 
-static int tl_sample(void *ctx, void *data, size_t size)
+/* Append one interval; -ENOMEM (and b->oom) when it cannot grow. */
+static int tl_push(struct tl_buf *b, struct iom_tl_span span)
 {
-	struct tl_buf *b = ctx;
-
-	struct iom_tl_event e;
-
-	if (size < sizeof(e))
-		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4096;
 		struct iom_tl_span *ev = realloc(b->ev, cap * sizeof(*ev));
@@ -389,10 +384,21 @@ static int tl_sample(void *ctx, void *data, size_t size)
 		b->ev = ev;
 		b->cap = cap;
 	}
-	memcpy(&e, data, sizeof(e));
-	b->ev[b->n++] = (struct iom_tl_span){ .tid = e.tid, .state = e.state, .flags = e.flags,
-					      .start_ns = e.start_ns, .end_ns = e.end_ns };
+	b->ev[b->n++] = span;
 	return 0;
+}
+
+/* A ring-buffer record: an interval the programs closed. */
+static int tl_sample(void *ctx, void *data, size_t size)
+{
+	struct iom_tl_event e;
+
+	if (size < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	return tl_push(ctx, (struct iom_tl_span){ .tid = e.tid, .state = e.state,
+						  .flags = e.flags, .start_ns = e.start_ns,
+						  .end_ns = e.end_ns });
 }
 
 static const char *tl_state(const struct iom_tl_span *e)
@@ -437,20 +443,17 @@ int iom_sched_write_timeline(struct iom_sched *s, FILE *f, const struct iom_sche
 	/* Intervals still open at the timeline's end: the programs only write closed ones. */
 	for (int i = 0; i < nr; i++) {
 		const struct iom_thread *t = &th[i].t;
-		struct iom_tl_event e;
 		uint64_t lo = t->since_ns > s->t_on_ns ? t->since_ns : s->t_on_ns;
 
 		if (t->state == IOM_TS_UNKNOWN || t->state == IOM_TS_DEAD ||
 		    (t->flags & IOM_TF_EXITING) || lo >= end)
 			continue;
-		e = (struct iom_tl_event){ .tid = t->tid, .state = (uint16_t)t->state,
-					   .flags = (uint16_t)t->flags, .start_ns = lo,
-					   .end_ns = end };
-		if (tl_sample(&b, &e, sizeof(e)) < 0) {
+		if (tl_push(&b, (struct iom_tl_span){ .tid = t->tid, .state = (uint16_t)t->state,
+						      .flags = (uint16_t)t->flags, .start_ns = lo,
+						      .end_ns = end, .open = true })) {
 			free(b.ev);
 			return -ENOMEM;
 		}
-		b.ev[b.n - 1].open = true;
 	}
 	b.n = iom_tl_untangle(b.ev, b.n, nr_cut);
 	for (size_t i = 0; i < b.n; i++) {

@@ -380,16 +380,16 @@ void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
 }
 
 /*
- * The median of v[0..n) and the k-th smallest and largest values around it, k the largest rank
- * with P(Binomial(n, 1/2) < k) <= 2.5% (scripts/probe-overhead's median_ci): ranks 2 and 8 of 9.
+ * The median of v[0..n) (n odd) and the k-th smallest and largest values around it, k the
+ * largest rank with P(Binomial(n, 1/2) < k) <= 2.5% (scripts/probe-overhead's median_ci): ranks
+ * 2 and 8 of 9.
  */
 static void median_ci(double *v, int n, double *med, double *lo, double *hi)
 {
 	double tail = 0, comb = 1;	/* C(n, k) */
 	int k = 0;
 
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*med = median(v, n);	/* sorts v */
 	for (;;) {
 		double p = tail + comb / (double)(1ull << n);
 
@@ -405,9 +405,12 @@ static void median_ci(double *v, int n, double *med, double *lo, double *hi)
 
 #define PROBE_COST_ITERS 20000
 
-/* One ping-pong with list's probes following tgid: ns per switch; *slots: records they took. */
-static int probed_pingpong(const char *list, pid_t tgid, int cpu, double *ns,
-			   unsigned long long *slots, struct iom_err *err)
+/*
+ * One ping-pong with list's probes following tgid: ns per switch; *slots: the thread records
+ * the sched probe took, or -1 when the list has no sched probe.
+ */
+static int probed_pingpong(const char *list, pid_t tgid, int cpu, double *ns, long long *slots,
+			   struct iom_err *err)
 {
 	struct iom_probe_opts opts = { .list = list, .tgid = tgid };
 	struct iom_probe *p = iom_probe_open(&opts, err);
@@ -418,9 +421,8 @@ static int probed_pingpong(const char *list, pid_t tgid, int cpu, double *ns,
 	iom_probe_window(p, true);
 	*ns = cal_pingpong(false, cpu, cpu, PROBE_COST_ITERS);
 	iom_probe_window(p, false);
-	*slots = 0;
-	if (!iom_probe_sched_slots(p, &claimed, &fallback))
-		*slots = claimed + fallback;
+	*slots = iom_probe_sched_slots(p, &claimed, &fallback) ? -1 :
+								  (long long)(claimed + fallback);
 	iom_probe_close(p);
 	return *ns < 0 ? (int)*ns : 0;
 }
@@ -431,6 +433,7 @@ int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct
 		d_other[IOM_PROBE_COST_PAIRS];
 	pid_t target[2] = { getpid(), getppid() };
 	int nr_off = 0, cpu = sched_getcpu(), ret = 0;
+	bool has_sched = false;
 	cpu_set_t saved;
 
 	memset(pc, 0, sizeof(*pc));
@@ -442,7 +445,7 @@ int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct
 
 		for (int i = 0; i < IOM_PROBE_COST_PAIRS; i++) {
 			double base = -EINVAL, probed = 0;
-			unsigned long long slots;
+			long long slots;
 
 			/* ABBA: off then on, then on then off, so a drift cancels. */
 			if (i % 2 == 0)
@@ -458,17 +461,16 @@ int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct
 			}
 			off[nr_off++] = base;
 			d[i] = probed - base;
-			if (!side && slots > pc->ours_slots)
-				pc->ours_slots = slots;
+			has_sched = slots >= 0;
+			if (!side && slots > (long long)pc->ours_slots)
+				pc->ours_slots = (unsigned long long)slots;
 		}
 	}
-	/* The probes must have followed the ping-pong's two threads, or `ours` measured nothing. */
-	if (strstr(list, "sched") || !strcmp(list, "on")) {
-		if (pc->ours_slots < 2) {
-			ret = iom_err_set(err, -ENODATA, "calibrate: the sched probe saw %llu of "
-					  "the ping-pong's threads", pc->ours_slots);
-			goto out;
-		}
+	/* The sched probe must have followed the ping-pong's two threads, or `ours` is empty. */
+	if (has_sched && pc->ours_slots < 2) {
+		ret = iom_err_set(err, -ENODATA, "calibrate: the sched probe saw %llu of the "
+				  "ping-pong's threads", pc->ours_slots);
+		goto out;
 	}
 	pc->off_ns = median(off, nr_off);
 	median_ci(d_ours, IOM_PROBE_COST_PAIRS, &pc->ours_ns, &pc->ours_lo_ns, &pc->ours_hi_ns);
@@ -480,23 +482,29 @@ out:
 
 void iom_probe_cost_print(const struct iom_probe_cost *pc, const char *list, FILE *f, bool csv)
 {
-	if (csv) {
-		fprintf(f, "probe_switch_off_ns,%.1f,\"pipe ping-pong on one CPU, no probes: one "
-			"switch\"\n", pc->off_ns);
-		fprintf(f, "probe_switch_ours_ns,%.1f,\"added per switch by --probes %s following the "
-			"switching threads [95%%: %.1f to %.1f]\"\n", pc->ours_ns, list, pc->ours_lo_ns,
-			pc->ours_hi_ns);
-		fprintf(f, "probe_switch_other_ns,%.1f,\"added per switch by --probes %s following "
-			"another process [95%%: %.1f to %.1f]\"\n", pc->other_ns, list,
-			pc->other_lo_ns, pc->other_hi_ns);
-		return;
+	const struct {
+		const char *name, *what;
+		double ns, lo, hi;	/* lo, hi: NAN for no interval */
+	} rows[] = {
+		{ "probe_switch_off_ns", "pipe ping-pong on one CPU, no probes: one switch",
+		  pc->off_ns, NAN, NAN },
+		{ "probe_switch_ours_ns", "following the switching threads", pc->ours_ns,
+		  pc->ours_lo_ns, pc->ours_hi_ns },
+		{ "probe_switch_other_ns", "following another process", pc->other_ns,
+		  pc->other_lo_ns, pc->other_hi_ns },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char what[160];
+
+		if (isnan(rows[i].lo))
+			snprintf(what, sizeof(what), "%s", rows[i].what);
+		else
+			snprintf(what, sizeof(what), "added per switch by --probes %s %s "
+				 "[95%%: %.1f to %.1f]", list, rows[i].what, rows[i].lo, rows[i].hi);
+		if (csv)
+			fprintf(f, "%s,%.1f,\"%s\"\n", rows[i].name, rows[i].ns, what);
+		else
+			fprintf(f, "%-22s %12.1f ns  %s\n", rows[i].name, rows[i].ns, what);
 	}
-	fprintf(f, "%-22s %12.1f ns  pipe ping-pong on one CPU, no probes: one switch\n",
-		"probe_switch_off_ns", pc->off_ns);
-	fprintf(f, "%-22s %12.1f ns  added per switch by --probes %s following the switching "
-		"threads [95%%: %.1f to %.1f]\n", "probe_switch_ours_ns", pc->ours_ns, list,
-		pc->ours_lo_ns, pc->ours_hi_ns);
-	fprintf(f, "%-22s %12.1f ns  added per switch by --probes %s following another process "
-		"[95%%: %.1f to %.1f]\n", "probe_switch_other_ns", pc->other_ns, list,
-		pc->other_lo_ns, pc->other_hi_ns);
 }

@@ -1147,12 +1147,11 @@ static int cmd_calibrate(int argc, char **argv)
 	iom_calibration_print(&cal, stdout, false);
 	/* The probes' cost per switch: unavailable probes are said, and the figures left out. */
 	if (probes) {
-		if (iom_calibrate_probe_cost(probes, &pc, &err))
-			fprintf(stderr, "probes: unavailable: %s\n", err.msg);
-		else
-			have_pc = true;
+		have_pc = !iom_calibrate_probe_cost(probes, &pc, &err);
 		if (have_pc)
 			iom_probe_cost_print(&pc, probes, stdout, false);
+		else
+			fprintf(stderr, "probes: unavailable: %s\n", err.msg);
 	}
 	if (out) {
 		snprintf(path, sizeof(path), "%s/calibrate.csv", out);
