@@ -23,10 +23,10 @@ Q = @
 endif
 
 # Everything but main.c goes in a library the tests link against.
-LIB_SRCS = $(wildcard core/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
+LIB_SRCS = $(wildcard core/*.c) $(wildcard cli/*.c) $(wildcard ui/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
 	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
 	   $(wildcard backend/*.c) $(wildcard scenario/*.c)
-LIB_SRCS := $(filter-out core/main.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out cli/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a
 BIN      = $(BUILD)/iomodels
@@ -103,7 +103,7 @@ $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/core/main.o $(LIB)
+$(BIN): $(BUILD)/cli/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Tests for core/main.c, the command line: bad inputs, a small run, list and help. */
+/* Tests for cli/main.c, the command line: bad inputs, a small run, list and help. */
 /*
  * Run as a user would: "$IOM_BIN" in a fresh empty cwd. Every bad input is exit 2, one line on
  * stderr, nothing on stdout, and no file written.

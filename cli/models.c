@@ -2,7 +2,7 @@
 /* The table of models: the only place that names every one. */
 #include <string.h>
 
-#include "model.h"
+#include "core/model.h"
 
 extern const struct iom_model iom_model_threads;
 extern const struct iom_model iom_model_epoll;

@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "scenario/scenario.h"
-#include "live.h"
-#include "model.h"
-#include "watch.h"
+#include "core/live.h"
+#include "core/model.h"
+#include "ui/watch.h"
 
 #define HAND_DEPTH	4
 #define HAND_BUF_BYTES	4096

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "driver.h"
+#include "core/driver.h"
 
 #define IOM_WATCH_MAX_LANES	4	/* running at once: one per model */
 

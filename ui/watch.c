@@ -33,12 +33,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "live.h"
-#include "meta.h"
-#include "model.h"
-#include "probe.h"
-#include "report.h"
-#include "watch.h"
+#include "core/live.h"
+#include "core/meta.h"
+#include "core/model.h"
+#include "core/probe.h"
+#include "core/report.h"
+#include "ui/watch.h"
 
 #define FRAME_NS	100000000ull	/* at most 10 redraws a second */
 #define GRACE_NS	50000000ull	/* a second is read this long after it ends */

@@ -22,11 +22,11 @@
 #include "backend/serve.h"
 #include "calibrate/calibrate.h"
 #include "scenario/scenario.h"
-#include "driver.h"
-#include "watch.h"
-#include "meta.h"
-#include "model.h"
-#include "report.h"
+#include "core/driver.h"
+#include "ui/watch.h"
+#include "core/meta.h"
+#include "core/model.h"
+#include "core/report.h"
 
 #define MAX_LIST 64
 
