@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend/serve.h"
+#include "server/server.h"
 #include "core/model.h"
 #include "core/rpc.h"
 #include "testutil.h"
@@ -23,18 +23,22 @@ static struct iom_rpc_addr addr;
 
 static int start_server(void **state)
 {
-	struct iom_serve_opts so = { .quiet = true, .threads = 2, .frame_timeout_ms = 300 };
+	const struct iom_server_model *m = iom_server_model_find("epoll");
+	struct iom_server_opts so;
 	struct iom_err err = { "" };
 	char port_file[PATH_MAX], hostport[64];
 	unsigned int port = 0;
 
+	iom_server_opts_init(&so);
+	so.quiet = true;
+	so.frame_timeout_ms = 300;
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(port_file, sizeof(port_file), "%s/port", dir);
 	so.port_file = port_file;
 	server = fork();
 	if (server == 0)
-		_exit(iom_serve(&so, &err) ? 1 : 0);
+		_exit(iom_server_serve(m, &so, &err) ? 1 : 0);
 	for (int i = 0; i < 2500 && !port; i++) {
 		FILE *f = fopen(port_file, "r");
 
