@@ -429,6 +429,15 @@ static void ep_conn_event(struct ep_thread *th, struct ep_conn *c, uint32_t even
 {
 	if (c->closed)
 		return;	/* closed earlier in this batch */
+	/*
+	 * Reset, or shut both ways: nobody will read a reply. Close now, even when reading is
+	 * paused at the caps, so its requests in service are freed at once. A FIN alone (no
+	 * HUP) is a half-close: that client still gets its replies.
+	 */
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		ep_close(th, c);
+		return;
+	}
 	if (events & EPOLLOUT) {
 		if (ep_flush(th, c)) {
 			ep_close(th, c);
@@ -436,7 +445,7 @@ static void ep_conn_event(struct ep_thread *th, struct ep_conn *c, uint32_t even
 		}
 		ep_after_write(th, c);
 	}
-	if (!c->closed && events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (!c->closed && events & EPOLLIN)
 		ep_read(th, c);
 }
 

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -352,6 +353,12 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 
 	if (!srv)
 		return iom_err_set(err, -ENOMEM, "serve");
+	/*
+	 * A fixed mmap threshold: frames over 128 KiB are mapped and go back to the kernel when
+	 * freed. glibc's sliding threshold otherwise rises after the first such free and keeps
+	 * a closed connection's 1 MiB frames in the heap (48 of them held 100 MB after close).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	srv->opts = *opts;
 	srv->listen_fd = -1;
 	srv->seen = calloc(1ull << SV_SEEN_BITS, sizeof(*srv->seen));
