@@ -873,6 +873,34 @@ static void update_latest(const char *dir)
 		return;
 }
 
+/*
+ * rpc: the server the run starts gets a CPU of its own when the client was given --cpus and
+ * another CPU is allowed (#20: client and server apart, as on two hosts). True if the run has
+ * an rpc cell; its server model and CPUs are recorded in run.json.
+ */
+static bool rpc_server_placement(struct opts *o)
+{
+	struct iom_wl_params *wl = &o->cfg.wl;
+	bool rpc = false;
+	cpu_set_t allowed;
+
+	for (unsigned int w = 0; w < o->nr_workloads; w++)
+		rpc |= o->workloads[w] == IOM_WL_RPC;
+	if (!rpc || wl->connect[0])
+		return rpc;
+	/* Before the run pins itself to --cpus: what the process may use at all. */
+	if (!wl->backend_cpus[0] && o->cfg.cpus_set &&
+	    !sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (CPU_ISSET(c, &allowed) && !CPU_ISSET(c, &o->cfg.cpus)) {
+				snprintf(wl->backend_cpus, sizeof(wl->backend_cpus), "%d", c);
+				break;
+			}
+		}
+	}
+	return true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static struct iom_row row;
@@ -883,6 +911,7 @@ static int cmd_run(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_sigint };
 	int exit_code = 0;
 	unsigned int nr_rows = 0;
+	bool rpc;
 
 	if (!hist)
 		return 1;
@@ -914,6 +943,7 @@ static int cmd_run(int argc, char **argv)
 		free(hist);
 		return 1;
 	}
+	rpc = rpc_server_placement(&o);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -925,6 +955,12 @@ static int cmd_run(int argc, char **argv)
 			      (o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".") : NULL);
 	iom_report_meta_num(rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(rep, "cpus", o.cfg.cpus_set ? o.cfg.cpus_str : "all");
+	if (rpc) {
+		iom_report_meta_str(rep, "server_model", o.cfg.wl.connect[0] ? "external" :
+				    o.cfg.wl.server_model[0] ? o.cfg.wl.server_model : "epoll");
+		iom_report_meta_str(rep, "backend_cpus", o.cfg.wl.backend_cpus[0] ?
+				    o.cfg.wl.backend_cpus : "all");
+	}
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
 	iom_report_meta_str(rep, "latency_note",
 			    "closed loop: from submit; open loop: from the intended start. One "

@@ -273,7 +273,7 @@ void iom_workload_set_server(iom_wl_serve_fn serve)
 	wl_serve = serve;
 }
 
-/* The server's first line, "port=N": 0 when read, -1 if it died or took over 5 s. */
+/* The server's first line, "port=N": 0 when read, -ETIMEDOUT after 5 s, -EPIPE if it exited. */
 static int rpc_read_port(int fd, unsigned int *port)
 {
 	char line[64];
@@ -285,15 +285,15 @@ static int rpc_read_port(int fd, unsigned int *port)
 
 		/* It binds within milliseconds; give it 5 s on a loaded machine. */
 		if (poll(&pfd, 1, 5000) <= 0)
-			return -1;
+			return -ETIMEDOUT;
 		n = read(fd, line + len, 1);
 		if (n <= 0)
-			return -1;
+			return -EPIPE;
 		if (line[len++] == '\n')
 			break;
 	}
 	line[len] = '\0';
-	return sscanf(line, "port=%u", port) == 1 ? 0 : -1;
+	return sscanf(line, "port=%u", port) == 1 ? 0 : -EPIPE;
 }
 
 /*
@@ -308,7 +308,7 @@ static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 	unsigned int port;
 	cpu_set_t cpus;
 	pid_t pid, parent = getpid();
-	int pfd[2];
+	int pfd[2], ret;
 
 	if (!wl_serve)
 		return iom_err_msg(err, "rpc: no server to start here: give --connect HOST:PORT");
@@ -341,11 +341,13 @@ static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 	close(pfd[1]);
 	wl->backend_pid = pid;
 	wl->backend_fd = pfd[0];
-	if (rpc_read_port(wl->backend_fd, &port)) {
+	ret = rpc_read_port(wl->backend_fd, &port);
+	if (ret) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		wl->backend_pid = 0;
-		return iom_err_msg(err, "rpc: the backend did not start (within 5 s)");
+		return iom_err_msg(err, ret == -EPIPE ? "rpc: the server exited at start (its "
+				   "line above says why)" : "rpc: the server did not start in 5 s");
 	}
 	if (wl->p.unix_path[0])
 		return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);

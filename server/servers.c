@@ -7,6 +7,7 @@
 #include "core/workload.h"
 #include "server/server.h"
 
+extern const struct iom_server_model iom_server_threads;
 extern const struct iom_server_model iom_server_epoll;
 
 /* A model whose server half is not written yet: listed, probed, and says so. */
@@ -29,6 +30,7 @@ static const struct iom_server_model iom_server_uring_missing = {
 };
 
 const struct iom_server_model *const iom_server_models[] = {
+	&iom_server_threads,
 	&iom_server_epoll,
 	&iom_server_uring_missing,
 	NULL,

@@ -26,7 +26,7 @@
 #include "testutil.h"
 
 /* The server models under test: every one the table has that this machine runs. */
-static const char *const models[] = { "epoll" };
+static const char *const models[] = { "threads", "epoll" };
 static const char *model;
 
 struct srv {
