@@ -130,6 +130,27 @@ void iom_server_service_run(const struct iom_server *srv, const struct iom_rpc_h
 void iom_server_served(struct iom_server *srv);
 
 /*
+ * loop.c: the event loop (per-thread epoll, edge-triggered, SO_REUSEPORT listeners) that the
+ * epoll model runs on nr threads, with services timed by a timerfd heap; and that kernel_free
+ * runs on one I/O thread with a pool: each request goes to the pool's workers and its reply
+ * leaves when the pool hands it back.
+ */
+struct iom_loop_pool {
+	int done_fd;	/* readable (an eventfd) when reap() has requests to give back */
+	/* Take req (header h) for service: 0, or -EBUSY when full (the client gets BUSY). */
+	int (*submit)(struct iom_loop_pool *p, void *req, const struct iom_rpc_hdr *h);
+	/* After a batch of submits: wake the workers (once per loop turn). */
+	void (*kick)(struct iom_loop_pool *p);
+	/* The requests served since the last call: *n of them (the array is the pool's). */
+	void **(*reap)(struct iom_loop_pool *p, unsigned int *n);
+};
+/* Serve until iom_server_stopping(); with a pool, nr must be 1 (one consumer of reap). */
+int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool *pool,
+		 struct iom_err *err);
+/* A request the pool still holds when the loop is gone (its teardown frees it). */
+void iom_loop_req_free(void *req);
+
+/*
  * One connection's buffers: the frame being read and the replies not yet written. Socket-free,
  * so a fuzzer drives it as a server does (tests/fuzz/fuzz_server_conn.c).
  */

@@ -9,6 +9,7 @@
 
 extern const struct iom_server_model iom_server_threads;
 extern const struct iom_server_model iom_server_epoll;
+extern const struct iom_server_model iom_server_kernel_free;
 
 /* A model whose server half is not written yet: listed, probed, and says so. */
 static int unavailable_probe(struct iom_err *err)
@@ -33,6 +34,7 @@ const struct iom_server_model *const iom_server_models[] = {
 	&iom_server_threads,
 	&iom_server_epoll,
 	&iom_server_uring_missing,
+	&iom_server_kernel_free,
 	NULL,
 };
 
