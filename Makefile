@@ -146,11 +146,16 @@ clean:
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang) on the backend's frame reader, bounded in time.
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time: the frame reader, and the
+# servers' per-connection buffering and caps (server/conn.c).
 FUZZ_SECONDS ?= 60
+FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -pthread
 fuzz:
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
-		-o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_conn
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
+		server/conn.c server/server.c core/rpc.c core/err.c
 	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3
+	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		$(BUILD)/fuzz/corpus_conn 2>&1 | tail -n 3
