@@ -64,7 +64,8 @@ static const char usage_text[] =
 	"                                  TCP, memcpy); with --probes, what LIST adds per switch\n"
 	"       iomodels serve [--model M] [--listen HOST:PORT | --unix PATH] [--threads N]\n"
 	"                      [--cpus LIST] [--capacity N] [--max-conns N] [--out-cap BYTES]\n"
-	"                      [--max-inflight N] [--idle-timeout-ms T] [--service sleep:D|cpu:D]\n"
+	"                      [--max-inflight N] [--idle-timeout-ms T]\n"
+	"                      [--service sleep:D|cpu:D|file:BS [--file F]]\n"
 	"                      [--port-file F] [--stats-file F] [--quiet]   an rpc server\n"
 	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
 	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
@@ -1228,6 +1229,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "max-inflight", required_argument, NULL, 'n' },
 		{ "out-cap", required_argument, NULL, 'o' },
 		{ "service", required_argument, NULL, 'S' },
+		{ "file", required_argument, NULL, 'F' },
 		{ "model", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
@@ -1274,6 +1276,7 @@ static int cmd_serve(int argc, char **argv)
 			if (iom_service_parse(optarg, &so, &err))
 				usage_error("serve %s", err.msg);
 			break;
+		case 'F': so.service_path = optarg; break;
 		case 'M':
 			m = iom_server_model_find(optarg);
 			if (!m)

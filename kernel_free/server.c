@@ -168,15 +168,17 @@ static int ks_start(struct ks_pool *ks, struct iom_err *err)
 static int ks_run(struct iom_server *srv, struct iom_err *err)
 {
 	struct ks_pool *ks = calloc(1, sizeof(*ks));
+	struct iom_loop_pool *pool;
 	int ret;
 
 	if (!ks)
 		return iom_err_set(err, -ENOMEM, "serve");
 	ks->srv = srv;
 	ks->pool.done_fd = -1;
+	pool = &ks->pool;
 	ret = ks_start(ks, err);
 	if (!ret)
-		ret = iom_loop_run(srv, 1, &ks->pool, err);
+		ret = iom_loop_run(srv, 1, &pool, err);
 	ks_stop(ks);
 	free(ks);
 	return ret;

@@ -629,7 +629,7 @@ static void ep_thread_free(struct ep_thread *th)
 	}
 }
 
-int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool *pool,
+int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool **pools,
 		 struct iom_err *err)
 {
 	struct ep_thread *threads = calloc(nr, sizeof(*threads));
@@ -637,7 +637,7 @@ int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool *
 	int ret = threads ? 0 : iom_err_set(err, -ENOMEM, "serve");
 
 	for (unsigned int i = 0; !ret && i < nr; i++) {
-		threads[i].pool = pool;
+		threads[i].pool = pools ? pools[i] : NULL;
 		ret = ep_thread_setup(srv, &threads[i], i, err);
 	}
 	for (; !ret && started < nr; started++) {
