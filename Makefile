@@ -155,7 +155,7 @@ fuzz:
 	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
 	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
 		server/conn.c server/server.c core/rpc.c core/err.c
-	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3
-	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/corpus_conn 2>&1 | tail -n 3
