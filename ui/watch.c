@@ -33,11 +33,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/live.h"
 #include "core/meta.h"
 #include "core/model.h"
 #include "core/probe.h"
 #include "core/report.h"
+#include "ui/live.h"
 #include "ui/watch.h"
 
 #define FRAME_NS	100000000ull	/* at most 10 redraws a second */
@@ -50,6 +50,8 @@
 #define NEED_LINES	24
 #define LANE_LINES	5
 #define LANE_TOP	3
+/* The model's stages (enum iom_live_event, QUEUED..REPORTED): kernel_free's. */
+#define NR_STAGES	(IOM_LIVE_NR_EVENTS - IOM_LIVE_QUEUED)
 
 /* Fault rate steps for f/F, in parts per million. */
 static const uint32_t fault_steps[] = { 0, 1000, 10000, 100000, 500000 };
@@ -81,7 +83,7 @@ struct role_stat {
 struct lane {
 	const struct iom_model *model;
 	struct iom_cfg cfg;
-	struct iom_live *live;
+	struct iom_live_view *live;
 	pthread_t thread;
 	bool thread_made;
 	_Atomic bool done;	/* the cell returned */
@@ -97,7 +99,7 @@ struct lane {
 	/* Latest sample. */
 	uint64_t n_state[IOM_NR_STATES];
 	uint64_t running, scheduled;
-	uint64_t stage[IOM_NR_STAGES];
+	uint64_t stage[NR_STAGES];
 	/* Latest census. */
 	struct role_stat role[NR_ROLES];
 	char glyph[MAX_GLYPHS];
@@ -269,7 +271,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 		return -ENOMEM;
 	ln->row = malloc(sizeof(*ln->row));
 	ln->hist = malloc(sizeof(*ln->hist));
-	ln->live = iom_live_new(w->k.c, w->k.latency_ns, w->k.deadline_on ? w->k.deadline_ns : 0);
+	ln->live = iom_live_view_new(w->k.c, w->k.latency_ns, w->k.deadline_on ? w->k.deadline_ns : 0);
 	if (!ln->row || !ln->hist || !ln->live) {
 		free(ln->row);
 		free(ln->hist);
@@ -277,7 +279,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 		free(ln);
 		return -ENOMEM;
 	}
-	atomic_store(&ln->live->paused, w->k.paused);
+	atomic_store(&ln->live->hook.paused, w->k.paused);
 	ln->model = m;
 	ln->cfg = o->cfg;
 	ln->cfg.model = m;
@@ -290,7 +292,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 	ln->cfg.runtime_ns = w->t_end - now;
 	/* A model sizes for deadlines by this (uring's CQ, epoll's timerfd); the knob applies it. */
 	ln->cfg.deadline_ns = w->k.deadline_ns;
-	ln->cfg.live = ln->live;
+	ln->cfg.live = &ln->live->hook;
 	/* Only the rate turns (f/F); the errno is fixed before any thread reads it. */
 	if (!ln->cfg.fault_errno)
 		ln->cfg.fault_errno = EIO;
@@ -360,7 +362,7 @@ static void knob_concurrency(struct watch *w, bool up)
 	w->k.c = n;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set32(w->lanes[i]->live, &w->lanes[i]->live->concurrency, n);
+			iom_live_set32(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.concurrency, n);
 	snprintf(from, sizeof(from), "%u", c);
 	snprintf(to, sizeof(to), "%u", n);
 	event(w, 'C', "concurrency", from, to);
@@ -387,7 +389,7 @@ static void knob_latency(struct watch *w, bool up)
 	w->k.latency_ns = n;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->latency_ns, n);
+			iom_live_set(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.latency_ns, n);
 	iom_fmt_ns(from, sizeof(from), (double)l);
 	iom_fmt_ns(to, sizeof(to), (double)n);
 	event(w, 'L', "latency", from, to);
@@ -400,7 +402,7 @@ static void knob_deadline(struct watch *w)
 	w->k.deadline_on = !w->k.deadline_on;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->deadline_ns,
+			iom_live_set(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.deadline_ns,
 				     w->k.deadline_on ? w->k.deadline_ns : 0);
 	iom_fmt_ns(val, sizeof(val), (double)w->k.deadline_ns);
 	snprintf(from, sizeof(from), "%s", w->k.deadline_on ? "off" : val);
@@ -441,7 +443,7 @@ static void knob_pause(struct watch *w)
 	w->k.paused = !w->k.paused;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set32(w->lanes[i]->live, &w->lanes[i]->live->paused, w->k.paused);
+			iom_live_set32(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.paused, w->k.paused);
 	event(w, 'P', "pause", w->k.paused ? "off" : "on", w->k.paused ? "on" : "off");
 }
 
@@ -488,7 +490,7 @@ static void knob_model(struct watch *w, bool add)
 	if (!add && last) {
 		/* Switch: the last lane stops (its tasks drain, its row is kept), m takes its place. */
 		last->stopped_by_view = true;
-		iom_live_stop(last->live);
+		iom_live_stop(&last->live->hook);
 	}
 	if (lane_start(w, m))
 		return;
@@ -522,18 +524,18 @@ static void handle_key(struct watch *w, int ch)
 /* Tasks per state now, in flight, and this second's in-flight sample. */
 static void lane_sample(struct lane *ln, uint64_t now)
 {
-	struct iom_live *l = ln->live;
+	struct iom_live_view *l = ln->live;
 	uint64_t terminal = 0, submitted, retry;
 
 	/* Later stages first: a task counted into one is already counted into the one before. */
-	for (int s = IOM_NR_STAGES - 1; s >= 0; s--)
-		ln->stage[s] = atomic_load_explicit(&l->stage[s], memory_order_relaxed);
+	for (int s = NR_STAGES - 1; s >= 0; s--)
+		ln->stage[s] = iom_live_view_get(l, IOM_LIVE_QUEUED + s);
 	for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++) {
 		ln->n_state[s] = atomic_load_explicit(&l->nr_state[s], memory_order_relaxed);
 		terminal += ln->n_state[s];
 	}
-	retry = atomic_load_explicit(&l->nr_retry_wait, memory_order_relaxed);
-	submitted = atomic_load_explicit(&l->nr_submitted, memory_order_relaxed);
+	retry = iom_live_view_get(l, IOM_LIVE_RETRY_WAIT);
+	submitted = iom_live_view_get(l, IOM_LIVE_SUBMITTED);
 	ln->scheduled = retry;
 	ln->running = submitted > terminal + retry ? submitted - terminal - retry : 0;
 	if (!ln->t0)
@@ -1325,7 +1327,7 @@ int iom_watch(const struct iom_watch_opts *o)
 		refresh();
 	}
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
-		iom_live_stop(w->lanes[i]->live);
+		iom_live_stop(&w->lanes[i]->live->hook);
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		struct lane *ln = w->lanes[i];
 
