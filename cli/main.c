@@ -911,8 +911,7 @@ static int cmd_run(int argc, char **argv)
 		free(hist);
 		return 1;
 	}
-	iom_meta_collect(rep, o.cfg.wl.kind == IOM_WL_FILE || 1 ?
-			      (o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".") : NULL);
+	iom_meta_collect(rep, o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".", iom_models);
 	iom_report_meta_num(rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(rep, "cpus", o.cfg.cpus_set ? o.cfg.cpus_str : "all");
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);

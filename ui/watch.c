@@ -1128,7 +1128,8 @@ static int watch_open_output(struct watch *w)
 		fprintf(stderr, "iomodels: %s\n", errbuf);
 		return 1;
 	}
-	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".");
+	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".",
+			 iom_models);
 	iom_report_meta_num(w->rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(w->rep, "cpus", o->cfg.cpus_set ? o->cfg.cpus_str : "all");
 	iom_report_meta_num(w->rep, "seed", (double)o->cfg.wl.seed);
