@@ -33,7 +33,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -111,8 +111,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
-# Tests: every cmocka binary, then one closing line "N passed, N failed".
+# Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
+# "N passed, N failed".
 test: $(BIN) $(TEST_BINS)
+	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
 # Sanitizers in their own build trees, so they never mix with the normal objects.
@@ -123,6 +125,9 @@ check:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan \
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
+
+check-layers:
+	$(Q)$(PYTHON) scripts/check-layers
 
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
