@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@
 #include "ui/watch.h"
 #include "core/meta.h"
 #include "core/model.h"
+#include "core/parse.h"
+#include "core/probe.h"
 #include "core/report.h"
 
 #define MAX_LIST 64
@@ -53,29 +56,8 @@ struct opts {
 	bool probe_abba;
 };
 
-static const char usage_text[] =
-	"usage: iomodels run [options]     run the cross product of --model x --workload x "
-	"--concurrency\n"
-	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
-	"       iomodels list --caps       every model: sync|async, its caps, what it is\n"
-	"       iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
-	"                                  switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
-	"                                  TCP, memcpy); with --probes, what LIST adds per switch\n"
-	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
-	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
-	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
-	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
-	"       iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
-	"                                  one lane per model, with keys that turn its knobs\n"
-	"                                  (default --model threads,uring, --runtime 60s)\n"
-	"                      [--thread-states auto|probes|proc]   where the lanes' threads\n"
-	"                                  blocked/running/runnable come from: the sched probe,\n"
-	"                                  /proc schedstat, or the probe when it loads (default)\n"
-	"       iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
-	"                                  measured scenes (a key between scenes, or --auto)\n"
-	"       iomodels help              this text\n"
-	"\n"
-	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
+static const char run_options_text[] =
+	"run options (lists are comma-separated; durations take s, ms, us or m; sizes K, M, G):\n"
 	"  --model LIST         threads,uring (default: every model)\n"
 	"  --workload LIST      nop,timer,file (default: timer)\n"
 	"  --concurrency LIST   tasks in flight, C (default: 16; with --rate, 1024)\n"
@@ -181,38 +163,21 @@ static void check_probe_list(const char *list)
 	}
 }
 
-/* An unsigned integer with an optional K/M/G (x1024) suffix. */
+/* The one parser (core/parse.h), and a usage error that names the option. */
 static uint64_t parse_size(const char *opt, const char *s)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	if (!*s || *s == '-')
-		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-	if (*end || v > (1ull << 50))
+	if (iom_parse_size(s, 0, 1ull << 50, &v))
 		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
 	return v;
 }
 
 static double parse_double(const char *opt, const char *s, double lo, double hi)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+	if (iom_parse_double(s, lo, hi, &v)) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "%%s: want a number from %g to %g", lo, hi);
@@ -223,10 +188,14 @@ static double parse_double(const char *opt, const char *s, double lo, double hi)
 
 static unsigned int parse_uint(const char *opt, const char *s, unsigned int lo, unsigned int hi)
 {
-	double v = parse_double(opt, s, lo, hi);
+	uint64_t v;
 
-	if (v != floor(v))
-		usage_error("%s: want a whole number", opt);
+	if (iom_parse_u64(s, lo, hi, &v)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%%s: want a whole number from %u to %u", lo, hi);
+		usage_error(msg, opt);
+	}
 	return (unsigned int)v;
 }
 
@@ -302,25 +271,17 @@ static void add_fault(struct opts *o, const char *opt, const char *item)
 	(void)opt;
 }
 
-/* Seconds, or a number with s / ms / us. */
+/* Seconds, or a number with ns, us, ms, s, m or h; at most 7 days. */
 static uint64_t parse_duration(const char *opt, const char *s)
 {
-	double scale = 1e9, v;
-	char *end;
+	uint64_t ns;
+	int ret = iom_parse_duration(s, 0, 86400ull * 7 * 1000000000ull, &ns);
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s)
-		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
-	if (!strcmp(end, "ms"))
-		scale = 1e6;
-	else if (!strcmp(end, "us"))
-		scale = 1e3;
-	else if (*end && strcmp(end, "s"))
-		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
-	if (!(v >= 0 && v * scale <= 1e9 * 86400 * 7))
+	if (ret == -ERANGE)
 		usage_error("%s: want a duration from 0 to 7 days", opt);
-	return (uint64_t)(v * scale);
+	if (ret)
+		usage_error("%s: want a duration such as 5, 5s, 500ms, 200us or 1m", opt);
+	return ns;
 }
 
 /* Split a comma list; each item goes to fn. */
@@ -795,6 +756,46 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			usage_error("--concurrency: at most %s per submitter", "1048576");
 }
 
+/* A configuration that cannot work, found before any cell: one line, exit 2, nothing written. */
+static void config_error(const char *msg) __attribute__((noreturn));
+static void config_error(const char *msg)
+{
+	fprintf(stderr, "iomodels: %s\n", msg);
+	exit(2);
+}
+
+/*
+ * What would make every cell fail, checked once before the first: a file workload's file that
+ * is not ours and too small (or would be overwritten), a backend given by --connect that does
+ * not answer.
+ */
+static void check_config(const struct opts *o)
+{
+	struct iom_err err = { "" };
+	char msg[sizeof(err.msg) + 64];
+
+	for (unsigned int w = 0; w < o->nr_workloads; w++) {
+		struct iom_wl_params p = o->cfg.wl;
+
+		p.kind = o->workloads[w];
+		if (iom_workload_check(&p, &err))
+			config_error(err.msg);
+		if (p.kind == IOM_WL_RPC && p.connect[0]) {
+			struct iom_rpc_addr a;
+			int fd;
+
+			if (iom_rpc_addr_parse(&a, p.connect, &err))
+				config_error(err.msg);
+			fd = iom_rpc_connect(&a, &err);
+			if (fd < 0) {
+				snprintf(msg, sizeof(msg), "--connect %s: %s", p.connect, err.msg);
+				config_error(msg);
+			}
+			close(fd);
+		}
+	}
+}
+
 static void default_output(char *buf, size_t len)
 {
 	char host[64] = "host", stamp[32];
@@ -893,6 +894,7 @@ static int cmd_run(int argc, char **argv)
 			    "--timeline%s", "");
 	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
+	check_config(&o);
 
 	if (o.output)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
@@ -900,9 +902,8 @@ static int cmd_run(int argc, char **argv)
 		default_output(outdir, sizeof(outdir));
 	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
 	if (!rep) {
-		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(hist);
-		return 1;
+		config_error(errbuf);
 	}
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
@@ -946,6 +947,9 @@ static int cmd_run(int argc, char **argv)
 					iom_report_row(rep, &row, hist);
 					if (!o.quiet)
 						print_cell(&row);
+					else if (!strcmp(row.str[IOM_COL_status], "error"))
+						fprintf(stderr, "iomodels: %s: error: %s\n", label,
+							row.str[IOM_COL_reason]);
 					if (ret == IOM_EXIT_BUG) {
 						fprintf(stderr, "iomodels: %s\n",
 							row.str[IOM_COL_reason]);
@@ -1036,6 +1040,7 @@ static int cmd_watch(int argc, char **argv)
 		usage_error("--concurrency-max: at most %s per submitter", "1048576");
 	if (!o.runtime_given)
 		o.cfg.runtime_ns = 60000000000ull;
+	check_config(&o);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -1267,33 +1272,174 @@ static void process_setup(void)
 	}
 }
 
+/*
+ * The commands: each one's lines of the help ("iomodels NAME ..." then indented lines), printed
+ * by `iomodels help`, by `iomodels NAME --help` and named by "unknown command".
+ */
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	bool run_options;	/* its help lists the run options */
+} commands[] = {
+	{ "run", cmd_run,
+	  "iomodels run [options]     run the cross product of --model x --workload x "
+	  "--concurrency\n", true },
+	{ "list", cmd_list,
+	  "iomodels list              every model x workload: ok, unavailable or n/a\n"
+	  "iomodels list --caps       every model: sync|async, its caps, what it is\n", false },
+	{ "calibrate", cmd_calibrate,
+	  "iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
+	  "                           switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
+	  "                           TCP, memcpy); with --probes, what LIST adds per switch\n",
+	  false },
+	{ "serve", cmd_serve,
+	  "iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
+	  "               [--capacity N] [--port-file F] [--stats-file F] [--frame-timeout-ms MS]\n"
+	  "               [--quiet]   the rpc backend\n", false },
+	{ "relay", cmd_relay,
+	  "iomodels relay --listen HOST:PORT --to HOST:PORT [--delay-us D] [--quiet]   a delaying\n"
+	  "                           TCP relay\n", false },
+	{ "scenario", iom_scenario_main,
+	  "iomodels scenario NAME [options]   a failure mode of the seed (scenario list;\n"
+	  "                           scenario NAME --help)\n", false },
+	{ "watch", cmd_watch,
+	  "iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
+	  "                           one lane per model, with keys that turn its knobs\n"
+	  "                           (default --model threads,uring, --runtime 60s)\n"
+	  "               [--thread-states auto|probes|proc]   where the lanes' threads\n"
+	  "                           blocked/running/runnable come from: the sched probe,\n"
+	  "                           /proc schedstat, or the probe when it loads (default)\n",
+	  true },
+	{ "demo", cmd_demo,
+	  "iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
+	  "                           measured scenes (a key between scenes, or --auto)\n", false },
+	{ "help", cmd_help,
+	  "iomodels help [COMMAND]    this text, or one command's\n"
+	  "iomodels --version         the build (git describe), liburing, libbpf and kernel\n",
+	  false },
+};
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_codes_text[] =
+	"exit codes:\n"
+	"  0    every cell ran (a cell this machine cannot run is unavailable or n/a, not failed)\n"
+	"  1    a cell failed (its status is error; the reason is on stderr)\n"
+	"  2    bad usage or configuration, found before any cell ran: nothing written\n"
+	"  3    an invariant broke (submitted != the sum of the terminal states): a bug\n"
+	"  130  interrupted (SIGINT or SIGTERM): the cell drained, the results were written\n";
+
+/* Each line of text, the first after "usage: ", the others after as many spaces. */
+static void put_usage(FILE *f, const char *text, bool first)
+{
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+
+		fprintf(f, "%s%.*s\n", first ? "usage: " : "       ", len, line);
+		first = false;
+		line += len + (nl ? 1 : 0);
+	}
+}
+
+/* The whole help (cmd NULL) or one command's, on stdout. */
+static void print_help(const struct command *cmd)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!cmd || cmd == &commands[i])
+			put_usage(stdout, commands[i].usage, !i || cmd);
+	if (!cmd || cmd->run_options) {
+		putchar('\n');
+		fputs(run_options_text, stdout);
+	}
+	putchar('\n');
+	fputs(exit_codes_text, stdout);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* "run, list, ..., help": every command, for the messages that name them. */
+static void command_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NR_COMMANDS && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 commands[i].name);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+
+	if (argc > 2 || (argc == 2 && !cmd))
+		usage_error("help: want no argument or a command (got '%s')", argv[1]);
+	print_help(cmd);
+	return 0;
+}
+
+/* --version: what this binary is, and what it runs on. */
+static int print_version(void)
+{
+	struct utsname u;
+	char buf[128];
+
+	printf("iomodels %s\n", iom_meta_git_commit());
+	for (size_t i = 0; iom_models[i]; i++) {
+		if (!iom_models[i]->lib || !iom_models[i]->lib_version)
+			continue;
+		iom_models[i]->lib_version(buf, sizeof(buf));
+		printf("%s %s\n", iom_models[i]->lib, buf);
+	}
+	printf("libbpf %s\n", iom_probe_lib_version());
+	printf("kernel %s\n", uname(&u) ? "unknown" : u.release);
+	return 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *cmd;
+	char names[256];
+
+	command_names(names, sizeof(names));
 	if (argc < 2) {
-		fprintf(stderr, "iomodels: missing command: run, watch, demo, list, calibrate or help\n");
+		fprintf(stderr, "iomodels: missing command: %s\n", names);
 		return 2;
 	}
-	process_setup();
-	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "scenario"))
-		return iom_scenario_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "relay"))
-		return cmd_relay(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "serve"))
-		return cmd_serve(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "watch"))
-		return cmd_watch(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "demo"))
-		return cmd_demo(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "calibrate"))
-		return cmd_calibrate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage_text, stdout);
+	if (!strcmp(argv[1], "--version")) {
+		if (argc > 2)
+			usage_error("--version: unexpected argument '%s'", argv[2]);
+		return print_version();
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		argv[1] = "help";
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "iomodels: unknown command '%s' (%s)\n", argv[1], names);
+		return 2;
+	}
+	/* The scenarios answer --help themselves: each knows its options. */
+	if (cmd->fn != iom_scenario_main && wants_help(argc - 1, argv + 1)) {
+		print_help(cmd);
 		return 0;
 	}
-	fprintf(stderr, "iomodels: unknown command '%s' (run, watch, demo, list, help)\n", argv[1]);
-	return 2;
+	process_setup();
+	return cmd->fn(argc - 1, argv + 1);
 }

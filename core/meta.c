@@ -335,6 +335,15 @@ static void meta_fs(struct iom_report *r, const char *file_dir)
 	meta_file_num(r, "fs_rotational", path, "unknown");
 }
 
+const char *iom_meta_git_commit(void)
+{
+#ifdef IOM_GIT_COMMIT
+	return IOM_GIT_COMMIT;
+#else
+	return "unknown";
+#endif
+}
+
 void iom_meta_collect(struct iom_report *r, const char *file_dir,
 		      const struct iom_model *const *models)
 {
@@ -410,11 +419,7 @@ void iom_meta_collect(struct iom_report *r, const char *file_dir,
 #else
 	iom_report_meta_str(r, "cflags", "unknown");
 #endif
-#ifdef IOM_GIT_COMMIT
-	iom_report_meta_str(r, "git_commit", IOM_GIT_COMMIT);
-#else
-	iom_report_meta_str(r, "git_commit", "unknown");
-#endif
+	iom_report_meta_str(r, "git_commit", iom_meta_git_commit());
 
 	now = time(NULL);
 	if (gmtime_r(&now, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))

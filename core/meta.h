@@ -19,4 +19,7 @@ struct iom_model;
 void iom_meta_collect(struct iom_report *r, const char *file_dir,
 		      const struct iom_model *const *models);
 
+/* What this binary was built from: `git describe --always --dirty`, or "unknown". */
+const char *iom_meta_git_commit(void);
+
 #endif
