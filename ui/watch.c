@@ -1183,18 +1183,9 @@ static int watch_open_states(struct watch *w)
 	return 0;
 }
 
-int iom_watch(const struct iom_watch_opts *o)
+/* The knobs' starting values, from the options. */
+static void watch_init_knobs(struct watch *w, const struct iom_watch_opts *o)
 {
-	static struct watch wst;
-	struct watch *w = &wst;
-	struct sigaction sa = { .sa_handler = watch_on_signal }, old_int, old_term;
-	struct iom_hist *h = malloc(sizeof(*h));
-	uint64_t next_frame;
-	int exit_code = 0;
-
-	if (!h)
-		return 1;
-	memset(w, 0, sizeof(*w));
 	w->o = o;
 	w->k.c = o->concurrency;
 	w->k.cmax = o->concurrency_max;
@@ -1207,10 +1198,15 @@ int iom_watch(const struct iom_watch_opts *o)
 	w->k.deadline_ns = o->deadline_on ? o->cfg.deadline_ns :
 			   w->k.latency_applies && o->cfg.wl.latency_ns >= 2000 ?
 			   o->cfg.wl.latency_ns / 2 : 100000;
-	if (watch_open_output(w)) {
-		free(h);
+}
+
+/* The output, the file workload's file and the thread-state source; 0 or 1 (said why). */
+static int watch_prepare(struct watch *w)
+{
+	const struct iom_watch_opts *o = w->o;
+
+	if (watch_open_output(w))
 		return 1;
-	}
 	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
 	 * moment would each find it half written by another. */
 	if (o->cfg.wl.kind == IOM_WL_FILE) {
@@ -1220,108 +1216,93 @@ int iom_watch(const struct iom_watch_opts *o)
 		if (iom_workload_open(&wl, &o->cfg.wl, &err)) {
 			fprintf(stderr, "iomodels: %s\n", err.msg);
 			watch_close_output(w);
-			free(h);
 			return 1;
 		}
 		iom_workload_close(&wl);
 	}
 	if (watch_open_states(w)) {
 		watch_close_output(w);
-		free(h);
 		return 1;
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	return 0;
+}
 
-	if (isatty(STDOUT_FILENO) && !screen_open(w))
-		fprintf(stderr, "iomodels: watch: cannot draw on this terminal (TERM=%s): plain "
-			"lines instead\n", getenv("TERM") ? getenv("TERM") : "");
-	w->t_start = iom_now_ns();
-	w->t_end = w->t_start + o->cfg.runtime_ns;
-	if (!w->curses)
-		printf("watch: %s, C %u (max %u), latency %.0fus, deadline %s, %.0fs; one line per "
-		       "model per second; %s\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
-		       (double)w->k.latency_ns / 1e3, w->k.deadline_on ? "on" : "off",
-		       (double)o->cfg.runtime_ns / 1e9, w->states_from);
-	for (unsigned int i = 0; i < o->nr_models; i++)
-		lane_start(w, o->models[i]);
-	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; %s", w->states_from);
+/* Each lane's counters now; whether it shares the process with another running lane. */
+static void watch_sample(struct watch *w, uint64_t now)
+{
+	unsigned int nr_running = 0;
 
-	next_frame = iom_now_ns();
-	for (;;) {
-		uint64_t now;
-		bool any = false;
-
-		read_keys(w, next_frame);
-		now = iom_now_ns();
-		if (watch_signal || w->quit)
-			break;
-		if (now < next_frame)
-			continue;
-		{
-			unsigned int nr_running = 0;
-
-			for (unsigned int i = 0; i < w->nr_lanes; i++)
-				if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
-					nr_running++;
-			for (unsigned int i = 0; i < w->nr_lanes; i++) {
-				if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
-					w->lanes[i]->shared |= nr_running > 1;
-				if (lane_running(w->lanes[i]))
-					lane_sample(w->lanes[i], now);
-			}
-		}
-		if (now >= w->next_census_ns) {
-			census(w, now);
-			w->next_census_ns = now + CENSUS_NS;
-		}
-		for (unsigned int i = 0; i < w->nr_lanes; i++) {
-			struct lane *ln = w->lanes[i];
-			uint64_t s0 = ln->secs;
-			unsigned int n = lane_read_seconds(ln, now, h);
-
-			for (uint64_t s = s0; !w->curses && s < s0 + n; s++)
-				plain_second(ln, s);
-		}
-		/* Join the cells that ended by themselves (runtime, error); say so once. */
-		for (unsigned int i = 0; i < w->nr_lanes; i++) {
-			struct lane *ln = w->lanes[i];
-
-			if (!ln->joined && atomic_load_explicit(&ln->done, memory_order_acquire)) {
-				pthread_join(ln->thread, NULL);
-				ln->joined = true;
-				lane_sample(ln, now);
-				if (!ln->stopped_by_view)
-					set_msg(w, "%s ended: %s%s%s", ln->model->name,
-						ln->row->str[IOM_COL_status],
-						ln->row->str[IOM_COL_reason][0] ? ": " : "",
-						ln->row->str[IOM_COL_reason]);
-			}
-			any |= !atomic_load_explicit(&ln->done, memory_order_acquire);
-		}
-		if (w->curses)
-			draw(w, now);
-		else
-			fflush(stdout);
-		/* The runtime is over (every cell ended), or nothing is left running. */
-		if (!any && (now >= w->t_end || !w->nr_lanes))
-			break;
-		if (!any && now >= w->t_start + 1000000000ull) {
-			bool all_failed = true;
-
-			for (unsigned int i = 0; i < w->nr_lanes; i++)
-				if (!strcmp(w->lanes[i]->row->str[IOM_COL_status], "ok"))
-					all_failed = false;
-			if (all_failed)
-				break;
-		}
-		next_frame += FRAME_NS;
-		if (next_frame < now)
-			next_frame = now + FRAME_NS;
+	for (unsigned int i = 0; i < w->nr_lanes; i++)
+		if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
+			nr_running++;
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
+			w->lanes[i]->shared |= nr_running > 1;
+		if (lane_running(w->lanes[i]))
+			lane_sample(w->lanes[i], now);
 	}
+}
 
-	/* Stop every lane; the cells drain (every task to one terminal state) and return. */
+/* Join the cells that ended by themselves (runtime, error), saying so once; any still running? */
+static bool watch_join_ended(struct watch *w, uint64_t now)
+{
+	bool any = false;
+
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		struct lane *ln = w->lanes[i];
+
+		if (!ln->joined && atomic_load_explicit(&ln->done, memory_order_acquire)) {
+			pthread_join(ln->thread, NULL);
+			ln->joined = true;
+			lane_sample(ln, now);
+			if (!ln->stopped_by_view)
+				set_msg(w, "%s ended: %s%s%s", ln->model->name,
+					ln->row->str[IOM_COL_status],
+					ln->row->str[IOM_COL_reason][0] ? ": " : "",
+					ln->row->str[IOM_COL_reason]);
+		}
+		any |= !atomic_load_explicit(&ln->done, memory_order_acquire);
+	}
+	return any;
+}
+
+/* One frame: sample, census, the seconds that ended, joins, drawing. False: the session ends. */
+static bool watch_frame(struct watch *w, uint64_t now, struct iom_hist *h)
+{
+	bool any, all_failed = true;
+
+	watch_sample(w, now);
+	if (now >= w->next_census_ns) {
+		census(w, now);
+		w->next_census_ns = now + CENSUS_NS;
+	}
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		struct lane *ln = w->lanes[i];
+		uint64_t s0 = ln->secs;
+		unsigned int n = lane_read_seconds(ln, now, h);
+
+		for (uint64_t s = s0; !w->curses && s < s0 + n; s++)
+			plain_second(ln, s);
+	}
+	any = watch_join_ended(w, now);
+	if (w->curses)
+		draw(w, now);
+	else
+		fflush(stdout);
+	/* The runtime is over (every cell ended), or nothing is left running. */
+	if (!any && (now >= w->t_end || !w->nr_lanes))
+		return false;
+	if (any || now < w->t_start + 1000000000ull)
+		return true;
+	for (unsigned int i = 0; i < w->nr_lanes; i++)
+		if (!strcmp(w->lanes[i]->row->str[IOM_COL_status], "ok"))
+			all_failed = false;
+	return !all_failed;
+}
+
+/* Stop every lane; the cells drain (every task to one terminal state) and return. */
+static void watch_stop_lanes(struct watch *w)
+{
 	if (w->curses && !w->too_small) {
 		mvaddnstr(1, 0, "stopping: the lanes drain what is in flight ...", COLS);
 		clrtoeol();
@@ -1336,9 +1317,12 @@ int iom_watch(const struct iom_watch_opts *o)
 			pthread_join(ln->thread, NULL);
 		ln->joined = true;
 	}
-	screen_close(w);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+}
+
+/* Each lane's row to the report and the terminal; the run's exit code. */
+static int watch_report(struct watch *w)
+{
+	int exit_code = 0;
 
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		struct lane *ln = w->lanes[i];
@@ -1376,6 +1360,11 @@ int iom_watch(const struct iom_watch_opts *o)
 		}
 		printf("results: %s/runs.csv (knob changes: %s/events.csv)\n", w->outdir, w->outdir);
 	}
+	return exit_code;
+}
+
+static void watch_free(struct watch *w)
+{
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		free(w->lanes[i]->row);
 		free(w->lanes[i]->hist);
@@ -1384,7 +1373,65 @@ int iom_watch(const struct iom_watch_opts *o)
 	}
 	free(w->prev);
 	iom_probe_live_close(w->plive);
-	free(h);
 	screen_owner = NULL;
+}
+
+int iom_watch(const struct iom_watch_opts *o)
+{
+	static struct watch wst;
+	struct watch *w = &wst;
+	struct sigaction sa = { .sa_handler = watch_on_signal }, old_int, old_term;
+	struct iom_hist *h = malloc(sizeof(*h));
+	uint64_t next_frame, now;
+	int exit_code;
+
+	if (!h)
+		return 1;
+	memset(w, 0, sizeof(*w));
+	watch_init_knobs(w, o);
+	if (watch_prepare(w)) {
+		free(h);
+		return 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	if (isatty(STDOUT_FILENO) && !screen_open(w))
+		fprintf(stderr, "iomodels: watch: cannot draw on this terminal (TERM=%s): plain "
+			"lines instead\n", getenv("TERM") ? getenv("TERM") : "");
+	w->t_start = iom_now_ns();
+	w->t_end = w->t_start + o->cfg.runtime_ns;
+	if (!w->curses)
+		printf("watch: %s, C %u (max %u), latency %.0fus, deadline %s, %.0fs; one line per "
+		       "model per second; %s\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
+		       (double)w->k.latency_ns / 1e3, w->k.deadline_on ? "on" : "off",
+		       (double)o->cfg.runtime_ns / 1e9, w->states_from);
+	for (unsigned int i = 0; i < o->nr_models; i++)
+		lane_start(w, o->models[i]);
+	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; %s", w->states_from);
+
+	next_frame = iom_now_ns();
+	for (;;) {
+		read_keys(w, next_frame);
+		now = iom_now_ns();
+		if (watch_signal || w->quit)
+			break;
+		if (now < next_frame)
+			continue;
+		if (!watch_frame(w, now, h))
+			break;
+		next_frame += FRAME_NS;
+		if (next_frame < now)
+			next_frame = now + FRAME_NS;
+	}
+
+	watch_stop_lanes(w);
+	screen_close(w);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	exit_code = watch_report(w);
+	watch_free(w);
+	free(h);
 	return exit_code;
 }
