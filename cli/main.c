@@ -1398,7 +1398,7 @@ static const struct command {
 static const char exit_codes_text[] =
 	"exit codes:\n"
 	"  0    every cell ran (a cell this machine cannot run is unavailable or n/a, not failed)\n"
-	"  1    a cell failed (its status is error; the reason is on stderr)\n"
+	"  1    a cell failed (its status is error; its line says why, or stderr with --quiet)\n"
 	"  2    bad usage or configuration, found before any cell ran: nothing written\n"
 	"  3    an invariant broke (submitted != the sum of the terminal states): a bug\n"
 	"  130  interrupted (SIGINT or SIGTERM): the cell drained, the results were written\n";
