@@ -667,6 +667,8 @@ static void test_help_everywhere(void **state)
 		expect_usage(x, late, "run options");
 		expect_usage(x, help_run, "run options");
 	}
+	free(x->r.out);
+	free(x->r.err);
 	run_cli(x->tmp, list, false, BAD_TIMEOUT_MS, &x->r);
 	assert_int_equal(x->r.status, 0);
 	names = strdup(x->r.out);
