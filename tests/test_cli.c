@@ -165,6 +165,8 @@ static const struct cli_case bad_cases[] = {
 	{ "run --connect refused", true, { "run", "--model", "threads", "--workload", "rpc",
 					   "--connect", "127.0.0.1:1", "--tasks", "10", NULL } },
 	{ "run --output unusable", false, { "run", FAST, "--output", "/dev/null/out", NULL } },
+	{ "watch --output unusable", false, { "watch", "--runtime", "1", "--output", "/dev/null/out",
+					      NULL } },
 };
 
 struct cli_result {

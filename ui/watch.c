@@ -1125,8 +1125,9 @@ static int watch_open_output(struct watch *w)
 	snprintf(w->outdir, sizeof(w->outdir), "%s", o->output);
 	w->rep = iom_report_open(w->outdir, o->argc, o->argv, errbuf, sizeof(errbuf));
 	if (!w->rep) {
+		/* A configuration error (exit 2), as in run: nothing ran, nothing was written. */
 		fprintf(stderr, "iomodels: %s\n", errbuf);
-		return 1;
+		return 2;
 	}
 	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".",
 			 iom_models);
@@ -1200,13 +1201,14 @@ static void watch_init_knobs(struct watch *w, const struct iom_watch_opts *o)
 			   o->cfg.wl.latency_ns / 2 : 100000;
 }
 
-/* The output, the file workload's file and the thread-state source; 0 or 1 (said why). */
+/* The output, the file workload's file and the thread-state source; 0 or an exit code. */
 static int watch_prepare(struct watch *w)
 {
 	const struct iom_watch_opts *o = w->o;
+	int ret = watch_open_output(w);
 
-	if (watch_open_output(w))
-		return 1;
+	if (ret)
+		return ret;
 	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
 	 * moment would each find it half written by another. */
 	if (o->cfg.wl.kind == IOM_WL_FILE) {
@@ -1389,9 +1391,10 @@ int iom_watch(const struct iom_watch_opts *o)
 		return 1;
 	memset(w, 0, sizeof(*w));
 	watch_init_knobs(w, o);
-	if (watch_prepare(w)) {
+	exit_code = watch_prepare(w);
+	if (exit_code) {
 		free(h);
-		return 1;
+		return exit_code;
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
