@@ -298,7 +298,7 @@ static int ft_main(int argc, char **argv)
 	r->rep = sc_open_report(out, "faults", argc, argv, outdir, sizeof(outdir));
 	if (!r->rep) {
 		free(r);
-		return 1;
+		return 2;
 	}
 	printf("faults: %lu tasks a cell, C=16 (C=64 for the CQ), P = 0.05 for each fault drawn "
 	       "per task and attempt; retries: 10 at most, exp-jitter from 100 us\n\n", r->tasks);

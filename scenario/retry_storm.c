@@ -133,7 +133,7 @@ static int rs_main(int argc, char **argv)
 	rep = sc_open_report(out, "retry-storm", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);
-		return 1;
+		return 2;
 	}
 	printf("retry-storm: %s, open loop %lu tasks/s for 1 s (%lu tasks); backend capacity %lu in "
 	       "service x 1 ms = %lu/s; BUSY retried (5 at most, backoff from 500 us, cap 100 ms)\n\n",

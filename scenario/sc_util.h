@@ -60,7 +60,7 @@ static inline void sc_default_output(char *buf, size_t len, const char *name)
 
 /*
  * The scenario's results directory, out or results/<UTC>-<name>, written into dir, opened as
- * `run` opens its own; NULL after saying why on stderr.
+ * `run` opens its own; NULL after saying why on stderr (the scenario exits 2, as run does).
  */
 static inline struct iom_report *sc_open_report(const char *out, const char *name, int argc,
 						 char **argv, char *dir, size_t len)

@@ -76,7 +76,7 @@ static int tg_main(int argc, char **argv)
 	rep = sc_open_report(out, "two-generals", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);
-		return 1;
+		return 2;
 	}
 	/* The verdict table as CSV, one row per model and key, for make plot. */
 	snprintf(csv_path, sizeof(csv_path), "%s/two-generals.csv", outdir);

@@ -167,6 +167,18 @@ static const struct cli_case bad_cases[] = {
 	{ "run --output unusable", false, { "run", FAST, "--output", "/dev/null/out", NULL } },
 	{ "watch --output unusable", false, { "watch", "--runtime", "1", "--output", "/dev/null/out",
 					      NULL } },
+	{ "scenario two-generals --output unusable", false, { "scenario", "two-generals", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario thundering-herd --output unusable", false, { "scenario", "thundering-herd", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario durability --output unusable", false, { "scenario", "durability", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario retry-storm --output unusable", false, { "scenario", "retry-storm", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario stale-status --output unusable", false, { "scenario", "stale-status", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario faults --output unusable", false, { "scenario", "faults", "--output",
+								"/dev/null/out", NULL } },
 };
 
 struct cli_result {
