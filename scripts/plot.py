@@ -854,6 +854,8 @@ def memory_table(ok, models):
                 return sub
         return rs
     for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
+                                ("harness_rss_bytes", "of RSS, the harness's latency histograms "
+                                 "(not the model's)", "B"),
                                 ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
                                  "B")):
         cells = []
@@ -868,12 +870,17 @@ def memory_table(ok, models):
             else:
                 cells.append(fmt(s["med"], unit) if s else "–")
         lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
+    def model_bytes(r):
+        """RSS + kernel memory without the harness's own histograms (one per submitter
+        thread, so a sync model at C=1024 has 1024 of them; an older run has no column)."""
+        harness = num(r.get("harness_rss_bytes"))
+        return (num(r.get("rss_bytes")) - (0.0 if math.isnan(harness) else harness) +
+                max(0.0, num(r.get("kmem_bytes"))))
     if len(cs) > 1:
         cells = []
         for m in models:
-            hi = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes")))
-                  for r in pick(m, target)]
-            lo = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes"))) for r in pick(m, cs[0])]
+            hi = [model_bytes(r) for r in pick(m, target)]
+            lo = [model_bytes(r) for r in pick(m, cs[0])]
             s_hi, s_lo = summary(hi), summary(lo)
             if not s_hi or not s_lo:
                 cells.append("–")
@@ -881,7 +888,7 @@ def memory_table(ok, models):
             per = (s_hi["med"] - s_lo["med"]) / (target - cs[0])
             # Both figures move by a few pages with the machine's other activity.
             cells.append(fmt(per, "B") if per >= 1024 else "< 1 kB (not measurable here)")
-        lines.append(f"| memory per in-flight task (RSS + kernel, C={cs[0]} → {target}) | " +
+        lines.append(f"| memory per in-flight task (RSS − harness + kernel, C={cs[0]} → {target}) | " +
                      " | ".join(cells) + " |")
     return lines
 

@@ -567,6 +567,28 @@ static void test_cpu_sampled_at_window_edges(void **state)
 			 cpu, row.num[IOM_COL_runtime_ns], share);
 }
 
+/*
+ * A sync model runs one submitter, with its own histogram, per in-flight task: the harness's
+ * share of its RSS is the pages those histograms wrote, not 38 KB each (zeroed in full before,
+ * 39.9 MB of threads' 53.9 MB at C=1024). Two tasks per thread write at most the header's
+ * page and two buckets' pages, whatever their latencies: the bound holds on a loaded machine.
+ */
+static void test_sync_harness_rss_bounded(void **state)
+{
+	struct iom_cfg cfg = base_cfg(iom_model_find("threads"), IOM_WL_NOP, 1024);
+	double per_thread;
+
+	cfg.tasks = 2 * cfg.concurrency;
+	run_ok(&cfg);
+	per_thread = row.num[IOM_COL_harness_rss_bytes] / cfg.concurrency;
+	print_message("harness RSS %.0f bytes, %.0f per submitter thread\n",
+		      row.num[IOM_COL_harness_rss_bytes], per_thread);
+	assert_true(row.num[IOM_COL_harness_rss_bytes] > 0);
+	if (!(per_thread <= 3 * (double)sysconf(_SC_PAGESIZE)))
+		fail_msg("harness RSS %.0f bytes per thread (a full histogram is %zu)", per_thread,
+			 sizeof(struct iom_hist));
+}
+
 /* --timeline: the driver writes each task's submit and complete marks beside the states. */
 static void test_timeline_marks(void **state)
 {
@@ -966,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_backend_drops_connections),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
+		cmocka_unit_test(test_sync_harness_rss_bounded),
 		cmocka_unit_test(test_timeline_marks),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_uring_timer_strategies),
