@@ -893,6 +893,37 @@ def memory_table(ok, models):
     return lines
 
 
+def flags_table(rows):
+    """Which of its own flags each model ran with (the bench's model_flags), and each flagged
+    matrix cell against its pair without the flags (section pairs)."""
+    flagged = {(r["model"], r["bench_workload"], r.get("model_flags", ""))
+               for r in rows if r["section"] == "matrix" and r.get("model_flags")}
+    if not flagged and not any(r["section"] == "pairs" for r in rows):
+        return []
+    lines = ["## Each model's own flags", "",
+             "The matrix runs each model with its own best-known flags where they apply; every "
+             "model × workload not listed ran with its defaults.", "",
+             "| model | workload | flags |", "|---|---|---|"]
+    lines += [f"| {m} | {w} | `{f}` |" for m, w, f in sorted(flagged)]
+    with_flags = timed_ok(rows)
+    without = timed_ok(rows, "pairs")
+    if without:
+        lines += ["", "Each flagged cell again without its flags (same C, placement, repeats):",
+                  "", "| model | workload | placement | C | tasks/s with | tasks/s without | "
+                  "CPU/task with | CPU/task without |", "|---|---|---|---|---|---|---|---|"]
+        for (m, w, p, c), g in sorted(groups(without, lambda r: (
+                r["model"], r["bench_workload"], r["placement"], r["concurrency"])).items()):
+            mine = [r for r in with_flags if (r["model"], r["bench_workload"], r["placement"],
+                                              r["concurrency"]) == (m, w, p, c)]
+            ops = [fmt_range(summary([num(r.get("ops_per_s")) for r in rs])) for rs in (mine, g)]
+            cpu = [summary([num(r.get("cpu_ns_per_task")) for r in rs]) for rs in (mine, g)]
+            lines.append(f"| {m} | {w} | {'one CPU' if p == 'core' else 'all CPUs'} | {c} | " +
+                         " | ".join(ops) + " | " +
+                         " | ".join(fmt(x["med"] / 1e3, " µs") if x else "–" for x in cpu) + " |")
+    lines.append("")
+    return lines
+
+
 def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
     ok = timed_ok(rows)
     models = sorted({r["model"] for r in rows if r["section"] != "timeline"},
@@ -1006,6 +1037,8 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             lines.append(f"| {c} | " + " | ".join(ops) + " | " + " | ".join(cpu) + " | " +
                          "; ".join(notes) + " |")
         lines.append("")
+
+    lines += flags_table(rows)
 
     # Latency with its sample counts.
     lines += ["## Latency (closed loop, from submit)", "",
