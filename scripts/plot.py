@@ -1018,7 +1018,12 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                 sc = summary([num(r.get("cpu_ns_per_task")) for r in crs if r["model"] == m])
                 sums[m] = s
                 ops.append(fmt_range(s))
-                cpu.append(fmt(sc["med"] / 1e3, " µs") if sc else "–")
+                # The figure's own error bound (cpu_res_ns_per_task) beside it when material.
+                res = summary([num(r.get("cpu_res_ns_per_task")) for r in crs if r["model"] == m])
+                cpu.append((fmt(sc["med"] / 1e3, " µs") +
+                            (f" ±{fmt(res['hi'] / 1e3, ' µs')}"
+                             if res and sc["med"] and res["hi"] >= 0.05 * sc["med"] else ""))
+                           if sc else "–")
             notes = []
             sync_rows = [r for r in crs if r["model"] == SYNC_MODEL]
             for m in models:
