@@ -438,7 +438,7 @@ static int job_setup(struct iom_job *job, unsigned int index)
 			   cfg->wl.kind == IOM_WL_RPC ? iom_rpc_frame_len(&cfg->wl) : 0;
 	int ret;
 
-	job->hist = malloc(sizeof(*job->hist));
+	job->hist = iom_hist_new();
 	ctx->tasks = calloc(depth, sizeof(*ctx->tasks));
 	job->free_slots = calloc(depth, sizeof(*job->free_slots));
 	job->slot_busy = calloc(depth, sizeof(*job->slot_busy));
@@ -448,7 +448,6 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy || !job->attempts ||
 	    !job->retry_slot || !job->retry_due_ns)
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
-	iom_hist_init(job->hist);
 	job->tid = gettid();
 	if (cfg->timeline && !(job->marks = malloc(MAX_MARKS * sizeof(*job->marks))))
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: timeline marks", index);
@@ -832,7 +831,7 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 				i < job->ctx.depth; i++)
 		if (job->ctx.tasks[i].fd >= 0)
 			close(job->ctx.tasks[i].fd);
-	free(job->hist);
+	iom_hist_free(job->hist);
 	free(job->ctx.tasks);
 	free(job->free_slots);
 	free(job->slot_busy);
@@ -1032,7 +1031,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
 	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
 	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
-	uint64_t enters = 0, reconnects = 0, replaced = 0;
+	uint64_t enters = 0, reconnects = 0, replaced = 0, harness_rss = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -1072,6 +1071,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			last_terminal = job->last_terminal_ns;
 		if (job->bug[0] && !bug)
 			bug = job->bug;
+		/* Before the merge reads every page: what the window's recording made resident. */
+		harness_rss += iom_hist_resident_bytes(job->hist);
 		if (job->hist)
 			iom_hist_merge(hist, job->hist);
 	}
@@ -1094,6 +1095,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_faults] = (double)faults;
 		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 	}
+	row->num[IOM_COL_harness_rss_bytes] = (double)harness_rss;
 	row->num[IOM_COL_enters_per_task] = terminal ? (double)enters / (double)terminal : NAN;
 	if (cfg->wl.kind == IOM_WL_RPC)
 		row->num[IOM_COL_reconnects] = (double)reconnects;

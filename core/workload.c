@@ -363,24 +363,17 @@ double iom_workload_backend_cpus(const struct iom_workload *wl)
 
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
 {
-	unsigned long long ut, st;
-	char path[64], line[1024], *p;
-	FILE *f;
+	struct timespec ts;
+	clockid_t clk;
 
-	if (!wl->backend_pid)
+	/*
+	 * The backend's CPU clock: its threads' scheduler run time in ns. /proc/PID/stat's
+	 * utime+stime is the same sum in USER_HZ ticks (10 ms), too coarse for a 0.5 s window.
+	 */
+	if (!wl->backend_pid || clock_getcpuclockid(wl->backend_pid, &clk) ||
+	    clock_gettime(clk, &ts))
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)wl->backend_pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	/* Fields after the ")" of the command: state is 3rd, utime 14th, stime 15th. */
-	p = p ? strrchr(line, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (int64_t)((double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK));
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
