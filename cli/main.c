@@ -39,6 +39,7 @@ struct opts {
 	unsigned int nr_concurrency;
 	unsigned int repeat;
 	const char *output;
+	enum iom_report_mode output_mode;	/* --append, --force: what to do with a run there */
 	bool quiet;
 	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
 	/* watch only, and what watch must tell apart from a default */
@@ -145,7 +146,9 @@ static const char usage_text[] =
 	"                       a replica behind by up to L us (uniform; default 0)\n"
 	"  --confirm N          kernel_free, --notify poll: a task is EXPIRED only after N reads in\n"
 	"                       a row say it is not done past its deadline (default 1: trust one)\n"
-	"  --output DIR         results directory (default results/<UTC>-<host>)\n"
+	"  --output DIR         results directory (default results/<UTC>-<host>, made unique);\n"
+	"                       one that holds a run is refused unless --append (add rows,\n"
+	"                       same columns) or --force (replace every file of that run)\n"
 	"  --quiet              no status line, no per-cell lines\n";
 
 static void usage_error(const char *fmt, const char *arg) __attribute__((noreturn));
@@ -418,7 +421,7 @@ enum {
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
-	OPT_THREAD_STATES,
+	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE,
 };
 
 static const struct option long_opts[] = {
@@ -456,6 +459,8 @@ static const struct option long_opts[] = {
 	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
 	{ "uring-timer", required_argument, NULL, OPT_URING_TIMER },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "append", no_argument, NULL, OPT_APPEND },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -619,6 +624,12 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 				usage_error("--output: empty%s", "");
 			o->output = optarg;
 			break;
+		case OPT_APPEND:
+		case OPT_FORCE:
+			if (o->output_mode)
+				usage_error("--append and --force: give one of them%s", "");
+			o->output_mode = c == OPT_APPEND ? IOM_REPORT_APPEND : IOM_REPORT_FORCE;
+			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
 		case OPT_ON_EXPIRED:
@@ -766,6 +777,8 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->output_mode && !o->output)
+		usage_error("--append/--force: only with --output DIR%s", "");
 	if (!o->nr_models)
 		add_model(o, "--model", "all");
 	if (!o->nr_workloads)
@@ -850,17 +863,37 @@ static void on_sigint(int sig)
 	iom_driver_interrupt();
 }
 
-/* Point results/latest at the newest run when the output is under results/. */
+/*
+ * Point results/latest at the newest run when the output is under results/: a symlink made
+ * under a name of this process, renamed over the old one, so no reader sees it missing.
+ */
 static void update_latest(const char *dir)
 {
-	const char *base;
+	char tmp[64];
 
 	if (strncmp(dir, "results/", 8) || strchr(dir + 8, '/'))
 		return;
-	base = dir + 8;
-	unlink("results/latest");
-	if (symlink(base, "results/latest"))
-		return;
+	snprintf(tmp, sizeof(tmp), "results/.latest.%ld", (long)getpid());
+	unlink(tmp);
+	if (symlink(dir + 8, tmp) || rename(tmp, "results/latest")) {
+		fprintf(stderr, "iomodels: cannot point results/latest at %s: %s (%s)\n", dir + 8,
+			iom_errno_name(errno), strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/*
+ * A row that could not be written (a full disk) stops the run: said once, with the errno,
+ * and its series file goes too, so the directory holds only rows it can account for.
+ */
+static void forget_row(const struct iom_report *rep, const char *dir, unsigned int row_index)
+{
+	char path[PATH_MAX + 32];
+
+	fprintf(stderr, "iomodels: %s; the run stops, %s holds its first %lu rows\n",
+		iom_report_errmsg(rep), dir, iom_report_nrows(rep));
+	snprintf(path, sizeof(path), "%s/series-row%u.csv", dir, row_index);
+	unlink(path);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -871,8 +904,9 @@ static int cmd_run(int argc, char **argv)
 	struct iom_report *rep;
 	char outdir[PATH_MAX], errbuf[256], label[128];
 	struct sigaction sa = { .sa_handler = on_sigint };
-	int exit_code = 0;
-	unsigned int nr_rows = 0;
+	int exit_code = 0, why;
+	unsigned int nr_rows;
+	bool write_failed = false;
 
 	if (!hist)
 		return 1;
@@ -898,12 +932,16 @@ static int cmd_run(int argc, char **argv)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
 	else
 		default_output(outdir, sizeof(outdir));
-	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	rep = iom_report_open_mode(outdir, sizeof(outdir), o.output ? (o.output_mode ?
+				   o.output_mode : IOM_REPORT_NEW) : IOM_REPORT_UNIQUE, argc, argv,
+				   errbuf, sizeof(errbuf), &why);
 	if (!rep) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(hist);
-		return 1;
+		/* The directory's run refused this one: a usage error, nothing written. */
+		return why == -EEXIST || why == -EBUSY || why == -EPROTO ? 2 : 1;
 	}
+	nr_rows = (unsigned int)iom_report_nrows(rep);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -930,7 +968,7 @@ static int cmd_run(int argc, char **argv)
 					struct iom_cfg cfg = o.cfg;
 					int ret;
 
-					if (iom_driver_interrupted())
+					if (iom_driver_interrupted() || write_failed)
 						break;
 					cfg.model = o.models[m];
 					cfg.wl.kind = o.workloads[w];
@@ -944,7 +982,11 @@ static int cmd_run(int argc, char **argv)
 					cfg.out_dir = outdir;
 					cfg.row_index = nr_rows++;
 					ret = iom_run_cell(&cfg, &row, hist);
-					iom_report_row(rep, &row, hist);
+					if (iom_report_row(rep, &row, hist)) {
+						write_failed = true;
+						forget_row(rep, outdir, cfg.row_index);
+						break;
+					}
 					if (!o.quiet)
 						print_cell(&row);
 					if (ret == IOM_EXIT_BUG) {
@@ -958,10 +1000,12 @@ static int cmd_run(int argc, char **argv)
 						exit_code = 1;
 					}
 				}
-	if (iom_report_close(rep)) {
-		fprintf(stderr, "iomodels: cannot write %s/run.json\n", outdir);
+	if (iom_report_finish(rep, errbuf, sizeof(errbuf)) && !write_failed) {
+		fprintf(stderr, "iomodels: %s\n", errbuf);
 		exit_code = exit_code ? exit_code : 1;
 	}
+	if (write_failed)
+		exit_code = exit_code ? exit_code : 1;
 	update_latest(outdir);
 	if (!o.quiet)
 		printf("results: %s/runs.csv\n", outdir);
