@@ -942,6 +942,12 @@ static int cmd_run(int argc, char **argv)
 		return why == -EEXIST || why == -EBUSY || why == -EPROTO ? 2 : 1;
 	}
 	nr_rows = (unsigned int)iom_report_nrows(rep);
+	if (iom_report_models(rep, iom_models)) {
+		fprintf(stderr, "iomodels: %s\n", iom_report_errmsg(rep));
+		iom_report_close(rep);
+		free(hist);
+		return 1;
+	}
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -1019,14 +1025,11 @@ static int cmd_run(int argc, char **argv)
  */
 static int list_caps(void)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		unsigned int caps = iom_models[m]->caps;
+	char caps[64];
 
-		printf("%-11s %s%s%s%s%s%s %s\n", iom_models[m]->name,
-		       caps & IOM_CAP_ASYNC ? "async" : "sync", caps & IOM_CAP_BATCH ? ",batch" : "",
-		       caps & IOM_CAP_CANCEL ? ",cancel" : "",
-		       caps & IOM_CAP_DEADLINE ? ",deadline" : "", caps & IOM_CAP_POOL ? ",pool" : "",
-		       caps & IOM_CAP_CQ ? ",cq" : "", iom_models[m]->desc);
+	for (size_t m = 0; iom_models[m]; m++) {
+		iom_caps_format(iom_models[m]->caps, caps, sizeof(caps));
+		printf("%-11s %s %s\n", iom_models[m]->name, caps, iom_models[m]->desc);
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "model.h"
 #include "report.h"
 
 #define IOM_REPORT_SCHEMA	1
@@ -822,6 +823,52 @@ out:
 	json_object_put(jrow);
 	free(line);
 	free(htext);
+	return ret;
+}
+
+void iom_caps_format(unsigned int caps, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s%s", caps & IOM_CAP_ASYNC ? "async" : "sync",
+		 caps & IOM_CAP_BATCH ? ",batch" : "", caps & IOM_CAP_CANCEL ? ",cancel" : "",
+		 caps & IOM_CAP_DEADLINE ? ",deadline" : "", caps & IOM_CAP_POOL ? ",pool" : "",
+		 caps & IOM_CAP_CQ ? ",cq" : "");
+}
+
+int iom_report_models(struct iom_report *r, const struct iom_model *const *models)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24], caps[64], *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	int fd, ret;
+
+	if (!m)
+		return -ENOMEM;
+	fputs("model,caps,desc\n", m);
+	for (size_t i = 0; models[i]; i++) {
+		iom_caps_format(models[i]->caps, caps, sizeof(caps));
+		csv_str(m, models[i]->name, strlen(models[i]->name));
+		fputc(',', m);
+		csv_str(m, caps, strlen(caps));
+		fputc(',', m);
+		csv_str(m, models[i]->desc, strlen(models[i]->desc));
+		fputc('\n', m);
+	}
+	if (!memstream_text(m, &text))
+		return -ENOMEM;
+	join(path, sizeof(path), r->dir, "models.csv");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* Whole or not at all, as run.json: an --append rewrites it. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	ret = fd < 0 ? -errno : write_all(fd, text, strlen(text));
+	if (fd >= 0 && close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		say_errno(r->errmsg, sizeof(r->errmsg), "write", path, ret);
+	}
+	free(text);
 	return ret;
 }
 

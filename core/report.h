@@ -78,6 +78,15 @@ unsigned long iom_report_nrows(const struct iom_report *r);
  */
 int iom_report_row(struct iom_report *r, const struct iom_row *row, const struct iom_hist *hist);
 const char *iom_report_errmsg(const struct iom_report *r);
+
+struct iom_model;
+/* "async,batch,cancel,deadline,cq": a model's caps as `list --caps` and models.csv say them. */
+void iom_caps_format(unsigned int caps, char *buf, size_t len);
+/*
+ * models.csv (model,caps,desc) from each model's own struct, NULL-terminated list, so a plain
+ * run says what every model is and does; 0 or -errno (iom_report_errmsg says why).
+ */
+int iom_report_models(struct iom_report *r, const struct iom_model *const *models);
 /* Attach a named JSON-able string/number to the run's metadata (e.g. "timer_slack_ns"). */
 void iom_report_meta_str(struct iom_report *r, const char *key, const char *val);
 void iom_report_meta_num(struct iom_report *r, const char *key, double val);

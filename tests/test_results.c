@@ -359,7 +359,7 @@ static void test_force(void **state)
 	assert_int_equal(run(cwd, "b", again), 0);
 	assert_int_equal(whole_rows(out), 1);
 	names(out, list, sizeof(list));
-	assert_string_equal(list, "cmdline.txt hist.csv notes.txt run.json runs.csv "
+	assert_string_equal(list, "cmdline.txt hist.csv models.csv notes.txt run.json runs.csv "
 				  "series-row0.csv ");
 }
 
@@ -422,6 +422,25 @@ static void test_enospc(void **state)
 		fail_msg("%s is left for a row runs.csv does not have: %s", want, list);
 }
 
+/* A plain run says what each model is (plot.py's "execution model", "sync or async"). */
+static void test_models_csv(void **state)
+{
+	const char *tmp = *state;
+	const char *args[] = { FAST, "--output", "out", NULL };
+	char cwd[PATH_MAX], out[PATH_MAX], *text;
+
+	cwd_of(tmp, cwd, sizeof(cwd));
+	snprintf(out, sizeof(out), "%s/out", cwd);
+	assert_int_equal(run(cwd, "a", args), 0);
+	text = slurp2(out, "models.csv");
+	if (!text)
+		fail_msg("a plain run wrote no models.csv");
+	if (strncmp(text, "model,caps,desc\n", 16) || !strstr(text, "\nthreads,\"sync,") ||
+	    !strstr(text, "\nuring,\"async,") || !strstr(text, "(async by completion)"))
+		fail_msg("models.csv:\n%s", text);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_force, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kill9, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_enospc, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_models_csv, setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
