@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,7 @@ struct opts {
 	unsigned int repeat;
 	const char *output;
 	enum iom_report_mode output_mode;	/* --append, --force: what to do with a run there */
+	bool fork_cells;			/* each cell in a child process of its own */
 	bool quiet;
 	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
 	/* watch only, and what watch must tell apart from a default */
@@ -149,6 +152,8 @@ static const char usage_text[] =
 	"  --output DIR         results directory (default results/<UTC>-<host>, made unique);\n"
 	"                       one that holds a run is refused unless --append (add rows,\n"
 	"                       same columns) or --force (replace every file of that run)\n"
+	"  --fork-cells         run each cell in a child process of its own: its memory\n"
+	"                       columns are then its alone (docs/results.md)\n"
 	"  --quiet              no status line, no per-cell lines\n";
 
 static void usage_error(const char *fmt, const char *arg) __attribute__((noreturn));
@@ -421,7 +426,7 @@ enum {
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
-	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE,
+	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS,
 };
 
 static const struct option long_opts[] = {
@@ -461,6 +466,7 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "append", no_argument, NULL, OPT_APPEND },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "fork-cells", no_argument, NULL, OPT_FORK_CELLS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -631,6 +637,7 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 			o->output_mode = c == OPT_APPEND ? IOM_REPORT_APPEND : IOM_REPORT_FORCE;
 			break;
 		case OPT_QUIET: o->quiet = true; break;
+		case OPT_FORK_CELLS: o->fork_cells = true; break;
 		case OPT_VERIFY: cfg->verify = true; break;
 		case OPT_ON_EXPIRED:
 		case OPT_ON_FAILED: {
@@ -896,6 +903,61 @@ static void forget_row(const struct iom_report *rep, const char *dir, unsigned i
 	unlink(path);
 }
 
+/*
+ * --fork-cells: the cell runs in a child process, its row and histogram handed back through
+ * shared memory. Its memory columns are then its alone: no heap, thread stacks (glibc keeps
+ * up to 40 MiB of them for reuse) or caches left by the cells before it.
+ */
+static int run_cell_forked(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+{
+	struct cell_result {
+		int ret;
+		bool done;
+		struct iom_row row;
+		struct iom_hist hist;
+	} *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int status = 0, ret = 0;
+	pid_t pid;
+
+	iom_row_init(row);
+	if (res == MAP_FAILED) {
+		snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "mmap: %s", strerror(errno));
+		goto fail;
+	}
+	iom_row_init(&res->row);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		res->ret = iom_run_cell(cfg, &res->row, &res->hist);
+		if (!isnan(res->row.num[IOM_COL_rss_cell_bytes]))
+			snprintf(res->row.str[IOM_COL_mem_isolation], sizeof(row->str[0]), "fork");
+		res->done = true;
+		fflush(NULL);
+		_exit(0);
+	}
+	if (pid < 0) {
+		snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "fork: %s", strerror(errno));
+		munmap(res, sizeof(*res));
+		goto fail;
+	}
+	/* A signal to this process only (kill PID): the child's cell ends the same way. */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		if (iom_driver_interrupted())
+			kill(pid, SIGINT);
+	*row = res->row;
+	memcpy(hist, &res->hist, sizeof(*hist));
+	ret = res->done ? res->ret : -1;
+	munmap(res, sizeof(*res));
+	if (ret >= 0)
+		return ret;
+	snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "the cell's process %s %d",
+		 WIFSIGNALED(status) ? "died of signal" : "exited",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+fail:
+	snprintf(row->str[IOM_COL_status], sizeof(row->str[0]), "error");
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static struct iom_row row;
@@ -987,7 +1049,8 @@ static int cmd_run(int argc, char **argv)
 					cfg.label = label;
 					cfg.out_dir = outdir;
 					cfg.row_index = nr_rows++;
-					ret = iom_run_cell(&cfg, &row, hist);
+					ret = o.fork_cells ? run_cell_forked(&cfg, &row, hist) :
+							     iom_run_cell(&cfg, &row, hist);
 					if (iom_report_row(rep, &row, hist)) {
 						write_failed = true;
 						forget_row(rep, outdir, cfg.row_index);
@@ -1059,6 +1122,8 @@ static int cmd_watch(int argc, char **argv)
 		usage_error("watch: --repeat and --ramp are for %s", "run");
 	if (o.cfg.timeline)
 		usage_error("watch: --timeline is for %s", "run");
+	if (o.output_mode || o.fork_cells)
+		usage_error("watch: --append, --force and --fork-cells are for %s", "run");
 	if (o.probe_abba)
 		usage_error("watch: --probe-repeats is for %s", "run");
 	if (!o.models_given) {

@@ -1370,7 +1370,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	pthread_barrier_init(&run.ready, NULL, nr_jobs + 1);
 	pthread_barrier_init(&run.go, NULL, nr_jobs + 1);
 	run.t_win0 = run.t_stop = UINT64_MAX;
-	iom_sample_take(&s_setup, NULL);
+	iom_sample_take_baseline(&s_setup, NULL);
 
 	pthread_attr_init(&attr);
 	/* Small stacks: a sync model's cost per in-flight task includes its thread's stack. */

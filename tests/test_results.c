@@ -441,6 +441,95 @@ static void test_models_csv(void **state)
 	free(text);
 }
 
+/* Column index of name in runs.csv's header (no quoted names there), or fail. */
+static int col_of(const char *csv, const char *name)
+{
+	const char *p = csv;
+	size_t n = strlen(name);
+
+	for (int i = 0; *p && *p != '\n'; i++) {
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\n'))
+			return i;
+		p += strcspn(p, ",\n");
+		if (*p == ',')
+			p++;
+	}
+	fail_msg("runs.csv has no column %s", name);
+	return -1;
+}
+
+/* Field col of the record starting at line (RFC 4180 quotes), unquoted into buf. */
+static void field(const char *line, int col, char *buf, size_t len)
+{
+	bool quoted = false;
+	size_t n = 0;
+
+	for (int i = 0; *line && i <= col; line++) {
+		if (*line == '"' && !(quoted && line[1] == '"')) {
+			quoted = !quoted;
+			continue;
+		}
+		if (*line == '"')
+			line++;
+		else if (!quoted && (*line == ',' || *line == '\n')) {
+			i++;
+			continue;
+		}
+		if (i == col && n + 1 < len)
+			buf[n++] = *line;
+	}
+	buf[n] = '\0';
+}
+
+/* The start of the record after the one at line (a quoted field may hold a line break). */
+static char *next_record(char *line)
+{
+	bool quoted = false;
+
+	for (; *line; line++) {
+		if (*line == '"')
+			quoted = !quoted;
+		else if (*line == '\n' && !quoted)
+			return line + 1;
+	}
+	return line;
+}
+
+/*
+ * kernel_free at C=64 after threads at C=64: its 64 workers each fault in at least a page of
+ * stack of their own. In one process glibc hands it the threads cell's cached stacks and the
+ * cell looks as small as C=1; with --fork-cells each cell is its own.
+ */
+static void test_memory_per_cell(void **state)
+{
+	const char *tmp = *state;
+	const char *args[] = { "run", "--model", "threads,kernel_free", "--workload", "timer",
+			       "--concurrency", "64", "--runtime", "200ms", "--quiet", "--fork-cells",
+			       "--output", "out", NULL };
+	char cwd[PATH_MAX], out[PATH_MAX], model[32], iso[32], rss[32], *csv, *line;
+	int c_model, c_rss, c_iso, rows = 0;
+
+	cwd_of(tmp, cwd, sizeof(cwd));
+	snprintf(out, sizeof(out), "%s/out", cwd);
+	assert_int_equal(run(cwd, "a", args), 0);
+	csv = slurp2(out, "runs.csv");
+	c_model = col_of(csv, "model");
+	c_rss = col_of(csv, "rss_cell_bytes");
+	c_iso = col_of(csv, "mem_isolation");
+	for (line = next_record(csv); *line; line = next_record(line), rows++) {
+		field(line, c_model, model, sizeof(model));
+		field(line, c_rss, rss, sizeof(rss));
+		field(line, c_iso, iso, sizeof(iso));
+		print_message("%s: rss_cell_bytes %s (%s)\n", model, rss, iso);
+		assert_string_equal(iso, "fork");
+		if (atof(rss) < 64 * 4096)
+			fail_msg("%s C=64: rss_cell_bytes %s, less than a page per thread", model,
+				 rss);
+	}
+	assert_int_equal(rows, 2);
+	free(csv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +540,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill9, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_enospc, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_models_csv, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_memory_per_cell, setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
