@@ -37,6 +37,7 @@ struct iom_report {
 	struct json_object *meta;
 	struct json_object *rows;
 	unsigned long nrows;
+	bool made_run;			/* this open created runs.csv: a failure removes its files */
 	char errmsg[PATH_MAX + 128];	/* the last write error, one line */
 };
 
@@ -508,6 +509,7 @@ static int open_new(struct iom_report *r, bool replace, const char *header, char
 	}
 	if (r->csv_fd < 0)
 		return r->csv_fd;
+	r->made_run = true;
 	ret = write_in(r->csv_fd, r->dir, "runs.csv", header, errbuf, errlen);
 	if (ret)
 		return ret;
@@ -563,7 +565,11 @@ static int claim_dir(struct iom_report *r, enum iom_report_mode mode, char *errb
 		return -EEXIST;
 	}
 	fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (fd < 0 && (mode == IOM_REPORT_APPEND || errno != ENOENT)) {
+	if (fd < 0 && errno == ENOENT && mode == IOM_REPORT_APPEND) {
+		snprintf(errbuf, errlen, "%s: a run.json without runs.csv: not appended", r->dir);
+		return -EPROTO;
+	}
+	if (fd < 0 && errno != ENOENT) {
 		fd = -errno;
 		say_errno(errbuf, errlen, "open", path, fd);
 		return fd;
@@ -584,19 +590,18 @@ static int claim_dir(struct iom_report *r, enum iom_report_mode mode, char *errb
 }
 
 /* After a failed open: what this open created goes, so a full disk leaves no stale file. */
-static void unmake(struct iom_report *r, bool appending, bool made_dir)
+static void unmake(struct iom_report *r, bool made_dir)
 {
 	static const char *const names[] = { "runs.csv", "hist.csv", "cmdline.txt" };
 	char path[PATH_MAX + 16];
 
 	unlink(r->json_tmp);
-	if (appending)
-		return;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; r->made_run && i < sizeof(names) / sizeof(names[0]); i++) {
 		join(path, sizeof(path), r->dir, names[i]);
 		unlink(path);
 	}
-	unlink(r->json_path);
+	if (r->made_run)
+		unlink(r->json_path);
 	if (made_dir)
 		rmdir(r->dir);
 }
@@ -699,7 +704,7 @@ struct iom_report *iom_report_open_mode(char *dir, size_t dirlen, enum iom_repor
 	return r;
 
 fail:
-	unmake(r, appending || ret == -EEXIST || ret == -EBUSY || ret == -EPROTO, made_dir);
+	unmake(r, made_dir);
 out_free:
 	if (r)
 		report_free(r);

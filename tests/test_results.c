@@ -328,6 +328,18 @@ static void test_append(void **state)
 	assert_non_null(strstr(text, "header"));
 	assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
 	free(text);
+
+	/* A run.json alone: refused, and left as it was. */
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/other/run.json", cwd);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{}\n", f);
+	fclose(f);
+	assert_int_equal(run(cwd, "d", bad), 2);
+	text = slurp(path);
+	assert_string_equal(text, "{}\n");
+	free(text);
 }
 
 static void touch(const char *dir, const char *name)
