@@ -493,6 +493,12 @@ static int mkdir_unique(char *dir, size_t dirlen, char *errbuf, size_t errlen)
 	return ret;
 }
 
+static void say_held(const char *dir, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "%s holds a run (runs.csv): give another --output (run also takes "
+		 "--append to add rows to it, --force to replace it)", dir);
+}
+
 /* A new run's files; O_EXCL on runs.csv claims the directory against a concurrent run. */
 static int open_new(struct iom_report *r, bool replace, const char *header, char *errbuf,
 		    size_t errlen)
@@ -502,8 +508,7 @@ static int open_new(struct iom_report *r, bool replace, const char *header, char
 	r->csv_fd = open_in(r->dir, "runs.csv", O_WRONLY | O_CREAT | O_APPEND |
 			    (replace ? O_TRUNC : O_EXCL), errbuf, errlen);
 	if (r->csv_fd == -EEXIST) {
-		snprintf(errbuf, errlen, "%s holds a run (runs.csv): give another --output, or "
-			 "--append to add rows to it, or --force to replace it", r->dir);
+		say_held(r->dir, errbuf, errlen);
 		r->csv_fd = -1;
 		return -EEXIST;
 	}
@@ -560,8 +565,7 @@ static int claim_dir(struct iom_report *r, enum iom_report_mode mode, char *errb
 	if (!held || mode == IOM_REPORT_REPLACE)
 		return 0;
 	if (mode == IOM_REPORT_NEW) {
-		snprintf(errbuf, errlen, "%s holds a run (runs.csv): give another --output, or "
-			 "--append to add rows to it, or --force to replace it", r->dir);
+		say_held(r->dir, errbuf, errlen);
 		return -EEXIST;
 	}
 	fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);

@@ -664,6 +664,36 @@ static void test_plain_states_from_probes(void **state)
 	}
 }
 
+/* --output over an earlier run: refused as run refuses it (exit 2, the run's files untouched). */
+static void test_plain_output_refused(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], path[PATH_MAX + 16], line[4096], buf[64] = "";
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--runtime", "1", "--output", out, NULL };
+	struct proc p;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(path, sizeof(path), "%s/runs.csv", out);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("an earlier run\n", f);
+	fclose(f);
+	proc_start(x, &p, argv);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		;
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 2);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "an earlier run\n");
+	snprintf(path, sizeof(path), "%s/run.json", out);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 /* "850ns", "12.3us", "1.25ms", "2.00s" (iom_fmt_ns) in ns; -1 for anything else. */
 static double fmt_ns_value(const char *s)
 {
@@ -847,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plain_lines_and_knob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_add_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_expired_not_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_output_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_summary_own_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_lanes_keys_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),

@@ -1175,17 +1175,24 @@ static void print_lane_summary(const struct lane *ln)
 	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);
 }
 
+/* 0, 1 (cannot write) or 2 (--output holds a run: refused as run refuses it, nothing written). */
 static int watch_open_output(struct watch *w)
 {
 	const struct iom_watch_opts *o = w->o;
-	char errbuf[256], path[PATH_MAX + 16];
+	char errbuf[PATH_MAX + 128], path[PATH_MAX + 16];
+	int why;
 
 	if (!o->output)
 		return 0;
 	snprintf(w->outdir, sizeof(w->outdir), "%s", o->output);
-	w->rep = iom_report_open(w->outdir, o->argc, o->argv, errbuf, sizeof(errbuf));
+	w->rep = iom_report_open_mode(w->outdir, sizeof(w->outdir), IOM_REPORT_NEW, o->argc,
+				      o->argv, errbuf, sizeof(errbuf), &why);
 	if (!w->rep) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);
+		return why == -EEXIST || why == -EBUSY ? 2 : 1;
+	}
+	if (iom_report_models(w->rep, iom_models)) {
+		fprintf(stderr, "iomodels: %s\n", iom_report_errmsg(w->rep));
 		return 1;
 	}
 	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".");
@@ -1198,7 +1205,8 @@ static int watch_open_output(struct watch *w)
 	snprintf(path, sizeof(path), "%s/events.csv", w->outdir);
 	w->events = fopen(path, "we");
 	if (!w->events) {
-		fprintf(stderr, "iomodels: cannot write %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "iomodels: cannot write %s: %s (%s)\n", path, iom_errno_name(errno),
+			strerror(errno));
 		return 1;
 	}
 	fprintf(w->events, "t_ms,knob,from,to\n");
@@ -1266,9 +1274,11 @@ int iom_watch(const struct iom_watch_opts *o)
 	w->k.deadline_ns = o->deadline_on ? o->cfg.deadline_ns :
 			   w->k.latency_applies && o->cfg.wl.latency_ns >= 2000 ?
 			   o->cfg.wl.latency_ns / 2 : 100000;
-	if (watch_open_output(w)) {
+	exit_code = watch_open_output(w);
+	if (exit_code) {
+		watch_close_output(w);
 		free(h);
-		return 1;
+		return exit_code;
 	}
 	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
 	 * moment would each find it half written by another. */
