@@ -126,6 +126,8 @@ static const struct cli_case bad_cases[] = {
 	{ "run --output X --model (no value)", false, { "run", "--output", OUT, "--model",
 							NULL } },
 	{ "run --output ''", false, { "run", FAST, "--output", "", NULL } },
+	{ "run --append (no --output)", false, { "run", FAST, "--append", NULL } },
+	{ "run --append --force", true, { "run", FAST, "--append", "--force", NULL } },
 	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
 	{ "run --status-lag-us without --notify poll", true, { "run", FAST, "--status-lag-us",
 								 "100", NULL } },
