@@ -609,6 +609,56 @@ static long long rchar(pid_t pid)
 	return v;
 }
 
+/*
+ * --service is read by the shared number parser: D in whole us or with its unit, BS a size;
+ * nothing else (a sign, a space, a fraction of a us, a unitless decimal) is taken.
+ */
+static void test_service_parse(void **state)
+{
+	static const struct {
+		const char *s;
+		enum iom_service_kind kind;
+		uint32_t us, bs;
+	} good[] = {
+		{ "sleep:0", IOM_SERVICE_SLEEP, 0, 0 },
+		{ "sleep:250", IOM_SERVICE_SLEEP, 250, 0 },
+		{ "cpu:10", IOM_SERVICE_CPU, 10, 0 },
+		{ "cpu:2ms", IOM_SERVICE_CPU, 2000, 0 },
+		{ "sleep:1.5ms", IOM_SERVICE_SLEEP, 1500, 0 },
+		{ "file:4096", IOM_SERVICE_FILE, 0, 4096 },
+		{ "file:4K", IOM_SERVICE_FILE, 0, 4096 },
+		{ "file:64KiB", IOM_SERVICE_FILE, 0, 65536 },
+		{ "file:1M", IOM_SERVICE_FILE, 0, 1u << 20 },
+	};
+	static const char *const bad[] = {
+		"sleep: 5", "sleep:+5", "sleep:-0", "sleep:5x", "sleep:1.5", "sleep:", "cpu:500ns",
+		"cpu:61s", "sleep:60000001", "file:0", "file:2M", "file:-4096", "file: 4K", "file:4Q",
+		"nap:5", "sleep", "",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct iom_server_opts so;
+		struct iom_err err = { "" };
+
+		iom_server_opts_init(&so);
+		if (iom_service_parse(good[i].s, &so, &err))
+			fail_msg("'%s' refused: %s", good[i].s, err.msg);
+		assert_int_equal(so.service, good[i].kind);
+		assert_int_equal(so.service_us, good[i].us);
+		assert_int_equal(so.service_bs, good[i].bs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct iom_server_opts so;
+		struct iom_err err = { "" };
+
+		iom_server_opts_init(&so);
+		if (!iom_service_parse(bad[i], &so, &err))
+			fail_msg("'%s' taken as %d us, %u bytes", bad[i], (int)so.service_us,
+				 so.service_bs);
+		assert_non_null(strstr(err.msg, "--service"));
+	}
+}
+
 /* --service sleep:D, cpu:D and file:BS: each answers, and file really reads BS a request. */
 static void test_service_kinds(void **state)
 {
@@ -656,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_closed_conn_replies_freed),
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_service_parse),
 		cmocka_unit_test(test_service_kinds),
 		cmocka_unit_test(test_killed_run_leaves_nothing),
 		cmocka_unit_test(test_serve_logs_bound_port),
