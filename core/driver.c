@@ -974,7 +974,11 @@ static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsig
 	row->num[IOM_COL_batch_complete] = cfg->batch_complete ? cfg->batch_complete : 1;
 	row->num[IOM_COL_deadline_us] = cfg->deadline_ns ? (double)cfg->deadline_ns / 1e3 : NAN;
 	row->num[IOM_COL_cpu_work_us] = (double)cfg->cpu_work_ns / 1e3;
-	if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
+	if (w->kind == IOM_WL_RPC && w->service[0]) {
+		/* The server's own service replaces the request's service time. */
+		snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]), "service %s",
+			 w->service);
+	} else if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
 		row->num[IOM_COL_latency_us] = (double)w->latency_ns / 1e3;
 		if (w->dist == IOM_DIST_BIMODAL)
 			snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]),

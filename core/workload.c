@@ -419,6 +419,15 @@ int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
 	return dups;
 }
 
+void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len)
+{
+	if (p->path[0])
+		snprintf(path, len, "%s", p->path);
+	else
+		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
+			 (unsigned long long)p->size);
+}
+
 /*
  * The file workload's file: its path into path, whether it exists and is ours (the right size,
  * our pattern at both ends), and whether it may be used.
@@ -430,11 +439,7 @@ static int file_check(const struct iom_wl_params *p, char *path, size_t len, str
 {
 	int fd;
 
-	if (p->path[0])
-		snprintf(path, len, "%s", p->path);
-	else
-		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
-			 (unsigned long long)p->size);
+	iom_workload_file_path(p, path, len);
 	*ours = false;
 	*exists = stat(path, st) == 0;
 	if (!*exists)

@@ -52,6 +52,7 @@ struct iom_wl_params {
 	bool idempotency_key;	/* requests carry their id as an idempotency key */
 	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
 	char server_model[16];	/* --server-model: the server this cell starts (empty = epoll) */
+	char service[32];	/* --service: that server's service (empty = each request's own) */
 };
 
 struct iom_workload {
@@ -81,6 +82,8 @@ static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
 	return (uint32_t)sizeof(struct iom_rpc_hdr) + p->payload;
 }
 
+/* The file workload's file: --filename, or iomodels.<size>.dat in --directory. */
+void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len);
 /* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
 /* rpc: how many CPUs the backend we started can use at once (its threads, its CPU set). */
