@@ -911,6 +911,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+			iom_workload_backend_sample_threads(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -948,6 +949,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+	iom_workload_backend_sample_threads(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
