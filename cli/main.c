@@ -124,6 +124,9 @@ static const char run_options_text[] =
 	"  --unix PATH          rpc: over a Unix socket\n"
 	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
 	"  --server-model M     rpc: the server this run starts: epoll (default), threads, ...\n"
+	"  --service sleep:D|cpu:D|file:BS  rpc: that server's service for every request (wait or\n"
+	"                       burn D us, or read BS bytes of the file workload's file), in place\n"
+	"                       of --latency-us\n"
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
@@ -386,7 +389,7 @@ enum {
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
-	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL,
+	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL, OPT_SERVICE,
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
@@ -446,6 +449,7 @@ static const struct option long_opts[] = {
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
 	{ "server-model", required_argument, NULL, OPT_SERVER_MODEL },
+	{ "service", required_argument, NULL, OPT_SERVICE },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
@@ -721,6 +725,15 @@ static bool parse_rpc_opt(struct opts *o, int c, const char *arg)
 			usage_error("--server-model: unknown server model '%s'", arg);
 		snprintf(wl->server_model, sizeof(wl->server_model), "%s", arg);
 		return true;
+	case OPT_SERVICE: {
+		struct iom_server_opts so;
+
+		iom_server_opts_init(&so);
+		if (strlen(arg) >= sizeof(wl->service) || iom_service_parse(arg, &so, &err))
+			usage_error("%s", err.msg[0] ? err.msg : "--service: too long");
+		snprintf(wl->service, sizeof(wl->service), "%s", arg);
+		return true;
+	}
 	}
 	return false;
 }
@@ -878,6 +891,19 @@ static void check_config(const struct opts *o)
 		p.kind = o->workloads[w];
 		if (iom_workload_check(&p, &err))
 			config_error(err.msg);
+		if (p.kind == IOM_WL_RPC && p.service[0] && p.connect[0])
+			usage_error("--service: for the server this run starts, not one given by "
+				    "--connect%s", "");
+		if (p.kind == IOM_WL_RPC && !strncmp(p.service, "file:", 5)) {
+			char path[PATH_MAX];
+
+			iom_workload_file_path(&p, path, sizeof(path));
+			if (access(path, R_OK)) {
+				snprintf(msg, sizeof(msg), "--service %s: cannot read %s (make it with "
+					 "--workload file, or give --filename)", p.service, path);
+				config_error(msg);
+			}
+		}
 		if (p.kind == IOM_WL_RPC && p.connect[0]) {
 			struct iom_rpc_addr a;
 			int fd;
@@ -1133,6 +1159,8 @@ static int cmd_run(int argc, char **argv)
 				    o.cfg.wl.server_model[0] ? o.cfg.wl.server_model : "epoll");
 		iom_report_meta_str(rep, "backend_cpus", o.cfg.wl.backend_cpus[0] ?
 				    o.cfg.wl.backend_cpus : "all");
+		iom_report_meta_str(rep, "server_service", o.cfg.wl.service[0] ?
+				    o.cfg.wl.service : "request");
 	}
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
 	iom_report_meta_str(rep, "latency_note",

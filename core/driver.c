@@ -913,6 +913,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+			iom_workload_backend_sample_threads(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -950,6 +951,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+	iom_workload_backend_sample_threads(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
@@ -976,7 +978,11 @@ static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsig
 	row->num[IOM_COL_batch_complete] = cfg->batch_complete ? cfg->batch_complete : 1;
 	row->num[IOM_COL_deadline_us] = cfg->deadline_ns ? (double)cfg->deadline_ns / 1e3 : NAN;
 	row->num[IOM_COL_cpu_work_us] = (double)cfg->cpu_work_ns / 1e3;
-	if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
+	if (w->kind == IOM_WL_RPC && w->service[0]) {
+		/* The server's own service replaces the request's service time. */
+		snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]), "service %s",
+			 w->service);
+	} else if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
 		row->num[IOM_COL_latency_us] = (double)w->latency_ns / 1e3;
 		if (w->dist == IOM_DIST_BIMODAL)
 			snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]),
