@@ -32,6 +32,8 @@ LIB      = $(BUILD)/libiomodels.a
 BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPERS = $(BUILD)/tests/helpers.o
+.SECONDARY: $(TEST_HELPERS) $(TEST_BINS:%=%.o)
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
 all: $(BIN)
@@ -107,7 +109,7 @@ $(BIN): $(BUILD)/cli/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPERS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 

@@ -15,7 +15,7 @@
 #include "core/driver.h"
 #include "core/model.h"
 #include "kernel_free/kf.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static char tmpdir[] = "/tmp/iom-test-kf-XXXXXX";
 static struct iom_row row;
@@ -24,38 +24,16 @@ static const struct iom_model *kf;
 
 static struct iom_cfg base_cfg(enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(kf, wl, c, tmpdir);
 
-	cfg.model = kf;
-	cfg.wl.kind = wl;
-	cfg.wl.latency_ns = 200000;
 	cfg.wl.seed = 11;
-	cfg.wl.size = 4 << 20;
-	cfg.wl.bs = 4096;
-	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", tmpdir);
-	cfg.concurrency = c;
 	cfg.tasks = wl == IOM_WL_TIMER ? 300 : 2000;
-	cfg.batch_complete = 1;
 	return cfg;
-}
-
-static double total_terminal(void)
-{
-	return row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_failed] +
-	       row.num[IOM_COL_n_aborted] + row.num[IOM_COL_n_partial] + row.num[IOM_COL_n_expired];
 }
 
 static void run_ok(const struct iom_cfg *cfg)
 {
-	int ret = iom_run_cell(cfg, &row, &hist);
-
-	if (strcmp(row.str[IOM_COL_status], "ok"))
-		fail_msg("kernel_free %s C=%u W=%u [%s]: status %s: %s", iom_wl_name(cfg->wl.kind),
-			 cfg->concurrency, cfg->workers, row.str[IOM_COL_variant],
-			 row.str[IOM_COL_status], row.str[IOM_COL_reason]);
-	assert_int_equal(ret, 0);
-	/* Conservation: every task submitted reached exactly one terminal state. */
-	assert_true(row.num[IOM_COL_submitted] == total_terminal());
+	iomt_run_ok(cfg, &row, &hist);
 }
 
 static void run_all_completed(const struct iom_cfg *cfg)
@@ -650,10 +628,8 @@ static int setup_dir(void **state)
 
 static int remove_dir(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd);
+	iomt_rm_tree(tmpdir);
+	return 0;
 }
 
 int main(void)

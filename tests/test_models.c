@@ -20,56 +20,15 @@
 #include "core/driver.h"
 #include "core/model.h"
 #include "core/rpc.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static char tmpdir[] = "/tmp/iom-test-models-XXXXXX";
 static struct iom_row row;
 static struct iom_hist hist;
 
-/* A cell's configuration with everything small and deterministic. */
 static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
-
-	cfg.model = m;
-	cfg.wl.kind = wl;
-	cfg.wl.latency_ns = 200000;
-	cfg.wl.seed = 7;
-	cfg.wl.size = 4 << 20;
-	cfg.wl.bs = 4096;
-	cfg.wl.payload = 64;
-	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", tmpdir);
-	cfg.concurrency = c;
-	cfg.tasks = 500;
-	cfg.batch_complete = 1;
-	return cfg;
-}
-
-/* Skip (or, in strict mode, fail) when the model cannot run here; true when it can. */
-static bool model_available(const struct iom_model *m, enum iom_wl_kind wl)
-{
-	struct iom_err err = { "" };
-	int ret = m->probe(wl, &err);
-
-	if (ret < 0)
-		iom_skip("%s %s unavailable: %s", m->name, iom_wl_name(wl), err.msg);
-	return ret == 0;
-}
-
-static void run_ok(struct iom_cfg *cfg)
-{
-	int ret = iom_run_cell(cfg, &row, &hist);
-
-	if (strcmp(row.str[IOM_COL_status], "ok"))
-		fail_msg("%s %s C=%u: status %s: %s", cfg->model->name, iom_wl_name(cfg->wl.kind),
-			 cfg->concurrency, row.str[IOM_COL_status], row.str[IOM_COL_reason]);
-	assert_int_equal(ret, 0);
-}
-
-static double total_terminal(void)
-{
-	return row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_failed] +
-	       row.num[IOM_COL_n_aborted] + row.num[IOM_COL_n_partial] + row.num[IOM_COL_n_expired];
+	return iomt_cfg(m, wl, c, tmpdir);
 }
 
 /* K tasks in, K terminal states out, all COMPLETED, for every model x workload x C. */
@@ -80,15 +39,15 @@ static void test_conservation(void **state)
 
 	for (size_t m = 0; iom_models[m]; m++)
 		for (size_t w = 0; w < 3; w++) {
-			if (!model_available(iom_models[m], wls[w]))
+			if (!iomt_model_available(iom_models[m], wls[w]))
 				continue;
 			for (size_t c = 0; c < 3; c++) {
 				struct iom_cfg cfg = base_cfg(iom_models[m], wls[w], cs[c]);
 
 				cfg.tasks = wls[w] == IOM_WL_TIMER ? 300 : 2000;
-				run_ok(&cfg);
+				iomt_run_ok(&cfg, &row, &hist);
 				assert_true(row.num[IOM_COL_submitted] == (double)cfg.tasks);
-				assert_true(total_terminal() == (double)cfg.tasks);
+				assert_true(iomt_terminal(&row) == (double)cfg.tasks);
 				assert_true(row.num[IOM_COL_n_completed] == (double)cfg.tasks);
 				assert_true(row.num[IOM_COL_tasks] == (double)cfg.tasks);
 				assert_true(row.num[IOM_COL_ops_per_s] > 0);
@@ -102,13 +61,13 @@ static void test_conservation_runtime(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 16);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.tasks = 0;
 		cfg.ramp_ns = 50000000;
 		cfg.runtime_ns = 200000000;
-		run_ok(&cfg);
-		assert_true(total_terminal() == row.num[IOM_COL_submitted]);
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(iomt_terminal(&row) == row.num[IOM_COL_submitted]);
 		/* Ramp and drain are outside the window. */
 		assert_true(row.num[IOM_COL_tasks] < row.num[IOM_COL_submitted]);
 		assert_true(row.num[IOM_COL_runtime_ns] == 200000000);
@@ -121,11 +80,11 @@ static void test_timer_lower_bound(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 2000000;
 		cfg.tasks = 200;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_int_equal(hist.count, 200);
 		assert_true(hist.min >= 2000000);
 	}
@@ -138,11 +97,11 @@ static void test_file_verify(void **state)
 		for (int direct = 0; direct < 2; direct++) {
 			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 8);
 
-			if (!model_available(iom_models[m], IOM_WL_FILE))
+			if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
 				continue;
 			cfg.verify = true;
 			cfg.wl.direct = direct;
-			run_ok(&cfg);
+			iomt_run_ok(&cfg, &row, &hist);
 			assert_true(row.num[IOM_COL_n_completed] == (double)cfg.tasks);
 			assert_true(row.num[IOM_COL_cache_before] >= 0);
 		}
@@ -159,13 +118,13 @@ static void test_file_verify_detects_corruption(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
 
-		if (!model_available(iom_models[m], IOM_WL_FILE))
+		if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
 			continue;
 		unlink(path);
 		snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s", path);
 		cfg.wl.size = 8 * 4096;
 		cfg.verify = true;
-		run_ok(&cfg);	/* makes the file, all reads good */
+		iomt_run_ok(&cfg, &row, &hist);	/* makes the file, all reads good */
 		fd = open(path, O_WRONLY);
 		assert_true(fd >= 0);
 		memset(junk, 0xa5, sizeof(junk));
@@ -184,13 +143,13 @@ static void test_file_write(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
 
-		if (!model_available(iom_models[m], IOM_WL_FILE))
+		if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
 			continue;
 		cfg.wl.write = true;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		cfg.wl.write = false;
 		cfg.verify = true;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 	}
 }
 
@@ -214,7 +173,7 @@ static void test_file_refuses_foreign_write(void **state)
 	assert_non_null(strstr(row.str[IOM_COL_reason], "--allow-overwrite"));
 	/* Reading a foreign file is harmless and allowed. */
 	cfg.wl.write = false;
-	run_ok(&cfg);
+	iomt_run_ok(&cfg, &row, &hist);
 	unlink(path);
 }
 
@@ -224,12 +183,12 @@ static void test_deadline_expires(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 50000000;
 		cfg.deadline_ns = 5000000;
 		cfg.tasks = 8;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_expired] == 8);
 		assert_true(row.num[IOM_COL_n_completed] == 0);
 		assert_true(row.num[IOM_COL_n_aborted] == 0);
@@ -245,12 +204,12 @@ static void test_deadline_not_hit(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 1000000;
 		cfg.deadline_ns = 500000000;
 		cfg.tasks = 40;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_completed] == 40);
 		assert_true(row.num[IOM_COL_n_expired] == 0);
 	}
@@ -262,7 +221,7 @@ static void test_bimodal_deadline(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 10);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 100000;
 		cfg.wl.dist = IOM_DIST_BIMODAL;
@@ -270,7 +229,7 @@ static void test_bimodal_deadline(void **state)
 		cfg.wl.bimodal_ns = 300000000;
 		cfg.deadline_ns = 100000000;
 		cfg.tasks = 100;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_expired] == 10);
 		assert_true(row.num[IOM_COL_n_completed] == 90);
 	}
@@ -282,14 +241,14 @@ static void test_open_loop_low_rate(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.tasks = 0;
 		cfg.rate = 500;
 		cfg.ramp_ns = 100000000;
 		cfg.runtime_ns = 1000000000;
 		cfg.wl.latency_ns = 1000000;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_string_equal(row.str[IOM_COL_mode], "open");
 		/*
 		 * The schedule is uniform: 500 starts fall in the second. A stall delays starts but
@@ -311,7 +270,7 @@ static void test_rpc_echo(void **state)
 	static const unsigned int cs[] = { 1, 8, 64 };
 
 	for (size_t m = 0; iom_models[m]; m++) {
-		if (!model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
 			continue;
 		for (size_t c = 0; c < 3; c++) {
 			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, cs[c]);
@@ -320,7 +279,7 @@ static void test_rpc_echo(void **state)
 			cfg.wl.payload = c == 2 ? 4000 : 64;
 			cfg.verify = true;
 			cfg.tasks = 1000;
-			run_ok(&cfg);
+			iomt_run_ok(&cfg, &row, &hist);
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
 				assert_true(row.num[IOM_COL_cpu_backend_ns] >= 0);
 			assert_true(row.num[IOM_COL_tcp_retrans] >= 0);
@@ -432,7 +391,7 @@ static void test_rpc_backend_drops_connections(void **state)
 		struct dropper d = { 0 };
 		double dropped;
 
-		if (!model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
 			continue;
 		d.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		assert_true(d.lfd >= 0);
@@ -446,7 +405,7 @@ static void test_rpc_backend_drops_connections(void **state)
 		cfg.wl.payload = 64;
 		cfg.verify = true;
 		cfg.tasks = DROP_TASKS;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		shutdown(d.lfd, SHUT_RDWR);
 		pthread_join(d.acceptor, NULL);
 		close(d.lfd);
@@ -470,12 +429,12 @@ static void test_rpc_deadline(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 4);
 
-		if (!model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
 			continue;
 		cfg.wl.latency_ns = 20000000;
 		cfg.deadline_ns = 2000000;
 		cfg.tasks = 12;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_expired] == 12);
 		assert_true(hist.min >= 2000000);
 
@@ -486,7 +445,7 @@ static void test_rpc_deadline(void **state)
 		cfg.wl.bimodal_ns = 300000000;
 		cfg.deadline_ns = 100000000;
 		cfg.tasks = 50;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_expired] == 10);
 		assert_true(row.num[IOM_COL_n_completed] == 40);
 	}
@@ -509,7 +468,7 @@ static void test_rpc_deadline_cuts_big_frames(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 8);
 
-		if (!model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
 			continue;
 		cfg.wl.payload = 256 << 10;
 		cfg.wl.latency_ns = 1000000;
@@ -517,8 +476,8 @@ static void test_rpc_deadline_cuts_big_frames(void **state)
 		cfg.deadline_ns = 1000000;
 		cfg.verify = true;
 		cfg.tasks = 400;
-		run_ok(&cfg);
-		assert_true(total_terminal() == 400);
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(iomt_terminal(&row) == 400);
 		if (row.num[IOM_COL_n_failed] != 0 || row.num[IOM_COL_n_partial] != 0)
 			fail_msg("%s: %.0f FAILED, %.0f PARTIAL of 400", iom_models[m]->name,
 				 row.num[IOM_COL_n_failed], row.num[IOM_COL_n_partial]);
@@ -557,7 +516,7 @@ static void test_cpu_sampled_at_window_edges(void **state)
 	cfg.cpus_set = true;
 	cpu0 = process_cpu_ns();
 	wall0 = (double)iom_now_ns();
-	run_ok(&cfg);
+	iomt_run_ok(&cfg, &row, &hist);
 	share = (process_cpu_ns() - cpu0) * row.num[IOM_COL_runtime_ns] /
 		((double)iom_now_ns() - wall0);
 	cpu = row.num[IOM_COL_cpu_user_ns] + row.num[IOM_COL_cpu_sys_ns];
@@ -580,11 +539,11 @@ static void test_timeline_marks(void **state)
 	for (size_t m = 0; iom_models[m]; m++) {
 		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 2);
 
-		if (!model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
 			continue;
 		cfg.timeline = path;
 		cfg.tasks = 20;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 	}
 	f = fopen(marks, "r");
 	assert_non_null(f);
@@ -604,7 +563,7 @@ static void test_uring_variants(void **state)
 	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
 
 	assert_non_null(m);
-	if (!model_available(m, IOM_WL_NOP))
+	if (!iomt_model_available(m, IOM_WL_NOP))
 		return;
 	for (int v = 0; v < 4; v++)
 		for (size_t w = 0; w < 3; w++) {
@@ -621,7 +580,7 @@ static void test_uring_variants(void **state)
 			}
 			cfg.verify = wls[w] == IOM_WL_FILE;
 			cfg.tasks = 1000;
-			run_ok(&cfg);
+			iomt_run_ok(&cfg, &row, &hist);
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
 			assert_true(row.num[IOM_COL_jobs] == (v == 1 ? 3 : 1));
 			if (v == 0)
@@ -650,23 +609,23 @@ static void test_uring_timer_strategies(void **state)
 	struct iom_cfg cfg;
 
 	assert_non_null(m);
-	if (!model_available(m, IOM_WL_TIMER))
+	if (!iomt_model_available(m, IOM_WL_TIMER))
 		return;
 	cfg = base_cfg(m, IOM_WL_TIMER, 16);
-	run_ok(&cfg);
+	iomt_run_ok(&cfg, &row, &hist);
 	assert_non_null(strstr(row.str[IOM_COL_variant], "+timer-heap+timeout"));
 	cfg = base_cfg(m, IOM_WL_NOP, 16);
-	run_ok(&cfg);
+	iomt_run_ok(&cfg, &row, &hist);
 	assert_null(strstr(row.str[IOM_COL_variant], "time"));
 	for (size_t v = 0; v < 2; v++) {
 		cfg = base_cfg(m, IOM_WL_TIMER, 16);
 		cfg.uring_timer = vs[v].how;
 		cfg.wl.latency_ns = 20000;
 		cfg.tasks = 2000;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_string_equal(row.str[IOM_COL_variant] + strlen(row.str[IOM_COL_variant]) -
 				    strlen(vs[v].variant), vs[v].variant);
-		assert_true(row.num[IOM_COL_n_completed] == 2000 && total_terminal() == 2000);
+		assert_true(row.num[IOM_COL_n_completed] == 2000 && iomt_terminal(&row) == 2000);
 		assert_true(hist.min >= 20000);
 
 		/* Open loop, exponential times: later tasks often due first (the heap re-arms). */
@@ -676,9 +635,9 @@ static void test_uring_timer_strategies(void **state)
 		cfg.tasks = 0;
 		cfg.rate = 5000;
 		cfg.runtime_ns = 200000000;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_submitted] > 500);
-		assert_true(total_terminal() == row.num[IOM_COL_submitted]);
+		assert_true(iomt_terminal(&row) == row.num[IOM_COL_submitted]);
 		assert_true(row.num[IOM_COL_n_completed] == row.num[IOM_COL_submitted]);
 
 		cfg = base_cfg(m, IOM_WL_TIMER, 4);
@@ -686,22 +645,22 @@ static void test_uring_timer_strategies(void **state)
 		cfg.wl.latency_ns = 50000000;
 		cfg.deadline_ns = 5000000;
 		cfg.tasks = 8;
-		run_ok(&cfg);
-		assert_true(row.num[IOM_COL_n_expired] == 8 && total_terminal() == 8);
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_expired] == 8 && iomt_terminal(&row) == 8);
 		assert_true(hist.min >= 5000000);
 
 		cfg.wl.latency_ns = 1000000;
 		cfg.deadline_ns = 500000000;
-		run_ok(&cfg);
-		assert_true(row.num[IOM_COL_n_completed] == 8 && total_terminal() == 8);
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_completed] == 8 && iomt_terminal(&row) == 8);
 
 		/* Both times past before the kernel sees the task: still EXPIRED, never late. */
 		cfg = base_cfg(m, IOM_WL_TIMER, 16);
 		cfg.uring_timer = vs[v].how;
 		cfg.wl.latency_ns = 5000;
 		cfg.deadline_ns = 1000;
-		run_ok(&cfg);
-		assert_true(row.num[IOM_COL_n_expired] == 500 && total_terminal() == 500);
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_expired] == 500 && iomt_terminal(&row) == 500);
 		assert_true(row.num[IOM_COL_n_late] == 0);
 
 		cfg = base_cfg(m, IOM_WL_TIMER, 10);
@@ -712,7 +671,7 @@ static void test_uring_timer_strategies(void **state)
 		cfg.wl.bimodal_ns = 300000000;
 		cfg.deadline_ns = 100000000;
 		cfg.tasks = 100;
-		run_ok(&cfg);
+		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(row.num[IOM_COL_n_expired] == 10);
 		assert_true(row.num[IOM_COL_n_completed] == 90);
 	}
@@ -772,7 +731,7 @@ static void test_cancel_aborts(void **state)
 		struct by_hand h;
 		uint64_t t0;
 
-		if (!model_available(model, IOM_WL_TIMER))
+		if (!iomt_model_available(model, IOM_WL_TIMER))
 			continue;
 		by_hand_init(&h, model);
 		t0 = iom_now_ns();
@@ -839,7 +798,7 @@ static void test_uring_timer_by_hand(void **state)
 	const struct iom_model *m = iom_model_find("uring");
 
 	assert_non_null(m);
-	if (!model_available(m, IOM_WL_TIMER))
+	if (!iomt_model_available(m, IOM_WL_TIMER))
 		return;
 	for (int how = IOM_URING_TIMER_HEAP; how <= IOM_URING_TIMER_OP; how++) {
 		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
@@ -940,10 +899,8 @@ static int setup_dir(void **state)
 
 static int remove_dir(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd);
+	iomt_rm_tree(tmpdir);
+	return 0;
 }
 
 int main(void)
