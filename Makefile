@@ -34,6 +34,8 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS = $(BUILD)/tests/helpers.o
 .SECONDARY: $(TEST_HELPERS) $(TEST_BINS:%=%.o)
+# A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
+STUB_BIN = $(BUILD)/tests/iomodels-stub
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
 all: $(BIN)
@@ -113,8 +115,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPERS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
+$(STUB_BIN): $(BUILD)/cli/main.o $(BUILD)/tests/stub_models.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Tests: every cmocka binary, then one closing line "N passed, N failed".
-test: $(BIN) $(TEST_BINS)
+test: $(BIN) $(STUB_BIN) $(TEST_BINS)
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
 # Sanitizers in their own build trees, so they never mix with the normal objects.
