@@ -3,6 +3,7 @@
 #   make            build build/iomodels          make test    run the cmocka tests
 #   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
 #   make deps       install the Debian packages (as root)   make clean
+#   make mutate     every promise's line, broken once, must fail a test
 
 BUILD   ?= build
 CC      ?= cc
@@ -37,7 +38,7 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 # A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead mutate
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -131,6 +132,10 @@ check:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan \
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
+
+# Mutation check: every line of tests/mutants.txt broken in a scratch copy must fail its tests.
+mutate: $(BIN)
+	$(Q)$(PYTHON) scripts/mutate $(ARGS)
 
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
