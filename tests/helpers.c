@@ -189,9 +189,13 @@ int iomt_count_lines(const char *text, const char *prefix)
 	size_t plen = strlen(prefix);
 	int n = 0;
 
-	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+	for (const char *line = text; line && *line;) {
 		if (!strncmp(line, prefix, plen))
 			n++;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
 	return n;
 }
 

@@ -16,6 +16,7 @@
  *   cannot all be stale once (N - 1) x P >= L: zero wrong EXPIRED is a consequence, not a
  *   measurement.
  */
+#include "scenario/scenario.h"
 #include "tests/helpers.h"
 
 #include <dirent.h>
@@ -356,6 +357,69 @@ static void test_retry_storm(void **state)
 		assert_true(row_num(x, rows[i], "drain_ns") >= 0);
 	}
 	assert_true(row_num(x, "none", "busy") > 0);
+	/* The verdict printed is the one its own rows give (the CSV's figures, rounded). */
+	{
+		struct iom_rs_row rs[3];
+		char verdict[1536];
+
+		for (int i = 0; i < 3; i++)
+			rs[i] = (struct iom_rs_row){ true, row_num(x, rows[i], "busy"),
+						     row_num(x, rows[i], "goodput_per_s"),
+						     row_num(x, rows[i], "drain_ns") };
+		iom_rs_verdict(rs, 1500, 1000, verdict, sizeof(verdict));
+		if (!strstr(x->r.out, verdict))
+			fail_msg("printed verdict is not its rows' verdict:\n%s\nwant:\n%s",
+				 x->r.out, verdict);
+	}
+}
+
+/*
+ * The verdicts follow the rows they are given: fed figures that contradict the usual outcome,
+ * they say "not shown" and name the figures; fed the usual ones, they state it.
+ */
+static void test_verdicts_follow_rows(void **state)
+{
+	struct iom_tg_row usual[] = {
+		{ "threads", false, true, 12 }, { "threads", true, true, 0 },
+		{ "uring", false, true, 9 },	{ "uring", true, true, 0 },
+	};
+	struct iom_tg_row against[] = {
+		{ "threads", false, true, 0 }, { "threads", true, true, 0 },
+		{ "uring", false, true, 9 },   { "uring", true, true, 3 },
+		{ "epoll", false, false, 0 },
+	};
+	struct iom_tg_row none[] = { { "threads", false, false, 5 } };
+	struct iom_rs_row rs_usual[3] = { { true, 900, 950, 4e6 }, { true, 800, 960, 9e6 },
+					  { true, 700, 970, 8e6 } };
+	struct iom_rs_row rs_against[3] = { { true, 0, 950, 9e6 }, { true, 800, 2500, 4e6 },
+					    { true, 700, 970, 8e6 } };
+	char v[1536];
+
+	iom_tg_verdict(usual, 4, v, sizeof(v));
+	assert_non_null(strstr(v, "verdict: in all 4 cells, without a key every retry"));
+	assert_null(strstr(v, "not shown"));
+	iom_tg_verdict(against, 5, v, sizeof(v));
+	print_message("%s\n", v);
+	assert_non_null(strstr(v, "verdict: not shown"));
+	assert_non_null(strstr(v, "threads without a key: 0 duplicates"));
+	assert_non_null(strstr(v, "uring with the key: 3 duplicates"));
+	assert_null(strstr(v, "epoll"));	/* a cell that did not run says nothing */
+	iom_tg_verdict(none, 1, v, sizeof(v));
+	assert_non_null(strstr(v, "not measured"));
+
+	iom_rs_verdict(rs_usual, 3000, 1000, v, sizeof(v));
+	assert_non_null(strstr(v, "a backoff moved retries later"));
+	assert_null(strstr(v, "Not shown"));
+	iom_rs_verdict(rs_against, 3000, 1000, v, sizeof(v));
+	print_message("%s\n", v);
+	assert_non_null(strstr(v, "Not shown"));
+	assert_non_null(strstr(v, "no BUSY answer without backoff (0)"));
+	assert_non_null(strstr(v, "did not drain later than none (4.0 / 8.0 vs 9.0 ms)"));
+	assert_non_null(strstr(v, "goodput 2500/s above the capacity 1000/s (exp)"));
+	assert_null(strstr(v, "moved retries later, which"));
+	rs_against[2].ok = false;
+	iom_rs_verdict(rs_against, 3000, 1000, v, sizeof(v));
+	assert_non_null(strstr(v, "not measured"));
 }
 
 /*
@@ -407,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_storm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+		cmocka_unit_test(test_verdicts_follow_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
