@@ -7,8 +7,10 @@
  * - timer slack 1 ns: recorded in run.json by a real run, and in force in the submitter threads;
  * - offsets: a pure function of the seed and the task's sequence number, so every model and
  *   every concurrency reads the same blocks;
- * - a block device is used only with --allow-device.
+ * - a block device is used only with --allow-device;
+ * - backoff shapes: exp doubles from the base to the cap, exp-jitter draws below that.
  */
+#include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
@@ -238,6 +240,100 @@ static void test_block_device_refused(void **state)
 		fail_msg("%s with --allow-device: %s", dev, err.msg);
 }
 
+/*
+ * A sync model whose every attempt fails (-EIO), recording per task when each attempt started
+ * and ended: the gap between an attempt's end and the next one's start is its backoff.
+ */
+#define BO_TASKS	20
+#define BO_RETRIES	4
+struct bo_task {
+	uint64_t start[BO_RETRIES + 1], end[BO_RETRIES + 1];
+	unsigned int attempts;
+};
+static struct bo_task bo[BO_TASKS];
+static uint64_t bo_ids[BO_TASKS];
+static unsigned int bo_nr;
+static pthread_mutex_t bo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int bo_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	uint64_t now = iom_now_ns();
+	unsigned int i;
+
+	pthread_mutex_lock(&bo_lock);
+	for (i = 0; i < bo_nr && bo_ids[i] != t->id; i++)
+		;
+	if (i == bo_nr && bo_nr < BO_TASKS)
+		bo_ids[bo_nr++] = t->id;
+	if (i < BO_TASKS && bo[i].attempts <= BO_RETRIES) {
+		bo[i].start[bo[i].attempts] = now;
+		bo[i].end[bo[i].attempts++] = now;
+	}
+	pthread_mutex_unlock(&bo_lock);
+	ctx->now_ns = now;
+	iom_task_finish(t, -EIO, IOM_CAUSE_OP, now);
+	return IOM_Q_DONE;
+}
+
+static const struct iom_model bo_model = {
+	.name = "always-fails", .probe = slack_probe, .setup = slack_setup,
+	.submit = bo_submit, .teardown = slack_teardown,
+};
+
+/* Run BO_TASKS tasks, each failing 1 + BO_RETRIES times; the backoffs in ns, [task][retry]. */
+static void backoffs(enum iom_backoff how, double gap[BO_TASKS][BO_RETRIES])
+{
+	struct iom_cfg cfg = iomt_cfg(&bo_model, IOM_WL_NOP, 4, NULL);
+
+	memset(bo, 0, sizeof(bo));
+	bo_nr = 0;
+	cfg.tasks = BO_TASKS;
+	cfg.retry_failed = true;
+	cfg.retry_max = BO_RETRIES;
+	cfg.backoff = how;
+	cfg.backoff_base_ns = 2000000;
+	cfg.backoff_cap_ns = 8000000;
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_true(row.num[IOM_COL_n_failed] == BO_TASKS);
+	assert_true(row.num[IOM_COL_retries] == BO_TASKS * BO_RETRIES);
+	assert_int_equal(bo_nr, BO_TASKS);
+	for (int i = 0; i < BO_TASKS; i++) {
+		assert_int_equal(bo[i].attempts, BO_RETRIES + 1);
+		for (int k = 0; k < BO_RETRIES; k++)
+			gap[i][k] = (double)(bo[i].start[k + 1] - bo[i].end[k]);
+	}
+}
+
+/*
+ * Backoff shapes, base 2 ms, cap 8 ms: exp waits at least 2, 4, 8, 8 ms before retries 1..4
+ * (a lower bound: a loaded machine only adds); exp-jitter draws each wait uniformly below
+ * that, so its shortest wait before the fourth retry (20 draws below 8 ms, fixed by the seed)
+ * falls well under 8 ms, where exp's never does.
+ */
+static void test_backoff_shapes(void **state)
+{
+	static double gap[BO_TASKS][BO_RETRIES];
+	const double want[BO_RETRIES] = { 2e6, 4e6, 8e6, 8e6 };
+	double shortest = 1e18;
+
+	backoffs(IOM_BACKOFF_EXP, gap);
+	for (int i = 0; i < BO_TASKS; i++)
+		for (int k = 0; k < BO_RETRIES; k++)
+			if (gap[i][k] < want[k])
+				fail_msg("exp: task %d waited %.2f ms before retry %d, want >= %.0f",
+					 i, gap[i][k] / 1e6, k + 1, want[k] / 1e6);
+	backoffs(IOM_BACKOFF_EXP_JITTER, gap);
+	for (int i = 0; i < BO_TASKS; i++)
+		if (gap[i][BO_RETRIES - 1] < shortest)
+			shortest = gap[i][BO_RETRIES - 1];
+	print_message("exp-jitter: shortest wait before retry %d: %.2f ms (cap 8 ms)\n",
+		      BO_RETRIES, shortest / 1e6);
+	if (!(shortest < 6e6))
+		fail_msg("exp-jitter: every wait before retry %d >= %.2f ms: no jitter", BO_RETRIES,
+			 shortest / 1e6);
+	backoffs(IOM_BACKOFF_NONE, gap);
+}
+
 static int setup(void **state)
 {
 	return iomt_mkdtemp(tmpdir, sizeof(tmpdir), "driver");
@@ -257,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_timer_slack_in_run_json),
 		cmocka_unit_test(test_offsets_from_seed),
 		cmocka_unit_test(test_block_device_refused),
+		cmocka_unit_test(test_backoff_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
