@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/driver.h"
+#include "core/model.h"
 
 /* IOM_TEST_STRICT set to anything but "", "0", "no", "false" or "off": a skip is a failure. */
 bool iomt_strict(void);
@@ -90,6 +91,13 @@ const char *iomt_csv_str(const struct iomt_csv *c, int r, const char *name);
 double iomt_csv_num(const struct iomt_csv *c, int r, const char *name);
 /* The first row (after the header) whose column name holds value, or -1. */
 int iomt_csv_find(const struct iomt_csv *c, const char *name, const char *value);
+
+/*
+ * Every model of the models table (iom_models), m a const struct iom_model *: a case written
+ * over FOR_EACH_MODEL runs on a new model as soon as it is in the table.
+ */
+#define FOR_EACH_MODEL(m)                                                                      \
+	for (const struct iom_model *const *m##_at = iom_models, *m = *m##_at; m; m = *++m##_at)
 
 /* One cell in process: everything small and deterministic (200 us timers, a 4 MiB file in dir
  * read in 4 KiB blocks, 64-byte rpc payloads, seed 7, 500 tasks, reaped one at a time). */

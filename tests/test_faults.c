@@ -118,10 +118,10 @@ static void test_kill_after_expired(void **state)
  */
 static void test_drop_conn(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base(iom_models[m], IOM_WL_RPC);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base(m, IOM_WL_RPC);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		cfg.fault_drop_ppm = 200000;
 		cfg.verify = true;

@@ -2,7 +2,8 @@
 /*
  * The cross-model table: every case on every model that can run it, through the same driver
  * (iom_run_cell) a user's run goes through, plus a few cases that drive a model by hand
- * (cancel from another thread, a deadline racing a timer).
+ * (cancel from another thread). A new model in the models table gets every case here; what
+ * only one model has is in its own file (test_uring.c, test_epoll.c, test_kernel_free.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -37,12 +38,12 @@ static void test_conservation(void **state)
 	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
 	static const unsigned int cs[] = { 1, 4, 32 };
 
-	for (size_t m = 0; iom_models[m]; m++)
+	FOR_EACH_MODEL(m)
 		for (size_t w = 0; w < 3; w++) {
-			if (!iomt_model_available(iom_models[m], wls[w]))
+			if (!iomt_model_available(m, wls[w]))
 				continue;
 			for (size_t c = 0; c < 3; c++) {
-				struct iom_cfg cfg = base_cfg(iom_models[m], wls[w], cs[c]);
+				struct iom_cfg cfg = base_cfg(m, wls[w], cs[c]);
 
 				cfg.tasks = wls[w] == IOM_WL_TIMER ? 300 : 2000;
 				iomt_run_ok(&cfg, &row, &hist);
@@ -58,10 +59,10 @@ static void test_conservation(void **state)
 /* The same with a ramp and a runtime window: every task made is accounted for. */
 static void test_conservation_runtime(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 16);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 16);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.tasks = 0;
 		cfg.ramp_ns = 50000000;
@@ -77,10 +78,10 @@ static void test_conservation_runtime(void **state)
 /* A timer task can never end before its latency (a lower bound the kernel guarantees). */
 static void test_timer_lower_bound(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 8);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 2000000;
 		cfg.tasks = 200;
@@ -93,11 +94,11 @@ static void test_timer_lower_bound(void **state)
 /* Reads return the bytes the file holds at their offsets, buffered and O_DIRECT. */
 static void test_file_verify(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++)
+	FOR_EACH_MODEL(m)
 		for (int direct = 0; direct < 2; direct++) {
-			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 8);
+			struct iom_cfg cfg = base_cfg(m, IOM_WL_FILE, 8);
 
-			if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
+			if (!iomt_model_available(m, IOM_WL_FILE))
 				continue;
 			cfg.verify = true;
 			cfg.wl.direct = direct;
@@ -117,10 +118,10 @@ static void test_file_verify_detects_corruption(void **state)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/corrupt.dat", tmpdir);
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_FILE, 4);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
+		if (!iomt_model_available(m, IOM_WL_FILE))
 			continue;
 		unlink(path);
 		snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s", path);
@@ -142,10 +143,10 @@ static void test_file_verify_detects_corruption(void **state)
 /* Writes go to our own file only, and leave it verifiable. */
 static void test_file_write(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_FILE, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_FILE, 4);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_FILE))
+		if (!iomt_model_available(m, IOM_WL_FILE))
 			continue;
 		cfg.wl.write = true;
 		iomt_run_ok(&cfg, &row, &hist);
@@ -182,10 +183,10 @@ static void test_file_refuses_foreign_write(void **state)
 /* A deadline below the timer: EXPIRED, never ABORTED or FAILED. */
 static void test_deadline_expires(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 4);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 50000000;
 		cfg.deadline_ns = 5000000;
@@ -203,10 +204,10 @@ static void test_deadline_expires(void **state)
 /* A deadline above the timer: the timer fires first and the task is COMPLETED. */
 static void test_deadline_not_hit(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 4);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 1000000;
 		cfg.deadline_ns = 500000000;
@@ -220,10 +221,10 @@ static void test_deadline_not_hit(void **state)
 /* A bimodal service time: exactly the slow fraction expires. */
 static void test_bimodal_deadline(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 10);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 10);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.wl.latency_ns = 100000;
 		cfg.wl.dist = IOM_DIST_BIMODAL;
@@ -240,10 +241,10 @@ static void test_bimodal_deadline(void **state)
 /* Open loop at a low rate: the asked rate is met and latency is the service time. */
 static void test_open_loop_low_rate(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 8);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 8);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.tasks = 0;
 		cfg.rate = 500;
@@ -271,11 +272,11 @@ static void test_rpc_echo(void **state)
 {
 	static const unsigned int cs[] = { 1, 8, 64 };
 
-	for (size_t m = 0; iom_models[m]; m++) {
-		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
+	FOR_EACH_MODEL(m) {
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		for (size_t c = 0; c < 3; c++) {
-			struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, cs[c]);
+			struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, cs[c]);
 
 			cfg.wl.latency_ns = c == 1 ? 200000 : 0;
 			cfg.wl.payload = c == 2 ? 4000 : 64;
@@ -286,7 +287,7 @@ static void test_rpc_echo(void **state)
 			/* The backend echoed 1000 requests: it used CPU, and the count was read. */
 			if (!(row.num[IOM_COL_cpu_backend_ns] > 0))
 				fail_msg("%s C=%u: cpu_backend_ns %g after 1000 echos",
-					 iom_models[m]->name, cs[c], row.num[IOM_COL_cpu_backend_ns]);
+					 m->name, cs[c], row.num[IOM_COL_cpu_backend_ns]);
 			assert_false(isnan(row.num[IOM_COL_tcp_retrans]));
 			assert_true(row.num[IOM_COL_tcp_retrans] >= 0);
 		}
@@ -389,15 +390,15 @@ static void *dropper_accept(void *arg)
 
 static void test_rpc_backend_drops_connections(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 4);
 		struct sockaddr_in sa = { .sin_family = AF_INET,
 					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t sl = sizeof(sa);
 		struct dropper d = { 0 };
 		double dropped;
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		d.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		assert_true(d.lfd >= 0);
@@ -420,7 +421,7 @@ static void test_rpc_backend_drops_connections(void **state)
 			pthread_join(d.conns[i], NULL);
 		dropped = atomic_load(&d.nr_dropped);
 		print_message("%s: %g dropped, %g completed, %g failed, %g partial\n",
-			      iom_models[m]->name, dropped, row.num[IOM_COL_n_completed],
+			      m->name, dropped, row.num[IOM_COL_n_completed],
 			      row.num[IOM_COL_n_failed], row.num[IOM_COL_n_partial]);
 		/* Each drop costs the one task on that connection; the slot goes on with a new one. */
 		assert_true(dropped >= DROP_TASKS / DROP_EVERY - 1);
@@ -432,10 +433,10 @@ static void test_rpc_backend_drops_connections(void **state)
 /* Service time above the deadline: EXPIRED on every model; a tail: exactly the slow ones. */
 static void test_rpc_deadline(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 4);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 4);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		cfg.wl.latency_ns = 20000000;
 		cfg.deadline_ns = 2000000;
@@ -471,10 +472,10 @@ static void test_rpc_deadline_cuts_big_frames(void **state)
 	 * come, with data queued. A plain backend did the same under enough CPU load; a slow
 	 * (sanitized) backend just hit it more often. It now reads to EAGAIN.
 	 */
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_RPC, 8);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 8);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		cfg.wl.payload = 256 << 10;
 		cfg.wl.latency_ns = 1000000;
@@ -485,7 +486,7 @@ static void test_rpc_deadline_cuts_big_frames(void **state)
 		iomt_run_ok(&cfg, &row, &hist);
 		assert_true(iomt_terminal(&row) == 400);
 		if (row.num[IOM_COL_n_failed] != 0 || row.num[IOM_COL_n_partial] != 0)
-			fail_msg("%s: %.0f FAILED, %.0f PARTIAL of 400", iom_models[m]->name,
+			fail_msg("%s: %.0f FAILED, %.0f PARTIAL of 400", m->name,
 				 row.num[IOM_COL_n_failed], row.num[IOM_COL_n_partial]);
 	}
 }
@@ -542,10 +543,10 @@ static void test_timeline_marks(void **state)
 	snprintf(path, sizeof(path), "%s/timeline.csv", tmpdir);
 	snprintf(marks, sizeof(marks), "%s-marks.csv", path);
 	unlink(marks);
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base_cfg(iom_models[m], IOM_WL_TIMER, 2);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
 
-		if (!iomt_model_available(iom_models[m], IOM_WL_TIMER))
+		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.timeline = path;
 		cfg.tasks = 20;
@@ -563,127 +564,6 @@ static void test_timeline_marks(void **state)
 	if (submits != 20 * runs || completes != 20 * runs)
 		fail_msg("%d submit and %d complete marks for %d runs of 20 tasks", submits,
 			 completes, runs);
-}
-
-/* uring's opt-in variants and several submitters still conserve every task. */
-static void test_uring_variants(void **state)
-{
-	const struct iom_model *m = iom_model_find("uring");
-	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
-
-	assert_non_null(m);
-	if (!iomt_model_available(m, IOM_WL_NOP))
-		return;
-	for (int v = 0; v < 4; v++)
-		for (size_t w = 0; w < 3; w++) {
-			struct iom_cfg cfg = base_cfg(m, wls[w], 16);
-
-			cfg.sqpoll = v == 0;
-			cfg.jobs = v == 1 ? 3 : 0;	/* 16 over 3 submitters: 6 + 5 + 5 */
-			cfg.fixed_buffers = v == 2;
-			cfg.batch_complete = v == 3 ? 4 : 1;
-			if (v == 0) {
-				CPU_ZERO(&cfg.cpus);
-				CPU_SET(0, &cfg.cpus);
-				cfg.cpus_set = true;
-			}
-			cfg.verify = wls[w] == IOM_WL_FILE;
-			cfg.tasks = 1000;
-			iomt_run_ok(&cfg, &row, &hist);
-			assert_true(row.num[IOM_COL_n_completed] == 1000);
-			assert_true(row.num[IOM_COL_jobs] == (v == 1 ? 3 : 1));
-			if (v == 0)
-				assert_non_null(strstr(row.str[IOM_COL_variant], "sqpoll"));
-			if (v == 2 && wls[w] == IOM_WL_FILE)
-				assert_non_null(strstr(row.str[IOM_COL_variant], "fixedbufs"));
-		}
-}
-
-/*
- * uring's two timer strategies (--uring-timer): each is recorded in variant (heap by default,
- * and neither outside the timer workload), conserves every task, never ends one before its
- * time, and decides deadlines as the other models do: below D all EXPIRED (not before the
- * deadline), above D all COMPLETED, and exactly the slow fraction of a bimodal mix.
- */
-static void test_uring_timer_strategies(void **state)
-{
-	static const struct {
-		enum iom_uring_timer how;
-		const char *variant;
-	} vs[] = {
-		{ IOM_URING_TIMER_HEAP, "+timer-heap+timeout" },
-		{ IOM_URING_TIMER_OP, "+timeout-per-task" },
-	};
-	const struct iom_model *m = iom_model_find("uring");
-	struct iom_cfg cfg;
-
-	assert_non_null(m);
-	if (!iomt_model_available(m, IOM_WL_TIMER))
-		return;
-	cfg = base_cfg(m, IOM_WL_TIMER, 16);
-	iomt_run_ok(&cfg, &row, &hist);
-	assert_non_null(strstr(row.str[IOM_COL_variant], "+timer-heap+timeout"));
-	cfg = base_cfg(m, IOM_WL_NOP, 16);
-	iomt_run_ok(&cfg, &row, &hist);
-	assert_null(strstr(row.str[IOM_COL_variant], "time"));
-	for (size_t v = 0; v < 2; v++) {
-		cfg = base_cfg(m, IOM_WL_TIMER, 16);
-		cfg.uring_timer = vs[v].how;
-		cfg.wl.latency_ns = 20000;
-		cfg.tasks = 2000;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_string_equal(row.str[IOM_COL_variant] + strlen(row.str[IOM_COL_variant]) -
-				    strlen(vs[v].variant), vs[v].variant);
-		assert_true(row.num[IOM_COL_n_completed] == 2000 && iomt_terminal(&row) == 2000);
-		assert_true(hist.min >= 20000);
-
-		/* Open loop, exponential times: later tasks often due first (the heap re-arms). */
-		cfg = base_cfg(m, IOM_WL_TIMER, 64);
-		cfg.uring_timer = vs[v].how;
-		cfg.wl.dist = IOM_DIST_EXP;
-		cfg.tasks = 0;
-		cfg.rate = 5000;
-		cfg.runtime_ns = 200000000;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_true(row.num[IOM_COL_submitted] > 500);
-		assert_true(iomt_terminal(&row) == row.num[IOM_COL_submitted]);
-		assert_true(row.num[IOM_COL_n_completed] == row.num[IOM_COL_submitted]);
-
-		cfg = base_cfg(m, IOM_WL_TIMER, 4);
-		cfg.uring_timer = vs[v].how;
-		cfg.wl.latency_ns = 50000000;
-		cfg.deadline_ns = 5000000;
-		cfg.tasks = 8;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_true(row.num[IOM_COL_n_expired] == 8 && iomt_terminal(&row) == 8);
-		assert_true(hist.min >= 5000000);
-
-		cfg.wl.latency_ns = 1000000;
-		cfg.deadline_ns = 500000000;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_true(row.num[IOM_COL_n_completed] == 8 && iomt_terminal(&row) == 8);
-
-		/* Both times past before the kernel sees the task: still EXPIRED, never late. */
-		cfg = base_cfg(m, IOM_WL_TIMER, 16);
-		cfg.uring_timer = vs[v].how;
-		cfg.wl.latency_ns = 5000;
-		cfg.deadline_ns = 1000;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_true(row.num[IOM_COL_n_expired] == 500 && iomt_terminal(&row) == 500);
-		assert_true(row.num[IOM_COL_n_late] == 0);
-
-		cfg = base_cfg(m, IOM_WL_TIMER, 10);
-		cfg.uring_timer = vs[v].how;
-		cfg.wl.latency_ns = 100000;
-		cfg.wl.dist = IOM_DIST_BIMODAL;
-		cfg.wl.bimodal_p = 0.1;
-		cfg.wl.bimodal_ns = 300000000;
-		cfg.deadline_ns = 100000000;
-		cfg.tasks = 100;
-		iomt_run_ok(&cfg, &row, &hist);
-		assert_true(row.num[IOM_COL_n_expired] == 10);
-		assert_true(row.num[IOM_COL_n_completed] == 90);
-	}
 }
 
 /* --- a model driven by hand: cancel, and the invariant's own failure --- */
@@ -735,8 +615,8 @@ static void *submit_thread(void *arg)
 /* A cancel gives ABORTED: sync from another thread, async from the submitter. */
 static void test_cancel_aborts(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		const struct iom_model *model = iom_models[m];
+	FOR_EACH_MODEL(m) {
+		const struct iom_model *model = m;
 		struct by_hand h;
 		uint64_t t0;
 
@@ -766,101 +646,6 @@ static void test_cancel_aborts(void **state)
 		assert_true(iom_now_ns() - t0 < 2000000000ull);
 		model->teardown(&h.ctx);
 		iom_workload_close(&h.wl);
-	}
-}
-
-/* One hand-driven uring timer task: submit it, RUNNING, due latency_ns from now. */
-static void hand_submit(const struct iom_model *m, struct iom_ctx *ctx, struct iom_task *t,
-			uint64_t seq, uint64_t latency_ns, uint64_t deadline_in_ns)
-{
-	uint64_t now = iom_now_ns();
-
-	iom_task_init(t, iom_task_id(seq, t->slot), now, deadline_in_ns ? now + deadline_in_ns : 0);
-	iom_workload_next(ctx->wl, seq, t);
-	t->latency_ns = latency_ns;
-	iom_task_start(t, now);
-	assert_int_equal(m->submit(ctx, t), IOM_Q_QUEUED);
-}
-
-/*
- * Reap until n more tasks are reported (at most 5 s); returns the time it took. Each wait may
- * last 2 s: a task that ends sooner was woken by the kernel, not by the reap's timeout.
- */
-static uint64_t hand_reap(const struct iom_model *m, struct iom_ctx *ctx, uint64_t n)
-{
-	uint64_t t0 = iom_now_ns(), want = ctx->nr_reported + n;
-
-	while (ctx->nr_reported < want && iom_now_ns() - t0 < 5000000000ull)
-		assert_true(m->reap(ctx, 1, ctx->depth, 2000000000) >= 0);
-	assert_true(ctx->nr_reported == want);
-	return iom_now_ns() - t0;
-}
-
-/*
- * uring by hand, both timer strategies. A 2 ms task submitted after a 5 s one ends in
- * milliseconds (heap: the armed TIMEOUT is moved earlier). A cancel: ABORTED; past the task's
- * end: COMPLETED (it won the race); past its deadline, below its end: EXPIRED (heap; see below
- * for op). Each task is reported once, in one terminal state.
- */
-static void test_uring_timer_by_hand(void **state)
-{
-	const struct iom_model *m = iom_model_find("uring");
-
-	assert_non_null(m);
-	if (!iomt_model_available(m, IOM_WL_TIMER))
-		return;
-	for (int how = IOM_URING_TIMER_HEAP; how <= IOM_URING_TIMER_OP; how++) {
-		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
-		struct iom_err err = { "" };
-		struct iom_task tasks[2] = { { .slot = 0 }, { .slot = 1 } };
-		struct iom_workload wl;
-		struct iom_ctx ctx = { .cfg = &cfg, .wl = &wl, .depth = 2, .tasks = tasks };
-
-		cfg.uring_timer = (enum iom_uring_timer)how;
-		assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
-		assert_int_equal(m->setup(&ctx), 0);
-
-		hand_submit(m, &ctx, &tasks[0], 1, 5000000000ull, 0);
-		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);	/* in the kernel: armed at 5 s */
-		hand_submit(m, &ctx, &tasks[1], 2, 2000000, 0);
-		assert_true(hand_reap(m, &ctx, 1) < 1000000000ull);	/* 2 ms, not 2 s */
-		assert_int_equal(atomic_load(&tasks[1].state), IOM_COMPLETED);
-		assert_true(tasks[1].t_end_ns - tasks[1].t_submit_ns >= 2000000);
-		assert_int_equal(atomic_load(&tasks[0].state), IOM_RUNNING);
-
-		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
-		hand_reap(m, &ctx, 1);
-		assert_int_equal(atomic_load(&tasks[0].state), IOM_ABORTED);
-
-		hand_submit(m, &ctx, &tasks[0], 3, 1000000, 0);
-		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
-		usleep(3000);
-		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
-		hand_reap(m, &ctx, 1);
-		assert_int_equal(atomic_load(&tasks[0].state), IOM_COMPLETED);
-
-		hand_submit(m, &ctx, &tasks[1], 4, 5000000000ull, 1000000);
-		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
-		usleep(3000);
-		assert_int_equal(m->cancel(&ctx, &tasks[1]), 0);
-		hand_reap(m, &ctx, 1);
-		/*
-		 * op: the deadline's hrtimer fired, but under DEFER_TASKRUN its cancel of the
-		 * TIMEOUT runs only in our next enter, after that enter submits ASYNC_CANCEL: the
-		 * kernel lets the cancel win (ABORTED).
-		 */
-		if (how == IOM_URING_TIMER_HEAP)
-			assert_int_equal(atomic_load(&tasks[1].state), IOM_EXPIRED);
-		else
-			assert_true(atomic_load(&tasks[1].state) == IOM_EXPIRED ||
-				    atomic_load(&tasks[1].state) == IOM_ABORTED);
-		assert_int_equal(atomic_load(&tasks[0].nr_late) + atomic_load(&tasks[1].nr_late), 0);
-
-		/* Nothing else comes back: no task in flight, none reported. */
-		assert_true(m->reap(&ctx, 0, 2, 0) == 0);
-		assert_true(ctx.nr_reported == 4);
-		m->teardown(&ctx);
-		iom_workload_close(&wl);
 	}
 }
 
@@ -933,9 +718,6 @@ int main(void)
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
 		cmocka_unit_test(test_timeline_marks),
-		cmocka_unit_test(test_uring_variants),
-		cmocka_unit_test(test_uring_timer_strategies),
-		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_aborts),
 		cmocka_unit_test(test_invariant_catches_double_report),
 	};
