@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "core/rpc.h"
 
 bool iomt_strict(void)
 {
@@ -378,4 +379,49 @@ void iomt_run_ok(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	if (row->num[IOM_COL_submitted] != iomt_terminal(row))
 		fail_msg("%s %s: submitted %g, terminal %g", cfg->model->name,
 			 iom_wl_name(cfg->wl.kind), row->num[IOM_COL_submitted], iomt_terminal(row));
+}
+
+void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg)
+{
+	struct iom_err err = { "" };
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = *cfg;
+	assert_int_equal(posix_memalign(&h->buf, 4096, 1 << 16), 0);
+	if (iom_workload_open(&h->wl, &h->cfg.wl, &err))
+		fail_msg("%s: %s", iom_wl_name(cfg->wl.kind), err.msg);
+	h->t.slot = 0;
+	h->t.fd = -1;
+	h->t.buf = h->buf;
+	if (cfg->wl.kind == IOM_WL_RPC) {
+		h->t.fd = iom_rpc_connect(&h->wl.addr, &err);
+		if (h->t.fd < 0)
+			fail_msg("rpc connect: %s", err.msg);
+	}
+	h->ctx.cfg = &h->cfg;
+	h->ctx.wl = &h->wl;
+	h->ctx.depth = 1;
+	h->ctx.tasks = &h->t;
+	assert_int_equal(cfg->model->setup(&h->ctx), 0);
+	iom_task_init(&h->t, iom_task_id(1, 0), iom_now_ns(), 0);
+	iom_workload_next(&h->wl, 1, &h->t);
+}
+
+void iomt_hand_wait(struct iomt_hand *h, uint64_t t0, uint64_t within_ns)
+{
+	const struct iom_model *m = h->cfg.model;
+
+	if (m->flush)
+		assert_true(m->flush(&h->ctx) >= 0);
+	while (!h->ctx.nr_reported && iom_now_ns() - t0 < within_ns)
+		assert_true(m->reap(&h->ctx, 1, 1, 100000000) >= 0);
+}
+
+void iomt_hand_close(struct iomt_hand *h)
+{
+	h->cfg.model->teardown(&h->ctx);
+	if (h->t.fd >= 0)
+		close(h->t.fd);
+	iom_workload_close(&h->wl);
+	free(h->buf);
 }

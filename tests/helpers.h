@@ -20,6 +20,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "core/workload.h"
 
 /* IOM_TEST_STRICT set to anything but "", "0", "no", "false" or "off": a skip is a failure. */
 bool iomt_strict(void);
@@ -108,5 +109,23 @@ double iomt_terminal(const struct iom_row *row);
 bool iomt_model_available(const struct iom_model *m, enum iom_wl_kind wl);
 /* iom_run_cell that must end "ok" with every submitted task in exactly one terminal state. */
 void iomt_run_ok(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist);
+
+/*
+ * One task of one model driven by hand, set up as the driver sets a slot up: a 64 KiB aligned
+ * buffer, for rpc the slot's connection (made before the model's setup, which registers it),
+ * the model set up, the task made (seq 1, slot 0) but not started. The caller may adjust the
+ * task, then iom_task_start and ->submit; iomt_hand_wait reaps until it is reported.
+ */
+struct iomt_hand {
+	struct iom_cfg cfg;
+	struct iom_workload wl;
+	struct iom_task t;
+	struct iom_ctx ctx;
+	void *buf;
+};
+void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg);
+/* ->flush if any, then ->reap until the task is reported or within_ns passed since t0. */
+void iomt_hand_wait(struct iomt_hand *h, uint64_t t0, uint64_t within_ns);
+void iomt_hand_close(struct iomt_hand *h);
 
 #endif

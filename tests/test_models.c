@@ -190,47 +190,28 @@ static void test_file_refuses_foreign_write(void **state)
 static void partial_by_hand(const struct iom_model *m, enum iom_on_partial policy)
 {
 	struct iom_cfg cfg = base_cfg(m, IOM_WL_FILE, 1);
-	struct iom_err err = { "" };
-	struct iom_workload wl;
-	struct iom_task t = { 0 };
-	struct iom_ctx ctx = { 0 };
-	void *buf = aligned_alloc(4096, cfg.wl.bs);
-	uint64_t t0 = iom_now_ns();
+	const char *how = policy == IOM_PARTIAL_ACCEPT ? "accept" : "resubmit";
+	struct iomt_hand h;
+	uint64_t t0;
 	int ret;
 
-	assert_non_null(buf);
 	cfg.on_partial = policy;
-	assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
-	ctx.cfg = &cfg;
-	ctx.wl = &wl;
-	ctx.depth = 1;
-	ctx.tasks = &t;
-	assert_int_equal(m->setup(&ctx), 0);
-	iom_task_init(&t, iom_task_id(1, 0), t0, 0);
-	t.buf = buf;
-	iom_workload_next(&wl, 1, &t);
-	t.offset = cfg.wl.size - cfg.wl.bs / 2;
-	iom_task_start(&t, t0);
-	ret = m->submit(&ctx, &t);
-	if (ret == IOM_Q_QUEUED) {
-		if (m->flush)
-			assert_true(m->flush(&ctx) >= 0);
-		while (!ctx.nr_reported && iom_now_ns() - t0 < 2000000000ull)
-			assert_true(m->reap(&ctx, 1, 1, 100000000) >= 0);
-	} else {
+	iomt_hand_open(&h, &cfg);
+	h.t.offset = cfg.wl.size - cfg.wl.bs / 2;
+	t0 = iom_now_ns();
+	iom_task_start(&h.t, t0);
+	ret = m->submit(&h.ctx, &h.t);
+	if (ret == IOM_Q_QUEUED)
+		iomt_hand_wait(&h, t0, 2000000000ull);
+	else
 		assert_int_equal(ret, IOM_Q_DONE);
-	}
-	if (atomic_load(&t.state) != IOM_PARTIAL || t.done_bytes != cfg.wl.bs / 2)
-		fail_msg("%s %s: state %s, %u of %u bytes", m->name,
-			 policy == IOM_PARTIAL_ACCEPT ? "accept" : "resubmit",
-			 iom_state_name(atomic_load(&t.state)), t.done_bytes, cfg.wl.bs);
-	if (ctx.stats.nr_resubmit != (policy == IOM_PARTIAL_RESUBMIT))
-		fail_msg("%s %s: %llu resubmits, want %d", m->name,
-			 policy == IOM_PARTIAL_ACCEPT ? "accept" : "resubmit",
-			 (unsigned long long)ctx.stats.nr_resubmit, policy == IOM_PARTIAL_RESUBMIT);
-	m->teardown(&ctx);
-	iom_workload_close(&wl);
-	free(buf);
+	if (atomic_load(&h.t.state) != IOM_PARTIAL || h.t.done_bytes != cfg.wl.bs / 2)
+		fail_msg("%s %s: state %s, %u of %u bytes", m->name, how,
+			 iom_state_name(atomic_load(&h.t.state)), h.t.done_bytes, cfg.wl.bs);
+	if (h.ctx.stats.nr_resubmit != (policy == IOM_PARTIAL_RESUBMIT))
+		fail_msg("%s %s: %llu resubmits, want %d", m->name, how,
+			 (unsigned long long)h.ctx.stats.nr_resubmit, policy == IOM_PARTIAL_RESUBMIT);
+	iomt_hand_close(&h);
 }
 
 static void test_partial_at_end_of_file(void **state)

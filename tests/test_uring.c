@@ -11,7 +11,6 @@
 
 #include "core/driver.h"
 #include "core/model.h"
-#include "core/rpc.h"
 #include "tests/helpers.h"
 
 static char tmpdir[64];
@@ -248,36 +247,15 @@ static void test_uring_timer_by_hand(void **state)
 static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 {
 	struct iom_cfg cfg = base_cfg(m, wl_kind, 1);
-	struct iom_err err = { "" };
-	struct iom_workload wl;
-	struct iom_task t = { 0 };
-	struct iom_ctx ctx = { 0 };
+	struct iomt_hand h;
 	uint64_t t0;
-	void *buf = NULL;
 	int state;
 
 	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
-	assert_int_equal(posix_memalign(&buf, 4096, 1 << 16), 0);
-	if (iom_workload_open(&wl, &cfg.wl, &err))
-		fail_msg("%s: %s", iom_wl_name(wl_kind), err.msg);
-	t.slot = 0;
-	t.fd = -1;
-	t.buf = buf;
-	if (wl_kind == IOM_WL_RPC) {
-		t.fd = iom_rpc_connect(&wl.addr, &err);
-		if (t.fd < 0)
-			fail_msg("rpc connect: %s", err.msg);
-	}
-	ctx.cfg = &cfg;
-	ctx.wl = &wl;
-	ctx.depth = 1;
-	ctx.tasks = &t;
-	assert_int_equal(m->setup(&ctx), 0);
+	iomt_hand_open(&h, &cfg);
 	t0 = iom_now_ns();
-	iom_task_init(&t, iom_task_id(1, 0), t0, 0);
-	iom_workload_next(&wl, 1, &t);
-	iom_task_start(&t, t0);
-	assert_int_equal(m->submit(&ctx, &t), IOM_Q_QUEUED);
+	iom_task_start(&h.t, t0);
+	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
 	/*
 	 * nop, file: the cancel goes in the same enter as the op, which usually completes first
 	 * (the cancel then finds nothing). rpc: after one enter, with the request sent and its
@@ -286,26 +264,21 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 	 * docs/tests.md.)
 	 */
 	if (wl_kind == IOM_WL_RPC)
-		assert_true(m->reap(&ctx, 0, 1, 0) >= 0);
-	assert_int_equal(m->cancel(&ctx, &t), 0);
-	while (!ctx.nr_reported && iom_now_ns() - t0 < 2000000000ull)
-		assert_true(m->reap(&ctx, 1, 1, 100000000) >= 0);
-	state = atomic_load(&t.state);
+		assert_true(m->reap(&h.ctx, 0, 1, 0) >= 0);
+	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
+	iomt_hand_wait(&h, t0, 2000000000ull);
+	state = atomic_load(&h.t.state);
 	print_message("uring %s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
 		      iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
 	if (wl_kind == IOM_WL_RPC)
 		assert_int_equal(state, IOM_ABORTED);
 	else
 		assert_true(state == IOM_ABORTED || state == IOM_COMPLETED);
-	assert_true(ctx.nr_reported == 1);
+	assert_true(h.ctx.nr_reported == 1);
 	/* Nothing more: no second report of the task, whatever CQEs the cancel left. */
-	assert_true(m->reap(&ctx, 0, 1, 50000000) == 0);
-	assert_true(ctx.nr_reported == 1);
-	m->teardown(&ctx);
-	if (t.fd >= 0)
-		close(t.fd);
-	iom_workload_close(&wl);
-	free(buf);
+	assert_true(m->reap(&h.ctx, 0, 1, 50000000) == 0);
+	assert_true(h.ctx.nr_reported == 1);
+	iomt_hand_close(&h);
 }
 
 static void test_cancel_nop_file_rpc(void **state)
