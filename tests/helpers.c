@@ -95,6 +95,19 @@ void iomt_write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
+char iomt_tmpdir[64];
+
+int iomt_tmpdir_setup(void **state)
+{
+	return iomt_mkdtemp(iomt_tmpdir, sizeof(iomt_tmpdir), "group");
+}
+
+int iomt_tmpdir_teardown(void **state)
+{
+	iomt_rm_tree(iomt_tmpdir);
+	return 0;
+}
+
 const char *iomt_bin(void)
 {
 	const char *bin = getenv("IOM_BIN");

@@ -43,6 +43,10 @@ int64_t iomt_now_ms(void);
 
 /* mkdtemp of "/tmp/iom_test_<name>.XXXXXX" into buf; 0 or -1. */
 int iomt_mkdtemp(char *buf, size_t len, const char *name);
+/* A group's temporary directory: cmocka group setup and teardown (iomt_mkdtemp, rm -rf). */
+extern char iomt_tmpdir[64];
+int iomt_tmpdir_setup(void **state);
+int iomt_tmpdir_teardown(void **state);
 /* rm -rf dir (no shell). */
 void iomt_rm_tree(const char *dir);
 /* A file's whole text, NUL-terminated, malloc'd; the test fails when it cannot be read. */

@@ -21,7 +21,6 @@
 #include "core/model.h"
 #include "tests/helpers.h"
 
-static char tmpdir[64];
 static struct iom_row row;
 static struct iom_hist hist;
 
@@ -105,9 +104,9 @@ static void test_timer_slack_in_run_json(void **state)
 	struct json_object *root, *meta, *slack;
 	struct iomt_proc r = { 0 };
 
-	snprintf(out, sizeof(out), "%s/slack", tmpdir);
+	snprintf(out, sizeof(out), "%s/slack", iomt_tmpdir);
 	assert_int_equal(prctl(PR_SET_TIMERSLACK, 50000, 0, 0, 0), 0);
-	iomt_run(&r, tmpdir, argv, 60000);
+	iomt_run(&r, iomt_tmpdir, argv, 60000);
 	if (r.status)
 		fail_msg("exit %d: %s", r.status, r.err);
 	iomt_proc_free(&r);
@@ -151,7 +150,7 @@ static int cmp_u64(const void *a, const void *b)
 /* The sorted offsets read by n tasks at concurrency c (c submitter threads: a sync model). */
 static void offsets_read(uint64_t seed, unsigned int c, unsigned int n, uint64_t *sorted)
 {
-	struct iom_cfg cfg = iomt_cfg(&rec_model, IOM_WL_FILE, c, tmpdir);
+	struct iom_cfg cfg = iomt_cfg(&rec_model, IOM_WL_FILE, c, iomt_tmpdir);
 
 	cfg.wl.seed = seed;
 	cfg.tasks = n;
@@ -170,7 +169,7 @@ static void test_offsets_from_seed(void **state)
 {
 	enum { N = 400 };
 	static uint64_t one[N], eight[N], alone[N], other[N];
-	struct iom_wl_params p = iomt_cfg(&rec_model, IOM_WL_FILE, 1, tmpdir).wl;
+	struct iom_wl_params p = iomt_cfg(&rec_model, IOM_WL_FILE, 1, iomt_tmpdir).wl;
 	struct iom_workload wl;
 	struct iom_err err = { "" };
 	struct iom_task t = { 0 };
@@ -210,7 +209,7 @@ static void test_block_device_refused(void **state)
 	FILE *f;
 	int ret;
 
-	snprintf(img, sizeof(img), "%s/device.img", tmpdir);
+	snprintf(img, sizeof(img), "%s/device.img", iomt_tmpdir);
 	snprintf(cmd, sizeof(cmd), "truncate -s 4M '%s' && losetup -f --show '%s' 2>/dev/null",
 		 img, img);
 	f = popen(cmd, "r");
@@ -334,17 +333,6 @@ static void test_backoff_shapes(void **state)
 	backoffs(IOM_BACKOFF_NONE, gap);
 }
 
-static int setup(void **state)
-{
-	return iomt_mkdtemp(tmpdir, sizeof(tmpdir), "driver");
-}
-
-static int teardown(void **state)
-{
-	iomt_rm_tree(tmpdir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,5 +344,5 @@ int main(void)
 		cmocka_unit_test(test_backoff_shapes),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
 }

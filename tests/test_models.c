@@ -23,13 +23,12 @@
 #include "core/rpc.h"
 #include "tests/helpers.h"
 
-static char tmpdir[] = "/tmp/iom-test-models-XXXXXX";
 static struct iom_row row;
 static struct iom_hist hist;
 
 static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c)
 {
-	return iomt_cfg(m, wl, c, tmpdir);
+	return iomt_cfg(m, wl, c, iomt_tmpdir);
 }
 
 /* K tasks in, K terminal states out, all COMPLETED, for every model x workload x C. */
@@ -117,7 +116,7 @@ static void test_file_verify_detects_corruption(void **state)
 	char junk[4096];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/corrupt.dat", tmpdir);
+	snprintf(path, sizeof(path), "%s/corrupt.dat", iomt_tmpdir);
 	FOR_EACH_MODEL(m) {
 		struct iom_cfg cfg = base_cfg(m, IOM_WL_FILE, 4);
 
@@ -163,7 +162,7 @@ static void test_file_refuses_foreign_write(void **state)
 	struct iom_cfg cfg = base_cfg(iom_models[0], IOM_WL_FILE, 1);
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/foreign.dat", tmpdir);
+	snprintf(path, sizeof(path), "%s/foreign.dat", iomt_tmpdir);
 	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
@@ -584,7 +583,7 @@ static void test_timeline_marks(void **state)
 	int submits = 0, completes = 0, runs = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/timeline.csv", tmpdir);
+	snprintf(path, sizeof(path), "%s/timeline.csv", iomt_tmpdir);
 	snprintf(marks, sizeof(marks), "%s-marks.csv", path);
 	unlink(marks);
 	FOR_EACH_MODEL(m) {
@@ -730,17 +729,6 @@ static void test_invariant_catches_double_report(void **state)
 	assert_true(!strncmp(row.str[IOM_COL_reason], "bug:", 4));
 }
 
-static int setup_dir(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	iomt_rm_tree(tmpdir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,5 +755,5 @@ int main(void)
 		cmocka_unit_test(test_invariant_catches_double_report),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
 }

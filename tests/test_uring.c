@@ -13,13 +13,12 @@
 #include "core/model.h"
 #include "tests/helpers.h"
 
-static char tmpdir[64];
 static struct iom_row row;
 static struct iom_hist hist;
 
 static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c)
 {
-	return iomt_cfg(m, wl, c, tmpdir);
+	return iomt_cfg(m, wl, c, iomt_tmpdir);
 }
 
 /* uring's opt-in variants and several submitters still conserve every task. */
@@ -292,17 +291,6 @@ static void test_cancel_nop_file_rpc(void **state)
 			cancel_one(m, wls[i]);
 }
 
-static int setup_dir(void **state)
-{
-	return iomt_mkdtemp(tmpdir, sizeof(tmpdir), "uring");
-}
-
-static int remove_dir(void **state)
-{
-	iomt_rm_tree(tmpdir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,5 +300,5 @@ int main(void)
 		cmocka_unit_test(test_cancel_nop_file_rpc),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
 }
