@@ -577,36 +577,54 @@ static void test_cpu_sampled_at_window_edges(void **state)
 }
 
 /* --timeline: the driver writes each task's submit and complete marks beside the states. */
+/* Submit and complete marks in the file so far. */
+static void count_marks(const char *marks, int *submits, int *completes)
+{
+	char line[256];
+	FILE *f = fopen(marks, "r");
+
+	*submits = *completes = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		*submits += strstr(line, ",submit,") != NULL;
+		*completes += strstr(line, ",complete,") != NULL;
+	}
+	fclose(f);
+}
+
 static void test_timeline_marks(void **state)
 {
-	char path[PATH_MAX], marks[PATH_MAX + 16], line[256];
-	int submits = 0, completes = 0, runs = 0;
-	FILE *f;
+	char path[PATH_MAX], marks[PATH_MAX + 16];
+	int submits = 0, completes = 0, checked = 0;
 
 	snprintf(path, sizeof(path), "%s/timeline.csv", iomt_tmpdir);
 	snprintf(marks, sizeof(marks), "%s-marks.csv", path);
 	unlink(marks);
 	FOR_EACH_MODEL(m) {
 		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
+		int s0 = submits, c0 = completes;
 
 		if (!iomt_model_available(m, IOM_WL_TIMER))
 			continue;
 		cfg.timeline = path;
 		cfg.tasks = 20;
 		iomt_run_ok(&cfg, &row, &hist);
-		runs++;
+		count_marks(marks, &submits, &completes);
+		/*
+		 * Marks are kept for the window's first 100 ms: 20 tasks of 200 us at C=2 take ~2 ms,
+		 * so all 20 of each are due. A window the machine stretched past 100 ms (a loaded
+		 * host) makes the due count unknowable: that run is only bounded.
+		 */
+		if (row.num[IOM_COL_runtime_ns] < 100e6) {
+			checked++;
+			if (submits - s0 != 20 || completes - c0 != 20)
+				fail_msg("%s: %d submit and %d complete marks for 20 tasks", m->name,
+					 submits - s0, completes - c0);
+		} else {
+			assert_true(submits - s0 <= 20 && completes - c0 <= 20);
+		}
 	}
-	f = fopen(marks, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		submits += strstr(line, ",submit,") != NULL;
-		completes += strstr(line, ",complete,") != NULL;
-	}
-	fclose(f);
-	/* 20 tasks per model, all inside the first 100 ms of their window (200 us timers). */
-	if (submits != 20 * runs || completes != 20 * runs)
-		fail_msg("%d submit and %d complete marks for %d runs of 20 tasks", submits,
-			 completes, runs);
+	assert_true(checked > 0);
 }
 
 /* --- a model driven by hand: cancel, and the invariant's own failure --- */
