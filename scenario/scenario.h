@@ -6,6 +6,9 @@
 #ifndef IOM_SCENARIO_H
 #define IOM_SCENARIO_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct iom_scenario {
 	const char *name;
 	const char *what;	/* one line for `iomodels scenario list` */
@@ -19,9 +22,6 @@ int iom_scenario_main(int argc, char **argv);
  * The verdicts, computed from the rows a scenario just measured (exposed for tests). Each says
  * what the figures show, or "not shown" with the figures that disagree with the expectation.
  */
-#include <stdbool.h>
-#include <stddef.h>
-
 /* two-generals: one row per model and key; expected: duplicates > 0 without, = 0 with it. */
 struct iom_tg_row {
 	const char *model;
