@@ -4,6 +4,7 @@
 #   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
 #   make deps       install the Debian packages (as root)   make clean
 #   make mutate     every promise's line, broken once, must fail a test
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall removes it)
 
 BUILD   ?= build
 CC      ?= cc
@@ -38,7 +39,8 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 # A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead mutate
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
+	install uninstall mutate
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -120,8 +122,10 @@ $(STUB_BIN): $(BUILD)/cli/main.o $(BUILD)/tests/stub_models.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-# Tests: every cmocka binary, then one closing line "N passed, N failed".
+# Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
+# "N passed, N failed".
 test: $(BIN) $(STUB_BIN) $(TEST_BINS)
+	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
 # Sanitizers in their own build trees, so they never mix with the normal objects.
@@ -132,6 +136,9 @@ check:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan \
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
+
+check-layers:
+	$(Q)$(PYTHON) scripts/check-layers
 
 # Mutation check: every line of tests/mutants.txt broken in a scratch copy must fail its tests.
 mutate: $(BIN)
@@ -146,6 +153,16 @@ compare-fio: $(BIN)
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)
 	$(Q)$(PYTHON) scripts/probe-overhead $(ARGS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary (the BPF probes are compiled into it),
+# the scripts under share/iomodels, iomodels(1) made from the help text, bash completion.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(BIN)
+	$(Q)PYTHON=$(PYTHON) sh dist/install $(BIN) "$(DESTDIR)" "$(PREFIX)"
+
+uninstall:
+	$(Q)sh dist/install --uninstall "$(DESTDIR)" "$(PREFIX)"
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
