@@ -3,6 +3,7 @@
 #   make            build build/iomodels          make test    run the cmocka tests
 #   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
 #   make deps       install the Debian packages (as root)   make clean
+#   make mutate     every promise's line, broken once, must fail a test
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall removes it)
 
 BUILD   ?= build
@@ -33,9 +34,13 @@ LIB      = $(BUILD)/libiomodels.a
 BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPERS = $(BUILD)/tests/helpers.o
+.SECONDARY: $(TEST_HELPERS) $(TEST_BINS:%=%.o)
+# A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
+STUB_BIN = $(BUILD)/tests/iomodels-stub
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
-	install uninstall
+	install uninstall mutate
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -109,13 +114,17 @@ $(BIN): $(BUILD)/cli/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPERS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
+$(STUB_BIN): $(BUILD)/cli/main.o $(BUILD)/tests/stub_models.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
 # "N passed, N failed".
-test: $(BIN) $(TEST_BINS)
+test: $(BIN) $(STUB_BIN) $(TEST_BINS)
 	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
@@ -130,6 +139,10 @@ check:
 
 check-layers:
 	$(Q)$(PYTHON) scripts/check-layers
+
+# Mutation check: every line of tests/mutants.txt broken in a scratch copy must fail its tests.
+mutate: $(BIN)
+	$(Q)$(PYTHON) scripts/mutate $(ARGS)
 
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)

@@ -1199,7 +1199,8 @@ static int cmd_run(int argc, char **argv)
 					}
 					if (!o.quiet)
 						print_cell(&row);
-					else if (!strcmp(row.str[IOM_COL_status], "error"))
+					else if (!strcmp(row.str[IOM_COL_status], "error") &&
+						 ret != IOM_EXIT_BUG)	/* its own line below */
 						fprintf(stderr, "iomodels: %s: error: %s\n", label,
 							row.str[IOM_COL_reason]);
 					if (ret == IOM_EXIT_BUG) {

@@ -17,10 +17,15 @@ const struct iom_model *const iom_models[] = {
 	NULL,
 };
 
+const struct iom_model *const *iom_models_extra;
+
 const struct iom_model *iom_model_find(const char *name)
 {
 	for (size_t i = 0; iom_models[i]; i++)
 		if (!strcmp(iom_models[i]->name, name))
 			return iom_models[i];
+	for (size_t i = 0; iom_models_extra && iom_models_extra[i]; i++)
+		if (!strcmp(iom_models_extra[i]->name, name))
+			return iom_models_extra[i];
 	return NULL;
 }

@@ -113,5 +113,10 @@ static inline struct timespec iom_ts(uint64_t ns)
 /* models.c: the table of models, the only place that names every one. */
 extern const struct iom_model *const iom_models[];
 const struct iom_model *iom_model_find(const char *name);
+/*
+ * Test hook: more models iom_model_find() knows (never in iom_models, so never in "all"). Only
+ * a test build of the binary sets it (tests/stub_models.c); the real binary leaves it NULL.
+ */
+extern const struct iom_model *const *iom_models_extra;
 
 #endif

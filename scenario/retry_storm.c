@@ -67,6 +67,47 @@ static int rs_write_csv(const char *dir, const char *const *names, const struct 
 	return fclose(f) ? -errno : 0;
 }
 
+void iom_rs_verdict(const struct iom_rs_row rows[3], unsigned long rate, double capacity,
+		    char *buf, size_t len)
+{
+	const struct iom_rs_row *none = &rows[0], *exp = &rows[1], *jit = &rows[2];
+	/* Goodput above capacity by more than this is a measurement out of line, not capacity. */
+	const double slack = 1.05;
+	char against[512] = "";
+	size_t used = 0;
+
+	if (!none->ok || !exp->ok || !jit->ok) {
+		snprintf(buf, len, "verdict: not measured (a cell did not run)");
+		return;
+	}
+	if (!(none->busy > 0))
+		used += (size_t)snprintf(against + used, sizeof(against) - used,
+					 "; no BUSY answer without backoff (%.0f)", none->busy);
+	if (used < sizeof(against) &&
+	    !(exp->drain_ns > none->drain_ns && jit->drain_ns > none->drain_ns))
+		used += (size_t)snprintf(against + used, sizeof(against) - used,
+					 "; the backoffs did not drain later than none (%.1f / %.1f vs "
+					 "%.1f ms)", exp->drain_ns / 1e6, jit->drain_ns / 1e6,
+					 none->drain_ns / 1e6);
+	for (int i = 0; i < 3 && used < sizeof(against); i++)
+		if (!(rows[i].goodput <= capacity * slack))
+			used += (size_t)snprintf(against + used, sizeof(against) - used,
+						 "; goodput %.0f/s above the capacity %.0f/s (%s)",
+						 rows[i].goodput, capacity,
+						 i == 0 ? "none" : i == 1 ? "exp" : "exp-jitter");
+	snprintf(buf, len, "verdict: offered %lu/s against %.0f/s of capacity, goodput was %.0f / "
+		 "%.0f / %.0f per s (none / exp / exp-jitter) with %.0f / %.0f / %.0f BUSY answers; "
+		 "the backlog drained %.1f / %.1f / %.1f ms after the last arrival. %s%s%s", rate,
+		 capacity, none->goodput, exp->goodput, jit->goodput, none->busy, exp->busy,
+		 jit->busy, none->drain_ns / 1e6, exp->drain_ns / 1e6, jit->drain_ns / 1e6,
+		 against[0] ? "Not shown that a backoff moves retries later without adding "
+			      "capacity:" :
+			      "Above capacity every retry is more load; a backoff moved retries "
+			      "later, which the drain column shows, and added no capacity, which "
+			      "goodput shows.",
+		 against[0] ? against + 1 : "", against[0] ? "." : "");
+}
+
 static int rs_usage(const char *what)
 {
 	fprintf(stderr, "iomodels: scenario retry-storm: %s (options: --model NAME --rate R "
@@ -193,16 +234,16 @@ static int rs_main(int argc, char **argv)
 	printf("goodput = completed / (first arrival to last final state); drain = last arrival's "
 	       "intended start to the last final state; backlog = most arrivals due and not yet "
 	       "started\n");
-	if (res[0].ok && res[1].ok && res[2].ok)
-		printf("\nverdict: offered %lu/s against %lu/s of capacity, goodput was %.0f / %.0f / "
-		       "%.0f per s (none / exp / exp-jitter) with %.0f / %.0f / %.0f BUSY answers; "
-		       "the backlog drained %.1f / %.1f / %.1f ms after the last arrival. Above "
-		       "capacity every retry is more load; a backoff moves retries later, which "
-		       "the drain column shows, and cannot add capacity, which goodput shows.\n", rate, capacity * 1000, res[0].goodput, res[1].goodput,
-		       res[2].goodput, res[0].busy, res[1].busy, res[2].busy, res[0].drain_ns / 1e6,
-		       res[1].drain_ns / 1e6, res[2].drain_ns / 1e6);
-	else
-		printf("\nverdict: not measured (a cell did not run)\n");
+	{
+		struct iom_rs_row rows[3];
+		char verdict[1536];
+
+		for (int w = 0; w < 3; w++)
+			rows[w] = (struct iom_rs_row){ res[w].ok, res[w].busy, res[w].goodput,
+						       res[w].drain_ns };
+		iom_rs_verdict(rows, rate, (double)capacity * 1000, verdict, sizeof(verdict));
+		printf("\n%s\n", verdict);
+	}
 	if (rs_write_csv(outdir, ways_names, res, sizeof(ways) / sizeof(ways[0]))) {
 		fprintf(stderr, "iomodels: retry-storm: cannot write %s/retry-storm.csv\n", outdir);
 		worst = worst ? worst : 1;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,51 @@
 #include "core/model.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
+
+/* Append to buf what fits. */
+static void cat(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cat(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strnlen(buf, len);
+	va_list ap;
+
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+void iom_tg_verdict(const struct iom_tg_row *rows, size_t nr, char *buf, size_t len)
+{
+	size_t measured = 0, against = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < nr; i++) {
+		const struct iom_tg_row *r = &rows[i];
+
+		if (!r->ok)
+			continue;
+		measured++;
+		if (r->key ? r->duplicates == 0 : r->duplicates > 0)
+			continue;
+		cat(buf, len, "%s%s %s: %.0f duplicates", against++ ? "; " : "", r->model,
+		    r->key ? "with the key" : "without a key", r->duplicates);
+	}
+	if (!measured) {
+		snprintf(buf, len, "verdict: not measured (no cell ran)");
+	} else if (against) {
+		char why[768];
+
+		snprintf(why, sizeof(why), "%s", buf);
+		snprintf(buf, len, "verdict: not shown (expected duplicates > 0 without a key and "
+			 "= 0 with it): %s.", why);
+	} else {
+		snprintf(buf, len, "verdict: in all %zu cells, without a key every retry of a late "
+			 "task was executed again by the backend (duplicates > 0); with the key it "
+			 "was answered from the stored result (duplicates = 0).", measured);
+	}
+}
 
 static int tg_usage(const char *what)
 {
@@ -43,6 +89,9 @@ static int tg_main(int argc, char **argv)
 	};
 	static struct iom_row row;
 	struct iom_hist *hist = malloc(sizeof(*hist));
+	struct iom_tg_row rows[16] = { { 0 } };
+	size_t nr_rows = 0;
+	char verdict[1024];
 	const char *models = "all", *out = NULL;
 	char outdir[256];
 	uint64_t tasks = 400, conc = 8;
@@ -127,6 +176,10 @@ static int tg_main(int argc, char **argv)
 				 sizeof(row.str[0]) - strlen(row.str[IOM_COL_variant]), "%s",
 				 key ? ";idempotency-key" : ";no-key");
 			iom_report_row(rep, &row, hist);
+			if (nr_rows < sizeof(rows) / sizeof(rows[0]))
+				rows[nr_rows++] = (struct iom_tg_row){
+					iom_models[m]->name, key, !strcmp(row.str[IOM_COL_status], "ok"),
+					row.num[IOM_COL_n_dup] };
 			if (strcmp(row.str[IOM_COL_status], "ok")) {
 				printf("%-12s %-4s %s: %s\n", iom_models[m]->name, key ? "on" : "off",
 				       row.str[IOM_COL_status], row.str[IOM_COL_reason]);
@@ -147,9 +200,8 @@ static int tg_main(int argc, char **argv)
 			       row.num[IOM_COL_n_late]);
 		}
 	}
-	printf("\nverdict: without a key every retry of a late task is executed again by the "
-	       "backend (duplicates > 0); with the key it is answered from the stored result "
-	       "(duplicates = 0). Late = answers that arrived after their attempt expired.\n");
+	iom_tg_verdict(rows, nr_rows, verdict, sizeof(verdict));
+	printf("\n%s Late = answers that arrived after their attempt expired.\n", verdict);
 	if (fclose(csv)) {
 		fprintf(stderr, "iomodels: cannot write %s\n", csv_path);
 		worst = worst ? worst : 1;

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static int count_lines(const char *path)
 {
@@ -31,7 +31,8 @@ static void test_bench_sigint_leaves_valid_rows(void **state)
 {
 	char dir[] = "/tmp/iom-test-bench-XXXXXX", csv[PATH_MAX], cmd[PATH_MAX + 64];
 	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-	int status, lines = 0;
+	int status, lines = 0, plot_status;
+	bool have_plot;
 	pid_t pid;
 
 	assert_non_null(mkdtemp(dir));
@@ -59,11 +60,15 @@ static void test_bench_sigint_leaves_valid_rows(void **state)
 	/* Fewer rows than the 24 cells, all whole: plot.py validates every row and field. */
 	lines = count_lines(csv);
 	assert_true(lines >= 3 && lines < 25);
-	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/run >/dev/null 2>&1", py, dir);
-	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null") == 0)
-		assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' -c 'import matplotlib' 2>/dev/null", py);
+	have_plot = system(cmd) == 0;
+	snprintf(cmd, sizeof(cmd), "'%s' scripts/plot.py %s/run >/dev/null 2>&1", py, dir);
+	plot_status = have_plot ? system(cmd) : -1;
+	iomt_rm_tree(dir);
+	/* plot.py is what validates the rows: without matplotlib that check is skipped, loudly. */
+	if (!have_plot)
+		iom_skip("%s has no matplotlib: the rows were not validated by plot.py", py);
+	assert_int_equal(plot_status, 0);
 }
 
 /*

@@ -9,14 +9,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/model.h"
@@ -194,41 +189,13 @@ static const struct cli_case bad_cases[] = {
 								"/dev/null/out", NULL } },
 };
 
-struct cli_result {
-	int status;		/* exit status, or 128 + signal */
-	bool timed_out;
-	char *out, *err;
-	size_t out_len, err_len;
-};
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *iom_bin(void)
-{
-	const char *bin = getenv("IOM_BIN");
-
-	if (!bin || !*bin)
-		fail_msg("IOM_BIN is not set: run these tests with `make test` "
-			 "(it exports IOM_BIN)");
-	if (access(bin, X_OK))
-		fail_msg("IOM_BIN=%s is not executable: %s", bin, strerror(errno));
-	return bin;
-}
 
 /* Per test: a fresh <tmpdir> with an empty <tmpdir>/cwd, and the case (bad inputs only). */
 struct ctx {
 	char tmp[64];
 	const struct cli_case *c;
 	/* Freed by teardown, so a failing assertion (a longjmp) leaks nothing. */
-	struct cli_result r;
+	struct iomt_proc r;
 	char *csv;
 	struct json_object *json;
 };
@@ -241,14 +208,13 @@ static int setup_tmp(void **state)
 	if (!x)
 		return -1;
 	x->c = *state;		/* the case from cmocka's initial_state, or NULL */
-	snprintf(x->tmp, sizeof(x->tmp), "/tmp/iom_test_cli.XXXXXX");
-	if (!mkdtemp(x->tmp)) {
+	if (iomt_mkdtemp(x->tmp, sizeof(x->tmp), "cli")) {
 		free(x);
 		return -1;
 	}
 	snprintf(cwd, sizeof(cwd), "%s/cwd", x->tmp);
 	if (mkdir(cwd, 0700)) {
-		rm_tree(x->tmp);
+		iomt_rm_tree(x->tmp);
 		free(x);
 		return -1;
 	}
@@ -260,9 +226,8 @@ static int teardown_tmp(void **state)
 {
 	struct ctx *x = *state;
 
-	rm_tree(x->tmp);
-	free(x->r.out);
-	free(x->r.err);
+	iomt_rm_tree(x->tmp);
+	iomt_proc_free(&x->r);
 	free(x->csv);
 	if (x->json)
 		json_object_put(x->json);
@@ -270,40 +235,17 @@ static int teardown_tmp(void **state)
 	return 0;
 }
 
-static void append(char **buf, size_t *len, const char *data, size_t n)
-{
-	char *nb = realloc(*buf, *len + n + 1);
-
-	assert_non_null(nb);
-	memcpy(nb + *len, data, n);
-	*len += n;
-	nb[*len] = '\0';
-	*buf = nb;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run "$IOM_BIN" argv... in <tmpdir>/cwd; OUT in argv becomes <tmpdir>/out. */
 static void run_cli(const char *tmp, const char *const *args, bool output, int timeout_ms,
-		    struct cli_result *r)
+		    struct iomt_proc *r)
 {
-	const char *bin = iom_bin();
 	char cwd[PATH_MAX], out[PATH_MAX];
 	char *argv[MAX_ARGS + 4];
-	int po[2], pe[2], n = 0, wstatus;
-	struct pollfd pfd[2];
-	int64_t deadline;
-	pid_t pid;
+	int n = 0;
 
 	snprintf(cwd, sizeof(cwd), "%s/cwd", tmp);
 	snprintf(out, sizeof(out), "%s/out", tmp);
-	argv[n++] = (char *)bin;
+	argv[n++] = (char *)iomt_bin();
 	for (int i = 0; args[i]; i++)
 		argv[n++] = (char *)(strcmp(args[i], OUT) ? args[i] : out);
 	if (output) {
@@ -311,67 +253,7 @@ static void run_cli(const char *tmp, const char *const *args, bool output, int t
 		argv[n++] = out;
 	}
 	argv[n] = NULL;
-
-	memset(r, 0, sizeof(*r));
-	append(&r->out, &r->out_len, "", 0);
-	append(&r->err, &r->err_len, "", 0);
-	assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0 ||
-		    chdir(cwd))
-			_exit(126);
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	pfd[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
-	deadline = now_ms() + timeout_ms;
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		int64_t left = deadline - now_ms();
-		char buf[4096];
-
-		if (left <= 0) {
-			r->timed_out = true;
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(pfd, 2, (int)left) < 0) {
-			assert_int_equal(errno, EINTR);
-			continue;
-		}
-		for (int i = 0; i < 2; i++) {
-			ssize_t got;
-
-			if (pfd[i].fd < 0 || !pfd[i].revents)
-				continue;
-			got = read(pfd[i].fd, buf, sizeof(buf));
-			if (got > 0) {
-				if (i == 0)
-					append(&r->out, &r->out_len, buf, (size_t)got);
-				else
-					append(&r->err, &r->err_len, buf, (size_t)got);
-			} else if (got == 0 || errno != EINTR) {
-				close(pfd[i].fd);
-				pfd[i].fd = -1;
-			}
-		}
-	}
-	if (pfd[0].fd >= 0)
-		close(pfd[0].fd);
-	if (pfd[1].fd >= 0)
-		close(pfd[1].fd);
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-	r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-	if (r->status == 126 || r->status == 127)
-		fail_msg("could not run %s (exit %d)", bin, r->status);
+	iomt_run(r, cwd, argv, timeout_ms);
 }
 
 /* Names in dir other than . and ..; "" if none. */
@@ -398,7 +280,7 @@ static void test_bad_input(void **state)
 	struct ctx *x = *state;
 	const struct cli_case *c = x->c;
 	const char *tmp = x->tmp;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 	char path[PATH_MAX], names[512], *nl;
 	struct stat st;
 
@@ -465,21 +347,6 @@ static int csv_record(const char **p, char fields[][128], int max)
 	return n;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL, chunk[4096];
-	size_t len = 0, got;
-
-	if (!f)
-		fail_msg("cannot open %s: %s", path, strerror(errno));
-	append(&buf, &len, "", 0);
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		append(&buf, &len, chunk, got);
-	fclose(f);
-	return buf;
-}
-
 static void test_run_ok(void **state)
 {
 	static const char *const args[] = {
@@ -490,7 +357,7 @@ static void test_run_ok(void **state)
 	struct ctx *x = *state;
 	const char *tmp = x->tmp;
 	struct json_object *rows, *schema;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 	char path[PATH_MAX], names[512];
 	const char *p;
 	int nh, nr;
@@ -504,7 +371,7 @@ static void test_run_ok(void **state)
 		fail_msg("--quiet printed: %s", r->out);
 
 	snprintf(path, sizeof(path), "%s/out/runs.csv", tmp);
-	p = x->csv = slurp(path);
+	p = x->csv = iomt_slurp(path);
 	nh = csv_record(&p, hdr, 128);
 	nr = csv_record(&p, row, 128);
 	if (*p)
@@ -547,7 +414,7 @@ static void test_list(void **state)
 	struct ctx *x = *state;
 	const char *tmp = x->tmp;
 	unsigned int nr_models = 0, nr_lines = 0, nr_status = 0;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 	char path[PATH_MAX], names[512];
 	char *line, *save = NULL;
 
@@ -591,7 +458,7 @@ static void test_list_caps(void **state)
 {
 	static const char *const args[] = { "list", "--caps", NULL };
 	struct ctx *x = *state;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 	unsigned int nr_lines = 0;
 	char *line, *save = NULL;
 
@@ -620,7 +487,7 @@ static void test_help(void **state)
 {
 	static const char *const args[] = { "help", NULL };
 	struct ctx *x = *state;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 	const char *pct;
 
 	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
@@ -646,7 +513,7 @@ static void test_run_faults(void **state)
 		"drop-conn@0.2", "--output", OUT, NULL,
 	};
 	struct ctx *x = *state;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 
 	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
 	if (r->status != 0)
@@ -659,10 +526,8 @@ static void test_run_faults(void **state)
 /* Every command and every scenario: -h and --help print a usage on stdout and exit 0. */
 static void expect_usage(struct ctx *x, const char *const *args, const char *want)
 {
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 
-	free(r->out);
-	free(r->err);
 	run_cli(x->tmp, args, false, BAD_TIMEOUT_MS, r);
 	if (r->status || r->err_len || strncmp(r->out, "usage: ", 7) || !strstr(r->out, want))
 		fail_msg("%s %s %s: exit %d, stderr '%s', stdout '%.80s' (want a usage naming '%s')",
@@ -694,8 +559,6 @@ static void test_help_everywhere(void **state)
 		expect_usage(x, late, "run options");
 		expect_usage(x, help_run, "run options");
 	}
-	free(x->r.out);
-	free(x->r.err);
 	run_cli(x->tmp, list, false, BAD_TIMEOUT_MS, &x->r);
 	assert_int_equal(x->r.status, 0);
 	names = strdup(x->r.out);
@@ -722,7 +585,7 @@ static void test_version(void **state)
 	static const char *const args[] = { "--version", NULL };
 	static const char *const want[] = { "iomodels ", "\nliburing ", "\nlibbpf ", "\nkernel " };
 	struct ctx *x = *state;
-	struct cli_result *r = &x->r;
+	struct iomt_proc *r = &x->r;
 
 	run_cli(x->tmp, args, false, BAD_TIMEOUT_MS, r);
 	if (r->status || r->err_len)
@@ -759,8 +622,6 @@ static void test_unknown_command_lists_all(void **state)
 	}
 	assert_true(n >= 9);
 	for (int k = 0; k < 2; k++) {
-		free(x->r.out);
-		free(x->r.err);
 		run_cli(x->tmp, k ? none : bad, false, BAD_TIMEOUT_MS, &x->r);
 		assert_int_equal(x->r.status, 2);
 		for (unsigned int i = 0; i < n; i++) {
@@ -835,8 +696,6 @@ static void test_file_not_ours(void **state)
 		fwrite(junk, 1, sizeof(junk), f);
 	fclose(f);
 	for (size_t i = 0; i < 2; i++) {
-		free(x->r.out);
-		free(x->r.err);
 		run_cli(x->tmp, cases[i], false, RUN_TIMEOUT_MS, &x->r);
 		if (x->r.status != 2 || x->r.out_len || !strchr(x->r.err, '\n') ||
 		    strchr(x->r.err, '\n')[1] || !strstr(x->r.err, "not made by iomodels"))
@@ -884,7 +743,7 @@ static void test_run_service(void **state)
 	if (x->r.status != 0)
 		fail_msg("exit %d, want 0; stderr: %s", x->r.status, x->r.err);
 	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
-	p = x->csv = slurp(path);
+	p = x->csv = iomt_slurp(path);
 	nh = csv_record(&p, hdr, 128);
 	assert_int_equal(csv_record(&p, row, 128), nh);
 	for (int i = 0; i < nh; i++) {

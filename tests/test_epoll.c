@@ -17,7 +17,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static const struct iom_model *ep;
 static struct iom_row row;
@@ -25,36 +25,20 @@ static struct iom_hist hist;
 
 static struct iom_cfg base_cfg(enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(ep, wl, c, NULL);
 
-	cfg.model = ep;
-	cfg.wl.kind = wl;
 	cfg.wl.latency_ns = 1000000;
-	cfg.wl.seed = 7;
-	cfg.concurrency = c;
-	cfg.tasks = 500;
-	cfg.batch_complete = 1;
 	return cfg;
 }
 
 static bool available(enum iom_wl_kind wl)
 {
-	struct iom_err err = { "" };
-	int ret = ep->probe(wl, &err);
-
-	if (ret < 0)
-		iom_skip("epoll %s unavailable: %s", iom_wl_name(wl), err.msg);
-	return ret == 0;
+	return iomt_model_available(ep, wl);
 }
 
 static void run_ok(struct iom_cfg *cfg)
 {
-	int ret = iom_run_cell(cfg, &row, &hist);
-
-	if (strcmp(row.str[IOM_COL_status], "ok"))
-		fail_msg("epoll %s C=%u: status %s: %s", iom_wl_name(cfg->wl.kind),
-			 cfg->concurrency, row.str[IOM_COL_status], row.str[IOM_COL_reason]);
-	assert_int_equal(ret, 0);
+	iomt_run_ok(cfg, &row, &hist);
 }
 
 static unsigned int nr_open_fds(void)

@@ -14,16 +14,10 @@
 
 #include "core/driver.h"
 #include "core/model.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static struct iom_row row;
 static struct iom_hist hist;
-
-static double terminal(void)
-{
-	return row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_failed] +
-	       row.num[IOM_COL_n_aborted] + row.num[IOM_COL_n_partial] + row.num[IOM_COL_n_expired];
-}
 
 static struct iom_cfg base(const struct iom_model *m, enum iom_wl_kind wl)
 {
@@ -53,20 +47,11 @@ static void run_ok(const struct iom_cfg *cfg, const char *what)
 		fail_msg("%s %s %s: exit %d, status %s: %s", cfg->model->name,
 			 iom_wl_name(cfg->wl.kind), what, ret, row.str[IOM_COL_status],
 			 row.str[IOM_COL_reason]);
-	if (row.num[IOM_COL_submitted] != terminal() || terminal() != (double)cfg->tasks)
+	if (row.num[IOM_COL_submitted] != iomt_terminal(&row) ||
+	    iomt_terminal(&row) != (double)cfg->tasks)
 		fail_msg("%s %s %s: submitted %g, terminal %g, tasks %llu", cfg->model->name,
-			 iom_wl_name(cfg->wl.kind), what, row.num[IOM_COL_submitted], terminal(),
+			 iom_wl_name(cfg->wl.kind), what, row.num[IOM_COL_submitted], iomt_terminal(&row),
 			 (unsigned long long)cfg->tasks);
-}
-
-static bool model_runs(const struct iom_model *m, enum iom_wl_kind wl)
-{
-	struct iom_err err = { "" };
-	int ret = m->probe(wl, &err);
-
-	if (ret < 0)
-		iom_skip("%s %s unavailable: %s", m->name, iom_wl_name(wl), err.msg);
-	return ret == 0;
 }
 
 /*
@@ -133,10 +118,10 @@ static void test_kill_after_expired(void **state)
  */
 static void test_drop_conn(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = base(iom_models[m], IOM_WL_RPC);
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base(m, IOM_WL_RPC);
 
-		if (!model_runs(iom_models[m], IOM_WL_RPC))
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		cfg.fault_drop_ppm = 200000;
 		cfg.verify = true;
@@ -172,7 +157,7 @@ static void test_cq_overflow(void **state)
 	const struct iom_model *ur = iom_model_find("uring");
 	struct iom_cfg cfg = base(ur, IOM_WL_NOP);
 
-	if (!model_runs(ur, IOM_WL_NOP))
+	if (!iomt_model_available(ur, IOM_WL_NOP))
 		return;
 	cfg.concurrency = 32;
 	cfg.batch_complete = 32;
@@ -194,7 +179,7 @@ static void test_cq_overflow(void **state)
 		cfg.concurrency = 16;
 		cfg.fault_cq_entries = 4;
 		cfg.deadline_ns = 50000000;
-		if (!model_runs(ur, wls[i]))
+		if (!iomt_model_available(ur, wls[i]))
 			continue;
 		run_ok(&cfg, "cq-overflow:4 with a deadline");
 		assert_true(row.num[IOM_COL_n_completed] == 100);

@@ -6,16 +6,19 @@
  * assertions are upper bounds on throughput the physics guarantees (W workers each busy D per
  * timer task cannot do more than W/D) or lower bounds on latency, never targets.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/driver.h"
 #include "core/model.h"
 #include "kernel_free/kf.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static char tmpdir[] = "/tmp/iom-test-kf-XXXXXX";
 static struct iom_row row;
@@ -24,38 +27,16 @@ static const struct iom_model *kf;
 
 static struct iom_cfg base_cfg(enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(kf, wl, c, tmpdir);
 
-	cfg.model = kf;
-	cfg.wl.kind = wl;
-	cfg.wl.latency_ns = 200000;
 	cfg.wl.seed = 11;
-	cfg.wl.size = 4 << 20;
-	cfg.wl.bs = 4096;
-	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", tmpdir);
-	cfg.concurrency = c;
 	cfg.tasks = wl == IOM_WL_TIMER ? 300 : 2000;
-	cfg.batch_complete = 1;
 	return cfg;
-}
-
-static double total_terminal(void)
-{
-	return row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_failed] +
-	       row.num[IOM_COL_n_aborted] + row.num[IOM_COL_n_partial] + row.num[IOM_COL_n_expired];
 }
 
 static void run_ok(const struct iom_cfg *cfg)
 {
-	int ret = iom_run_cell(cfg, &row, &hist);
-
-	if (strcmp(row.str[IOM_COL_status], "ok"))
-		fail_msg("kernel_free %s C=%u W=%u [%s]: status %s: %s", iom_wl_name(cfg->wl.kind),
-			 cfg->concurrency, cfg->workers, row.str[IOM_COL_variant],
-			 row.str[IOM_COL_status], row.str[IOM_COL_reason]);
-	assert_int_equal(ret, 0);
-	/* Conservation: every task submitted reached exactly one terminal state. */
-	assert_true(row.num[IOM_COL_submitted] == total_terminal());
+	iomt_run_ok(cfg, &row, &hist);
 }
 
 static void run_all_completed(const struct iom_cfg *cfg)
@@ -329,10 +310,89 @@ static void test_variants_conserve(void **state)
 				}
 }
 
+/*
+ * Watch this process's threads while a cell runs: every kernel_free worker ("kf-wrk-N") and
+ * submitter ("iom-sub-N") must be allowed only the CPUs asked for and run with 1 ns timer slack
+ * (read from /proc, as top would).
+ */
+struct thread_watch {
+	atomic_bool stop;
+	const char *want_cpus;
+	unsigned int nr_seen, nr_wrong_cpus, nr_wrong_slack;
+	char wrong[128];
+};
+
+static bool proc_line(const char *path, const char *key, char *buf, size_t len)
+{
+	char line[256];
+	FILE *f = fopen(path, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key))) {
+			snprintf(buf, len, "%s", line + strlen(key) + strspn(line + strlen(key), " \t"));
+			buf[strcspn(buf, " \t\n")] = '\0';
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+static void watch_once(struct thread_watch *w)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "", cpus[64], slack[32];
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if (!proc_line(path, "", comm, sizeof(comm)) ||
+		    (strncmp(comm, "kf-wrk-", 7) && strncmp(comm, "iom-sub-", 8)))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		if (!proc_line(path, "Cpus_allowed_list:", cpus, sizeof(cpus)))
+			continue;	/* the thread ended meanwhile */
+		/* Per thread only under /proc/TID (task/TID has no timerslack_ns). */
+		snprintf(path, sizeof(path), "/proc/%s/timerslack_ns", e->d_name);
+		if (!proc_line(path, "", slack, sizeof(slack)))
+			continue;
+		w->nr_seen++;
+		if (strcmp(cpus, w->want_cpus)) {
+			w->nr_wrong_cpus++;
+			snprintf(w->wrong, sizeof(w->wrong), "%s: cpus %s", comm, cpus);
+		}
+		if (strcmp(slack, "1")) {
+			w->nr_wrong_slack++;
+			snprintf(w->wrong, sizeof(w->wrong), "%s: timer slack %s ns", comm, slack);
+		}
+	}
+	closedir(d);
+}
+
+static void *watch_main(void *arg)
+{
+	struct thread_watch *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		struct timespec ts = { 0, 2000000 };
+
+		watch_once(w);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
 /* Default options: W = C, and more submitters each get their own pool. */
 static void test_defaults_and_jobs(void **state)
 {
 	struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 32);
+	struct thread_watch w = { .want_cpus = "0" };
+	pthread_t watcher;
 
 	run_all_completed(&cfg);
 	assert_true(has("shared,W=32,wait"));
@@ -341,14 +401,37 @@ static void test_defaults_and_jobs(void **state)
 	cfg.tasks = 3000;
 	run_all_completed(&cfg);
 	assert_true(row.num[IOM_COL_jobs] == 3);
-	/* Pinned: workers inherit and set the CPU set. */
+	/* Pinned: submitter and workers run on CPU 0 only (and with 1 ns slack), seen in /proc. */
 	cfg.jobs = 0;
 	cfg.workers = 4;
+	cfg.wl.kind = IOM_WL_TIMER;
+	cfg.wl.latency_ns = 1000000;
+	cfg.tasks = 400;
 	CPU_ZERO(&cfg.cpus);
 	CPU_SET(0, &cfg.cpus);
 	cfg.cpus_set = true;
 	snprintf(cfg.cpus_str, sizeof(cfg.cpus_str), "0");
+	assert_int_equal(pthread_create(&watcher, NULL, watch_main, &w), 0);
 	run_all_completed(&cfg);
+	atomic_store(&w.stop, true);
+	assert_int_equal(pthread_join(watcher, NULL), 0);
+	assert_string_equal(row.str[IOM_COL_cpus], "0");
+	print_message("pinned: %u looks at threads, %u on other CPUs, %u with other slack\n",
+		      w.nr_seen, w.nr_wrong_cpus, w.nr_wrong_slack);
+	if (!w.nr_seen)
+		fail_msg("no kf-wrk thread seen in /proc/self/task during a 0.1 s cell");
+	if (w.nr_wrong_cpus || w.nr_wrong_slack)
+		fail_msg("%s", w.wrong);
+}
+
+/* The share of reads done inline, from the variant's "inline=N%". */
+static double inline_pct(void)
+{
+	const char *p = strstr(row.str[IOM_COL_variant], "inline=");
+
+	if (!p)
+		fail_msg("no inline=N%% in the variant: %s", row.str[IOM_COL_variant]);
+	return strtod(p + 7, NULL);
 }
 
 /* --nowait-first: cached reads finish inline, the rest through the pool; bytes verified. */
@@ -365,7 +448,21 @@ static void test_nowait_first(void **state)
 			cfg.pool = pool ? IOM_POOL_PER_FD : IOM_POOL_SHARED;
 			run_all_completed(&cfg);
 			assert_true(has(",nowait-first"));
+			/* The file was just written: its pages are cached, every read is inline. */
+			if (inline_pct() < 90)
+				fail_msg("warm file: %s", row.str[IOM_COL_variant]);
 		}
+	/* Its pages dropped first (--cold): the misses went to the pool. */
+	{
+		struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 32);
+
+		cfg.nowait_first = true;
+		cfg.verify = true;
+		cfg.wl.cold = true;
+		run_all_completed(&cfg);
+		if (!(inline_pct() < 100))
+			fail_msg("cold file: %s", row.str[IOM_COL_variant]);
+	}
 	/* Not for O_DIRECT (the call would wait for the device anyway) nor for writes. */
 	{
 		struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 8);
@@ -650,10 +747,8 @@ static int setup_dir(void **state)
 
 static int remove_dir(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd);
+	iomt_rm_tree(tmpdir);
+	return 0;
 }
 
 int main(void)

@@ -24,7 +24,7 @@
 #include "core/driver.h"
 #include "core/model.h"
 #include "core/probe.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static char tmpdir[] = "/tmp/iom-test-probes-XXXXXX";
 static struct iom_row row;
@@ -59,90 +59,21 @@ static struct iom_probe *probe_open(const char *list, const char *cell)
 	return p;
 }
 
-/* A per-cell file's lines split in fields; the first line is the header. */
-struct csv {
-	char *buf;
-	char **fields[4096];
-	int nf[4096];
-	int nr;
-};
-
-static bool csv_load(struct csv *c, const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long len;
-	char *line, *save = NULL;
-
-	memset(c, 0, sizeof(*c));
-	if (!f)
-		return false;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	c->buf = calloc(1, (size_t)len + 1);
-	if (!c->buf || fread(c->buf, 1, (size_t)len, f) != (size_t)len) {
-		fclose(f);
-		return false;
-	}
-	fclose(f);
-	for (line = strtok_r(c->buf, "\n", &save); line && c->nr < 4096;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char **fl = calloc(32, sizeof(*fl));
-		int n = 0;
-
-		for (char *p = line; n < 32;) {
-			fl[n++] = p;
-			p = strchr(p, ',');
-			if (!p)
-				break;
-			*p++ = 0;
-		}
-		c->fields[c->nr] = fl;
-		c->nf[c->nr++] = n;
-	}
-	return true;
-}
-
-static void csv_free(struct csv *c)
-{
-	for (int i = 0; i < c->nr; i++)
-		free(c->fields[i]);
-	free(c->buf);
-}
-
-static int csv_col(const struct csv *c, const char *name)
-{
-	for (int i = 0; c->nr && i < c->nf[0]; i++)
-		if (!strcmp(c->fields[0][i], name))
-			return i;
-	fail_msg("no column %s", name);
-	return -1;
-}
-
-static double csv_num(const struct csv *c, int r, const char *name)
-{
-	int col = csv_col(c, name);
-
-	if (col >= c->nf[r] || !*c->fields[r][col])
-		return NAN;
-	return strtod(c->fields[r][col], NULL);
-}
-
 /* The row of a per-thread file for tid, or -1. */
-static int csv_tid_row(const struct csv *c, pid_t tid)
+static int csv_tid_row(const struct iomt_csv *c, pid_t tid)
 {
 	for (int r = 1; r < c->nr; r++)
-		if (atoi(c->fields[r][0]) == tid)
+		if (atoi(c->f[r][0]) == tid)
 			return r;
 	return -1;
 }
 
 /* metric,value files (uring): the value of metric, NAN when absent. */
-static double csv_metric(const struct csv *c, const char *metric)
+static double csv_metric(const struct iomt_csv *c, const char *metric)
 {
 	for (int r = 1; r < c->nr; r++)
-		if (c->nf[r] >= 2 && !strcmp(c->fields[r][0], metric))
-			return strtod(c->fields[r][1], NULL);
+		if (c->nf[r] >= 2 && !strcmp(c->f[r][0], metric))
+			return strtod(c->f[r][1], NULL);
 	return NAN;
 }
 
@@ -302,7 +233,7 @@ static void test_sched_slots_shared(void **state)
 	uint64_t claimed, fallback;
 	struct iom_probe *p;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 
 	need_root();
 	p = iom_probe_open(&opts, &err);
@@ -323,20 +254,20 @@ static void test_sched_slots_shared(void **state)
 	assert_true(claimed >= 3);
 	assert_true(fallback >= 1);
 	cell_path(path, sizeof(path), "slots", "");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	for (int i = 0; i < 3; i++) {
 		int r = csv_tid_row(&c, sl[i].tid);
 		double blocked, nvcsw;
 
 		assert_true(r > 0);
-		blocked = csv_num(&c, r, "blocked_ns");
-		nvcsw = csv_num(&c, r, "nvcsw");
+		blocked = iomt_csv_num(&c, r, "blocked_ns");
+		nvcsw = iomt_csv_num(&c, r, "nvcsw");
 		print_message("tid %d: blocked %.0f ns of %" PRIu64 " ns inside, %.0f switches out\n",
 			      sl[i].tid, blocked, sl[i].inside_ns, nvcsw);
 		assert_true(fabs(blocked - (double)sl[i].inside_ns) <= 0.10 * (double)sl[i].inside_ns);
 		assert_true(nvcsw >= 100 && nvcsw < 150);
 	}
-	csv_free(&c);
+	iomt_csv_free(&c);
 }
 
 /*
@@ -357,7 +288,7 @@ static void test_idle_workers_apart(void **state)
 	struct iom_cfg cfg = threads_cfg(256, 1000000);
 	double tasks, idle = 0, on_task = 0;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 
 	cfg.model = iom_model_find("kernel_free");
 	cfg.tasks = 20000;
@@ -369,13 +300,13 @@ static void test_idle_workers_apart(void **state)
 	run_probed(&cfg);
 	tasks = row.num[IOM_COL_tasks];
 	cell_path(path, sizeof(path), "row102", "-roles");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	for (int r = 1; r < c.nr; r++)
-		if (!strcmp(c.fields[r][0], "worker")) {
-			idle = csv_num(&c, r, "blocked_idle_ns");
-			on_task = csv_num(&c, r, "blocked_task_ns");
+		if (!strcmp(c.f[r][0], "worker")) {
+			idle = iomt_csv_num(&c, r, "blocked_idle_ns");
+			on_task = iomt_csv_num(&c, r, "blocked_task_ns");
 		}
-	csv_free(&c);
+	iomt_csv_free(&c);
 	print_message("%.0f tasks of 1 ms; workers: %.3f s idle, %.3f s blocked on tasks; blocked "
 		      "%.0f ns per task\n", tasks, idle / 1e9, on_task / 1e9,
 		      row.num[IOM_COL_blocked_ns_per_task]);
@@ -395,7 +326,7 @@ static void test_worker_task_sleep_not_idle(void **state)
 	struct iom_cfg cfg = threads_cfg(4, 1000000);
 	double tasks, on_task = NAN;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 
 	cfg.model = iom_model_find("kernel_free");
 	cfg.tasks = 400;
@@ -403,11 +334,11 @@ static void test_worker_task_sleep_not_idle(void **state)
 	run_probed(&cfg);
 	tasks = row.num[IOM_COL_tasks];
 	cell_path(path, sizeof(path), "row103", "-roles");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	for (int r = 1; r < c.nr; r++)
-		if (!strcmp(c.fields[r][0], "worker"))
-			on_task = csv_num(&c, r, "blocked_task_ns");
-	csv_free(&c);
+		if (!strcmp(c.f[r][0], "worker"))
+			on_task = iomt_csv_num(&c, r, "blocked_task_ns");
+	iomt_csv_free(&c);
 	print_message("%.0f tasks of 1 ms: workers blocked %.3f s on tasks\n", tasks, on_task / 1e9);
 	assert_true(tasks == 400);
 	assert_true(on_task >= 0.5 * tasks * 1e6);
@@ -487,7 +418,7 @@ static void test_busy_loop_oncpu(void **state)
 	struct iom_probe *p = probe_open("sched", "busy");
 	struct busy_arg a;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 	pthread_t t;
 	int r;
 
@@ -503,12 +434,12 @@ static void test_busy_loop_oncpu(void **state)
 	assert_true(row.num[IOM_COL_oncpu_ns_per_task] >= 0.28e9);
 
 	cell_path(path, sizeof(path), "busy", "");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	r = csv_tid_row(&c, a.tid);
 	assert_true(r > 0);
-	assert_true(csv_num(&c, r, "oncpu_ns") >= 0.28e9);
-	assert_true(csv_num(&c, r, "blocked_ns") < 0.02e9);
-	csv_free(&c);
+	assert_true(iomt_csv_num(&c, r, "oncpu_ns") >= 0.28e9);
+	assert_true(iomt_csv_num(&c, r, "blocked_ns") < 0.02e9);
+	iomt_csv_free(&c);
 }
 
 static void *spin_main(void *p)
@@ -535,7 +466,7 @@ static void test_spin_across_window(void **state)
 	struct timespec ts = { 0, 200000000 };
 	double oncpu, runq;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 	pthread_t t;
 	int r;
 
@@ -553,18 +484,18 @@ static void test_spin_across_window(void **state)
 	iom_probe_close(p);
 
 	cell_path(path, sizeof(path), "spin", "");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	r = csv_tid_row(&c, a.tid);
 	assert_true(r > 0);
-	oncpu = csv_num(&c, r, "oncpu_ns");
-	runq = csv_num(&c, r, "runq_ns");
+	oncpu = iomt_csv_num(&c, r, "oncpu_ns");
+	runq = iomt_csv_num(&c, r, "runq_ns");
 	print_message("spinning through a 200 ms window: on-CPU %.0f ns, run queue %.0f ns\n",
 		      oncpu, runq);
 	/* On a loaded machine it shares a CPU, but it is never blocked. */
 	assert_true(oncpu + runq >= 0.18e9);
 	assert_true(oncpu >= 0.06e9);
-	assert_true(csv_num(&c, r, "blocked_ns") < 0.02e9);
-	csv_free(&c);
+	assert_true(iomt_csv_num(&c, r, "blocked_ns") < 0.02e9);
+	iomt_csv_free(&c);
 }
 
 /*
@@ -594,7 +525,7 @@ static void schedstat_agrees(const char *list, double frac, double per_wakeup_ns
 	struct busy_arg a[3];
 	pthread_t t[3];
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 	int checked = 0;
 
 	iom_row_init(&row);
@@ -613,27 +544,27 @@ static void schedstat_agrees(const char *list, double frac, double per_wakeup_ns
 	iom_probe_close(p);
 
 	cell_path(path, sizeof(path), "schedstat", "");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	for (int i = 0; i < 3; i++) {
 		int r = csv_tid_row(&c, a[i].tid);
 		double ours, kernel;
 
 		assert_true(r > 0);
-		ours = csv_num(&c, r, "oncpu_ns") + csv_num(&c, r, "runq_ns");
-		kernel = csv_num(&c, r, "schedstat_oncpu_ns") + csv_num(&c, r, "schedstat_runq_ns");
+		ours = iomt_csv_num(&c, r, "oncpu_ns") + iomt_csv_num(&c, r, "runq_ns");
+		kernel = iomt_csv_num(&c, r, "schedstat_oncpu_ns") + iomt_csv_num(&c, r, "schedstat_runq_ns");
 		print_message("tid %d: on-CPU + run-queue %.0f ns, schedstat %.0f ns (%+.2f%%), "
 			      "run queue %.0f ns, %.0f wake-ups\n", a[i].tid, ours, kernel,
-			      100 * (ours - kernel) / kernel, csv_num(&c, r, "runq_ns"),
-			      csv_num(&c, r, "wakeups"));
+			      100 * (ours - kernel) / kernel, iomt_csv_num(&c, r, "runq_ns"),
+			      iomt_csv_num(&c, r, "wakeups"));
 		assert_false(isnan(kernel));
 		assert_true(fabs(ours - kernel) <= frac * kernel +
-						       per_wakeup_ns * csv_num(&c, r, "wakeups"));
+						       per_wakeup_ns * iomt_csv_num(&c, r, "wakeups"));
 		checked++;
 	}
 	/* The pinned pair waited for each other. */
-	assert_true(csv_num(&c, csv_tid_row(&c, a[0].tid), "runq_ns") > 20e6);
+	assert_true(iomt_csv_num(&c, csv_tid_row(&c, a[0].tid), "runq_ns") > 20e6);
 	assert_true(checked == 3);
-	csv_free(&c);
+	iomt_csv_free(&c);
 }
 
 /*
@@ -673,7 +604,7 @@ static void test_syscalls_exact(void **state)
 	struct iom_probe *p = probe_open("syscalls", "syscalls");
 	char path[256];
 	pid_t tid = 0;
-	struct csv c;
+	struct iomt_csv c;
 	pthread_t t;
 	double n = NAN, total = NAN;
 
@@ -686,14 +617,14 @@ static void test_syscalls_exact(void **state)
 	iom_probe_close(p);
 
 	cell_path(path, sizeof(path), "syscalls", "-syscalls");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	for (int r = 1; r < c.nr; r++) {
-		if (c.nf[r] >= 3 && !strcmp(c.fields[r][1], "getppid"))
-			n = strtod(c.fields[r][2], NULL);
-		if (c.nf[r] >= 3 && !strcmp(c.fields[r][1], "total"))
-			total = strtod(c.fields[r][2], NULL);
+		if (c.nf[r] >= 3 && !strcmp(c.f[r][1], "getppid"))
+			n = strtod(c.f[r][2], NULL);
+		if (c.nf[r] >= 3 && !strcmp(c.f[r][1], "total"))
+			total = strtod(c.f[r][2], NULL);
 	}
-	csv_free(&c);
+	iomt_csv_free(&c);
 	print_message("getppid %.0f, all %.0f, syscalls per task %.4f\n", n, total,
 		      row.num[IOM_COL_syscalls_per_task]);
 	assert_true(n == 10000);
@@ -714,7 +645,7 @@ static void uring_punts(const char *list)
 	struct io_uring ring;
 	struct io_uring_cqe *cqe;
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 	int ret, seen = 0;
 
 	ret = io_uring_queue_init(64, &ring, 0);
@@ -747,7 +678,7 @@ static void uring_punts(const char *list)
 	assert_int_equal(seen, N);
 
 	cell_path(path, sizeof(path), list, "-uring");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	print_message("%s: submitted %.0f completed %.0f punted %.0f lat_punted_n %.0f\n", list,
 		      csv_metric(&c, "submitted"), csv_metric(&c, "completed"),
 		      csv_metric(&c, "punted"), csv_metric(&c, "lat_punted_n"));
@@ -763,7 +694,7 @@ static void uring_punts(const char *list)
 		assert_true(isnan(csv_metric(&c, "submitted")));
 		assert_true(isnan(row.num[IOM_COL_uring_inline]));
 	}
-	csv_free(&c);
+	iomt_csv_free(&c);
 }
 
 static void test_uring_punts(void **state)
@@ -776,20 +707,20 @@ static void test_uring_punts(void **state)
 static void check_fits_window(const char *cell, double window_ns)
 {
 	char path[256];
-	struct csv c;
+	struct iomt_csv c;
 
 	cell_path(path, sizeof(path), cell, "");
-	assert_true(csv_load(&c, path));
+	iomt_csv_load(&c, path);
 	assert_true(c.nr > 1);
 	for (int r = 1; r < c.nr; r++) {
-		double sum = csv_num(&c, r, "oncpu_ns") + csv_num(&c, r, "blocked_ns") +
-			     csv_num(&c, r, "runq_ns");
+		double sum = iomt_csv_num(&c, r, "oncpu_ns") + iomt_csv_num(&c, r, "blocked_ns") +
+			     iomt_csv_num(&c, r, "runq_ns");
 
 		if (sum > window_ns * 1.02 + 2e6)
 			fail_msg("%s: tid %s accounts %.0f ns in a %.0f ns window", cell,
-				 c.fields[r][0], sum, window_ns);
+				 c.f[r][0], sum, window_ns);
 	}
-	csv_free(&c);
+	iomt_csv_free(&c);
 }
 
 /* A long ramp changes nothing per task; the drain is outside too. */
@@ -836,7 +767,7 @@ static void test_timeline(void **state)
 	struct iom_cfg cfg = threads_cfg(2, 1000000);
 	bool cut_seen = false;
 	char tl[256];
-	struct csv c;
+	struct iomt_csv c;
 	int rows = 0;
 
 	snprintf(tl, sizeof(tl), "%s/timeline.csv", tmpdir);
@@ -844,33 +775,33 @@ static void test_timeline(void **state)
 	cfg.timeline = tl;
 	cfg.row_index = 300;
 	run_probed(&cfg);
-	assert_true(csv_load(&c, tl));
+	iomt_csv_load(&c, tl);
 	assert_true(c.nr > 100);
-	assert_string_equal(c.fields[0][0], "tid");
-	assert_string_equal(c.fields[0][2], "state");
+	assert_string_equal(c.f[0][0], "tid");
+	assert_string_equal(c.f[0][2], "state");
 	for (int r = 1; r < c.nr; r++) {
-		double start = csv_num(&c, r, "start_ns"), end = csv_num(&c, r, "end_ns");
+		double start = iomt_csv_num(&c, r, "start_ns"), end = iomt_csv_num(&c, r, "end_ns");
 
 		assert_true(start >= 0 && end > start && end <= 100e6);
 		/* Rows are sorted by start: a thread's next interval starts after this one. */
 		for (int q = r + 1; q < c.nr; q++)
-			if (!strcmp(c.fields[q][0], c.fields[r][0])) {
-				assert_true(csv_num(&c, q, "start_ns") >= end);
+			if (!strcmp(c.f[q][0], c.f[r][0])) {
+				assert_true(iomt_csv_num(&c, q, "start_ns") >= end);
 				break;
 			}
 		rows++;
 	}
-	csv_free(&c);
+	iomt_csv_free(&c);
 	assert_true(rows > 100);
 	/* Overlaps the writer had to cut are counted, zero or not (core/timeline.h). */
 	cell_path(tl, sizeof(tl), "row300", "-lost");
-	assert_true(csv_load(&c, tl));
+	iomt_csv_load(&c, tl);
 	for (int r = 1; r < c.nr; r++)
-		if (!strcmp(c.fields[r][0], "timeline_overlaps_cut")) {
-			print_message("%d timeline rows, %s overlaps cut\n", rows, c.fields[r][1]);
+		if (!strcmp(c.f[r][0], "timeline_overlaps_cut")) {
+			print_message("%d timeline rows, %s overlaps cut\n", rows, c.f[r][1]);
 			cut_seen = true;
 		}
-	csv_free(&c);
+	iomt_csv_free(&c);
 	assert_true(cut_seen);
 }
 

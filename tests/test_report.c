@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,96 +19,33 @@
 #include "core/meta.h"
 #include "core/model.h"
 #include "core/report.h"
+#include "tests/helpers.h"
 
 static char *slurp(const char *dir, const char *name)
 {
 	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
+	return iomt_slurp(path);
 }
 
 static int setup_dir(void **state)
 {
-	char *dir = strdup("/tmp/iom_test_report.XXXXXX");
+	char *dir = malloc(64);
 
-	if (!dir || !mkdtemp(dir))
+	if (!dir || iomt_mkdtemp(dir, 64, "report")) {
+		free(dir);
 		return -1;
+	}
 	*state = dir;
 	return 0;
 }
 
 static int teardown_dir(void **state)
 {
-	nftw(*state, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	iomt_rm_tree(*state);
 	free(*state);
 	return 0;
-}
-
-/*
- * Split one RFC 4180 record starting at *p into fields (each malloc'd, quotes undone); advance
- * *p past its line break. A reader independent of the writer, so quoting bugs cannot cancel out.
- */
-static int csv_record(const char **p, char **fields, int max)
-{
-	const char *s = *p;
-	int n = 0;
-
-	for (;;) {
-		size_t cap = strlen(s) + 1, len = 0;
-		char *f = malloc(cap);
-
-		assert_non_null(f);
-		if (*s == '"') {
-			for (s++; *s; s++) {
-				if (*s == '"' && s[1] == '"')
-					f[len++] = *s++;
-				else if (*s == '"')
-					break;
-				else
-					f[len++] = *s;
-			}
-			assert_int_equal(*s, '"');
-			s++;
-		} else {
-			while (*s && *s != ',' && *s != '\n')
-				f[len++] = *s++;
-		}
-		f[len] = '\0';
-		assert_true(n < max);
-		fields[n++] = f;
-		if (*s == ',') {
-			s++;
-			continue;
-		}
-		assert_int_equal(*s, '\n');
-		*p = s + 1;
-		return n;
-	}
-}
-
-static void free_fields(char **fields, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(fields[i]);
 }
 
 static struct json_object *load_json(const char *dir)
@@ -162,13 +98,12 @@ static void test_rows(void **state)
 {
 	const char *dir = *state;
 	char *argv[] = { "iomodels", "--model", "a b", "it's", "" };
-	char err[256] = "", *csv, *fields[IOM_NR_COLS + 1], sub[512];
+	char err[256] = "", *csv, **fields, sub[512];
 	struct json_object *root, *rows, *row0, *row1, *v;
 	struct iom_row a, b;
 	struct iom_hist h;
 	struct iom_report *r;
-	const char *p;
-	int n;
+	struct iomt_csv c;
 
 	/* A directory two levels down that does not exist yet: open must create both. */
 	snprintf(sub, sizeof(sub), "%s/res/x", dir);
@@ -189,23 +124,23 @@ static void test_rows(void **state)
 	root = load_json(sub);
 	assert_int_equal(json_object_array_length(json_object_object_get(root, "rows")), 2);
 	json_object_put(root);
+	/* The test's own CSV reader, independent of the writer: quoting bugs cannot cancel out. */
 	csv = slurp(sub, "runs.csv");
-	p = csv;
-	n = csv_record(&p, fields, IOM_NR_COLS + 1);
-	assert_int_equal(n, IOM_NR_COLS);
-	for (int i = 0; i < n; i++)
-		assert_string_equal(fields[i], iom_col_name(i));
-	free_fields(fields, n);
+	assert_true(iomt_csv_parse(&c, csv));
+	assert_int_equal(c.nr, 3);
+	assert_int_equal(c.nf[0], IOM_NR_COLS);
+	for (int i = 0; i < IOM_NR_COLS; i++)
+		assert_string_equal(c.f[0][i], iom_col_name(i));
+	iomt_csv_free(&c);
 	free(csv);
 
 	assert_int_equal(iom_report_close(r), 0);
 
 	csv = slurp(sub, "runs.csv");
-	p = csv;
-	n = csv_record(&p, fields, IOM_NR_COLS + 1);
-	free_fields(fields, n);
-	n = csv_record(&p, fields, IOM_NR_COLS + 1);
-	assert_int_equal(n, IOM_NR_COLS);
+	assert_true(iomt_csv_parse(&c, csv));
+	assert_int_equal(c.nr, 3);
+	fields = c.f[1];
+	assert_int_equal(c.nf[1], IOM_NR_COLS);
 	assert_string_equal(fields[IOM_COL_model], "threads,pool");
 	assert_string_equal(fields[IOM_COL_workload], "say \"hi\"");
 	assert_string_equal(fields[IOM_COL_reason], "line1\nline2");
@@ -217,15 +152,13 @@ static void test_rows(void **state)
 	assert_string_equal(fields[IOM_COL_lat_max_ns], "");
 	assert_string_equal(fields[IOM_COL_lat_p50_ns], "");
 	assert_string_equal(fields[IOM_COL_cpus], "");
-	free_fields(fields, n);
-	n = csv_record(&p, fields, IOM_NR_COLS + 1);
-	assert_int_equal(n, IOM_NR_COLS);
+	fields = c.f[2];
+	assert_int_equal(c.nf[2], IOM_NR_COLS);
 	assert_int_equal(strlen(fields[IOM_COL_variant]), sizeof(a.str[0]));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < IOM_NR_COLS; i++)
 		if (i != IOM_COL_variant)
 			assert_string_equal(fields[i], "");
-	free_fields(fields, n);
-	assert_string_equal(p, "");
+	iomt_csv_free(&c);
 	/* The quoted field holds a raw line break: the file has one more line than records. */
 	assert_int_equal(csv[strlen(csv) - 1], '\n');
 	free(csv);

@@ -8,7 +8,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
-#include "testutil.h"
+#include "tests/helpers.h"
 
 static struct iom_row row;
 static struct iom_hist hist;
@@ -42,26 +42,17 @@ static struct iom_cfg tg_cfg(const struct iom_model *m, bool key)
 
 static void test_two_generals(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_err err = { "" };
-		int ret = iom_models[m]->probe(IOM_WL_RPC, &err);
-
-		if (ret < 0)
-			iom_skip("%s rpc unavailable: %s", iom_models[m]->name, err.msg);
-		if (ret)
+	FOR_EACH_MODEL(m) {
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		for (int key = 0; key < 2; key++) {
-			struct iom_cfg cfg = tg_cfg(iom_models[m], key);
-			double done;
+			struct iom_cfg cfg = tg_cfg(m, key);
 
 			assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
 			if (strcmp(row.str[IOM_COL_status], "ok"))
-				fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
+				fail_msg("%s: %s", m->name, row.str[IOM_COL_reason]);
 			/* Each task once, by its last attempt, however many attempts it took. */
-			done = row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_expired] +
-			       row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_aborted] +
-			       row.num[IOM_COL_n_partial];
-			assert_true(done == 40 && row.num[IOM_COL_submitted] == 40);
+			assert_true(iomt_terminal(&row) == 40 && row.num[IOM_COL_submitted] == 40);
 			/* 8 slow tasks: each expires at least once and is retried. */
 			assert_true(row.num[IOM_COL_retries] >= 8);
 			if (key)
@@ -87,11 +78,11 @@ static void test_no_policy_no_columns(void **state)
 /* Past the backend's capacity it answers BUSY: every model makes that a FAILED (-EBUSY) task. */
 static void test_busy_is_failed(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		struct iom_cfg cfg = tg_cfg(iom_models[m], false);
-		struct iom_err err = { "" };
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = tg_cfg(m, false);
 
-		if (iom_models[m]->probe(IOM_WL_RPC, &err))
+		/* A probe that fails skips (a failure in strict mode), never a silent pass. */
+		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
 		/* 8 requests of 20 ms at once against room for 1: at least 7 BUSY at the start. */
 		cfg.wl.dist = IOM_DIST_FIXED;
@@ -104,7 +95,7 @@ static void test_busy_is_failed(void **state)
 		cfg.verify = false;
 		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
 		if (strcmp(row.str[IOM_COL_status], "ok"))
-			fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
+			fail_msg("%s: %s", m->name, row.str[IOM_COL_reason]);
 		assert_true(row.num[IOM_COL_n_failed] >= 7);
 		assert_true(row.num[IOM_COL_n_completed] >= 1);
 		assert_true(row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_completed] == 16);
@@ -118,14 +109,13 @@ static void test_busy_is_failed(void **state)
  */
 static void test_fault_injection(void **state)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
+	FOR_EACH_MODEL(m) {
 		struct iom_cfg cfg = { 0 };
-		struct iom_err err = { "" };
 		const double n = 2000, p = 0.1, sigma = sqrt(n * p * (1 - p));
 
-		if (iom_models[m]->probe(IOM_WL_NOP, &err))
+		if (!iomt_model_available(m, IOM_WL_NOP))
 			continue;
-		cfg.model = iom_models[m];
+		cfg.model = m;
 		cfg.wl.kind = IOM_WL_NOP;
 		cfg.wl.seed = 5;
 		cfg.concurrency = 4;
@@ -135,8 +125,8 @@ static void test_fault_injection(void **state)
 		cfg.fault_ppm = (uint32_t)(p * 1e6);
 		assert_int_equal(iom_run_cell(&cfg, &row, &hist), 0);
 		if (strcmp(row.str[IOM_COL_status], "ok"))
-			fail_msg("%s: %s", iom_models[m]->name, row.str[IOM_COL_reason]);
-		print_message("%s: %g of %g failed by --fault errno:EIO@%g\n", iom_models[m]->name,
+			fail_msg("%s: %s", m->name, row.str[IOM_COL_reason]);
+		print_message("%s: %g of %g failed by --fault errno:EIO@%g\n", m->name,
 			      row.num[IOM_COL_faults], n, p);
 		assert_true(row.num[IOM_COL_n_failed] == row.num[IOM_COL_faults]);
 		assert_true(row.num[IOM_COL_n_failed] + row.num[IOM_COL_n_completed] == n);

@@ -468,11 +468,8 @@ static void race_free(struct race *r)
  * answer is LATE (the Two Generals'); if the op won, task.h makes the deadline's finish on
  * COMPLETED a BUG. Either way the state, res and t_end are the winner's, never a mix.
  */
-static void test_race_deadline_vs_op(void **state)
+static void check_deadline_vs_op(struct race *r, unsigned int *deadline_won, unsigned int *op_won)
 {
-	struct race *r = race_run(IOM_CAUSE_DEADLINE, -ETIME, IOM_CAUSE_OP, LEN, IOM_RUNNING);
-	unsigned int deadline_won = 0, op_won = 0;
-
 	for (int i = 0; i < NR_RACES; i++) {
 		struct iom_task *t = &r->tasks[i];
 		enum iom_finish d = r->ret[0][i], o = r->ret[1][i];
@@ -480,7 +477,7 @@ static void test_race_deadline_vs_op(void **state)
 		if ((d == IOM_FINISH_FIRST) == (o == IOM_FINISH_FIRST))
 			fail_msg("race %d: deadline %d, op %d: not exactly one FIRST", i, d, o);
 		if (d == IOM_FINISH_FIRST) {
-			deadline_won++;
+			(*deadline_won)++;
 			if (o != IOM_FINISH_LATE)
 				fail_msg("race %d: op after EXPIRED got %d, want LATE", i, o);
 			assert_int_equal(state_of(t), IOM_EXPIRED);
@@ -488,7 +485,7 @@ static void test_race_deadline_vs_op(void **state)
 			assert_int_equal(t->t_end_ns, 1000);
 			assert_int_equal(t->nr_late, 1);
 		} else {
-			op_won++;
+			(*op_won)++;
 			if (d != IOM_FINISH_BUG)
 				fail_msg("race %d: deadline after COMPLETED got %d, want BUG", i,
 					 d);
@@ -498,8 +495,27 @@ static void test_race_deadline_vs_op(void **state)
 			assert_int_equal(t->nr_late, 0);
 		}
 	}
-	print_message("deadline won %u, op won %u of %d races\n", deadline_won, op_won, NR_RACES);
-	race_free(r);
+}
+
+/*
+ * The race must happen both ways, or the test proved nothing: rounds of NR_RACES until each
+ * side has won at least once, bounded (on one CPU the barrier still interleaves them).
+ */
+static void test_race_deadline_vs_op(void **state)
+{
+	unsigned int deadline_won = 0, op_won = 0, round;
+
+	for (round = 0; round < 10 && !(deadline_won && op_won); round++) {
+		struct race *r = race_run(IOM_CAUSE_DEADLINE, -ETIME, IOM_CAUSE_OP, LEN,
+					  IOM_RUNNING);
+
+		check_deadline_vs_op(r, &deadline_won, &op_won);
+		race_free(r);
+	}
+	print_message("deadline won %u, op won %u of %u races\n", deadline_won, op_won,
+		      round * NR_RACES);
+	if (!deadline_won || !op_won)
+		fail_msg("in %u races one side always won: the race never happened", round * NR_RACES);
 }
 
 /* A deadline racing a cancel: both end the task softly, so exactly one FIRST and one LATE. */

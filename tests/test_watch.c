@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,31 +27,8 @@ struct wctx {
 	char sock[64];		/* tmux -L name, or "" when no server was started */
 	pid_t pid;		/* a plain watch still running, or 0 */
 	char *buf;		/* freed by teardown, so a failed assertion leaks nothing */
+	struct iomt_csv csv;	/* likewise */
 };
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static const char *iom_bin(void)
-{
-	const char *bin = getenv("IOM_BIN");
-
-	if (!bin || !*bin)
-		fail_msg("IOM_BIN is not set: run these tests with `make test`");
-	if (access(bin, X_OK))
-		fail_msg("IOM_BIN=%s is not executable: %s", bin, strerror(errno));
-	return bin;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -67,8 +43,7 @@ static int setup(void **state)
 
 	if (!x)
 		return -1;
-	snprintf(x->tmp, sizeof(x->tmp), "/tmp/iom_test_watch.XXXXXX");
-	if (!mkdtemp(x->tmp)) {
+	if (iomt_mkdtemp(x->tmp, sizeof(x->tmp), "watch")) {
 		free(x);
 		return -1;
 	}
@@ -91,8 +66,9 @@ static int teardown(void **state)
 		kill(x->pid, SIGKILL);
 		waitpid(x->pid, NULL, 0);
 	}
-	nftw(x->tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	iomt_rm_tree(x->tmp);
 	free(x->buf);
+	iomt_csv_free(&x->csv);
 	free(x);
 	return 0;
 }
@@ -123,7 +99,7 @@ static void tmux_start(struct wctx *x, int w, int h, const char *args)
 	snprintf(x->sock, sizeof(x->sock), "iomtest-%d", (int)getpid());
 	/* The pane stays after watch ends (sleep), so the test can read what it left. */
 	snprintf(cmd, sizeof(cmd), "new-session -d -x %d -y %d -c %s \"%s watch %s; echo "
-		 "EXIT=\\$?; sleep 120\"", w, h, x->tmp, iom_bin(), args);
+		 "EXIT=\\$?; sleep 120\"", w, h, x->tmp, iomt_bin(), args);
 	assert_int_equal(tmux(x, cmd), 0);
 }
 
@@ -154,14 +130,14 @@ static char *tmux_read(struct wctx *x, const char *what)
 /* Wait until the pane shows text, or fail with what it showed. */
 static char *tmux_wait(struct wctx *x, const char *text, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = iomt_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *screen = tmux_read(x, "pane");
 
 		if (strstr(screen, text))
 			return screen;
-		if (now_ms() > end)
+		if (iomt_now_ms() > end)
 			fail_msg("no '%s' in the pane after %d ms; it shows:\n%s", text, timeout_ms,
 				 screen);
 		sleep_ms(200);
@@ -242,19 +218,19 @@ static void test_tmux_lanes_keys_quit(void **state)
 	assert_non_null(strstr(screen, "submitter -> SQ -> kernel/io-wq -> CQ"));
 	assert_non_null(strstr(screen, "C 4/64"));
 	/* A full second has been read: the threads lane keeps about 4 in flight. */
-	end = now_ms() + WAIT_LONG_MS;
+	end = iomt_now_ms() + WAIT_LONG_MS;
 	do {
 		sleep_ms(200);
 		before = lane_inflight(tmux_read(x, "pane"), "threads");
-	} while (!(before > 0) && now_ms() < end);
+	} while (!(before > 0) && iomt_now_ms() < end);
 	assert_true(before > 0 && before <= 4.0);
 
 	assert_int_equal(tmux(x, "send-keys +"), 0);
 	tmux_wait(x, "C 8/64", 10000);
 	tmux_wait(x, "concurrency 4 -> 8", 10000);
 	/* The next full seconds: the in-flight count follows the knob (8 wanted, 4 before). */
-	end = now_ms() + 20000;
-	while (now_ms() < end) {
+	end = iomt_now_ms() + 20000;
+	while (iomt_now_ms() < end) {
 		after = lane_inflight(tmux_read(x, "pane"), "threads");
 		if (after > 6.0)
 			break;
@@ -312,7 +288,7 @@ static void test_tmux_resize(void **state)
 	 * catch a frame half drawn (a sanitizer build draws slowly), so wait for a whole one.
 	 */
 	{
-		int64_t end = now_ms() + WAIT_LONG_MS;
+		int64_t end = iomt_now_ms() + WAIT_LONG_MS;
 
 		for (;;) {
 			const char *last = NULL;
@@ -326,7 +302,7 @@ static void test_tmux_resize(void **state)
 			    strstr(screen, "SCHEDULED RUNNING COMPLETED") &&
 			    !strstr(screen, "too small"))
 				break;
-			if (now_ms() > end)
+			if (iomt_now_ms() > end)
 				fail_msg("no whole 100x30 frame after the resize:\n%s", screen);
 			sleep_ms(200);
 		}
@@ -389,7 +365,7 @@ static void proc_start(struct wctx *x, struct proc *p, char *const argv[])
 /* The next line of the child's stdout, or NULL at its end; fails after timeout_ms. */
 static char *proc_line(struct proc *p, char *line, size_t size, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = iomt_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *nl = memchr(p->acc, '\n', p->len);
@@ -404,7 +380,7 @@ static char *proc_line(struct proc *p, char *line, size_t size, int timeout_ms)
 			p->len -= k + 1;
 			return line;
 		}
-		if (now_ms() > end)
+		if (iomt_now_ms() > end)
 			fail_msg("no line from watch in %d ms", timeout_ms);
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
@@ -417,13 +393,13 @@ static char *proc_line(struct proc *p, char *line, size_t size, int timeout_ms)
 
 static int proc_wait(struct wctx *x, struct proc *p, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = iomt_now_ms() + timeout_ms;
 	int status;
 
 	close(p->in);
 	close(p->out);
 	while (waitpid(p->pid, &status, WNOHANG) == 0) {
-		if (now_ms() > end)
+		if (iomt_now_ms() > end)
 			fail_msg("watch did not exit in %d ms", timeout_ms);
 		sleep_ms(50);
 	}
@@ -431,45 +407,18 @@ static int proc_wait(struct wctx *x, struct proc *p, int timeout_ms)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Column index of name in a CSV header line. */
-static int csv_col(const char *header, const char *name)
+/* The invariant, from runs.csv's row r: submitted (> 0) = the sum of the terminal states. */
+static void check_row(const struct iomt_csv *c, int r)
 {
-	int i = 0;
+	static const char *const terminal[] = { "n_completed", "n_failed", "n_aborted",
+						"n_partial", "n_expired" };
+	double sum = 0;
 
-	for (const char *p = header; p; p = strchr(p, ','), p = p ? p + 1 : NULL, i++)
-		if (!strncmp(p, name, strlen(name)) &&
-		    (p[strlen(name)] == ',' || p[strlen(name)] == '\n' || !p[strlen(name)]))
-			return i;
-	return -1;
-}
-
-static double csv_num(const char *row, int col)
-{
-	const char *p = row;
-
-	for (int i = 0; i < col && p; i++) {
-		p = strchr(p, ',');
-		p = p ? p + 1 : NULL;
-	}
-	return p ? strtod(p, NULL) : -1;
-}
-
-/* The invariant, from a runs.csv row: submitted (> 0) = the sum of the terminal states. */
-static void check_row(const char *header, const char *row)
-{
-	static const char *const cols[] = { "submitted", "n_completed", "n_failed", "n_aborted",
-					    "n_partial", "n_expired" };
-	double v[6];
-
-	for (int i = 0; i < 6; i++) {
-		int c = csv_col(header, cols[i]);
-
-		assert_true(c >= 0);
-		v[i] = csv_num(row, c);
-	}
-	assert_true(v[0] > 0);
-	assert_true(v[0] == v[1] + v[2] + v[3] + v[4] + v[5]);
-	assert_non_null(strstr(row, ",ok,"));
+	for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++)
+		sum += iomt_csv_num(c, r, terminal[i]);
+	assert_true(iomt_csv_num(c, r, "submitted") > 0);
+	assert_true(iomt_csv_num(c, r, "submitted") == sum);
+	assert_string_equal(iomt_csv_str(c, r, "status"), "ok");
 }
 
 /* The next plain line that holds text, or fail. */
@@ -487,7 +436,7 @@ static void test_plain_lines_and_knob(void **state)
 {
 	struct wctx *x = *state;
 	char out[PATH_MAX], line[4096], path[PATH_MAX + 16], header[4096], row[4096];
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
 			 "--latency-us", "20000", "--concurrency", "4", "--runtime", "30",
 			 "--output", out, NULL };
 	int seconds = 0, k;
@@ -537,16 +486,11 @@ static void test_plain_lines_and_knob(void **state)
 
 	/* The same results files as run, plus the knob changes. */
 	snprintf(path, sizeof(path), "%s/runs.csv", out);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(header, sizeof(header), f));
-	assert_non_null(fgets(row, sizeof(row), f));
-	assert_null(fgets(line, sizeof(line), f));
-	fclose(f);
-	assert_non_null(strstr(row, ",ok,"));
-	assert_non_null(strstr(row, "live"));
-	check_row(header, row);
-	assert_true(csv_num(row, csv_col(header, "faults")) > 0);
+	iomt_csv_load(&x->csv, path);
+	assert_int_equal(x->csv.nr, 2);
+	check_row(&x->csv, 1);
+	assert_non_null(strstr(iomt_csv_str(&x->csv, 1, "flags"), "live"));
+	assert_true(iomt_csv_num(&x->csv, 1, "faults") > 0);
 	snprintf(path, sizeof(path), "%s/events.csv", out);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -569,13 +513,11 @@ static void test_plain_lines_and_knob(void **state)
 static void test_plain_add_switch(void **state)
 {
 	struct wctx *x = *state;
-	char out[PATH_MAX], line[4096], path[PATH_MAX + 16], header[4096], row[4096];
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+	char out[PATH_MAX], line[4096], path[PATH_MAX + 16];
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
 			 "--latency-us", "2000", "--concurrency", "4", "--runtime", "30",
 			 "--output", out, NULL };
 	struct proc p;
-	int rows = 0;
-	FILE *f;
 
 	snprintf(out, sizeof(out), "%s/out", x->tmp);
 	proc_start(x, &p, argv);
@@ -591,17 +533,13 @@ static void test_plain_add_switch(void **state)
 		;
 	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
 	snprintf(path, sizeof(path), "%s/runs.csv", out);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(header, sizeof(header), f));
-	while (fgets(row, sizeof(row), f)) {
-		check_row(header, row);
+	iomt_csv_load(&x->csv, path);
+	assert_int_equal(x->csv.nr, 1 + 3);
+	for (int r = 1; r < x->csv.nr; r++) {
+		check_row(&x->csv, r);
 		/* Side by side: the process-wide columns are shared, and the row says so. */
-		assert_non_null(strstr(row, "shared_process"));
-		rows++;
+		assert_non_null(strstr(iomt_csv_str(&x->csv, r, "flags"), "shared_process"));
 	}
-	fclose(f);
-	assert_int_equal(rows, 3);
 }
 
 /* The number after key (" blocked=") in a plain line, or -1. */
@@ -622,7 +560,7 @@ static void test_plain_states_from_probes(void **state)
 {
 	struct wctx *x = *state;
 	char line[4096];
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
 			 "--latency-us", "20000", "--concurrency", "4", "--runtime", "30",
 			 "--thread-states", "probes", NULL };
 	const char *source[] = { "probes", "proc" };
@@ -669,7 +607,7 @@ static void test_plain_output_refused(void **state)
 {
 	struct wctx *x = *state;
 	char out[PATH_MAX], path[PATH_MAX + 16], line[4096], buf[64] = "";
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
 			 "--runtime", "1", "--output", out, NULL };
 	struct proc p;
 	FILE *f;
@@ -717,7 +655,7 @@ static void test_plain_expired_not_ops(void **state)
 {
 	struct wctx *x = *state;
 	char line[4096];
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
 			 "--latency-us", "2000", "--deadline-us", "300", "--concurrency", "4",
 			 "--runtime", "3", NULL };
 	double expired = 0, summary_ops = -1, summary_exp = -1;
@@ -762,7 +700,7 @@ static void test_plain_summary_own_cpu(void **state)
 {
 	struct wctx *x = *state;
 	char line[4096];
-	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads,uring", "--workload",
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads,uring", "--workload",
 			 "timer", "--latency-us", "500", "--concurrency", "16", "--runtime", "4",
 			 NULL };
 	const char *lanes[] = { "threads", "uring" };
@@ -817,7 +755,7 @@ static void test_states_unprivileged(void **state)
 	/* A copy nobody can run wherever the tree lives. */
 	assert_int_equal(chmod(x->tmp, 0777), 0);
 	snprintf(copy, sizeof(copy), "%s/iomodels", x->tmp);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", iom_bin(), copy, copy);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 755 '%s'", iomt_bin(), copy, copy);
 	assert_int_equal(system(cmd), 0);
 
 	snprintf(cmd, sizeof(cmd), "cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups "
@@ -855,7 +793,7 @@ static void test_demo_auto(void **state)
 {
 	struct wctx *x = *state;
 	char out[PATH_MAX], line[4096];
-	char *argv[] = { (char *)iom_bin(), "demo", "--auto", "--slow-ms", "300", "--output", out,
+	char *argv[] = { (char *)iomt_bin(), "demo", "--auto", "--slow-ms", "300", "--output", out,
 			 NULL };
 	int scenes = 0;
 	struct proc p;

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The harness's promises that no single model owns, each held by a test that fails when the
+ * line carrying it breaks (tests/mutants.txt names the mutation each one kills):
+ * - open loop: latency counts from each task's intended start (no coordinated omission), so an
+ *   overloaded run shows its queueing delay and its backlog;
+ * - timer slack 1 ns: recorded in run.json by a real run, and in force in the submitter threads;
+ * - offsets: a pure function of the seed and the task's sequence number, so every model and
+ *   every concurrency reads the same blocks;
+ * - a block device is used only with --allow-device;
+ * - backoff shapes: exp doubles from the base to the cap, exp-jitter draws below that.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+
+#include "core/model.h"
+#include "tests/helpers.h"
+
+static struct iom_row row;
+static struct iom_hist hist;
+
+/*
+ * Overload: 2 threads of 1 ms timers serve at most 2000/s; arrivals come at 4000/s for 0.4 s.
+ * Task k is due at k/4000 s and can start no earlier than k/2000 s, so its latency from the
+ * intended start grows to ~0.1 s by the end: the median is tens of ms. Stamped with the submit
+ * time instead (coordinated omission) every task would show ~1 ms.
+ */
+static void test_open_loop_overload(void **state)
+{
+	const struct iom_model *m = iom_model_find("threads");
+	struct iom_cfg cfg = iomt_cfg(m, IOM_WL_TIMER, 2, NULL);
+	const double d_ns = 1e6;
+
+	cfg.tasks = 0;
+	cfg.rate = 4000;
+	cfg.runtime_ns = 400000000;
+	cfg.wl.latency_ns = (uint64_t)d_ns;
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_string_equal(row.str[IOM_COL_mode], "open");
+	print_message("overload: p50 %.2f ms for D = 1 ms, backlog_max %g\n",
+		      row.num[IOM_COL_lat_p50_ns] / 1e6, row.num[IOM_COL_backlog_max]);
+	if (!(row.num[IOM_COL_lat_p50_ns] > 5 * d_ns))
+		fail_msg("p50 %.0f ns at twice the capacity: latency is not counted from the "
+			 "intended start", row.num[IOM_COL_lat_p50_ns]);
+	assert_true(row.num[IOM_COL_backlog_max] > 0);
+}
+
+/* A sync model that records the timer slack its submitter thread runs with. */
+static atomic_long slack_seen_max, slack_seen_min;
+
+static int slack_probe(enum iom_wl_kind wl, struct iom_err *err) { return 0; }
+static int slack_setup(struct iom_ctx *ctx) { return 0; }
+static void slack_teardown(struct iom_ctx *ctx) { }
+
+static int slack_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	long slack = (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+	if (slack > atomic_load(&slack_seen_max))
+		atomic_store(&slack_seen_max, slack);
+	if (slack < atomic_load(&slack_seen_min))
+		atomic_store(&slack_seen_min, slack);
+	ctx->now_ns = iom_now_ns();
+	iom_task_finish(t, 0, IOM_CAUSE_OP, ctx->now_ns);
+	return IOM_Q_DONE;
+}
+
+static const struct iom_model slack_model = {
+	.name = "slack-recorder", .probe = slack_probe, .setup = slack_setup,
+	.submit = slack_submit, .teardown = slack_teardown,
+};
+
+/*
+ * The submitter threads run with 1 ns slack even when the thread that starts the run has the
+ * kernel's 50 us default (threads inherit their creator's slack, so the driver must set it).
+ */
+static void test_timer_slack_in_submitters(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&slack_model, IOM_WL_NOP, 4, NULL);
+	long mine = (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+	assert_int_equal(prctl(PR_SET_TIMERSLACK, 50000, 0, 0, 0), 0);
+	atomic_store(&slack_seen_max, 0);
+	atomic_store(&slack_seen_min, LONG_MAX);
+	cfg.tasks = 40;
+	iomt_run_ok(&cfg, &row, &hist);
+	prctl(PR_SET_TIMERSLACK, mine > 0 ? mine : 0, 0, 0, 0);
+	if (atomic_load(&slack_seen_max) != 1 || atomic_load(&slack_seen_min) != 1)
+		fail_msg("submitters ran with %ld..%ld ns of timer slack, want 1",
+			 atomic_load(&slack_seen_min), atomic_load(&slack_seen_max));
+}
+
+/* A real run records the slack it ran with: 1 ns, not the 50 us default it was started with. */
+static void test_timer_slack_in_run_json(void **state)
+{
+	char out[PATH_MAX], path[PATH_MAX + 16];
+	char *argv[] = { (char *)iomt_bin(), "run", "--model", "threads", "--workload", "nop",
+			 "--tasks", "20", "--quiet", "--output", out, NULL };
+	struct json_object *root, *meta, *slack;
+	struct iomt_proc r = { 0 };
+
+	snprintf(out, sizeof(out), "%s/slack", iomt_tmpdir);
+	assert_int_equal(prctl(PR_SET_TIMERSLACK, 50000, 0, 0, 0), 0);
+	iomt_run(&r, iomt_tmpdir, argv, 60000);
+	if (r.status)
+		fail_msg("exit %d: %s", r.status, r.err);
+	iomt_proc_free(&r);
+	snprintf(path, sizeof(path), "%s/run.json", out);
+	root = json_object_from_file(path);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "meta", &meta));
+	assert_true(json_object_object_get_ex(meta, "timer_slack_ns", &slack));
+	assert_int_equal(json_object_get_int64(slack), 1);
+	json_object_put(root);
+}
+
+/* A sync model that records the offset of every read it is given. */
+#define MAX_OFFSETS 4096
+static uint64_t offsets[MAX_OFFSETS];
+static atomic_uint nr_offsets;
+
+static int rec_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	unsigned int i = atomic_fetch_add(&nr_offsets, 1);
+
+	if (i < MAX_OFFSETS)
+		offsets[i] = t->offset;
+	ctx->now_ns = iom_now_ns();
+	iom_task_finish(t, t->len, IOM_CAUSE_OP, ctx->now_ns);
+	return IOM_Q_DONE;
+}
+
+static const struct iom_model rec_model = {
+	.name = "offset-recorder", .probe = slack_probe, .setup = slack_setup,
+	.submit = rec_submit, .teardown = slack_teardown,
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The sorted offsets read by n tasks at concurrency c (c submitter threads: a sync model). */
+static void offsets_read(uint64_t seed, unsigned int c, unsigned int n, uint64_t *sorted)
+{
+	struct iom_cfg cfg = iomt_cfg(&rec_model, IOM_WL_FILE, c, iomt_tmpdir);
+
+	cfg.wl.seed = seed;
+	cfg.tasks = n;
+	atomic_store(&nr_offsets, 0);
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_int_equal(atomic_load(&nr_offsets), n);
+	memcpy(sorted, offsets, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+}
+
+/*
+ * The blocks read are task k's for k = 0..n-1, whoever submits it: the same at C=1 and C=8,
+ * the same as the workload computes alone from (seed, k), and another set under another seed.
+ */
+static void test_offsets_from_seed(void **state)
+{
+	enum { N = 400 };
+	static uint64_t one[N], eight[N], alone[N], other[N];
+	struct iom_wl_params p = iomt_cfg(&rec_model, IOM_WL_FILE, 1, iomt_tmpdir).wl;
+	struct iom_workload wl;
+	struct iom_err err = { "" };
+	struct iom_task t = { 0 };
+	unsigned int distinct = 1;
+
+	offsets_read(9, 1, N, one);
+	offsets_read(9, 8, N, eight);
+	offsets_read(10, 8, N, other);
+	p.seed = 9;
+	if (iom_workload_open(&wl, &p, &err))
+		fail_msg("workload: %s", err.msg);
+	for (unsigned int k = 0; k < N; k++) {
+		iom_workload_next(&wl, k, &t);
+		alone[k] = t.offset;
+	}
+	iom_workload_close(&wl);
+	qsort(alone, N, sizeof(alone[0]), cmp_u64);
+	assert_memory_equal(one, alone, sizeof(one));
+	assert_memory_equal(eight, alone, sizeof(eight));
+	assert_memory_not_equal(other, alone, sizeof(other));
+	/* Spread over the file (1024 blocks), not one block again and again. */
+	for (unsigned int k = 1; k < N; k++)
+		distinct += one[k] != one[k - 1];
+	assert_true(distinct > N / 2);
+}
+
+/*
+ * A block device is refused without --allow-device, and read with it. The device is a loop
+ * device over a file of ours (losetup), so even a broken refusal touches no real disk.
+ */
+static void test_block_device_refused(void **state)
+{
+	char img[PATH_MAX], cmd[2 * PATH_MAX + 64], dev[64] = "", refused[256];
+	struct iom_wl_params p = iomt_cfg(&rec_model, IOM_WL_FILE, 1, NULL).wl;
+	struct iom_err err = { "" };
+	struct iom_workload wl;
+	FILE *f;
+	int ret;
+
+	snprintf(img, sizeof(img), "%s/device.img", iomt_tmpdir);
+	snprintf(cmd, sizeof(cmd), "truncate -s 4M '%s' && losetup -f --show '%s' 2>/dev/null",
+		 img, img);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (!fgets(dev, sizeof(dev), f))
+		dev[0] = '\0';
+	pclose(f);
+	dev[strcspn(dev, "\n")] = '\0';
+	if (!dev[0])
+		iom_skip("no loop device (losetup -f failed): not root, or no loop module");
+	snprintf(p.path, sizeof(p.path), "%s", dev);
+	ret = iom_workload_open(&wl, &p, &err);
+	if (ret == 0)
+		iom_workload_close(&wl);
+	snprintf(refused, sizeof(refused), "%s", err.msg);
+	p.allow_device = true;
+	err.msg[0] = '\0';
+	if (ret && iom_workload_open(&wl, &p, &err) == 0)
+		iom_workload_close(&wl);
+	else if (!err.msg[0])
+		snprintf(err.msg, sizeof(err.msg), "not tried");
+	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", dev);
+	assert_int_equal(system(cmd), 0);
+	if (ret == 0 || !strstr(refused, "--allow-device"))
+		fail_msg("%s without --allow-device: %s", dev, ret ? refused : "opened");
+	if (err.msg[0])
+		fail_msg("%s with --allow-device: %s", dev, err.msg);
+}
+
+/*
+ * A sync model whose every attempt fails (-EIO), recording per task when each attempt started
+ * and ended: the gap between an attempt's end and the next one's start is its backoff.
+ */
+#define BO_TASKS	20
+#define BO_RETRIES	4
+struct bo_task {
+	uint64_t start[BO_RETRIES + 1], end[BO_RETRIES + 1];
+	unsigned int attempts;
+};
+static struct bo_task bo[BO_TASKS];
+static uint64_t bo_ids[BO_TASKS];
+static unsigned int bo_nr;
+static pthread_mutex_t bo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int bo_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	uint64_t now = iom_now_ns();
+	unsigned int i;
+
+	pthread_mutex_lock(&bo_lock);
+	for (i = 0; i < bo_nr && bo_ids[i] != t->id; i++)
+		;
+	if (i == bo_nr && bo_nr < BO_TASKS)
+		bo_ids[bo_nr++] = t->id;
+	if (i < BO_TASKS && bo[i].attempts <= BO_RETRIES) {
+		bo[i].start[bo[i].attempts] = now;
+		bo[i].end[bo[i].attempts++] = now;
+	}
+	pthread_mutex_unlock(&bo_lock);
+	ctx->now_ns = now;
+	iom_task_finish(t, -EIO, IOM_CAUSE_OP, now);
+	return IOM_Q_DONE;
+}
+
+static const struct iom_model bo_model = {
+	.name = "always-fails", .probe = slack_probe, .setup = slack_setup,
+	.submit = bo_submit, .teardown = slack_teardown,
+};
+
+/* Run BO_TASKS tasks, each failing 1 + BO_RETRIES times; the backoffs in ns, [task][retry]. */
+static void backoffs(enum iom_backoff how, double gap[BO_TASKS][BO_RETRIES])
+{
+	struct iom_cfg cfg = iomt_cfg(&bo_model, IOM_WL_NOP, 4, NULL);
+
+	memset(bo, 0, sizeof(bo));
+	bo_nr = 0;
+	cfg.tasks = BO_TASKS;
+	cfg.retry_failed = true;
+	cfg.retry_max = BO_RETRIES;
+	cfg.backoff = how;
+	cfg.backoff_base_ns = 2000000;
+	cfg.backoff_cap_ns = 8000000;
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_true(row.num[IOM_COL_n_failed] == BO_TASKS);
+	assert_true(row.num[IOM_COL_retries] == BO_TASKS * BO_RETRIES);
+	assert_int_equal(bo_nr, BO_TASKS);
+	for (int i = 0; i < BO_TASKS; i++) {
+		assert_int_equal(bo[i].attempts, BO_RETRIES + 1);
+		for (int k = 0; k < BO_RETRIES; k++)
+			gap[i][k] = (double)(bo[i].start[k + 1] - bo[i].end[k]);
+	}
+}
+
+/*
+ * Backoff shapes, base 2 ms, cap 8 ms: exp waits at least 2, 4, 8, 8 ms before retries 1..4
+ * (a lower bound: a loaded machine only adds); exp-jitter draws each wait uniformly below
+ * that, so its shortest wait before the fourth retry (20 draws below 8 ms, fixed by the seed)
+ * falls well under 8 ms, where exp's never does.
+ */
+static void test_backoff_shapes(void **state)
+{
+	static double gap[BO_TASKS][BO_RETRIES];
+	const double want[BO_RETRIES] = { 2e6, 4e6, 8e6, 8e6 };
+	double shortest = 1e18;
+
+	backoffs(IOM_BACKOFF_EXP, gap);
+	for (int i = 0; i < BO_TASKS; i++)
+		for (int k = 0; k < BO_RETRIES; k++)
+			if (gap[i][k] < want[k])
+				fail_msg("exp: task %d waited %.2f ms before retry %d, want >= %.0f",
+					 i, gap[i][k] / 1e6, k + 1, want[k] / 1e6);
+	backoffs(IOM_BACKOFF_EXP_JITTER, gap);
+	for (int i = 0; i < BO_TASKS; i++)
+		if (gap[i][BO_RETRIES - 1] < shortest)
+			shortest = gap[i][BO_RETRIES - 1];
+	print_message("exp-jitter: shortest wait before retry %d: %.2f ms (cap 8 ms)\n",
+		      BO_RETRIES, shortest / 1e6);
+	if (!(shortest < 6e6))
+		fail_msg("exp-jitter: every wait before retry %d >= %.2f ms: no jitter", BO_RETRIES,
+			 shortest / 1e6);
+	backoffs(IOM_BACKOFF_NONE, gap);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_loop_overload),
+		cmocka_unit_test(test_timer_slack_in_submitters),
+		cmocka_unit_test(test_timer_slack_in_run_json),
+		cmocka_unit_test(test_offsets_from_seed),
+		cmocka_unit_test(test_block_device_refused),
+		cmocka_unit_test(test_backoff_shapes),
+	};
+
+	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
+}

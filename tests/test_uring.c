@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+/*
+ * io_uring's own cases: its opt-in variants (SQPOLL, several submitters, fixed buffers, batched
+ * completion), its two timer strategies (--uring-timer heap|op), its timer tasks driven by
+ * hand against deadlines, and the cancel of a nop, file or rpc task. The cases every model shares are in test_models.c.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "core/driver.h"
+#include "core/model.h"
+#include "tests/helpers.h"
+
+static struct iom_row row;
+static struct iom_hist hist;
+
+static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c)
+{
+	return iomt_cfg(m, wl, c, iomt_tmpdir);
+}
+
+/* uring's opt-in variants and several submitters still conserve every task. */
+static void test_uring_variants(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_FILE };
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_NOP))
+		return;
+	for (int v = 0; v < 4; v++)
+		for (size_t w = 0; w < 3; w++) {
+			struct iom_cfg cfg = base_cfg(m, wls[w], 16);
+
+			cfg.sqpoll = v == 0;
+			cfg.jobs = v == 1 ? 3 : 0;	/* 16 over 3 submitters: 6 + 5 + 5 */
+			cfg.fixed_buffers = v == 2;
+			cfg.batch_complete = v == 3 ? 4 : 1;
+			if (v == 0) {
+				CPU_ZERO(&cfg.cpus);
+				CPU_SET(0, &cfg.cpus);
+				cfg.cpus_set = true;
+			}
+			cfg.verify = wls[w] == IOM_WL_FILE;
+			cfg.tasks = 1000;
+			iomt_run_ok(&cfg, &row, &hist);
+			assert_true(row.num[IOM_COL_n_completed] == 1000);
+			assert_true(row.num[IOM_COL_jobs] == (v == 1 ? 3 : 1));
+			if (v == 0)
+				assert_non_null(strstr(row.str[IOM_COL_variant], "sqpoll"));
+			if (v == 2 && wls[w] == IOM_WL_FILE)
+				assert_non_null(strstr(row.str[IOM_COL_variant], "fixedbufs"));
+		}
+}
+
+/*
+ * uring's two timer strategies (--uring-timer): each is recorded in variant (heap by default,
+ * and neither outside the timer workload), conserves every task, never ends one before its
+ * time, and decides deadlines as the other models do: below D all EXPIRED (not before the
+ * deadline), above D all COMPLETED, and exactly the slow fraction of a bimodal mix.
+ */
+static void test_uring_timer_strategies(void **state)
+{
+	static const struct {
+		enum iom_uring_timer how;
+		const char *variant;
+	} vs[] = {
+		{ IOM_URING_TIMER_HEAP, "+timer-heap+timeout" },
+		{ IOM_URING_TIMER_OP, "+timeout-per-task" },
+	};
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg;
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_TIMER))
+		return;
+	cfg = base_cfg(m, IOM_WL_TIMER, 16);
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "+timer-heap+timeout"));
+	cfg = base_cfg(m, IOM_WL_NOP, 16);
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_null(strstr(row.str[IOM_COL_variant], "time"));
+	for (size_t v = 0; v < 2; v++) {
+		cfg = base_cfg(m, IOM_WL_TIMER, 16);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 20000;
+		cfg.tasks = 2000;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_string_equal(row.str[IOM_COL_variant] + strlen(row.str[IOM_COL_variant]) -
+				    strlen(vs[v].variant), vs[v].variant);
+		assert_true(row.num[IOM_COL_n_completed] == 2000 && iomt_terminal(&row) == 2000);
+		assert_true(hist.min >= 20000);
+
+		/* Open loop, exponential times: later tasks often due first (the heap re-arms). */
+		cfg = base_cfg(m, IOM_WL_TIMER, 64);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.dist = IOM_DIST_EXP;
+		cfg.tasks = 0;
+		cfg.rate = 5000;
+		cfg.runtime_ns = 200000000;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_submitted] > 500);
+		assert_true(iomt_terminal(&row) == row.num[IOM_COL_submitted]);
+		assert_true(row.num[IOM_COL_n_completed] == row.num[IOM_COL_submitted]);
+
+		cfg = base_cfg(m, IOM_WL_TIMER, 4);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 50000000;
+		cfg.deadline_ns = 5000000;
+		cfg.tasks = 8;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_expired] == 8 && iomt_terminal(&row) == 8);
+		assert_true(hist.min >= 5000000);
+
+		cfg.wl.latency_ns = 1000000;
+		cfg.deadline_ns = 500000000;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_completed] == 8 && iomt_terminal(&row) == 8);
+
+		/* Both times past before the kernel sees the task: still EXPIRED, never late. */
+		cfg = base_cfg(m, IOM_WL_TIMER, 16);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 5000;
+		cfg.deadline_ns = 1000;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_expired] == 500 && iomt_terminal(&row) == 500);
+		assert_true(row.num[IOM_COL_n_late] == 0);
+
+		cfg = base_cfg(m, IOM_WL_TIMER, 10);
+		cfg.uring_timer = vs[v].how;
+		cfg.wl.latency_ns = 100000;
+		cfg.wl.dist = IOM_DIST_BIMODAL;
+		cfg.wl.bimodal_p = 0.1;
+		cfg.wl.bimodal_ns = 300000000;
+		cfg.deadline_ns = 100000000;
+		cfg.tasks = 100;
+		iomt_run_ok(&cfg, &row, &hist);
+		assert_true(row.num[IOM_COL_n_expired] == 10);
+		assert_true(row.num[IOM_COL_n_completed] == 90);
+	}
+}
+
+/* One hand-driven uring timer task: submit it, RUNNING, due latency_ns from now. */
+static void hand_submit(const struct iom_model *m, struct iom_ctx *ctx, struct iom_task *t,
+			uint64_t seq, uint64_t latency_ns, uint64_t deadline_in_ns)
+{
+	uint64_t now = iom_now_ns();
+
+	iom_task_init(t, iom_task_id(seq, t->slot), now, deadline_in_ns ? now + deadline_in_ns : 0);
+	iom_workload_next(ctx->wl, seq, t);
+	t->latency_ns = latency_ns;
+	iom_task_start(t, now);
+	assert_int_equal(m->submit(ctx, t), IOM_Q_QUEUED);
+}
+
+/*
+ * Reap until n more tasks are reported (at most 5 s); returns the time it took. Each wait may
+ * last 2 s: a task that ends sooner was woken by the kernel, not by the reap's timeout.
+ */
+static uint64_t hand_reap(const struct iom_model *m, struct iom_ctx *ctx, uint64_t n)
+{
+	uint64_t t0 = iom_now_ns(), want = ctx->nr_reported + n;
+
+	while (ctx->nr_reported < want && iom_now_ns() - t0 < 5000000000ull)
+		assert_true(m->reap(ctx, 1, ctx->depth, 2000000000) >= 0);
+	assert_true(ctx->nr_reported == want);
+	return iom_now_ns() - t0;
+}
+
+/*
+ * uring by hand, both timer strategies. A 2 ms task submitted after a 5 s one ends in
+ * milliseconds (heap: the armed TIMEOUT is moved earlier). A cancel: ABORTED; past the task's
+ * end: COMPLETED (it won the race); past its deadline, below its end: EXPIRED (heap; see below
+ * for op). Each task is reported once, in one terminal state.
+ */
+static void test_uring_timer_by_hand(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_TIMER))
+		return;
+	for (int how = IOM_URING_TIMER_HEAP; how <= IOM_URING_TIMER_OP; how++) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_TIMER, 2);
+		struct iom_err err = { "" };
+		struct iom_task tasks[2] = { { .slot = 0 }, { .slot = 1 } };
+		struct iom_workload wl;
+		struct iom_ctx ctx = { .cfg = &cfg, .wl = &wl, .depth = 2, .tasks = tasks };
+
+		cfg.uring_timer = (enum iom_uring_timer)how;
+		assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
+		assert_int_equal(m->setup(&ctx), 0);
+
+		hand_submit(m, &ctx, &tasks[0], 1, 5000000000ull, 0);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);	/* in the kernel: armed at 5 s */
+		hand_submit(m, &ctx, &tasks[1], 2, 2000000, 0);
+		assert_true(hand_reap(m, &ctx, 1) < 1000000000ull);	/* 2 ms, not 2 s */
+		assert_int_equal(atomic_load(&tasks[1].state), IOM_COMPLETED);
+		assert_true(tasks[1].t_end_ns - tasks[1].t_submit_ns >= 2000000);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_RUNNING);
+
+		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
+		hand_reap(m, &ctx, 1);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_ABORTED);
+
+		hand_submit(m, &ctx, &tasks[0], 3, 1000000, 0);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
+		usleep(3000);
+		assert_int_equal(m->cancel(&ctx, &tasks[0]), 0);
+		hand_reap(m, &ctx, 1);
+		assert_int_equal(atomic_load(&tasks[0].state), IOM_COMPLETED);
+
+		hand_submit(m, &ctx, &tasks[1], 4, 5000000000ull, 1000000);
+		assert_int_equal(m->reap(&ctx, 0, 2, 0), 0);
+		usleep(3000);
+		assert_int_equal(m->cancel(&ctx, &tasks[1]), 0);
+		hand_reap(m, &ctx, 1);
+		/*
+		 * op: the deadline's hrtimer fired, but under DEFER_TASKRUN its cancel of the
+		 * TIMEOUT runs only in our next enter, after that enter submits ASYNC_CANCEL: the
+		 * kernel lets the cancel win (ABORTED).
+		 */
+		if (how == IOM_URING_TIMER_HEAP)
+			assert_int_equal(atomic_load(&tasks[1].state), IOM_EXPIRED);
+		else
+			assert_true(atomic_load(&tasks[1].state) == IOM_EXPIRED ||
+				    atomic_load(&tasks[1].state) == IOM_ABORTED);
+		assert_int_equal(atomic_load(&tasks[0].nr_late) + atomic_load(&tasks[1].nr_late), 0);
+
+		/* Nothing else comes back: no task in flight, none reported. */
+		assert_true(m->reap(&ctx, 0, 2, 0) == 0);
+		assert_true(ctx.nr_reported == 4);
+		m->teardown(&ctx);
+		iom_workload_close(&wl);
+	}
+}
+
+/*
+ * Cancel of one in-flight uring task that is not a timer, driven by hand as the driver does (the
+ * slot's buffer and, for rpc, its connection made before setup). rpc, whose backend holds the
+ * request 5 s: ABORTED at once. nop and file may complete before the cancel reaches them:
+ * ABORTED or COMPLETED, reported exactly once, and nothing comes back after it.
+ */
+static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
+{
+	struct iom_cfg cfg = base_cfg(m, wl_kind, 1);
+	struct iomt_hand h;
+	uint64_t t0;
+	int state;
+
+	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
+	iomt_hand_open(&h, &cfg);
+	t0 = iom_now_ns();
+	iom_task_start(&h.t, t0);
+	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
+	/*
+	 * nop, file: the cancel goes in the same enter as the op, which usually completes first
+	 * (the cancel then finds nothing). rpc: after one enter, with the request sent and its
+	 * receive waiting. (A cancel in the same enter as the linked send -> receive is lost: the
+	 * receive is not armed yet, the cancel gets -ENOENT and the task waits its 5 s; see
+	 * docs/tests.md.)
+	 */
+	if (wl_kind == IOM_WL_RPC)
+		assert_true(m->reap(&h.ctx, 0, 1, 0) >= 0);
+	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
+	iomt_hand_wait(&h, t0, 2000000000ull);
+	state = atomic_load(&h.t.state);
+	print_message("uring %s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
+		      iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
+	if (wl_kind == IOM_WL_RPC)
+		assert_int_equal(state, IOM_ABORTED);
+	else
+		assert_true(state == IOM_ABORTED || state == IOM_COMPLETED);
+	assert_true(h.ctx.nr_reported == 1);
+	/* Nothing more: no second report of the task, whatever CQEs the cancel left. */
+	assert_true(m->reap(&h.ctx, 0, 1, 50000000) == 0);
+	assert_true(h.ctx.nr_reported == 1);
+	iomt_hand_close(&h);
+}
+
+static void test_cancel_nop_file_rpc(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_FILE, IOM_WL_RPC };
+
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(wls) / sizeof(wls[0]); i++)
+		if (iomt_model_available(m, wls[i]))
+			cancel_one(m, wls[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uring_variants),
+		cmocka_unit_test(test_uring_timer_strategies),
+		cmocka_unit_test(test_uring_timer_by_hand),
+		cmocka_unit_test(test_cancel_nop_file_rpc),
+	};
+
+	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
+}
