@@ -91,6 +91,13 @@ struct iom_run {
 	unsigned int nr_jobs;
 	struct iom_job *jobs;
 	pthread_barrier_t ready, go;
+	/*
+	 * Held by main while it makes the submitters: they wait here first, so when a
+	 * pthread_create fails the ones made leave (launch_failed) before the barriers, which
+	 * count every submitter and would hold them, and main, forever.
+	 */
+	pthread_mutex_t launch;
+	bool launch_failed;
 	uint64_t t_run0, t_win0, t_stop;	/* t_stop: UINT64_MAX when measuring by tasks */
 	_Atomic bool abort;
 	_Atomic unsigned int nr_jobs_done;	/* submitters past their window */
@@ -788,6 +795,10 @@ static void *job_main(void *arg)
 	unsigned int index = job->ctx.job;
 	int ret;
 
+	pthread_mutex_lock(&run->launch);
+	pthread_mutex_unlock(&run->launch);
+	if (run->launch_failed)
+		return NULL;
 	/* Inherited from main already; set again so no thread can run with the 50 us default. */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
 	/* A name the probes can give a role (submitter) and a person can read in top -H. */
@@ -1380,6 +1391,8 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	pthread_attr_setstacksize(&attr, 128u << 10);
 #endif
 	depth_all = cfg->concurrency;
+	pthread_mutex_init(&run.launch, NULL);
+	pthread_mutex_lock(&run.launch);
 	for (unsigned int i = 0; i < nr_jobs; i++) {
 		struct iom_job *job = &run.jobs[i];
 
@@ -1392,27 +1405,22 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		job->last_end_ns = 0;
 		ret = pthread_create(&job->thread, &attr, job_main, job);
 		if (ret) {
-			char msg[128];
-
-			snprintf(msg, sizeof(msg), "pthread_create %u of %u: %s", i + 1, nr_jobs,
-				 strerror(ret));
-			run_fail(&run, msg);
+			iom_err_set(&err, -ret, "pthread_create submitter %u of %u", i + 1, nr_jobs);
+			run_fail(&run, err.msg);
 			break;
 		}
 		job->thread_made = true;
 		made++;
 	}
 	pthread_attr_destroy(&attr);
-	if ((unsigned int)made < nr_jobs) {
-		/* The barriers count every job: stand in for the ones never made. */
-		pthread_barrier_destroy(&run.ready);
-		pthread_barrier_destroy(&run.go);
-		pthread_barrier_init(&run.ready, NULL, 1);
-		pthread_barrier_init(&run.go, NULL, 1);
-		for (int i = 0; i < made; i++)
-			pthread_cancel(run.jobs[i].thread);
+	run.launch_failed = (unsigned int)made < nr_jobs;
+	pthread_mutex_unlock(&run.launch);
+	if (run.launch_failed) {
 		for (int i = 0; i < made; i++)
 			pthread_join(run.jobs[i].thread, NULL);
+		pthread_barrier_destroy(&run.ready);
+		pthread_barrier_destroy(&run.go);
+		pthread_mutex_destroy(&run.launch);
 		iom_probe_close(run.probe);
 		iom_workload_close(&run.wl);
 		row_set_status(row, "error", run.err);
@@ -1462,6 +1470,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	free(run.jobs);
 	pthread_barrier_destroy(&run.ready);
 	pthread_barrier_destroy(&run.go);
+	pthread_mutex_destroy(&run.launch);
 	pthread_cond_destroy(&run.done_cond);
 	pthread_mutex_destroy(&run.lock);
 	if (cfg->wl.kind == IOM_WL_RPC) {

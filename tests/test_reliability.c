@@ -5,6 +5,12 @@
  * user hit; the cells are small and bounded in time.
  */
 #include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/driver.h"
 #include "core/model.h"
@@ -85,9 +91,65 @@ static void test_uring_sqpoll_small_sq(void **state)
 	run_conserved(&cfg, "uring rpc C=1024 --fault cq-overflow:8 --sqpoll");
 }
 
+/* Wait up to timeout_s for pid; kill it and return -1 if it is still running. */
+static int wait_bounded(pid_t pid, int timeout_s)
+{
+	struct timespec tick = { 0, 20000000 };
+	int status;
+
+	for (int i = 0; i < timeout_s * 50; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		nanosleep(&tick, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/*
+ * pthread_create fails partway (RLIMIT_NPROC; root ignores it, so the child becomes nobody):
+ * the threads model's 1024 submitters cannot all be made. Before the fix the ones made waited
+ * on a barrier counting all 1024 and main waited in its teardown: a hang deaf to SIGTERM. Now
+ * the cell fails and says which pthread_create and why. The child exits 0 if so.
+ */
+static void test_threads_nproc_fails_cleanly(void **state)
+{
+	struct rlimit lim = { 64, 64 };
+	struct passwd *nobody = getpwnam("nobody");
+	pid_t pid;
+	int status;
+
+	if (geteuid() == 0 && !nobody)
+		iom_skip("no user nobody to lower RLIMIT_NPROC for");
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct iom_cfg cfg = base("threads", IOM_WL_TIMER, 1024);
+
+		if (setrlimit(RLIMIT_NPROC, &lim))
+			_exit(10);
+		if (geteuid() == 0 && (setgid(nobody->pw_gid) || setuid(nobody->pw_uid)))
+			_exit(11);
+		iom_run_cell(&cfg, &row, &hist);
+		fprintf(stderr, "status %s: %s\n", row.str[IOM_COL_status],
+			row.str[IOM_COL_reason]);
+		_exit(!strcmp(row.str[IOM_COL_status], "error") &&
+		      strstr(row.str[IOM_COL_reason], "pthread_create submitter") &&
+		      strstr(row.str[IOM_COL_reason], "EAGAIN") ? 0 : 12);
+	}
+	status = wait_bounded(pid, 60);
+	if (status == -1)
+		fail_msg("threads timer C=1024 under RLIMIT_NPROC 64: hung (killed after 60 s)");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("threads timer C=1024 under RLIMIT_NPROC 64: child status %#x", status);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_threads_nproc_fails_cleanly),
 		cmocka_unit_test(test_uring_sqpoll_small_sq),
 	};
 
