@@ -468,6 +468,14 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 	    (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
 
+	/*
+	 * rpc: a reply taken after the deadline did not make it, whatever the link timeout did.
+	 * Under DEFER_TASKRUN both the timeout's cancel and the recv's completion wait as task
+	 * work for our next enter, and the recv can win it. The CQE was in at now_ns, so one
+	 * taken by then was in time.
+	 */
+	if (t->op == IOM_OP_RPC && t->deadline_ns && ctx->now_ns > t->deadline_ns)
+		s->deadline_fired = true;
 	if (t->op == IOM_OP_TIMER && res == -ETIME) {
 		/*
 		 * A pure timeout that fires is the timer doing its job, unless its deadline came
