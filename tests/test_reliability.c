@@ -5,8 +5,12 @@
  * user hit; the cells are small and bounded in time.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,6 +95,16 @@ static void test_uring_sqpoll_small_sq(void **state)
 	run_conserved(&cfg, "uring rpc C=1024 --fault cq-overflow:8 --sqpoll");
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void nftw_rm(const char *dir)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Wait up to timeout_s for pid; kill it and return -1 if it is still running. */
 static int wait_bounded(pid_t pid, int timeout_s)
 {
@@ -173,12 +187,187 @@ static void test_rpc_reply_after_deadline_expired(void **state)
 	}
 }
 
+/* A small tmpfs of its own, or skip (not root). */
+static bool small_tmpfs(char *dir, const char *size)
+{
+	char opts[32];
+
+	if (!mkdtemp(dir))
+		fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+	snprintf(opts, sizeof(opts), "size=%s", size);
+	if (mount("tmpfs", dir, "tmpfs", 0, opts)) {
+		int e = errno;
+
+		rmdir(dir);
+		iom_skip("mount tmpfs: %s", strerror(e));
+		return false;
+	}
+	return true;
+}
+
+static void drop_tmpfs(const char *dir)
+{
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+/*
+ * A full disk while the file is made: the error says ENOSPC and the half-made file is gone.
+ * Before the fix a short pwrite left errno as the stat() that found no file had set it: the
+ * reason said ENOENT.
+ */
+static void test_file_enospc_reported(void **state)
+{
+	char dir[] = "/tmp/iom-test-enospc-XXXXXX";
+	struct iom_cfg cfg = base("threads", IOM_WL_FILE, 1);
+	char path[PATH_MAX];
+
+	if (!small_tmpfs(dir, "256k"))
+		return;
+	cfg.wl.size = 1 << 20;
+	cfg.wl.bs = 4096;
+	cfg.tasks = 10;
+	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", dir);
+	iom_run_cell(&cfg, &row, &hist);
+	snprintf(path, sizeof(path), "%s/iomodels.%d.dat", dir, 1 << 20);
+	if (strcmp(row.str[IOM_COL_status], "error") || !strstr(row.str[IOM_COL_reason], "ENOSPC"))
+		fail_msg("file on a full tmpfs: status %s: %s", row.str[IOM_COL_status],
+			 row.str[IOM_COL_reason]);
+	assert_int_equal(access(path, F_OK), -1);
+	drop_tmpfs(dir);
+}
+
+static int write_at(const char *path, const void *buf, size_t n, off_t off)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t w;
+
+	if (fd < 0)
+		return -1;
+	w = pwrite(fd, buf, n, off);
+	close(fd);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * Ownership: a file iomodels made is written to only while it still looks made by iomodels.
+ * Before the fix only its first and last 4 KiB were checked: a file with user data written in
+ * its middle was overwritten by --rw write. Now a sample of blocks spread over the file (the
+ * middle among them) and the trailer naming its size decide; reads stay allowed.
+ */
+static void test_file_foreign_middle_refused(void **state)
+{
+	char dir[] = "/tmp/iom-test-owner-XXXXXX";
+	struct iom_cfg cfg = base("threads", IOM_WL_FILE, 2);
+	static const char user[] = "user data, not a benchmark pattern";
+	const uint64_t size = 8 << 20;
+	char path[PATH_MAX];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/made.dat", dir);
+	snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s", path);
+	cfg.wl.size = size;
+	cfg.wl.bs = 4096;
+	cfg.tasks = 50;
+	run_conserved(&cfg, "file read, makes the file");
+	cfg.wl.write = true;
+	run_conserved(&cfg, "file write to our own file");	/* control: still ours */
+
+	assert_int_equal(write_at(path, user, sizeof(user), (off_t)(size / 2 + 100)), 0);
+	iom_run_cell(&cfg, &row, &hist);
+	if (strcmp(row.str[IOM_COL_status], "error") ||
+	    !strstr(row.str[IOM_COL_reason], "--allow-overwrite"))
+		fail_msg("write to our file with user data in its middle: status %s: %s",
+			 row.str[IOM_COL_status], row.str[IOM_COL_reason]);
+	cfg.wl.write = false;
+	run_conserved(&cfg, "reading it is allowed");
+	cfg.wl.write = true;
+	cfg.wl.allow_overwrite = true;
+	run_conserved(&cfg, "writing it with --allow-overwrite");
+
+	/* The pattern alone (no trailer, e.g. a copy cut to --size) is not ours either. */
+	unlink(path);
+	cfg.wl.allow_overwrite = false;
+	cfg.wl.write = false;
+	run_conserved(&cfg, "file read, makes the file again");
+	assert_int_equal(truncate(path, (off_t)size), 0);
+	cfg.wl.write = true;
+	iom_run_cell(&cfg, &row, &hist);
+	assert_string_equal(row.str[IOM_COL_status], "error");
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Run "$IOM_BIN" args..., stderr into err; returns the exit status, or -1 if it hung. */
+static int run_bin(const char *const *args, char *err, size_t len)
+{
+	const char *bin = getenv("IOM_BIN");
+	char errpath[] = "/tmp/iom-test-stderr-XXXXXX";
+	int efd = mkstemp(errpath), status;
+	pid_t pid;
+	ssize_t n;
+
+	if (!bin)
+		fail_msg("IOM_BIN is not set: run these tests with `make test`");
+	assert_true(efd >= 0);
+	unlink(errpath);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *argv[32] = { bin };
+		int null = open("/dev/null", O_RDWR);
+
+		for (int i = 0; args[i] && i < 30; i++)
+			argv[i + 1] = args[i];
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(efd, STDERR_FILENO);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	status = wait_bounded(pid, 60);
+	n = pread(efd, err, len - 1, 0);
+	err[n > 0 ? n : 0] = '\0';
+	close(efd);
+	return status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* --quiet drops the per-cell lines, not the reason a cell failed (exit 1 said nothing). */
+static void test_quiet_says_why(void **state)
+{
+	char dir[] = "/tmp/iom-test-quiet-XXXXXX";
+	char path[PATH_MAX], out[PATH_MAX], err[4096];
+	static const char junk[8192] = { 1 };
+	const char *args[] = { "run", "--model", "threads", "--workload", "file", "--filename",
+			       path, "--size", "8K", "--rw", "write", "--tasks", "4", "--quiet",
+			       "--output", out, NULL };
+	int fd, rc;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/foreign.dat", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	rc = run_bin(args, err, sizeof(err));
+	if (rc != 1 || !strstr(err, "--allow-overwrite"))
+		fail_msg("--quiet, a failing cell: exit %d, stderr '%s'", rc, err);
+	unlink(path);
+	nftw_rm(out);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads_nproc_fails_cleanly),
 		cmocka_unit_test(test_uring_sqpoll_small_sq),
 		cmocka_unit_test(test_rpc_reply_after_deadline_expired),
+		cmocka_unit_test(test_file_enospc_reported),
+		cmocka_unit_test(test_file_foreign_middle_refused),
+		cmocka_unit_test(test_quiet_says_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
