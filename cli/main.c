@@ -947,6 +947,10 @@ static int cmd_run(int argc, char **argv)
 					iom_report_row(rep, &row, hist);
 					if (!o.quiet)
 						print_cell(&row);
+					else if (!strcmp(row.str[IOM_COL_status], "error"))
+						/* Quiet, but never silent about why it failed. */
+						fprintf(stderr, "iomodels: %s: %s\n", label,
+							row.str[IOM_COL_reason]);
 					if (ret == IOM_EXIT_BUG) {
 						fprintf(stderr, "iomodels: %s\n",
 							row.str[IOM_COL_reason]);
