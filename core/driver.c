@@ -369,7 +369,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 	int queued = 0;
 
 	for (unsigned int i = 0; i < job->nr_retry_pending;) {
-		struct iom_task *t;
+		struct iom_task *t, last;
 		int ret;
 
 		if (job->retry_due_ns[i] > now) {
@@ -377,6 +377,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			continue;
 		}
 		t = &ctx->tasks[job->retry_slot[i]];
+		last = *t;
 		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
@@ -386,7 +387,11 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		iom_task_start(t, now);
 		ret = cfg->model->submit(ctx, t);
 		if (ret == IOM_Q_BUSY) {
-			iom_task_requeue(t);
+			/*
+			 * Not taken: the task keeps its last attempt's outcome, the one a give-up
+			 * at the drain counts (it counted a state that was not terminal).
+			 */
+			*t = last;
 			break;
 		}
 		if (cfg->live)

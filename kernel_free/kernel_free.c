@@ -236,11 +236,14 @@ static int kf_submit(struct iom_ctx *ctx, struct iom_task *t)
 		return IOM_Q_DONE;
 	/* The entry first: a worker that pops the id must find it QUEUED under this id. */
 	kf_status_queued(e, iom_id_seq(t->id));
-	if (!kf_queue_push(&kf->q, t->id)) {
-		/* Full: no worker saw the id; the driver retries the task after a reap. */
-		atomic_store_explicit(&e->word, kf_word(0, KF_ST_FREE), memory_order_relaxed);
+	/*
+	 * Full: the driver retries the task after a reap. Unless a worker took it meanwhile: a
+	 * retry keeps its id, and a dropped attempt's id may still be in the queue, whose taker
+	 * runs this one. Then it is in flight (taking it back would run it, and report it, twice).
+	 */
+	if (!kf_queue_push(&kf->q, t->id) &&
+	    kf_status_move(e, iom_id_seq(t->id), KF_ST_QUEUED, KF_ST_FREE))
 		return IOM_Q_BUSY;
-	}
 	*s = (struct kf_slot){ .inflight = true };
 	if (kf->cfg->live)
 		iom_live_count(&kf->cfg->live->stage[IOM_STAGE_QUEUED], 1);

@@ -359,6 +359,95 @@ static void test_quiet_says_why(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A model whose queue is full whenever a retry comes (kernel_free's is, with dropped ids in it):
+ * a first attempt ends EXPIRED at once, every retry is refused busy. The retry still waiting
+ * when the window ends gives up with its last attempt's state. Before the fix the refused
+ * attempt had reset the task's state, the give-up counted a state that was not terminal, and
+ * the run ended "bug: submitted N != terminal N-1" (exit 3).
+ */
+static uint64_t busy_seen_id[4];
+
+static int busy_probe(enum iom_wl_kind wl, struct iom_err *err)
+{
+	return 0;
+}
+
+static int busy_setup(struct iom_ctx *ctx)
+{
+	memset(busy_seen_id, 0xff, sizeof(busy_seen_id));
+	return 0;
+}
+
+static int busy_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	if (busy_seen_id[t->slot] == t->id)
+		return IOM_Q_BUSY;
+	busy_seen_id[t->slot] = t->id;
+	iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, iom_now_ns());
+	return IOM_Q_DONE;
+}
+
+static int busy_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
+{
+	struct timespec tick = { 0, 1000000 };
+
+	nanosleep(&tick, NULL);
+	return 0;
+}
+
+static const struct iom_model busy_model = {
+	.name = "busy-retry",
+	.desc = "refuses every retry",
+	.caps = IOM_CAP_ASYNC,
+	.probe = busy_probe,
+	.setup = busy_setup,
+	.submit = busy_submit,
+	.reap = busy_reap,
+};
+
+static void test_retry_refused_busy_conserved(void **state)
+{
+	struct iom_cfg cfg = base("threads", IOM_WL_NOP, 4);
+
+	cfg.model = &busy_model;
+	cfg.tasks = 0;
+	cfg.runtime_ns = 30000000;
+	cfg.deadline_ns = 1000000;
+	cfg.retry_expired = true;
+	cfg.retry_max = 3;
+	cfg.backoff = IOM_BACKOFF_NONE;
+	run_conserved(&cfg, "retries refused busy");
+	assert_true(row.num[IOM_COL_n_expired] == row.num[IOM_COL_submitted]);
+}
+
+/*
+ * kernel_free with deadlines that drop most tasks while queued and retries that re-queue them
+ * under the same id: a dropped attempt's id still in the queue could be taken for the retry
+ * just as the full queue refused it; the submitter then took it back, so the task ran (and its
+ * slot was handed back) twice: a heap overflow in the hand-off under ASan (2 of 3 tries), a
+ * conservation bug otherwise.
+ */
+static void test_kernel_free_retry_full_queue(void **state)
+{
+	struct iom_cfg cfg = base("kernel_free", IOM_WL_TIMER, 64);
+
+	if (!model_runs(&cfg))
+		return;
+	cfg.tasks = 0;
+	cfg.runtime_ns = 300000000;
+	cfg.wl.latency_ns = 1000000;
+	cfg.deadline_ns = 20000;
+	cfg.retry_expired = true;
+	cfg.retry_max = 1;
+	cfg.backoff = IOM_BACKOFF_EXP;
+	cfg.backoff_base_ns = 10000;
+	cfg.backoff_cap_ns = 100000;
+	cfg.workers = 8;
+	for (int i = 0; i < 3; i++)
+		run_conserved(&cfg, "kernel_free timer, 20 us deadline, retries, 8 workers");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +457,8 @@ int main(void)
 		cmocka_unit_test(test_file_enospc_reported),
 		cmocka_unit_test(test_file_foreign_middle_refused),
 		cmocka_unit_test(test_quiet_says_why),
+		cmocka_unit_test(test_retry_refused_busy_conserved),
+		cmocka_unit_test(test_kernel_free_retry_full_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
