@@ -33,7 +33,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead chaos
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -123,6 +123,19 @@ check:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan \
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
+
+# make chaos [CHAOS_BUDGET=S] [CHAOS_SEED=N] [CHAOS_COUNT=N]: the fault campaign (scripts/chaos),
+# random option combinations, limits and signals under the ASan+UBSan build, bounded in time
+# (start no run past S seconds). A random seed unless CHAOS_SEED is given; CI fixes it.
+CHAOS_BUDGET ?= 300
+chaos:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
+		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" $(BUILD)/asan/iomodels
+	$(Q)$(MAKE) --no-print-directory $(BIN)
+	$(Q)$(PYTHON) scripts/chaos --bin $(BUILD)/asan/iomodels --plain-bin $(BIN) \
+		--budget $(CHAOS_BUDGET) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) \
+		$(if $(CHAOS_COUNT),--count $(CHAOS_COUNT))
 
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
