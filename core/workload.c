@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "backend/serve.h"
+#include "core/mask.h"
 #include "workload.h"
 
 static const char *const wl_names[IOM_NR_WL] = {
@@ -197,7 +198,7 @@ double iom_cache_fraction(int fd, uint64_t size)
 	struct iom_cachestat cs;
 	long page = sysconf(_SC_PAGESIZE);
 
-	if (fd < 0 || !size || syscall(451, fd, &range, &cs, 0) < 0)
+	if (fd < 0 || !size || iom_masked("cachestat") || syscall(451, fd, &range, &cs, 0) < 0)
 		return -1;
 	return (double)cs.nr_cache / (double)((size + (uint64_t)page - 1) / (uint64_t)page);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -448,6 +449,89 @@ static void test_kernel_free_retry_full_queue(void **state)
 		run_conserved(&cfg, "kernel_free timer, 20 us deadline, retries, 8 workers");
 }
 
+/*
+ * Older kernels, here: IOM_MASK hides a feature at probe and setup time so the model takes the
+ * fallback an older kernel makes it take. Every rung of uring's ladder conserves its tasks and
+ * classifies them (all COMPLETED; past a deadline, all EXPIRED), and its variant names the rung.
+ */
+struct rung {
+	const char *mask;
+	const char *has, *lacks;	/* in the variant, and not */
+};
+
+static void run_rung(const struct rung *r, enum iom_wl_kind wl)
+{
+	struct iom_cfg cfg = base("uring", wl, 8);
+	char what[128];
+
+	snprintf(what, sizeof(what), "uring %s IOM_MASK=%s", iom_wl_name(wl), r->mask);
+	cfg.tasks = 300;
+	run_conserved(&cfg, what);
+	if (row.num[IOM_COL_n_completed] != 300 || !strstr(row.str[IOM_COL_variant], r->has) ||
+	    (r->lacks[0] && strstr(row.str[IOM_COL_variant], r->lacks)))
+		fail_msg("%s: %g COMPLETED of 300, variant %s (want %s, not %s)", what,
+			 row.num[IOM_COL_n_completed], row.str[IOM_COL_variant], r->has, r->lacks);
+	if (wl == IOM_WL_NOP)
+		return;
+	/* The classifier: a deadline before the end, every task EXPIRED. */
+	cfg.wl.latency_ns = wl == IOM_WL_RPC ? 5000000 : 2000000;
+	cfg.deadline_ns = wl == IOM_WL_RPC ? 1000000 : 200000;
+	cfg.tasks = 100;
+	run_conserved(&cfg, what);
+	if (row.num[IOM_COL_n_expired] != 100)
+		fail_msg("%s, deadline before the end: %g EXPIRED of 100", what,
+			 row.num[IOM_COL_n_expired]);
+}
+
+static void test_mask_uring_rungs(void **state)
+{
+	static const struct rung rungs[] = {
+		{ "", "single_issuer+defer_taskrun", "" },
+		{ "defer_taskrun", "single_issuer+coop_taskrun", "defer_taskrun" },
+		{ "single_issuer", "coop_taskrun", "single_issuer" },
+		{ "defer_taskrun,coop_taskrun", "regring", "taskrun" },
+		{ "regring", "defer_taskrun", "regring" },
+	};
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_RPC };
+	struct iom_cfg cfg = base("uring", IOM_WL_NOP, 8);
+
+	if (!model_runs(&cfg))
+		return;
+	for (size_t i = 0; i < sizeof(rungs) / sizeof(rungs[0]); i++) {
+		setenv("IOM_MASK", rungs[i].mask, 1);
+		for (size_t w = 0; w < sizeof(wls) / sizeof(wls[0]); w++)
+			run_rung(&rungs[i], wls[w]);
+	}
+	unsetenv("IOM_MASK");
+}
+
+/* cachestat absent: the cache columns are empty, the run goes on. BPF absent: no probes, ditto. */
+static void test_mask_cachestat_bpf(void **state)
+{
+	char dir[] = "/tmp/iom-test-mask-XXXXXX";
+	struct iom_cfg cfg = base("threads", IOM_WL_FILE, 2);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", dir);
+	cfg.wl.size = 1 << 20;
+	cfg.wl.bs = 4096;
+	cfg.tasks = 50;
+	run_conserved(&cfg, "file");
+	assert_false(isnan(row.num[IOM_COL_cache_before]));
+	setenv("IOM_MASK", "cachestat,bpf", 1);
+	run_conserved(&cfg, "file, IOM_MASK=cachestat");
+	assert_true(isnan(row.num[IOM_COL_cache_before]));
+	cfg = base("threads", IOM_WL_TIMER, 2);
+	cfg.probes = "sched";
+	run_conserved(&cfg, "timer --probes sched, IOM_MASK=bpf");
+	if (strncmp(row.str[IOM_COL_probes], "unavailable", 11))
+		fail_msg("IOM_MASK=bpf: probes column '%s'", row.str[IOM_COL_probes]);
+	unsetenv("IOM_MASK");
+	snprintf(cfg.wl.path, sizeof(cfg.wl.path), "%s/iomodels.%d.dat", dir, 1 << 20);
+	unlink(cfg.wl.path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +543,8 @@ int main(void)
 		cmocka_unit_test(test_quiet_says_why),
 		cmocka_unit_test(test_retry_refused_busy_conserved),
 		cmocka_unit_test(test_kernel_free_retry_full_queue),
+		cmocka_unit_test(test_mask_uring_rungs),
+		cmocka_unit_test(test_mask_cachestat_bpf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

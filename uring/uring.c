@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mask.h"
 #include "core/model.h"
 #include "core/slot_heap.h"
 
@@ -83,6 +84,14 @@ static const unsigned int ur_ladder[] = {
 	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 	0,
 };
+
+/* IOM_MASK: a rung whose flags this kernel is said to lack is passed over, as -EINVAL would. */
+static bool ur_rung_masked(unsigned int flags)
+{
+	return ((flags & IORING_SETUP_DEFER_TASKRUN) && iom_masked("defer_taskrun")) ||
+	       ((flags & IORING_SETUP_COOP_TASKRUN) && iom_masked("coop_taskrun")) ||
+	       ((flags & IORING_SETUP_SINGLE_ISSUER) && iom_masked("single_issuer"));
+}
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
@@ -178,6 +187,8 @@ static int ur_setup(struct iom_ctx *ctx)
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
 	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
+		if (ur_rung_masked(ur_ladder[i]))
+			continue;
 		memset(&p, 0, sizeof(p));
 		/*
 		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
@@ -216,7 +227,7 @@ static int ur_setup(struct iom_ctx *ctx)
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
 	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
-	ur->reg_ring = io_uring_register_ring_fd(&ur->ring) == 1;
+	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
 	if (cfg->cpus_set) {
 		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
 		if (ret < 0)
