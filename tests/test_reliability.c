@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -532,6 +533,51 @@ static void test_mask_cachestat_bpf(void **state)
 	rmdir(dir);
 }
 
+/*
+ * make chaos's pass rule can fail: scripts/chaos with a stand-in for iomodels that exits 3, dies
+ * by a signal, prints a sanitizer report, fails without a line, or writes a row that is not
+ * conserved, fails the campaign; one that runs clean passes it.
+ */
+static int chaos_with(const char *dir, const char *body)
+{
+	char fake[PATH_MAX], cmd[PATH_MAX * 3];
+	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	FILE *f;
+	int status;
+
+	snprintf(fake, sizeof(fake), "%s/fake-iomodels", dir);
+	f = fopen(fake, "w");
+	assert_non_null(f);
+	/* The output directory follows --output, the last two arguments. */
+	fprintf(f, "#!/bin/sh\nfor a; do out=$a; done\nmkdir -p \"$out\"\n%s\n", body);
+	fclose(f);
+	chmod(fake, 0755);
+	snprintf(cmd, sizeof(cmd), "%s scripts/chaos --bin %s --plain-bin %s --seed 7 --count 3 "
+		 "--budget 60 >/dev/null 2>&1", py, fake, fake);
+	status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_chaos_pass_rule(void **state)
+{
+	static const char hdr[] = "printf 'model,workload,concurrency,submitted,n_completed,"
+				  "n_failed,n_aborted,n_partial,n_expired\\n";
+	char dir[] = "/tmp/iom-test-chaos-XXXXXX", body[512];
+
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);	/* RLIMIT_NPROC runs are nobody */
+	snprintf(body, sizeof(body), "%suring,nop,4,10,8,1,0,0,1\\n' >\"$out/runs.csv\"", hdr);
+	assert_int_equal(chaos_with(dir, body), 0);
+	snprintf(body, sizeof(body), "%suring,nop,4,10,8,1,0,0,0\\n' >\"$out/runs.csv\"", hdr);
+	assert_int_equal(chaos_with(dir, body), 1);
+	assert_int_equal(chaos_with(dir, "exit 3"), 1);
+	assert_int_equal(chaos_with(dir, "kill -SEGV $$"), 1);
+	assert_int_equal(chaos_with(dir, "echo 'x.c:1:2: runtime error: null' >&2"), 1);
+	assert_int_equal(chaos_with(dir, "exit 1"), 1);
+	assert_int_equal(chaos_with(dir, "echo 'iomodels: why' >&2; exit 1"), 0);
+	nftw_rm(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_free_retry_full_queue),
 		cmocka_unit_test(test_mask_uring_rungs),
 		cmocka_unit_test(test_mask_cachestat_bpf),
+		cmocka_unit_test(test_chaos_pass_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
