@@ -163,15 +163,18 @@ plot:
 # and on the CLI's option parser (seeds in tests/fuzz/cli; the parser is linked against $(LIB)).
 # A finding fails the target (the fuzzer's exit status, its last lines shown).
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -I.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -D_GNU_SOURCE -I.
 fuzz: $(LIB)
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/cli
-	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
-	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/corpus >$(BUILD)/fuzz/rpc_frame.log 2>&1; \
+	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c \
+		core/rpc.c core/err.c
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus >$(BUILD)/fuzz/rpc_frame.log 2>&1; \
 		rc=$$?; tail -n 3 $(BUILD)/fuzz/rpc_frame.log; exit $$rc
 	$(Q)clang $(FUZZ_CFLAGS) -Wl,--wrap=exit -o $(BUILD)/fuzz/fuzz_cli_opts tests/fuzz/fuzz_cli_opts.c \
 		$(LIB) $(LDLIBS)
-	$(Q)$(BUILD)/fuzz/fuzz_cli_opts -max_total_time=$(FUZZ_SECONDS) -max_len=512 -close_fd_mask=2 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/cli tests/fuzz/cli >$(BUILD)/fuzz/cli_opts.log 2>&1; \
+	$(Q)$(BUILD)/fuzz/fuzz_cli_opts -max_total_time=$(FUZZ_SECONDS) -max_len=512 -close_fd_mask=2 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/cli tests/fuzz/cli \
+		>$(BUILD)/fuzz/cli_opts.log 2>&1; \
 		rc=$$?; tail -n 3 $(BUILD)/fuzz/cli_opts.log; exit $$rc
