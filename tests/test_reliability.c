@@ -552,8 +552,9 @@ static int chaos_with(const char *dir, const char *body)
 	fprintf(f, "#!/bin/sh\nfor a; do out=$a; done\nmkdir -p \"$out\"\n%s\n", body);
 	fclose(f);
 	chmod(fake, 0755);
+	/* --tmp: a failed campaign keeps its directory; ours goes with dir. */
 	snprintf(cmd, sizeof(cmd), "%s scripts/chaos --bin %s --plain-bin %s --seed 7 --count 3 "
-		 "--budget 60 >/dev/null 2>&1", py, fake, fake);
+		 "--budget 60 --tmp %s >/dev/null 2>&1", py, fake, fake, dir);
 	status = system(cmd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
