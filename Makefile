@@ -3,6 +3,7 @@
 #   make            build build/iomodels          make test    run the cmocka tests
 #   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
 #   make deps       install the Debian packages (as root)   make clean
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall removes it)
 
 BUILD   ?= build
 CC      ?= cc
@@ -33,7 +34,8 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead chaos
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
+	install uninstall chaos
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -111,8 +113,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
-# Tests: every cmocka binary, then one closing line "N passed, N failed".
+# Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
+# "N passed, N failed".
 test: $(BIN) $(TEST_BINS)
+	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
 # Sanitizers in their own build trees, so they never mix with the normal objects.
@@ -137,6 +141,9 @@ chaos:
 		--budget $(CHAOS_BUDGET) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) \
 		$(if $(CHAOS_COUNT),--count $(CHAOS_COUNT))
 
+check-layers:
+	$(Q)$(PYTHON) scripts/check-layers
+
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
 
@@ -146,6 +153,16 @@ compare-fio: $(BIN)
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)
 	$(Q)$(PYTHON) scripts/probe-overhead $(ARGS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary (the BPF probes are compiled into it),
+# the scripts under share/iomodels, iomodels(1) made from the help text, bash completion.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(BIN)
+	$(Q)PYTHON=$(PYTHON) sh dist/install $(BIN) "$(DESTDIR)" "$(PREFIX)"
+
+uninstall:
+	$(Q)sh dist/install --uninstall "$(DESTDIR)" "$(PREFIX)"
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)

@@ -302,67 +302,6 @@ static void test_file_foreign_middle_refused(void **state)
 	rmdir(dir);
 }
 
-/* Run "$IOM_BIN" args..., stderr into err; returns the exit status, or -1 if it hung. */
-static int run_bin(const char *const *args, char *err, size_t len)
-{
-	const char *bin = getenv("IOM_BIN");
-	char errpath[] = "/tmp/iom-test-stderr-XXXXXX";
-	int efd = mkstemp(errpath), status;
-	pid_t pid;
-	ssize_t n;
-
-	if (!bin)
-		fail_msg("IOM_BIN is not set: run these tests with `make test`");
-	assert_true(efd >= 0);
-	unlink(errpath);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		const char *argv[32] = { bin };
-		int null = open("/dev/null", O_RDWR);
-
-		for (int i = 0; args[i] && i < 30; i++)
-			argv[i + 1] = args[i];
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(efd, STDERR_FILENO);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	status = wait_bounded(pid, 60);
-	n = pread(efd, err, len - 1, 0);
-	err[n > 0 ? n : 0] = '\0';
-	close(efd);
-	return status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* --quiet drops the per-cell lines, not the reason a cell failed (exit 1 said nothing). */
-static void test_quiet_says_why(void **state)
-{
-	char dir[] = "/tmp/iom-test-quiet-XXXXXX";
-	char path[PATH_MAX], out[PATH_MAX], err[4096];
-	static const char junk[8192] = { 1 };
-	const char *args[] = { "run", "--model", "threads", "--workload", "file", "--filename",
-			       path, "--size", "8K", "--rw", "write", "--tasks", "4", "--quiet",
-			       "--output", out, NULL };
-	int fd, rc;
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/foreign.dat", dir);
-	snprintf(out, sizeof(out), "%s/out", dir);
-	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
-	close(fd);
-	rc = run_bin(args, err, sizeof(err));
-	if (rc != 1 || !strstr(err, "--allow-overwrite"))
-		fail_msg("--quiet, a failing cell: exit %d, stderr '%s'", rc, err);
-	unlink(path);
-	nftw_rm(out);
-	rmdir(dir);
-}
-
 /*
  * A model whose queue is full whenever a retry comes (kernel_free's is, with dropped ids in it):
  * a first attempt ends EXPIRED at once, every retry is refused busy. The retry still waiting
@@ -589,7 +528,6 @@ int main(void)
 		cmocka_unit_test(test_rpc_reply_after_deadline_expired),
 		cmocka_unit_test(test_file_enospc_reported),
 		cmocka_unit_test(test_file_foreign_middle_refused),
-		cmocka_unit_test(test_quiet_says_why),
 		cmocka_unit_test(test_retry_refused_busy_conserved),
 		cmocka_unit_test(test_kernel_free_retry_full_queue),
 		cmocka_unit_test(test_mask_uring_rungs),
