@@ -832,6 +832,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 static void config_error(const char *msg) __attribute__((noreturn));
 static void config_error(const char *msg)
 {
+	/* A check cut short by SIGINT/SIGTERM (connect returns EINTR) is the signal's doing. */
+	if (iom_driver_interrupted()) {
+		fprintf(stderr, "iomodels: interrupted\n");
+		exit(130);
+	}
 	fprintf(stderr, "iomodels: %s\n", msg);
 	exit(2);
 }
@@ -947,6 +952,13 @@ static int cmd_run(int argc, char **argv)
 	int exit_code = 0;
 	unsigned int nr_rows = 0;
 
+	/*
+	 * First: a SIGINT or SIGTERM while the options, the configuration or the metadata are
+	 * read (probing every model takes a while) ends the run as one mid-cell does, 130.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (!hist)
 		return 1;
 	parse_run_opts(&o, argc, argv);
@@ -967,6 +979,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 	check_config(&o);
+	/* Interrupted before any output: nothing is written. */
+	if (iom_driver_interrupted()) {
+		free(hist);
+		return 130;
+	}
 
 	if (o.output)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
@@ -991,9 +1008,6 @@ static int cmd_run(int argc, char **argv)
 	iom_report_meta_str(rep, "latency_note",
 			    "closed loop: from submit; open loop: from the intended start. One "
 			    "clock reading per submit batch and per reaped batch.");
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	for (unsigned int r = 0; r < o.repeat && !iom_driver_interrupted(); r++)
 		for (unsigned int m = 0; m < o.nr_models && !iom_driver_interrupted(); m++)
@@ -1034,6 +1048,8 @@ static int cmd_run(int argc, char **argv)
 						exit_code = 1;
 					}
 				}
+	if (iom_driver_interrupted() && exit_code != IOM_EXIT_BUG)
+		exit_code = 130;
 	if (iom_report_close(rep)) {
 		fprintf(stderr, "iomodels: cannot write %s/run.json\n", outdir);
 		exit_code = exit_code ? exit_code : 1;
