@@ -79,6 +79,11 @@ struct iom_job {
 	unsigned int nr_marks;
 	pid_t tid;
 	_Atomic uint64_t pub_done;	/* for the status line */
+	/*
+	 * A sync model's call in progress: its slot + 1, 0 when none; CALL_CLAIMED while main
+	 * cancels it (run_cancel_calls), and the submitter waits for main to let go of the task.
+	 */
+	_Atomic uint32_t in_call;
 	_Atomic uint64_t pub_submitted;
 	bool setup_ok;
 	int ret;
@@ -146,6 +151,41 @@ static void run_fail(struct iom_run *run, const char *msg)
 static bool is_async(const struct iom_cfg *cfg)
 {
 	return cfg->model->caps & IOM_CAP_ASYNC;
+}
+
+#define CALL_CLAIMED	(1u << 31)
+
+/*
+ * How long what is in flight may take past the window before it is cancelled: 5 s beyond
+ * four of the longest latency; 1 s once interrupted or live (a person is waiting).
+ */
+static uint64_t drain_grace_ns(const struct iom_cfg *cfg)
+{
+	uint64_t longest = cfg->wl.latency_ns > cfg->wl.bimodal_ns ? cfg->wl.latency_ns :
+								     cfg->wl.bimodal_ns;
+
+	return cfg->live || interrupted ? 1000000000ull : 5000000000ull + 4 * longest;
+}
+
+/*
+ * The model's submit. A sync model's call is published, so main can cancel one still blocked
+ * past the drain's grace (a server that never answers): a store and an exchange per call.
+ */
+static int job_model_submit(struct iom_job *job, struct iom_task *t)
+{
+	struct iom_ctx *ctx = &job->ctx;
+	uint32_t mine = t->slot + 1;
+	int ret;
+
+	if (is_async(ctx->cfg))
+		return ctx->cfg->model->submit(ctx, t);
+	atomic_store_explicit(&job->in_call, mine, memory_order_release);
+	ret = ctx->cfg->model->submit(ctx, t);
+	/* Claimed: main is cancelling this very task; it must not change under main. */
+	if (!atomic_compare_exchange_strong(&job->in_call, &mine, 0))
+		while (atomic_load(&job->in_call))
+			sched_yield();
+	return ret;
 }
 
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
@@ -381,7 +421,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			job_live_apply(job, t, now);
 		job_draw_fault(job, t);
 		iom_task_start(t, now);
-		ret = cfg->model->submit(ctx, t);
+		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
 			/*
 			 * Not taken: the task keeps its last attempt's outcome, the one a give-up
@@ -532,7 +572,6 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 {
 	struct iom_run *run = job->run;
 	const struct iom_cfg *cfg = run->cfg;
-	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	int queued = 0;
 
@@ -572,7 +611,7 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		/* Counted before the model sees it: a sync task ends inside submit. */
 		iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, 1);
 
-		ret = model->submit(ctx, t);
+		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
 			/* Not taken: the same task goes again after a reap; nothing is dropped. */
 			iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, -1);
@@ -740,15 +779,9 @@ static void job_drain(struct iom_job *job)
 	const struct iom_cfg *cfg = job->run->cfg;
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
-	uint64_t longest = cfg->wl.latency_ns > cfg->wl.bimodal_ns ? cfg->wl.latency_ns :
-								     cfg->wl.bimodal_ns;
 	uint64_t now = iom_now_ns();
-	uint64_t until = now + 5000000000ull + 4 * longest;
+	uint64_t until = now + drain_grace_ns(cfg);
 	bool cancelled = false;
-
-	/* Live: the latency knob may have gone past the workload's; a person is waiting. */
-	if (cfg->live)
-		until = now + 1000000000ull;
 
 	/* No new attempt after the window: a retry still waiting gives up with its last state. */
 	job->stopping = true;
@@ -762,6 +795,9 @@ static void job_drain(struct iom_job *job)
 	while (job->nr_free < ctx->depth) {
 		int ret;
 
+		/* A signal during the wait shortens it. */
+		if (!cancelled && until > now + drain_grace_ns(cfg))
+			until = now + drain_grace_ns(cfg);
 		if (now >= until) {
 			if (cancelled || !model->cancel)
 				break;
@@ -774,7 +810,9 @@ static void job_drain(struct iom_job *job)
 			cancelled = true;
 			until = now + 2000000000ull;
 		}
-		ret = model->reap(ctx, 1, ctx->depth, until - now);
+		/* In steps, so a signal is seen. */
+		ret = model->reap(ctx, 1, ctx->depth, until - now < 200000000ull ? until - now :
+						      200000000ull);
 		if (ret < 0)
 			break;
 		now = iom_now_ns();
@@ -935,6 +973,9 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 			break;
 		if (interrupted)
 			atomic_store(&run->abort, true);
+		/* Stopped early (a signal, a failure): run_join waits for the rest. */
+		if (atomic_load(&run->abort))
+			break;
 		if (now >= next_tick) {
 			uint64_t done, submitted;
 
@@ -970,6 +1011,54 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 		fclose(series);
 	if (cfg->progress)
 		fprintf(stderr, "\r\033[K");
+}
+
+/* Cancel each sync call in progress, claimed first so its task cannot change meanwhile. */
+static void run_cancel_calls(struct iom_run *run)
+{
+	const struct iom_model *model = run->cfg->model;
+
+	for (unsigned int i = 0; model->cancel && i < run->nr_jobs; i++) {
+		struct iom_job *job = &run->jobs[i];
+		uint32_t call = atomic_load(&job->in_call);
+
+		if (!call || (call & CALL_CLAIMED) ||
+		    !atomic_compare_exchange_strong(&job->in_call, &call, call | CALL_CLAIMED))
+			continue;
+		model->cancel(&job->ctx, &job->ctx.tasks[call - 1]);
+		atomic_store(&job->in_call, 0);
+	}
+}
+
+/*
+ * Main, past the window: wait for the submitters. A sync call still blocked after the drain's
+ * grace (no deadline, a server that never answers), or a second after a signal, is
+ * cancelled, again each second: otherwise the join waits for ever, deaf to SIGTERM.
+ */
+static void run_join(struct iom_run *run)
+{
+	uint64_t now = iom_now_ns(), until = now + drain_grace_ns(run->cfg);
+
+	pthread_mutex_lock(&run->lock);
+	while (atomic_load(&run->nr_jobs_done) < run->nr_jobs) {
+		struct timespec ts;
+
+		now = iom_now_ns();
+		if (until > now + drain_grace_ns(run->cfg))
+			until = now + drain_grace_ns(run->cfg);
+		if (now >= until) {
+			pthread_mutex_unlock(&run->lock);
+			run_cancel_calls(run);
+			pthread_mutex_lock(&run->lock);
+			until = iom_now_ns() + 1000000000ull;
+			continue;
+		}
+		ts = iom_ts(until - now < 100000000ull ? until : now + 100000000ull);
+		pthread_cond_timedwait(&run->done_cond, &run->lock, &ts);
+	}
+	pthread_mutex_unlock(&run->lock);
+	for (unsigned int i = 0; i < run->nr_jobs; i++)
+		pthread_join(run->jobs[i].thread, NULL);
 }
 
 static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsigned int nr_jobs)
@@ -1447,8 +1536,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	}
 	if (atomic_load(&run.abort) && !s0.t_ns)
 		iom_sample_take(&s0, NULL), s1 = s0;
-	for (unsigned int i = 0; i < nr_jobs; i++)
-		pthread_join(run.jobs[i].thread, NULL);
+	run_join(&run);
 
 	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
 	if (cfg->timeline)

@@ -582,8 +582,8 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 
 /*
  * From the submitter. Queued: taken out, ABORTED, reported at the next reap. Running: ABORTED
- * now and the worker told to stop (a timer stops; a read or write cannot be taken back, so it
- * completes late); reported once the worker returns. Already returned: the result stands.
+ * now and the worker told to stop (a timer stops, an rpc's socket is shut down; a read or
+ * write cannot be taken back, so it completes late); reported once the worker returns. Already returned: the result stands.
  */
 static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 {
@@ -607,6 +607,7 @@ static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
 		s->finished = true;
 		kf_status_kick(e);
+		kf_call_cut(e);
 	}
 	return 0;
 }

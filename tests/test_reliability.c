@@ -237,6 +237,68 @@ static void test_sigterm_before_first_cell(void **state)
 }
 
 /*
+ * A sync call that no answer ends: threads and kernel_free's workers block in recv on an rpc
+ * backend that accepts (its kernel does) and never answers, with no deadline. Before the fix
+ * the threads cell never ended (main joined a submitter stuck in recv) and kernel_free's
+ * teardown joined a worker stuck there: hung, deaf to SIGTERM. Now the drain's grace cancels
+ * the call (run ends by itself, exit 0, every task accounted) and SIGTERM ends it within
+ * about a second (exit 130). Each child is bounded: -1 from wait_bounded is the hang.
+ */
+static int run_silent_backend(const char *model, bool sigterm)
+{
+	char dir[] = "/tmp/iom-test-silent-XXXXXX", out[PATH_MAX], addr[32];
+	const char *args[] = { "run", "--model", model, "--workload", "rpc", "--connect", addr,
+			       "--concurrency", "2", "--runtime", "300ms", "--output", out,
+			       NULL };
+	unsigned short port;
+	int lfd = listen_silent(64, &port), status;
+	pid_t pid;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	pid = spawn_bin(args);
+	if (sigterm) {
+		sleep(2);
+		kill(pid, SIGTERM);
+	}
+	status = wait_bounded(pid, 40);
+	close(lfd);
+	nftw_rm(out);
+	rmdir(dir);
+	if (status == -1)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_silent_backend_grace(void **state)
+{
+	static const char *const models[] = { "threads", "kernel_free" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int rc = run_silent_backend(models[i], false);
+
+		if (rc != 0)
+			fail_msg("%s rpc, a backend that never answers: %s %d, want exit 0 after "
+				 "the drain's grace", models[i], rc == -1 ? "hung (killed after 40 s)" :
+				 "exit", rc);
+	}
+}
+
+static void test_silent_backend_sigterm(void **state)
+{
+	static const char *const models[] = { "threads", "kernel_free" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int rc = run_silent_backend(models[i], true);
+
+		if (rc != 130)
+			fail_msg("%s rpc, a backend that never answers, SIGTERM: %s %d, want 130",
+				 models[i], rc == -1 ? "hung (killed after 40 s)" : "exit", rc);
+	}
+}
+
+/*
  * pthread_create fails partway (RLIMIT_NPROC; root ignores it, so the child becomes nobody):
  * the threads model's 1024 submitters cannot all be made. Before the fix the ones made waited
  * on a barrier counting all 1024 and main waited in its teardown: a hang deaf to SIGTERM. Now
@@ -647,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_mask_cachestat_bpf),
 		cmocka_unit_test(test_chaos_pass_rule),
 		cmocka_unit_test(test_sigterm_before_first_cell),
+		cmocka_unit_test(test_silent_backend_grace),
+		cmocka_unit_test(test_silent_backend_sigterm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
