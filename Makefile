@@ -40,7 +40,7 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
-	install uninstall mutate
+	install uninstall mutate chaos
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -137,6 +137,19 @@ check:
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
 
+# make chaos [CHAOS_BUDGET=S] [CHAOS_SEED=N] [CHAOS_COUNT=N]: the fault campaign (scripts/chaos),
+# random option combinations, limits and signals under the ASan+UBSan build, bounded in time
+# (start no run past S seconds). A random seed unless CHAOS_SEED is given; CI fixes it.
+CHAOS_BUDGET ?= 300
+chaos:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
+		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" $(BUILD)/asan/iomodels
+	$(Q)$(MAKE) --no-print-directory $(BIN)
+	$(Q)$(PYTHON) scripts/chaos --bin $(BUILD)/asan/iomodels --plain-bin $(BIN) \
+		--budget $(CHAOS_BUDGET) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) \
+		$(if $(CHAOS_COUNT),--count $(CHAOS_COUNT))
+
 check-layers:
 	$(Q)$(PYTHON) scripts/check-layers
 
@@ -176,16 +189,25 @@ clean:
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time: the frame reader, and the
-# servers' per-connection buffering and caps (server/conn.c).
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time, on the rpc frame reader, the
+# servers' per-connection buffering and caps (server/conn.c) and the CLI's option parser (seeds
+# in tests/fuzz/cli). A finding fails the target (the fuzzer's exit status, its last lines shown).
 FUZZ_SECONDS ?= 60
-FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -pthread
-fuzz:
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_conn
-	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
-	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -D_GNU_SOURCE -I. -pthread
+FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/
+fuzz: $(LIB)
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_conn $(BUILD)/fuzz/cli
+	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c \
+		core/rpc.c core/err.c
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame $(FUZZ_RUN) -max_len=4096 $(BUILD)/fuzz/corpus \
+		>$(BUILD)/fuzz/rpc_frame.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/rpc_frame.log; exit $$rc
+	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
 		server/conn.c server/server.c core/rpc.c core/err.c
-	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3
-	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/corpus_conn 2>&1 | tail -n 3
+	$(Q)$(BUILD)/fuzz/fuzz_server_conn $(FUZZ_RUN) -max_len=16384 $(BUILD)/fuzz/corpus_conn \
+		>$(BUILD)/fuzz/server_conn.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/server_conn.log; exit $$rc
+	$(Q)clang $(FUZZ_CFLAGS) -Wl,--wrap=exit -o $(BUILD)/fuzz/fuzz_cli_opts tests/fuzz/fuzz_cli_opts.c \
+		$(LIB) $(LDLIBS)
+	$(Q)$(BUILD)/fuzz/fuzz_cli_opts $(FUZZ_RUN) -max_len=512 -close_fd_mask=2 \
+		$(BUILD)/fuzz/cli tests/fuzz/cli >$(BUILD)/fuzz/cli_opts.log 2>&1; \
+		rc=$$?; tail -n 3 $(BUILD)/fuzz/cli_opts.log; exit $$rc

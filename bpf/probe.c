@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "core/mask.h"
 #include "core/probe.h"
 #include "probe_int.h"
 #include "sched.h"
@@ -281,6 +282,11 @@ struct iom_probe *iom_probe_open(const struct iom_probe_opts *opts, struct iom_e
 	if (parse_list(opts->list, &want_sched, &want_full, &want_uring, &want_uring_lat,
 		       &want_syscalls, &want_stats, err))
 		return NULL;
+	/* IOM_MASK=bpf: as on a kernel or user without BPF; the run goes on without probes. */
+	if (iom_masked("bpf")) {
+		iom_err_set(err, -ENOSYS, "BPF masked (IOM_MASK)");
+		return NULL;
+	}
 	/* The timeline is the sched probe's: it comes with it. */
 	if (opts->timeline)
 		want_sched = true;

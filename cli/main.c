@@ -871,6 +871,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 static void config_error(const char *msg) __attribute__((noreturn));
 static void config_error(const char *msg)
 {
+	/* A check cut short by SIGINT/SIGTERM (connect returns EINTR) is the signal's doing. */
+	if (iom_driver_interrupted()) {
+		fprintf(stderr, "iomodels: interrupted\n");
+		exit(130);
+	}
 	fprintf(stderr, "iomodels: %s\n", msg);
 	exit(2);
 }
@@ -1103,6 +1108,13 @@ static int cmd_run(int argc, char **argv)
 	unsigned int nr_rows = 0;
 	bool rpc, write_failed = false;
 
+	/*
+	 * First: a SIGINT or SIGTERM while the options, the configuration or the metadata are
+	 * read (probing every model takes a while) ends the run as one mid-cell does, 130.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (!hist)
 		return 1;
 	parse_run_opts(&o, argc, argv);
@@ -1123,6 +1135,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 	check_config(&o);
+	/* Interrupted before any output: nothing is written. */
+	if (iom_driver_interrupted()) {
+		free(hist);
+		return 130;
+	}
 
 	if (o.output)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
@@ -1166,9 +1183,6 @@ static int cmd_run(int argc, char **argv)
 	iom_report_meta_str(rep, "latency_note",
 			    "closed loop: from submit; open loop: from the intended start. One "
 			    "clock reading per submit batch and per reaped batch.");
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	for (unsigned int r = 0; r < o.repeat && !iom_driver_interrupted(); r++)
 		for (unsigned int m = 0; m < o.nr_models && !iom_driver_interrupted(); m++)
@@ -1214,6 +1228,8 @@ static int cmd_run(int argc, char **argv)
 						exit_code = 1;
 					}
 				}
+	if (iom_driver_interrupted() && exit_code != IOM_EXIT_BUG)
+		exit_code = 130;
 	if (iom_report_finish(rep, errbuf, sizeof(errbuf)) && !write_failed) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);
 		exit_code = exit_code ? exit_code : 1;

@@ -80,6 +80,11 @@ struct iom_job {
 	unsigned int nr_marks;
 	pid_t tid;
 	_Atomic uint64_t pub_done;	/* for the status line */
+	/*
+	 * A sync model's call in progress: its slot + 1, 0 when none; CALL_CLAIMED while main
+	 * cancels it (run_cancel_calls), and the submitter waits for main to let go of the task.
+	 */
+	_Atomic uint32_t in_call;
 	_Atomic uint64_t pub_submitted;
 	bool setup_ok;
 	int ret;
@@ -92,6 +97,13 @@ struct iom_run {
 	unsigned int nr_jobs;
 	struct iom_job *jobs;
 	pthread_barrier_t ready, go;
+	/*
+	 * Held by main while it makes the submitters: they wait here first, so when a
+	 * pthread_create fails the ones made leave (launch_failed) before the barriers, which
+	 * count every submitter and would hold them, and main, forever.
+	 */
+	pthread_mutex_t launch;
+	bool launch_failed;
 	uint64_t t_run0, t_win0, t_stop;	/* t_stop: UINT64_MAX when measuring by tasks */
 	_Atomic bool abort;
 	_Atomic unsigned int nr_jobs_done;	/* submitters past their window */
@@ -140,6 +152,41 @@ static void run_fail(struct iom_run *run, const char *msg)
 static bool is_async(const struct iom_cfg *cfg)
 {
 	return cfg->model->caps & IOM_CAP_ASYNC;
+}
+
+#define CALL_CLAIMED	(1u << 31)
+
+/*
+ * How long what is in flight may take past the window before it is cancelled: 5 s beyond
+ * four of the longest latency; 1 s once interrupted or live (a person is waiting).
+ */
+static uint64_t drain_grace_ns(const struct iom_cfg *cfg)
+{
+	uint64_t longest = cfg->wl.latency_ns > cfg->wl.bimodal_ns ? cfg->wl.latency_ns :
+								     cfg->wl.bimodal_ns;
+
+	return cfg->live || interrupted ? 1000000000ull : 5000000000ull + 4 * longest;
+}
+
+/*
+ * The model's submit. A sync model's call is published, so main can cancel one still blocked
+ * past the drain's grace (a server that never answers): a store and an exchange per call.
+ */
+static int job_model_submit(struct iom_job *job, struct iom_task *t)
+{
+	struct iom_ctx *ctx = &job->ctx;
+	uint32_t mine = t->slot + 1;
+	int ret;
+
+	if (is_async(ctx->cfg))
+		return ctx->cfg->model->submit(ctx, t);
+	atomic_store_explicit(&job->in_call, mine, memory_order_release);
+	ret = ctx->cfg->model->submit(ctx, t);
+	/* Claimed: main is cancelling this very task; it must not change under main. */
+	if (!atomic_compare_exchange_strong(&job->in_call, &mine, 0))
+		while (atomic_load(&job->in_call))
+			sched_yield();
+	return ret;
 }
 
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
@@ -360,7 +407,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 	int queued = 0;
 
 	for (unsigned int i = 0; i < job->nr_retry_pending;) {
-		struct iom_task *t;
+		struct iom_task *t, last;
 		int ret;
 
 		if (job->retry_due_ns[i] > now) {
@@ -368,6 +415,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			continue;
 		}
 		t = &ctx->tasks[job->retry_slot[i]];
+		last = *t;
 		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
@@ -375,9 +423,13 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			job_live_apply(job, t, now);
 		job_draw_fault(job, t);
 		iom_task_start(t, now);
-		ret = cfg->model->submit(ctx, t);
+		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
-			iom_task_requeue(t);
+			/*
+			 * Not taken: the task keeps its last attempt's outcome, the one a give-up
+			 * at the drain counts (it counted a state that was not terminal).
+			 */
+			*t = last;
 			break;
 		}
 		iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
@@ -522,7 +574,6 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 {
 	struct iom_run *run = job->run;
 	const struct iom_cfg *cfg = run->cfg;
-	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	int queued = 0;
 
@@ -562,7 +613,7 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		/* Counted before the model sees it: a sync task ends inside submit. */
 		iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, 1);
 
-		ret = model->submit(ctx, t);
+		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
 			/* Not taken: the same task goes again after a reap; nothing is dropped. */
 			iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, -1);
@@ -730,15 +781,9 @@ static void job_drain(struct iom_job *job)
 	const struct iom_cfg *cfg = job->run->cfg;
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
-	uint64_t longest = cfg->wl.latency_ns > cfg->wl.bimodal_ns ? cfg->wl.latency_ns :
-								     cfg->wl.bimodal_ns;
 	uint64_t now = iom_now_ns();
-	uint64_t until = now + 5000000000ull + 4 * longest;
+	uint64_t until = now + drain_grace_ns(cfg);
 	bool cancelled = false;
-
-	/* Live: the latency knob may have gone past the workload's; a person is waiting. */
-	if (cfg->live)
-		until = now + 1000000000ull;
 
 	/* No new attempt after the window: a retry still waiting gives up with its last state. */
 	job->stopping = true;
@@ -752,6 +797,9 @@ static void job_drain(struct iom_job *job)
 	while (job->nr_free < ctx->depth) {
 		int ret;
 
+		/* A signal during the wait shortens it. */
+		if (!cancelled && until > now + drain_grace_ns(cfg))
+			until = now + drain_grace_ns(cfg);
 		if (now >= until) {
 			if (cancelled || !model->cancel)
 				break;
@@ -764,7 +812,9 @@ static void job_drain(struct iom_job *job)
 			cancelled = true;
 			until = now + 2000000000ull;
 		}
-		ret = model->reap(ctx, 1, ctx->depth, until - now);
+		/* In steps, so a signal is seen. */
+		ret = model->reap(ctx, 1, ctx->depth, until - now < 200000000ull ? until - now :
+						      200000000ull);
 		if (ret < 0)
 			break;
 		now = iom_now_ns();
@@ -781,6 +831,10 @@ static void *job_main(void *arg)
 	unsigned int index = job->ctx.job;
 	int ret;
 
+	pthread_mutex_lock(&run->launch);
+	pthread_mutex_unlock(&run->launch);
+	if (run->launch_failed)
+		return NULL;
 	/* Inherited from main already; set again so no thread can run with the 50 us default. */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
 	/* A name the probes can give a role (submitter) and a person can read in top -H. */
@@ -922,6 +976,9 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 			break;
 		if (interrupted)
 			atomic_store(&run->abort, true);
+		/* Stopped early (a signal, a failure): run_join waits for the rest. */
+		if (atomic_load(&run->abort))
+			break;
 		if (now >= next_tick) {
 			uint64_t done, submitted;
 
@@ -958,6 +1015,54 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 		fclose(series);
 	if (cfg->progress)
 		fprintf(stderr, "\r\033[K");
+}
+
+/* Cancel each sync call in progress, claimed first so its task cannot change meanwhile. */
+static void run_cancel_calls(struct iom_run *run)
+{
+	const struct iom_model *model = run->cfg->model;
+
+	for (unsigned int i = 0; model->cancel && i < run->nr_jobs; i++) {
+		struct iom_job *job = &run->jobs[i];
+		uint32_t call = atomic_load(&job->in_call);
+
+		if (!call || (call & CALL_CLAIMED) ||
+		    !atomic_compare_exchange_strong(&job->in_call, &call, call | CALL_CLAIMED))
+			continue;
+		model->cancel(&job->ctx, &job->ctx.tasks[call - 1]);
+		atomic_store(&job->in_call, 0);
+	}
+}
+
+/*
+ * Main, past the window: wait for the submitters. A sync call still blocked after the drain's
+ * grace (no deadline, a server that never answers), or a second after a signal, is
+ * cancelled, again each second: otherwise the join waits for ever, deaf to SIGTERM.
+ */
+static void run_join(struct iom_run *run)
+{
+	uint64_t now = iom_now_ns(), until = now + drain_grace_ns(run->cfg);
+
+	pthread_mutex_lock(&run->lock);
+	while (atomic_load(&run->nr_jobs_done) < run->nr_jobs) {
+		struct timespec ts;
+
+		now = iom_now_ns();
+		if (until > now + drain_grace_ns(run->cfg))
+			until = now + drain_grace_ns(run->cfg);
+		if (now >= until) {
+			pthread_mutex_unlock(&run->lock);
+			run_cancel_calls(run);
+			pthread_mutex_lock(&run->lock);
+			until = iom_now_ns() + 1000000000ull;
+			continue;
+		}
+		ts = iom_ts(until - now < 100000000ull ? until : now + 100000000ull);
+		pthread_cond_timedwait(&run->done_cond, &run->lock, &ts);
+	}
+	pthread_mutex_unlock(&run->lock);
+	for (unsigned int i = 0; i < run->nr_jobs; i++)
+		pthread_join(run->jobs[i].thread, NULL);
 }
 
 static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsigned int nr_jobs)
@@ -1390,6 +1495,8 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	pthread_attr_setstacksize(&attr, 128u << 10);
 #endif
 	depth_all = cfg->concurrency;
+	pthread_mutex_init(&run.launch, NULL);
+	pthread_mutex_lock(&run.launch);
 	for (unsigned int i = 0; i < nr_jobs; i++) {
 		struct iom_job *job = &run.jobs[i];
 
@@ -1402,27 +1509,22 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 		job->last_end_ns = 0;
 		ret = pthread_create(&job->thread, &attr, job_main, job);
 		if (ret) {
-			char msg[128];
-
-			snprintf(msg, sizeof(msg), "pthread_create %u of %u: %s", i + 1, nr_jobs,
-				 strerror(ret));
-			run_fail(&run, msg);
+			iom_err_set(&err, -ret, "pthread_create submitter %u of %u", i + 1, nr_jobs);
+			run_fail(&run, err.msg);
 			break;
 		}
 		job->thread_made = true;
 		made++;
 	}
 	pthread_attr_destroy(&attr);
-	if ((unsigned int)made < nr_jobs) {
-		/* The barriers count every job: stand in for the ones never made. */
-		pthread_barrier_destroy(&run.ready);
-		pthread_barrier_destroy(&run.go);
-		pthread_barrier_init(&run.ready, NULL, 1);
-		pthread_barrier_init(&run.go, NULL, 1);
-		for (int i = 0; i < made; i++)
-			pthread_cancel(run.jobs[i].thread);
+	run.launch_failed = (unsigned int)made < nr_jobs;
+	pthread_mutex_unlock(&run.launch);
+	if (run.launch_failed) {
 		for (int i = 0; i < made; i++)
 			pthread_join(run.jobs[i].thread, NULL);
+		pthread_barrier_destroy(&run.ready);
+		pthread_barrier_destroy(&run.go);
+		pthread_mutex_destroy(&run.launch);
 		iom_probe_close(run.probe);
 		iom_workload_close(&run.wl);
 		row_set_status(row, "error", run.err);
@@ -1451,8 +1553,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	}
 	if (atomic_load(&run.abort) && !s0.t_ns)
 		iom_sample_take(&s0, NULL), s1 = s0;
-	for (unsigned int i = 0; i < nr_jobs; i++)
-		pthread_join(run.jobs[i].thread, NULL);
+	run_join(&run);
 
 	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
 	if (cfg->timeline)
@@ -1471,6 +1572,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	free(run.jobs);
 	pthread_barrier_destroy(&run.ready);
 	pthread_barrier_destroy(&run.go);
+	pthread_mutex_destroy(&run.launch);
 	pthread_cond_destroy(&run.done_cond);
 	pthread_mutex_destroy(&run.lock);
 	if (cfg->wl.kind == IOM_WL_RPC) {

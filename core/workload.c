@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/mask.h"
 #include "workload.h"
 
 static const char *const wl_names[IOM_NR_WL] = {
@@ -196,49 +198,106 @@ double iom_cache_fraction(int fd, uint64_t size)
 	struct iom_cachestat cs;
 	long page = sysconf(_SC_PAGESIZE);
 
-	if (fd < 0 || !size || syscall(451, fd, &range, &cs, 0) < 0)
+	if (fd < 0 || !size || iom_masked("cachestat") || syscall(451, fd, &range, &cs, 0) < 0)
 		return -1;
 	return (double)cs.nr_cache / (double)((size + (uint64_t)page - 1) / (uint64_t)page);
 }
 
-/* Our file: its size is right and its first and last blocks hold the pattern. */
+/*
+ * Our file: the pattern over --size bytes, then a header kept in one block past the end (a
+ * trailer: no task reads or writes there, and block 0 stays pattern for --verify):
+ * "iomodels-file v1 size=<bytes> run=<16 hex digits> made=<UTC>".
+ * Ours when the header names this size and a sample of blocks spread over the file (the first,
+ * the middle and the last among them) still carries the pattern: a file with foreign blocks is
+ * no longer ours, and is not written to without --allow-overwrite.
+ */
+#define FILE_TRAILER_LEN	4096
+#define FILE_TRAILER_MAGIC	"iomodels-file v1 "
+#define FILE_SAMPLES	65
+
 static bool file_is_ours(int fd, uint64_t size)
 {
-	static char buf[4096] __attribute__((aligned(8)));
-	uint64_t last = size >= sizeof(buf) ? size - sizeof(buf) : 0;
+	static char buf[FILE_TRAILER_LEN] __attribute__((aligned(8)));
+	unsigned long long made_size;
+	uint64_t span, nr;
 	struct stat st;
+	size_t len;
 
-	if (fstat(fd, &st) || (uint64_t)st.st_size != size || size < 8)
+	if (fstat(fd, &st) || (uint64_t)st.st_size != size + FILE_TRAILER_LEN || size < 8)
 		return false;
-	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)(size < sizeof(buf) ? size : sizeof(buf)))
+	if (pread(fd, buf, FILE_TRAILER_LEN, (off_t)size) != FILE_TRAILER_LEN)
 		return false;
-	if (iom_pattern_check(buf, 0, size < sizeof(buf) ? size : sizeof(buf)) >= 0)
+	buf[FILE_TRAILER_LEN - 1] = '\0';
+	if (strncmp(buf, FILE_TRAILER_MAGIC, strlen(FILE_TRAILER_MAGIC)) ||
+	    sscanf(buf + strlen(FILE_TRAILER_MAGIC), "size=%llu ", &made_size) != 1 ||
+	    made_size != size)
 		return false;
-	last &= ~7ull;
-	if (pread(fd, buf, sizeof(buf), (off_t)last) < 8)
-		return false;
-	return iom_pattern_check(buf, last, (size - last) & ~7ull) < 0;
+	/* Sample i of nr starts i/(nr-1) of the way to the last whole block: both ends, the middle. */
+	span = size > sizeof(buf) ? size - sizeof(buf) : 0;
+	len = size < sizeof(buf) ? (size_t)size & ~7ul : sizeof(buf);
+	nr = span / sizeof(buf) + 1 < FILE_SAMPLES ? span / sizeof(buf) + 1 : FILE_SAMPLES;
+	for (uint64_t i = 0; i < nr; i++) {
+		uint64_t off = nr > 1 ? span * i / (nr - 1) & ~7ull : 0;
+
+		if (pread(fd, buf, len, (off_t)off) != (ssize_t)len ||
+		    iom_pattern_check(buf, off, len) >= 0)
+			return false;
+	}
+	return true;
+}
+
+/* Write all of buf at off; a short write goes on, so the error is the one that stopped it. */
+static int pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, buf, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -ENOSPC;
+		buf += w, n -= (size_t)w, off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int write_trailer(int fd, uint64_t size)
+{
+	static char trailer[FILE_TRAILER_LEN];
+	unsigned long long run_id = 0;
+	time_t now = time(NULL);
+	char made[32];
+
+	if (getrandom(&run_id, sizeof(run_id), 0) != sizeof(run_id))
+		run_id = (unsigned long long)now << 20 ^ (unsigned long long)getpid();
+	strftime(made, sizeof(made), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	memset(trailer, 0, sizeof(trailer));
+	snprintf(trailer, sizeof(trailer), FILE_TRAILER_MAGIC "size=%llu run=%016llx made=%s\n",
+		 (unsigned long long)size, run_id, made);
+	return pwrite_all(fd, trailer, sizeof(trailer), size);
 }
 
 static int fill_file(int fd, uint64_t size, struct iom_err *err, const char *path)
 {
 	const size_t chunk = 1 << 20;
 	char *buf = malloc(chunk);
+	int ret = 0;
 
 	if (!buf)
 		return iom_err_set(err, -ENOMEM, "fill %s", path);
-	for (uint64_t off = 0; off < size; off += chunk) {
+	for (uint64_t off = 0; off < size && !ret; off += chunk) {
 		size_t n = size - off < chunk ? (size_t)(size - off) : chunk;
 
 		iom_pattern_fill(buf, off, n);
-		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
-			int e = errno ? errno : EIO;
-
-			free(buf);
-			return iom_err_set(err, -e, "write %s", path);
-		}
+		ret = pwrite_all(fd, buf, n, off);
 	}
 	free(buf);
+	if (!ret)
+		ret = write_trailer(fd, size);
+	if (ret)
+		return iom_err_set(err, ret, "write %s", path);
 	if (fsync(fd))
 		return iom_err_set(err, -errno, "fsync %s", path);
 	return 0;
@@ -449,8 +508,8 @@ void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t le
 }
 
 /*
- * The file workload's file: its path into path, whether it exists and is ours (the right size,
- * our pattern at both ends), and whether it may be used.
+ * The file workload's file: its path into path, whether it exists and is ours (file_is_ours:
+ * the trailer names this size, the sampled blocks carry the pattern), and whether it may be used.
  * An existing regular file that is not ours is used only when big enough and, for writes,
  * with --allow-overwrite.
  */

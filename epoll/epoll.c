@@ -389,7 +389,18 @@ static void ep_rpc_done(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task 
 	if (iom_rpc_conn_broken(res, t->len))
 		ep_rpc_reconnect(ctx, ep, t->slot);
 	iom_slot_heap_del(&ep->heap, t->slot);
-	iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	/*
+	 * The batch's clock was read when epoll_pwait2 returned, with the reply already in: by
+	 * then it was done. Past its deadline (the submitter was busy or off CPU while it came)
+	 * the task did not make it: EXPIRED, and the reply its late answer.
+	 */
+	if (t->deadline_ns && ctx->now_ns > t->deadline_ns) {
+		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		if (res >= 0)
+			iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	} else {
+		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	}
 	s->state = EP_IDLE;
 	iom_complete(ctx, t);
 }
@@ -546,10 +557,8 @@ static void ep_finish(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t
 	if (t->deadline_ns && !ep_op_done_by(t, t->deadline_ns)) {
 		/*
 		 * rpc: the batch's events are read before the heap is popped, so a reply that was
-		 * in when epoll_pwait2 returned has ended its task already, even one that came in
-		 * while the submitter was off CPU past the deadline (threads' ppoll also looks at
-		 * its fd once more after its timeout). Only uring's in-kernel link timeout cuts
-		 * at the deadline itself.
+		 * in when epoll_pwait2 returned has ended its task already (ep_rpc_done: in time,
+		 * or EXPIRED with a late answer).
 		 */
 		if (t->op == IOM_OP_RPC)
 			ep_rpc_abandon(s, t);

@@ -236,11 +236,14 @@ static int kf_submit(struct iom_ctx *ctx, struct iom_task *t)
 		return IOM_Q_DONE;
 	/* The entry first: a worker that pops the id must find it QUEUED under this id. */
 	kf_status_queued(e, iom_id_seq(t->id));
-	if (!kf_queue_push(&kf->q, t->id)) {
-		/* Full: no worker saw the id; the driver retries the task after a reap. */
-		atomic_store_explicit(&e->word, kf_word(0, KF_ST_FREE), memory_order_relaxed);
+	/*
+	 * Full: the driver retries the task after a reap. Unless a worker took it meanwhile: a
+	 * retry keeps its id, and a dropped attempt's id may still be in the queue, whose taker
+	 * runs this one. Then it is in flight (taking it back would run it, and report it, twice).
+	 */
+	if (!kf_queue_push(&kf->q, t->id) &&
+	    kf_status_move(e, iom_id_seq(t->id), KF_ST_QUEUED, KF_ST_FREE))
 		return IOM_Q_BUSY;
-	}
 	*s = (struct kf_slot){ .inflight = true };
 	iom_live_count(kf->cfg->live, IOM_LIVE_QUEUED, 1);
 	kf->nr_inflight++;
@@ -579,8 +582,8 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 
 /*
  * From the submitter. Queued: taken out, ABORTED, reported at the next reap. Running: ABORTED
- * now and the worker told to stop (a timer stops; a read or write cannot be taken back, so it
- * completes late); reported once the worker returns. Already returned: the result stands.
+ * now and the worker told to stop (a timer stops, an rpc's socket is shut down; a read or
+ * write cannot be taken back, so it completes late); reported once the worker returns. Already returned: the result stands.
  */
 static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 {
@@ -604,6 +607,7 @@ static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
 		s->finished = true;
 		kf_status_kick(e);
+		kf_call_cut(e);
 	}
 	return 0;
 }

@@ -11,7 +11,9 @@
  * only when the submitter has said it is asleep, and only one worker per sleep does.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "kernel_free/futex.h"
 #include "kernel_free/status.h"
@@ -27,6 +29,8 @@ int kf_store_init(struct kf_store *s, unsigned int nr)
 	for (unsigned int i = 0; i < nr; i++) {
 		atomic_init(&s->entries[i].word, kf_word(0, KF_ST_FREE));
 		atomic_init(&s->entries[i].kick, 0);
+		atomic_init(&s->entries[i].call, 0);
+		s->entries[i].conn_shut = false;
 		s->entries[i].res = 0;
 		s->entries[i].done_ns = 0;
 	}
@@ -83,6 +87,33 @@ void kf_status_kick(struct kf_status *e)
 {
 	atomic_fetch_add_explicit(&e->kick, 1, memory_order_seq_cst);
 	kf_futex_wake(&e->kick, 1);
+}
+
+/* seq_cst: pairs with the status move to CANCEL (or the pool's stop) before kf_call_cut(). */
+void kf_call_enter(struct kf_status *e, int fd)
+{
+	atomic_store_explicit(&e->call, (uint32_t)fd + 1, memory_order_seq_cst);
+}
+
+void kf_call_leave(struct kf_status *e, int fd)
+{
+	uint32_t mine = (uint32_t)fd + 1;
+
+	/* Claimed: the fd is being shut down; it must stay open until that is done. */
+	if (!atomic_compare_exchange_strong(&e->call, &mine, 0))
+		while (atomic_load(&e->call))
+			sched_yield();
+}
+
+void kf_call_cut(struct kf_status *e)
+{
+	uint32_t call = atomic_load(&e->call);
+
+	if (!call || (call & KF_CALL_CLAIMED) ||
+	    !atomic_compare_exchange_strong(&e->call, &call, call | KF_CALL_CLAIMED))
+		return;
+	shutdown((int)call - 1, SHUT_RDWR);
+	atomic_store(&e->call, 0);
 }
 
 void kf_done_push(struct kf_done *d, uint32_t slot)

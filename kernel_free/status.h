@@ -31,9 +31,16 @@ enum kf_st {
 struct kf_status {
 	_Atomic uint64_t word;
 	_Atomic uint32_t kick;	/* futex: bumped to end a worker's cancellable wait */
+	/*
+	 * rpc: the socket a worker is blocked on, fd + 1 (0: none), with KF_CALL_CLAIMED while
+	 * another thread shuts it down: a cancel must end a recv that no answer will end.
+	 */
+	_Atomic uint32_t call;
+	bool conn_shut;		/* the slot's connection was shut by a cut: make a new one */
 	int64_t res;		/* bytes or -errno; published by word's DONE store */
 	uint64_t done_ns;	/* when the call returned, ditto */
-} __attribute__((aligned(64)));	/* one cache line each: workers do not share lines */
+} __attribute__((aligned(64)));
+#define KF_CALL_CLAIMED	(1u << 31)	/* one cache line each: workers do not share lines */
 
 /* The list of finished slots workers hand the submitter, and its sleep/wake-up. */
 #define KF_NIL	UINT32_MAX
@@ -82,6 +89,11 @@ static inline uint64_t kf_status_read(struct kf_status *e)
 }
 /* Submitter: end a worker's cancellable wait on this entry. */
 void kf_status_kick(struct kf_status *e);
+/* Worker: about to block on socket fd for this entry's task, or done with it. */
+void kf_call_enter(struct kf_status *e, int fd);
+void kf_call_leave(struct kf_status *e, int fd);
+/* Another thread: shut the socket of the call in progress down, so its recv returns. */
+void kf_call_cut(struct kf_status *e);
 
 /* Worker, after kf_status_done(): hand the slot over; wakes the submitter only if it sleeps. */
 void kf_done_push(struct kf_done *d, uint32_t slot);

@@ -114,8 +114,10 @@ static void kf_die(void)
  * EXPIRED; the worker still reads the late answer, so the connection never carries a stale
  * reply into the slot's next task, and the answer is counted late. A connection that failed or
  * that the backend closed is replaced here, by the worker that owns the slot's call.
+ * A cancel (the drain's grace is over) or the pool's stop shuts the socket down (kf_call_cut):
+ * a recv that no answer would end returns, and the call is CUT.
  */
-static int64_t kf_rpc_call(const struct iom_task *t)
+static int64_t kf_rpc_call(struct kf_ctx *kf, struct kf_status *e, const struct iom_task *t)
 {
 	size_t sent = 0, got = 0;
 
@@ -128,6 +130,9 @@ static int64_t kf_rpc_call(const struct iom_task *t)
 			return -errno;
 		sent += (size_t)n;
 	}
+	/* Seen after the entry is published, or the cut sees the entry: never neither. */
+	if (kf_word_st(atomic_load(&e->word)) == KF_ST_CANCEL || kf_stopping(kf))
+		return -ECANCELED;
 	while (got < t->len) {
 		ssize_t n = recv(t->fd, (char *)t->buf + got, t->len - got, MSG_WAITALL);
 
@@ -142,11 +147,24 @@ static int64_t kf_rpc_call(const struct iom_task *t)
 	return (int64_t)got;
 }
 
-static int64_t kf_rpc(struct kf_ctx *kf, struct iom_task *t)
+/* The call; *cut when a cancel or the stop ended it (its connection is then made anew later). */
+static int64_t kf_rpc(struct kf_ctx *kf, struct kf_status *e, struct iom_task *t, bool *cut)
 {
-	int64_t res = kf_rpc_call(t);
+	int64_t res;
 
-	if (iom_rpc_conn_broken(res, t->len) && !iom_rpc_reconnect(kf->addr, &t->fd))
+	/* Not at the cut itself: a backend that does not answer may not accept either. */
+	if (e->conn_shut && !iom_rpc_reconnect(kf->addr, &t->fd)) {
+		atomic_fetch_add_explicit(&kf->nr_reconnects, 1, memory_order_relaxed);
+		e->conn_shut = false;
+	}
+	kf_call_enter(e, t->fd);
+	res = kf_rpc_call(kf, e, t);
+	kf_call_leave(e, t->fd);
+	*cut = res < (int64_t)t->len &&
+	       (kf_word_st(kf_status_read(e)) == KF_ST_CANCEL || kf_stopping(kf));
+	if (*cut)
+		e->conn_shut = true;
+	else if (iom_rpc_conn_broken(res, t->len) && !iom_rpc_reconnect(kf->addr, &t->fd))
 		atomic_fetch_add_explicit(&kf->nr_reconnects, 1, memory_order_relaxed);
 	return res;
 }
@@ -214,9 +232,16 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 		case IOM_OP_WRITE:
 			res = kf_rw(kf, t);
 			break;
-		case IOM_OP_RPC:
-			res = iom_rpc_result(t->buf, kf_rpc(kf, t), t->len);
+		case IOM_OP_RPC: {
+			bool cut;
+
+			res = kf_rpc(kf, e, t, &cut);
+			if (cut)
+				st = KF_ST_CUT;
+			else
+				res = iom_rpc_result(t->buf, res, t->len);
 			break;
+		}
 		}
 	}
 	w->holding = KF_NIL;
@@ -332,8 +357,10 @@ void kf_workers_stop(struct kf_ctx *kf)
 	for (unsigned int i = 0; i < kf->store.nr; i++) {
 		enum kf_st st = kf_word_st(atomic_load(&kf->store.entries[i].word));
 
-		if (st == KF_ST_RUNNING || st == KF_ST_CANCEL)
+		if (st == KF_ST_RUNNING || st == KF_ST_CANCEL) {
 			kf_status_kick(&kf->store.entries[i]);
+			kf_call_cut(&kf->store.entries[i]);
+		}
 	}
 	for (unsigned int i = 0; i < kf->nr_workers; i++)
 		if (!kf->workers[i].gone)

@@ -245,9 +245,12 @@ static int th_submit(struct iom_ctx *ctx, struct iom_task *t)
 	}
 	ctx->now_ns = iom_now_ns();
 	ctx->stats.nr_enter++;
-	/* A blocking pread cannot be abandoned: past its deadline it ends EXPIRED, late. */
+	/*
+	 * A blocking pread cannot be abandoned: past its deadline it ends EXPIRED, late. Nor can
+	 * a reply ppoll saw in time but the thread read after the deadline (it was off CPU).
+	 */
 	if (cause == IOM_CAUSE_OP && t->deadline_ns && ctx->now_ns > t->deadline_ns &&
-	    (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)) {
+	    (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE || t->op == IOM_OP_RPC)) {
 		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
 		return IOM_Q_DONE;

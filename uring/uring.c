@@ -30,10 +30,12 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mask.h"
 #include "core/model.h"
 #include "core/slot_heap.h"
 #include "uring/uring.h"
@@ -83,6 +85,14 @@ static const unsigned int ur_ladder[] = {
 	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 	0,
 };
+
+/* IOM_MASK: a rung whose flags this kernel is said to lack is passed over, as -EINVAL would. */
+static bool ur_rung_masked(unsigned int flags)
+{
+	return ((flags & IORING_SETUP_DEFER_TASKRUN) && iom_masked("defer_taskrun")) ||
+	       ((flags & IORING_SETUP_COOP_TASKRUN) && iom_masked("coop_taskrun")) ||
+	       ((flags & IORING_SETUP_SINGLE_ISSUER) && iom_masked("single_issuer"));
+}
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
@@ -178,6 +188,8 @@ static int ur_setup(struct iom_ctx *ctx)
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
 	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
+		if (ur_rung_masked(ur_ladder[i]))
+			continue;
 		memset(&p, 0, sizeof(p));
 		/*
 		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
@@ -216,7 +228,7 @@ static int ur_setup(struct iom_ctx *ctx)
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
 	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
-	ur->reg_ring = io_uring_register_ring_fd(&ur->ring) == 1;
+	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
 	if (cfg->cpus_set) {
 		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
 		if (ret < 0)
@@ -276,16 +288,44 @@ fail_step:
 	return iom_err_set(&ctx->err, ret, "uring: register");
 }
 
-/* An SQE, entering the kernel once to make room if the SQ is full. */
+/* Bounds the wait for the SQPOLL thread; a caller refused room returns busy and reaps first. */
+#define UR_SQ_ROOM_TRIES	64
+
+/*
+ * Room for n SQEs, or false. Without SQPOLL a submit empties the SQ before it returns. With it,
+ * the submit only hands the entries over: the kernel thread takes them when it runs, so room is
+ * waited for (SQ_WAIT sleeps until the SQ is not full; the thread commits its head once per
+ * batch, so a partial room is a batch in progress: yield). Not while the CQ has overflowed: an
+ * older kernel's SQ thread stops taking entries until the CQ is reaped, which only we can do.
+ */
+static bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
+{
+	if (io_uring_sq_space_left(&ur->ring) >= n)
+		return true;
+	ur->nr_submit_enters += !ur->sqpoll;
+	if (io_uring_submit(&ur->ring) >= 0)
+		ur->nr_unsubmitted = 0;
+	for (unsigned int tries = 0; ur->sqpoll && tries < UR_SQ_ROOM_TRIES; tries++) {
+		unsigned int left = io_uring_sq_space_left(&ur->ring);
+
+		if (left >= n)
+			return true;
+		if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+			return false;
+		if (left) {
+			sched_yield();
+		} else {
+			ur->nr_submit_enters++;
+			io_uring_sqring_wait(&ur->ring);
+		}
+	}
+	return io_uring_sq_space_left(&ur->ring) >= n;
+}
+
+/* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
 static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
-
-	if (!sqe && (ur->nr_submit_enters++, io_uring_submit(&ur->ring) >= 0)) {
-		ur->nr_unsubmitted = 0;
-		sqe = io_uring_get_sqe(&ur->ring);
-	}
-	return sqe;
+	return ur_sq_room(ur, 1) ? io_uring_get_sqe(&ur->ring) : NULL;
 }
 
 static void ur_prep_rw(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
@@ -345,15 +385,14 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 					  t->deadline_ns : end);
 		return IOM_Q_QUEUED;
 	}
-	/* A task, its send (rpc) and its deadline go in together or not at all. */
-	if (io_uring_sq_space_left(&ur->ring) < (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)) {
-		ur->nr_submit_enters++;
-		io_uring_submit(&ur->ring);
-		ur->nr_unsubmitted = 0;
-	}
-	sqe = ur_get_sqe(ur);
-	if (!sqe)
+	/*
+	 * A task, its send (rpc) and its deadline go in together or not at all. Only this thread
+	 * adds SQEs and the kernel only frees them, so after the room check io_uring_get_sqe
+	 * cannot return NULL for these.
+	 */
+	if (!ur_sq_room(ur, (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)))
 		return IOM_Q_BUSY;
+	sqe = io_uring_get_sqe(&ur->ring);
 	memset(s, 0, sizeof(*s));
 	switch (t->op) {
 	case IOM_OP_NOP:
@@ -441,6 +480,14 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 	    (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
 
+	/*
+	 * rpc: a reply taken after the deadline did not make it, whatever the link timeout did.
+	 * Under DEFER_TASKRUN both the timeout's cancel and the recv's completion wait as task
+	 * work for our next enter, and the recv can win it. The CQE was in at now_ns, so one
+	 * taken by then was in time.
+	 */
+	if (t->op == IOM_OP_RPC && t->deadline_ns && ctx->now_ns > t->deadline_ns)
+		s->deadline_fired = true;
 	if (t->op == IOM_OP_TIMER && res == -ETIME) {
 		/*
 		 * A pure timeout that fires is the timer doing its job, unless its deadline came
@@ -513,11 +560,12 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 		 */
 		if (t->op == IOM_OP_RPC && cqe->res == (int)t->len &&
 		    ((const struct iom_rpc_hdr *)t->buf)->id != t->id) {
-			struct io_uring_sqe *sqe = ur_get_sqe(ur);
+			struct io_uring_sqe *sqe = NULL;
 
 			ctx->stats.nr_late_replies++;
-			if (sqe && t->deadline_ns && io_uring_sq_space_left(&ur->ring) < 1)
-				sqe = NULL;
+			/* The recv and its deadline's link: room for both, or neither is taken. */
+			if (ur_sq_room(ur, t->deadline_ns ? 2 : 1))
+				sqe = io_uring_get_sqe(&ur->ring);
 			if (sqe) {
 				ur_prep_recv(ur, sqe, t);
 				io_uring_sqe_set_data64(sqe, t->id);
