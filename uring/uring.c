@@ -139,6 +139,10 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
 			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
 			 "timeout-per-task");
+	/* rpc: what a task's send costs in CQEs (0 where the kernel skips a success's). */
+	if (ctx->cfg->wl.kind == IOM_WL_RPC && ur->cqe_skip)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "+send_skip_cqe");
 }
 
 static int ur_setup(struct iom_ctx *ctx)
@@ -308,10 +312,15 @@ static void ur_prep_rw(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_t
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+/*
+ * MSG_WAITALL: the kernel sends the rest of a short send itself, and a send cut short anyway is
+ * a failure, so it posts its CQE even when a success's is skipped (the bytes it got out decide
+ * whether the connection is still in step).
+ */
 static void ur_prep_send(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
 {
 	io_uring_prep_send(sqe, ur->fixed_sockets ? (int)t->slot : t->fd, t->buf, t->len,
-			   MSG_NOSIGNAL);
+			   MSG_NOSIGNAL | MSG_WAITALL);
 	if (ur->fixed_sockets)
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
@@ -377,12 +386,22 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 		ur_prep_rw(ur, sqe, t);
 		break;
 	case IOM_OP_RPC:
-		/* send -> recv, linked: the recv starts once the request is out. */
+		/*
+		 * send -> recv, linked: the recv starts once the request is out. A send that
+		 * succeeds posts no CQE where the kernel can skip it (else its CQE alone would
+		 * satisfy a wait: an enter per task spent on nothing); a failed or short one
+		 * still posts, and ur_handle_cqe counts it then.
+		 */
 		ur_prep_send(ur, sqe, t);
 		io_uring_sqe_set_data64(sqe, t->id | UR_TAG_SEND);
 		sqe->flags |= IOSQE_IO_LINK;
 		ur->nr_unsubmitted++;
-		s->cqes_due++;
+		if (ur->cqe_skip) {
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			s->send_res = (int32_t)t->len;
+		} else {
+			s->cqes_due++;
+		}
 		sqe = io_uring_get_sqe(&ur->ring);	/* space checked above */
 		ur_prep_recv(ur, sqe, t);
 		break;
@@ -500,6 +519,15 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 	s = &ur->slots[slot];
 	if (ud & UR_TAG_SEND) {
 		s->send_res = cqe->res;
+		/*
+		 * A skipped success posts nothing, so this is a failed (or short) send, and the
+		 * kernel skips the CQEs of what was linked to it as well (SKIP_LINK_CQES): the
+		 * recv, cancelled, and its deadline. This CQE alone ends the task.
+		 */
+		if (ur->cqe_skip) {
+			s->op_res = -ECANCELED;
+			s->cqes_due = 1;
+		}
 	} else if (ud & UR_TAG_LINK) {
 		/* -ETIME: the deadline fired (the op gets -ECANCELED unless it was past that). */
 		if (cqe->res == -ETIME)
