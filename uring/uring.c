@@ -72,6 +72,7 @@ struct ur_ctx {
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
 	bool sqpoll, cqe_skip;
+	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 };
 
@@ -135,6 +136,9 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 	/* Drop a trailing '+'. */
 	if (ctx->variant[0] && ctx->variant[strlen(ctx->variant) - 1] == '+')
 		ctx->variant[strlen(ctx->variant) - 1] = '\0';
+	if (ur->iowq_max)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "+iowq=%u", ur->iowq_max);
 	if (ctx->cfg->wl.kind == IOM_WL_TIMER)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
 			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
@@ -224,6 +228,19 @@ static int ur_setup(struct iom_ctx *ctx)
 		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
 		if (ret < 0)
 			goto fail_step;
+	}
+	/*
+	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
+	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
+	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
+	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
+	 * call (< 5.15) runs uncapped.
+	 */
+	{
+		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
+
+		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
+				       ctx->depth : 0;
 	}
 	if (ctx->wl->fd >= 0) {
 		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
