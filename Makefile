@@ -25,7 +25,7 @@ endif
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard cli/*.c) $(wildcard ui/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
 	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
-	   $(wildcard backend/*.c) $(wildcard scenario/*.c)
+	   $(wildcard backend/*.c) $(wildcard server/*.c) $(wildcard scenario/*.c)
 LIB_SRCS := $(filter-out cli/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a

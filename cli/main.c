@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/serve.h"
+#include "backend/relay.h"
+#include "server/server.h"
 #include "calibrate/calibrate.h"
 #include "scenario/scenario.h"
 #include "core/driver.h"
@@ -61,8 +62,10 @@ static const char usage_text[] =
 	"       iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
 	"                                  switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
 	"                                  TCP, memcpy); with --probes, what LIST adds per switch\n"
-	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
-	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
+	"       iomodels serve [--model M] [--listen HOST:PORT | --unix PATH] [--threads N]\n"
+	"                      [--cpus LIST] [--capacity N] [--max-conns N] [--out-cap BYTES]\n"
+	"                      [--max-inflight N] [--idle-timeout-ms T] [--service sleep:D|cpu:D]\n"
+	"                      [--port-file F] [--stats-file F] [--quiet]   an rpc server\n"
 	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
 	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
 	"       iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
@@ -135,6 +138,7 @@ static const char usage_text[] =
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
 	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
+	"  --server-model M     rpc: the server this run starts: epoll (default), threads, ...\n"
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
@@ -414,7 +418,7 @@ enum {
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
-	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
+	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL,
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
@@ -470,6 +474,7 @@ static const struct option long_opts[] = {
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
+	{ "server-model", required_argument, NULL, OPT_SERVER_MODEL },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
@@ -692,6 +697,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 				usage_error("--unix: empty or too long path '%s'", optarg);
 			snprintf(cfg->wl.unix_path, sizeof(cfg->wl.unix_path), "%s", optarg);
 			break;
+		case OPT_SERVER_MODEL:
+			if (!iom_server_model_find(optarg))
+				usage_error("--server-model: unknown server model '%s'", optarg);
+			snprintf(cfg->wl.server_model, sizeof(cfg->wl.server_model), "%s", optarg);
+			break;
 		case OPT_BACKEND_CPUS: {
 			struct iom_cfg tmp;
 
@@ -863,6 +873,34 @@ static void update_latest(const char *dir)
 		return;
 }
 
+/*
+ * rpc: the server the run starts gets a CPU of its own when the client was given --cpus and
+ * another CPU is allowed (#20: client and server apart, as on two hosts). True if the run has
+ * an rpc cell; its server model and CPUs are recorded in run.json.
+ */
+static bool rpc_server_placement(struct opts *o)
+{
+	struct iom_wl_params *wl = &o->cfg.wl;
+	bool rpc = false;
+	cpu_set_t allowed;
+
+	for (unsigned int w = 0; w < o->nr_workloads; w++)
+		rpc |= o->workloads[w] == IOM_WL_RPC;
+	if (!rpc || wl->connect[0])
+		return rpc;
+	/* Before the run pins itself to --cpus: what the process may use at all. */
+	if (!wl->backend_cpus[0] && o->cfg.cpus_set &&
+	    !sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (CPU_ISSET(c, &allowed) && !CPU_ISSET(c, &o->cfg.cpus)) {
+				snprintf(wl->backend_cpus, sizeof(wl->backend_cpus), "%d", c);
+				break;
+			}
+		}
+	}
+	return true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static struct iom_row row;
@@ -873,6 +911,7 @@ static int cmd_run(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_sigint };
 	int exit_code = 0;
 	unsigned int nr_rows = 0;
+	bool rpc;
 
 	if (!hist)
 		return 1;
@@ -904,6 +943,7 @@ static int cmd_run(int argc, char **argv)
 		free(hist);
 		return 1;
 	}
+	rpc = rpc_server_placement(&o);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -915,6 +955,12 @@ static int cmd_run(int argc, char **argv)
 			      (o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".") : NULL);
 	iom_report_meta_num(rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(rep, "cpus", o.cfg.cpus_set ? o.cfg.cpus_str : "all");
+	if (rpc) {
+		iom_report_meta_str(rep, "server_model", o.cfg.wl.connect[0] ? "external" :
+				    o.cfg.wl.server_model[0] ? o.cfg.wl.server_model : "epoll");
+		iom_report_meta_str(rep, "backend_cpus", o.cfg.wl.backend_cpus[0] ?
+				    o.cfg.wl.backend_cpus : "all");
+	}
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
 	iom_report_meta_str(rep, "latency_note",
 			    "closed loop: from submit; open loop: from the intended start. One "
@@ -1177,14 +1223,22 @@ static int cmd_serve(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "stats-file", required_argument, NULL, 's' },
 		{ "frame-timeout-ms", required_argument, NULL, 'f' },
+		{ "idle-timeout-ms", required_argument, NULL, 'i' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "max-inflight", required_argument, NULL, 'n' },
+		{ "out-cap", required_argument, NULL, 'o' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "model", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
-	struct iom_serve_opts so = { 0 };
+	const struct iom_server_model *m = iom_server_model_find("epoll");
+	struct iom_server_opts so;
 	struct iom_err err = { "" };
 	struct iom_rpc_addr a;
 	struct iom_cfg tmp;
 	int c;
 
+	iom_server_opts_init(&so);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -1206,6 +1260,25 @@ static int cmd_serve(int argc, char **argv)
 		case 'f':
 			so.frame_timeout_ms = parse_uint("--frame-timeout-ms", optarg, 1, 3600000);
 			break;
+		case 'i':
+			so.idle_timeout_ms = parse_uint("--idle-timeout-ms", optarg, 0, 86400000);
+			break;
+		case 'm': so.max_conns = parse_uint("--max-conns", optarg, 1, 1u << 24); break;
+		case 'n': so.max_inflight = parse_uint("--max-inflight", optarg, 1, 1u << 20); break;
+		case 'o':
+			so.out_cap = parse_size("--out-cap", optarg);
+			if (so.out_cap < 4096 || so.out_cap > (1ull << 30))
+				usage_error("--out-cap: 4K to 1G bytes (got '%s')", optarg);
+			break;
+		case 'S':
+			if (iom_service_parse(optarg, &so, &err))
+				usage_error("serve %s", err.msg);
+			break;
+		case 'M':
+			m = iom_server_model_find(optarg);
+			if (!m)
+				usage_error("serve --model: unknown server model '%s'", optarg);
+			break;
 		case 'q': so.quiet = true; break;
 		default:
 			usage_error("serve: unknown option or missing value '%s'", argv[optind - 1]);
@@ -1213,11 +1286,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("serve: unexpected argument '%s'", argv[optind]);
-	if (!so.quiet)
-		fprintf(stderr, "serve: listening on %s\n",
-			so.unix_path ? so.unix_path : so.listen ? so.listen : "127.0.0.1:0");
-	if (iom_serve(&so, &err)) {
-		fprintf(stderr, "iomodels: %s\n", err.msg);
+	if (iom_server_serve(m, &so, &err)) {
+		fprintf(stderr, "iomodels: serve --model %s: %s\n", m->name, err.msg);
 		return 1;
 	}
 	return 0;
@@ -1275,6 +1345,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	process_setup();
+	iom_workload_set_server(iom_server_serve_wl);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
