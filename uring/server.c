@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,10 +30,13 @@
 #include "server/server.h"
 #include "uring/bufring.h"
 
-#define US_NR_BUFS	512		/* per thread: 4 MiB of 8 KiB buffers, all resident */
-#define US_BUF_SIZE	8192		/* once big frames went through: bounded, per thread */
+#define US_NR_BUFS	256		/* per thread: 2 MiB of 8 KiB buffers, all resident */
+#define US_BUF_SIZE	8192		/* once big frames went through: bounded, per thread.
+					 * More connections than buffers reading at once: a
+					 * recv ends with -ENOBUFS and is re-armed. */
 #define US_BGID		0
 #define US_HELD_MAX	32		/* buffers a paused connection may still receive */
+#define US_MAX_DIRECT	32768		/* direct descriptors per thread at most */
 #define US_TICK_NS	100000000ull	/* stalled frames, idle connections, the stop flag */
 
 /* user_data: a pointer (16-byte aligned) with the op in its low bits, or an op alone. */
@@ -72,6 +76,7 @@ struct us_thread {
 	struct ur_bufring bufs;
 	int listen_fd;
 	bool multishot_accept, multishot_recv, accept_armed;
+	bool direct;			/* connections are direct descriptors (no process fd) */
 	uint64_t accept_resume_ns, next_tick_ns;
 	struct __kernel_timespec tick_ts;
 	struct us_conn *conns, *dirty;
@@ -96,14 +101,41 @@ static void us_set_ud(struct io_uring_sqe *sqe, void *p, enum us_op op)
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)p | (uint64_t)op);
 }
 
+/* An op on a connection: by its table index when it is a direct descriptor. */
+static void us_fixed(const struct us_thread *th, struct io_uring_sqe *sqe)
+{
+	if (th->direct)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+static void us_close_fd(struct us_thread *th, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!th->direct) {
+		close(fd);
+		return;
+	}
+	sqe = us_sqe(th);
+	if (sqe) {
+		io_uring_prep_close_direct(sqe, (unsigned int)fd);
+		us_set_ud(sqe, NULL, US_IGNORE);
+	}
+}
+
 static void us_arm_accept(struct us_thread *th)
 {
 	struct io_uring_sqe *sqe = us_sqe(th);
 
 	if (!sqe)
 		return;
-	if (th->multishot_accept)
+	if (th->multishot_accept && th->direct)
+		io_uring_prep_multishot_accept_direct(sqe, th->listen_fd, NULL, NULL, 0);
+	else if (th->multishot_accept)
 		io_uring_prep_multishot_accept(sqe, th->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	else if (th->direct)
+		io_uring_prep_accept_direct(sqe, th->listen_fd, NULL, NULL, 0,
+					    IORING_FILE_INDEX_ALLOC);
 	else
 		io_uring_prep_accept(sqe, th->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	us_set_ud(sqe, NULL, US_ACCEPT);
@@ -122,6 +154,7 @@ static bool us_arm_recv(struct us_thread *th, struct us_conn *c)
 		io_uring_prep_recv(sqe, c->fd, NULL, US_BUF_SIZE, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = US_BGID;
+	us_fixed(th, sqe);
 	us_set_ud(sqe, c, US_RECV);
 	c->recv_armed = true;
 	return true;
@@ -149,22 +182,29 @@ static bool us_conn_idle(const struct us_conn *c)
  */
 static void us_close(struct us_thread *th, struct us_conn *c)
 {
+	struct io_uring_sqe *sqe;
+
 	if (c->closing)
 		return;
 	c->closing = true;
-	shutdown(c->fd, SHUT_RDWR);
-	if (c->recv_armed && th->multishot_recv) {
-		struct io_uring_sqe *sqe = us_sqe(th);
-
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | US_RECV, 0);
-			us_set_ud(sqe, NULL, US_IGNORE);
-		}
+	/*
+	 * A direct descriptor: cancel every op on it, at once (a SHUTDOWN would go to io-wq and
+	 * look the index up only when it runs: by then us_sweep's close may have freed it and
+	 * an accept given it to a new connection, which it would shut).
+	 */
+	if (!th->direct) {
+		shutdown(c->fd, SHUT_RDWR);
+	} else if ((sqe = us_sqe(th))) {
+		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL |
+					IORING_ASYNC_CANCEL_FD_FIXED);
+		us_set_ud(sqe, NULL, US_IGNORE);
+	}
+	if (!th->direct && c->recv_armed && th->multishot_recv && (sqe = us_sqe(th))) {
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | US_RECV, 0);
+		us_set_ud(sqe, NULL, US_IGNORE);
 	}
 	for (struct us_due *d = th->dues; d; d = d->next) {
-		struct io_uring_sqe *sqe = d->conn == c ? us_sqe(th) : NULL;
-
-		if (sqe) {
+		if (d->conn == c && (sqe = us_sqe(th))) {
 			io_uring_prep_timeout_remove(sqe, (uint64_t)(uintptr_t)d | US_DUE, 0);
 			us_set_ud(sqe, NULL, US_IGNORE);
 		}
@@ -186,7 +226,7 @@ static void us_sweep(struct us_thread *th)
 
 		if (c->closing && us_conn_idle(c)) {
 			*pp = c->next_all;
-			close(c->fd);
+			us_close_fd(th, c->fd);
 			free(c->sending);
 			free(c);
 		} else {
@@ -211,6 +251,7 @@ static void us_pause(struct us_thread *th, struct us_conn *c)
 
 		if (sqe) {
 			io_uring_prep_poll_add(sqe, c->fd, POLLERR | POLLHUP);
+			us_fixed(th, sqe);
 			us_set_ud(sqe, c, US_HUP);
 			c->hup_armed = true;
 		}
@@ -424,6 +465,7 @@ static void us_send(struct us_thread *th, struct us_conn *c)
 	/* MSG_WAITALL: the kernel sends a short send's rest itself. */
 	io_uring_prep_send(sqe, c->fd, c->sending + c->send_off, c->send_len - c->send_off,
 			   MSG_NOSIGNAL | MSG_WAITALL);
+	us_fixed(th, sqe);
 	us_set_ud(sqe, c, US_SEND);
 	c->send_busy = true;
 }
@@ -487,12 +529,14 @@ static void us_accepted(struct us_thread *th, const struct io_uring_cqe *cqe)
 			return;
 		}
 	} else if (!iom_server_conn_open(srv)) {
-		close(cqe->res);	/* past --max-conns: refused, logged once */
+		us_close_fd(th, cqe->res);	/* past --max-conns: refused, logged once */
 	} else if (!(c = calloc(1, sizeof(*c)))) {
 		iom_server_conn_closed(srv);
-		close(cqe->res);
+		us_close_fd(th, cqe->res);
 	} else {
-		setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* A direct descriptor took TCP_NODELAY from the listener (us_run). */
+		if (!th->direct)
+			setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = cqe->res;
 		c->io.last_ns = iom_now_ns();
 		c->next_all = th->conns;
@@ -613,7 +657,9 @@ static const unsigned int us_ladder[] = {
 static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 {
 	struct io_uring_params p;
+	unsigned int nr_files = 1024;
 	int ret = -EINVAL;
+	struct rlimit rl;
 	bool reg;
 
 	for (size_t i = 0; i < sizeof(us_ladder) / sizeof(us_ladder[0]) && ret == -EINVAL; i++) {
@@ -629,11 +675,20 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	if (ret < 0)
 		return iom_err_set(err, ret, "serve: provided buffer ring");
 	reg = io_uring_register_ring_fd(&th->ring) == 1;
-	snprintf(th->variant, sizeof(th->variant), "%s%s%sbufring+multishot_accept+multishot_recv",
+	/*
+	 * Direct descriptors (5.19): accepted into the ring's own table, no process fd and no
+	 * fd lookup per op. The table is as big as the fd limit lets it be (it refuses more);
+	 * without it, plain fds.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		nr_files = rl.rlim_cur < US_MAX_DIRECT ? (unsigned int)rl.rlim_cur : US_MAX_DIRECT;
+	th->direct = th->srv->addr.ss.ss_family != AF_UNIX &&
+		     io_uring_register_files_sparse(&th->ring, nr_files) == 0;
+	snprintf(th->variant, sizeof(th->variant), "%s%s%s%sbufring+multishot_accept+multishot_recv",
 		 p.flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer+" : "",
 		 p.flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun+" :
 		 p.flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun+" : "",
-		 reg ? "regring+" : "");
+		 reg ? "regring+" : "", th->direct ? "direct+" : "");
 	th->multishot_accept = th->multishot_recv = true;
 	th->tick_ts.tv_nsec = (long long)US_TICK_NS;
 	us_arm_accept(th);
@@ -668,7 +723,8 @@ static void us_thread_free(struct us_thread *th)
 		struct us_conn *c = th->conns;
 
 		th->conns = c->next_all;
-		close(c->fd);
+		if (!th->direct)
+			close(c->fd);	/* a direct descriptor went with the ring */
 		free(c->sending);
 		iom_sconn_free(&c->io);
 		free(c);
@@ -711,7 +767,7 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 
 	for (unsigned int i = 0; !ret && i < nr; i++) {
 		struct us_thread *th = &threads[i];
-		int fl;
+		int fl, one = 1;
 
 		th->srv = srv;
 		th->first = i == 0;
@@ -724,6 +780,9 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		fl = fcntl(th->listen_fd, F_GETFL);
 		if (fl >= 0)
 			fcntl(th->listen_fd, F_SETFL, fl & ~O_NONBLOCK);
+		/* Accepted sockets inherit it: a direct descriptor cannot take a setsockopt. */
+		if (srv->addr.ss.ss_family != AF_UNIX)
+			setsockopt(th->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	for (; !ret && started < nr; started++) {
 		ret = -pthread_create(&threads[started].thread, NULL, us_thread_main,
