@@ -381,24 +381,17 @@ double iom_workload_backend_cpus(const struct iom_workload *wl)
 
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
 {
-	unsigned long long ut, st;
-	char path[64], line[1024], *p;
-	FILE *f;
+	struct timespec ts;
+	clockid_t clk;
 
-	if (!wl->backend_pid)
+	/*
+	 * The backend's CPU clock: its threads' scheduler run time in ns. /proc/PID/stat's
+	 * utime+stime is the same sum in USER_HZ ticks (10 ms), too coarse for a 0.5 s window.
+	 */
+	if (!wl->backend_pid || clock_getcpuclockid(wl->backend_pid, &clk) ||
+	    clock_gettime(clk, &ts))
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)wl->backend_pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	/* Fields after the ")" of the command: state is 3rd, utime 14th, stime 15th. */
-	p = p ? strrchr(line, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (int64_t)((double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK));
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
@@ -426,6 +419,58 @@ int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
 	return dups;
 }
 
+/*
+ * The file workload's file: its path into path, whether it exists and is ours (the right size,
+ * our pattern at both ends), and whether it may be used.
+ * An existing regular file that is not ours is used only when big enough and, for writes,
+ * with --allow-overwrite.
+ */
+static int file_check(const struct iom_wl_params *p, char *path, size_t len, struct stat *st,
+		      bool *exists, bool *ours, struct iom_err *err)
+{
+	int fd;
+
+	if (p->path[0])
+		snprintf(path, len, "%s", p->path);
+	else
+		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
+			 (unsigned long long)p->size);
+	*ours = false;
+	*exists = stat(path, st) == 0;
+	if (!*exists)
+		return 0;
+	if (S_ISBLK(st->st_mode) && !p->allow_device)
+		return iom_err_msg(err, "file: %s is a block device: refusing without --allow-device",
+				   path);
+	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode))
+		return iom_err_msg(err, "file: %s is not a regular file", path);
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return iom_err_set(err, -errno, "open %s", path);
+	*ours = file_is_ours(fd, p->size);
+	close(fd);
+	if (!*ours && (uint64_t)st->st_size < p->size)
+		return iom_err_msg(err, "file: %s is smaller than --size and was not made by "
+				   "iomodels", path);
+	if (!*ours && p->write && !p->allow_overwrite)
+		return iom_err_msg(err, "file: %s was not made by iomodels: refusing to write "
+				   "without --allow-overwrite", path);
+	return 0;
+}
+
+int iom_workload_check(const struct iom_wl_params *p, struct iom_err *err)
+{
+	char path[sizeof(((struct iom_workload *)0)->path)];
+	struct stat st;
+	bool exists, ours;
+
+	if (p->kind != IOM_WL_FILE)
+		return 0;
+	return file_check(p, path, sizeof(path), &st, &exists, &ours, err);
+}
+
 int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		      struct iom_err *err)
 {
@@ -444,18 +489,9 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 	if (!p->bs || p->bs % 512 || p->size < p->bs)
 		return iom_err_msg(err, "file: --bs must be a multiple of 512 and <= --size");
 	wl->nr_blocks = p->size / p->bs;
-	if (p->path[0])
-		snprintf(wl->path, sizeof(wl->path), "%s", p->path);
-	else
-		snprintf(wl->path, sizeof(wl->path), "%s/iomodels.%llu.dat",
-			 p->directory[0] ? p->directory : ".", (unsigned long long)p->size);
-
-	exists = stat(wl->path, &st) == 0;
-	if (exists && S_ISBLK(st.st_mode) && !p->allow_device)
-		return iom_err_msg(err, "file: %s is a block device: refusing without --allow-device",
-				   wl->path);
-	if (exists && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return iom_err_msg(err, "file: %s is not a regular file", wl->path);
+	ret = file_check(p, wl->path, sizeof(wl->path), &st, &exists, &wl->created, err);
+	if (ret)
+		return ret;
 
 	if (!exists) {
 		fd = open(wl->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -469,17 +505,6 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		}
 		close(fd);
 		wl->created = true;
-	} else if (S_ISREG(st.st_mode)) {
-		fd = open(wl->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return iom_err_set(err, -errno, "open %s", wl->path);
-		wl->created = file_is_ours(fd, p->size);
-		close(fd);
-		if (!wl->created && (uint64_t)st.st_size < p->size)
-			return iom_err_msg(err, "file: %s is smaller than --size", wl->path);
-		if (!wl->created && p->write && !p->allow_overwrite)
-			return iom_err_msg(err, "file: %s was not made by iomodels: refusing to write "
-					   "without --allow-overwrite", wl->path);
 	}
 
 	flags = (p->write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (p->direct ? O_DIRECT : 0);

@@ -95,6 +95,11 @@ const char *iom_dist_name(enum iom_dist d);
 /* Parse "fixed|exp|lognormal|bimodal:P,X" (X in microseconds); 0 or -EINVAL with a message. */
 int iom_dist_parse(const char *s, struct iom_wl_params *p, struct iom_err *err);
 
+/*
+ * Before any cell: can the file workload use its file? 0 (also when it does not exist yet: the
+ * first cell makes it), or -errno with err saying why. A no-op for the other workloads.
+ */
+int iom_workload_check(const struct iom_wl_params *p, struct iom_err *err);
 /* Make / verify / open the file (file workload); a no-op for the others. */
 int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		      struct iom_err *err);

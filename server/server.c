@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,14 +65,44 @@ int iom_service_parse(const char *s, struct iom_server_opts *o, struct iom_err *
 		o->service = IOM_SERVICE_SLEEP;
 	else if (!strncmp(s, "cpu:", 4))
 		o->service = IOM_SERVICE_CPU;
+	else if (!strncmp(s, "file:", 5))
+		o->service = IOM_SERVICE_FILE;
 	else
-		return iom_err_msg(err, "--service %s: want sleep:D or cpu:D (D in us)", s);
+		return iom_err_msg(err, "--service %s: want sleep:D, cpu:D (D in us) or file:BS", s);
 	s = strchr(s, ':') + 1;
 	errno = 0;
 	d = strtoul(s, &end, 10);
+	if (o->service == IOM_SERVICE_FILE) {
+		if (*end == 'k' || *end == 'K')
+			d <<= 10, end++;
+		if (errno || end == s || *end || !d || d > (1ul << 20))
+			return iom_err_msg(err, "--service file:BS: BS must be 1 to 1048576 bytes");
+		o->service_bs = (uint32_t)d;
+		return 0;
+	}
 	if (errno || end == s || *end || d > 60000000ul)
 		return iom_err_msg(err, "--service: D must be microseconds in [0, 60000000]");
 	o->service_us = (uint32_t)d;
+	return 0;
+}
+
+/* --service file: the file, opened once; its size in blocks. */
+static int sv_service_open(struct iom_server *srv, struct iom_err *err)
+{
+	const struct iom_server_opts *o = &srv->opts;
+	const char *path = o->service_path ? o->service_path : "iomodels.1073741824.dat";
+	struct stat st;
+
+	srv->service_fd = -1;
+	if (o->service != IOM_SERVICE_FILE)
+		return 0;
+	srv->service_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (srv->service_fd < 0)
+		return iom_err_set(err, -errno, "serve --service file: open %s (make it with run "
+				   "--workload file, or give --file)", path);
+	if (fstat(srv->service_fd, &st) || (uint64_t)st.st_size < o->service_bs)
+		return iom_err_msg(err, "serve --service file: %s is smaller than one block", path);
+	srv->service_blocks = (uint64_t)st.st_size / o->service_bs;
 	return 0;
 }
 
@@ -244,13 +276,32 @@ uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rp
 {
 	if (srv->opts.service == IOM_SERVICE_HEADER)
 		return (uint64_t)h->service_us * 1000;
+	if (srv->opts.service == IOM_SERVICE_FILE)
+		return 1;	/* not a time: there is work, in a thread that may block */
 	return (uint64_t)srv->opts.service_us * 1000;
+}
+
+/* Read BS bytes at an offset seeded by the request id: every model reads the same blocks. */
+static void sv_service_read(const struct iom_server *srv, const struct iom_rpc_hdr *h)
+{
+	uint32_t bs = srv->opts.service_bs;
+	uint64_t off = iom_mix64(h->id) % srv->service_blocks * bs;
+	/* Per call, not per thread: the threads model's threads come and go with connections. */
+	unsigned char *buf = malloc(bs);
+
+	if (buf)
+		(void)!pread(srv->service_fd, buf, bs, (off_t)off);
+	free(buf);
 }
 
 void iom_server_service_run(const struct iom_server *srv, const struct iom_rpc_hdr *h)
 {
 	uint64_t ns = iom_server_service_ns(srv, h), end;
 
+	if (srv->opts.service == IOM_SERVICE_FILE) {
+		sv_service_read(srv, h);
+		return;
+	}
 	if (srv->opts.service != IOM_SERVICE_CPU) {
 		struct timespec ts = iom_ts(ns);
 
@@ -361,8 +412,11 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	srv->opts = *opts;
 	srv->listen_fd = -1;
+	srv->service_fd = -1;
 	srv->seen = calloc(1ull << SV_SEEN_BITS, sizeof(*srv->seen));
 	ret = srv->seen ? m->probe(err) : iom_err_set(err, -ENOMEM, "serve");
+	if (!ret)
+		ret = sv_service_open(srv, err);
 	if (!ret)
 		ret = sv_open(srv, err);
 	if (ret)
@@ -383,6 +437,8 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 out:
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	if (srv->service_fd >= 0)
+		close(srv->service_fd);
 	if (opts->unix_path)
 		unlink(opts->unix_path);
 	free(srv->seen);

@@ -40,6 +40,7 @@ enum iom_service_kind {
 	IOM_SERVICE_HEADER,	/* wait the request's service_us (the rpc workload's latency) */
 	IOM_SERVICE_SLEEP,	/* wait D us */
 	IOM_SERVICE_CPU,	/* burn D us of CPU */
+	IOM_SERVICE_FILE,	/* read BS bytes at a seeded offset of a file (--file) */
 };
 
 struct iom_server_opts {
@@ -57,6 +58,8 @@ struct iom_server_opts {
 	size_t out_cap;			/* unsent reply bytes per connection before reading stops */
 	enum iom_service_kind service;
 	uint32_t service_us;		/* D of --service sleep:D | cpu:D */
+	uint32_t service_bs;		/* BS of --service file:BS */
+	const char *service_path;	/* the file it reads (the file workload's, by default) */
 	cpu_set_t cpus;
 	bool cpus_set;
 	bool quiet;
@@ -65,6 +68,8 @@ struct iom_server_opts {
 /* The state every model shares: the address, the counts, the dedup table. */
 struct iom_server {
 	struct iom_server_opts opts;
+	int service_fd;			/* --service file: the file, opened once */
+	uint64_t service_blocks;	/* its size in BS blocks */
 	struct iom_rpc_addr addr;
 	int listen_fd;			/* the first listener (Unix: the only one) */
 	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
@@ -100,7 +105,7 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 		     struct iom_err *err);
 /* The opts' defaults (caps above, 2 threads, report_fd -1). */
 void iom_server_opts_init(struct iom_server_opts *o);
-/* "sleep:D", "cpu:D" (D in us): 0, or -EINVAL with a message. */
+/* "sleep:D", "cpu:D" (D in us), "file:BS" (bytes): 0, or -EINVAL with a message. */
 int iom_service_parse(const char *s, struct iom_server_opts *o, struct iom_err *err);
 
 bool iom_server_stopping(void);
@@ -124,10 +129,39 @@ enum iom_admit iom_server_admit(struct iom_server *srv, const struct iom_rpc_hdr
 				uint16_t *reply_flags);
 /* How long the service of request h takes, in ns (0 = none). */
 uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rpc_hdr *h);
-/* Run the service in this thread (blocking models, epoll's workers). */
+/* Run the service in this thread (blocking models, the pools' workers). */
 void iom_server_service_run(const struct iom_server *srv, const struct iom_rpc_hdr *h);
 /* A request admitted with IOM_ADMIT_SERVE was answered (or its connection is gone). */
 void iom_server_served(struct iom_server *srv);
+
+/*
+ * loop.c: the event loop (per-thread epoll, edge-triggered, SO_REUSEPORT listeners) that the
+ * epoll model runs on nr threads, with services timed by a timerfd heap; and that kernel_free
+ * runs on one I/O thread with a pool: each request goes to the pool's workers and its reply
+ * leaves when the pool hands it back.
+ */
+struct iom_loop_pool {
+	int done_fd;	/* readable (an eventfd) when reap() has requests to give back */
+	/* Take req (header h) for service: 0, or -EBUSY when full (the client gets BUSY). */
+	int (*submit)(struct iom_loop_pool *p, void *req, const struct iom_rpc_hdr *h);
+	/* After a batch of submits: wake the workers (once per loop turn). */
+	void (*kick)(struct iom_loop_pool *p);
+	/* The requests served since the last call: *n of them (the array is the pool's). */
+	void **(*reap)(struct iom_loop_pool *p, unsigned int *n);
+};
+/* Serve on nr threads until iom_server_stopping(); pools: NULL or one per thread. */
+int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool **pools,
+		 struct iom_err *err);
+/* A request the pool still holds when the loop is gone (its teardown frees it). */
+void iom_loop_req_free(void *req);
+
+/*
+ * pool.c: a plain worker pool (a mutex-and-condvar queue, as libuv's and nginx's thread pools)
+ * for an event loop's blocking services (epoll's --service file). NULL with err set on failure.
+ */
+struct iom_loop_pool *iom_pool_start(struct iom_server *srv, unsigned int nr_workers,
+				     struct iom_err *err);
+void iom_pool_stop(struct iom_loop_pool *p);
 
 /*
  * One connection's buffers: the frame being read and the replies not yet written. Socket-free,

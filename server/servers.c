@@ -10,11 +10,13 @@
 extern const struct iom_server_model iom_server_threads;
 extern const struct iom_server_model iom_server_epoll;
 extern const struct iom_server_model iom_server_uring;
+extern const struct iom_server_model iom_server_kernel_free;
 
 const struct iom_server_model *const iom_server_models[] = {
 	&iom_server_threads,
 	&iom_server_epoll,
 	&iom_server_uring,
+	&iom_server_kernel_free,
 	NULL,
 };
 

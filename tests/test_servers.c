@@ -13,6 +13,8 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -26,12 +28,14 @@
 #include "testutil.h"
 
 /* The server models under test: every one the table has that this machine runs. */
-static const char *const models[] = { "threads", "epoll", "uring" };
+static const char *const models[] = { "threads", "epoll", "uring", "kernel_free" };
 static const char *model;
 
 struct srv {
 	pid_t pid;
 	struct iom_rpc_addr addr;
+	FILE *report;			/* its port, then its counts at exit */
+	unsigned long long accept_failures;	/* from its counts, after stop() */
 };
 
 static struct srv main_srv;
@@ -68,8 +72,7 @@ static void spawn(struct srv *s, struct iom_server_opts *so, rlim_t nofile)
 	f = fdopen(pfd[0], "r");
 	if (f && fgets(line, sizeof(line), f))
 		sscanf(line, "port=%u", &port);
-	if (f)
-		fclose(f);
+	s->report = f;
 	assert_true(port > 0);
 	snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
 	assert_int_equal(iom_rpc_addr_parse(&s->addr, hostport, &err), 0);
@@ -79,33 +82,47 @@ static void stop(struct srv *s)
 {
 	int status;
 
+	char key[32];
+	unsigned long long v;
+
 	kill(s->pid, SIGTERM);
 	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	while (s->report && fscanf(s->report, "%31[^=]=%llu\n", key, &v) == 2)
+		if (!strcmp(key, "accept_failures"))
+			s->accept_failures = v;
+	if (s->report)
+		fclose(s->report);
+	s->report = NULL;
 }
 
 /*
  * The rpc workload's own server dies with the run, even by kill -9, and leaves nothing on
- * disk (it lingered 1.2-2 s and left its temp directory behind).
+ * disk (it lingered 1.2-2 s and left its temp directory behind). The run gets a /tmp of its
+ * own (a tmpfs in its own mount namespace), so other processes' files cannot confuse the
+ * count; an fd on that /tmp outlives the run to look at it after.
  */
-static int count_backend_dirs(void)
+static int count_entries(int dirfd)
 {
-	DIR *d = opendir("/tmp");
+	DIR *d = fdopendir(dup(dirfd));
 	struct dirent *e;
 	int n = 0;
 
-	while (d && (e = readdir(d)))
-		n += !strncmp(e->d_name, "iomodels-backend-", 17);
-	if (d)
-		closedir(d);
+	if (!d)
+		return -1;
+	rewinddir(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
 	return n;
 }
 
 static void test_killed_run_leaves_nothing(void **state)
 {
 	struct iom_wl_params p = { .kind = IOM_WL_RPC, .payload = 64 };
-	int before = count_backend_dirs(), pfd[2], status;
+	int pfd[2], status, tmp;
 	pid_t run, backend = 0;
+	char path[64];
 	uint64_t end;
 
 	snprintf(p.server_model, sizeof(p.server_model), "%s", model);
@@ -116,6 +133,9 @@ static void test_killed_run_leaves_nothing(void **state)
 		struct iom_workload wl;
 		struct iom_err err = { "" };
 
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", "/tmp", "tmpfs", 0, "size=16m"))
+			_exit(2);
 		if (iom_workload_open(&wl, &p, &err))
 			_exit(1);
 		if (write(pfd[1], &wl.backend_pid, sizeof(wl.backend_pid)) < 0)
@@ -123,9 +143,16 @@ static void test_killed_run_leaves_nothing(void **state)
 		pause();
 		_exit(0);
 	}
-	assert_int_equal(read(pfd[0], &backend, sizeof(backend)), (ssize_t)sizeof(backend));
+	if (read(pfd[0], &backend, sizeof(backend)) != (ssize_t)sizeof(backend)) {
+		waitpid(run, &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+			iom_skip("no mount namespace here (needs root)");
+		fail_msg("the run could not start its server");
+	}
 	assert_true(backend > 0);
-	assert_int_equal(count_backend_dirs() - before, 0);
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp", (int)run);
+	tmp = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(tmp >= 0);
 	kill(run, SIGKILL);
 	assert_int_equal(waitpid(run, &status, 0), run);
 	/* Ours now (subreaper): it must exit on its own; 10 s is generous, not a timing check. */
@@ -135,7 +162,8 @@ static void test_killed_run_leaves_nothing(void **state)
 		usleep(10000);
 	}
 	assert_int_equal(kill(backend, 0), -1);
-	assert_int_equal(count_backend_dirs() - before, 0);
+	assert_int_equal(count_entries(tmp), 0);
+	close(tmp);
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -145,22 +173,33 @@ static void test_killed_run_leaves_nothing(void **state)
 static void test_serve_logs_bound_port(void **state)
 {
 	const char *bin = getenv("IOM_BIN");
-	char line[256] = "", cmd[PATH_MAX + 128];
+	char line[256] = "";
 	unsigned int port = 0;
+	int pfd[2], status;
+	pid_t pid;
 	FILE *f;
 
 	if (!bin)
 		iom_skip("IOM_BIN not set");
-	/* timeout stops it (SIGTERM) once the line has been read. */
-	snprintf(cmd, sizeof(cmd), "timeout 3 %s serve --model %s --listen 127.0.0.1:0 2>&1", bin,
-		 model);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		alarm(60);	/* never outlives a broken test */
+		execl(bin, bin, "serve", "--model", model, "--listen", "127.0.0.1:0", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	while (f && fgets(line, sizeof(line), f))
 		if (strstr(line, "listening on 127.0.0.1:") &&
 		    sscanf(strstr(line, "127.0.0.1:") + 10, "%u", &port) == 1)
 			break;
-	pclose(f);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	if (f)
+		fclose(f);
 	assert_true(port > 0);
 }
 
@@ -368,10 +407,19 @@ static void test_half_close(void **state)
 	expect_closed(fd);
 }
 
-/* 1000 idle connections held; a new client is still served; they are reaped when idle. */
+/*
+ * 1000 idle connections held; a new client is still served; they are reaped when idle. (200
+ * under TSan: its shadow state per thread makes 1000 threads of the threads model too heavy.)
+ */
+#ifdef __SANITIZE_THREAD__
+#define IDLE_CONNS	200
+#else
+#define IDLE_CONNS	1000
+#endif
+
 static void test_many_idle(void **state)
 {
-	enum { N = 1000 };
+	enum { N = IDLE_CONNS };
 	static int fds[N];
 
 	for (int i = 0; i < N; i++)
@@ -447,15 +495,11 @@ static void test_closed_conn_replies_freed(void **state)
 		assert_int_equal(send(fds[i], req, len, MSG_NOSIGNAL), (ssize_t)len);
 	}
 	/*
-	 * Until the server has taken them in (the kernel's socket buffers hold a whole frame:
-	 * a loaded machine, or a server reading in small buffers, takes more than 300 ms).
+	 * Until the server has read them all (or 5 s: a loaded machine, or a server reading
+	 * in small buffers, takes more than 300 ms).
 	 */
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < 50 && (held = rss_kb(main_srv.pid)) - before < CONNS * 900; i++)
 		usleep(100000);
-		held = rss_kb(main_srv.pid);
-		if (held - before > CONNS * 512)
-			break;
-	}
 	/* Reset (not FIN: a half-closed client would still be owed its replies). */
 	for (int i = 0; i < CONNS; i++) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -474,30 +518,91 @@ static void test_closed_conn_replies_freed(void **state)
 	}
 }
 
+/* The slots of an io_uring's direct descriptor table in use ("  N: socket:[...]" lines). */
+static int ring_files(const char *fdinfo)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen(fdinfo, "r");
+	bool in_table = false;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned int slot;
+
+		if (!strncmp(line, "UserFiles:", 10))
+			in_table = true;
+		else if (in_table && sscanf(line, " %u:", &slot) == 1)
+			n++;
+		else if (in_table)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The fds the server holds: its fd table and its rings' direct descriptors (uring). */
+static int open_fds(pid_t pid)
+{
+	char path[64], target[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = 0;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, e->d_name);
+		if (strstr(target, "io_uring"))
+			n += ring_files(path);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* At its fd limit the server pauses accepting (no spin on EMFILE) and resumes after. */
 static void test_accept_at_fd_limit(void **state)
 {
 	enum { CONNS = 120 };
 	struct iom_server_opts so;
 	struct srv s;
-	int fds[CONNS];
+	int fds[CONNS], held = 0;
 	double cpu0, cpu1;
 
 	iom_server_opts_init(&so);
 	spawn(&s, &so, 64);
 	for (int i = 0; i < CONNS; i++)
 		fds[i] = connect_to(&s);	/* the kernel's backlog takes them */
+	/* Until the server is at its limit (a slow sanitizer build takes a while to get there). */
+	for (int i = 0; i < 100 && (held = open_fds(s.pid)) < 60; i++)
+		usleep(100000);
+	assert_true(held >= 60);
 	usleep(200000);
 	cpu0 = cpu_s(s.pid);
 	usleep(1000000);
 	cpu1 = cpu_s(s.pid);
-	print_message("at the fd limit: %.2f CPU-s in 1 s\n", cpu1 - cpu0);
-	/* Spinning on accept(EMFILE) burnt 0.3 to 1.3 CPU-s per second here. */
-	assert_true(cpu1 - cpu0 < 0.1);
 	for (int i = 0; i < CONNS; i++)
 		close(fds[i]);
 	round_trip_to(&s, 16, 0);
 	stop(&s);
+	print_message("at the fd limit: %.2f CPU-s in 1 s, %llu failed accepts\n", cpu1 - cpu0,
+		      s.accept_failures);
+	/*
+	 * Paused 50 ms a time: some tens a second. Spinning on accept(EMFILE) made millions
+	 * (and burnt 0.3 to 1.3 CPU-s a second here): counted, not timed, so a slow sanitizer
+	 * build or a loaded machine cannot make it pass or fail.
+	 */
+	assert_true(s.accept_failures > 0);
+	assert_true(s.accept_failures < 1000);
 }
 
 /* Past --max-conns a connection is refused (closed at once); the others are served. */
@@ -525,6 +630,57 @@ static void test_max_conns(void **state)
 	stop(&s);
 }
 
+/* Bytes the process has read (any fd), from /proc/PID/io. */
+static long long rchar(pid_t pid)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %lld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* --service sleep:D, cpu:D and file:BS: each answers, and file really reads BS a request. */
+static void test_service_kinds(void **state)
+{
+	static const char *const kinds[] = { "sleep:200", "cpu:100", "file:4096" };
+	char path[] = "/tmp/iom-test-service-XXXXXX";
+	static char block[1 << 20];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+	close(fd);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct iom_server_opts so;
+		struct iom_err err = { "" };
+		struct srv s;
+		long long r0;
+		int c;
+
+		iom_server_opts_init(&so);
+		assert_int_equal(iom_service_parse(kinds[k], &so, &err), 0);
+		so.service_path = path;
+		spawn(&s, &so, 0);
+		c = connect_to(&s);
+		r0 = rchar(s.pid);
+		for (int i = 0; i < 50; i++)
+			request_ok(c, 50000 + (uint64_t)i, 0);
+		if (so.service == IOM_SERVICE_FILE)
+			assert_true(rchar(s.pid) - r0 >= 50 * 4096);
+		close(c);
+		stop(&s);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_closed_conn_replies_freed),
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_service_kinds),
 		cmocka_unit_test(test_killed_run_leaves_nothing),
 		cmocka_unit_test(test_serve_logs_bound_port),
 	};

@@ -67,7 +67,7 @@ static int th_service(struct th_conn *c, const struct iom_rpc_hdr *h)
 	struct pollfd pfd = { .fd = c->fd, .events = 0 };
 	struct timespec ts;
 
-	if (srv->opts.service == IOM_SERVICE_CPU) {
+	if (srv->opts.service == IOM_SERVICE_CPU || srv->opts.service == IOM_SERVICE_FILE) {
 		iom_server_service_run(srv, h);
 		return 0;
 	}

@@ -12,6 +12,7 @@
  * drain: a client that never reads holds at most its caps plus those buffers. A send reads a
  * buffer of its own (swapped with the reply queue), since appending may move the queue.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -82,6 +83,8 @@ struct us_thread {
 	struct us_conn *conns, *dirty;
 	struct us_due *dues;		/* every due of the thread (their connections' lists) */
 	bool first;			/* thread 0 logs the variant */
+	unsigned int nr_threads;	/* they share the fd limit */
+	unsigned long fds_used;		/* process fds open before the rings */
 	int ret;			/* its setup's result */
 	struct iom_err err;
 	char variant[96];
@@ -282,8 +285,11 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 	if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_REPLY)
 		goto reply;
 	flags = 0;
-	if (srv->opts.service == IOM_SERVICE_CPU) {
-		/* CPU work runs in the loop's thread, as in epoll's. */
+	if (srv->opts.service == IOM_SERVICE_CPU || srv->opts.service == IOM_SERVICE_FILE) {
+		/*
+		 * CPU work runs in the loop's thread, as in epoll's; so does a file read for now
+		 * (a cached pread: IORING_OP_READ is the step to come).
+		 */
 		iom_server_service_run(srv, &h);
 		iom_server_served(srv);
 		goto reply;
@@ -677,11 +683,13 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	reg = io_uring_register_ring_fd(&th->ring) == 1;
 	/*
 	 * Direct descriptors (5.19): accepted into the ring's own table, no process fd and no
-	 * fd lookup per op. The table is as big as the fd limit lets it be (it refuses more);
-	 * without it, plain fds.
+	 * fd lookup per op. The threads' tables share the fd limit left (the kernel checks each
+	 * table alone): the server holds no more connections than ulimit -n says, as the other
+	 * models. Without them, plain fds.
 	 */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		nr_files = rl.rlim_cur < US_MAX_DIRECT ? (unsigned int)rl.rlim_cur : US_MAX_DIRECT;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > th->fds_used)
+		nr_files = (rl.rlim_cur - th->fds_used) / th->nr_threads;
+	nr_files = nr_files < 1 ? 1 : nr_files > US_MAX_DIRECT ? US_MAX_DIRECT : nr_files;
 	th->direct = th->srv->addr.ss.ss_family != AF_UNIX &&
 		     io_uring_register_files_sparse(&th->ring, nr_files) == 0;
 	snprintf(th->variant, sizeof(th->variant), "%s%s%s%sbufring+multishot_accept+multishot_recv",
@@ -759,6 +767,19 @@ static void *us_thread_main(void *arg)
 	return NULL;
 }
 
+static unsigned long us_fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned long n = 0;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n ? n - 1 : 0;	/* not the directory's own */
+}
+
 static int us_run(struct iom_server *srv, struct iom_err *err)
 {
 	unsigned int nr = srv->opts.threads ? srv->opts.threads : 2, started = 0;
@@ -783,6 +804,10 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		/* Accepted sockets inherit it: a direct descriptor cannot take a setsockopt. */
 		if (srv->addr.ss.ss_family != AF_UNIX)
 			setsockopt(th->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	for (unsigned int i = 0; !ret && i < nr; i++) {
+		threads[i].nr_threads = nr;
+		threads[i].fds_used = us_fds_open() + nr;	/* and a ring fd each */
 	}
 	for (; !ret && started < nr; started++) {
 		ret = -pthread_create(&threads[started].thread, NULL, us_thread_main,
