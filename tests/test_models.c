@@ -796,26 +796,41 @@ struct by_hand {
 	struct iom_ctx ctx;
 	int submit_ret;
 	_Atomic bool ready;
+	_Alignas(4096) char rpc_buf[4096];
 };
 
-static void by_hand_init(struct by_hand *h, const struct iom_model *m)
+/* One task of workload wl on model m, its op 5 s long (rpc: the server's service). */
+static void by_hand_init_wl(struct by_hand *h, const struct iom_model *m, enum iom_wl_kind wl)
 {
 	struct iom_err err = { "" };
 
 	memset(h, 0, sizeof(*h));
-	h->cfg = base_cfg(m, IOM_WL_TIMER, 1);
+	h->cfg = base_cfg(m, wl, 1);
+	h->cfg.wl.latency_ns = 5000000000ull;
 	assert_int_equal(iom_workload_open(&h->wl, &h->cfg.wl, &err), 0);
 	h->ctx.cfg = &h->cfg;
 	h->ctx.wl = &h->wl;
 	h->ctx.depth = 1;
 	h->ctx.tasks = &h->task;
 	h->task.slot = 0;
+	h->task.fd = -1;
+	/* rpc: the task's buffer and connection, as the driver gives each slot. */
+	if (wl == IOM_WL_RPC) {
+		h->task.buf = h->rpc_buf;
+		h->task.fd = iom_rpc_connect(&h->wl.addr, &err);
+		assert_true(h->task.fd >= 0);
+	}
 	/* A sync model binds its context to the thread that sets it up: that is the submitter. */
 	if (m->caps & IOM_CAP_ASYNC)
 		assert_int_equal(m->setup(&h->ctx), 0);
 	iom_task_init(&h->task, iom_task_id(1, 0), iom_now_ns(), 0);
 	iom_workload_next(&h->wl, 1, &h->task);
 	h->task.latency_ns = 5000000000ull;	/* 5 s: only a cancel ends it in time */
+}
+
+static void by_hand_init(struct by_hand *h, const struct iom_model *m)
+{
+	by_hand_init_wl(h, m, IOM_WL_TIMER);
 }
 
 static void *submit_thread(void *arg)
@@ -866,6 +881,36 @@ static void test_cancel_aborts(void **state)
 		assert_int_equal(atomic_load(&h.task.state), IOM_ABORTED);
 		assert_true(iom_now_ns() - t0 < 2000000000ull);
 		model->teardown(&h.ctx);
+		iom_workload_close(&h.wl);
+	}
+}
+
+/*
+ * An rpc task cancelled before any reap (its SQEs and the cancel reach the kernel in one
+ * enter): ABORTED, not left waiting for its reply. uring's linked recv was not armed yet
+ * when the cancel looked for it (-ENOENT): the task waited for the 5 s service.
+ */
+static void test_cancel_before_first_enter(void **state)
+{
+	for (size_t m = 0; iom_models[m]; m++) {
+		const struct iom_model *model = iom_models[m];
+		struct by_hand h;
+		uint64_t t0;
+
+		if (!(model->caps & IOM_CAP_ASYNC) || !model_available(model, IOM_WL_RPC))
+			continue;
+		by_hand_init_wl(&h, model, IOM_WL_RPC);
+		t0 = iom_now_ns();
+		iom_task_start(&h.task, t0);
+		assert_int_equal(model->submit(&h.ctx, &h.task), IOM_Q_QUEUED);
+		assert_int_equal(model->cancel(&h.ctx, &h.task), 0);
+		while (!h.ctx.nr_reported && iom_now_ns() - t0 < 2000000000ull)
+			assert_true(model->reap(&h.ctx, 1, 1, 100000000) >= 0);
+		print_message("%s: %s after %.3f s\n", model->name,
+			      iom_state_name(atomic_load(&h.task.state)), (iom_now_ns() - t0) / 1e9);
+		assert_int_equal(atomic_load(&h.task.state), IOM_ABORTED);
+		model->teardown(&h.ctx);
+		close(h.task.fd);
 		iom_workload_close(&h.wl);
 	}
 }
@@ -1042,6 +1087,7 @@ int main(void)
 		cmocka_unit_test(test_uring_timer_strategies),
 		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_aborts),
+		cmocka_unit_test(test_cancel_before_first_enter),
 		cmocka_unit_test(test_invariant_catches_double_report),
 	};
 

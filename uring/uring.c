@@ -53,6 +53,7 @@ struct ur_slot {
 	int64_t op_res;
 	int32_t send_res;			/* rpc: the send's result */
 	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
+	uint8_t cancel_tries;			/* cancels that found nothing yet (ur_cancel_ops) */
 	bool deadline_fired, cancel_asked;
 };
 
@@ -511,6 +512,46 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 	iom_complete(ctx, t);
 }
 
+/*
+ * Cancel what task t has in the kernel, by user_data. rpc: the send too, while it waits for
+ * room (cancelling a link's head cancels the recv after it). A send that completed at submit
+ * has its linked recv issued only once that batch is done, so a cancel in the same enter finds
+ * neither (-ENOENT): ur_cancel_again asks once more after that enter, when the recv is armed.
+ */
+static int ur_cancel_ops(struct ur_ctx *ur, struct iom_task *t)
+{
+	struct io_uring_sqe *sqe;
+
+	if (t->op == IOM_OP_RPC) {
+		sqe = ur_get_sqe(ur);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_cancel64(sqe, t->id | UR_TAG_SEND, 0);
+		io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL | UR_TAG_SEND);
+		ur->nr_unsubmitted++;
+	}
+	sqe = ur_get_sqe(ur);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, t->id, 0);
+	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
+	ur->nr_unsubmitted++;
+	return 0;
+}
+
+/* A cancel found nothing: again, while the task still waits for its ops (a few times). */
+static void ur_cancel_again(struct iom_ctx *ctx, struct ur_ctx *ur, uint64_t id)
+{
+	uint32_t slot = iom_id_slot(id);
+	struct ur_slot *s = &ur->slots[slot];
+
+	if (slot >= ctx->depth || ctx->tasks[slot].id != id || !s->cqes_due || !s->cancel_asked ||
+	    s->cancel_tries >= 8)
+		return;	/* it ended (its CQE came first), or it is past cancelling */
+	s->cancel_tries++;
+	ur_cancel_ops(ur, &ctx->tasks[slot]);
+}
+
 /* One CQE; returns 1 if it ended a task. */
 static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io_uring_cqe *cqe)
 {
@@ -529,8 +570,11 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 			ur->arm_err = cqe->res;
 		return 0;
 	}
-	if (ud & UR_TAG_CANCEL)
-		return 0;	/* 0, -ENOENT or -EALREADY: the op's own CQE tells the outcome */
+	if (ud & UR_TAG_CANCEL) {
+		if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND))
+			ur_cancel_again(ctx, ur, ud & ~UR_TAG_CANCEL);
+		return 0;	/* else 0 or -EALREADY: the op's own CQE tells the outcome */
+	}
 	if (slot >= ctx->depth)
 		return 0;
 	t = &ctx->tasks[slot];
@@ -757,7 +801,6 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
-	struct io_uring_sqe *sqe;
 
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
@@ -780,13 +823,9 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		iom_slot_heap_push(&ur->heap, t->slot, 0);
 		return 0;
 	}
-	sqe = ur_get_sqe(ur);
-	if (!sqe)
+	if (ur_cancel_ops(ur, t))
 		return -EBUSY;
 	s->cancel_asked = true;
-	io_uring_prep_cancel64(sqe, t->id, 0);
-	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
-	ur->nr_unsubmitted++;
 	return 0;
 }
 
