@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "calibrate/calibrate.h"
+#include "calibrate/echo.h"
 #include "core/driver.h"
 #include "core/model.h"
 #include "core/probe.h"
@@ -318,6 +319,60 @@ out:
 	free(row);
 }
 
+/*
+ * The fixed client load every bare echo loop is measured under: the epoll rpc client (today the
+ * fastest of ours against a lean server), this many connections, a closed loop.
+ */
+#define ECHO_CLIENT		"epoll"
+#define ECHO_CONCURRENCY	256
+
+/*
+ * A bare echo loop on cpu_server under the fixed client on cpu_client for a second: the client's
+ * requests/s, and the loop's CPU per request it answered (its whole life: accepts, ramp and all).
+ */
+static void cal_echo(enum iom_echo_kind k, int cpu_client, int cpu_server, double *per_s,
+		     double *cpu_us)
+{
+	const struct iom_model *m = iom_model_find(ECHO_CLIENT);
+	struct iom_err err = { "" };
+	struct iom_cfg cfg = { 0 };
+	struct iom_hist *hist = malloc(sizeof(*hist));
+	struct iom_row *row = malloc(sizeof(*row));
+	struct iom_echo *e = NULL;
+	uint64_t bytes = 0, loop_ns = 0;
+	int ret;
+
+	*per_s = *cpu_us = -EINVAL;
+	if (!m || !hist || !row)
+		goto out;
+	ret = iom_echo_start(k, cpu_server, &e, &err);
+	if (ret) {
+		*per_s = *cpu_us = ret;
+		goto out;
+	}
+	cfg.model = m;
+	cfg.wl.kind = IOM_WL_RPC;
+	cfg.wl.payload = 64;	/* the run's default: 88 bytes a frame on the wire */
+	cfg.wl.seed = 1;
+	snprintf(cfg.wl.connect, sizeof(cfg.wl.connect), "127.0.0.1:%u", iom_echo_port(e));
+	cfg.concurrency = ECHO_CONCURRENCY;
+	cfg.runtime_ns = 1000000000;
+	cfg.ramp_ns = 100000000;
+	cfg.batch_complete = 1;
+	CPU_ZERO(&cfg.cpus);
+	CPU_SET(cpu_client, &cfg.cpus);
+	cfg.cpus_set = true;
+	ret = iom_run_cell(&cfg, row, hist);
+	iom_echo_stop(e, &bytes, &loop_ns);
+	if (ret || strcmp(row->str[IOM_COL_status], "ok") || !bytes)
+		goto out;
+	*per_s = row->num[IOM_COL_ops_per_s];
+	*cpu_us = (double)loop_ns / 1e3 / ((double)bytes / (sizeof(struct iom_rpc_hdr) + 64));
+out:
+	free(hist);
+	free(row);
+}
+
 int iom_calibrate(struct iom_calibration *cal)
 {
 	int ncpu = 0, cpu0 = -1, cpu1 = -1;
@@ -346,6 +401,14 @@ int iom_calibrate(struct iom_calibration *cal)
 	cal->tcp_rtt_ns = cal_tcp_rtt();
 	sched_setaffinity(0, sizeof(set), &set);
 	cal_backend(cal);
+	/* Client and loop on different CPUs when there are two. */
+	cal_echo(IOM_ECHO_BLOCKING, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_blocking_per_s,
+		 &cal->echo_blocking_cpu_us);
+	cal_echo(IOM_ECHO_EPOLL, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_epoll_per_s,
+		 &cal->echo_epoll_cpu_us);
+	cal_echo(IOM_ECHO_URING, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_uring_per_s,
+		 &cal->echo_uring_cpu_us);
+	sched_setaffinity(0, sizeof(set), &set);
 	return 0;
 }
 
@@ -363,7 +426,13 @@ int iom_calibrate(struct iom_calibration *cal)
 	X(timer_slack_ns, "timer slack in use")                                                \
 	X(tcp_rtt_ns, "loopback TCP 64-byte round trip, TCP_NODELAY")                          \
 	X(backend_ns_per_request, "rpc backend CPU per request, 64 B, service time 0")           \
-	X(backend_capacity_per_s, "rpc backend capacity, requests/s (its CPUs / its CPU per request)")
+	X(backend_capacity_per_s, "rpc backend capacity, requests/s (its CPUs / its CPU per request)") \
+	X(echo_blocking_per_s, "bare echo, thread per connection: requests/s (epoll client, C=256)") \
+	X(echo_blocking_cpu_us, "bare echo, thread per connection: server CPU per request")        \
+	X(echo_epoll_per_s, "bare echo, one edge-triggered epoll loop: requests/s")             \
+	X(echo_epoll_cpu_us, "bare echo, one edge-triggered epoll loop: server CPU per request")    \
+	X(echo_uring_per_s, "bare echo, io_uring multishot + buffer ring: requests/s")          \
+	X(echo_uring_cpu_us, "bare echo, io_uring multishot + buffer ring: server CPU per request")
 
 void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
 {
@@ -374,7 +443,7 @@ void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
 		fprintf(f, "%s,%.1f,\"%s\"\n", #name, cal->name, what);                        \
 	else                                                                                   \
 		fprintf(f, "%-22s %12.1f %-3s %s\n", #name, cal->name,                     \
-			strstr(#name, "_ns") ? "ns" : "/s", what);
+			strstr(#name, "_ns") ? "ns" : strstr(#name, "_us") ? "us" : "/s", what);
 	CAL_FIELDS(X)
 #undef X
 }

@@ -14,6 +14,10 @@ struct iom_calibration {
 	double tcp_rtt_ns;
 	double backend_ns_per_request;	/* rpc backend CPU per request (service time 0) */
 	double backend_capacity_per_s;	/* requests/s its CPUs could serve: cpus / cost */
+	/* Bare echo loops (calibrate/echo.h) under one fixed client: the servers' floor. */
+	double echo_blocking_per_s, echo_blocking_cpu_us;
+	double echo_epoll_per_s, echo_epoll_cpu_us;
+	double echo_uring_per_s, echo_uring_cpu_us;
 };
 
 int iom_calibrate(struct iom_calibration *cal);

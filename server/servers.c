@@ -10,31 +10,13 @@
 
 extern const struct iom_server_model iom_server_threads;
 extern const struct iom_server_model iom_server_epoll;
+extern const struct iom_server_model iom_server_uring;
 extern const struct iom_server_model iom_server_kernel_free;
-
-/* A model whose server half is not written yet: listed, probed, and says so. */
-static int unavailable_probe(struct iom_err *err)
-{
-	return iom_err_set(err, -ENOSYS, "unavailable: this server model is not built yet");
-}
-
-static int unavailable_run(struct iom_server *srv, struct iom_err *err)
-{
-	return unavailable_probe(err);
-}
-
-/* uring/server.c replaces this entry with its own (extern const ... iom_server_uring). */
-static const struct iom_server_model iom_server_uring_missing = {
-	.name = "uring",
-	.desc = "io_uring (unavailable: not built yet)",
-	.probe = unavailable_probe,
-	.run = unavailable_run,
-};
 
 const struct iom_server_model *const iom_server_models[] = {
 	&iom_server_threads,
 	&iom_server_epoll,
-	&iom_server_uring_missing,
+	&iom_server_uring,
 	&iom_server_kernel_free,
 	NULL,
 };

@@ -55,6 +55,7 @@ struct ur_slot {
 	int64_t op_res;
 	int32_t send_res;			/* rpc: the send's result */
 	uint8_t cqes_due;			/* 1, or 2 with a linked deadline */
+	uint8_t cancel_tries;			/* cancels that found nothing yet (ur_cancel_ops) */
 	bool deadline_fired, cancel_asked;
 };
 
@@ -75,6 +76,7 @@ struct ur_ctx {
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
 	bool sqpoll, cqe_skip;
+	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 };
 
@@ -146,10 +148,17 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 	/* Drop a trailing '+'. */
 	if (ctx->variant[0] && ctx->variant[strlen(ctx->variant) - 1] == '+')
 		ctx->variant[strlen(ctx->variant) - 1] = '\0';
+	if (ur->iowq_max)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "+iowq=%u", ur->iowq_max);
 	if (ctx->cfg->wl.kind == IOM_WL_TIMER)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
 			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
 			 "timeout-per-task");
+	/* rpc: what a task's send costs in CQEs (0 where the kernel skips a success's). */
+	if (ctx->cfg->wl.kind == IOM_WL_RPC && ur->cqe_skip)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "+send_skip_cqe");
 }
 
 static int ur_setup(struct iom_ctx *ctx)
@@ -233,6 +242,19 @@ static int ur_setup(struct iom_ctx *ctx)
 		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
 		if (ret < 0)
 			goto fail_step;
+	}
+	/*
+	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
+	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
+	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
+	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
+	 * call (< 5.15) runs uncapped.
+	 */
+	{
+		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
+
+		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
+				       ctx->depth : 0;
 	}
 	if (ctx->wl->fd >= 0) {
 		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
@@ -349,10 +371,15 @@ static void ur_prep_rw(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_t
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+/*
+ * MSG_WAITALL: the kernel sends the rest of a short send itself, and a send cut short anyway is
+ * a failure, so it posts its CQE even when a success's is skipped (the bytes it got out decide
+ * whether the connection is still in step).
+ */
 static void ur_prep_send(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom_task *t)
 {
 	io_uring_prep_send(sqe, ur->fixed_sockets ? (int)t->slot : t->fd, t->buf, t->len,
-			   MSG_NOSIGNAL);
+			   MSG_NOSIGNAL | MSG_WAITALL);
 	if (ur->fixed_sockets)
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
@@ -417,12 +444,22 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 		ur_prep_rw(ur, sqe, t);
 		break;
 	case IOM_OP_RPC:
-		/* send -> recv, linked: the recv starts once the request is out. */
+		/*
+		 * send -> recv, linked: the recv starts once the request is out. A send that
+		 * succeeds posts no CQE where the kernel can skip it (else its CQE alone would
+		 * satisfy a wait: an enter per task spent on nothing); a failed or short one
+		 * still posts, and ur_handle_cqe counts it then.
+		 */
 		ur_prep_send(ur, sqe, t);
 		io_uring_sqe_set_data64(sqe, t->id | UR_TAG_SEND);
 		sqe->flags |= IOSQE_IO_LINK;
 		ur->nr_unsubmitted++;
-		s->cqes_due++;
+		if (ur->cqe_skip) {
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			s->send_res = (int32_t)t->len;
+		} else {
+			s->cqes_due++;
+		}
 		sqe = io_uring_get_sqe(&ur->ring);	/* space checked above */
 		ur_prep_recv(ur, sqe, t);
 		break;
@@ -522,6 +559,46 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 	iom_complete(ctx, t);
 }
 
+/*
+ * Cancel what task t has in the kernel, by user_data. rpc: the send too, while it waits for
+ * room (cancelling a link's head cancels the recv after it). A send that completed at submit
+ * has its linked recv issued only once that batch is done, so a cancel in the same enter finds
+ * neither (-ENOENT): ur_cancel_again asks once more after that enter, when the recv is armed.
+ */
+static int ur_cancel_ops(struct ur_ctx *ur, struct iom_task *t)
+{
+	struct io_uring_sqe *sqe;
+
+	if (t->op == IOM_OP_RPC) {
+		sqe = ur_get_sqe(ur);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_cancel64(sqe, t->id | UR_TAG_SEND, 0);
+		io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL | UR_TAG_SEND);
+		ur->nr_unsubmitted++;
+	}
+	sqe = ur_get_sqe(ur);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, t->id, 0);
+	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
+	ur->nr_unsubmitted++;
+	return 0;
+}
+
+/* A cancel found nothing: again, while the task still waits for its ops (a few times). */
+static void ur_cancel_again(struct iom_ctx *ctx, struct ur_ctx *ur, uint64_t id)
+{
+	uint32_t slot = iom_id_slot(id);
+	struct ur_slot *s = &ur->slots[slot];
+
+	if (slot >= ctx->depth || ctx->tasks[slot].id != id || !s->cqes_due || !s->cancel_asked ||
+	    s->cancel_tries >= 8)
+		return;	/* it ended (its CQE came first), or it is past cancelling */
+	s->cancel_tries++;
+	ur_cancel_ops(ur, &ctx->tasks[slot]);
+}
+
 /* One CQE; returns 1 if it ended a task. */
 static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io_uring_cqe *cqe)
 {
@@ -540,14 +617,26 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 			ur->arm_err = cqe->res;
 		return 0;
 	}
-	if (ud & UR_TAG_CANCEL)
-		return 0;	/* 0, -ENOENT or -EALREADY: the op's own CQE tells the outcome */
+	if (ud & UR_TAG_CANCEL) {
+		if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND))
+			ur_cancel_again(ctx, ur, ud & ~UR_TAG_CANCEL);
+		return 0;	/* else 0 or -EALREADY: the op's own CQE tells the outcome */
+	}
 	if (slot >= ctx->depth)
 		return 0;
 	t = &ctx->tasks[slot];
 	s = &ur->slots[slot];
 	if (ud & UR_TAG_SEND) {
 		s->send_res = cqe->res;
+		/*
+		 * A skipped success posts nothing, so this is a failed (or short) send, and the
+		 * kernel skips the CQEs of what was linked to it as well (SKIP_LINK_CQES): the
+		 * recv, cancelled, and its deadline. This CQE alone ends the task.
+		 */
+		if (ur->cqe_skip) {
+			s->op_res = -ECANCELED;
+			s->cqes_due = 1;
+		}
 	} else if (ud & UR_TAG_LINK) {
 		/* -ETIME: the deadline fired (the op gets -ECANCELED unless it was past that). */
 		if (cqe->res == -ETIME)
@@ -760,7 +849,6 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
-	struct io_uring_sqe *sqe;
 
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
@@ -783,13 +871,9 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		iom_slot_heap_push(&ur->heap, t->slot, 0);
 		return 0;
 	}
-	sqe = ur_get_sqe(ur);
-	if (!sqe)
+	if (ur_cancel_ops(ur, t))
 		return -EBUSY;
 	s->cancel_asked = true;
-	io_uring_prep_cancel64(sqe, t->id, 0);
-	io_uring_sqe_set_data64(sqe, t->id | UR_TAG_CANCEL);
-	ur->nr_unsubmitted++;
 	return 0;
 }
 
