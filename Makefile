@@ -34,7 +34,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers hotpath \
 	install uninstall
 all: $(BIN)
 
@@ -136,6 +136,11 @@ bench: $(BIN)
 
 compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
+
+# Where one cell's time per task goes: ours, liburing, the kernel; instructions per task.
+#   make hotpath ARGS="-- --model uring --workload nop --concurrency 128 --cpus 0"
+hotpath: $(BIN)
+	$(Q)$(PYTHON) scripts/hotpath $(ARGS)
 
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)
