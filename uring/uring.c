@@ -696,6 +696,12 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 				wait_ns = first - now;
 		}
 		/*
+		 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
+		 * for NOPs never outlasts that, and needs no timespec for the kernel to copy in.
+		 */
+		if (ctx->cfg->wl.kind == IOM_WL_NOP && wait_nr && wait_ns)
+			wait_ns = UINT64_MAX;
+		/*
 		 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
 		 * the CQ until the submitter asks with GETEVENTS. Submission rides on the same call.
 		 */
