@@ -39,7 +39,7 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 # A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers hotpath \
 	install uninstall mutate chaos
 all: $(BIN)
 
@@ -162,6 +162,11 @@ bench: $(BIN)
 
 compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
+
+# Where one cell's time per task goes: ours, liburing, the kernel; instructions per task.
+#   make hotpath ARGS="-- --model uring --workload nop --concurrency 128 --cpus 0"
+hotpath: $(BIN)
+	$(Q)$(PYTHON) scripts/hotpath $(ARGS)
 
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)

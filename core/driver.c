@@ -75,6 +75,7 @@ struct iom_job {
 	uint64_t nr_retries, nr_give_ups;
 	uint64_t nr_faults;		/* attempts failed by --fault */
 	bool stopping;			/* past the window: no new attempt starts */
+	bool may_fault;			/* a --fault rate is set, or a live view may set one */
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
 	unsigned int nr_marks;
@@ -196,12 +197,19 @@ static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 		snprintf(job->bug, sizeof(job->bug), fmt, v);
 }
 
-static void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
+static void job_mark_at(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
 {
 	uint64_t w0 = job->run->t_win0;
 
-	if (job->marks && job->nr_marks < MAX_MARKS && t_ns >= w0 && t_ns < w0 + TIMELINE_NS)
+	if (job->nr_marks < MAX_MARKS && t_ns >= w0 && t_ns < w0 + TIMELINE_NS)
 		job->marks[job->nr_marks++] = (struct iom_mark){ t_ns, id, what };
+}
+
+/* --timeline only: one test per task when it is off. */
+static inline void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
+{
+	if (job->marks)
+		job_mark_at(job, what, t_ns, id);
 }
 
 /* The window's end: as planned, or earlier when the view stopped a live cell. */
@@ -336,13 +344,15 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 	}
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
 	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
-	if (t->fault_applied ||
-	    (state == IOM_FAILED && (((t->fault_kind & IOM_FAULT_KILL) &&
-				      t->res == -IOM_ERR_WORKER_DIED) ||
-				     ((t->fault_kind & IOM_FAULT_DROP) &&
-				      t->res == -IOM_ERR_CONN_DROPPED))))
+	if (job->may_fault &&
+	    (t->fault_applied ||
+	     (state == IOM_FAILED && (((t->fault_kind & IOM_FAULT_KILL) &&
+				       t->res == -IOM_ERR_WORKER_DIED) ||
+				      ((t->fault_kind & IOM_FAULT_DROP) &&
+				       t->res == -IOM_ERR_CONN_DROPPED)))))
 		job->nr_faults++;
-	if (!job_maybe_retry(job, t, state))
+	/* Only an EXPIRED or FAILED task can be retried: a COMPLETED one skips the policy. */
+	if (state == IOM_COMPLETED || !job_maybe_retry(job, t, state))
 		job_account(job, t, state);
 	if (job->run->cfg->cpu_work_ns)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
@@ -421,7 +431,8 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (cfg->live)
 			job_live_apply(job, t, now);
-		job_draw_fault(job, t);
+		if (job->may_fault)
+			job_draw_fault(job, t);
 		iom_task_start(t, now);
 		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
@@ -526,6 +537,7 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		}
 	}
 	job->nr_free = depth;
+	job->may_fault = cfg->live || iom_fault_active(cfg);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -606,7 +618,9 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (cfg->live)
 			job_live_apply(job, t, start);
-		job_draw_fault(job, t);
+		/* No fault rate, none to draw: a closed loop's per-task path pays one test. */
+		if (job->may_fault)
+			job_draw_fault(job, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		job_mark(job, 'S', *now, t->id);
@@ -645,7 +659,12 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 				iom_complete(ctx, t);
 			return ret;
 		}
-		if (job_should_stop(job, *now))
+		/*
+		 * An async batch queues at one clock reading: job_loop asked at that reading, and
+		 * --tasks' quota is counted above. Ask again when the clock moved (a task ended in
+		 * submit), or when the open loop's schedule or the live view can end the window.
+		 */
+		if ((ret == IOM_Q_DONE || cfg->rate > 0 || cfg->live) && job_should_stop(job, *now))
 			*stopping = true;
 	}
 	return queued;
