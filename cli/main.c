@@ -23,6 +23,7 @@
 
 #include "backend/serve.h"
 #include "calibrate/calibrate.h"
+#include "core/cluster.h"
 #include "scenario/scenario.h"
 #include "core/driver.h"
 #include "ui/watch.h"
@@ -967,6 +968,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
 	check_config(&o);
+	/* Under mpirun this binary would be N runs writing N results: iomodels-mpi is one. */
+	if (iom_cluster_launched_size() > 1 && !iom_cluster_active()) {
+		free(hist);
+		config_error("unavailable: no MPI in this binary (run iomodels-mpi under mpirun; "
+			     "it is built when MPI is present, docs/mpi.md)");
+	}
 
 	if (o.output)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
