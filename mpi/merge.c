@@ -221,6 +221,16 @@ int iom_mpi_merge(struct iom_row *row, const struct iom_hist *hist,
 	}
 	ret = merge_status(row, ranks, n);
 
+	/* Ranks started with other options (mpirun's "a : b" form) ran other cells. */
+	for (unsigned int i = 1; i < n; i++) {
+		if (!strcmp(ranks[i].cell, ranks[0].cell))
+			continue;
+		snprintf(row->str[IOM_COL_status], sizeof(row->str[0]), "error");
+		snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]),
+			 "rank %u ran another cell (%.80s), not rank 0's: one row cannot hold both",
+			 i, ranks[i].cell);
+		break;
+	}
 	/* Conservation on the sum too (each rank's driver checked its own). */
 	for (enum iom_col c = IOM_COL_n_completed; c <= IOM_COL_n_expired; c++)
 		terminal += isnan(row->num[c]) ? 0 : row->num[c];

@@ -16,6 +16,7 @@ struct iom_rank_result {
 	char reason[256];
 	char flags[256];
 	char host[64];
+	char cell[128];		/* model, workload, C, J, repeat: every rank's must be rank 0's */
 	int ret;
 };
 

@@ -78,6 +78,9 @@ static int reduce(struct iom_row *row, struct iom_hist *hist, int ret)
 	snprintf(mine.reason, sizeof(mine.reason), "%s", row->str[IOM_COL_reason]);
 	snprintf(mine.flags, sizeof(mine.flags), "%s", row->str[IOM_COL_flags]);
 	snprintf(mine.host, sizeof(mine.host), "%s", hosts[rank]);
+	snprintf(mine.cell, sizeof(mine.cell), "%.40s %.20s C=%.0f J=%.0f repeat=%.0f",
+		 row->str[IOM_COL_model], row->str[IOM_COL_workload], row->num[IOM_COL_concurrency],
+		 row->num[IOM_COL_jobs], row->num[IOM_COL_repeat]);
 	mine.ret = ret;
 	if (getenv("IOM_MPI_DEBUG") && !strcmp(getenv("IOM_MPI_DEBUG"), "1"))
 		debug_line(row, hist);

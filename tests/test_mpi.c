@@ -94,6 +94,24 @@ static void test_merge_rules(void **state)
 	assert_non_null(strstr(row.str[IOM_COL_reason], "bug: the job's submitted 506 != terminal 505"));
 }
 
+/* Ranks that ran different cells (mpirun "a : b") make an error row, not a mixed one. */
+static void test_merge_other_cell(void **state)
+{
+	struct iom_rank_result r[2];
+	static struct iom_row row;
+	struct iom_hist hist;
+
+	fake_rank(&r[0], "a", 10, 1, 10);
+	fake_rank(&r[1], "a", 10, 1, 10);
+	snprintf(r[0].cell, sizeof(r[0].cell), "epoll nop C=4");
+	snprintf(r[1].cell, sizeof(r[1].cell), "epoll timer C=4");
+	iom_row_init(&row);
+	iom_hist_init(&hist);
+	iom_mpi_merge(&row, &hist, r, 2);
+	assert_string_equal(row.str[IOM_COL_status], "error");
+	assert_non_null(strstr(row.str[IOM_COL_reason], "rank 1 ran another cell"));
+}
+
 /* Conservation on the sum stands on its own: a rank whose ret hid its broken counts. */
 static void test_merge_conservation_on_sum(void **state)
 {
@@ -251,21 +269,22 @@ static bool have_mpi_bin(char *path, size_t len)
 }
 
 /*
- * Under ASan, what Open MPI itself never frees (from MPI_Init on) is not ours to report; its
- * components stay loaded (disable_dlclose) and stacks are unwound in full (Open MPI has no
- * frame pointers) so those leaks are named, and only they are passed.
+ * Under the sanitizers, what Open MPI itself does is not ours to report: under ASan the memory
+ * it never frees (from MPI_Init on), under TSan the lock order of its uninstrumented TCP
+ * transport. Its components stay loaded (disable_dlclose) and ASan unwinds in full (Open MPI
+ * has no frame pointers), so those reports name its libraries, and only they are passed.
  */
-static void write_lsan_suppressions(char *path, size_t len)
+static void write_suppressions(char *path, size_t len, const char *kind, const char *name)
 {
 	static const char *const libs[] = { "libmpi.so", "libopen-pal.so", "libopen-rte.so",
 					    "libpmix.so", "libhwloc.so", "libevent", "mca_" };
 	FILE *f;
 
-	snprintf(path, len, "%s/lsan-openmpi.supp", dir);
+	snprintf(path, len, "%s/%s", dir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++)
-		fprintf(f, "leak:%s\n", libs[i]);
+		fprintf(f, "%s:%s\n", kind, libs[i]);
 	fclose(f);
 }
 
@@ -276,19 +295,21 @@ static void write_lsan_suppressions(char *path, size_t len)
  */
 static int run_job(const char *mpi_bin, const char *args, const char *out, const char *err)
 {
-	char cmd[4096], supp[PATH_MAX];
+	char cmd[4096], supp[PATH_MAX], tsupp[PATH_MAX];
 	int status;
 
-	write_lsan_suppressions(supp, sizeof(supp));
+	write_suppressions(supp, sizeof(supp), "leak", "lsan-openmpi.supp");
+	write_suppressions(tsupp, sizeof(tsupp), "deadlock", "tsan-openmpi.supp");
 	snprintf(cmd, sizeof(cmd),
 		 "IOM_MPI_DEBUG=1 LSAN_OPTIONS=suppressions=%s "
+		 "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=%s "
 		 "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0 "
 		 "timeout -k 10 240 mpirun "
 		 "--allow-run-as-root --oversubscribe -np %d --mca btl self,vader,tcp "
 		 "--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo "
 		 "--mca mca_base_component_disable_dlclose 1 -x IOM_MPI_DEBUG -x LSAN_OPTIONS "
-		 "-x ASAN_OPTIONS "
-		 "%s run %s --output %s >%s.out 2>%s", supp, NR_RANKS, mpi_bin, args, out, err,
+		 "-x ASAN_OPTIONS -x TSAN_OPTIONS "
+		 "%s run %s --output %s >%s.out 2>%s", supp, tsupp, NR_RANKS, mpi_bin, args, out, err,
 		 err);
 	status = system(cmd);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -342,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_every_column_has_a_rule),
 		cmocka_unit_test(test_merge_rules),
 		cmocka_unit_test(test_merge_conservation_on_sum),
+		cmocka_unit_test(test_merge_other_cell),
 		cmocka_unit_test(test_plain_binary_under_launcher),
 		cmocka_unit_test(test_mpirun_rpc_and_nop),
 	};
