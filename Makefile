@@ -171,7 +171,7 @@ probe-overhead: $(BIN)
 # the scripts under share/iomodels, iomodels(1) made from the help text, bash completion.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-install: $(BIN)
+install: $(BIN) $(MPI_BIN)
 	$(Q)PYTHON=$(PYTHON) sh dist/install $(BIN) "$(DESTDIR)" "$(PREFIX)"
 
 uninstall:
