@@ -323,6 +323,22 @@ static int run_job(const char *mpi_bin, const char *args, const char *out, const
 	return 0;
 }
 
+/* Lines of path+suffix matching the regex re. */
+static int count_lines(const char *path, const char *suffix, const char *re)
+{
+	char cmd[PATH_MAX + 128];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "grep -c '%s' %s%s", re, path, suffix);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
 static void test_mpirun_rpc_and_nop(void **state)
 {
 	char mpi_bin[PATH_MAX], out[PATH_MAX], err[PATH_MAX], args[512];
@@ -337,6 +353,10 @@ static void test_mpirun_rpc_and_nop(void **state)
 	if (run_job(mpi_bin, args, out, err))
 		fail_msg("mpirun failed (its output above)");
 	check_job(out, err, 2);
+	/* Rank 0 alone prints: one line per cell and its ranks line, one results line. */
+	assert_int_equal(count_lines(err, ".out", "^epoll "), 2);
+	assert_int_equal(count_lines(err, ".out", "^ *ranks 4: "), 2);
+	assert_int_equal(count_lines(err, ".out", "^results: "), 1);
 }
 
 /* The plain binary started by a launcher: one line, exit 2, nothing written. */
