@@ -27,7 +27,7 @@ endif
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard cli/*.c) $(wildcard ui/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
 	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
-	   $(wildcard backend/*.c) $(wildcard scenario/*.c) mpi/merge.c
+	   $(wildcard backend/*.c) $(wildcard server/*.c) $(wildcard scenario/*.c) mpi/merge.c
 LIB_SRCS := $(filter-out cli/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a
@@ -189,11 +189,16 @@ clean:
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang) on the backend's frame reader, bounded in time.
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time: the frame reader, and the
+# servers' per-connection buffering and caps (server/conn.c).
 FUZZ_SECONDS ?= 60
+FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -pthread
 fuzz:
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
-		-o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
-	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_conn
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
+		server/conn.c server/server.c core/rpc.c core/err.c
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3
+	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/corpus_conn 2>&1 | tail -n 3

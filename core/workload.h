@@ -7,6 +7,7 @@
 #define IOM_WORKLOAD_H
 
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,8 @@ struct iom_wl_params {
 	char backend_cpus[64];	/* --backend-cpus LIST for the backend we start */
 	bool idempotency_key;	/* requests carry their id as an idempotency key */
 	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
+	char server_model[16];	/* --server-model: the server this cell starts (empty = epoll) */
+	char service[32];	/* --service: that server's service (empty = each request's own) */
 };
 
 struct iom_workload {
@@ -60,8 +63,19 @@ struct iom_workload {
 	bool created;		/* we made (or verified as ours) this file */
 	struct iom_rpc_addr addr;	/* rpc: where the backend listens */
 	pid_t backend_pid;	/* rpc: the backend we started (0 = none) */
-	char backend_dir[64];	/* its port and stats files */
+	int backend_fd;		/* its report pipe: the port, then its counts at exit */
+	unsigned int backend_threads;	/* the most threads it was seen to run (0 = not seen) */
 };
+
+/*
+ * rpc: how a cell starts its own server. core/ names no server: the CLI (and each test
+ * binary) registers one with iom_workload_set_server(). It runs in a forked child: serve per
+ * p (p->server_model, p->unix_path, p->backend_capacity) on cpus, write "port=N\n" to
+ * report_fd once listening and "key=value" counts at exit; 0, or nonzero with a line on stderr.
+ */
+typedef int (*iom_wl_serve_fn)(const struct iom_wl_params *p, const cpu_set_t *cpus,
+			       int report_fd);
+void iom_workload_set_server(iom_wl_serve_fn serve);
 
 /* rpc: bytes of one request (= one reply). */
 static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
@@ -69,9 +83,13 @@ static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
 	return (uint32_t)sizeof(struct iom_rpc_hdr) + p->payload;
 }
 
+/* The file workload's file: --filename, or iomodels.<size>.dat in --directory. */
+void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len);
 /* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
-/* rpc: how many CPUs the backend we started can use at once (its threads, its CPU set). */
+/* rpc: count the threads the backend we started runs now (kept: the most seen). */
+void iom_workload_backend_sample_threads(struct iom_workload *wl);
+/* rpc: how many CPUs the backend we started can use at once (its threads seen, its CPU set). */
 double iom_workload_backend_cpus(const struct iom_workload *wl);
 /* rpc: CPU ns the backend we started has used so far, or -1. */
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl);

@@ -15,14 +15,14 @@ _iomodels()
 		return
 	fi
 	case $prev in
-	--model)
+	--model|--server-model)
 		words=$("$bin" list --caps 2>/dev/null | awk '{ print $1 }')
 		COMPREPLY=($(compgen -W "$words all" -- "${cur##*,}"))
 		return ;;
 	--workload)
 		COMPREPLY=($(compgen -W "nop timer file rpc" -- "${cur##*,}"))
 		return ;;
-	--output|--directory|--filename|--timeline|--unix|--port-file|--stats-file)
+	--output|--directory|--filename|--timeline|--unix|--port-file|--stats-file|--file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	esac

@@ -25,7 +25,7 @@ static const unsigned char rules[IOM_NR_COLS] = {
 	R(harness_rss_bytes, SUM), R(cq_overflow, SUM), R(uring_punted, SUM),
 	R(uring_inline, SUM), R(probe_lost, SUM), R(stale_reads, SUM), R(wrong_expired, SUM),
 	R(reconnects, SUM), R(workers_replaced, SUM), R(achieved_ops_per_s, SUM),
-	R(inflight_avg, SUM),
+	R(inflight_avg, SUM), R(rss_cell_bytes, SUM),
 
 	R(cpu_ns_per_task, PER_TASK), R(vctx_per_task, PER_TASK), R(ivctx_per_task, PER_TASK),
 	R(migrations_per_task, PER_TASK), R(syscalls_per_task, PER_TASK),
@@ -42,7 +42,8 @@ static const unsigned char rules[IOM_NR_COLS] = {
 
 	R(n_samples, DERIVED), R(lat_p50_ns, DERIVED), R(lat_p90_ns, DERIVED),
 	R(lat_p99_ns, DERIVED), R(lat_p999_ns, DERIVED), R(lat_max_ns, DERIVED),
-	R(lat_mean_ns, DERIVED), R(ops_per_s, DERIVED), R(ops_per_cpu_s, DERIVED),
+	R(lat_mean_ns, DERIVED), R(ops_per_s, DERIVED), R(ended_per_s, DERIVED),
+	R(ops_per_cpu_s, DERIVED),
 	R(ranks, DERIVED), R(rank_min_ops_per_s, DERIVED), R(rank_max_ops_per_s, DERIVED),
 };
 #undef R
@@ -171,23 +172,31 @@ static int merge_status(struct iom_row *row, const struct iom_rank_result *ranks
 	return ret;
 }
 
-/* The job's rate over the longest rank's window: the windows start together (a barrier). */
+/*
+ * The job's rates over the longest rank's window (the windows start together: a barrier):
+ * ops_per_s counts the tasks COMPLETED in each rank's window (its rate times its window),
+ * ended_per_s every task that ended there.
+ */
 static void set_rates(struct iom_row *row, const struct iom_rank_result *ranks, unsigned int n)
 {
-	double lo = NAN, hi = NAN, *num = row->num;
+	double lo = NAN, hi = NAN, completed = 0, *num = row->num;
 
 	for (unsigned int i = 0; i < n; i++) {
-		double r = ranks[i].num[IOM_COL_ops_per_s];
+		double r = ranks[i].num[IOM_COL_ops_per_s], t = ranks[i].num[IOM_COL_runtime_ns];
 
 		if (isnan(r))
 			continue;
 		lo = isnan(lo) ? r : fmin(lo, r);
 		hi = isnan(hi) ? r : fmax(hi, r);
+		if (t > 0)
+			completed += round(r * t / 1e9);
 	}
 	num[IOM_COL_ranks] = n;
 	num[IOM_COL_rank_min_ops_per_s] = lo;
 	num[IOM_COL_rank_max_ops_per_s] = hi;
 	num[IOM_COL_ops_per_s] = num[IOM_COL_runtime_ns] > 0 ?
+		completed * 1e9 / num[IOM_COL_runtime_ns] : NAN;
+	num[IOM_COL_ended_per_s] = num[IOM_COL_runtime_ns] > 0 ?
 		num[IOM_COL_tasks] * 1e9 / num[IOM_COL_runtime_ns] : NAN;
 	num[IOM_COL_ops_per_cpu_s] = num[IOM_COL_cpu_ns_per_task] > 0 ?
 		1e9 / num[IOM_COL_cpu_ns_per_task] : NAN;
