@@ -44,7 +44,7 @@ static int sh(const char *cmd, char *out, size_t len)
 static void test_install_uninstall(void **state)
 {
 	const char *bin = getenv("IOM_BIN");
-	char dest[] = "/tmp/iom_test_install.XXXXXX", cmd[PATH_MAX * 2], out[8192], path[PATH_MAX];
+	char dest[] = "/tmp/iom_test_install.XXXXXX", cmd[PATH_MAX * 2], out[32768], path[PATH_MAX];
 	struct stat st;
 
 	if (!bin || access(bin, X_OK))
