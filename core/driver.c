@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "driver.h"
 #include "live.h"
 #include "model.h"
@@ -1139,7 +1140,7 @@ static void add_flag(struct iom_row *row, const char *flag)
 	snprintf(f + n, sizeof(row->str[0]) - n, "%s%s", n ? ";" : "", flag);
 }
 
-static void row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
+void iom_row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
 {
 	static const struct { enum iom_col col; double q; } qs[] = {
 		{ IOM_COL_lat_p50_ns, 0.5 }, { IOM_COL_lat_p90_ns, 0.9 },
@@ -1277,7 +1278,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			row->num[IOM_COL_drain_ns] = last_terminal > last_arrival ?
 				(double)(last_terminal - last_arrival) : 0.0;
 	}
-	row_set_quantiles(row, hist);
+	iom_row_set_quantiles(row, hist);
 	/* Little's law over every task that held a slot (the histogram holds all that ended). */
 	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ended_per_s] * iom_hist_mean(hist) / 1e9;
 	/* Live: the knobs moved the target during the window; the row says so instead. */
@@ -1433,7 +1434,9 @@ static void run_open_probes(struct iom_run *run, struct iom_row *row)
 	said_unavailable = true;
 }
 
-int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+/* One cell of this process; *synced says whether it reached the cluster's window barrier. */
+static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist,
+		    bool *synced)
 {
 	const struct iom_model *model = cfg->model;
 	struct iom_run run = { .cfg = cfg };
@@ -1556,8 +1559,15 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	 * Real-time priority (when allowed), set after the submitters were made so none inherits
 	 * it, lets it run at the edges; it sleeps the rest of the time.
 	 */
-	rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	pthread_barrier_wait(&run.ready);
+	/*
+	 * Every process of a cluster starts its window together (after its submitters are set
+	 * up), as IOR's ranks start a phase. Before real-time priority: an MPI barrier spins.
+	 */
+	*synced = true;
+	if (iom_cluster_window_barrier(!atomic_load(&run.abort)) && !atomic_load(&run.abort))
+		run_fail(&run, "another process of the job failed before its window");
+	rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	run.t_run0 = iom_now_ns();
 	run.t_win0 = run.t_run0 + cfg->ramp_ns;
 	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
@@ -1611,4 +1621,15 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	}
 	iom_workload_close(&run.wl);
 	return ret;
+}
+
+int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+{
+	bool synced = false;
+	int ret = run_cell(cfg, row, hist, &synced);
+
+	/* A cell that ended before its window still meets the others at the barrier. */
+	if (!synced)
+		iom_cluster_window_barrier(false);
+	return iom_cluster_reduce(row, hist, ret);
 }
