@@ -35,7 +35,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
-	install uninstall
+	install uninstall soak
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -150,6 +150,12 @@ install: $(BIN)
 
 uninstall:
 	$(Q)sh dist/install --uninstall "$(DESTDIR)" "$(PREFIX)"
+
+# make soak [DURATION=60s]: each server model under load, faults and abusive clients for
+# DURATION; passes when RSS, fds and threads stay flat after warm-up (docs/soak.md).
+DURATION ?= 60s
+soak: $(BIN)
+	$(Q)$(PYTHON) scripts/soak --duration $(DURATION) $(ARGS)
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
