@@ -73,8 +73,9 @@ def figure(plt, rows, run_dir):
             ax = axes[row][col]
             med = pooled(ok(rows, mode), key)
             for m in models:
+                # Log axes: a cell that answered nothing in its window is in the table, not here.
                 pts = sorted((x, v * scale) for (mm, s, x), v in med.items()
-                             if mm == m and s == svc)
+                             if mm == m and s == svc and v > 0)
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=m)
             ax.set_xscale("log")
