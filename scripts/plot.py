@@ -23,11 +23,14 @@ import statistics
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL_DIRS = {"threads": "threads", "epoll": "epoll", "uring": "uring",
-              "kernel_free": "kernel_free"}
-SYNC_MODEL = "threads"
-# What the code of each model does, for the checklist; caps (sync/async, cancel, deadline,
-# batch) come from the binary (models.csv, `iomodels list --caps`) when the run has them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import verdict  # noqa: E402  (scripts/verdict.py: the verdict and its statistics)
+
+# The sync reference of the crossover: the model whose caps say sync (models.csv); set by load.
+SYNC_MODEL = None
+# The checklist's per-model text, until models.csv carries it (issue #17: the models' own
+# table is the one place a model is described). models.csv columns task_id, completion and
+# domains, when present, replace these.
 HOW = {
     "threads": dict(task_id="none: the blocked call returns the result to its thread",
                     completion="block: the thread sleeps in the syscall until it returns",
@@ -47,9 +50,38 @@ HOW = {
 }
 REQUIRED = ["model", "workload", "concurrency", "status", "ops_per_s"]
 STATUSES = ("ok", "na", "unavailable", "error")
-# One colour per model in every figure, so a reader's eye carries from panel to panel.
-MODEL_COLORS = {"threads": "tab:red", "epoll": "tab:blue", "uring": "tab:green",
-                "kernel_free": "tab:purple"}
+# One colour per model in every figure, so a reader's eye carries from panel to panel: the
+# models in the binary's order (models.csv), a variant of a model in its colour, dashed.
+PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown",
+           "tab:pink", "tab:olive", "tab:cyan")
+MODEL_ORDER = []
+BASE = {}  # series (model, or "model (variant)") -> model
+
+
+def base_of(series):
+    return BASE.get(series, series)
+
+
+def color_of(series):
+    m = base_of(series)
+    if m not in MODEL_ORDER:
+        MODEL_ORDER.append(m)
+    return PALETTE[MODEL_ORDER.index(m) % len(PALETTE)]
+
+
+def model_order(series):
+    color_of(series)
+    return (MODEL_ORDER.index(base_of(series)), series)
+
+
+def style_of(series):
+    return "-" if base_of(series) == series else "--"
+
+
+def how(caps, m, key):
+    """The checklist's text for a model: models.csv's column, else the fallback table."""
+    own = caps.get(m, {}).get(key)
+    return own or HOW.get(base_of(m), {}).get(key, "?")
 CROSS_BASE = {"latency_us": 1000.0, "concurrency": 16.0, "cpu_work_us": 0.0}
 AXIS_NAMES = {"latency_us": ("task latency D", "µs"), "concurrency": ("concurrency C", ""),
               "cpu_work_us": ("CPU work per task W", "µs")}
@@ -134,6 +166,13 @@ def load(run_dir):
             "-direct" if row.get("direct") == "1" else ""))
         # A plain `iomodels run`: closed-loop rows are the matrix, open-loop rows a rate sweep.
         row.setdefault("section", "rate" if row.get("mode") == "open" else "matrix")
+    # Rows of one model in different variants are different series, never pooled as repeats:
+    # from here on "model" is the series, "base_model" the model itself.
+    verdict.label_series(rows)
+    for row in rows:
+        row["base_model"] = row["model"]
+        row["model"] = row["series"]
+        BASE[row["series"]] = row["base_model"]
     return rows
 
 
@@ -143,10 +182,44 @@ def load_fio(run_dir):
                      "status"], optional=True, check=check_run_row) or []
 
 
-def load_models(run_dir):
-    rows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
-    return {r["model"]: dict(caps=set(r["caps"].split(",")), desc=r.get("desc", ""))
-            for r in rows or []}
+def binary_models():
+    """`iomodels list --caps` of the built binary: for a run directory without models.csv."""
+    import subprocess
+    binary = os.environ.get("IOM_BIN") or os.path.join(ROOT, "build", "iomodels")
+    try:
+        out = subprocess.run([binary, "list", "--caps"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = []
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            rows.append(dict(model=parts[0], caps=parts[1], desc=parts[2]))
+    return rows
+
+
+def load_models(run_dir, rows=()):
+    """{model or series: {caps, desc, and any other column of models.csv}}; without
+    models.csv, the built binary's `list --caps` (marked as such in the report)."""
+    global SYNC_MODEL
+    mrows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
+    source = "models.csv"
+    if mrows is None:
+        mrows, source = binary_models(), "the built binary's `iomodels list --caps`"
+    out = {}
+    for r in mrows:
+        out[r["model"]] = dict(r, caps=set(r["caps"].split(",")), desc=r.get("desc", ""))
+        if r["model"] not in MODEL_ORDER:
+            MODEL_ORDER.append(r["model"])
+    for series, model in BASE.items():
+        if model in out:
+            out.setdefault(series, out[model])
+    present = {r["base_model"] for r in rows}
+    sync = [m for m in MODEL_ORDER if m in present and "sync" in out.get(m, {}).get("caps", ())]
+    SYNC_MODEL = sync[0] if sync else None
+    out["_source"] = source
+    return out
 
 
 def load_bench(run_dir):
@@ -262,27 +335,16 @@ def flags_of(r):
     return {f for f in r.get("flags", "").split(";") if f}
 
 
-def like_for_like(ra, rb):
-    """Why rows ra (one model) and rb (another) are not a fair comparison, or ''."""
-    why = []
-    cpus = {r.get("cpus", "") for r in ra + rb}
-    if len(cpus) > 1:
-        why.append("CPU sets differ (" + " vs ".join(sorted(cpus)) + ")")
-    fl = set().union(*(flags_of(r) for r in ra + rb))
-    for f, text in (("inflight_off", "in flight ≠ C"), ("foreign_cpu", "foreign CPU"),
-                    ("backend_bound", "backend-bound"), ("queue_full", "queue full")):
-        if f in fl:
-            why.append(text)
-    if any(num(r.get("cq_overflow")) > 0 for r in ra + rb):
-        why.append("CQ overflow")
+def like_for_like_cache(ra, rb):
+    """The pair's page-cache state, when it differs (cold vs warm): a caveat of the ratio."""
     ca = [num(r.get("cache_before")) for r in ra if isnum(num(r.get("cache_before")))]
     cb = [num(r.get("cache_before")) for r in rb if isnum(num(r.get("cache_before")))]
     if ca and cb and ra[0].get("direct") != "1":
         warm_a, warm_b = min(ca) >= 0.99, min(cb) >= 0.99
         if warm_a != warm_b or (not warm_a and abs(statistics.median(ca) -
                                                    statistics.median(cb)) > 0.05):
-            why.append("cold vs warm cache (%.2f vs %.2f)" % (min(ca), min(cb)))
-    return "; ".join(why)
+            return "cold vs warm cache (%.2f vs %.2f)" % (min(ca), min(cb))
+    return ""
 
 
 def axis_scale(ax, xs, axis="concurrency"):
@@ -324,7 +386,7 @@ def fio_lines(fio, wl, pl):
                 xs.append(c)
                 ys.append(s["med"])
         if xs:
-            out.append((f"fio {engine} (reference)", MODEL_COLORS.get(ers[0]["model"], "gray"),
+            out.append((f"fio {engine} (reference)", color_of(ers[0]["model"]),
                         xs, ys))
     return out
 
@@ -368,7 +430,7 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                 hi.append(max(0.0, s["hi"] - mid))
             if xs:
                 ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model,
-                            color=MODEL_COLORS.get(model))
+                            color=color_of(model), linestyle=style_of(model))
         cs = sorted({r["concurrency"] for r in prs})
         if limits:
             for label, ys in limits(wl, pl, cs, prs):
@@ -616,11 +678,11 @@ def crossover_figure(plt, cross, run_dir):
                             lo.append(s["med"] - s["lo"])
                             hi.append(s["hi"] - s["med"])
                     ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=m,
-                                color=MODEL_COLORS.get(m))
+                                color=color_of(m))
                 for v, k, sa, _ in vops:
                     if k == "async":
                         ax.plot([v], [sa["med"]], marker="o", markersize=11, mfc="none",
-                                mec=MODEL_COLORS.get(am, "black"))
+                                mec=color_of(am))
                 notes.append(f"{am}: {crossover_text(axis, vops)}")
             axis_scale(ax, sorted(pts), axis)
             ax.set_yscale("log")
@@ -688,7 +750,7 @@ def rate_figure(plt, sweeps, run_dir):
     fig, axes = plt.subplots(len(sweeps), 3, figsize=(14, 3.8 * len(sweeps)), squeeze=False)
     for row_axes, ((wl, pl, d), per) in zip(axes, sweeps.items()):
         for m, pts in per.items():
-            color = MODEL_COLORS.get(m)
+            color = color_of(m)
             rates = [p[0] for p in pts]
             for ax, key in ((row_axes[0], "p50"), (row_axes[1], "p99")):
                 xs = [rt for rt, _, lat, _ in pts if lat[key]]
@@ -730,7 +792,7 @@ def rate_figure(plt, sweeps, run_dir):
 # ---- report.md ------------------------------------------------------------------------------
 def loc(model):
     """Lines of C in the model's folder, counted, not guessed (non-blank lines, comments too)."""
-    d = os.path.join(ROOT, MODEL_DIRS.get(model, model))
+    d = os.path.join(ROOT, base_of(model))
     if not os.path.isdir(d):
         return None
     n = 0
@@ -778,12 +840,18 @@ def checklist(rows, models, caps):
         return c in caps[m]["caps"] if m in caps else None
 
     lines = ["## The seed's checklist, per model", "",
-             "From each model's caps (`iomodels list --caps`, saved as models.csv), its code, "
+             f"From each model's caps ({caps.get('_source', 'models.csv')}), its code, "
              "and this run's rows.", "",
              "| question | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
 
+    shared = []
+
     def row(q, f):
-        lines.append(f"| {q} | " + " | ".join(f(m) for m in models) + " |")
+        vals = [f(m) for m in models]
+        if len(models) > 1 and len(set(vals)) == 1:
+            shared.append(f"- **{q}** (every model): {vals[0]}")
+        else:
+            lines.append(f"| {q} | " + " | ".join(vals) + " |")
 
     def sync_async(m):
         a = cap(m, "async")
@@ -791,8 +859,8 @@ def checklist(rows, models, caps):
             return "?"
         return ("async" if a else "sync") + (" (batched submits)" if cap(m, "batch") else "")
     row("sync or async?", sync_async)
-    row("task id", lambda m: HOW.get(m, {}).get("task_id", "?"))
-    row("how completion is learned", lambda m: HOW.get(m, {}).get("completion", "?"))
+    row("task id", lambda m: how(caps, m, "task_id"))
+    row("how completion is learned", lambda m: how(caps, m, "completion"))
     mine = {m: [r for r in rows if r["model"] == m and r["status"] == "ok"] for m in models}
 
     def retry(m):
@@ -820,7 +888,7 @@ def checklist(rows, models, caps):
                 seen.append(f"{name} {n:.0f}")
         return ", ".join(st) + "; seen here: " + (", ".join(seen) or "none but COMPLETED")
     row("failure states", states)
-    row("failure domains", lambda m: HOW.get(m, {}).get("domains", "?"))
+    row("failure domains", lambda m: how(caps, m, "domains"))
 
     def idem(m):
         dup = sum(num(r.get("n_dup")) for r in mine[m] if isnum(num(r.get("n_dup"))))
@@ -829,7 +897,7 @@ def checklist(rows, models, caps):
                 f"id); duplicates executed in this run: {dup:.0f}")
     row("idempotent?", idem)
     lines.append("")
-    return lines
+    return lines + (shared + [""] if shared else [])
 
 
 def memory_table(ok, models):
@@ -886,6 +954,23 @@ def memory_table(ok, models):
     return lines
 
 
+def pair_note(m, mine, ref):
+    """'uring 1.95× [1.80–2.10]', 'within noise', its caveats and properties: never hidden."""
+    c = verdict.compare_series(mine, ref)
+    if c is None:
+        return f"{m}: –"
+    txt = f"{m} {verdict.fmt_ratio(c)}"
+    if c["within"]:
+        txt += ", within noise"
+    why = c["caveats"] + [w for w in [like_for_like_cache(mine, ref)] if w] + c["props"]
+    return txt + (f" ({'; '.join(why)})" if why else "")
+
+
+def where_name(pl):
+    return {"core": "one CPU", "box": "all CPUs"}.get(pl, "all CPUs" if pl in ("", "all")
+                                                        else f"CPUs {pl}")
+
+
 def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
     ok = timed_ok(rows)
     models = sorted({r["model"] for r in rows if r["section"] != "timeline"},
@@ -897,39 +982,49 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             meta = json.load(f).get("meta", {})
     except (OSError, ValueError):
         pass
+    machine = ""
     if meta:
-        lines.append(f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}"
-                     f"), kernel {meta.get('kernel', '?')}, hypervisor "
-                     f"{meta.get('hypervisor', '?')}; git {meta.get('git_commit', '?')}.")
+        machine = (f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}"
+                   f"), kernel {meta.get('kernel', '?')}, hypervisor "
+                   f"{meta.get('hypervisor', '?')}; git {meta.get('git_commit', '?')}.")
+    lines += verdict.verdict_lines(rows, where_name, machine, bench=bench)
+    lines += ["## How to read this report", ""]
     if bench:
         lines.append(f"Bench: {bench.get('repeat', '?')} timed repeat(s) per cell, window "
-                     f"{bench.get('runtime', '?')}, seed {bench.get('seed', '?')}"
-                     f"{', QUICK' if bench.get('quick') else ''}"
+                     f"{bench.get('runtime', '?')}, random seed (cell order) "
+                     f"{bench.get('seed', '?')}{', QUICK' if bench.get('quick') else ''}"
                      + (f", wall time {bench['wall_s']:.0f} s" if "wall_s" in bench else "")
                      + ".")
     lines += ["",
-              f"Run: `{os.path.basename(os.path.realpath(run_dir))}`. Medians over repeats, [min–max] and the coefficient "
-              "of variation when there are several; closed-loop latency is measured from "
-              "submit, open-loop latency from each task's intended start. Two models whose "
-              "min–max ranges overlap are *within noise*, not ranked; a ratio is printed only "
-              "for a like-for-like pair, else the reason it is not one.", ""]
+              f"Run: `{os.path.basename(os.path.realpath(run_dir))}`. Medians over repeats, "
+              "[min–max] and the coefficient of variation when there are several; "
+              "closed-loop latency is measured from submit, open-loop latency from each "
+              "task's intended start. A ratio between two models comes with its 95% bootstrap "
+              "interval and the caveats of the pair (foreign CPU: ‡, interval widened; CPU "
+              "sets, backend-bound, queue full, CQ overflow, cache state); a model that keeps "
+              "fewer than C tasks in flight (its tasks complete inline) is shown as such.",
+              "",
+              "*The seed* is the interactive teaching page \"Sync vs Async API Interactive\" "
+              "this suite grew from: the blocked sync client beside the async one that "
+              "submits, gets a task id and reaps. Its comparison table and checklist are "
+              "filled below from this run.", ""]
     # The seed's comparison table.
     lines += ["## The seed's comparison table, measured", "",
               "| | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     lines.append("| execution model | " + " | ".join(
         caps[m]["desc"] if m in caps else "?" for m in models) + " |")
     lines.append("| how the result arrives | " +
-                 " | ".join(HOW.get(m, {}).get("completion", "?") for m in models) + " |")
+                 " | ".join(how(caps, m, "completion") for m in models) + " |")
     wins = {m: [] for m in models}
     for kind, where, am, axis, fixed, pts, vops, _ in cross:
         wins[am].append(f"{kind}: {crossover_text(axis, vops)}")
-    lines.append("| where it wins over threads (measured crossover, tasks/s) | " + " | ".join(
+    lines.append(f"| where it wins over {SYNC_MODEL} (measured crossover, tasks/s) | " + " | ".join(
         "(the sync reference)" if m == SYNC_MODEL else
         ("<br>".join(wins[m]) if wins[m] else "not measured") for m in models) + " |")
     lines.append("| lines of code (model folder, non-blank) | " +
                  " | ".join(str(loc(m) or "–") for m in models) + " |")
     lines.append("| failure domains | " +
-                 " | ".join(HOW.get(m, {}).get("domains", "?") for m in models) + " |")
+                 " | ".join(how(caps, m, "domains") for m in models) + " |")
     lines += memory_table(ok, models)
     for metric, label, scale, unit in (
             ("ops_per_s", "tasks/s, best cell", 1, ""),
@@ -959,16 +1054,20 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
     lines.append("")
     lines += checklist(rows, models, caps)
 
-    # Throughput and CPU per cell, with the like-for-like guard.
+    # Throughput and CPU per cell, with each pair's caveats; each workload's own series.
+    all_models = models
     lines += ["## Throughput and CPU per task", "",
-              "Each async model against threads: a ratio of medians only when the pair is "
-              "like-for-like and their ranges do not overlap; otherwise *within noise*, or "
-              "*not compared* with the reason: CPU sets differ; in flight ≠ C (inflight_avg = "
-              "tasks/s × mean latency more than 5% off C); foreign CPU (other processes used "
-              "over 2% of the CPUs); backend-bound (the rpc backend used over 70% of its CPUs); "
-              "queue full or CQ overflow; cold vs warm cache (page-cache residency before the "
-              "cell differs).", ""]
+              f"Each model against the sync one ({SYNC_MODEL or 'none in this run'}): the ratio "
+              "of medians with its 95% bootstrap interval, *within noise* when the interval "
+              "spans 1, and the pair's caveats beside it, never in place of it: CPU sets "
+              "differ; foreign CPU (other processes used over 2% of the CPUs: ‡, the interval "
+              "widened to the full min–max range); backend-bound (the rpc backend used over "
+              "70% of its CPUs); queue full or CQ overflow; cold vs warm cache (page-cache "
+              "residency before the cell differs). A model that keeps fewer than C tasks in "
+              "flight (tasks/s × mean latency more than 5% off C: its tasks complete inline) "
+              "is shown with what it keeps in flight: a property of the model.", ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
+        models = [m for m in all_models if any(r["model"] == m for r in prs)]
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
                   "| C | " + " | ".join(f"{m} tasks/s" for m in models) + " | " +
                   " | ".join(f"{m} CPU/task" for m in models) + " | vs threads |",
@@ -986,16 +1085,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             for m in models:
                 if m == SYNC_MODEL or not sums[m] or not sums.get(SYNC_MODEL):
                     continue
-                why = like_for_like([r for r in crs if r["model"] == m], sync_rows)
-                if why:
-                    notes.append(f"{m}: not compared ({why})")
-                elif min(sums[m]["n"], sums[SYNC_MODEL]["n"]) > 1 and \
-                        overlap(sums[m], sums[SYNC_MODEL]):
-                    notes.append(f"{m} ≈ threads, within noise")
-                else:
-                    notes.append(f"{m} {sums[m]['med'] / sums[SYNC_MODEL]['med']:.2f}×"
-                                 + (" (1 repeat: no noise estimate)"
-                                    if min(sums[m]["n"], sums[SYNC_MODEL]["n"]) == 1 else ""))
+                notes.append(pair_note(m, [r for r in crs if r["model"] == m], sync_rows))
             lines.append(f"| {c} | " + " | ".join(ops) + " | " + " | ".join(cpu) + " | " +
                          "; ".join(notes) + " |")
         lines.append("")
@@ -1009,6 +1099,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                "the median of the repeats' own percentiles, each shown only when its repeat "
                "had 10/(1−p) samples, and n is their total."), ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
+        models = [m for m in all_models if any(r["model"] == m for r in prs)]
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
                   "| C | " + " | ".join(f"{m} p50 / p99 / p99.9 (n)" for m in models) + " |",
                   "|---|" + "---|" * len(models)]
@@ -1198,7 +1289,7 @@ def ok_rows(rows):
 
 def sc_two_generals(plt, run_dir, rows):
     rows = ok_rows(rows)
-    models = sorted({r["model"] for r in rows}, key=list(MODEL_COLORS).index)
+    models = sorted({r["model"] for r in rows}, key=model_order)
     get = lambda m, k, c: next((num(r[c]) for r in rows if r["model"] == m and r["key"] == k),
                                math.nan)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -1318,7 +1409,7 @@ def main():
     if not has_scenario:
         rows = load(run_dir)
         fio = load_fio(run_dir)
-        caps = load_models(run_dir)
+        caps = load_models(run_dir, rows)
         bench = load_bench(run_dir)
         cal = load_calibration(run_dir)
     try:
@@ -1328,6 +1419,7 @@ def main():
     except ImportError:
         die("matplotlib missing: run with /usr/bin/python3 (Debian's python3-matplotlib)")
     if has_scenario:
+        load_models(run_dir)
         # A scenario's cells are its own comparison: its figure, not the benchmark panels.
         figs = scenario_figures(plt, run_dir)
         with open(os.path.join(run_dir, "report.md"), "w") as f:

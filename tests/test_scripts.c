@@ -183,9 +183,14 @@ static void test_plot_bench_makes_every_file(void **state)
 	expect_in(rep, "| sync or async? | sync | async (batched submits) |");
 	expect_in(rep, "| task id | none: the blocked call");
 	expect_in(rep, "| how completion is learned |");
-	expect_in(rep, "| retry strategy |");
-	expect_in(rep, "| failure states |");
-	expect_in(rep, "| idempotent? |");
+	/* A checklist row every model shares is printed once, below the table. */
+	expect_in(rep, "- **retry strategy** (every model): the driver's");
+	expect_in(rep, "failure states");
+	expect_in(rep, "idempotent?");
+	/* The verdict first, every line from the rows. */
+	assert_true(strstr(rep, "# iomodels report\n\n## Verdict on this machine\n") == rep);
+	expect_in(rep, "- **timer, one CPU** (C=1–");
+	expect_in(rep, "cells stayed noisy");
 	/* The crossover along each axis around the base point (one CPU). */
 	expect_in(rep, "| timer | uring | task latency D (one CPU; C=16, W=0 µs) |");
 	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) |");
@@ -319,11 +324,73 @@ static void test_plot_judges_noise_and_crossover(void **state)
 	rep = plot_report(run);
 	assert_non_null(rep);
 	expect_in(rep, "| 1 | 1k [990–1.01k] cv 1% | 1k [950–1.02k] cv 3% |");
-	expect_in(rep, "uring ≈ threads, within noise |");
-	expect_in(rep, "uring 1.04× |");
-	expect_in(rep, "uring: not compared (foreign CPU) |");
+	/* Ratios with their interval, never hidden: within noise, ahead, beside foreign CPU. */
+	expect_in(rep, "| uring 1.00× [0.94–1.03], within noise |");
+	expect_in(rep, "| uring 1.04× [1.03–1.06] |");
+	expect_in(rep, "| uring 2.30× [2.27–2.33] ‡ (foreign CPU) |");
+	expect_in(rep, "- **timer, one CPU** (C=1–256, D=1000 µs, W=0 µs): uring leads at C=16, "
+		  "C=256, by up to 2.30× [2.27–2.33] ‡ over threads at C=256");
+	expect_in(rep, "within noise at C=1 (uring vs threads 1.00× [0.94–1.03])");
+	expect_in(rep, "1 of 3 cells stayed noisy");
 	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) | "
 		  "async overtakes sync at C ≥ 16 (not at 1) |");
+	free(rep);
+}
+
+/*
+ * The verdict follows the rows, not the usual outcome: threads ahead of uring on timers at every
+ * C (made up here, opposite to what this machine measures), nop within noise; and two uring
+ * variants in one cell (two runs concatenated: timer-heap and timeout-per-task) are two series,
+ * not six repeats of one.
+ */
+static const char contrary[] =
+	"model,workload,concurrency,cpus,mode,ops_per_s,latency_us,cpu_work_us,variant,flags,status\n"
+	"threads,timer,1,0,closed,2000,1000,0,blocking,,ok\n"
+	"threads,timer,1,0,closed,2050,1000,0,blocking,,ok\n"
+	"threads,timer,1,0,closed,1980,1000,0,blocking,,ok\n"
+	"uring,timer,1,0,closed,900,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,910,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,905,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,700,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,1,0,closed,710,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,1,0,closed,705,1000,0,regring+timeout-per-task,,ok\n"
+	"threads,timer,64,0,closed,60000,1000,0,blocking,,ok\n"
+	"threads,timer,64,0,closed,61000,1000,0,blocking,,ok\n"
+	"threads,timer,64,0,closed,59000,1000,0,blocking,,ok\n"
+	"uring,timer,64,0,closed,30000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,31000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,29000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,20000,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,64,0,closed,21000,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,64,0,closed,19000,1000,0,regring+timeout-per-task,,ok\n"
+	"threads,nop,1,0,closed,1000,,0,blocking,,ok\n"
+	"threads,nop,1,0,closed,1100,,0,blocking,,ok\n"
+	"threads,nop,1,0,closed,900,,0,blocking,,ok\n"
+	"uring,nop,1,0,closed,1050,,0,regring,,ok\n"
+	"uring,nop,1,0,closed,950,,0,regring,,ok\n"
+	"uring,nop,1,0,closed,1000,,0,regring,,ok\n";
+
+static void test_plot_verdict_follows_rows(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/contrary", dir);
+	mkdir(run, 0755);
+	snprintf(path, sizeof(path), "%s/runs.csv", run);
+	write_file(path, contrary);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "- **timer, one CPU** (C=1–64, D=1000 µs, W=0 µs): threads leads everywhere "
+		  "measured, by up to 2.21× [2.18–2.28] over uring (timer-heap) at C=1 (least: "
+		  "2.00× [1.90–2.10] over uring (timer-heap) at C=64).");
+	expect_in(rep, "- **nop, one CPU** (C=1, W=0 µs): within noise at C=1 (threads vs uring "
+		  "1.00× [0.86–1.16]).");
+	/* Two variants, two series, each with its own three repeats. */
+	expect_in(rep, "| C | threads tasks/s | uring (timeout-per-task) tasks/s | uring (timer-heap) "
+		  "tasks/s |");
+	expect_in(rep, "| 1 | 2k [1.98k–2.05k] cv 1% | 705 [700–710] cv 1% | 905 [900–910] cv 0% |");
 	free(rep);
 }
 
@@ -582,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_plot_kmem_noise),
 		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
+		cmocka_unit_test(test_plot_verdict_follows_rows),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
