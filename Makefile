@@ -33,7 +33,7 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead
+.PHONY: all test check bench plot clean deps compare compare-fio fuzz probe-overhead
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -145,6 +145,10 @@ clean:
 # make plot [RUN=results/<dir>]: figures and report.md for a run (default results/latest).
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
+
+# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR]: the same cells of two or more runs side by side.
+compare:
+	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT))
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang) on the backend's frame reader, bounded in time.
 FUZZ_SECONDS ?= 60

@@ -179,7 +179,7 @@ def fmt_ratio(c):
     return txt
 
 
-def _describe(cell, vary=("concurrency", "latency_us", "cpu_work_us")):
+def _describe(cell, vary=("concurrency", "latency_us", "cpu_work_us", "rate_target")):
     """'C=16 D=1000': the cell's values of the keys in vary (those that vary in its table)."""
     d = dict(cell)
     parts = []
@@ -190,7 +190,7 @@ def _describe(cell, vary=("concurrency", "latency_us", "cpu_work_us")):
         if v in ("", None) or (isinstance(v, float) and math.isnan(v)):
             continue
         parts.append(f"{short}={v:g}" if isinstance(v, float) else f"{short}={v}")
-    if d.get("rate_target") not in ("", None):
+    if d.get("rate_target") not in ("", None) and "rate_target" in vary:
         parts.append(f"rate={d['rate_target']:g}/s")
     return " ".join(parts)
 

@@ -394,6 +394,69 @@ static void test_plot_verdict_follows_rows(void **state)
 	free(rep);
 }
 
+/*
+ * scripts/compare: the fixture's run against a second small real run with uring's other timer
+ * variant. Every cell of both side by side, each run's machine, kernel, commit and flags on top,
+ * the variant named where it differs (never pooled), markdown, CSV and JSON; bad input: exit 2.
+ */
+static void test_compare_runs(void **state)
+{
+	const char *bin = getenv("IOM_BIN");
+	char cmd[2048], err[4096], path[PATH_MAX], *md, *csv;
+	int lines = 0;
+
+	assert_non_null(bin);
+	snprintf(cmd, sizeof(cmd), "%s run --model threads,uring --workload nop,timer "
+		 "--concurrency 1,4 --tasks 400 --latency-us 100 --uring-timer op --quiet "
+		 "--output %s/run-op", bin, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/run-op --output %s/cmp", python(),
+		 dir, dir, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(path, sizeof(path), "%s/cmp/compare.md", dir);
+	md = slurp(path);
+	assert_non_null(md);
+	expect_in(md, "| | `run` | `run-op` |");
+	expect_in(md, "| kernel | ");
+	expect_in(md, "| commit | ");
+	expect_in(md, "| compiler flags | ");
+	expect_in(md, "| command line | `run --model threads,uring");
+	expect_in(md, "## Significant changes in tasks/s (");
+	expect_in(md, "| timer, all CPUs, C=4 D=100 W=0 | uring | ");
+	expect_in(md, "variant: single_issuer+defer_taskrun+regring+timer-heap+timeout → "
+		  "single_issuer+defer_taskrun+regring+timeout-per-task |");
+	free(md);
+	snprintf(path, sizeof(path), "%s/cmp/compare.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	for (const char *c = csv; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 1 + 8); /* 2 models x 2 workloads x 2 C */
+	expect_in(csv, "ops_per_s_ratio,ops_per_s_lo95,ops_per_s_hi95");
+	free(csv);
+	snprintf(cmd, sizeof(cmd), "%s -c \"import json; d = json.load(open('%s/cmp/compare.json')); "
+		 "assert d['baseline'] == 'run' and len(d['cells']) == 8 and d['runs'][1]['meta']\"",
+		 python(), dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/cmp/compare.png", dir);
+	if (have_matplotlib()) {
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size > 1000);
+	}
+	/* Bad input: one line on stderr, exit 2. */
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run", python(), dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "compare: want at least two runs");
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/nonexistent", python(), dir, dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "is not a directory");
+	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+}
+
 /* One line on stderr naming the file and the line, exit 1. */
 static void expect_one_line_error(const char *name, const char *text, const char *want)
 {
@@ -650,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_verdict_follows_rows),
+		cmocka_unit_test(test_compare_runs),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
