@@ -14,7 +14,8 @@ LDLIBS  += -luring -ljson-c -lncursesw -ltinfo -lm -pthread
 TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
-	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev
+	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev \
+	       chromium chromium-driver python3-selenium
 
 ifeq ($(V),1)
 Q =
@@ -142,7 +143,7 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# make plot [RUN=results/<dir>]: figures and report.md for a run (default results/latest).
+# make plot [RUN=results/<dir>]: figures, report.md and report.html for a run (default results/latest).
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 

@@ -1,19 +1,21 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Plot a results directory (runs.csv from `iomodels run` or `make bench`) and write report.md.
+"""Plot a results directory (runs.csv from `iomodels run` or `make bench`): figures,
+report.md (the verdict first) and report.html (one self-contained interactive page).
 
 Usage: /usr/bin/python3 scripts/plot.py [RUN_DIR]   (default results/latest)
-A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture.
-A scenario's directory (`iomodels scenario NAME`) gets that scenario's figure from its own CSV
-(two-generals.csv, herd.csv, retry-storm.csv, stale-status.csv, durability.csv, faults.csv).
-Figures (PNG and SVG) go into RUN_DIR; only Debian's python3-matplotlib is needed.
+A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture
+and, in report.html, the seed's lanes replayed. A scenario's directory (`iomodels scenario
+NAME`) gets that scenario's figure from its own CSV (two-generals.csv, herd.csv,
+retry-storm.csv, stale-status.csv, durability.csv, faults.csv). Figures (PNG and SVG) go into
+RUN_DIR; only Debian's python3-matplotlib is needed.
 
 Statistics: medians over repeats with min-max and the coefficient of variation; latency
 percentiles from the repeats' raw histograms pooled (hist.csv), shown only when at least
-10/(1-p) samples back them, with the sample count beside them. Two models whose min-max ranges
-overlap are "within noise"; a ratio is printed only for a like-for-like pair (same CPU set, C
-really in flight, no foreign or backend-bound CPU, no CQ overflow or full queue, same cache
-state), otherwise the reason is.
+10/(1-p) samples back them, with the sample count beside them. A ratio between two models is
+a ratio of medians with a 95% bootstrap interval (scripts/verdict.py), "within noise" when the
+interval spans 1, printed with the pair's caveats (foreign CPU widens and marks it). Rows of
+one model in different configurations (variant, options) are separate series, never repeats.
 """
 import csv
 import json
@@ -25,6 +27,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verdict  # noqa: E402  (scripts/verdict.py: the verdict and its statistics)
+import html_report  # noqa: E402  (scripts/html_report.py: report.html)
 
 # The sync reference of the crossover: the model whose caps say sync (models.csv); set by load.
 SYNC_MODEL = None
@@ -392,10 +395,63 @@ def fio_lines(fio, wl, pl):
 
 
 def save(plt, fig, run_dir, name):
+    # bbox "tight": the saved image grows to hold the title and the legend, never clips them.
     for ext in ("png", "svg"):
-        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90)
+        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90, bbox_inches="tight")
     plt.close(fig)
     return name
+
+
+def finish(fig, title, axes, legend=True, h_pad=None):
+    """One legend for the figure, below the panels (off the data), and a title wrapped to the
+    figure's width (never clipped): every panel's own legend goes."""
+    import textwrap
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        if ax.get_legend():
+            ax.get_legend().remove()
+    width_in = fig.get_size_inches()[0]
+    wrapped = textwrap.fill(title, max(40, int(width_in * 10)))
+    fig.tight_layout(h_pad=h_pad)
+    # Above and below the panels, outside the figure's box: savefig's tight bbox takes them in.
+    fig.suptitle(wrapped, fontsize=11, y=1.0, va="bottom")
+    if labels and legend:
+        ncol = max(1, min(len(labels), int(width_in // 2.2)))
+        fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+
+
+def measured_ticks(ax, xs):
+    """x ticks at the measured values only (a log axis would label 2^k it never measured)."""
+    import matplotlib.ticker as mt
+    xs = sorted(set(xs))
+    ax.xaxis.set_major_locator(mt.FixedLocator(xs))
+    ax.xaxis.set_major_formatter(mt.FixedFormatter([f"{x:g}" for x in xs]))
+    ax.xaxis.set_minor_locator(mt.NullLocator())
+    if len(xs) > 6:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+
+
+def log_or_symlog(ax, ys):
+    """A log y axis; with a zero among the values, symlog from the smallest non-zero one, so
+    the zero is drawn (on a plain log axis it silently vanishes)."""
+    ys = [y for y in ys if isnum(y)]
+    if any(y <= 0 for y in ys):
+        pos = [y for y in ys if y > 0]
+        ax.set_yscale("symlog", linthresh=min(pos) if pos else 1.0)
+        ax.set_ylim(bottom=0)
+    else:
+        import matplotlib.ticker as mt
+        ax.set_yscale("log")
+        lo, hi = min(ys), max(ys)
+        if hi / lo < 100:  # under two decades: label 1-2-5 steps, not one lone power of ten
+            ax.yaxis.set_major_locator(mt.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(mt.NullFormatter())
+        ax.yaxis.set_major_formatter(mt.FuncFormatter(lambda v, _: fmt(v)))
 
 
 def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0,
@@ -411,7 +467,9 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
     nrow = (len(panels) + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
     for ax, ((wl, pl), prs) in zip(axes.flat, panels):
-        for model, mrs in sorted(groups(prs, lambda r: r["model"]).items()):
+        drawn = []
+        for model, mrs in sorted(groups(prs, lambda r: r["model"]).items(),
+                                 key=lambda kv: model_order(kv[0])):
             xs, med, lo, hi = [], [], [], []
             for c, crs in sorted(groups(mrs, lambda r: r["concurrency"]).items()):
                 s = summary([num(r.get(metric)) * scale for r in crs])
@@ -431,6 +489,7 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
             if xs:
                 ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model,
                             color=color_of(model), linestyle=style_of(model))
+                drawn += [m - l for m, l in zip(med, lo)] + med
         cs = sorted({r["concurrency"] for r in prs})
         if limits:
             for label, ys in limits(wl, pl, cs, prs):
@@ -440,21 +499,19 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                 ax.plot(xs, ys, linestyle="--", color=color, linewidth=1.2, marker="x",
                         label=label)
         ax.set_xscale("log", base=2)
-        if logy:
-            ax.set_yscale("log")
-        ax.set_title(f"{wl} — {'one CPU' if pl == 'core' else 'all CPUs'}", fontsize=9)
+        measured_ticks(ax, cs)
+        if logy and drawn:
+            log_or_symlog(ax, drawn)
+        ax.set_title(f"{wl} — {where_name(pl)}", fontsize=9)
         ax.set_xlabel("concurrency C (tasks in flight)")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        else:
+        if not ax.get_legend_handles_labels()[0]:
             ax.text(0.5, 0.5, "no model ran this cell", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title, list(axes.flat))
     return save(plt, fig, run_dir, fname)
 
 
@@ -466,14 +523,17 @@ def time_breakdown(plt, rows, run_dir):
         return None
     cells = sorted(groups(probed, lambda r: (r["bench_workload"], r["placement"],
                                              r["concurrency"])).items())
-    ncol = min(4, len(cells))
+    # Horizontal bars, the models' names level on the y axis: readable at normal size.
+    ncol = min(3, len(cells))
     nrow = (len(cells) + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.2 * nrow), squeeze=False)
+    models_all = sorted({r["model"] for r in probed}, key=model_order)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 0.9 + 0.42 * len(models_all) * nrow
+                                                  + 0.9 * nrow), squeeze=False)
     for ax in list(axes.flat)[len(cells):]:
         ax.axis("off")
     for ax, ((wl, pl, c), crs) in zip(axes.flat, cells):
-        models = sorted({r["model"] for r in crs})
-        bottom = [0.0] * len(models)
+        models = [m for m in models_all if any(r["model"] == m for r in crs)]
+        left = [0.0] * len(models)
         for key, label, color in (("oncpu_ns_per_task", "on CPU", "tab:green"),
                                   ("runq_ns_per_task", "waiting for a CPU", "tab:orange"),
                                   ("blocked_ns_per_task", "blocked", "tab:red")):
@@ -481,14 +541,14 @@ def time_breakdown(plt, rows, run_dir):
             for m in models:
                 s_ = summary([num(r.get(key)) / 1e3 for r in crs if r["model"] == m])
                 vals.append(s_["med"] if s_ else 0.0)
-            ax.bar(models, vals, bottom=bottom, color=color, label=label)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set_title(f"{wl}, C={c}, {'one CPU' if pl == 'core' else 'all CPUs'}", fontsize=8)
-        ax.set_ylabel("µs per task (all threads)")
-        ax.tick_params(axis="x", labelsize=7, rotation=30)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("Where a task's time goes (eBPF, probed repeats)")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+            ax.barh(models, vals, left=left, color=color, label=label, height=0.6)
+            left = [b + v for b, v in zip(left, vals)]
+        ax.invert_yaxis()
+        ax.set_title(f"{wl}, C={c}, {where_name(pl)}", fontsize=9)
+        ax.set_xlabel("µs per task (all threads)", fontsize=8)
+        ax.tick_params(axis="both", labelsize=8)
+        ax.grid(True, axis="x", alpha=0.3)
+    finish(fig, "Where a task's time goes (eBPF, probed repeats)", list(axes.flat))
     return save(plt, fig, run_dir, "time_breakdown")
 
 
@@ -533,11 +593,10 @@ def timeline(plt, run_dir, path, rows):
         ax.set_yticklabels([names.get(i, "") for i in range(len(tids))], fontsize=6)
         ax.set_title(label.get(cell, cell), fontsize=8)
         ax.set_xlabel("ms after the window's start")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-    axes.flat[0].legend(handles, list(colors), fontsize=6, loc="upper right")
-    fig.suptitle("Per-thread timeline: green on CPU, red blocked, orange waiting; "
-                 "| submit, x complete")
-    fig.tight_layout()
+    for state, c in colors.items():
+        axes.flat[0].barh([], [], color=c, label=state)
+    finish(fig, "Per-thread timeline: green on CPU, red blocked, orange waiting; "
+           "| submit, x complete", list(axes.flat))
     return save(plt, fig, run_dir, "timeline")
 
 
@@ -685,6 +744,7 @@ def crossover_figure(plt, cross, run_dir):
                                 mec=color_of(am))
                 notes.append(f"{am}: {crossover_text(axis, vops)}")
             axis_scale(ax, sorted(pts), axis)
+            measured_ticks(ax, sorted(pts))
             ax.set_yscale("log")
             name, unit = AXIS_NAMES[axis]
             ax.set_xlabel(f"{name}{' (' + unit + ')' if unit else ''}")
@@ -692,12 +752,10 @@ def crossover_figure(plt, cross, run_dir):
             fx = ", ".join(fmt_axis(a, v) for a, v in fixed.items())
             ax.set_title(f"{kind}, {where}, {fx}", fontsize=8)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="best")
             ax.text(0.01, -0.32, "\n".join(notes), transform=ax.transAxes, fontsize=6,
                     va="top", wrap=True)
-    fig.suptitle("The crossover: where async (open circles: ahead beyond noise) overtakes sync "
-                 "(threads), closed loop")
-    fig.tight_layout(h_pad=4.5)
+    finish(fig, "The crossover: where async (open circles: ahead beyond noise) overtakes sync "
+           f"({SYNC_MODEL}), closed loop", list(axes.flat), h_pad=4.5)
     return save(plt, fig, run_dir, "crossover")
 
 
@@ -781,11 +839,8 @@ def rate_figure(plt, sweeps, run_dir):
             ax.set_ylabel(yl)
             ax.set_title(f"{wl} D={d} µs, {where}: {t}", fontsize=9)
             ax.grid(True, alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-    fig.suptitle("Latency vs offered rate (open loop, from each task's intended start); "
-                 "black circle: the knee")
-    fig.tight_layout()
+    finish(fig, "Latency vs offered rate (open loop, from each task's intended start); "
+           "black circle: the knee", list(axes.flat))
     return save(plt, fig, run_dir, "latency_vs_rate")
 
 
@@ -954,6 +1009,17 @@ def memory_table(ok, models):
     return lines
 
 
+def machine_line(run_dir):
+    try:
+        with open(os.path.join(run_dir, "run.json")) as f:
+            meta = json.load(f).get("meta", {})
+    except (OSError, ValueError):
+        return ""
+    return (f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}), "
+            f"kernel {meta.get('kernel', '?')}, hypervisor {meta.get('hypervisor', '?')}; "
+            f"git {meta.get('git_commit', '?')}; {meta.get('utc_time', '')}.")
+
+
 def pair_note(m, mine, ref):
     """'uring 1.95× [1.80–2.10]', 'within noise', its caveats and properties: never hidden."""
     c = verdict.compare_series(mine, ref)
@@ -982,11 +1048,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             meta = json.load(f).get("meta", {})
     except (OSError, ValueError):
         pass
-    machine = ""
-    if meta:
-        machine = (f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}"
-                   f"), kernel {meta.get('kernel', '?')}, hypervisor "
-                   f"{meta.get('hypervisor', '?')}; git {meta.get('git_commit', '?')}.")
+    machine = machine_line(run_dir)
     lines += verdict.verdict_lines(rows, where_name, machine, bench=bench)
     lines += ["## How to read this report", ""]
     if bench:
@@ -1402,9 +1464,15 @@ def scenario_figures(plt, run_dir):
 
 
 def main():
-    run_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("results", "latest")
-    if len(sys.argv) > 2:
-        die("usage: plot.py [RUN_DIR]")
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="plot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n", 1)[0],
+        epilog=__doc__.split("\n\n", 1)[1] + "\nExit 1 on a malformed input file (one line "
+        "on stderr naming the file and line).")
+    ap.add_argument("run_dir", nargs="?", default=os.path.join("results", "latest"),
+                    metavar="RUN_DIR", help="a results directory (default results/latest)")
+    run_dir = ap.parse_args().run_dir
     has_scenario = any(os.path.exists(os.path.join(run_dir, n)) for n, _, _ in SCENARIOS)
     if not has_scenario:
         rows = load(run_dir)
@@ -1425,7 +1493,10 @@ def main():
         with open(os.path.join(run_dir, "report.md"), "w") as f:
             f.write("# iomodels scenario\n\n" +
                     "".join(f"![{n}]({n}.png)\n\n" for n in figs))
-        print(f"plot: {len(figs)} scenario figures and report.md in {run_dir}")
+        html_report.write(sys.modules[__name__], run_dir, [], ["## Verdict on this machine", "",
+                          "A scenario directory: its figures and numbers below."], figs,
+                          machine_line(run_dir), {})
+        print(f"plot: {len(figs)} scenario figures, report.md and report.html in {run_dir}")
         return 0
     hists = Hists(run_dir)
 
@@ -1471,8 +1542,12 @@ def main():
     sweeps = rate_sweeps(rows, hists)
     figs.append(rate_figure(plt, sweeps, run_dir))
     report(rows, run_dir, figs, hists, cross, sweeps, fio, caps, bench)
+    machine = machine_line(run_dir)
+    html_report.write(sys.modules[__name__], run_dir, rows,
+                      verdict.verdict_lines(rows, where_name, "", bench=bench), figs, machine,
+                      caps)
     made = [f for f in figs if f]
-    print(f"plot: {len(made)} figures and report.md in {run_dir}")
+    print(f"plot: {len(made)} figures, report.md and report.html in {run_dir}")
     return 0
 
 

@@ -216,7 +216,10 @@ def _cell_order(cell):
 
 
 def cell_verdict(series_rows, metric="ops_per_s"):
-    """The leader of one cell and its margin over the runner-up: dict or None."""
+    """The leaders of one cell and their margin over the next model: dict or None.
+    lead: the fastest series and every one within noise of it ("uring ≈ epoll"); second: the
+    fastest series clearly behind; cmp: the slowest leader against it (the margin they all
+    have), or, when every series is within noise, the fastest against the runner-up."""
     meds = {}
     for s, rs in series_rows.items():
         vals = [num(r.get(metric)) for r in rs]
@@ -226,12 +229,23 @@ def cell_verdict(series_rows, metric="ops_per_s"):
     if len(meds) < 2:
         return None
     order = sorted(meds, key=lambda s: -meds[s])
-    lead, second = order[0], order[1]
-    c = compare_series(series_rows[lead], series_rows[second], metric)
+    tied = [order[0]]
+    for s in order[1:]:
+        c = compare_series(series_rows[order[0]], series_rows[s], metric)
+        if c and c["within"]:
+            tied.append(s)
+    behind = [s for s in order if s not in tied]
     noisy_cell = any(noisy([num(r.get(metric)) for r in rs]) or
                      any("foreign_cpu" in flags_of(r) for r in rs)
                      for rs in series_rows.values())
-    return dict(lead=lead, second=second, cmp=c, noisy=noisy_cell,
+    if behind:
+        c = compare_series(series_rows[tied[-1]], series_rows[behind[0]], metric)
+        # Named in a fixed order, so "uring ≈ epoll" and "epoll ≈ uring" are one leader.
+        lead, second = " ≈ ".join(sorted(tied)), behind[0]
+    else:
+        c = compare_series(series_rows[order[0]], series_rows[order[1]], metric)
+        lead, second = order[0], order[1]
+    return dict(lead=lead, second=second, cmp=c, noisy=noisy_cell, tied=len(tied),
                 reps=min(len(rs) for rs in series_rows.values()))
 
 
@@ -265,40 +279,50 @@ def workload_verdict(wl, where, cells, metric="ops_per_s"):
 
     def describe_cell(cell):
         return _describe(cell, vary)
+
+    def cell_list(cs, most=3):
+        """'C=16, 256, 1024' when only C varies, else each cell in full; the rest counted."""
+        if vary == ["concurrency"]:
+            txt = "C=" + ", ".join(str(dict(c)["concurrency"]) for c in cs[:most])
+        else:
+            txt = ", ".join(describe_cell(c) for c in cs[:most])
+        return txt + (f" and {len(cs) - most} more" if len(cs) > most else "")
     wins = {}
     for c, v in clear:
         wins.setdefault(v["lead"], []).append((c, v))
     head = f"**{wl}, {where}** ({where_text([c for c, _ in verdicts])}): "
     parts = []
     for s, cv in sorted(wins.items(), key=lambda kv: -len(kv[1])):
-        rs = sorted(cv, key=lambda x: x[1]["cmp"]["ratio"])
-        lo_c, hi_c = rs[0], rs[-1]
+        best = max(cv, key=lambda x: x[1]["cmp"]["ratio"])
         scope = ("everywhere measured" if len(cv) == len(verdicts) else
-                 "at " + ", ".join(describe_cell(c) for c, _ in cv[:4]) +
-                 (f" and {len(cv) - 4} more" if len(cv) > 4 else ""))
-        margin = (f"{fmt_ratio(hi_c[1]['cmp'])} over {hi_c[1]['second']}" +
-                  (f" at {describe_cell(hi_c[0])}" if len(cv) > 1 else ""))
-        if len(cv) > 1 and lo_c is not hi_c:
-            margin += f" (least: {fmt_ratio(lo_c[1]['cmp'])} over {lo_c[1]['second']} at " \
-                      f"{describe_cell(lo_c[0])})"
-        parts.append(f"{s} leads {scope}, by {'up to ' if len(cv) > 1 else ''}{margin}")
+                 "at " + cell_list([c for c, _ in cv]))
+        margin = f"{fmt_ratio(best[1]['cmp'])} over {best[1]['second']}"
+        if len(cv) > 1:
+            least = min(v["cmp"]["ratio"] for _, v in cv)
+            margin = (f"{least:.2f}× to {margin}" + f" at {describe_cell(best[0])}")
+        verb = "lead, within noise of each other," if " ≈ " in s else "leads"
+        parts.append(f"{s} {verb} {scope} by {margin}")
     noise = [(c, v) for c, v in verdicts if v["cmp"]["within"]]
     if noise:
-        parts.append("within noise at " + ", ".join(
-            f"{describe_cell(c)} ({v['lead']} vs {v['second']} {fmt_ratio(v['cmp'])})"
-            for c, v in noise[:3]) + (f" and {len(noise) - 3} more" if len(noise) > 3 else ""))
+        c0, v0 = noise[0]
+        parts.append(f"no clear leader, within noise, at {describe_cell(c0)} ({v0['lead']} vs "
+                     f"{v0['second']} {fmt_ratio(v0['cmp'])})" +
+                     (f" and at {cell_list([c for c, _ in noise[1:]], 2)}"
+                      if len(noise) > 1 else ""))
     if not clear and not noise:
         parts.append("no cell with two models")
-    # Where the lead changes hands along the cells' order (D, W, then C).
+    # Where the lead changes hands along the cells' order (D, W, then C): only between
+    # leaders that share no model (uring → uring ≈ epoll is not a change of hands).
     hands = []
     prev = None
     for c, v in clear:
-        if prev and prev[1]["lead"] != v["lead"]:
+        if prev and not set(prev[1]["lead"].split(" ≈ ")) & set(v["lead"].split(" ≈ ")):
             hands.append(f"{prev[1]['lead']} → {v['lead']} between {describe_cell(prev[0])} "
                          f"and {describe_cell(c)}")
         prev = (c, v)
     if hands:
-        parts.append("the lead changes hands " + "; ".join(hands[:3]))
+        parts.append("the lead changes hands " + "; ".join(hands[:2]) +
+                     (f" (and {len(hands) - 2} more times)" if len(hands) > 2 else ""))
     one = [v for _, v in verdicts if v["cmp"]["lo"] is None]
     if one:
         parts.append(f"{len(one)} cell(s) with one repeat: no interval")
