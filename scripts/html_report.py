@@ -216,6 +216,7 @@ th:first-child,td:first-child{text-align:left}
 figure{margin:10px 0}figure svg{max-width:100%;height:auto}
 figcaption{font-size:13px;color:var(--mut)}
 details summary{cursor:pointer;font-weight:600}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 JS = r"""
@@ -501,7 +502,10 @@ function setupScenarios() {
       });
       tbl.appendChild(row);
     });
-    box.appendChild(tbl);
+    var wrap = document.createElement('div');
+    wrap.className = 'scroll';
+    wrap.appendChild(tbl);
+    box.appendChild(wrap);
   });
 }
 

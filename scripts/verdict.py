@@ -127,10 +127,22 @@ def noisy(vals):
     return m > 0 and statistics.pstdev(vals) / m > NOISY_CV
 
 
+def clean_rows(rows):
+    """(rows, how many set aside): the repeats that ran beside foreign CPU are set aside when
+    at least two clean ones remain (make bench re-runs noisy cells to get them)."""
+    clean = [r for r in rows if "foreign_cpu" not in flags_of(r)]
+    if len(clean) >= 2 and len(clean) < len(rows):
+        return clean, len(rows) - len(clean)
+    return rows, 0
+
+
 def compare_series(ra, rb, metric="ops_per_s"):
     """Series a against series b in one cell: {ratio, lo, hi, n, foreign, noise, caveats}.
     Beside foreign CPU the interval is widened to the full range (min a / max b .. max a /
     min b) and marked; in flight != C is reported as a property, never hides the ratio."""
+    ra, rb, aside = clean_rows(ra), clean_rows(rb), 0
+    aside = ra[1] + rb[1]
+    ra, rb = ra[0], rb[0]
     va = [num(r.get(metric)) for r in ra]
     vb = [num(r.get(metric)) for r in rb]
     ratio, lo, hi = ratio_ci(va, vb)
@@ -139,7 +151,7 @@ def compare_series(ra, rb, metric="ops_per_s"):
     va = [v for v in va if not math.isnan(v)]
     vb = [v for v in vb if not math.isnan(v)]
     foreign = any("foreign_cpu" in flags_of(r) for r in ra + rb)
-    caveats = []
+    caveats = [f"{aside} repeat(s) beside foreign CPU set aside"] if aside else []
     if foreign:
         caveats.append("foreign CPU")
         if len(va) > 1 and len(vb) > 1 and min(vb) > 0:
@@ -235,8 +247,8 @@ def cell_verdict(series_rows, metric="ops_per_s"):
         if c and c["within"]:
             tied.append(s)
     behind = [s for s in order if s not in tied]
-    noisy_cell = any(noisy([num(r.get(metric)) for r in rs]) or
-                     any("foreign_cpu" in flags_of(r) for r in rs)
+    noisy_cell = any(noisy([num(r.get(metric)) for r in clean_rows(rs)[0]]) or
+                     any("foreign_cpu" in flags_of(r) for r in clean_rows(rs)[0])
                      for rs in series_rows.values())
     if behind:
         c = compare_series(series_rows[tied[-1]], series_rows[behind[0]], metric)
@@ -351,7 +363,8 @@ def verdict_lines(rows, where_name, machine="", metric="ops_per_s", bench=None):
     lines.append(f"Throughput (tasks/s), closed loop: the leader of each cell against the "
                  f"runner-up, ratio of medians over {rep_txt} repeat(s) with a 95% bootstrap "
                  f"interval; *within noise* where the interval spans 1; ‡ beside foreign CPU "
-                 f"(interval widened to the full min–max range).")
+                 f"(interval widened to the full min–max range; repeats beside foreign CPU are "
+                 f"set aside where two clean ones remain).")
     lines += [""] + body + [""]
     extra = ""
     if bench and bench.get("noise"):

@@ -327,12 +327,13 @@ static void test_plot_judges_noise_and_crossover(void **state)
 	/* Ratios with their interval, never hidden: within noise, ahead, beside foreign CPU. */
 	expect_in(rep, "| uring 1.00× [0.94–1.03], within noise |");
 	expect_in(rep, "| uring 1.04× [1.03–1.06] |");
-	expect_in(rep, "| uring 2.30× [2.27–2.33] ‡ (foreign CPU) |");
+	/* Two of threads' three repeats ran clean: the one beside foreign CPU is set aside. */
+	expect_in(rep, "| uring 2.30× [2.27–2.33] (1 repeat(s) beside foreign CPU set aside) |");
 	expect_in(rep, "- **timer, one CPU** (C=1–256, D=1000 µs, W=0 µs): uring leads at C=16, 256 "
-		  "by 1.04× to 2.30× [2.27–2.33] ‡ over threads at C=256; no clear leader, within "
+		  "by 1.04× to 2.30× [2.27–2.33] over threads at C=256; no clear leader, within "
 		  "noise, at C=1");
 	expect_in(rep, "within noise, at C=1 (uring vs threads 1.00× [0.94–1.03])");
-	expect_in(rep, "1 of 3 cells stayed noisy");
+	expect_in(rep, "0 of 3 cells stayed noisy");
 	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) | "
 		  "async overtakes sync at C ≥ 16 (not at 1) |");
 	free(rep);
@@ -371,8 +372,8 @@ static const char contrary[] =
 	"uring,nop,1,0,closed,1050,,0,regring,,ok\n"
 	"uring,nop,1,0,closed,950,,0,regring,,ok\n"
 	"uring,nop,1,0,closed,1000,,0,regring,,ok\n"
-	"epoll,nop,1,0,closed,500,,0,eventfd,,ok\n"
-	"epoll,nop,1,0,closed,510,,0,eventfd,,ok\n"
+	"epoll,nop,1,0,closed,500,,0,eventfd,foreign_cpu,ok\n"
+	"epoll,nop,1,0,closed,510,,0,eventfd,foreign_cpu,ok\n"
 	"epoll,nop,1,0,closed,490,,0,eventfd,,ok\n";
 
 static void test_plot_verdict_follows_rows(void **state)
@@ -391,7 +392,10 @@ static void test_plot_verdict_follows_rows(void **state)
 		  "measured by 2.00× to 2.21× [2.18–2.28] over uring (timer-heap) at C=1.");
 	/* Two models within noise of each other lead together, by their margin over the third. */
 	expect_in(rep, "- **nop, one CPU** (C=1, W=0 µs): threads ≈ uring lead, within noise of each "
-		  "other, everywhere measured by 2.00× [1.86–2.14] over epoll.");
+		  "other, everywhere measured by 2.00× [1.86–2.14] ‡ over epoll.");
+	/* Two of epoll's three repeats beside foreign CPU: kept, marked, the interval widened. */
+	expect_in(rep, "epoll 0.50× [0.45–0.57] ‡ (foreign CPU)");
+	expect_in(rep, "1 of 3 cells stayed noisy");
 	/* Two variants, two series, each with its own three repeats. */
 	expect_in(rep, "| C | threads tasks/s | uring (timeout-per-task) tasks/s | uring (timer-heap) "
 		  "tasks/s |");
@@ -581,6 +585,52 @@ static void test_plot_rejects_bad_side_files(void **state)
 #undef SIDE
 }
 
+/*
+ * make bench's noise handling, on known rows: a cell whose repeats disagree (cv > 10%) and a
+ * cell whose repeats all ran beside foreign CPU get one more repeat per round, up to the cap; a
+ * steady clean cell gets none; a spent budget adds nothing. Then the fixture's bench.json says
+ * what it did.
+ */
+static void test_bench_adds_repeats_to_noisy_cells(void **state)
+{
+	char cmd[4096], err[4096], path[PATH_MAX], *json;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"from importlib.machinery import SourceFileLoader as L\n"
+		 "import csv, os, tempfile\n"
+		 "b = L('bench', 'scripts/bench').load_module()\n"
+		 "d = tempfile.mkdtemp(dir='%s')\n"
+		 "cells = [b.cell('matrix', m, 'timer', ['--workload', 'timer'], 4, 'core', r)\n"
+		 "         for m in ('threads', 'uring', 'epoll') for r in range(2)]\n"
+		 "vals = {'threads': ('1000', '1500', ''), 'uring': ('1000', '1010', ''),\n"
+		 "        'epoll': ('1000', '1010', 'foreign_cpu')}\n"
+		 "with open(d + '/runs.csv', 'w', newline='') as f:\n"
+		 "    w = csv.writer(f); w.writerow(['cell_dir', 'ops_per_s', 'flags', 'status'])\n"
+		 "    for i, c in enumerate(cells):\n"
+		 "        v = vals[c['model']]; w.writerow([f'cells/{i:04d}', v[c['repeat']], v[2], 'ok'])\n"
+		 "n = b.Noise(cells, d + '/runs.csv', 3, 60.0, 1)\n"
+		 "more = n.more()\n"
+		 "assert sorted(c['model'] for c in more) == ['epoll', 'threads'], more\n"
+		 "assert all(c['repeat'] == 2 and not c['probed'] for c in more)\n"
+		 "cells += more\n"
+		 "with open(d + '/runs.csv', 'a', newline='') as f:\n"
+		 "    w = csv.writer(f)\n"
+		 "    for i, c in enumerate(more, 6): w.writerow([f'cells/{i:04d}', '1200', vals[c['model']][2], 'ok'])\n"
+		 "assert n.more() == [], 'at the cap (3 repeats): no more'\n"
+		 "s = n.summary()\n"
+		 "assert s['cells_retried'] == 2 and s['repeats_added'] == 2 and s['still_noisy'] == 2, s\n"
+		 "assert b.Noise(cells, d + '/runs.csv', 9, 0.0, 1).more() == [], 'budget spent'\n\"",
+		 python(), dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("Noise: %s", err);
+	snprintf(path, sizeof(path), "%s/bench/bench.json", dir);
+	json = slurp(path);
+	assert_non_null(json);
+	expect_in(json, "\"noise\": {");
+	expect_in(json, "\"cells_retried\": ");
+	free(json);
+}
+
 /* Bad options: one line, exit 2, before anything runs. */
 static void test_bench_rejects_bad_options(void **state)
 {
@@ -589,6 +639,8 @@ static void test_bench_rejects_bad_options(void **state)
 		{ "--concurrency 1,0", "bench: --concurrency: want whole numbers of at least 1" },
 		{ "--concurrency x", "bench: --concurrency: want a comma list" },
 		{ "--runtime fast", "bench: --runtime: want a duration" },
+		{ "--noise-cap 0", "bench: --noise-cap: want at least 1" },
+		{ "--noise-budget soon", "bench: --noise-budget: want a duration" },
 		{ "--size 12Q", "bench: --size: want a size" },
 		{ "--directory /nonexistent", "bench: --directory: '/nonexistent' is not a directory" },
 	};
@@ -764,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
+		cmocka_unit_test(test_bench_adds_repeats_to_noisy_cells),
 		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_plot_scenarios),
 	};
