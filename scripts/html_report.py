@@ -245,7 +245,7 @@ function color(name) {
 }
 function logTicks(lo, hi) {
   var a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi)), t = [];
-  var steps = b - a <= 2 ? [1, 2, 5] : [1];
+  var steps = b - a <= 3 ? [1, 2, 5] : [1];
   for (var e = a; e <= b; e++)
     for (var j = 0; j < steps.length; j++) {
       var v = steps[j] * Math.pow(10, e);
