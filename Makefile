@@ -3,6 +3,7 @@
 #   make            build build/iomodels          make test    run the cmocka tests
 #   make check      tests under ASan+UBSan (and TSan)   make bench   the benchmark matrix
 #   make deps       install the Debian packages (as root)   make clean
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall removes it)
 
 BUILD   ?= build
 CC      ?= cc
@@ -26,7 +27,7 @@ endif
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard cli/*.c) $(wildcard ui/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
 	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
-	   $(wildcard backend/*.c) $(wildcard scenario/*.c)
+	   $(wildcard backend/*.c) $(wildcard server/*.c) $(wildcard scenario/*.c)
 LIB_SRCS := $(filter-out cli/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a
@@ -34,7 +35,8 @@ BIN      = $(BUILD)/iomodels
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check bench plot clean deps compare compare-fio fuzz probe-overhead
+.PHONY: all test check bench plot clean deps compare compare-fio fuzz probe-overhead check-layers \
+	install uninstall
 all: $(BIN)
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
@@ -112,8 +114,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
-# Tests: every cmocka binary, then one closing line "N passed, N failed".
+# Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
+# "N passed, N failed".
 test: $(BIN) $(TEST_BINS)
+	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
 # Sanitizers in their own build trees, so they never mix with the normal objects.
@@ -125,6 +129,9 @@ check:
 		EXTRA_CFLAGS="-O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		IOM_TSAN=1 test
 
+check-layers:
+	$(Q)$(PYTHON) scripts/check-layers
+
 bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
 
@@ -134,6 +141,16 @@ compare-fio: $(BIN)
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)
 	$(Q)$(PYTHON) scripts/probe-overhead $(ARGS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary (the BPF probes are compiled into it),
+# the scripts under share/iomodels, iomodels(1) made from the help text, bash completion.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(BIN)
+	$(Q)PYTHON=$(PYTHON) sh dist/install $(BIN) "$(DESTDIR)" "$(PREFIX)"
+
+uninstall:
+	$(Q)sh dist/install --uninstall "$(DESTDIR)" "$(PREFIX)"
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
@@ -151,11 +168,16 @@ plot:
 compare:
 	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT))
 
-# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang) on the backend's frame reader, bounded in time.
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time: the frame reader, and the
+# servers' per-connection buffering and caps (server/conn.c).
 FUZZ_SECONDS ?= 60
+FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -pthread
 fuzz:
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
-		-o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
-	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_conn
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_rpc_frame tests/fuzz/fuzz_rpc_frame.c core/rpc.c core/err.c
+	$(Q)$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
+		server/conn.c server/server.c core/rpc.c core/err.c
+	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/corpus 2>&1 | tail -n 3
+	$(Q)$(BUILD)/fuzz/fuzz_server_conn -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/corpus_conn 2>&1 | tail -n 3

@@ -21,7 +21,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "backend/serve.h"
+#include "backend/relay.h"
 #include "core/model.h"
 #include "core/rpc.h"
 

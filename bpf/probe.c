@@ -700,3 +700,8 @@ void iom_probe_live_close(struct iom_probe_live *pl)
 	iom_sched_close(pl->sched);
 	free(pl);
 }
+
+const char *iom_probe_lib_version(void)
+{
+	return libbpf_version_string();
+}

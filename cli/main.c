@@ -10,22 +10,27 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/serve.h"
+#include "backend/relay.h"
+#include "server/server.h"
 #include "calibrate/calibrate.h"
 #include "scenario/scenario.h"
 #include "core/driver.h"
 #include "ui/watch.h"
 #include "core/meta.h"
 #include "core/model.h"
+#include "core/parse.h"
+#include "core/probe.h"
 #include "core/report.h"
 
 #define MAX_LIST 64
@@ -53,29 +58,8 @@ struct opts {
 	bool probe_abba;
 };
 
-static const char usage_text[] =
-	"usage: iomodels run [options]     run the cross product of --model x --workload x "
-	"--concurrency\n"
-	"       iomodels list              every model x workload: ok, unavailable or n/a\n"
-	"       iomodels list --caps       every model: sync|async, its caps, what it is\n"
-	"       iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
-	"                                  switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
-	"                                  TCP, memcpy); with --probes, what LIST adds per switch\n"
-	"       iomodels serve [--listen HOST:PORT | --unix PATH] [--threads N] [--cpus LIST]\n"
-	"                      [--capacity N] [--port-file F] [--quiet]   the rpc backend\n"
-	"       iomodels relay --listen HOST:PORT --to HOST:PORT --delay-us D   a delaying TCP relay\n"
-	"       iomodels scenario NAME [options]   a failure mode of the seed (scenario list)\n"
-	"       iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
-	"                                  one lane per model, with keys that turn its knobs\n"
-	"                                  (default --model threads,uring, --runtime 60s)\n"
-	"                      [--thread-states auto|probes|proc]   where the lanes' threads\n"
-	"                                  blocked/running/runnable come from: the sched probe,\n"
-	"                                  /proc schedstat, or the probe when it loads (default)\n"
-	"       iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
-	"                                  measured scenes (a key between scenes, or --auto)\n"
-	"       iomodels help              this text\n"
-	"\n"
-	"run options (lists are comma-separated; durations take s, ms or us; sizes K, M, G):\n"
+static const char run_options_text[] =
+	"run options (lists are comma-separated; durations take s, ms, us or m; sizes K, M, G):\n"
 	"  --model LIST         threads,uring (default: every model)\n"
 	"  --workload LIST      nop,timer,file (default: timer)\n"
 	"  --concurrency LIST   tasks in flight, C (default: 16; with --rate, 1024)\n"
@@ -135,6 +119,7 @@ static const char usage_text[] =
 	"  --connect HOST:PORT  rpc: use a running backend (iomodels serve) instead of starting one\n"
 	"  --unix PATH          rpc: over a Unix socket\n"
 	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
+	"  --server-model M     rpc: the server this run starts: epoll (default), threads, ...\n"
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
@@ -181,38 +166,21 @@ static void check_probe_list(const char *list)
 	}
 }
 
-/* An unsigned integer with an optional K/M/G (x1024) suffix. */
+/* The one parser (core/parse.h), and a usage error that names the option. */
 static uint64_t parse_size(const char *opt, const char *s)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	if (!*s || *s == '-')
-		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-	if (*end || v > (1ull << 50))
+	if (iom_parse_size(s, 0, 1ull << 50, &v))
 		usage_error("%s: want a size such as 4096, 4K or 1G", opt);
 	return v;
 }
 
 static double parse_double(const char *opt, const char *s, double lo, double hi)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+	if (iom_parse_double(s, lo, hi, &v)) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "%%s: want a number from %g to %g", lo, hi);
@@ -223,10 +191,14 @@ static double parse_double(const char *opt, const char *s, double lo, double hi)
 
 static unsigned int parse_uint(const char *opt, const char *s, unsigned int lo, unsigned int hi)
 {
-	double v = parse_double(opt, s, lo, hi);
+	uint64_t v;
 
-	if (v != floor(v))
-		usage_error("%s: want a whole number", opt);
+	if (iom_parse_u64(s, lo, hi, &v)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%%s: want a whole number from %u to %u", lo, hi);
+		usage_error(msg, opt);
+	}
 	return (unsigned int)v;
 }
 
@@ -302,25 +274,17 @@ static void add_fault(struct opts *o, const char *opt, const char *item)
 	(void)opt;
 }
 
-/* Seconds, or a number with s / ms / us. */
+/* Seconds, or a number with ns, us, ms, s, m or h; at most 7 days. */
 static uint64_t parse_duration(const char *opt, const char *s)
 {
-	double scale = 1e9, v;
-	char *end;
+	uint64_t ns;
+	int ret = iom_parse_duration(s, 0, 86400ull * 7 * 1000000000ull, &ns);
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s)
-		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
-	if (!strcmp(end, "ms"))
-		scale = 1e6;
-	else if (!strcmp(end, "us"))
-		scale = 1e3;
-	else if (*end && strcmp(end, "s"))
-		usage_error("%s: want a duration such as 5, 5s, 500ms or 200us", opt);
-	if (!(v >= 0 && v * scale <= 1e9 * 86400 * 7))
+	if (ret == -ERANGE)
 		usage_error("%s: want a duration from 0 to 7 days", opt);
-	return (uint64_t)(v * scale);
+	if (ret)
+		usage_error("%s: want a duration such as 5, 5s, 500ms, 200us or 1m", opt);
+	return ns;
 }
 
 /* Split a comma list; each item goes to fn. */
@@ -414,7 +378,7 @@ enum {
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
-	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS,
+	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL,
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
@@ -470,6 +434,7 @@ static const struct option long_opts[] = {
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
+	{ "server-model", required_argument, NULL, OPT_SERVER_MODEL },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
@@ -487,12 +452,312 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void parse_run_opts(struct opts *o, int argc, char **argv)
+#define OFF(field)	offsetof(struct opts, field)
+#define NO_GIVEN	SIZE_MAX
+
+/* "--name" of a run option, for the messages. */
+static const char *opt_name(int val)
+{
+	static char buf[64];
+
+	for (size_t i = 0; long_opts[i].name; i++)
+		if (long_opts[i].val == val) {
+			snprintf(buf, sizeof(buf), "--%s", long_opts[i].name);
+			return buf;
+		}
+	return "option";
+}
+
+/* An option that is a switch: sets a bool of struct opts. */
+static const struct flag_opt {
+	int opt;
+	size_t off;
+} flag_opts[] = {
+	{ OPT_COLD, OFF(cfg.wl.cold) },
+	{ OPT_ALLOW_OVERWRITE, OFF(cfg.wl.allow_overwrite) },
+	{ OPT_ALLOW_DEVICE, OFF(cfg.wl.allow_device) },
+	{ OPT_SQPOLL, OFF(cfg.sqpoll) },
+	{ OPT_FIXED_BUFFERS, OFF(cfg.fixed_buffers) },
+	{ OPT_QUIET, OFF(quiet) },
+	{ OPT_VERIFY, OFF(cfg.verify) },
+	{ OPT_IDEMPOTENCY_KEY, OFF(cfg.wl.idempotency_key) },
+	{ OPT_NOWAIT_FIRST, OFF(cfg.nowait_first) },
+};
+
+/* An option that takes one word of a set: stored as an enum (an int) or a bool. */
+static const struct word_opt {
+	int opt;
+	size_t off, given_off;
+	bool is_bool;
+	const char *want;
+	struct { const char *word; int value; } words[5];
+} word_opts[] = {
+	{ OPT_RATE_PROCESS, OFF(cfg.rate_process), NO_GIVEN, false, "uniform or poisson",
+	  { { "uniform", IOM_RATE_UNIFORM }, { "linear", IOM_RATE_UNIFORM },
+	    { "poisson", IOM_RATE_POISSON } } },
+	{ OPT_RW, OFF(cfg.wl.write), NO_GIVEN, true, "read or write",
+	  { { "read", 0 }, { "randread", 0 }, { "write", 1 }, { "randwrite", 1 } } },
+	{ OPT_ON_PARTIAL, OFF(cfg.on_partial), NO_GIVEN, false, "resubmit or accept",
+	  { { "resubmit", IOM_PARTIAL_RESUBMIT }, { "accept", IOM_PARTIAL_ACCEPT } } },
+	{ OPT_ON_EXPIRED, OFF(cfg.retry_expired), NO_GIVEN, true, "drop or retry",
+	  { { "drop", 0 }, { "retry", 1 } } },
+	{ OPT_ON_FAILED, OFF(cfg.retry_failed), NO_GIVEN, true, "drop or retry",
+	  { { "drop", 0 }, { "retry", 1 } } },
+	{ OPT_BACKOFF, OFF(cfg.backoff), NO_GIVEN, false, "none, exp or exp-jitter",
+	  { { "none", IOM_BACKOFF_NONE }, { "exp", IOM_BACKOFF_EXP },
+	    { "exp-jitter", IOM_BACKOFF_EXP_JITTER } } },
+	{ OPT_THREAD_STATES, OFF(thread_states), OFF(thread_states_given), false,
+	  "auto, probes or proc", { { "auto", IOM_STATES_FROM_AUTO },
+				    { "probes", IOM_STATES_FROM_PROBES },
+				    { "proc", IOM_STATES_FROM_PROC } } },
+	{ OPT_PROBE_REPEATS, OFF(probe_abba), NO_GIVEN, true, "all or abba",
+	  { { "all", 0 }, { "abba", 1 } } },
+	{ OPT_NOTIFY, OFF(cfg.notify), NO_GIVEN, false, "wait or poll",
+	  { { "wait", IOM_NOTIFY_WAIT }, { "poll", IOM_NOTIFY_POLL } } },
+	{ OPT_POOL, OFF(cfg.pool), NO_GIVEN, false, "shared or per-fd",
+	  { { "shared", IOM_POOL_SHARED }, { "per-fd", IOM_POOL_PER_FD } } },
+	{ OPT_URING_TIMER, OFF(cfg.uring_timer), NO_GIVEN, false, "heap or op",
+	  { { "heap", IOM_URING_TIMER_HEAP }, { "op", IOM_URING_TIMER_OP } } },
+};
+
+/* An option that takes a number: how it is read, and where it goes. */
+enum num_kind {
+	NUM_UINT,	/* unsigned int, lo..hi */
+	NUM_US,		/* microseconds (a decimal), lo..hi, into uint64_t ns */
+	NUM_DURATION,	/* a duration (parse.h), into uint64_t ns */
+	NUM_SIZE,	/* a size (parse.h), lo..hi, into uint64_t */
+	NUM_DOUBLE,	/* a decimal, lo..hi, into double */
+};
+
+static const struct num_opt {
+	int opt;
+	enum num_kind kind;
+	size_t off, given_off;
+	double lo, hi;
+} num_opts[] = {
+	{ OPT_JOBS, NUM_UINT, OFF(cfg.jobs), NO_GIVEN, 1, 4096 },
+	{ OPT_TASKS, NUM_SIZE, OFF(cfg.tasks), NO_GIVEN, 1, 1ull << 50 },
+	{ OPT_RUNTIME, NUM_DURATION, OFF(cfg.runtime_ns), OFF(runtime_given), 0, 0 },
+	{ OPT_RAMP, NUM_DURATION, OFF(cfg.ramp_ns), OFF(ramp_given), 0, 0 },
+	{ OPT_REPEAT, NUM_UINT, OFF(repeat), OFF(repeat_given), 1, 1000 },
+	{ OPT_RATE, NUM_DOUBLE, OFF(cfg.rate), NO_GIVEN, 1e-3, 1e9 },
+	{ OPT_LATENCY_US, NUM_US, OFF(cfg.wl.latency_ns), NO_GIVEN, 0, 3.6e9 },
+	{ OPT_DEADLINE_US, NUM_US, OFF(cfg.deadline_ns), OFF(deadline_given), 1, 3.6e9 },
+	{ OPT_CPU_WORK_US, NUM_US, OFF(cfg.cpu_work_ns), NO_GIVEN, 0, 1e6 },
+	{ OPT_SEED, NUM_SIZE, OFF(cfg.wl.seed), NO_GIVEN, 0, 1ull << 50 },
+	{ OPT_SIZE, NUM_SIZE, OFF(cfg.wl.size), NO_GIVEN, 0, 1ull << 50 },
+	{ OPT_BATCH_COMPLETE, NUM_UINT, OFF(cfg.batch_complete), NO_GIVEN, 1, 65536 },
+	{ OPT_RETRY_MAX, NUM_UINT, OFF(cfg.retry_max), NO_GIVEN, 0, 100 },
+	{ OPT_BACKOFF_BASE_US, NUM_US, OFF(cfg.backoff_base_ns), NO_GIVEN, 1, 1e8 },
+	{ OPT_BACKOFF_CAP_US, NUM_US, OFF(cfg.backoff_cap_ns), NO_GIVEN, 1, 1e9 },
+	{ OPT_CONCURRENCY_MAX, NUM_UINT, OFF(concurrency_max), NO_GIVEN, 1, 4096 },
+	{ OPT_BACKEND_CAPACITY, NUM_UINT, OFF(cfg.wl.backend_capacity), NO_GIVEN, 1, 1u << 30 },
+	{ OPT_WORKERS, NUM_UINT, OFF(cfg.workers), NO_GIVEN, 1, 4096 },
+	{ OPT_POLL_INTERVAL_US, NUM_US, OFF(cfg.poll_interval_ns), NO_GIVEN, 0, 1e7 },
+	{ OPT_STATUS_LAG_US, NUM_US, OFF(cfg.status_lag_ns), NO_GIVEN, 0, 1e7 },
+	{ OPT_CONFIRM, NUM_UINT, OFF(cfg.confirm), NO_GIVEN, 1, 1000 },
+};
+
+#define NR(a)	(sizeof(a) / sizeof((a)[0]))
+
+_Static_assert(sizeof(enum iom_backoff) == sizeof(int), "word options store enums as int");
+
+static void set_given(struct opts *o, size_t given_off)
+{
+	if (given_off != NO_GIVEN)
+		*(bool *)((char *)o + given_off) = true;
+}
+
+static bool parse_flag_opt(struct opts *o, int c)
+{
+	for (size_t i = 0; i < NR(flag_opts); i++)
+		if (flag_opts[i].opt == c) {
+			*(bool *)((char *)o + flag_opts[i].off) = true;
+			return true;
+		}
+	return false;
+}
+
+static bool parse_word_opt(struct opts *o, int c, const char *arg)
+{
+	for (size_t i = 0; i < NR(word_opts); i++) {
+		const struct word_opt *w = &word_opts[i];
+		char msg[160];
+
+		if (w->opt != c)
+			continue;
+		for (size_t k = 0; k < NR(w->words) && w->words[k].word; k++) {
+			if (strcmp(arg, w->words[k].word))
+				continue;
+			if (w->is_bool)
+				*(bool *)((char *)o + w->off) = w->words[k].value;
+			else
+				memcpy((char *)o + w->off, &w->words[k].value, sizeof(int));
+			set_given(o, w->given_off);
+			return true;
+		}
+		snprintf(msg, sizeof(msg), "%s: want %s (got '%%s')", opt_name(c), w->want);
+		usage_error(msg, arg);
+	}
+	return false;
+}
+
+static bool parse_num_opt(struct opts *o, int c, const char *arg)
+{
+	for (size_t i = 0; i < NR(num_opts); i++) {
+		const struct num_opt *n = &num_opts[i];
+		void *dst = (char *)o + n->off;
+		const char *name = opt_name(c);
+		uint64_t u;
+		double d;
+
+		if (n->opt != c)
+			continue;
+		switch (n->kind) {
+		case NUM_UINT:
+			*(unsigned int *)dst = parse_uint(name, arg, (unsigned int)n->lo,
+							  (unsigned int)n->hi);
+			break;
+		case NUM_US:
+			*(uint64_t *)dst = (uint64_t)(parse_double(name, arg, n->lo, n->hi) * 1e3);
+			break;
+		case NUM_DURATION:
+			*(uint64_t *)dst = parse_duration(name, arg);
+			break;
+		case NUM_SIZE:
+			u = parse_size(name, arg);
+			if (u < (uint64_t)n->lo)
+				usage_error("%s: want at least 1", name);
+			*(uint64_t *)dst = u;
+			break;
+		case NUM_DOUBLE:
+			d = parse_double(name, arg, n->lo, n->hi);
+			*(double *)dst = d;
+			break;
+		}
+		set_given(o, n->given_off);
+		return true;
+	}
+	return false;
+}
+
+/* The file workload's options that need more than a number or a word. */
+static bool parse_file_opt(struct opts *o, int c, const char *arg)
+{
+	struct iom_wl_params *wl = &o->cfg.wl;
+	struct stat st;
+
+	switch (c) {
+	case OPT_FILENAME:
+		if (strlen(arg) >= sizeof(wl->path) || !*arg)
+			usage_error("--filename: empty or too long%s", "");
+		snprintf(wl->path, sizeof(wl->path), "%s", arg);
+		return true;
+	case OPT_DIRECTORY:
+		if (strlen(arg) >= sizeof(wl->directory) - 64 || !*arg)
+			usage_error("--directory: empty or too long%s", "");
+		if (stat(arg, &st) || !S_ISDIR(st.st_mode))
+			usage_error("--directory: '%s' is not a directory", arg);
+		snprintf(wl->directory, sizeof(wl->directory), "%s", arg);
+		return true;
+	case OPT_BS:
+		wl->bs = (uint32_t)parse_size("--bs", arg);
+		if (!wl->bs || wl->bs % 512 || wl->bs > (64u << 20))
+			usage_error("--bs: want a multiple of 512 up to 64M (got '%s')", arg);
+		return true;
+	case OPT_DIRECT:
+		if (arg && strcmp(arg, "1") && strcmp(arg, "0"))
+			usage_error("--direct: want no value, 0 or 1 (got '%s')", arg);
+		wl->direct = !arg || !strcmp(arg, "1");
+		return true;
+	}
+	return false;
+}
+
+/* The rpc workload's options that need more than a number or a word. */
+static bool parse_rpc_opt(struct opts *o, int c, const char *arg)
+{
+	struct iom_wl_params *wl = &o->cfg.wl;
+	struct iom_err err = { "" };
+	struct iom_rpc_addr a;
+	struct iom_cfg tmp;
+
+	switch (c) {
+	case OPT_PAYLOAD:
+		wl->payload = (uint32_t)parse_size("--payload", arg);
+		if (wl->payload > IOM_RPC_MAX_PAYLOAD)
+			usage_error("--payload: at most 1M (got '%s')", arg);
+		return true;
+	case OPT_CONNECT:
+		if (strlen(arg) >= sizeof(wl->connect) || iom_rpc_addr_parse(&a, arg, &err))
+			usage_error("--connect: want HOST:PORT (got '%s')", arg);
+		snprintf(wl->connect, sizeof(wl->connect), "%s", arg);
+		return true;
+	case OPT_UNIX:
+		if (!*arg || strlen(arg) >= sizeof(wl->unix_path))
+			usage_error("--unix: empty or too long path '%s'", arg);
+		snprintf(wl->unix_path, sizeof(wl->unix_path), "%s", arg);
+		return true;
+	case OPT_BACKEND_CPUS:
+		parse_cpus(&tmp, arg);
+		snprintf(wl->backend_cpus, sizeof(wl->backend_cpus), "%s", arg);
+		return true;
+	case OPT_SERVER_MODEL:
+		if (!iom_server_model_find(arg))
+			usage_error("--server-model: unknown server model '%s'", arg);
+		snprintf(wl->server_model, sizeof(wl->server_model), "%s", arg);
+		return true;
+	}
+	return false;
+}
+
+/* Everything else: lists, the CPU set, the latency distribution, faults, probes, output. */
+static bool parse_other_opt(struct opts *o, int c, const char *arg)
 {
 	struct iom_cfg *cfg = &o->cfg;
 	struct iom_err err = { "" };
-	bool ramp_given = false, runtime_given = false;
-	int c;
+
+	switch (c) {
+	case OPT_MODEL:
+		each_item("--model", arg, add_model, o);
+		o->models_given = true;
+		return true;
+	case OPT_WORKLOAD: each_item("--workload", arg, add_workload, o); return true;
+	case OPT_CONCURRENCY: each_item("--concurrency", arg, add_concurrency, o); return true;
+	case OPT_CPUS: parse_cpus(cfg, arg); return true;
+	case OPT_LATENCY_DIST:
+		if (iom_dist_parse(arg, &cfg->wl, &err))
+			usage_error("%s", err.msg);
+		return true;
+	case OPT_OUTPUT:
+		if (!*arg)
+			usage_error("--output: empty%s", "");
+		o->output = arg;
+		return true;
+	case OPT_FAULT: each_item("--fault", arg, add_fault, o); return true;
+	case OPT_PROBES:
+		check_probe_list(arg);
+		cfg->probes = arg;
+		return true;
+	case OPT_TIMELINE:
+		if (!*arg)
+			usage_error("--timeline: empty file name%s", "");
+		cfg->timeline = arg;
+		return true;
+	case OPT_SQ_ENTRIES:
+		cfg->sq_entries = parse_uint("--sq-entries", arg, 4, 32768);
+		if (cfg->sq_entries & (cfg->sq_entries - 1))
+			usage_error("--sq-entries: want a power of two from 4 to 32768 (got '%s')",
+				    arg);
+		return true;
+	}
+	return false;
+}
+
+/* The defaults of run and watch, before any option. */
+static void run_opts_defaults(struct opts *o)
+{
+	struct iom_cfg *cfg = &o->cfg;
 
 	cfg->wl.kind = IOM_WL_TIMER;
 	cfg->wl.latency_ns = 1000000;
@@ -507,265 +772,13 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	cfg->runtime_ns = 3000000000ull;
 	cfg->batch_complete = 1;
 	o->repeat = 1;
+}
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_MODEL:
-			each_item("--model", optarg, add_model, o);
-			o->models_given = true;
-			break;
-		case OPT_WORKLOAD: each_item("--workload", optarg, add_workload, o); break;
-		case OPT_CONCURRENCY: each_item("--concurrency", optarg, add_concurrency, o); break;
-		case OPT_JOBS: cfg->jobs = parse_uint("--jobs", optarg, 1, 4096); break;
-		case OPT_CPUS: parse_cpus(cfg, optarg); break;
-		case OPT_TASKS:
-			cfg->tasks = parse_size("--tasks", optarg);
-			if (!cfg->tasks)
-				usage_error("--tasks: want at least 1 (got '%s')", optarg);
-			break;
-		case OPT_RUNTIME:
-			cfg->runtime_ns = parse_duration("--runtime", optarg);
-			runtime_given = true;
-			break;
-		case OPT_RAMP:
-			cfg->ramp_ns = parse_duration("--ramp", optarg);
-			ramp_given = true;
-			break;
-		case OPT_REPEAT:
-			o->repeat = parse_uint("--repeat", optarg, 1, 1000);
-			o->repeat_given = true;
-			break;
-		case OPT_RATE: cfg->rate = parse_double("--rate", optarg, 1e-3, 1e9); break;
-		case OPT_RATE_PROCESS:
-			if (!strcmp(optarg, "uniform") || !strcmp(optarg, "linear"))
-				cfg->rate_process = IOM_RATE_UNIFORM;
-			else if (!strcmp(optarg, "poisson"))
-				cfg->rate_process = IOM_RATE_POISSON;
-			else
-				usage_error("--rate-process: want uniform or poisson (got '%s')",
-					    optarg);
-			break;
-		case OPT_LATENCY_US:
-			cfg->wl.latency_ns =
-				(uint64_t)(parse_double("--latency-us", optarg, 0, 3.6e9) * 1e3);
-			break;
-		case OPT_LATENCY_DIST:
-			if (iom_dist_parse(optarg, &cfg->wl, &err))
-				usage_error("%s", err.msg);
-			break;
-		case OPT_DEADLINE_US:
-			cfg->deadline_ns =
-				(uint64_t)(parse_double("--deadline-us", optarg, 1, 3.6e9) * 1e3);
-			o->deadline_given = true;
-			break;
-		case OPT_CPU_WORK_US:
-			cfg->cpu_work_ns =
-				(uint64_t)(parse_double("--cpu-work-us", optarg, 0, 1e6) * 1e3);
-			break;
-		case OPT_SEED: cfg->wl.seed = parse_size("--seed", optarg); break;
-		case OPT_FILENAME:
-			if (strlen(optarg) >= sizeof(cfg->wl.path) || !*optarg)
-				usage_error("--filename: empty or too long%s", "");
-			snprintf(cfg->wl.path, sizeof(cfg->wl.path), "%s", optarg);
-			break;
-		case OPT_DIRECTORY: {
-			struct stat st;
+/* After the options: the lists' defaults, then what only makes sense together. */
+static void run_opts_finish(struct opts *o)
+{
+	struct iom_cfg *cfg = &o->cfg;
 
-			if (strlen(optarg) >= sizeof(cfg->wl.directory) - 64 || !*optarg)
-				usage_error("--directory: empty or too long%s", "");
-			if (stat(optarg, &st) || !S_ISDIR(st.st_mode))
-				usage_error("--directory: '%s' is not a directory", optarg);
-			snprintf(cfg->wl.directory, sizeof(cfg->wl.directory), "%s", optarg);
-			break;
-		}
-		case OPT_SIZE: cfg->wl.size = parse_size("--size", optarg); break;
-		case OPT_BS:
-			cfg->wl.bs = (uint32_t)parse_size("--bs", optarg);
-			if (!cfg->wl.bs || cfg->wl.bs % 512 || cfg->wl.bs > (64u << 20))
-				usage_error("--bs: want a multiple of 512 up to 64M (got '%s')", optarg);
-			break;
-		case OPT_DIRECT:
-			if (optarg && strcmp(optarg, "1") && strcmp(optarg, "0"))
-				usage_error("--direct: want no value, 0 or 1 (got '%s')", optarg);
-			cfg->wl.direct = !optarg || !strcmp(optarg, "1");
-			break;
-		case OPT_RW:
-			if (!strcmp(optarg, "read") || !strcmp(optarg, "randread"))
-				cfg->wl.write = false;
-			else if (!strcmp(optarg, "write") || !strcmp(optarg, "randwrite"))
-				cfg->wl.write = true;
-			else
-				usage_error("--rw: want read or write (got '%s')", optarg);
-			break;
-		case OPT_COLD: cfg->wl.cold = true; break;
-		case OPT_ALLOW_OVERWRITE: cfg->wl.allow_overwrite = true; break;
-		case OPT_ALLOW_DEVICE: cfg->wl.allow_device = true; break;
-		case OPT_ON_PARTIAL:
-			if (!strcmp(optarg, "resubmit"))
-				cfg->on_partial = IOM_PARTIAL_RESUBMIT;
-			else if (!strcmp(optarg, "accept"))
-				cfg->on_partial = IOM_PARTIAL_ACCEPT;
-			else
-				usage_error("--on-partial: want resubmit or accept (got '%s')", optarg);
-			break;
-		case OPT_BATCH_COMPLETE:
-			cfg->batch_complete = parse_uint("--batch-complete", optarg, 1, 65536);
-			break;
-		case OPT_SQPOLL: cfg->sqpoll = true; break;
-		case OPT_FIXED_BUFFERS: cfg->fixed_buffers = true; break;
-		case OPT_OUTPUT:
-			if (!*optarg)
-				usage_error("--output: empty%s", "");
-			o->output = optarg;
-			break;
-		case OPT_QUIET: o->quiet = true; break;
-		case OPT_VERIFY: cfg->verify = true; break;
-		case OPT_ON_EXPIRED:
-		case OPT_ON_FAILED: {
-			bool retry = !strcmp(optarg, "retry");
-
-			if (!retry && strcmp(optarg, "drop"))
-				usage_error("--on-expired/--on-failed: want drop or retry (got '%s')",
-					    optarg);
-			if (c == OPT_ON_EXPIRED)
-				cfg->retry_expired = retry;
-			else
-				cfg->retry_failed = retry;
-			break;
-		}
-		case OPT_RETRY_MAX: cfg->retry_max = parse_uint("--retry-max", optarg, 0, 100); break;
-		case OPT_BACKOFF:
-			if (!strcmp(optarg, "none"))
-				cfg->backoff = IOM_BACKOFF_NONE;
-			else if (!strcmp(optarg, "exp"))
-				cfg->backoff = IOM_BACKOFF_EXP;
-			else if (!strcmp(optarg, "exp-jitter"))
-				cfg->backoff = IOM_BACKOFF_EXP_JITTER;
-			else
-				usage_error("--backoff: want none, exp or exp-jitter (got '%s')", optarg);
-			break;
-		case OPT_BACKOFF_BASE_US:
-			cfg->backoff_base_ns = (uint64_t)(parse_double("--backoff-base-us", optarg, 1,
-								       1e8) * 1e3);
-			break;
-		case OPT_BACKOFF_CAP_US:
-			cfg->backoff_cap_ns = (uint64_t)(parse_double("--backoff-cap-us", optarg, 1,
-								      1e9) * 1e3);
-			break;
-		case OPT_IDEMPOTENCY_KEY: cfg->wl.idempotency_key = true; break;
-		case OPT_FAULT: each_item("--fault", optarg, add_fault, o); break;
-		case OPT_CONCURRENCY_MAX:
-			o->concurrency_max = parse_uint("--concurrency-max", optarg, 1, 4096);
-			break;
-		case OPT_THREAD_STATES:
-			o->thread_states_given = true;
-			if (!strcmp(optarg, "auto"))
-				o->thread_states = IOM_STATES_FROM_AUTO;
-			else if (!strcmp(optarg, "probes"))
-				o->thread_states = IOM_STATES_FROM_PROBES;
-			else if (!strcmp(optarg, "proc"))
-				o->thread_states = IOM_STATES_FROM_PROC;
-			else
-				usage_error("--thread-states: auto, probes or proc (got '%s')", optarg);
-			break;
-		case OPT_BACKEND_CAPACITY:
-			cfg->wl.backend_capacity = parse_uint("--backend-capacity", optarg, 1,
-							      1u << 30);
-			break;
-		case OPT_PAYLOAD:
-			cfg->wl.payload = (uint32_t)parse_size("--payload", optarg);
-			if (cfg->wl.payload > IOM_RPC_MAX_PAYLOAD)
-				usage_error("--payload: at most 1M (got '%s')", optarg);
-			break;
-		case OPT_CONNECT: {
-			struct iom_rpc_addr a;
-
-			if (strlen(optarg) >= sizeof(cfg->wl.connect) ||
-			    iom_rpc_addr_parse(&a, optarg, &err))
-				usage_error("--connect: want HOST:PORT (got '%s')", optarg);
-			snprintf(cfg->wl.connect, sizeof(cfg->wl.connect), "%s", optarg);
-			break;
-		}
-		case OPT_UNIX:
-			if (!*optarg || strlen(optarg) >= sizeof(cfg->wl.unix_path))
-				usage_error("--unix: empty or too long path '%s'", optarg);
-			snprintf(cfg->wl.unix_path, sizeof(cfg->wl.unix_path), "%s", optarg);
-			break;
-		case OPT_BACKEND_CPUS: {
-			struct iom_cfg tmp;
-
-			parse_cpus(&tmp, optarg);
-			snprintf(cfg->wl.backend_cpus, sizeof(cfg->wl.backend_cpus), "%s", optarg);
-			break;
-		}
-		case OPT_PROBES:
-			check_probe_list(optarg);
-			cfg->probes = optarg;
-			break;
-		case OPT_PROBE_REPEATS:
-			if (!strcmp(optarg, "abba"))
-				o->probe_abba = true;
-			else if (strcmp(optarg, "all"))
-				usage_error("--probe-repeats: all or abba (got '%s')", optarg);
-			break;
-		case OPT_TIMELINE:
-			if (!*optarg)
-				usage_error("--timeline: empty file name%s", "");
-			cfg->timeline = optarg;
-			break;
-		case OPT_WORKERS: cfg->workers = parse_uint("--workers", optarg, 1, 4096); break;
-		case OPT_NOTIFY:
-			if (!strcmp(optarg, "wait"))
-				cfg->notify = IOM_NOTIFY_WAIT;
-			else if (!strcmp(optarg, "poll"))
-				cfg->notify = IOM_NOTIFY_POLL;
-			else
-				usage_error("--notify: want wait or poll (got '%s')", optarg);
-			break;
-		case OPT_POLL_INTERVAL_US:
-			cfg->poll_interval_ns = (uint64_t)(parse_double("--poll-interval-us", optarg,
-									0, 1e7) * 1e3);
-			break;
-		case OPT_POOL:
-			if (!strcmp(optarg, "shared"))
-				cfg->pool = IOM_POOL_SHARED;
-			else if (!strcmp(optarg, "per-fd"))
-				cfg->pool = IOM_POOL_PER_FD;
-			else
-				usage_error("--pool: want shared or per-fd (got '%s')", optarg);
-			break;
-		case OPT_NOWAIT_FIRST: cfg->nowait_first = true; break;
-		case OPT_STATUS_LAG_US:
-			cfg->status_lag_ns = (uint64_t)(parse_double("--status-lag-us", optarg, 0,
-								     1e7) * 1e3);
-			break;
-		case OPT_CONFIRM: cfg->confirm = parse_uint("--confirm", optarg, 1, 1000); break;
-		case OPT_SQ_ENTRIES:
-			cfg->sq_entries = parse_uint("--sq-entries", optarg, 4, 32768);
-			if (cfg->sq_entries & (cfg->sq_entries - 1))
-				usage_error("--sq-entries: want a power of two from 4 to 32768 (got "
-					    "'%s')", optarg);
-			break;
-		case OPT_URING_TIMER:
-			if (!strcmp(optarg, "heap"))
-				cfg->uring_timer = IOM_URING_TIMER_HEAP;
-			else if (!strcmp(optarg, "op"))
-				cfg->uring_timer = IOM_URING_TIMER_OP;
-			else
-				usage_error("--uring-timer: want heap or op (got '%s')", optarg);
-			break;
-		case '?':
-		default:
-			for (size_t i = 0; optopt && long_opts[i].name; i++)
-				if (long_opts[i].val == optopt)
-					usage_error("--%s: needs a value, or takes none",
-						    long_opts[i].name);
-			usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!o->nr_models)
 		add_model(o, "--model", "all");
 	if (!o->nr_workloads)
@@ -773,13 +786,11 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	/* Open loop: C only caps what may be in flight, so it must not throttle the rate. */
 	if (!o->nr_concurrency)
 		add_concurrency(o, "--concurrency", cfg->rate > 0 ? "1024" : "16");
-	o->runtime_given = runtime_given;
-	o->ramp_given = ramp_given;
-	if (cfg->tasks && runtime_given)
+	if (cfg->tasks && o->runtime_given)
 		usage_error("--tasks and --runtime: give one of them%s", "");
 	if (!cfg->tasks && cfg->runtime_ns < 1000000)
 		usage_error("--runtime: want at least 1ms%s", "");
-	if (!ramp_given)
+	if (!o->ramp_given)
 		cfg->ramp_ns = cfg->tasks ? 0 : (cfg->runtime_ns / 10 < 1000000000ull ?
 						 cfg->runtime_ns / 10 : 1000000000ull);
 	if (cfg->wl.size < cfg->wl.bs)
@@ -793,6 +804,76 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	for (unsigned int i = 0; i < o->nr_concurrency; i++)
 		if (cfg->jobs && o->concurrency[i] / cfg->jobs > IOM_MAX_DEPTH)
 			usage_error("--concurrency: at most %s per submitter", "1048576");
+}
+
+/* A getopt failure: a value missing or given to a switch, or an option nobody has. */
+static void bad_option(char **argv)
+{
+	for (size_t i = 0; optopt && long_opts[i].name; i++)
+		if (long_opts[i].val == optopt)
+			usage_error("--%s: needs a value, or takes none", long_opts[i].name);
+	usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+/* run's and watch's options: each one in its table or its group, then the checks. */
+static void parse_run_opts(struct opts *o, int argc, char **argv)
+{
+	int c;
+
+	run_opts_defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			bad_option(argv);
+		if (!(optarg ? parse_word_opt(o, c, optarg) || parse_num_opt(o, c, optarg) ||
+			       parse_file_opt(o, c, optarg) || parse_rpc_opt(o, c, optarg) ||
+			       parse_other_opt(o, c, optarg) :
+			       parse_flag_opt(o, c) || parse_file_opt(o, c, NULL)))
+			bad_option(argv);
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	run_opts_finish(o);
+}
+
+/* A configuration that cannot work, found before any cell: one line, exit 2, nothing written. */
+static void config_error(const char *msg) __attribute__((noreturn));
+static void config_error(const char *msg)
+{
+	fprintf(stderr, "iomodels: %s\n", msg);
+	exit(2);
+}
+
+/*
+ * What would make every cell fail, checked once before the first: a file workload's file that
+ * is not ours and too small (or would be overwritten), a backend given by --connect that does
+ * not answer.
+ */
+static void check_config(const struct opts *o)
+{
+	struct iom_err err = { "" };
+	char msg[sizeof(err.msg) + 64];
+
+	for (unsigned int w = 0; w < o->nr_workloads; w++) {
+		struct iom_wl_params p = o->cfg.wl;
+
+		p.kind = o->workloads[w];
+		if (iom_workload_check(&p, &err))
+			config_error(err.msg);
+		if (p.kind == IOM_WL_RPC && p.connect[0]) {
+			struct iom_rpc_addr a;
+			int fd;
+
+			if (iom_rpc_addr_parse(&a, p.connect, &err))
+				config_error(err.msg);
+			fd = iom_rpc_connect(&a, &err);
+			if (fd < 0) {
+				snprintf(msg, sizeof(msg), "--connect %s: %s", p.connect, err.msg);
+				config_error(msg);
+			}
+			close(fd);
+		}
+	}
 }
 
 static void default_output(char *buf, size_t len)
@@ -863,6 +944,34 @@ static void update_latest(const char *dir)
 		return;
 }
 
+/*
+ * rpc: the server the run starts gets a CPU of its own when the client was given --cpus and
+ * another CPU is allowed (#20: client and server apart, as on two hosts). True if the run has
+ * an rpc cell; its server model and CPUs are recorded in run.json.
+ */
+static bool rpc_server_placement(struct opts *o)
+{
+	struct iom_wl_params *wl = &o->cfg.wl;
+	bool rpc = false;
+	cpu_set_t allowed;
+
+	for (unsigned int w = 0; w < o->nr_workloads; w++)
+		rpc |= o->workloads[w] == IOM_WL_RPC;
+	if (!rpc || wl->connect[0])
+		return rpc;
+	/* Before the run pins itself to --cpus: what the process may use at all. */
+	if (!wl->backend_cpus[0] && o->cfg.cpus_set &&
+	    !sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (CPU_ISSET(c, &allowed) && !CPU_ISSET(c, &o->cfg.cpus)) {
+				snprintf(wl->backend_cpus, sizeof(wl->backend_cpus), "%d", c);
+				break;
+			}
+		}
+	}
+	return true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static struct iom_row row;
@@ -873,6 +982,7 @@ static int cmd_run(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_sigint };
 	int exit_code = 0;
 	unsigned int nr_rows = 0;
+	bool rpc;
 
 	if (!hist)
 		return 1;
@@ -893,6 +1003,7 @@ static int cmd_run(int argc, char **argv)
 			    "--timeline%s", "");
 	}
 	o.cfg.progress = !o.quiet && isatty(STDERR_FILENO);
+	check_config(&o);
 
 	if (o.output)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
@@ -900,10 +1011,10 @@ static int cmd_run(int argc, char **argv)
 		default_output(outdir, sizeof(outdir));
 	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
 	if (!rep) {
-		fprintf(stderr, "iomodels: %s\n", errbuf);
 		free(hist);
-		return 1;
+		config_error(errbuf);
 	}
+	rpc = rpc_server_placement(&o);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -911,10 +1022,15 @@ static int cmd_run(int argc, char **argv)
 		free(hist);
 		return 1;
 	}
-	iom_meta_collect(rep, o.cfg.wl.kind == IOM_WL_FILE || 1 ?
-			      (o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".") : NULL);
+	iom_meta_collect(rep, o.cfg.wl.directory[0] ? o.cfg.wl.directory : ".", iom_models);
 	iom_report_meta_num(rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(rep, "cpus", o.cfg.cpus_set ? o.cfg.cpus_str : "all");
+	if (rpc) {
+		iom_report_meta_str(rep, "server_model", o.cfg.wl.connect[0] ? "external" :
+				    o.cfg.wl.server_model[0] ? o.cfg.wl.server_model : "epoll");
+		iom_report_meta_str(rep, "backend_cpus", o.cfg.wl.backend_cpus[0] ?
+				    o.cfg.wl.backend_cpus : "all");
+	}
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
 	iom_report_meta_str(rep, "latency_note",
 			    "closed loop: from submit; open loop: from the intended start. One "
@@ -947,6 +1063,9 @@ static int cmd_run(int argc, char **argv)
 					iom_report_row(rep, &row, hist);
 					if (!o.quiet)
 						print_cell(&row);
+					else if (!strcmp(row.str[IOM_COL_status], "error"))
+						fprintf(stderr, "iomodels: %s: error: %s\n", label,
+							row.str[IOM_COL_reason]);
 					if (ret == IOM_EXIT_BUG) {
 						fprintf(stderr, "iomodels: %s\n",
 							row.str[IOM_COL_reason]);
@@ -1037,6 +1156,7 @@ static int cmd_watch(int argc, char **argv)
 		usage_error("--concurrency-max: at most %s per submitter", "1048576");
 	if (!o.runtime_given)
 		o.cfg.runtime_ns = 60000000000ull;
+	check_config(&o);
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -1177,14 +1297,23 @@ static int cmd_serve(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "stats-file", required_argument, NULL, 's' },
 		{ "frame-timeout-ms", required_argument, NULL, 'f' },
+		{ "idle-timeout-ms", required_argument, NULL, 'i' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "max-inflight", required_argument, NULL, 'n' },
+		{ "out-cap", required_argument, NULL, 'o' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "model", required_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
-	struct iom_serve_opts so = { 0 };
+	const struct iom_server_model *m = iom_server_model_find("epoll");
+	struct iom_server_opts so;
 	struct iom_err err = { "" };
 	struct iom_rpc_addr a;
 	struct iom_cfg tmp;
 	int c;
 
+	iom_server_opts_init(&so);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -1206,6 +1335,26 @@ static int cmd_serve(int argc, char **argv)
 		case 'f':
 			so.frame_timeout_ms = parse_uint("--frame-timeout-ms", optarg, 1, 3600000);
 			break;
+		case 'i':
+			so.idle_timeout_ms = parse_uint("--idle-timeout-ms", optarg, 0, 86400000);
+			break;
+		case 'm': so.max_conns = parse_uint("--max-conns", optarg, 1, 1u << 24); break;
+		case 'n': so.max_inflight = parse_uint("--max-inflight", optarg, 1, 1u << 20); break;
+		case 'o':
+			so.out_cap = parse_size("--out-cap", optarg);
+			if (so.out_cap < 4096 || so.out_cap > (1ull << 30))
+				usage_error("--out-cap: 4K to 1G bytes (got '%s')", optarg);
+			break;
+		case 'S':
+			if (iom_service_parse(optarg, &so, &err))
+				usage_error("serve %s", err.msg);
+			break;
+		case 'F': so.service_path = optarg; break;
+		case 'M':
+			m = iom_server_model_find(optarg);
+			if (!m)
+				usage_error("serve --model: unknown server model '%s'", optarg);
+			break;
 		case 'q': so.quiet = true; break;
 		default:
 			usage_error("serve: unknown option or missing value '%s'", argv[optind - 1]);
@@ -1213,11 +1362,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("serve: unexpected argument '%s'", argv[optind]);
-	if (!so.quiet)
-		fprintf(stderr, "serve: listening on %s\n",
-			so.unix_path ? so.unix_path : so.listen ? so.listen : "127.0.0.1:0");
-	if (iom_serve(&so, &err)) {
-		fprintf(stderr, "iomodels: %s\n", err.msg);
+	if (iom_server_serve(m, &so, &err)) {
+		fprintf(stderr, "iomodels: serve --model %s: %s\n", m->name, err.msg);
 		return 1;
 	}
 	return 0;
@@ -1268,33 +1414,178 @@ static void process_setup(void)
 	}
 }
 
+/*
+ * The commands: each one's lines of the help ("iomodels NAME ..." then indented lines), printed
+ * by `iomodels help`, by `iomodels NAME --help` and named by "unknown command".
+ */
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	bool run_options;	/* its help lists the run options */
+} commands[] = {
+	{ "run", cmd_run,
+	  "iomodels run [options]     run the cross product of --model x --workload x "
+	  "--concurrency\n", true },
+	{ "list", cmd_list,
+	  "iomodels list              every model x workload: ok, unavailable or n/a\n"
+	  "iomodels list --caps       every model: sync|async, its caps, what it is\n", false },
+	{ "calibrate", cmd_calibrate,
+	  "iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
+	  "                           switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
+	  "                           TCP, memcpy); with --probes, what LIST adds per switch\n",
+	  false },
+	{ "serve", cmd_serve,
+	  "iomodels serve [--model M] [--listen HOST:PORT | --unix PATH] [--threads N]\n"
+	  "               [--cpus LIST] [--capacity N] [--max-conns N] [--out-cap BYTES]\n"
+	  "               [--max-inflight N] [--frame-timeout-ms MS] [--idle-timeout-ms MS]\n"
+	  "               [--service sleep:D|cpu:D|file:BS [--file F]]\n"
+	  "               [--port-file F] [--stats-file F] [--quiet]   an rpc server: M is\n"
+	  "                           threads, epoll (default), uring or kernel_free\n", false },
+	{ "relay", cmd_relay,
+	  "iomodels relay --listen HOST:PORT --to HOST:PORT [--delay-us D] [--quiet]   a delaying\n"
+	  "                           TCP relay\n", false },
+	{ "scenario", iom_scenario_main,
+	  "iomodels scenario NAME [options]   a failure mode of the seed (scenario list;\n"
+	  "                           scenario NAME --help)\n", false },
+	{ "watch", cmd_watch,
+	  "iomodels watch [run options] [--concurrency-max N]   the running benchmark, live,\n"
+	  "                           one lane per model, with keys that turn its knobs\n"
+	  "                           (default --model threads,uring, --runtime 60s)\n"
+	  "               [--thread-states auto|probes|proc]   where the lanes' threads\n"
+	  "                           blocked/running/runnable come from: the sched probe,\n"
+	  "                           /proc schedstat, or the probe when it loads (default)\n",
+	  true },
+	{ "demo", cmd_demo,
+	  "iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
+	  "                           measured scenes (a key between scenes, or --auto)\n", false },
+	{ "help", cmd_help,
+	  "iomodels help [COMMAND]    this text, or one command's\n"
+	  "iomodels --version         the build (git describe), liburing, libbpf and kernel\n",
+	  false },
+};
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_codes_text[] =
+	"exit codes:\n"
+	"  0    every cell ran (a cell this machine cannot run is unavailable or n/a, not failed)\n"
+	"  1    a cell failed (its status is error; its line says why, or stderr with --quiet)\n"
+	"  2    bad usage or configuration, found before any cell ran: nothing written\n"
+	"  3    an invariant broke (submitted != the sum of the terminal states): a bug\n"
+	"  130  interrupted (SIGINT or SIGTERM): the cell drained, the results were written\n";
+
+/* Each line of text, the first after "usage: ", the others after as many spaces. */
+static void put_usage(FILE *f, const char *text, bool first)
+{
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+
+		fprintf(f, "%s%.*s\n", first ? "usage: " : "       ", len, line);
+		first = false;
+		line += len + (nl ? 1 : 0);
+	}
+}
+
+/* The whole help (cmd NULL) or one command's, on stdout. */
+static void print_help(const struct command *cmd)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!cmd || cmd == &commands[i])
+			put_usage(stdout, commands[i].usage, !i || cmd);
+	if (!cmd || cmd->run_options) {
+		putchar('\n');
+		fputs(run_options_text, stdout);
+	}
+	putchar('\n');
+	fputs(exit_codes_text, stdout);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* "run, list, ..., help": every command, for the messages that name them. */
+static void command_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NR_COMMANDS && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 commands[i].name);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+
+	if (argc > 2 || (argc == 2 && !cmd))
+		usage_error("help: want no argument or a command (got '%s')", argv[1]);
+	print_help(cmd);
+	return 0;
+}
+
+/* --version: what this binary is, and what it runs on. */
+static int print_version(void)
+{
+	struct utsname u;
+	char buf[128];
+
+	printf("iomodels %s\n", iom_meta_git_commit());
+	for (size_t i = 0; iom_models[i]; i++) {
+		if (!iom_models[i]->lib || !iom_models[i]->lib_version)
+			continue;
+		iom_models[i]->lib_version(buf, sizeof(buf));
+		printf("%s %s\n", iom_models[i]->lib, buf);
+	}
+	printf("libbpf %s\n", iom_probe_lib_version());
+	printf("kernel %s\n", uname(&u) ? "unknown" : u.release);
+	return 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *cmd;
+	char names[256];
+
+	command_names(names, sizeof(names));
 	if (argc < 2) {
-		fprintf(stderr, "iomodels: missing command: run, watch, demo, list, calibrate or help\n");
+		fprintf(stderr, "iomodels: missing command: %s\n", names);
 		return 2;
 	}
-	process_setup();
-	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "scenario"))
-		return iom_scenario_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "relay"))
-		return cmd_relay(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "serve"))
-		return cmd_serve(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "watch"))
-		return cmd_watch(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "demo"))
-		return cmd_demo(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "calibrate"))
-		return cmd_calibrate(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage_text, stdout);
+	if (!strcmp(argv[1], "--version")) {
+		if (argc > 2)
+			usage_error("--version: unexpected argument '%s'", argv[2]);
+		return print_version();
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		argv[1] = "help";
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "iomodels: unknown command '%s' (%s)\n", argv[1], names);
+		return 2;
+	}
+	/* The scenarios answer --help themselves: each knows its options. */
+	if (cmd->fn != iom_scenario_main && wants_help(argc - 1, argv + 1)) {
+		print_help(cmd);
 		return 0;
 	}
-	fprintf(stderr, "iomodels: unknown command '%s' (run, watch, demo, list, help)\n", argv[1]);
-	return 2;
+	process_setup();
+	iom_workload_set_server(iom_server_serve_wl);
+	return cmd->fn(argc - 1, argv + 1);
 }

@@ -211,10 +211,7 @@ static void job_account(struct iom_job *job, struct iom_task *t, int state)
 	/* How long after its deadline the model called it: a poller learns it at its next look. */
 	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
 		job->expire_delay_ns += t->t_end_ns - t->deadline_ns;
-	if (live) {
-		iom_live_count(&live->nr_state[state], 1);
-		iom_live_record(live, t->t_end_ns, t->t_end_ns - t->t_start_ns);
-	}
+	iom_live_task_end(live, state, t->t_end_ns, t->t_end_ns - t->t_start_ns);
 	if (run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
@@ -264,8 +261,7 @@ static bool job_maybe_retry(struct iom_job *job, struct iom_task *t, int state)
 	}
 	job->attempts[t->slot]++;
 	job->nr_retries++;
-	if (cfg->live)
-		iom_live_count(&cfg->live->nr_retry_wait, 1);
+	iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, 1);
 	job->retry_slot[job->nr_retry_pending] = t->slot;
 	job->retry_due_ns[job->nr_retry_pending++] =
 		t->t_end_ns + backoff_ns(cfg, t, job->attempts[t->slot]);
@@ -382,8 +378,7 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			iom_task_requeue(t);
 			break;
 		}
-		if (cfg->live)
-			iom_live_count(&cfg->live->nr_retry_wait, -1);
+		iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
 		job->retry_slot[i] = job->retry_slot[job->nr_retry_pending - 1];
 		job->retry_due_ns[i] = job->retry_due_ns[--job->nr_retry_pending];
 		if (ret == IOM_Q_QUEUED) {
@@ -443,7 +438,7 @@ static int job_setup(struct iom_job *job, unsigned int index)
 			   cfg->wl.kind == IOM_WL_RPC ? iom_rpc_frame_len(&cfg->wl) : 0;
 	int ret;
 
-	job->hist = malloc(sizeof(*job->hist));
+	job->hist = iom_hist_new();
 	ctx->tasks = calloc(depth, sizeof(*ctx->tasks));
 	job->free_slots = calloc(depth, sizeof(*job->free_slots));
 	job->slot_busy = calloc(depth, sizeof(*job->slot_busy));
@@ -453,7 +448,6 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy || !job->attempts ||
 	    !job->retry_slot || !job->retry_due_ns)
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
-	iom_hist_init(job->hist);
 	job->tid = gettid();
 	if (cfg->timeline && !(job->marks = malloc(MAX_MARKS * sizeof(*job->marks))))
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: timeline marks", index);
@@ -564,14 +558,12 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		job->slot_busy[slot] = true;
 		job_mark(job, 'S', *now, t->id);
 		/* Counted before the model sees it: a sync task ends inside submit. */
-		if (cfg->live)
-			iom_live_count(&cfg->live->nr_submitted, 1);
+		iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, 1);
 
 		ret = model->submit(ctx, t);
 		if (ret == IOM_Q_BUSY) {
 			/* Not taken: the same task goes again after a reap; nothing is dropped. */
-			if (cfg->live)
-				iom_live_count(&cfg->live->nr_submitted, -1);
+			iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, -1);
 			iom_task_requeue(t);
 			job->slot_busy[slot] = false;
 			job->free_slots[job->nr_free++] = slot;
@@ -751,8 +743,7 @@ static void job_drain(struct iom_job *job)
 	while (job->nr_retry_pending) {
 		struct iom_task *t = &ctx->tasks[job->retry_slot[--job->nr_retry_pending]];
 
-		if (cfg->live)
-			iom_live_count(&cfg->live->nr_retry_wait, -1);
+		iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
 		job->nr_give_ups++;
 		job_account(job, t, atomic_load(&t->state));
 	}
@@ -797,8 +788,7 @@ static void *job_main(void *arg)
 		snprintf(name, sizeof(name), "iom-sub-%u", index);
 		pthread_setname_np(pthread_self(), name);
 	}
-	if (run->cfg->live)
-		iom_live_add_tid(run->cfg->live, gettid(), IOM_LIVE_SUBMITTER, index);
+	iom_live_thread(run->cfg->live, gettid(), IOM_LIVE_SUBMITTER, index);
 	/* Every submitter inside the CPU set, whoever made it (main pins itself as well). */
 	if (run->cfg->cpus_set &&
 	    sched_setaffinity(0, sizeof(run->cfg->cpus), &run->cfg->cpus))
@@ -841,7 +831,7 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 				i < job->ctx.depth; i++)
 		if (job->ctx.tasks[i].fd >= 0)
 			close(job->ctx.tasks[i].fd);
-	free(job->hist);
+	iom_hist_free(job->hist);
 	free(job->ctx.tasks);
 	free(job->free_slots);
 	free(job->slot_busy);
@@ -1041,7 +1031,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
 	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
 	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
-	uint64_t enters = 0, reconnects = 0, replaced = 0;
+	uint64_t enters = 0, reconnects = 0, replaced = 0, harness_rss = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -1081,6 +1071,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			last_terminal = job->last_terminal_ns;
 		if (job->bug[0] && !bug)
 			bug = job->bug;
+		/* Before the merge reads every page: what the window's recording made resident. */
+		harness_rss += iom_hist_resident_bytes(job->hist);
 		if (job->hist)
 			iom_hist_merge(hist, job->hist);
 	}
@@ -1103,6 +1095,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_faults] = (double)faults;
 		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 	}
+	row->num[IOM_COL_harness_rss_bytes] = (double)harness_rss;
 	row->num[IOM_COL_enters_per_task] = terminal ? (double)enters / (double)terminal : NAN;
 	if (cfg->wl.kind == IOM_WL_RPC)
 		row->num[IOM_COL_reconnects] = (double)reconnects;
@@ -1430,8 +1423,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	run.t_run0 = iom_now_ns();
 	run.t_win0 = run.t_run0 + cfg->ramp_ns;
 	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
-	if (cfg->live)
-		atomic_store_explicit(&cfg->live->t0_ns, run.t_win0, memory_order_relaxed);
+	iom_live_window_start(cfg->live, run.t_win0);
 	pthread_barrier_wait(&run.go);
 
 	if (!atomic_load(&run.abort))

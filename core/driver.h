@@ -87,10 +87,11 @@ struct iom_cfg {
 	const char *out_dir;		/* the run's results directory (may be NULL) */
 	unsigned int row_index;		/* this cell's row in runs.csv (for file names) */
 	/*
-	 * watch / demo: knobs read once per task and counters for the view (live.h); NULL for
-	 * every other run. With it, concurrency is the most tasks in flight (the slots and
-	 * threads made) and the live block's concurrency how many of them are used; deadline_ns
-	 * only sizes what a model allocates for deadlines (the live block's is applied).
+	 * A live view's hook (live.h: knobs read once per task, events reported through the
+	 * view's ops; ui/ fills it for watch and demo); NULL for every other run. With it,
+	 * concurrency is the most tasks in flight (the slots and threads made) and the knob how
+	 * many of them are used; deadline_ns only sizes what a model allocates for deadlines (the
+	 * knob's is applied).
 	 */
 	struct iom_live *live;
 	/* Filled by iom_run_cell from the model's caps. */

@@ -52,6 +52,14 @@ static inline void iom_hist_record(struct iom_hist *h, uint64_t v)
 }
 
 void iom_hist_init(struct iom_hist *h);
+/*
+ * A recorder's histogram, empty, whose pages are backed only once a bucket on them is written
+ * (a sync model has one per thread); NULL when out of memory. Free with iom_hist_free.
+ */
+struct iom_hist *iom_hist_new(void);
+void iom_hist_free(struct iom_hist *h);
+/* Bytes of h resident now (mincore), 0 if that cannot be told: what h costs the process. */
+size_t iom_hist_resident_bytes(const struct iom_hist *h);
 void iom_hist_merge(struct iom_hist *dst, const struct iom_hist *src);
 /* Lowest value and width of bucket idx. */
 uint64_t iom_hist_bucket_lo(unsigned int idx);

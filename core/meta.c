@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <linux/magic.h>
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,8 @@
 #include <unistd.h>
 
 #include "meta.h"
+#include "model.h"
+#include "probe.h"
 
 /* First line of path, whitespace trimmed at both ends; false if unreadable or empty. */
 static bool read_line(const char *path, char *buf, size_t len)
@@ -215,34 +216,19 @@ static void meta_mitigations(struct iom_report *r)
 	free(s);
 }
 
-/*
- * liburing 2.4+ exports its version as macros; 2.3 (Debian 12) does not, so ask dpkg which
- * package the headers came from. popen is fine here: this runs once, before any measurement.
- */
-static void meta_liburing(struct iom_report *r)
+/* Each model's library ("liburing_version") and libbpf's (the probes'), as each reports it. */
+static void meta_libs(struct iom_report *r, const struct iom_model *const *models)
 {
-	char buf[96];
-#ifdef IO_URING_VERSION_MAJOR
-	snprintf(buf, sizeof(buf), "%d.%d (headers)", IO_URING_VERSION_MAJOR,
-		 IO_URING_VERSION_MINOR);
-#else
-	char ver[64] = "";
-	FILE *p = popen("dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null", "r");
+	char key[64], buf[96];
 
-	if (p) {
-		if (!fgets(ver, sizeof(ver), p))
-			ver[0] = '\0';
-		ver[strcspn(ver, "\n")] = '\0';
-		/* A failed query may still print; only an exit status of 0 counts. */
-		if (pclose(p) != 0)
-			ver[0] = '\0';
+	for (size_t i = 0; models && models[i]; i++) {
+		if (!models[i]->lib || !models[i]->lib_version)
+			continue;
+		snprintf(key, sizeof(key), "%s_version", models[i]->lib);
+		models[i]->lib_version(buf, sizeof(buf));
+		iom_report_meta_str(r, key, buf);
 	}
-	if (ver[0])
-		snprintf(buf, sizeof(buf), "%s (dpkg liburing-dev)", ver);
-	else
-		snprintf(buf, sizeof(buf), "unknown");
-#endif
-	iom_report_meta_str(r, "liburing_version", buf);
+	iom_report_meta_str(r, "libbpf_version", iom_probe_lib_version());
 }
 
 static void meta_rlimit(struct iom_report *r)
@@ -349,7 +335,17 @@ static void meta_fs(struct iom_report *r, const char *file_dir)
 	meta_file_num(r, "fs_rotational", path, "unknown");
 }
 
-void iom_meta_collect(struct iom_report *r, const char *file_dir)
+const char *iom_meta_git_commit(void)
+{
+#ifdef IOM_GIT_COMMIT
+	return IOM_GIT_COMMIT;
+#else
+	return "unknown";
+#endif
+}
+
+void iom_meta_collect(struct iom_report *r, const char *file_dir,
+		      const struct iom_model *const *models)
 {
 	char buf[512], path[PATH_MAX];
 	struct utsname u;
@@ -411,7 +407,7 @@ void iom_meta_collect(struct iom_report *r, const char *file_dir)
 	meta_file_num(r, "io_uring_disabled", "/proc/sys/kernel/io_uring_disabled", "absent");
 	meta_rlimit(r);
 
-	meta_liburing(r);
+	meta_libs(r, models);
 	iom_report_meta_str(r, "json_c_version", json_c_version());
 #if defined(__GNUC__) && !defined(__clang__)
 	iom_report_meta_str(r, "compiler", "gcc " __VERSION__);
@@ -423,11 +419,7 @@ void iom_meta_collect(struct iom_report *r, const char *file_dir)
 #else
 	iom_report_meta_str(r, "cflags", "unknown");
 #endif
-#ifdef IOM_GIT_COMMIT
-	iom_report_meta_str(r, "git_commit", IOM_GIT_COMMIT);
-#else
-	iom_report_meta_str(r, "git_commit", "unknown");
-#endif
+	iom_report_meta_str(r, "git_commit", iom_meta_git_commit());
 
 	now = time(NULL);
 	if (gmtime_r(&now, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))

@@ -68,6 +68,12 @@ struct iom_model {
 	const char *name;
 	const char *desc;
 	unsigned int caps;
+	/*
+	 * Optional: the library the model is built on ("liburing"; run.json's key is
+	 * "<lib>_version") and its version as this build knows it, for run.json and --version.
+	 */
+	const char *lib;
+	void (*lib_version)(char *buf, size_t len);
 	/* Can this kernel and user run workload wl? 0, IOM_PROBE_NA or -errno, reason in err. */
 	int (*probe)(enum iom_wl_kind wl, struct iom_err *err);
 	int (*setup)(struct iom_ctx *ctx);

@@ -33,6 +33,8 @@ void iom_probe_window(struct iom_probe *p, bool on);
 /* Fill the probe columns (per task = divided by tasks) and write per-thread files. */
 void iom_probe_fill_row(struct iom_probe *p, struct iom_row *row, uint64_t tasks);
 void iom_probe_close(struct iom_probe *p);
+/* The probes' library, "1.1.2" (libbpf's own), or why there is none. */
+const char *iom_probe_lib_version(void);
 /*
  * The sched probe's per-thread records: threads that took an array slot, and threads that found
  * theirs held by another and used task storage. 0, or -ENOSYS without the sched probe.

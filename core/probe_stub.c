@@ -41,3 +41,8 @@ int iom_probe_live_read(struct iom_probe_live *pl, pid_t tid, struct iom_probe_t
 void iom_probe_live_close(struct iom_probe_live *pl)
 {
 }
+
+const char *iom_probe_lib_version(void)
+{
+	return "none (probes not built)";
+}

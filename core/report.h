@@ -28,7 +28,7 @@
 	N(uring_punted) N(uring_inline) N(probe_lost) N(probe_run_ns_per_task)             \
 	N(probe_runs_per_task) N(status_reads_per_task) N(stale_reads)  \
 	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
-	N(workers_replaced) S(flags) S(status) S(reason)
+	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task) S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,
 enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };

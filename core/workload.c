@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend/serve.h"
 #include "workload.h"
 
 static const char *const wl_names[IOM_NR_WL] = {
@@ -266,75 +266,93 @@ static int parse_cpu_list(const char *s, cpu_set_t *set)
 	return 0;
 }
 
+static iom_wl_serve_fn wl_serve;
+
+void iom_workload_set_server(iom_wl_serve_fn serve)
+{
+	wl_serve = serve;
+}
+
+/* The server's first line, "port=N": 0 when read, -ETIMEDOUT after 5 s, -EPIPE if it exited. */
+static int rpc_read_port(int fd, unsigned int *port)
+{
+	char line[64];
+	size_t len = 0;
+
+	while (len < sizeof(line) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		/* It binds within milliseconds; give it 5 s on a loaded machine. */
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, line + len, 1);
+		if (n <= 0)
+			return -EPIPE;
+		if (line[len++] == '\n')
+			break;
+	}
+	line[len] = '\0';
+	return sscanf(line, "port=%u", port) == 1 ? 0 : -EPIPE;
+}
+
 /*
- * Start the backend in its own process (forked, not exec'd: the test binaries are not
- * iomodels) and wait until it says which port it got. Called before any thread of the cell
+ * Start the server in its own process (forked, not exec'd: the test binaries are not
+ * iomodels) and wait until it says which port it got, on a pipe: nothing on disk, so nothing
+ * is left behind whatever becomes of either process. Called before any thread of the cell
  * exists, so the fork copies a single-threaded process.
  */
 static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 {
-	struct iom_serve_opts so = { .quiet = true, .threads = 2 };
-	char port_file[96], stats_file[96], hostport[64];
-	uint64_t until;
-	FILE *f;
-	pid_t pid;
+	char hostport[64];
+	unsigned int port;
+	cpu_set_t cpus;
+	pid_t pid, parent = getpid();
+	int pfd[2], ret;
 
-	snprintf(wl->backend_dir, sizeof(wl->backend_dir), "/tmp/iomodels-backend-XXXXXX");
-	if (!mkdtemp(wl->backend_dir))
-		return iom_err_set(err, -errno, "rpc: mkdtemp");
-	snprintf(port_file, sizeof(port_file), "%s/port", wl->backend_dir);
-	snprintf(stats_file, sizeof(stats_file), "%s/stats", wl->backend_dir);
-	so.port_file = port_file;
-	so.capacity = wl->p.backend_capacity;
-	so.stats_file = stats_file;
-	if (wl->p.unix_path[0])
-		so.unix_path = wl->p.unix_path;
+	if (!wl_serve)
+		return iom_err_msg(err, "rpc: no server to start here: give --connect HOST:PORT");
 	if (wl->p.backend_cpus[0]) {
-		if (parse_cpu_list(wl->p.backend_cpus, &so.cpus))
+		if (parse_cpu_list(wl->p.backend_cpus, &cpus))
 			return iom_err_msg(err, "rpc: bad --backend-cpus '%s'", wl->p.backend_cpus);
 	} else {
 		/* Not the client's --cpus: by default the backend may use every online CPU. */
-		CPU_ZERO(&so.cpus);
+		CPU_ZERO(&cpus);
 		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
-			CPU_SET((int)c, &so.cpus);
+			CPU_SET((int)c, &cpus);
 	}
-	so.cpus_set = true;
+	if (pipe2(pfd, O_CLOEXEC))
+		return iom_err_set(err, -errno, "rpc: pipe");
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return iom_err_set(err, -errno, "rpc: fork the backend");
+	}
 	if (pid == 0) {
-		struct iom_err e = { "" };
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (iom_serve(&so, &e))
-			fprintf(stderr, "serve: %s\n", e.msg);
-		_exit(0);
+		/* Killed with its parent, even by kill -9: no server outlives its run. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		close(pfd[0]);
+		_exit(wl_serve(&wl->p, &cpus, pfd[1]) ? 1 : 0);
 	}
+	close(pfd[1]);
 	wl->backend_pid = pid;
-	/* It binds within milliseconds; give it 5 s on a loaded machine. */
-	for (until = (uint64_t)time(NULL) + 5; (uint64_t)time(NULL) <= until;) {
-		unsigned int port;
-
-		f = fopen(port_file, "r");
-		if (f) {
-			int got = fscanf(f, "%u", &port);
-
-			fclose(f);
-			if (got == 1) {
-				if (wl->p.unix_path[0])
-					return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
-				snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
-				return iom_rpc_addr_parse(&wl->addr, hostport, err);
-			}
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			wl->backend_pid = 0;
-			return iom_err_msg(err, "rpc: the backend exited at start");
-		}
-		usleep(2000);
+	wl->backend_fd = pfd[0];
+	ret = rpc_read_port(wl->backend_fd, &port);
+	if (ret) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		wl->backend_pid = 0;
+		return iom_err_msg(err, ret == -EPIPE ? "rpc: the server exited at start (its "
+				   "line above says why)" : "rpc: the server did not start in 5 s");
 	}
-	return iom_err_msg(err, "rpc: the backend did not start within 5 s");
+	if (wl->p.unix_path[0])
+		return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
+	return iom_rpc_addr_parse(&wl->addr, hostport, err);
 }
 
 static int rpc_open(struct iom_workload *wl, struct iom_err *err)
@@ -363,29 +381,22 @@ double iom_workload_backend_cpus(const struct iom_workload *wl)
 
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
 {
-	unsigned long long ut, st;
-	char path[64], line[1024], *p;
-	FILE *f;
+	struct timespec ts;
+	clockid_t clk;
 
-	if (!wl->backend_pid)
+	/*
+	 * The backend's CPU clock: its threads' scheduler run time in ns. /proc/PID/stat's
+	 * utime+stime is the same sum in USER_HZ ticks (10 ms), too coarse for a 0.5 s window.
+	 */
+	if (!wl->backend_pid || clock_getcpuclockid(wl->backend_pid, &clk) ||
+	    clock_gettime(clk, &ts))
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)wl->backend_pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	/* Fields after the ")" of the command: state is 3rd, utime 14th, stime 15th. */
-	p = p ? strrchr(line, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (int64_t)((double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK));
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
 {
-	char path[96], key[32];
+	char key[32];
 	unsigned long long v;
 	int64_t dups = -1;
 	FILE *f;
@@ -395,14 +406,69 @@ int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
 	kill(wl->backend_pid, SIGTERM);
 	waitpid(wl->backend_pid, NULL, 0);
 	wl->backend_pid = 0;
-	snprintf(path, sizeof(path), "%s/stats", wl->backend_dir);
-	f = fopen(path, "r");
+	/* It wrote its counts to the pipe as it exited. */
+	f = fdopen(wl->backend_fd, "r");
 	while (f && fscanf(f, "%31[^=]=%llu\n", key, &v) == 2)
 		if (!strcmp(key, "duplicates"))
 			dups = (int64_t)v;
 	if (f)
 		fclose(f);
+	else
+		close(wl->backend_fd);
+	wl->backend_fd = -1;
 	return dups;
+}
+
+/*
+ * The file workload's file: its path into path, whether it exists and is ours (the right size,
+ * our pattern at both ends), and whether it may be used.
+ * An existing regular file that is not ours is used only when big enough and, for writes,
+ * with --allow-overwrite.
+ */
+static int file_check(const struct iom_wl_params *p, char *path, size_t len, struct stat *st,
+		      bool *exists, bool *ours, struct iom_err *err)
+{
+	int fd;
+
+	if (p->path[0])
+		snprintf(path, len, "%s", p->path);
+	else
+		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
+			 (unsigned long long)p->size);
+	*ours = false;
+	*exists = stat(path, st) == 0;
+	if (!*exists)
+		return 0;
+	if (S_ISBLK(st->st_mode) && !p->allow_device)
+		return iom_err_msg(err, "file: %s is a block device: refusing without --allow-device",
+				   path);
+	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode))
+		return iom_err_msg(err, "file: %s is not a regular file", path);
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return iom_err_set(err, -errno, "open %s", path);
+	*ours = file_is_ours(fd, p->size);
+	close(fd);
+	if (!*ours && (uint64_t)st->st_size < p->size)
+		return iom_err_msg(err, "file: %s is smaller than --size and was not made by "
+				   "iomodels", path);
+	if (!*ours && p->write && !p->allow_overwrite)
+		return iom_err_msg(err, "file: %s was not made by iomodels: refusing to write "
+				   "without --allow-overwrite", path);
+	return 0;
+}
+
+int iom_workload_check(const struct iom_wl_params *p, struct iom_err *err)
+{
+	char path[sizeof(((struct iom_workload *)0)->path)];
+	struct stat st;
+	bool exists, ours;
+
+	if (p->kind != IOM_WL_FILE)
+		return 0;
+	return file_check(p, path, sizeof(path), &st, &exists, &ours, err);
 }
 
 int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
@@ -415,6 +481,7 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 	memset(wl, 0, sizeof(*wl));
 	wl->p = *p;
 	wl->fd = -1;
+	wl->backend_fd = -1;
 	if (p->kind == IOM_WL_RPC)
 		return rpc_open(wl, err);
 	if (p->kind != IOM_WL_FILE)
@@ -422,18 +489,9 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 	if (!p->bs || p->bs % 512 || p->size < p->bs)
 		return iom_err_msg(err, "file: --bs must be a multiple of 512 and <= --size");
 	wl->nr_blocks = p->size / p->bs;
-	if (p->path[0])
-		snprintf(wl->path, sizeof(wl->path), "%s", p->path);
-	else
-		snprintf(wl->path, sizeof(wl->path), "%s/iomodels.%llu.dat",
-			 p->directory[0] ? p->directory : ".", (unsigned long long)p->size);
-
-	exists = stat(wl->path, &st) == 0;
-	if (exists && S_ISBLK(st.st_mode) && !p->allow_device)
-		return iom_err_msg(err, "file: %s is a block device: refusing without --allow-device",
-				   wl->path);
-	if (exists && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return iom_err_msg(err, "file: %s is not a regular file", wl->path);
+	ret = file_check(p, wl->path, sizeof(wl->path), &st, &exists, &wl->created, err);
+	if (ret)
+		return ret;
 
 	if (!exists) {
 		fd = open(wl->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -447,17 +505,6 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		}
 		close(fd);
 		wl->created = true;
-	} else if (S_ISREG(st.st_mode)) {
-		fd = open(wl->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return iom_err_set(err, -errno, "open %s", wl->path);
-		wl->created = file_is_ours(fd, p->size);
-		close(fd);
-		if (!wl->created && (uint64_t)st.st_size < p->size)
-			return iom_err_msg(err, "file: %s is smaller than --size", wl->path);
-		if (!wl->created && p->write && !p->allow_overwrite)
-			return iom_err_msg(err, "file: %s was not made by iomodels: refusing to write "
-					   "without --allow-overwrite", wl->path);
 	}
 
 	flags = (p->write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (p->direct ? O_DIRECT : 0);
@@ -475,19 +522,12 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 
 void iom_workload_close(struct iom_workload *wl)
 {
-	char path[96];
-
 	if (wl->fd >= 0)
 		close(wl->fd);
 	wl->fd = -1;
 	if (wl->backend_pid)
 		iom_workload_backend_duplicates(wl);	/* stops it */
-	if (wl->backend_dir[0]) {
-		snprintf(path, sizeof(path), "%s/port", wl->backend_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/stats", wl->backend_dir);
-		unlink(path);
-		rmdir(wl->backend_dir);
-		wl->backend_dir[0] = '\0';
-	}
+	if (wl->backend_fd >= 0)
+		close(wl->backend_fd);
+	wl->backend_fd = -1;
 }

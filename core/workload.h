@@ -7,6 +7,7 @@
 #define IOM_WORKLOAD_H
 
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct iom_wl_params {
 	char backend_cpus[64];	/* --backend-cpus LIST for the backend we start */
 	bool idempotency_key;	/* requests carry their id as an idempotency key */
 	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
+	char server_model[16];	/* --server-model: the server this cell starts (empty = epoll) */
 };
 
 struct iom_workload {
@@ -60,8 +62,18 @@ struct iom_workload {
 	bool created;		/* we made (or verified as ours) this file */
 	struct iom_rpc_addr addr;	/* rpc: where the backend listens */
 	pid_t backend_pid;	/* rpc: the backend we started (0 = none) */
-	char backend_dir[64];	/* its port and stats files */
+	int backend_fd;		/* its report pipe: the port, then its counts at exit */
 };
+
+/*
+ * rpc: how a cell starts its own server. core/ names no server: the CLI (and each test
+ * binary) registers one with iom_workload_set_server(). It runs in a forked child: serve per
+ * p (p->server_model, p->unix_path, p->backend_capacity) on cpus, write "port=N\n" to
+ * report_fd once listening and "key=value" counts at exit; 0, or nonzero with a line on stderr.
+ */
+typedef int (*iom_wl_serve_fn)(const struct iom_wl_params *p, const cpu_set_t *cpus,
+			       int report_fd);
+void iom_workload_set_server(iom_wl_serve_fn serve);
 
 /* rpc: bytes of one request (= one reply). */
 static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
@@ -83,6 +95,11 @@ const char *iom_dist_name(enum iom_dist d);
 /* Parse "fixed|exp|lognormal|bimodal:P,X" (X in microseconds); 0 or -EINVAL with a message. */
 int iom_dist_parse(const char *s, struct iom_wl_params *p, struct iom_err *err);
 
+/*
+ * Before any cell: can the file workload use its file? 0 (also when it does not exist yet: the
+ * first cell makes it), or -errno with err saying why. A no-op for the other workloads.
+ */
+int iom_workload_check(const struct iom_wl_params *p, struct iom_err *err);
 /* Make / verify / open the file (file workload); a no-op for the others. */
 int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		      struct iom_err *err);

@@ -3,10 +3,10 @@
  * epoll: the seed's Async API by readiness. Each submitter owns one epoll instance and the
  * non-blocking fds it needs, made and registered once in setup (edge-triggered, data.u64 =
  * kind | slot), so no task ever costs an epoll_ctl. nop = an eventfd round trip per task (write
- * in submit, read in reap). timer and deadline = one min-heap of task times in user space and
- * one timerfd per submitter armed at its first key, the way event loops built on epoll (libuv,
- * libevent, nginx) keep their timers. A regular file cannot be watched (epoll_ctl gives EPERM):
- * the file workload is n/a here.
+ * in submit, read in reap). timer and deadline = one min-heap of task times in user space, and
+ * the wait's own timeout (epoll_pwait2, in ns) ends at its first key, the way event loops built
+ * on epoll (libuv, nginx) keep their timers. A regular file cannot be watched (epoll_ctl gives
+ * EPERM): the file workload is n/a here.
  *
  * rpc: each slot's connection (made by the driver) is set non-blocking and registered once,
  * EPOLLIN|EPOLLET. A task is a send of the whole request, then nothing until EPOLLIN (a recv
@@ -31,7 +31,9 @@
  * per wake-up, however many tasks are due, and nothing per task beyond O(log C) in user space
  * (a deadline is the same heap entry: its key is the earlier of end and deadline). The heap
  * is kept. A task leaves the heap only when the batch's clock reading is at or past its key,
- * so no event, stale or not, can end a task before its time.
+ * so no event, stale or not, can end a task before its time. The heap's first key was later
+ * kept by one timerfd per submitter; the wait's own timeout does the same with no syscall of
+ * its own (no timerfd_settime per new first key, no read per expiry): docs/fairness.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +45,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/model.h"
@@ -52,7 +53,6 @@
 /* What a registered fd is, in the high half of its data.u64 (a slot is the low half). */
 enum ep_kind {
 	EP_KIND_EVENT = 1,	/* nop: the slot's eventfd */
-	EP_KIND_TIMER,		/* the submitter's timerfd, armed at the heap's first key */
 	EP_KIND_SOCK,		/* rpc: the slot's connection */
 };
 
@@ -76,8 +76,6 @@ struct ep_slot {
 
 struct ep_ctx {
 	int epfd;
-	int tfd;			/* the timerfd; -1 with neither timers nor deadlines */
-	uint64_t armed_ns;		/* when tfd fires; 0 = not armed, or fired and drained */
 	struct ep_slot *slots;
 	unsigned int nr_slots;		/* slots set up so far (all, once setup is done) */
 	struct iom_slot_heap heap;	/* slots by when they are due: end, or deadline if earlier */
@@ -105,12 +103,6 @@ static int ep_probe(enum iom_wl_kind wl, struct iom_err *err)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		return iom_err_set(err, -errno, "epoll_create1");
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0) {
-		ret = iom_err_set(err, -errno, "timerfd_create");
-		goto out;
-	}
-	close(fd);
 	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fd < 0) {
 		ret = iom_err_set(err, -errno, "eventfd");
@@ -133,39 +125,15 @@ static uint64_t ep_data(enum ep_kind kind, uint32_t slot)
 }
 
 /*
- * One read empties an eventfd or a timerfd (it returns the whole count and zeroes it), so it
- * is the full drain edge-triggered mode asks for; a second read would only cost an EAGAIN.
- * Returns true if the fd had fired since it was last armed or drained.
+ * One read empties an eventfd (it returns the whole count and zeroes it), so it is the full
+ * drain edge-triggered mode asks for; a second read would only cost an EAGAIN.
+ * Returns true if the fd had been written since it was last drained.
  */
 static bool ep_drain(int fd)
 {
 	uint64_t v;
 
 	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) && v;
-}
-
-/*
- * Keep the timerfd armed at the heap's first key, with a syscall only when that key changes.
- * Re-arming also zeroes the timerfd's count, so an expiry queued for the old time reads EAGAIN
- * (and epoll, which polls an edge-triggered fd again before reporting it, drops it).
- */
-static int ep_rearm(struct iom_ctx *ctx, struct ep_ctx *ep)
-{
-	struct itimerspec its = { 0 };
-	uint64_t first;
-
-	/* An empty heap leaves tfd armed: a wake-up for nothing beats a disarm every time. */
-	if (!ep->heap.nr)
-		return 0;
-	first = iom_slot_heap_key_at(&ep->heap, 0);
-	if (first == ep->armed_ns)
-		return 0;
-	/* Absolute: a key already past fires at once. A monotonic time is never 0 (= disarm). */
-	its.it_value = iom_ts(first);
-	if (timerfd_settime(ep->tfd, TFD_TIMER_ABSTIME, &its, NULL))
-		return iom_err_set(&ctx->err, -errno, "epoll: timerfd_settime");
-	ep->armed_ns = first;
-	return 0;
 }
 
 static void ep_free(struct ep_ctx *ep)
@@ -175,8 +143,6 @@ static void ep_free(struct ep_ctx *ep)
 			close(ep->slots[i].efd);
 		free(ep->slots[i].stale);
 	}
-	if (ep->tfd >= 0)
-		close(ep->tfd);
 	if (ep->epfd >= 0)
 		close(ep->epfd);
 	free(ep->slots);
@@ -192,14 +158,10 @@ static int ep_add_fd(struct iom_ctx *ctx, struct ep_ctx *ep, int *fdp, enum ep_k
 		     uint32_t slot, unsigned int nr_fds)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = ep_data(kind, slot) };
-	const char *what = kind == EP_KIND_EVENT ? "eventfd" : "timerfd_create";
+	const char *what = "eventfd";
 	struct rlimit rl = { 0 };
-	int fd;
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
-	if (kind == EP_KIND_EVENT)
-		fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	else
-		fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0) {
 		int ret = -errno;
 
@@ -245,8 +207,8 @@ static int ep_setup(struct iom_ctx *ctx)
 	enum iom_wl_kind wl = cfg->wl.kind;
 	bool nop = wl == IOM_WL_NOP, rpc = wl == IOM_WL_RPC;
 	bool timer = wl == IOM_WL_TIMER || cfg->deadline_ns;
-	/* fds this setup makes (the epoll, eventfds, the timerfd): rpc sockets are the driver's */
-	unsigned int nr_fds = 1 + (nop ? ctx->depth : 0) + timer;
+	/* fds this setup makes (the epoll, eventfds): rpc sockets are the driver's */
+	unsigned int nr_fds = 1 + (nop ? ctx->depth : 0);
 	struct ep_ctx *ep;
 	int ret = 0;
 
@@ -256,10 +218,10 @@ static int ep_setup(struct iom_ctx *ctx)
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return iom_err_set(&ctx->err, -ENOMEM, "epoll: setup");
-	ep->epfd = ep->tfd = -1;
+	ep->epfd = -1;
 	ep->slots = calloc(ctx->depth, sizeof(*ep->slots));
 	/* Room for every fd's event, so one epoll_pwait2 can see everything that is ready. */
-	ep->nr_events = (nop || rpc ? ctx->depth : 0) + timer;
+	ep->nr_events = nop || rpc ? ctx->depth : 1;
 	ep->events = calloc(ep->nr_events, sizeof(*ep->events));
 	ep->cancelled = calloc(ctx->depth, sizeof(*ep->cancelled));
 	if (rpc) {
@@ -280,8 +242,6 @@ static int ep_setup(struct iom_ctx *ctx)
 		ep_free(ep);
 		return ret;
 	}
-	if (timer)
-		ret = ep_add_fd(ctx, ep, &ep->tfd, EP_KIND_TIMER, 0, nr_fds);
 	for (unsigned int i = 0; i < ctx->depth && !ret; i++) {
 		struct ep_slot *s = &ep->slots[i];
 
@@ -299,11 +259,11 @@ static int ep_setup(struct iom_ctx *ctx)
 	ctx->priv = ep;
 	if (rpc)
 		snprintf(ctx->variant, sizeof(ctx->variant), "nonblock+et+socket-per-slot%s",
-			 timer ? "+deadline-heap+timerfd" : "");
+			 timer ? "+deadline-heap+wait-timeout" : "");
 	else
 		snprintf(ctx->variant, sizeof(ctx->variant), "%s",
-			 !nop ? "timer-heap+timerfd" :
-			 timer ? "eventfd-per-slot+deadline-heap+timerfd" : "eventfd-per-slot");
+			 !nop ? "timer-heap+wait-timeout" :
+			 timer ? "eventfd-per-slot+deadline-heap+wait-timeout" : "eventfd-per-slot");
 	return 0;
 }
 
@@ -553,19 +513,9 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 	/* Whichever comes first ends the task: one heap entry, at the earlier time. */
 	if (t->deadline_ns && (!key || t->deadline_ns < key))
 		key = t->deadline_ns;
-	if (key) {
-		if (ep->tfd < 0)
-			return iom_err_set(&ctx->err, -EINVAL, "epoll: a task has a deadline but "
-					   "the cell has none (no timerfd was made)");
+	/* No syscall: the next reap's wait ends at the heap's first key. */
+	if (key)
 		iom_slot_heap_push(&ep->heap, t->slot, key);
-		/* Usually a later key than the first: then no syscall at all. */
-		if (!ep->armed_ns || key < ep->armed_ns) {
-			int ret = ep_rearm(ctx, ep);
-
-			if (ret)
-				return ret;
-		}
-	}
 	s->state = EP_RUNNING;
 	return IOM_Q_QUEUED;
 }
@@ -588,7 +538,7 @@ static bool ep_op_done_by(const struct iom_task *t, uint64_t at_ns)
  * COMPLETED even if reaped after it".
  */
 static void ep_finish(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t,
-		      enum ep_kind fired)
+		      bool by_event)
 {
 	struct ep_slot *s = &ep->slots[t->slot];
 
@@ -606,7 +556,7 @@ static void ep_finish(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task *t
 		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 	} else {
 		/* A nop ended by its deadline's heap entry: its eventfd still holds the write. */
-		if (fired != EP_KIND_EVENT && s->efd >= 0)
+		if (!by_event && s->efd >= 0)
 			ep_drain(s->efd);
 		iom_task_finish(t, 0, IOM_CAUSE_OP, ctx->now_ns);
 	}
@@ -620,12 +570,6 @@ static int ep_event(struct iom_ctx *ctx, struct ep_ctx *ep, const struct epoll_e
 	uint32_t slot = (uint32_t)ev->data.u64;
 	struct ep_slot *s;
 
-	if ((enum ep_kind)(ev->data.u64 >> 32) == EP_KIND_TIMER) {
-		/* The heap is popped by the clock after the batch; this only says tfd fired. */
-		if (ep_drain(ep->tfd))
-			ep->armed_ns = 0;
-		return 0;
-	}
 	if (slot >= ep->nr_slots)
 		return 0;
 	if ((enum ep_kind)(ev->data.u64 >> 32) == EP_KIND_SOCK)
@@ -638,7 +582,7 @@ static int ep_event(struct iom_ctx *ctx, struct ep_ctx *ep, const struct epoll_e
 	 */
 	if (s->state != EP_RUNNING || !ep_drain(s->efd))
 		return 0;
-	ep_finish(ctx, ep, &ctx->tasks[slot], EP_KIND_EVENT);
+	ep_finish(ctx, ep, &ctx->tasks[slot], true);
 	return 1;
 }
 
@@ -651,7 +595,7 @@ static unsigned int ep_pop_due(struct iom_ctx *ctx, struct ep_ctx *ep, unsigned 
 	unsigned int done = 0;
 
 	while (done < room && ep->heap.nr && iom_slot_heap_key_at(&ep->heap, 0) <= ctx->now_ns) {
-		ep_finish(ctx, ep, &ctx->tasks[ep->heap.heap[0]], EP_KIND_TIMER);
+		ep_finish(ctx, ep, &ctx->tasks[ep->heap.heap[0]], false);
 		done++;
 	}
 	return done;
@@ -664,7 +608,6 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	uint64_t start_ns = ctx->now_ns ? ctx->now_ns : iom_now_ns();
 	uint64_t end_ns = timeout_ns > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + timeout_ns;
 	unsigned int done = 0;
-	int ret;
 
 	/* Cancelled tasks first: ->cancel() finished them, only ->reap() may report them. */
 	while (ep->nr_cancelled && done < max) {
@@ -679,13 +622,19 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		unsigned int room = max - done < ep->nr_events ? max - done : ep->nr_events;
 		struct timespec ts = { 0 }, *tsp = &ts;
 		bool wait = done < min && timeout_ns;
+		/* The wait ends at the driver's timeout or the first task due, whichever is first. */
+		uint64_t until = ep->heap.nr && iom_slot_heap_key_at(&ep->heap, 0) < end_ns ?
+					 iom_slot_heap_key_at(&ep->heap, 0) : end_ns;
 		int n;
 
-		/* Nanoseconds (epoll_wait's milliseconds would round every wait up). */
-		if (wait && end_ns == UINT64_MAX)
+		/*
+		 * Nanoseconds (epoll_wait's milliseconds would round every wait up), relative to a
+		 * reading taken before the call: the wait can only end at or after `until`.
+		 */
+		if (wait && until == UINT64_MAX)
 			tsp = NULL;
 		else if (wait)
-			ts = iom_ts(end_ns > ctx->now_ns ? end_ns - ctx->now_ns : 0);
+			ts = iom_ts(until > ctx->now_ns ? until - ctx->now_ns : 0);
 		n = epoll_pwait2(ep->epfd, ep->events, (int)room, tsp, NULL);
 		ctx->stats.nr_enter++;
 		if (n < 0 && errno != EINTR)
@@ -697,13 +646,11 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		if (n < 0 || done >= min || !wait || ctx->now_ns >= end_ns)
 			break;	/* (n < 0: a signal, which the driver looks at) */
 	}
-	ret = ep_rearm(ctx, ep);
-	return ret ? ret : (int)done;
+	return (int)done;
 }
 
 /*
- * From the submitter, like every call here. The task leaves the heap (the timerfd may then
- * wake us once for nothing) and ends now; ->reap() reports it, since the driver takes reports
+ * From the submitter, like every call here. The task leaves the heap and ends now; ->reap() reports it, since the driver takes reports
  * from there only. An op that had already finished won the race and stays COMPLETED, as a
  * uring op whose CQE is in before the cancel; a deadline already past makes it EXPIRED.
  */

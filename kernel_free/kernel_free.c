@@ -242,8 +242,7 @@ static int kf_submit(struct iom_ctx *ctx, struct iom_task *t)
 		return IOM_Q_BUSY;
 	}
 	*s = (struct kf_slot){ .inflight = true };
-	if (kf->cfg->live)
-		iom_live_count(&kf->cfg->live->stage[IOM_STAGE_QUEUED], 1);
+	iom_live_count(kf->cfg->live, IOM_LIVE_QUEUED, 1);
 	kf->nr_inflight++;
 	kf->nr_unwoken++;
 	if (t->deadline_ns && t->deadline_ns < kf->next_deadline_ns)
@@ -455,8 +454,7 @@ static unsigned int kf_report(struct iom_ctx *ctx, struct kf_ctx *kf, unsigned i
 		s->ready = false;
 		kf->nr_inflight--;
 		kf->nr_tasks++;
-		if (kf->cfg->live)
-			iom_live_count(&kf->cfg->live->stage[IOM_STAGE_REPORTED], 1);
+		iom_live_count(kf->cfg->live, IOM_LIVE_REPORTED, 1);
 		iom_complete(ctx, t);
 		n++;
 	}
@@ -486,8 +484,7 @@ static void kf_lost(struct iom_ctx *ctx, struct kf_ctx *kf, uint32_t slot, uint6
 		return;
 	kf_status_done(e, seq, KF_ST_LOST, -IOM_ERR_WORKER_DIED, ctx->now_ns);
 	/* The worker never got to count it into the status store: the view's stages add up. */
-	if (kf->cfg->live)
-		iom_live_count(&kf->cfg->live->stage[IOM_STAGE_STORED], 1);
+	iom_live_count(kf->cfg->live, IOM_LIVE_STORED, 1);
 	if (t->op == IOM_OP_RPC && !iom_rpc_reconnect(kf->addr, &t->fd))
 		atomic_fetch_add_explicit(&kf->nr_reconnects, 1, memory_order_relaxed);
 	if (!s->ready)

@@ -166,15 +166,12 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 	e = &kf->store.entries[slot];
 	/* Dropped by a deadline or a cancel while queued, or an id from the slot's past. */
 	if (!kf_status_take(e, seq)) {
-		if (live) {
-			/* Out of the queue, never at a worker: the view's stages still add up. */
-			iom_live_count(&live->stage[IOM_STAGE_TAKEN], 1);
-			iom_live_count(&live->stage[IOM_STAGE_STORED], 1);
-		}
+		/* Out of the queue, never at a worker: the view's stages still add up. */
+		iom_live_count(live, IOM_LIVE_TAKEN, 1);
+		iom_live_count(live, IOM_LIVE_STORED, 1);
 		return;
 	}
-	if (live)
-		iom_live_count(&live->stage[IOM_STAGE_TAKEN], 1);
+	iom_live_count(live, IOM_LIVE_TAKEN, 1);
 	t = &kf->tasks[slot];
 	w->holding_seq = seq;
 	w->holding = slot;
@@ -224,8 +221,7 @@ static void kf_run(struct kf_ctx *kf, struct kf_worker *w, uint64_t id)
 	}
 	w->holding = KF_NIL;
 	/* Before the status is published: the submitter may report it at once. */
-	if (live)
-		iom_live_count(&live->stage[IOM_STAGE_STORED], 1);
+	iom_live_count(live, IOM_LIVE_STORED, 1);
 	kf_status_done(e, seq, st, res, iom_now_ns());
 	/* From here the slot may be reported and reused: touch neither e nor t again. */
 	if (!kf->poll)
@@ -248,8 +244,7 @@ static void *kf_worker_main(void *arg)
 	/* A name the probes and top can tell apart from submitters and io-wq workers. */
 	snprintf(name, sizeof(name), "kf-wrk-%u", w->index);
 	pthread_setname_np(pthread_self(), name);
-	if (cfg->live)
-		iom_live_add_tid(cfg->live, gettid(), IOM_LIVE_WORKER, w->index);
+	iom_live_thread(cfg->live, gettid(), IOM_LIVE_WORKER, w->index);
 
 	pthread_mutex_lock(&kf->start_lock);
 	if (err && !kf->start_err)

@@ -584,7 +584,7 @@ int iom_durability_run(const struct iom_du_cfg *cfg)
 	ret = sc_mkdir_p(cfg->out);
 	if (ret) {
 		fprintf(stderr, "iomodels: durability: mkdir %s: %s\n", cfg->out, strerror(-ret));
-		return 1;
+		return 2;
 	}
 	res = calloc(DU_NR_WAYS, sizeof(*res));
 	/* Aligned for O_DIRECT; the same buffer serves every way. */

@@ -254,11 +254,17 @@ static void ft_verdict(const struct ft_run *r)
 	printf(".\n");
 }
 
+static void ft_help(void)
+{
+	printf("usage: iomodels scenario faults [--tasks N (1000)] [--output DIR]\n");
+}
+
 static int ft_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ft_run *r = calloc(1, sizeof(*r));
@@ -272,14 +278,15 @@ static int ft_main(int argc, char **argv)
 	r->tasks = 1000;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		uint64_t v;
 
 		switch (c) {
+		case 'h': return free(r), ft_help(), 0;
 		case 't':
-			r->tasks = strtoul(optarg, &end, 10);
-			if (*end || *optarg == '-' || r->tasks < 10 || r->tasks > 1000000)
+			if (sc_parse_u64(optarg, 10, 1000000, false, &v))
 				return free(r), ft_usage("--tasks: want 10..1000000");
+			r->tasks = (unsigned long)v;
 			break;
 		case 'o': out = optarg; break;
 		default: return free(r), ft_usage("unknown option or missing value");
@@ -291,7 +298,7 @@ static int ft_main(int argc, char **argv)
 	r->rep = sc_open_report(out, "faults", argc, argv, outdir, sizeof(outdir));
 	if (!r->rep) {
 		free(r);
-		return 1;
+		return 2;
 	}
 	printf("faults: %lu tasks a cell, C=16 (C=64 for the CQ), P = 0.05 for each fault drawn "
 	       "per task and attempt; retries: 10 at most, exp-jitter from 100 us\n\n", r->tasks);

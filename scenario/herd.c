@@ -692,7 +692,7 @@ static int hd_main(int argc, char **argv)
 	ret = sc_mkdir_p(out);
 	if (ret) {
 		fprintf(stderr, "iomodels: thundering-herd: mkdir %s: %s\n", out, strerror(-ret));
-		return 1;
+		return 2;
 	}
 
 	for (int v = 0; v < HD_NR_VARIANTS; v++)

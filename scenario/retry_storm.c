@@ -74,6 +74,12 @@ static int rs_usage(const char *what)
 	return 2;
 }
 
+static void rs_help(void)
+{
+	printf("usage: iomodels scenario retry-storm [--model NAME (uring)] [--rate R (3000)] "
+	       "[--capacity N (2)] [--output DIR]\n");
+}
+
 static int rs_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -81,6 +87,7 @@ static int rs_main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "capacity", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct { enum iom_backoff b; const char *name; } ways[] = {
@@ -91,7 +98,7 @@ static int rs_main(int argc, char **argv)
 	struct rs_result res[3] = { 0 };
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	const struct iom_model *model = iom_model_find("uring");
-	unsigned long rate = 3000, capacity = 2;
+	uint64_t rate = 3000, capacity = 2;
 	const char *out = NULL;
 	char outdir[256];
 	struct iom_report *rep;
@@ -101,23 +108,20 @@ static int rs_main(int argc, char **argv)
 		return 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return free(hist), rs_help(), 0;
 		case 'm':
 			model = iom_model_find(optarg);
 			if (!model)
 				return free(hist), rs_usage("--model: unknown model");
 			break;
 		case 'r':
-			rate = strtoul(optarg, &end, 10);
-			if (*end || !rate || rate > 1000000)
+			if (sc_parse_u64(optarg, 1, 1000000, false, &rate))
 				return free(hist), rs_usage("--rate: want 1..1000000");
 			break;
 		case 'k':
-			capacity = strtoul(optarg, &end, 10);
-			if (*end || !capacity || capacity > 100000)
+			if (sc_parse_u64(optarg, 1, 100000, false, &capacity))
 				return free(hist), rs_usage("--capacity: want 1..100000");
 			break;
 		case 'o': out = optarg; break;
@@ -129,7 +133,7 @@ static int rs_main(int argc, char **argv)
 	rep = sc_open_report(out, "retry-storm", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);
-		return 1;
+		return 2;
 	}
 	printf("retry-storm: %s, open loop %lu tasks/s for 1 s (%lu tasks); backend capacity %lu in "
 	       "service x 1 ms = %lu/s; BUSY retried (5 at most, backoff from 500 us, cap 100 ms)\n\n",

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/parse.h"
 #include "core/report.h"
 
 /*
@@ -39,39 +40,10 @@ static inline bool sc_opt(int argc, char **argv, int *i, const char *opt, const 
 	return true;
 }
 
-/*
- * A decimal integer in [lo, hi] with an optional binary suffix (K, M, G) when sizes is set.
- * Anything else (signs, spaces, fractions, overflow) is rejected.
- */
+/* A decimal integer in [lo, hi], with K, M or G (x1024) when sizes is set: core/parse.h. */
 static inline int sc_parse_u64(const char *s, uint64_t lo, uint64_t hi, bool sizes, uint64_t *out)
 {
-	uint64_t v = 0, mul = 1;
-	const char *p = s;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (sizes && *p) {
-		switch (*p++) {
-		case 'k': case 'K': mul = 1ull << 10; break;
-		case 'm': case 'M': mul = 1ull << 20; break;
-		case 'g': case 'G': mul = 1ull << 30; break;
-		default: return -EINVAL;
-		}
-	}
-	if (*p)
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	v *= mul;
-	if (v < lo || v > hi)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	return sizes ? iom_parse_size(s, lo, hi, out) : iom_parse_u64(s, lo, hi, out);
 }
 
 /* results/<UTC stamp>-<name>, the same stamp format as `iomodels run`. */
@@ -88,7 +60,7 @@ static inline void sc_default_output(char *buf, size_t len, const char *name)
 
 /*
  * The scenario's results directory, out or results/<UTC>-<name>, written into dir, opened as
- * `run` opens its own; NULL after saying why on stderr.
+ * `run` opens its own; NULL after saying why on stderr (the scenario exits 2, as run does).
  */
 static inline struct iom_report *sc_open_report(const char *out, const char *name, int argc,
 						 char **argv, char *dir, size_t len)

@@ -23,12 +23,27 @@ static const struct iom_scenario *const scenarios[] = {
 	NULL,
 };
 
+static void list(void)
+{
+	for (size_t i = 0; scenarios[i]; i++)
+		printf("%-16s %s\n", scenarios[i]->name, scenarios[i]->what);
+}
+
 int iom_scenario_main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "list")) {
-		for (size_t i = 0; scenarios[i]; i++)
-			printf("%-16s %s\n", scenarios[i]->name, scenarios[i]->what);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		fprintf(stderr, "iomodels: scenario: want a NAME (iomodels scenario list)\n");
+		return 2;
+	}
+	if (!strcmp(argv[1], "list")) {
+		list();
+		return 0;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		printf("usage: iomodels scenario NAME [options]   (iomodels scenario NAME --help: "
+		       "its options)\n       iomodels scenario list\n\n");
+		list();
+		return 0;
 	}
 	for (size_t i = 0; scenarios[i]; i++)
 		if (!strcmp(argv[1], scenarios[i]->name))

@@ -25,6 +25,12 @@ static int tg_usage(const char *what)
 	return 2;
 }
 
+static void tg_help(void)
+{
+	printf("usage: iomodels scenario two-generals [--model LIST (all)] [--tasks N (400)] "
+	       "[--concurrency C (8)] [--output DIR]\n");
+}
+
 static int tg_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -32,13 +38,14 @@ static int tg_main(int argc, char **argv)
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct iom_row row;
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	const char *models = "all", *out = NULL;
 	char outdir[256];
-	unsigned long tasks = 400, conc = 8;
+	uint64_t tasks = 400, conc = 8;
 	struct iom_report *rep;
 	char csv_path[300];
 	FILE *csv;
@@ -48,18 +55,15 @@ static int tg_main(int argc, char **argv)
 		return 1;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h': return free(hist), tg_help(), 0;
 		case 't':
-			tasks = strtoul(optarg, &end, 10);
-			if (*end || !tasks || tasks > 1000000)
+			if (sc_parse_u64(optarg, 1, 1000000, false, &tasks))
 				return free(hist), tg_usage("--tasks: want 1..1000000");
 			break;
 		case 'c':
-			conc = strtoul(optarg, &end, 10);
-			if (*end || !conc || conc > 1024)
+			if (sc_parse_u64(optarg, 1, 1024, false, &conc))
 				return free(hist), tg_usage("--concurrency: want 1..1024");
 			break;
 		case 'm': models = optarg; break;
@@ -72,7 +76,7 @@ static int tg_main(int argc, char **argv)
 	rep = sc_open_report(out, "two-generals", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);
-		return 1;
+		return 2;
 	}
 	/* The verdict table as CSV, one row per model and key, for make plot. */
 	snprintf(csv_path, sizeof(csv_path), "%s/two-generals.csv", outdir);

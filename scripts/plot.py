@@ -977,6 +977,8 @@ def memory_table(ok, models):
                 return sub
         return rs
     for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
+                                ("harness_rss_bytes", "of RSS, the harness's latency histograms "
+                                 "(not the model's)", "B"),
                                 ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
                                  "B")):
         cells = []
@@ -991,12 +993,17 @@ def memory_table(ok, models):
             else:
                 cells.append(fmt(s["med"], unit) if s else "–")
         lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
+    def model_bytes(r):
+        """RSS + kernel memory without the harness's own histograms (one per submitter
+        thread, so a sync model at C=1024 has 1024 of them; an older run has no column)."""
+        harness = num(r.get("harness_rss_bytes"))
+        return (num(r.get("rss_bytes")) - (0.0 if math.isnan(harness) else harness) +
+                max(0.0, num(r.get("kmem_bytes"))))
     if len(cs) > 1:
         cells = []
         for m in models:
-            hi = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes")))
-                  for r in pick(m, target)]
-            lo = [num(r.get("rss_bytes")) + max(0.0, num(r.get("kmem_bytes"))) for r in pick(m, cs[0])]
+            hi = [model_bytes(r) for r in pick(m, target)]
+            lo = [model_bytes(r) for r in pick(m, cs[0])]
             s_hi, s_lo = summary(hi), summary(lo)
             if not s_hi or not s_lo:
                 cells.append("–")
@@ -1004,7 +1011,7 @@ def memory_table(ok, models):
             per = (s_hi["med"] - s_lo["med"]) / (target - cs[0])
             # Both figures move by a few pages with the machine's other activity.
             cells.append(fmt(per, "B") if per >= 1024 else "< 1 kB (not measurable here)")
-        lines.append(f"| memory per in-flight task (RSS + kernel, C={cs[0]} → {target}) | " +
+        lines.append(f"| memory per in-flight task (RSS − harness + kernel, C={cs[0]} → {target}) | " +
                      " | ".join(cells) + " |")
     return lines
 
@@ -1035,6 +1042,37 @@ def pair_note(m, mine, ref):
 def where_name(pl):
     return {"core": "one CPU", "box": "all CPUs"}.get(pl, "all CPUs" if pl in ("", "all")
                                                         else f"CPUs {pl}")
+
+
+def flags_table(rows):
+    """Which of its own flags each model ran with (the bench's model_flags), and each flagged
+    matrix cell against its pair without the flags (section pairs)."""
+    flagged = {(r["model"], r["bench_workload"], r.get("model_flags", ""))
+               for r in rows if r["section"] == "matrix" and r.get("model_flags")}
+    if not flagged and not any(r["section"] == "pairs" for r in rows):
+        return []
+    lines = ["## Each model's own flags", "",
+             "The matrix runs each model with its own best-known flags where they apply; every "
+             "model × workload not listed ran with its defaults.", "",
+             "| model | workload | flags |", "|---|---|---|"]
+    lines += [f"| {m} | {w} | `{f}` |" for m, w, f in sorted(flagged)]
+    with_flags = timed_ok(rows)
+    without = timed_ok(rows, "pairs")
+    if without:
+        lines += ["", "Each flagged cell again without its flags (same C, placement, repeats):",
+                  "", "| model | workload | placement | C | tasks/s with | tasks/s without | "
+                  "CPU/task with | CPU/task without |", "|---|---|---|---|---|---|---|---|"]
+        for (m, w, p, c), g in sorted(groups(without, lambda r: (
+                r["model"], r["bench_workload"], r["placement"], r["concurrency"])).items()):
+            mine = [r for r in with_flags if (r["model"], r["bench_workload"], r["placement"],
+                                              r["concurrency"]) == (m, w, p, c)]
+            ops = [fmt_range(summary([num(r.get("ops_per_s")) for r in rs])) for rs in (mine, g)]
+            cpu = [summary([num(r.get("cpu_ns_per_task")) for r in rs]) for rs in (mine, g)]
+            lines.append(f"| {m} | {w} | {'one CPU' if p == 'core' else 'all CPUs'} | {c} | " +
+                         " | ".join(ops) + " | " +
+                         " | ".join(fmt(x["med"] / 1e3, " µs") if x else "–" for x in cpu) + " |")
+    lines.append("")
+    return lines
 
 
 def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
@@ -1141,7 +1179,12 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                 sc = summary([num(r.get("cpu_ns_per_task")) for r in crs if r["model"] == m])
                 sums[m] = s
                 ops.append(fmt_range(s))
-                cpu.append(fmt(sc["med"] / 1e3, " µs") if sc else "–")
+                # The figure's own error bound (cpu_res_ns_per_task) beside it when material.
+                res = summary([num(r.get("cpu_res_ns_per_task")) for r in crs if r["model"] == m])
+                cpu.append((fmt(sc["med"] / 1e3, " µs") +
+                            (f" ±{fmt(res['hi'] / 1e3, ' µs')}"
+                             if res and sc["med"] and res["hi"] >= 0.05 * sc["med"] else ""))
+                           if sc else "–")
             notes = []
             sync_rows = [r for r in crs if r["model"] == SYNC_MODEL]
             for m in models:
@@ -1151,6 +1194,8 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             lines.append(f"| {c} | " + " | ".join(ops) + " | " + " | ".join(cpu) + " | " +
                          "; ".join(notes) + " |")
         lines.append("")
+
+    lines += flags_table(rows)
 
     # Latency with its sample counts.
     lines += ["## Latency (closed loop, from submit)", "",

@@ -12,8 +12,8 @@ import random
 import statistics
 
 # What a row was configured with, besides its model: rows that differ here are not repeats.
-CONFIG_KEYS = ("variant", "jobs", "batch_complete", "probes", "fault", "latency_dist",
-               "deadline_us", "bs", "rw", "direct", "size_bytes", "payload")
+CONFIG_KEYS = ("variant", "model_flags", "jobs", "batch_complete", "probes", "fault",
+               "latency_dist", "deadline_us", "bs", "rw", "direct", "size_bytes", "payload")
 # What a row measured at: the cell.
 CELL_KEYS = ("bench_workload", "placement", "concurrency", "latency_us", "cpu_work_us", "mode",
              "rate_target")

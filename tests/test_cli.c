@@ -157,6 +157,28 @@ static const struct cli_case bad_cases[] = {
 	{ "demo --frobnicate", false, { "demo", "--frobnicate", NULL } },
 	{ "demo --slow-ms 0", false, { "demo", "--slow-ms", "0", NULL } },
 	{ "demo extra", false, { "demo", "--auto", "extra", NULL } },
+	{ "help nosuch", false, { "help", "nosuch", NULL } },
+	{ "--version extra", false, { "--version", "extra", NULL } },
+	{ "run --runtime 1x", true, { "run", "--model", "threads", "--workload", "nop",
+				      "--runtime", "1x", NULL } },
+	/* Configuration errors: found before the first cell, exit 2, no results directory. */
+	{ "run --connect refused", true, { "run", "--model", "threads", "--workload", "rpc",
+					   "--connect", "127.0.0.1:1", "--tasks", "10", NULL } },
+	{ "run --output unusable", false, { "run", FAST, "--output", "/dev/null/out", NULL } },
+	{ "watch --output unusable", false, { "watch", "--runtime", "1", "--output", "/dev/null/out",
+					      NULL } },
+	{ "scenario two-generals --output unusable", false, { "scenario", "two-generals", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario thundering-herd --output unusable", false, { "scenario", "thundering-herd", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario durability --output unusable", false, { "scenario", "durability", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario retry-storm --output unusable", false, { "scenario", "retry-storm", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario stale-status --output unusable", false, { "scenario", "stale-status", "--output",
+								"/dev/null/out", NULL } },
+	{ "scenario faults --output unusable", false, { "scenario", "faults", "--output",
+								"/dev/null/out", NULL } },
 };
 
 struct cli_result {
@@ -621,12 +643,233 @@ static void test_run_faults(void **state)
 		fail_msg("no fault line in:\n%s", r->out);
 }
 
+/* Every command and every scenario: -h and --help print a usage on stdout and exit 0. */
+static void expect_usage(struct ctx *x, const char *const *args, const char *want)
+{
+	struct cli_result *r = &x->r;
+
+	free(r->out);
+	free(r->err);
+	run_cli(x->tmp, args, false, BAD_TIMEOUT_MS, r);
+	if (r->status || r->err_len || strncmp(r->out, "usage: ", 7) || !strstr(r->out, want))
+		fail_msg("%s %s %s: exit %d, stderr '%s', stdout '%.80s' (want a usage naming '%s')",
+			 args[0], args[1], args[2] ? args[2] : "", r->status, r->err, r->out, want);
+}
+
+static void test_help_everywhere(void **state)
+{
+	static const char *const cmds[] = { "run", "list", "calibrate", "serve", "relay", "watch",
+					    "demo", "scenario", "help" };
+	static const char *const list[] = { "scenario", "list", NULL };
+	struct ctx *x = *state;
+	unsigned int nr_scenarios = 0;
+	char *names, *line, *save = NULL;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *dash_h[] = { cmds[i], "-h", NULL }, *help[] = { cmds[i], "--help", NULL };
+		char want[64];
+
+		snprintf(want, sizeof(want), "iomodels %s", cmds[i]);
+		expect_usage(x, dash_h, want);
+		expect_usage(x, help, want);
+	}
+	/* After other options too, and as `help COMMAND`. */
+	{
+		const char *late[] = { "run", "--model", "threads", "--help", NULL };
+		const char *help_run[] = { "help", "run", NULL };
+
+		expect_usage(x, late, "run options");
+		expect_usage(x, help_run, "run options");
+	}
+	free(x->r.out);
+	free(x->r.err);
+	run_cli(x->tmp, list, false, BAD_TIMEOUT_MS, &x->r);
+	assert_int_equal(x->r.status, 0);
+	names = strdup(x->r.out);
+	assert_non_null(names);
+	for (line = strtok_r(names, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64], want[96];
+		const char *args[] = { "scenario", name, "--help", NULL };
+
+		if (sscanf(line, "%63s", name) != 1)
+			continue;
+		snprintf(want, sizeof(want), "iomodels scenario %s", name);
+		expect_usage(x, args, want);
+		args[2] = "-h";
+		expect_usage(x, args, want);
+		nr_scenarios++;
+	}
+	free(names);
+	assert_true(nr_scenarios >= 6);
+}
+
+/* --version: the build, each model's library, libbpf and the kernel, one per line. */
+static void test_version(void **state)
+{
+	static const char *const args[] = { "--version", NULL };
+	static const char *const want[] = { "iomodels ", "\nliburing ", "\nlibbpf ", "\nkernel " };
+	struct ctx *x = *state;
+	struct cli_result *r = &x->r;
+
+	run_cli(x->tmp, args, false, BAD_TIMEOUT_MS, r);
+	if (r->status || r->err_len)
+		fail_msg("--version: exit %d, stderr '%s'", r->status, r->err);
+	assert_int_equal(strncmp(r->out, want[0], strlen(want[0])), 0);
+	for (size_t i = 1; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(r->out, want[i]))
+			fail_msg("--version: no '%s' line in:\n%s", want[i] + 1, r->out);
+	assert_null(strstr(r->out, "unknown\n"));
+}
+
+/* "unknown command" and "missing command" name every command help lists. */
+static void test_unknown_command_lists_all(void **state)
+{
+	static const char *const help[] = { "help", NULL }, *const bad[] = { "frobnicate", NULL };
+	static const char *const none[] = { NULL };
+	struct ctx *x = *state;
+	char names[32][32], *line, *save = NULL;
+	unsigned int n = 0;
+
+	run_cli(x->tmp, help, false, BAD_TIMEOUT_MS, &x->r);
+	assert_int_equal(x->r.status, 0);
+	/* The commands: "usage: iomodels NAME" and "       iomodels NAME" lines. */
+	for (line = strtok_r(x->r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[32];
+
+		if (sscanf(line, "usage: iomodels %31s", name) != 1 &&
+		    sscanf(line, "       iomodels %31s", name) != 1)
+			continue;
+		if (name[0] == '-' || (n && !strcmp(names[n - 1], name)))
+			continue;
+		assert_true(n < 32);
+		strcpy(names[n++], name);
+	}
+	assert_true(n >= 9);
+	for (int k = 0; k < 2; k++) {
+		free(x->r.out);
+		free(x->r.err);
+		run_cli(x->tmp, k ? none : bad, false, BAD_TIMEOUT_MS, &x->r);
+		assert_int_equal(x->r.status, 2);
+		for (unsigned int i = 0; i < n; i++) {
+			const char *at = x->r.err;
+			size_t len = strlen(names[i]);
+
+			/* As a word of the list: a name must not be found inside another. */
+			while ((at = strstr(at, names[i])) &&
+			       (!strchr(" (", at[-1]) || !strchr(",)\n", at[len])))
+				at += len;
+			if (!at)
+				fail_msg("'%s' does not name '%s': %s", k ? "(no command)" : bad[0],
+					 names[i], x->r.err);
+		}
+	}
+}
+
+/* The help says what each exit code means. */
+static void test_help_exit_codes(void **state)
+{
+	static const char *const args[] = { "help", NULL };
+	static const char *const codes[] = { "\n  0 ", "\n  1 ", "\n  2 ", "\n  3 ", "\n  130 " };
+	struct ctx *x = *state;
+
+	run_cli(x->tmp, args, false, BAD_TIMEOUT_MS, &x->r);
+	assert_non_null(strstr(x->r.out, "\nexit codes:\n"));
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (!strstr(strstr(x->r.out, "\nexit codes:\n"), codes[i]))
+			fail_msg("help: exit code%s not explained", codes[i] + 1);
+}
+
+/* Durations take minutes: --runtime 1m parses (the run then stops at the --tasks conflict). */
+static void test_duration_minutes(void **state)
+{
+	static const char *const args[] = { "run", "--model", "threads", "--workload", "nop",
+					    "--tasks", "10", "--runtime", "1m", NULL };
+	struct ctx *x = *state;
+
+	run_cli(x->tmp, args, true, BAD_TIMEOUT_MS, &x->r);
+	assert_int_equal(x->r.status, 2);
+	if (!strstr(x->r.err, "--tasks and --runtime"))
+		fail_msg("--runtime 1m refused: %s", x->r.err);
+}
+
+/*
+ * A file that is not ours: too small for --size, or the right size for a write without
+ * --allow-overwrite. Found before any cell: exit 2, one line, no results directory.
+ */
+static void test_file_not_ours(void **state)
+{
+	struct ctx *x = *state;
+	char small[PATH_MAX], big[PATH_MAX], out[PATH_MAX], junk[4096];
+	const char *too_small[] = { "run", "--model", "threads", "--workload", "file", "--filename",
+				    small, "--size", "1M", "--tasks", "10", "--output", OUT, NULL };
+	const char *overwrite[] = { "run", "--model", "threads", "--workload", "file", "--filename",
+				    big, "--size", "64K", "--rw", "write", "--tasks", "10",
+				    "--output", OUT, NULL };
+	const char *const *cases[] = { too_small, overwrite };
+	FILE *f;
+
+	snprintf(small, sizeof(small), "%s/small", x->tmp);
+	snprintf(big, sizeof(big), "%s/big", x->tmp);
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	memset(junk, 'x', sizeof(junk));
+	f = fopen(small, "w");
+	assert_non_null(f);
+	fwrite(junk, 1, 100, f);
+	fclose(f);
+	f = fopen(big, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 16; i++)
+		fwrite(junk, 1, sizeof(junk), f);
+	fclose(f);
+	for (size_t i = 0; i < 2; i++) {
+		free(x->r.out);
+		free(x->r.err);
+		run_cli(x->tmp, cases[i], false, RUN_TIMEOUT_MS, &x->r);
+		if (x->r.status != 2 || x->r.out_len || !strchr(x->r.err, '\n') ||
+		    strchr(x->r.err, '\n')[1] || !strstr(x->r.err, "not made by iomodels"))
+			fail_msg("case %zu: exit %d, stdout '%s', stderr '%s'", i, x->r.status,
+				 x->r.out, x->r.err);
+		if (!access(out, F_OK))
+			fail_msg("case %zu: %s created", i, out);
+	}
+}
+
+/* --quiet still says why a cell failed, on stderr. */
+static void test_quiet_says_why(void **state)
+{
+	static const char *const args[] = { "run", "--model", "threads", "--workload", "file",
+					    "--filename", "/nonexistent/iom.dat", "--size", "1M",
+					    "--tasks", "10", "--quiet", "--output", OUT, NULL };
+	struct ctx *x = *state;
+
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, &x->r);
+	assert_int_equal(x->r.status, 1);
+	assert_int_equal(x->r.out_len, 0);
+	if (!strstr(x->r.err, "error: create /nonexistent/iom.dat"))
+		fail_msg("--quiet: the reason is not on stderr: '%s'", x->r.err);
+}
+
 #define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
+
+/* The CLI's conventions (issue #17). */
+static const struct {
+	const char *name;
+	void (*fn)(void **state);
+} more[] = {
+	{ "test_help_everywhere", test_help_everywhere },
+	{ "test_version", test_version },
+	{ "test_unknown_command_lists_all", test_unknown_command_lists_all },
+	{ "test_help_exit_codes", test_help_exit_codes },
+	{ "test_duration_minutes", test_duration_minutes },
+	{ "test_file_not_ours", test_file_not_ours },
+	{ "test_quiet_says_why", test_quiet_says_why },
+};
+#define NR_MORE	(sizeof(more) / sizeof(more[0]))
 
 int main(void)
 {
 	static char names[NR_BAD][160];
-	struct CMUnitTest tests[NR_BAD + 5];
+	struct CMUnitTest tests[NR_BAD + 5 + NR_MORE];
 	size_t n = 0;
 
 	/* One test per bad input, named after it; the case reaches setup as initial_state. */
@@ -645,6 +888,9 @@ int main(void)
 									 teardown_tmp);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(test_run_faults,
 									 setup_tmp, teardown_tmp);
-	assert_int_equal(n, NR_BAD + 5);
+	for (size_t i = 0; i < NR_MORE; i++)
+		tests[n++] = (struct CMUnitTest){ more[i].name, more[i].fn, setup_tmp, teardown_tmp,
+						  NULL };
+	assert_int_equal(n, NR_BAD + 5 + NR_MORE);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

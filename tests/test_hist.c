@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "core/hist.h"
 
@@ -422,6 +423,34 @@ static void test_empty(void **state)
 	free(h);
 }
 
+/*
+ * A recorder's histogram costs the pages it wrote: one value fills the header's page and its
+ * bucket's, not all ~10; it records and merges like one made by iom_hist_init.
+ */
+static void test_new_is_sparse(void **state)
+{
+	struct iom_hist *h = iom_hist_new(), *ref = hist_new();
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	assert_non_null(h);
+	assert_int_equal(h->count, 0);
+	assert_true(h->min == UINT64_MAX);
+	iom_hist_record(h, 1050000);
+	iom_hist_record(ref, 1050000);
+	assert_true(iom_hist_resident_bytes(h) > 0);
+	if (iom_hist_resident_bytes(h) > 2 * page)
+		fail_msg("%zu bytes resident after one value (a page is %zu, the histogram %zu)",
+			 iom_hist_resident_bytes(h), page, sizeof(*h));
+	for (uint64_t v = 1; v < HIST_LIMIT; v *= 3) {
+		iom_hist_record(h, v);
+		iom_hist_record(ref, v);
+	}
+	assert_hist_equal(h, ref);
+	iom_hist_free(h);
+	iom_hist_free(NULL);
+	free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_roundtrip),
 		cmocka_unit_test(test_quantile_backed),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_new_is_sparse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -567,6 +567,65 @@ static void test_cpu_sampled_at_window_edges(void **state)
 			 cpu, row.num[IOM_COL_runtime_ns], share);
 }
 
+/*
+ * CPU per task from the scheduler's ns run time, ours and the backend's, with its error bound
+ * in the row: /proc/PID/stat gave the backend's in USER_HZ ticks (10 ms, a multiple of 1e7 ns),
+ * coarse next to a window's few ms of backend CPU. On one CPU ours is exact but for the clock.
+ */
+static void test_cpu_from_sched_clock(void **state)
+{
+	struct iom_cfg cfg = base_cfg(iom_model_find("threads"), IOM_WL_RPC, 4);
+	double backend;
+
+	cfg.wl.latency_ns = 0;
+	cfg.tasks = 3000;
+	CPU_ZERO(&cfg.cpus);
+	CPU_SET(0, &cfg.cpus);
+	cfg.cpus_set = true;
+	run_ok(&cfg);
+	backend = row.num[IOM_COL_cpu_backend_ns];
+	print_message("backend %.0f ns, source %s, bound %.3f ns per task of %.0f\n", backend,
+		      row.str[IOM_COL_cpu_source], row.num[IOM_COL_cpu_res_ns_per_task],
+		      row.num[IOM_COL_cpu_ns_per_task]);
+	assert_string_equal(row.str[IOM_COL_cpu_source], "sched_ns+backend_sched_ns");
+	assert_true(backend > 0);
+	if (fmod(backend, 1e7) == 0)
+		fail_msg("backend CPU %.0f ns is a whole number of USER_HZ ticks", backend);
+	assert_true(row.num[IOM_COL_cpu_res_ns_per_task] >= 0);
+
+	cfg = base_cfg(iom_model_find("threads"), IOM_WL_NOP, 4);
+	CPU_ZERO(&cfg.cpus);
+	CPU_SET(0, &cfg.cpus);
+	cfg.cpus_set = true;
+	cfg.tasks = 20000;
+	run_ok(&cfg);
+	assert_string_equal(row.str[IOM_COL_cpu_source], "sched_ns");
+	/* One CPU: the sampler runs where every thread of ours does; only the clock's 1 ns. */
+	assert_true(row.num[IOM_COL_cpu_res_ns_per_task] < 0.001 * row.num[IOM_COL_cpu_ns_per_task]);
+}
+
+/*
+ * A sync model runs one submitter, with its own histogram, per in-flight task: the harness's
+ * share of its RSS is the pages those histograms wrote, not 38 KB each (zeroed in full before,
+ * 39.9 MB of threads' 53.9 MB at C=1024). Two tasks per thread write at most the header's
+ * page and two buckets' pages, whatever their latencies: the bound holds on a loaded machine.
+ */
+static void test_sync_harness_rss_bounded(void **state)
+{
+	struct iom_cfg cfg = base_cfg(iom_model_find("threads"), IOM_WL_NOP, 1024);
+	double per_thread;
+
+	cfg.tasks = 2 * cfg.concurrency;
+	run_ok(&cfg);
+	per_thread = row.num[IOM_COL_harness_rss_bytes] / cfg.concurrency;
+	print_message("harness RSS %.0f bytes, %.0f per submitter thread\n",
+		      row.num[IOM_COL_harness_rss_bytes], per_thread);
+	assert_true(row.num[IOM_COL_harness_rss_bytes] > 0);
+	if (!(per_thread <= 3 * (double)sysconf(_SC_PAGESIZE)))
+		fail_msg("harness RSS %.0f bytes per thread (a full histogram is %zu)", per_thread,
+			 sizeof(struct iom_hist));
+}
+
 /* --timeline: the driver writes each task's submit and complete marks beside the states. */
 static void test_timeline_marks(void **state)
 {
@@ -966,6 +1025,8 @@ int main(void)
 		cmocka_unit_test(test_rpc_backend_drops_connections),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
+		cmocka_unit_test(test_sync_harness_rss_bounded),
+		cmocka_unit_test(test_cpu_from_sched_clock),
 		cmocka_unit_test(test_timeline_marks),
 		cmocka_unit_test(test_uring_variants),
 		cmocka_unit_test(test_uring_timer_strategies),

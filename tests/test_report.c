@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/meta.h"
+#include "core/model.h"
 #include "core/report.h"
 
 static char *slurp(const char *dir, const char *name)
@@ -308,7 +309,7 @@ static void test_meta(void **state)
 	const char *dir = *state;
 	static const char *const keys[] = {
 		"kernel", "arch", "cpu_model", "clocksource", "preempt", "mitigations",
-		"governor", "thp", "liburing_version", "json_c_version", "compiler", "utc_time",
+		"governor", "thp", "liburing_version", "libbpf_version", "json_c_version", "compiler", "utc_time",
 		"fs_type", "fs_device", "fs_scheduler",
 	};
 	char *argv[] = { "iomodels" };
@@ -318,7 +319,7 @@ static void test_meta(void **state)
 
 	r = iom_report_open(dir, 1, argv, err, sizeof(err));
 	assert_non_null(r);
-	iom_meta_collect(r, dir);
+	iom_meta_collect(r, dir, iom_models);
 	assert_int_equal(iom_report_close(r), 0);
 
 	root = load_json(dir);
@@ -340,7 +341,7 @@ static void test_meta(void **state)
 	/* No directory: no fs_ keys, and nothing else changes. */
 	r = iom_report_open(dir, 1, argv, err, sizeof(err));
 	assert_non_null(r);
-	iom_meta_collect(r, NULL);
+	iom_meta_collect(r, NULL, NULL);
 	assert_int_equal(iom_report_close(r), 0);
 	root = load_json(dir);
 	meta = json_object_object_get(root, "meta");

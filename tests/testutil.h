@@ -13,6 +13,15 @@
 
 #include <cmocka.h>
 
+#include "core/workload.h"
+#include "server/server.h"
+
+/* As the CLI does: the rpc workload starts its server through the server table. */
+__attribute__((constructor)) static void iom_test_register_server(void)
+{
+	iom_workload_set_server(iom_server_serve_wl);
+}
+
 /*
  * A test that cannot run here (no io_uring, not root) says why and skips; with
  * IOM_TEST_STRICT=1, as CI sets it, the skip is a failure: our CI machine has everything.

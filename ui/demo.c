@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "scenario/scenario.h"
-#include "core/live.h"
 #include "core/model.h"
+#include "ui/live.h"
 #include "ui/watch.h"
 
 #define HAND_DEPTH	4
@@ -242,7 +242,7 @@ static void scene1(struct demo *d)
 	struct bg_cell *c = calloc(1, sizeof(*c));
 	const struct iom_model *m = iom_model_find("threads");
 	struct iom_thread_sample s0, s;
-	struct iom_live *live;
+	struct iom_live_view *live;
 	char a[32], b[32], e[32];
 	uint64_t t0, step, next, t_last = 0, cpu_last = 0;
 	pid_t tid = 0;
@@ -255,7 +255,7 @@ static void scene1(struct demo *d)
 	       "measured: the client thread's state and the call it sleeps in, sampled from "
 	       "/proc/self/task/TID/{stat,syscall}; its time on a CPU from schedstat; the sched "
 	       "probe's blocked and on-CPU time per task when it can load (root, BTF).\n\n", a);
-	live = c ? iom_live_new(1, d->o->slow_ns, 0) : NULL;
+	live = c ? iom_live_view_new(1, d->o->slow_ns, 0) : NULL;
 	if (!c || !live || !m) {
 		printf("scene 1: out of memory\n");
 		free(c);
@@ -266,7 +266,7 @@ static void scene1(struct demo *d)
 	c->cfg.wl.latency_ns = d->o->slow_ns;
 	c->cfg.tasks = 1;
 	c->cfg.probes = "sched";
-	c->cfg.live = live;
+	c->cfg.live = &live->hook;
 	ret = pthread_create(&c->thread, NULL, bg_main, c);
 	if (ret) {
 		printf("scene 1: pthread_create: %s\n", strerror(ret));
@@ -277,7 +277,7 @@ static void scene1(struct demo *d)
 	/* The client thread registers itself; its task is under way once it is counted. */
 	t0 = iom_now_ns();
 	while (!atomic_load(&c->done) && iom_now_ns() - t0 < 10000000000ull &&
-	       (!atomic_load(&live->nr_tids) || !atomic_load(&live->nr_submitted)))
+	       (!atomic_load(&live->nr_tids) || !iom_live_view_get(live, IOM_LIVE_SUBMITTED)))
 		usleep(1000);
 	if (atomic_load(&live->nr_tids))
 		tid = atomic_load(&live->tid[0]);

@@ -33,11 +33,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/live.h"
 #include "core/meta.h"
 #include "core/model.h"
 #include "core/probe.h"
 #include "core/report.h"
+#include "ui/live.h"
 #include "ui/watch.h"
 
 #define FRAME_NS	100000000ull	/* at most 10 redraws a second */
@@ -50,6 +50,8 @@
 #define NEED_LINES	24
 #define LANE_LINES	5
 #define LANE_TOP	3
+/* The model's stages (enum iom_live_event, QUEUED..REPORTED): kernel_free's. */
+#define NR_STAGES	(IOM_LIVE_NR_EVENTS - IOM_LIVE_QUEUED)
 
 /* Fault rate steps for f/F, in parts per million. */
 static const uint32_t fault_steps[] = { 0, 1000, 10000, 100000, 500000 };
@@ -81,7 +83,7 @@ struct role_stat {
 struct lane {
 	const struct iom_model *model;
 	struct iom_cfg cfg;
-	struct iom_live *live;
+	struct iom_live_view *live;
 	pthread_t thread;
 	bool thread_made;
 	_Atomic bool done;	/* the cell returned */
@@ -97,7 +99,7 @@ struct lane {
 	/* Latest sample. */
 	uint64_t n_state[IOM_NR_STATES];
 	uint64_t running, scheduled;
-	uint64_t stage[IOM_NR_STAGES];
+	uint64_t stage[NR_STAGES];
 	/* Latest census. */
 	struct role_stat role[NR_ROLES];
 	char glyph[MAX_GLYPHS];
@@ -269,7 +271,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 		return -ENOMEM;
 	ln->row = malloc(sizeof(*ln->row));
 	ln->hist = malloc(sizeof(*ln->hist));
-	ln->live = iom_live_new(w->k.c, w->k.latency_ns, w->k.deadline_on ? w->k.deadline_ns : 0);
+	ln->live = iom_live_view_new(w->k.c, w->k.latency_ns, w->k.deadline_on ? w->k.deadline_ns : 0);
 	if (!ln->row || !ln->hist || !ln->live) {
 		free(ln->row);
 		free(ln->hist);
@@ -277,7 +279,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 		free(ln);
 		return -ENOMEM;
 	}
-	atomic_store(&ln->live->paused, w->k.paused);
+	atomic_store(&ln->live->hook.paused, w->k.paused);
 	ln->model = m;
 	ln->cfg = o->cfg;
 	ln->cfg.model = m;
@@ -290,7 +292,7 @@ static int lane_start(struct watch *w, const struct iom_model *m)
 	ln->cfg.runtime_ns = w->t_end - now;
 	/* A model sizes for deadlines by this (uring's CQ, epoll's timerfd); the knob applies it. */
 	ln->cfg.deadline_ns = w->k.deadline_ns;
-	ln->cfg.live = ln->live;
+	ln->cfg.live = &ln->live->hook;
 	/* Only the rate turns (f/F); the errno is fixed before any thread reads it. */
 	if (!ln->cfg.fault_errno)
 		ln->cfg.fault_errno = EIO;
@@ -360,7 +362,7 @@ static void knob_concurrency(struct watch *w, bool up)
 	w->k.c = n;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set32(w->lanes[i]->live, &w->lanes[i]->live->concurrency, n);
+			iom_live_set32(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.concurrency, n);
 	snprintf(from, sizeof(from), "%u", c);
 	snprintf(to, sizeof(to), "%u", n);
 	event(w, 'C', "concurrency", from, to);
@@ -387,7 +389,7 @@ static void knob_latency(struct watch *w, bool up)
 	w->k.latency_ns = n;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->latency_ns, n);
+			iom_live_set(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.latency_ns, n);
 	iom_fmt_ns(from, sizeof(from), (double)l);
 	iom_fmt_ns(to, sizeof(to), (double)n);
 	event(w, 'L', "latency", from, to);
@@ -400,7 +402,7 @@ static void knob_deadline(struct watch *w)
 	w->k.deadline_on = !w->k.deadline_on;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set(w->lanes[i]->live, &w->lanes[i]->live->deadline_ns,
+			iom_live_set(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.deadline_ns,
 				     w->k.deadline_on ? w->k.deadline_ns : 0);
 	iom_fmt_ns(val, sizeof(val), (double)w->k.deadline_ns);
 	snprintf(from, sizeof(from), "%s", w->k.deadline_on ? "off" : val);
@@ -441,7 +443,7 @@ static void knob_pause(struct watch *w)
 	w->k.paused = !w->k.paused;
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
 		if (lane_running(w->lanes[i]))
-			iom_live_set32(w->lanes[i]->live, &w->lanes[i]->live->paused, w->k.paused);
+			iom_live_set32(&w->lanes[i]->live->hook, &w->lanes[i]->live->hook.paused, w->k.paused);
 	event(w, 'P', "pause", w->k.paused ? "off" : "on", w->k.paused ? "on" : "off");
 }
 
@@ -488,7 +490,7 @@ static void knob_model(struct watch *w, bool add)
 	if (!add && last) {
 		/* Switch: the last lane stops (its tasks drain, its row is kept), m takes its place. */
 		last->stopped_by_view = true;
-		iom_live_stop(last->live);
+		iom_live_stop(&last->live->hook);
 	}
 	if (lane_start(w, m))
 		return;
@@ -522,18 +524,18 @@ static void handle_key(struct watch *w, int ch)
 /* Tasks per state now, in flight, and this second's in-flight sample. */
 static void lane_sample(struct lane *ln, uint64_t now)
 {
-	struct iom_live *l = ln->live;
+	struct iom_live_view *l = ln->live;
 	uint64_t terminal = 0, submitted, retry;
 
 	/* Later stages first: a task counted into one is already counted into the one before. */
-	for (int s = IOM_NR_STAGES - 1; s >= 0; s--)
-		ln->stage[s] = atomic_load_explicit(&l->stage[s], memory_order_relaxed);
+	for (int s = NR_STAGES - 1; s >= 0; s--)
+		ln->stage[s] = iom_live_view_get(l, IOM_LIVE_QUEUED + s);
 	for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++) {
 		ln->n_state[s] = atomic_load_explicit(&l->nr_state[s], memory_order_relaxed);
 		terminal += ln->n_state[s];
 	}
-	retry = atomic_load_explicit(&l->nr_retry_wait, memory_order_relaxed);
-	submitted = atomic_load_explicit(&l->nr_submitted, memory_order_relaxed);
+	retry = iom_live_view_get(l, IOM_LIVE_RETRY_WAIT);
+	submitted = iom_live_view_get(l, IOM_LIVE_SUBMITTED);
 	ln->scheduled = retry;
 	ln->running = submitted > terminal + retry ? submitted - terminal - retry : 0;
 	if (!ln->t0)
@@ -1123,10 +1125,12 @@ static int watch_open_output(struct watch *w)
 	snprintf(w->outdir, sizeof(w->outdir), "%s", o->output);
 	w->rep = iom_report_open(w->outdir, o->argc, o->argv, errbuf, sizeof(errbuf));
 	if (!w->rep) {
+		/* A configuration error (exit 2), as in run: nothing ran, nothing was written. */
 		fprintf(stderr, "iomodels: %s\n", errbuf);
-		return 1;
+		return 2;
 	}
-	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".");
+	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".",
+			 iom_models);
 	iom_report_meta_num(w->rep, "timer_slack_ns", (double)iom_timer_slack_ns());
 	iom_report_meta_str(w->rep, "cpus", o->cfg.cpus_set ? o->cfg.cpus_str : "all");
 	iom_report_meta_num(w->rep, "seed", (double)o->cfg.wl.seed);
@@ -1180,18 +1184,9 @@ static int watch_open_states(struct watch *w)
 	return 0;
 }
 
-int iom_watch(const struct iom_watch_opts *o)
+/* The knobs' starting values, from the options. */
+static void watch_init_knobs(struct watch *w, const struct iom_watch_opts *o)
 {
-	static struct watch wst;
-	struct watch *w = &wst;
-	struct sigaction sa = { .sa_handler = watch_on_signal }, old_int, old_term;
-	struct iom_hist *h = malloc(sizeof(*h));
-	uint64_t next_frame;
-	int exit_code = 0;
-
-	if (!h)
-		return 1;
-	memset(w, 0, sizeof(*w));
 	w->o = o;
 	w->k.c = o->concurrency;
 	w->k.cmax = o->concurrency_max;
@@ -1204,10 +1199,16 @@ int iom_watch(const struct iom_watch_opts *o)
 	w->k.deadline_ns = o->deadline_on ? o->cfg.deadline_ns :
 			   w->k.latency_applies && o->cfg.wl.latency_ns >= 2000 ?
 			   o->cfg.wl.latency_ns / 2 : 100000;
-	if (watch_open_output(w)) {
-		free(h);
-		return 1;
-	}
+}
+
+/* The output, the file workload's file and the thread-state source; 0 or an exit code. */
+static int watch_prepare(struct watch *w)
+{
+	const struct iom_watch_opts *o = w->o;
+	int ret = watch_open_output(w);
+
+	if (ret)
+		return ret;
 	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
 	 * moment would each find it half written by another. */
 	if (o->cfg.wl.kind == IOM_WL_FILE) {
@@ -1217,115 +1218,100 @@ int iom_watch(const struct iom_watch_opts *o)
 		if (iom_workload_open(&wl, &o->cfg.wl, &err)) {
 			fprintf(stderr, "iomodels: %s\n", err.msg);
 			watch_close_output(w);
-			free(h);
 			return 1;
 		}
 		iom_workload_close(&wl);
 	}
 	if (watch_open_states(w)) {
 		watch_close_output(w);
-		free(h);
 		return 1;
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	return 0;
+}
 
-	if (isatty(STDOUT_FILENO) && !screen_open(w))
-		fprintf(stderr, "iomodels: watch: cannot draw on this terminal (TERM=%s): plain "
-			"lines instead\n", getenv("TERM") ? getenv("TERM") : "");
-	w->t_start = iom_now_ns();
-	w->t_end = w->t_start + o->cfg.runtime_ns;
-	if (!w->curses)
-		printf("watch: %s, C %u (max %u), latency %.0fus, deadline %s, %.0fs; one line per "
-		       "model per second; %s\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
-		       (double)w->k.latency_ns / 1e3, w->k.deadline_on ? "on" : "off",
-		       (double)o->cfg.runtime_ns / 1e9, w->states_from);
-	for (unsigned int i = 0; i < o->nr_models; i++)
-		lane_start(w, o->models[i]);
-	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; %s", w->states_from);
+/* Each lane's counters now; whether it shares the process with another running lane. */
+static void watch_sample(struct watch *w, uint64_t now)
+{
+	unsigned int nr_running = 0;
 
-	next_frame = iom_now_ns();
-	for (;;) {
-		uint64_t now;
-		bool any = false;
-
-		read_keys(w, next_frame);
-		now = iom_now_ns();
-		if (watch_signal || w->quit)
-			break;
-		if (now < next_frame)
-			continue;
-		{
-			unsigned int nr_running = 0;
-
-			for (unsigned int i = 0; i < w->nr_lanes; i++)
-				if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
-					nr_running++;
-			for (unsigned int i = 0; i < w->nr_lanes; i++) {
-				if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
-					w->lanes[i]->shared |= nr_running > 1;
-				if (lane_running(w->lanes[i]))
-					lane_sample(w->lanes[i], now);
-			}
-		}
-		if (now >= w->next_census_ns) {
-			census(w, now);
-			w->next_census_ns = now + CENSUS_NS;
-		}
-		for (unsigned int i = 0; i < w->nr_lanes; i++) {
-			struct lane *ln = w->lanes[i];
-			uint64_t s0 = ln->secs;
-			unsigned int n = lane_read_seconds(ln, now, h);
-
-			for (uint64_t s = s0; !w->curses && s < s0 + n; s++)
-				plain_second(ln, s);
-		}
-		/* Join the cells that ended by themselves (runtime, error); say so once. */
-		for (unsigned int i = 0; i < w->nr_lanes; i++) {
-			struct lane *ln = w->lanes[i];
-
-			if (!ln->joined && atomic_load_explicit(&ln->done, memory_order_acquire)) {
-				pthread_join(ln->thread, NULL);
-				ln->joined = true;
-				lane_sample(ln, now);
-				if (!ln->stopped_by_view)
-					set_msg(w, "%s ended: %s%s%s", ln->model->name,
-						ln->row->str[IOM_COL_status],
-						ln->row->str[IOM_COL_reason][0] ? ": " : "",
-						ln->row->str[IOM_COL_reason]);
-			}
-			any |= !atomic_load_explicit(&ln->done, memory_order_acquire);
-		}
-		if (w->curses)
-			draw(w, now);
-		else
-			fflush(stdout);
-		/* The runtime is over (every cell ended), or nothing is left running. */
-		if (!any && (now >= w->t_end || !w->nr_lanes))
-			break;
-		if (!any && now >= w->t_start + 1000000000ull) {
-			bool all_failed = true;
-
-			for (unsigned int i = 0; i < w->nr_lanes; i++)
-				if (!strcmp(w->lanes[i]->row->str[IOM_COL_status], "ok"))
-					all_failed = false;
-			if (all_failed)
-				break;
-		}
-		next_frame += FRAME_NS;
-		if (next_frame < now)
-			next_frame = now + FRAME_NS;
+	for (unsigned int i = 0; i < w->nr_lanes; i++)
+		if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
+			nr_running++;
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		if (!atomic_load_explicit(&w->lanes[i]->done, memory_order_acquire))
+			w->lanes[i]->shared |= nr_running > 1;
+		if (lane_running(w->lanes[i]))
+			lane_sample(w->lanes[i], now);
 	}
+}
 
-	/* Stop every lane; the cells drain (every task to one terminal state) and return. */
+/* Join the cells that ended by themselves (runtime, error), saying so once; any still running? */
+static bool watch_join_ended(struct watch *w, uint64_t now)
+{
+	bool any = false;
+
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		struct lane *ln = w->lanes[i];
+
+		if (!ln->joined && atomic_load_explicit(&ln->done, memory_order_acquire)) {
+			pthread_join(ln->thread, NULL);
+			ln->joined = true;
+			lane_sample(ln, now);
+			if (!ln->stopped_by_view)
+				set_msg(w, "%s ended: %s%s%s", ln->model->name,
+					ln->row->str[IOM_COL_status],
+					ln->row->str[IOM_COL_reason][0] ? ": " : "",
+					ln->row->str[IOM_COL_reason]);
+		}
+		any |= !atomic_load_explicit(&ln->done, memory_order_acquire);
+	}
+	return any;
+}
+
+/* One frame: sample, census, the seconds that ended, joins, drawing. False: the session ends. */
+static bool watch_frame(struct watch *w, uint64_t now, struct iom_hist *h)
+{
+	bool any, all_failed = true;
+
+	watch_sample(w, now);
+	if (now >= w->next_census_ns) {
+		census(w, now);
+		w->next_census_ns = now + CENSUS_NS;
+	}
+	for (unsigned int i = 0; i < w->nr_lanes; i++) {
+		struct lane *ln = w->lanes[i];
+		uint64_t s0 = ln->secs;
+		unsigned int n = lane_read_seconds(ln, now, h);
+
+		for (uint64_t s = s0; !w->curses && s < s0 + n; s++)
+			plain_second(ln, s);
+	}
+	any = watch_join_ended(w, now);
+	if (w->curses)
+		draw(w, now);
+	else
+		fflush(stdout);
+	/* The runtime is over (every cell ended), or nothing is left running. */
+	if (!any && (now >= w->t_end || !w->nr_lanes))
+		return false;
+	if (any || now < w->t_start + 1000000000ull)
+		return true;
+	for (unsigned int i = 0; i < w->nr_lanes; i++)
+		if (!strcmp(w->lanes[i]->row->str[IOM_COL_status], "ok"))
+			all_failed = false;
+	return !all_failed;
+}
+
+/* Stop every lane; the cells drain (every task to one terminal state) and return. */
+static void watch_stop_lanes(struct watch *w)
+{
 	if (w->curses && !w->too_small) {
 		mvaddnstr(1, 0, "stopping: the lanes drain what is in flight ...", COLS);
 		clrtoeol();
 		refresh();
 	}
 	for (unsigned int i = 0; i < w->nr_lanes; i++)
-		iom_live_stop(w->lanes[i]->live);
+		iom_live_stop(&w->lanes[i]->live->hook);
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		struct lane *ln = w->lanes[i];
 
@@ -1333,9 +1319,12 @@ int iom_watch(const struct iom_watch_opts *o)
 			pthread_join(ln->thread, NULL);
 		ln->joined = true;
 	}
-	screen_close(w);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+}
+
+/* Each lane's row to the report and the terminal; the run's exit code. */
+static int watch_report(struct watch *w)
+{
+	int exit_code = 0;
 
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		struct lane *ln = w->lanes[i];
@@ -1373,6 +1362,11 @@ int iom_watch(const struct iom_watch_opts *o)
 		}
 		printf("results: %s/runs.csv (knob changes: %s/events.csv)\n", w->outdir, w->outdir);
 	}
+	return exit_code;
+}
+
+static void watch_free(struct watch *w)
+{
 	for (unsigned int i = 0; i < w->nr_lanes; i++) {
 		free(w->lanes[i]->row);
 		free(w->lanes[i]->hist);
@@ -1381,7 +1375,66 @@ int iom_watch(const struct iom_watch_opts *o)
 	}
 	free(w->prev);
 	iom_probe_live_close(w->plive);
-	free(h);
 	screen_owner = NULL;
+}
+
+int iom_watch(const struct iom_watch_opts *o)
+{
+	static struct watch wst;
+	struct watch *w = &wst;
+	struct sigaction sa = { .sa_handler = watch_on_signal }, old_int, old_term;
+	struct iom_hist *h = malloc(sizeof(*h));
+	uint64_t next_frame, now;
+	int exit_code;
+
+	if (!h)
+		return 1;
+	memset(w, 0, sizeof(*w));
+	watch_init_knobs(w, o);
+	exit_code = watch_prepare(w);
+	if (exit_code) {
+		free(h);
+		return exit_code;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	if (isatty(STDOUT_FILENO) && !screen_open(w))
+		fprintf(stderr, "iomodels: watch: cannot draw on this terminal (TERM=%s): plain "
+			"lines instead\n", getenv("TERM") ? getenv("TERM") : "");
+	w->t_start = iom_now_ns();
+	w->t_end = w->t_start + o->cfg.runtime_ns;
+	if (!w->curses)
+		printf("watch: %s, C %u (max %u), latency %.0fus, deadline %s, %.0fs; one line per "
+		       "model per second; %s\n", iom_wl_name(o->cfg.wl.kind), w->k.c, w->k.cmax,
+		       (double)w->k.latency_ns / 1e3, w->k.deadline_on ? "on" : "off",
+		       (double)o->cfg.runtime_ns / 1e9, w->states_from);
+	for (unsigned int i = 0; i < o->nr_models; i++)
+		lane_start(w, o->models[i]);
+	snprintf(w->msg, sizeof(w->msg), "tasks: the driver's counts; %s", w->states_from);
+
+	next_frame = iom_now_ns();
+	for (;;) {
+		read_keys(w, next_frame);
+		now = iom_now_ns();
+		if (watch_signal || w->quit)
+			break;
+		if (now < next_frame)
+			continue;
+		if (!watch_frame(w, now, h))
+			break;
+		next_frame += FRAME_NS;
+		if (next_frame < now)
+			next_frame = now + FRAME_NS;
+	}
+
+	watch_stop_lanes(w);
+	screen_close(w);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	exit_code = watch_report(w);
+	watch_free(w);
+	free(h);
 	return exit_code;
 }

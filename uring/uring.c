@@ -36,6 +36,7 @@
 
 #include "core/model.h"
 #include "core/slot_heap.h"
+#include "uring/uring.h"
 
 /* Tags in user_data beside the task id (ids use bits 0..61). */
 #define UR_TAG_LINK	(1ull << 63)	/* the CQE of a task's linked deadline timeout */
@@ -759,6 +760,8 @@ const struct iom_model iom_model_uring = {
 	.name = "uring",
 	.desc = "io_uring SQ/CQ, user_data = task id (async by completion)",
 	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_CQ,
+	.lib = "liburing",
+	.lib_version = iom_uring_lib_version,
 	.probe = ur_probe,
 	.setup = ur_setup,
 	.submit = ur_submit,

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * make install's work (dist/install) into a temporary DESTDIR: the binary runs from there, the
+ * scripts find it, the man page is made from the help and renders without warnings, the bash
+ * completion completes; make uninstall's removes all of it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+#define PREFIX	"/usr/local"
+
+static const char *const installed[] = {
+	PREFIX "/bin/iomodels",
+	PREFIX "/share/iomodels/scripts/bench",
+	PREFIX "/share/iomodels/scripts/plot.py",
+	PREFIX "/share/iomodels/build/iomodels",
+	PREFIX "/share/man/man1/iomodels.1",
+	PREFIX "/share/bash-completion/completions/iomodels",
+};
+
+/* sh -c cmd; its exit status, and its stdout (and stderr) in out. */
+static int sh(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int status;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_install_uninstall(void **state)
+{
+	const char *bin = getenv("IOM_BIN");
+	char dest[] = "/tmp/iom_test_install.XXXXXX", cmd[PATH_MAX * 2], out[8192], path[PATH_MAX];
+	struct stat st;
+
+	if (!bin || access(bin, X_OK))
+		fail_msg("IOM_BIN is not set or not executable: run with make test");
+	assert_non_null(mkdtemp(dest));
+
+	snprintf(cmd, sizeof(cmd), "sh dist/install %s %s %s 2>&1", bin, dest, PREFIX);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("install failed: %s", out);
+	for (size_t i = 0; i < sizeof(installed) / sizeof(installed[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dest, installed[i]);
+		if (stat(path, &st))
+			fail_msg("%s not installed: %s", installed[i], strerror(errno));
+	}
+	/* The installed binary runs, also through the link the scripts use. */
+	snprintf(cmd, sizeof(cmd), "%s%s/bin/iomodels --version && "
+		 "%s%s/share/iomodels/build/iomodels --version", dest, PREFIX, dest, PREFIX);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+	assert_int_equal(strncmp(out, "iomodels ", 9), 0);
+	assert_non_null(strstr(out, "\nkernel "));
+	/* The man page: from the help (its options and exit codes), and groff finds no fault. */
+	snprintf(cmd, sizeof(cmd), "cat %s%s/share/man/man1/iomodels.1", dest, PREFIX);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, ".TH IOMODELS 1 "));
+	assert_non_null(strstr(out, "\\fB\\-\\-runtime T\\fR"));
+	assert_non_null(strstr(out, ".SH EXIT STATUS"));
+	snprintf(cmd, sizeof(cmd), "groff -man -ww -z %s%s/share/man/man1/iomodels.1 2>&1", dest,
+		 PREFIX);
+	if (sh(cmd, out, sizeof(out)) || out[0])
+		fail_msg("groff: %s", out);
+	/* The completion completes a command and a run option from the installed binary. */
+	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
+		 "completions/iomodels; COMP_WORDS=(iomodels ru); COMP_CWORD=1; _iomodels; "
+		 "echo \"${COMPREPLY[*]}\"; COMP_WORDS=(iomodels run --runt); COMP_CWORD=2; "
+		 "_iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "run\n--runtime\n");
+
+	snprintf(cmd, sizeof(cmd), "sh dist/install --uninstall %s %s 2>&1", dest, PREFIX);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("uninstall failed: %s", out);
+	for (size_t i = 0; i < sizeof(installed) / sizeof(installed[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dest, installed[i]);
+		if (!lstat(path, &st))
+			fail_msg("%s left after uninstall", installed[i]);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dest);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+}
+
+/* A relative PREFIX is refused: one line, exit 2, nothing installed. */
+static void test_install_relative_prefix(void **state)
+{
+	char out[1024];
+
+	assert_int_equal(sh("sh dist/install /bin/true /tmp/iom_no_such_dest usr 2>&1", out,
+			    sizeof(out)), 2);
+	assert_non_null(strstr(out, "PREFIX must be absolute"));
+	assert_int_equal(access("/tmp/iom_no_such_dest", F_OK), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_install_uninstall),
+		cmocka_unit_test(test_install_relative_prefix),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
