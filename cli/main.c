@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -44,6 +46,8 @@ struct opts {
 	unsigned int nr_concurrency;
 	unsigned int repeat;
 	const char *output;
+	bool append, force;	/* --append, --force: what to do with a run already there */
+	bool fork_cells;			/* each cell in a child process of its own */
 	bool quiet;
 	struct iom_cfg cfg;	/* everything but model, workload and concurrency */
 	/* watch only, and what watch must tell apart from a default */
@@ -120,6 +124,9 @@ static const char run_options_text[] =
 	"  --unix PATH          rpc: over a Unix socket\n"
 	"  --backend-cpus LIST  rpc: pin the backend this run starts\n"
 	"  --server-model M     rpc: the server this run starts: epoll (default), threads, ...\n"
+	"  --service sleep:D|cpu:D|file:BS  rpc: that server's service for every request (wait or\n"
+	"                       burn D us, or read BS bytes of the file workload's file), in place\n"
+	"                       of --latency-us\n"
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
@@ -130,7 +137,11 @@ static const char run_options_text[] =
 	"                       a replica behind by up to L us (uniform; default 0)\n"
 	"  --confirm N          kernel_free, --notify poll: a task is EXPIRED only after N reads in\n"
 	"                       a row say it is not done past its deadline (default 1: trust one)\n"
-	"  --output DIR         results directory (default results/<UTC>-<host>)\n"
+	"  --output DIR         results directory (default results/<UTC>-<host>, made unique);\n"
+	"                       one that holds a run is refused unless --append (add rows,\n"
+	"                       same columns) or --force (replace every file of that run)\n"
+	"  --fork-cells         run each cell in a child process of its own: its memory\n"
+	"                       columns are then its alone (docs/results.md)\n"
 	"  --quiet              no status line, no per-cell lines\n";
 
 static void usage_error(const char *fmt, const char *arg) __attribute__((noreturn));
@@ -378,11 +389,11 @@ enum {
 	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
-	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL,
+	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL, OPT_SERVICE,
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
-	OPT_THREAD_STATES,
+	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS,
 };
 
 static const struct option long_opts[] = {
@@ -420,6 +431,9 @@ static const struct option long_opts[] = {
 	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
 	{ "uring-timer", required_argument, NULL, OPT_URING_TIMER },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "append", no_argument, NULL, OPT_APPEND },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "fork-cells", no_argument, NULL, OPT_FORK_CELLS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -435,6 +449,7 @@ static const struct option long_opts[] = {
 	{ "unix", required_argument, NULL, OPT_UNIX },
 	{ "backend-cpus", required_argument, NULL, OPT_BACKEND_CPUS },
 	{ "server-model", required_argument, NULL, OPT_SERVER_MODEL },
+	{ "service", required_argument, NULL, OPT_SERVICE },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
@@ -479,6 +494,9 @@ static const struct flag_opt {
 	{ OPT_SQPOLL, OFF(cfg.sqpoll) },
 	{ OPT_FIXED_BUFFERS, OFF(cfg.fixed_buffers) },
 	{ OPT_QUIET, OFF(quiet) },
+	{ OPT_APPEND, OFF(append) },
+	{ OPT_FORCE, OFF(force) },
+	{ OPT_FORK_CELLS, OFF(fork_cells) },
 	{ OPT_VERIFY, OFF(cfg.verify) },
 	{ OPT_IDEMPOTENCY_KEY, OFF(cfg.wl.idempotency_key) },
 	{ OPT_NOWAIT_FIRST, OFF(cfg.nowait_first) },
@@ -707,6 +725,15 @@ static bool parse_rpc_opt(struct opts *o, int c, const char *arg)
 			usage_error("--server-model: unknown server model '%s'", arg);
 		snprintf(wl->server_model, sizeof(wl->server_model), "%s", arg);
 		return true;
+	case OPT_SERVICE: {
+		struct iom_server_opts so;
+
+		iom_server_opts_init(&so);
+		if (strlen(arg) >= sizeof(wl->service) || iom_service_parse(arg, &so, &err))
+			usage_error("%s", err.msg[0] ? err.msg : "--service: too long");
+		snprintf(wl->service, sizeof(wl->service), "%s", arg);
+		return true;
+	}
 	}
 	return false;
 }
@@ -779,6 +806,10 @@ static void run_opts_finish(struct opts *o)
 {
 	struct iom_cfg *cfg = &o->cfg;
 
+	if (o->append && o->force)
+		usage_error("--append and --force: give one of them%s", "");
+	if ((o->append || o->force) && !o->output)
+		usage_error("--append/--force: only with --output DIR%s", "");
 	if (!o->nr_models)
 		add_model(o, "--model", "all");
 	if (!o->nr_workloads)
@@ -860,6 +891,19 @@ static void check_config(const struct opts *o)
 		p.kind = o->workloads[w];
 		if (iom_workload_check(&p, &err))
 			config_error(err.msg);
+		if (p.kind == IOM_WL_RPC && p.service[0] && p.connect[0])
+			usage_error("--service: for the server this run starts, not one given by "
+				    "--connect%s", "");
+		if (p.kind == IOM_WL_RPC && !strncmp(p.service, "file:", 5)) {
+			char path[PATH_MAX];
+
+			iom_workload_file_path(&p, path, sizeof(path));
+			if (access(path, R_OK)) {
+				snprintf(msg, sizeof(msg), "--service %s: cannot read %s (make it with "
+					 "--workload file, or give --filename)", p.service, path);
+				config_error(msg);
+			}
+		}
 		if (p.kind == IOM_WL_RPC && p.connect[0]) {
 			struct iom_rpc_addr a;
 			int fd;
@@ -931,17 +975,92 @@ static void on_sigint(int sig)
 	iom_driver_interrupt();
 }
 
-/* Point results/latest at the newest run when the output is under results/. */
+/*
+ * Point results/latest at the newest run when the output is under results/: a symlink made
+ * under a name of this process, renamed over the old one, so no reader sees it missing.
+ */
 static void update_latest(const char *dir)
 {
-	const char *base;
+	char tmp[64];
 
 	if (strncmp(dir, "results/", 8) || strchr(dir + 8, '/'))
 		return;
-	base = dir + 8;
-	unlink("results/latest");
-	if (symlink(base, "results/latest"))
-		return;
+	snprintf(tmp, sizeof(tmp), "results/.latest.%ld", (long)getpid());
+	unlink(tmp);
+	if (symlink(dir + 8, tmp) || rename(tmp, "results/latest")) {
+		fprintf(stderr, "iomodels: cannot point results/latest at %s: %s (%s)\n", dir + 8,
+			iom_errno_name(errno), strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/*
+ * A row that could not be written (a full disk) stops the run: said once, with the errno,
+ * and its series file goes too, so the directory holds only rows it can account for.
+ */
+static void forget_row(const struct iom_report *rep, const char *dir, unsigned int row_index)
+{
+	char path[PATH_MAX + 32];
+
+	fprintf(stderr, "iomodels: %s; the run stops, %s holds its first %lu rows\n",
+		iom_report_errmsg(rep), dir, iom_report_nrows(rep));
+	snprintf(path, sizeof(path), "%s/series-row%u.csv", dir, row_index);
+	unlink(path);
+}
+
+/*
+ * --fork-cells: the cell runs in a child process, its row and histogram handed back through
+ * shared memory. Its memory columns are then its alone: no heap, thread stacks (glibc keeps
+ * up to 40 MiB of them for reuse) or caches left by the cells before it.
+ */
+static int run_cell_forked(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+{
+	struct cell_result {
+		int ret;
+		bool done;
+		struct iom_row row;
+		struct iom_hist hist;
+	} *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int status = 0, ret = 0;
+	pid_t pid;
+
+	iom_row_init(row);
+	if (res == MAP_FAILED) {
+		snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "mmap: %s", strerror(errno));
+		goto fail;
+	}
+	iom_row_init(&res->row);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		res->ret = iom_run_cell(cfg, &res->row, &res->hist);
+		if (!isnan(res->row.num[IOM_COL_rss_cell_bytes]))
+			snprintf(res->row.str[IOM_COL_mem_isolation], sizeof(row->str[0]), "fork");
+		res->done = true;
+		fflush(NULL);
+		_exit(0);
+	}
+	if (pid < 0) {
+		snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "fork: %s", strerror(errno));
+		munmap(res, sizeof(*res));
+		goto fail;
+	}
+	/* A signal to this process only (kill PID): the child's cell ends the same way. */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		if (iom_driver_interrupted())
+			kill(pid, SIGINT);
+	*row = res->row;
+	memcpy(hist, &res->hist, sizeof(*hist));
+	ret = res->done ? res->ret : -1;
+	munmap(res, sizeof(*res));
+	if (ret >= 0)
+		return ret;
+	snprintf(row->str[IOM_COL_reason], sizeof(row->str[0]), "the cell's process %s %d",
+		 WIFSIGNALED(status) ? "died of signal" : "exited",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+fail:
+	snprintf(row->str[IOM_COL_status], sizeof(row->str[0]), "error");
+	return 0;
 }
 
 /*
@@ -980,9 +1099,9 @@ static int cmd_run(int argc, char **argv)
 	struct iom_report *rep;
 	char outdir[PATH_MAX], errbuf[256], label[128];
 	struct sigaction sa = { .sa_handler = on_sigint };
-	int exit_code = 0;
+	int exit_code = 0, why;
 	unsigned int nr_rows = 0;
-	bool rpc;
+	bool rpc, write_failed = false;
 
 	if (!hist)
 		return 1;
@@ -1009,12 +1128,22 @@ static int cmd_run(int argc, char **argv)
 		snprintf(outdir, sizeof(outdir), "%s", o.output);
 	else
 		default_output(outdir, sizeof(outdir));
-	rep = iom_report_open(outdir, argc, argv, errbuf, sizeof(errbuf));
+	rep = iom_report_open_mode(outdir, sizeof(outdir), !o.output ? IOM_REPORT_UNIQUE :
+				   o.append ? IOM_REPORT_APPEND : o.force ? IOM_REPORT_FORCE :
+				   IOM_REPORT_NEW, argc, argv, errbuf, sizeof(errbuf), &why);
 	if (!rep) {
 		free(hist);
+		/* Output unusable, or a run there that refuses this one: nothing written. */
 		config_error(errbuf);
 	}
 	rpc = rpc_server_placement(&o);
+	nr_rows = (unsigned int)iom_report_nrows(rep);
+	if (iom_report_models(rep, iom_models)) {
+		fprintf(stderr, "iomodels: %s\n", iom_report_errmsg(rep));
+		iom_report_close(rep);
+		free(hist);
+		return 1;
+	}
 	if (o.cfg.cpus_set && sched_setaffinity(0, sizeof(o.cfg.cpus), &o.cfg.cpus)) {
 		fprintf(stderr, "iomodels: sched_setaffinity %s: %s\n", o.cfg.cpus_str,
 			strerror(errno));
@@ -1030,6 +1159,8 @@ static int cmd_run(int argc, char **argv)
 				    o.cfg.wl.server_model[0] ? o.cfg.wl.server_model : "epoll");
 		iom_report_meta_str(rep, "backend_cpus", o.cfg.wl.backend_cpus[0] ?
 				    o.cfg.wl.backend_cpus : "all");
+		iom_report_meta_str(rep, "server_service", o.cfg.wl.service[0] ?
+				    o.cfg.wl.service : "request");
 	}
 	iom_report_meta_num(rep, "seed", (double)o.cfg.wl.seed);
 	iom_report_meta_str(rep, "latency_note",
@@ -1046,7 +1177,7 @@ static int cmd_run(int argc, char **argv)
 					struct iom_cfg cfg = o.cfg;
 					int ret;
 
-					if (iom_driver_interrupted())
+					if (iom_driver_interrupted() || write_failed)
 						break;
 					cfg.model = o.models[m];
 					cfg.wl.kind = o.workloads[w];
@@ -1059,8 +1190,13 @@ static int cmd_run(int argc, char **argv)
 					cfg.label = label;
 					cfg.out_dir = outdir;
 					cfg.row_index = nr_rows++;
-					ret = iom_run_cell(&cfg, &row, hist);
-					iom_report_row(rep, &row, hist);
+					ret = o.fork_cells ? run_cell_forked(&cfg, &row, hist) :
+							     iom_run_cell(&cfg, &row, hist);
+					if (iom_report_row(rep, &row, hist)) {
+						write_failed = true;
+						forget_row(rep, outdir, cfg.row_index);
+						break;
+					}
 					if (!o.quiet)
 						print_cell(&row);
 					else if (!strcmp(row.str[IOM_COL_status], "error"))
@@ -1077,10 +1213,12 @@ static int cmd_run(int argc, char **argv)
 						exit_code = 1;
 					}
 				}
-	if (iom_report_close(rep)) {
-		fprintf(stderr, "iomodels: cannot write %s/run.json\n", outdir);
+	if (iom_report_finish(rep, errbuf, sizeof(errbuf)) && !write_failed) {
+		fprintf(stderr, "iomodels: %s\n", errbuf);
 		exit_code = exit_code ? exit_code : 1;
 	}
+	if (write_failed)
+		exit_code = exit_code ? exit_code : 1;
 	update_latest(outdir);
 	if (!o.quiet)
 		printf("results: %s/runs.csv\n", outdir);
@@ -1094,14 +1232,11 @@ static int cmd_run(int argc, char **argv)
  */
 static int list_caps(void)
 {
-	for (size_t m = 0; iom_models[m]; m++) {
-		unsigned int caps = iom_models[m]->caps;
+	char caps[64];
 
-		printf("%-11s %s%s%s%s%s%s %s\n", iom_models[m]->name,
-		       caps & IOM_CAP_ASYNC ? "async" : "sync", caps & IOM_CAP_BATCH ? ",batch" : "",
-		       caps & IOM_CAP_CANCEL ? ",cancel" : "",
-		       caps & IOM_CAP_DEADLINE ? ",deadline" : "", caps & IOM_CAP_POOL ? ",pool" : "",
-		       caps & IOM_CAP_CQ ? ",cq" : "", iom_models[m]->desc);
+	for (size_t m = 0; iom_models[m]; m++) {
+		iom_caps_format(iom_models[m]->caps, caps, sizeof(caps));
+		printf("%-11s %s %s\n", iom_models[m]->name, caps, iom_models[m]->desc);
 	}
 	return 0;
 }
@@ -1131,6 +1266,8 @@ static int cmd_watch(int argc, char **argv)
 		usage_error("watch: --repeat and --ramp are for %s", "run");
 	if (o.cfg.timeline)
 		usage_error("watch: --timeline is for %s", "run");
+	if (o.append || o.force || o.fork_cells)
+		usage_error("watch: --append, --force and --fork-cells are for %s", "run");
 	if (o.probe_abba)
 		usage_error("watch: --probe-repeats is for %s", "run");
 	if (!o.models_given) {

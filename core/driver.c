@@ -50,6 +50,7 @@ struct iom_job {
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
 	uint64_t nr_window;		/* tasks that ended inside the window */
+	uint64_t nr_window_completed;	/* of those, COMPLETED: the throughput */
 	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
 	uint64_t nr_late, nr_bug, nr_busy;
 	uint64_t nr_verify_fail;	/* --verify: reads that returned bytes the file does not hold */
@@ -218,6 +219,7 @@ static void job_account(struct iom_job *job, struct iom_task *t, int state)
 		job->nr_verify_fail++;
 	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
 		job->nr_window++;
+		job->nr_window_completed += state == IOM_COMPLETED;
 		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
 			job->last_end_ns = t->t_end_ns;
@@ -911,6 +913,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+			iom_workload_backend_sample_threads(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -948,6 +951,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
+	iom_workload_backend_sample_threads(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
@@ -974,7 +978,11 @@ static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsig
 	row->num[IOM_COL_batch_complete] = cfg->batch_complete ? cfg->batch_complete : 1;
 	row->num[IOM_COL_deadline_us] = cfg->deadline_ns ? (double)cfg->deadline_ns / 1e3 : NAN;
 	row->num[IOM_COL_cpu_work_us] = (double)cfg->cpu_work_ns / 1e3;
-	if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
+	if (w->kind == IOM_WL_RPC && w->service[0]) {
+		/* The server's own service replaces the request's service time. */
+		snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]), "service %s",
+			 w->service);
+	} else if (w->kind == IOM_WL_TIMER || w->kind == IOM_WL_RPC) {
 		row->num[IOM_COL_latency_us] = (double)w->latency_ns / 1e3;
 		if (w->dist == IOM_DIST_BIMODAL)
 			snprintf(row->str[IOM_COL_latency_dist], sizeof(row->str[0]),
@@ -1029,6 +1037,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 {
 	const struct iom_cfg *cfg = run->cfg;
 	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
+	uint64_t window_completed = 0;
 	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
 	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
 	uint64_t enters = 0, reconnects = 0, replaced = 0, harness_rss = 0;
@@ -1044,6 +1053,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			nr_state[s] += job->nr_state[s];
 		submitted += job->nr_submitted;
 		window += job->nr_window;
+		window_completed += job->nr_window_completed;
 		started += job->nr_started_window;
 		/* A late rpc answer is read by a later task of the slot: the model counts it. */
 		late += job->nr_late + job->ctx.stats.nr_late_replies;
@@ -1123,7 +1133,13 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	else
 		runtime_ns = last_end > run->t_win0 ? (double)(last_end - run->t_win0) : NAN;
 	row->num[IOM_COL_runtime_ns] = runtime_ns;
-	row->num[IOM_COL_ops_per_s] = runtime_ns > 0 ? (double)window * 1e9 / runtime_ns : NAN;
+	/*
+	 * Throughput is COMPLETED tasks only: an EXPIRED or FAILED one ends early and would raise
+	 * it while less work got done. Every ended task per second is its own column.
+	 */
+	row->num[IOM_COL_ops_per_s] = runtime_ns > 0 ? (double)window_completed * 1e9 / runtime_ns :
+						       NAN;
+	row->num[IOM_COL_ended_per_s] = runtime_ns > 0 ? (double)window * 1e9 / runtime_ns : NAN;
 	if (cfg->rate > 0) {
 		row->num[IOM_COL_achieved_ops_per_s] =
 			runtime_ns > 0 ? (double)started * 1e9 / runtime_ns : NAN;
@@ -1138,7 +1154,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 				(double)(last_terminal - last_arrival) : 0.0;
 	}
 	row_set_quantiles(row, hist);
-	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ops_per_s] * iom_hist_mean(hist) / 1e9;
+	/* Little's law over every task that held a slot (the histogram holds all that ended). */
+	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ended_per_s] * iom_hist_mean(hist) / 1e9;
 	/* Live: the knobs moved the target during the window; the row says so instead. */
 	if (cfg->live)
 		add_flag(row, "live");
@@ -1154,7 +1171,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	iom_sample_fill_row(row, s_setup, s0, s1, window);
 	/* Per CPU-second of everything the task cost: ours, and the backend's for rpc. */
 	cpu_ns = row->num[IOM_COL_cpu_ns_per_task] * (double)window;
-	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)window * 1e9 / cpu_ns : NAN;
+	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)window_completed * 1e9 / cpu_ns : NAN;
 	if (row->num[IOM_COL_cpu_foreign_ns] > 0.02 * (row->num[IOM_COL_cpu_system_ns] > 0 ?
 						       row->num[IOM_COL_cpu_system_ns] : 1))
 		add_flag(row, "foreign_cpu");
@@ -1363,7 +1380,7 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	pthread_barrier_init(&run.ready, NULL, nr_jobs + 1);
 	pthread_barrier_init(&run.go, NULL, nr_jobs + 1);
 	run.t_win0 = run.t_stop = UINT64_MAX;
-	iom_sample_take(&s_setup, NULL);
+	iom_sample_take_baseline(&s_setup, NULL);
 
 	pthread_attr_init(&attr);
 	/* Small stacks: a sync model's cost per in-flight task includes its thread's stack. */

@@ -28,7 +28,8 @@
 	N(uring_punted) N(uring_inline) N(probe_lost) N(probe_run_ns_per_task)             \
 	N(probe_runs_per_task) N(status_reads_per_task) N(stale_reads)  \
 	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
-	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task) S(flags) S(status) S(reason)
+	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task)             \
+	N(rss_cell_bytes) S(mem_isolation) N(ended_per_s) S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,
 enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };
@@ -49,19 +50,49 @@ int iom_col_is_num(enum iom_col c);
 
 struct iom_report;
 
+enum iom_report_mode {
+	IOM_REPORT_REPLACE,	/* files rewritten in place, the directory not checked */
+	IOM_REPORT_NEW,		/* refused (-EEXIST) if dir holds a run */
+	IOM_REPORT_UNIQUE,	/* dir, or the first free of dir-2, dir-3...: written back */
+	IOM_REPORT_APPEND,	/* rows added to dir's run (same header), or a new run */
+	IOM_REPORT_FORCE,	/* the run in dir (its rows, series, figures) removed first */
+};
+
 /*
- * Create dir (and parents) and open runs.csv (header written), run.json and hist.csv in it.
- * argc/argv are recorded verbatim. Returns NULL with a one-line message in errbuf.
+ * Create dir (and parents) and open runs.csv (header written), run.json and hist.csv in it,
+ * as mode says; argc/argv are recorded verbatim. Returns NULL with a one-line message in
+ * errbuf and -errno in *why (may be NULL): -EEXIST, -EBUSY (another run is writing there) and
+ * -EPROTO (--append to a run of other columns) are the directory refusing, nothing written.
  */
+struct iom_report *iom_report_open_mode(char *dir, size_t dirlen, enum iom_report_mode mode,
+					int argc, char **argv, char *errbuf, size_t errlen,
+					int *why);
+/* iom_report_open_mode(IOM_REPORT_REPLACE). */
 struct iom_report *iom_report_open(const char *dir, int argc, char **argv, char *errbuf,
 				   size_t errlen);
-/* Append one row to runs.csv (flushed, so an interrupted run leaves every finished row valid)
- * and to the JSON rows; hist (may be NULL) is appended to hist.csv labelled with the row index. */
+/* Rows the run holds (an appended run's earlier ones included): the next row's index. */
+unsigned long iom_report_nrows(const struct iom_report *r);
+/*
+ * Append one row to runs.csv and hist.csv (hist may be NULL; labelled with the row index) and
+ * to run.json, each on disk before it returns. 0, or -errno with every file as before the row
+ * and the reason (the errno by name) in iom_report_errmsg().
+ */
 int iom_report_row(struct iom_report *r, const struct iom_row *row, const struct iom_hist *hist);
+const char *iom_report_errmsg(const struct iom_report *r);
+
+struct iom_model;
+/* "async,batch,cancel,deadline,cq": a model's caps as `list --caps` and models.csv say them. */
+void iom_caps_format(unsigned int caps, char *buf, size_t len);
+/*
+ * models.csv (model,caps,desc) from each model's own struct, NULL-terminated list, so a plain
+ * run says what every model is and does; 0 or -errno (iom_report_errmsg says why).
+ */
+int iom_report_models(struct iom_report *r, const struct iom_model *const *models);
 /* Attach a named JSON-able string/number to the run's metadata (e.g. "timer_slack_ns"). */
 void iom_report_meta_str(struct iom_report *r, const char *key, const char *val);
 void iom_report_meta_num(struct iom_report *r, const char *key, double val);
-/* Write run.json (metadata + rows) and close everything. */
+/* Write run.json (metadata + rows) and close everything; errbuf (may be NULL) gets why not. */
+int iom_report_finish(struct iom_report *r, char *errbuf, size_t errlen);
 int iom_report_close(struct iom_report *r);
 
 #endif

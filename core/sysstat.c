@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Kernel-accounted CPU, switches and memory at the window's edges (see sysstat.h). */
 #include <ctype.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,12 +86,14 @@ static void read_self_status(struct iom_sample *s)
 	char line[256];
 	FILE *f = fopen("/proc/self/status", "re");
 
-	s->rss_bytes = s->threads = -1;
+	s->rss_bytes = s->threads = s->anon_bytes = -1;
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "VmRSS:", 6))
 			s->rss_bytes = strtoll(line + 6, NULL, 10) * 1024;
+		else if (!strncmp(line, "RssAnon:", 8))
+			s->anon_bytes = strtoll(line + 8, NULL, 10) * 1024;
 		else if (!strncmp(line, "Threads:", 8))
 			s->threads = strtoll(line + 8, NULL, 10);
 	}
@@ -145,6 +148,16 @@ void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus)
 	read_proc_stat(s, cpus);
 	s->kmem_kb = meminfo_kb();
 	read_self_status(s);
+}
+
+void iom_sample_take_baseline(struct iom_sample *s, const cpu_set_t *cpus)
+{
+	/*
+	 * Heap the cells before freed goes back to the kernel, so this cell's allocations fault
+	 * in pages of their own instead of reusing resident ones counted in the baseline.
+	 */
+	malloc_trim(0);
+	iom_sample_take(s, cpus);
 }
 
 static double max_or_nan(int64_t a, int64_t b)
@@ -217,6 +230,16 @@ void iom_sample_fill_row(struct iom_row *row, const struct iom_sample *s_setup,
 	 */
 	row->num[IOM_COL_threads] = max_or_nan(s0->threads, s1->threads);
 	row->num[IOM_COL_rss_bytes] = max_or_nan(s0->rss_bytes, s1->rss_bytes);
+	/*
+	 * The cell's own: anonymous memory (heap, stacks, buffers, rings) at the window's edges
+	 * over what the process held before the cell made anything. File pages are left out: a
+	 * forked cell faults in code its parent had mapped. See docs/results.md.
+	 */
+	if (s_setup->anon_bytes >= 0 && (s0->anon_bytes >= 0 || s1->anon_bytes >= 0)) {
+		row->num[IOM_COL_rss_cell_bytes] = max_or_nan(s0->anon_bytes, s1->anon_bytes) -
+						   (double)s_setup->anon_bytes;
+		snprintf(row->str[IOM_COL_mem_isolation], sizeof(row->str[0]), "in-process");
+	}
 	row->num[IOM_COL_kmem_bytes] = s_setup->kmem_kb >= 0 ?
 		(max_or_nan(s0->kmem_kb, s1->kmem_kb) - (double)s_setup->kmem_kb) * 1024 : NAN;
 }

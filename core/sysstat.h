@@ -22,12 +22,15 @@ struct iom_sample {
 	uint64_t irq_ns;		/* of busy: hard and soft interrupts (nobody's process time) */
 	int64_t kmem_kb;		/* KernelStack + Slab + PageTables */
 	int64_t rss_bytes;
+	int64_t anon_bytes;		/* RssAnon: of rss_bytes, anonymous (not file) pages */
 	int64_t threads;
 	int64_t backend_ns;		/* rpc: the backend process' CPU (ns run time), or -1 */
 	int64_t tcp_retrans;		/* RetransSegs of this network namespace, or -1 */
 };
 
 void iom_sample_take(struct iom_sample *s, const cpu_set_t *cpus);
+/* Before a cell makes anything: the allocator trimmed, then a sample (rss_cell's baseline). */
+void iom_sample_take_baseline(struct iom_sample *s, const cpu_set_t *cpus);
 /*
  * CPU, switch, memory and thread columns from the window [s0, s1]; kmem relative to s_setup.
  * cpu_ns_per_task comes from the scheduler's ns run time when it can be read, and the row says

@@ -366,9 +366,29 @@ static int rpc_open(struct iom_workload *wl, struct iom_err *err)
 	return rpc_start_backend(wl, err);
 }
 
+void iom_workload_backend_sample_threads(struct iom_workload *wl)
+{
+	char path[64], line[128];
+	unsigned int n = 0;
+	FILE *f;
+
+	if (!wl->backend_pid)
+		return;
+	/* Each server model has its own threads (one per connection, a loop per CPU, a pool). */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)wl->backend_pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %u", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (n > wl->backend_threads)
+		wl->backend_threads = n;
+}
+
 double iom_workload_backend_cpus(const struct iom_workload *wl)
 {
-	const double threads = 2;	/* rpc_start_backend's threads */
+	double threads = wl->backend_threads;
 	cpu_set_t set;
 	double cpus;
 
@@ -376,7 +396,7 @@ double iom_workload_backend_cpus(const struct iom_workload *wl)
 		cpus = CPU_COUNT(&set);
 	else
 		cpus = (double)sysconf(_SC_NPROCESSORS_ONLN);
-	return cpus < threads ? cpus : threads;
+	return threads && threads < cpus ? threads : cpus;
 }
 
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
@@ -419,6 +439,15 @@ int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
 	return dups;
 }
 
+void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len)
+{
+	if (p->path[0])
+		snprintf(path, len, "%s", p->path);
+	else
+		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
+			 (unsigned long long)p->size);
+}
+
 /*
  * The file workload's file: its path into path, whether it exists and is ours (the right size,
  * our pattern at both ends), and whether it may be used.
@@ -430,11 +459,7 @@ static int file_check(const struct iom_wl_params *p, char *path, size_t len, str
 {
 	int fd;
 
-	if (p->path[0])
-		snprintf(path, len, "%s", p->path);
-	else
-		snprintf(path, len, "%s/iomodels.%llu.dat", p->directory[0] ? p->directory : ".",
-			 (unsigned long long)p->size);
+	iom_workload_file_path(p, path, len);
 	*ours = false;
 	*exists = stat(path, st) == 0;
 	if (!*exists)

@@ -52,6 +52,7 @@ struct iom_wl_params {
 	bool idempotency_key;	/* requests carry their id as an idempotency key */
 	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
 	char server_model[16];	/* --server-model: the server this cell starts (empty = epoll) */
+	char service[32];	/* --service: that server's service (empty = each request's own) */
 };
 
 struct iom_workload {
@@ -63,6 +64,7 @@ struct iom_workload {
 	struct iom_rpc_addr addr;	/* rpc: where the backend listens */
 	pid_t backend_pid;	/* rpc: the backend we started (0 = none) */
 	int backend_fd;		/* its report pipe: the port, then its counts at exit */
+	unsigned int backend_threads;	/* the most threads it was seen to run (0 = not seen) */
 };
 
 /*
@@ -81,9 +83,13 @@ static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
 	return (uint32_t)sizeof(struct iom_rpc_hdr) + p->payload;
 }
 
+/* The file workload's file: --filename, or iomodels.<size>.dat in --directory. */
+void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len);
 /* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
 int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
-/* rpc: how many CPUs the backend we started can use at once (its threads, its CPU set). */
+/* rpc: count the threads the backend we started runs now (kept: the most seen). */
+void iom_workload_backend_sample_threads(struct iom_workload *wl);
+/* rpc: how many CPUs the backend we started can use at once (its threads seen, its CPU set). */
 double iom_workload_backend_cpus(const struct iom_workload *wl);
 /* rpc: CPU ns the backend we started has used so far, or -1. */
 int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl);

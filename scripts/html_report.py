@@ -18,7 +18,6 @@ METRICS = (  # column, label, scale, log axis
     ("lat_p50_ns", "p50 latency µs", 1e-3, True),
     ("lat_p99_ns", "p99 latency µs", 1e-3, True),
     ("threads", "threads", 1.0, True),
-    ("rss_bytes", "RSS MiB", 1.0 / 2**20, False),
 )
 STATE_COLORS = {"oncpu": "#2ca02c", "runnable": "#ff7f0e", "blocked": "#d62728",
                 "blocked+iowait": "#9467bd"}
@@ -60,11 +59,14 @@ def md_block(lines):
 def panels(plot, rows):
     """Per (workload, placement): per metric, per series, the points (C, median, min, max, n)."""
     ok = plot.timed_ok(rows)
+    # Each cell's own memory where the run measured it (its isolation in the label), else RSS.
+    mem, mem_label, _, mem_short = plot.memory_column(ok)
+    metrics = METRICS + ((mem, f"memory MiB ({mem_short})", 1.0 / 2**20, False),)
     out = []
     for (wl, pl), prs in sorted(plot.groups(ok, lambda r: (r["bench_workload"],
                                                            r["placement"])).items()):
         p = dict(workload=wl, placement=pl, where=plot.where_name(pl), metrics={})
-        for col, label, scale, log in METRICS:
+        for col, label, scale, log in metrics:
             pts = []
             for series, srs in sorted(plot.groups(prs, lambda r: r["model"]).items(),
                                       key=lambda kv: plot.model_order(kv[0])):

@@ -955,9 +955,34 @@ def checklist(rows, models, caps):
     return lines + (shared + [""] if shared else [])
 
 
+def memory_column(rows):
+    """(column, label, caption, short caption) of the memory a cell is charged with: its own
+    (rss_cell_bytes, isolated from the cells before it as mem_isolation says) when the run
+    measured it, else the process's RSS (an older run)."""
+    iso = {r.get("mem_isolation") or "in-process" for r in rows
+           if not math.isnan(num(r.get("rss_cell_bytes")))}
+    if not iso:
+        return ("rss_bytes", "RSS", "the process's RSS: a cell also carries what the cells "
+                "before it in the same process left (a run without rss_cell_bytes)",
+                "process RSS, earlier cells' leftovers included")
+    if iso == {"fork"}:
+        how, short = "each cell in a process of its own (--fork-cells)", "each cell forked"
+    elif iso == {"in-process"}:
+        how = ("the cells in one process: memory an earlier cell left for reuse (glibc's "
+               "cached thread stacks) can hide part of a later cell's; --fork-cells isolates "
+               "them")
+        short = "cells in one process"
+    else:
+        how = short = "cells isolated as " + " and ".join(sorted(iso))
+    return ("rss_cell_bytes", "own memory",
+            f"each cell's own anonymous memory over its pre-cell baseline; {how}",
+            f"own anonymous memory, {short}")
+
+
 def memory_table(ok, models):
     """Threads and memory at C=1024 (the cost of one thread per in-flight task)."""
     lines = []
+    mem, mem_label, _, _ = memory_column(ok)
     cs = sorted({r["concurrency"] for r in ok})
     target = 1024 if 1024 in cs else (cs[-1] if cs else None)
     if target is None:
@@ -976,9 +1001,9 @@ def memory_table(ok, models):
             if sub:
                 return sub
         return rs
-    for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
-                                ("harness_rss_bytes", "of RSS, the harness's latency histograms "
-                                 "(not the model's)", "B"),
+    for metric, label, unit in (("threads", "threads", ""), (mem, mem_label, "B"),
+                                ("harness_rss_bytes", f"of {mem_label}, the harness's latency "
+                                 "histograms (not the model's)", "B"),
                                 ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
                                  "B")):
         cells = []
@@ -994,10 +1019,10 @@ def memory_table(ok, models):
                 cells.append(fmt(s["med"], unit) if s else "–")
         lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
     def model_bytes(r):
-        """RSS + kernel memory without the harness's own histograms (one per submitter
+        """Memory + kernel memory without the harness's own histograms (one per submitter
         thread, so a sync model at C=1024 has 1024 of them; an older run has no column)."""
         harness = num(r.get("harness_rss_bytes"))
-        return (num(r.get("rss_bytes")) - (0.0 if math.isnan(harness) else harness) +
+        return (num(r.get(mem)) - (0.0 if math.isnan(harness) else harness) +
                 max(0.0, num(r.get("kmem_bytes"))))
     if len(cs) > 1:
         cells = []
@@ -1011,8 +1036,8 @@ def memory_table(ok, models):
             per = (s_hi["med"] - s_lo["med"]) / (target - cs[0])
             # Both figures move by a few pages with the machine's other activity.
             cells.append(fmt(per, "B") if per >= 1024 else "< 1 kB (not measurable here)")
-        lines.append(f"| memory per in-flight task (RSS − harness + kernel, C={cs[0]} → {target}) | " +
-                     " | ".join(cells) + " |")
+        lines.append(f"| memory per in-flight task ({mem_label} − harness + kernel, "
+                     f"C={cs[0]} → {target}) | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -1151,7 +1176,8 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                          f"{'one CPU' if best[0][1] == 'core' else 'all CPUs'})"
                          if best else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", f"Memory: {memory_column(ok)[2]}; kernel memory is the machine-wide "
+              "KernelStack + Slab + PageTables delta over the window.", ""]
     lines += checklist(rows, models, caps)
 
     # Throughput and CPU per cell, with each pair's caveats; each workload's own series.
@@ -1552,6 +1578,7 @@ def main():
                 return "no histograms"
             return None if p[key] is None else p[key] / 1e3
         return f
+    mem, mem_label, _, mem_short = memory_column(timed_ok(rows))
     figs = [
         line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency "
                     "(dotted: limits; dashed: fio on the same workload)", "throughput", run_dir,
@@ -1568,8 +1595,8 @@ def main():
                     "Latency p99 (closed loop: from submit; shown only with ≥ 1000 samples)",
                     "latency_p99", run_dir, scale=1e-3, pooled=pooled("p99")),
         line_panels(plt, rows, "threads", "threads", "Threads used", "threads", run_dir),
-        line_panels(plt, rows, "rss_bytes", "RSS MiB", "Resident memory", "rss", run_dir,
-                    scale=1 / 2**20),
+        line_panels(plt, rows, mem, f"{mem_label} MiB", f"Memory per cell ({mem_short})",
+                    "rss", run_dir, scale=1 / 2**20),
         line_panels(plt, rows, "kmem_bytes", "kernel memory MiB (stack+slab+pagetables)",
                     "Kernel memory RSS does not show", "kmem", run_dir, logy=False,
                     scale=1 / 2**20),

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "core/parse.h"
 #include "server/server.h"
 
 #define SV_SEEN_BITS	22		/* remembered request ids: 4M slots */
@@ -56,10 +57,29 @@ void iom_server_opts_init(struct iom_server_opts *o)
 	o->out_cap = IOM_SERVER_OUT_CAP;
 }
 
+/* D of sleep:D or cpu:D: whole microseconds, or a duration with its unit (250us, 2ms). */
+static int sv_service_us(const char *s, uint32_t *us)
+{
+	const uint64_t max_us = 60000000;	/* a minute */
+	size_t len = strlen(s);
+	uint64_t v;
+
+	if (!iom_parse_u64(s, 0, max_us, &v)) {
+		*us = (uint32_t)v;
+		return 0;
+	}
+	/* Only with a unit: a bare "1.5" would be seconds to the duration parser. */
+	if (!len || s[len - 1] < 'a' || s[len - 1] > 'z' ||
+	    iom_parse_duration(s, 0, max_us * 1000, &v) || v % 1000)
+		return -EINVAL;
+	*us = (uint32_t)(v / 1000);
+	return 0;
+}
+
 int iom_service_parse(const char *s, struct iom_server_opts *o, struct iom_err *err)
 {
-	unsigned long d;
-	char *end;
+	const char *arg = strchr(s, ':');
+	uint64_t bs;
 
 	if (!strncmp(s, "sleep:", 6))
 		o->service = IOM_SERVICE_SLEEP;
@@ -68,21 +88,19 @@ int iom_service_parse(const char *s, struct iom_server_opts *o, struct iom_err *
 	else if (!strncmp(s, "file:", 5))
 		o->service = IOM_SERVICE_FILE;
 	else
-		return iom_err_msg(err, "--service %s: want sleep:D, cpu:D (D in us) or file:BS", s);
-	s = strchr(s, ':') + 1;
-	errno = 0;
-	d = strtoul(s, &end, 10);
+		return iom_err_msg(err, "--service: want sleep:D, cpu:D (D in us, or 2ms) or file:BS "
+				   "(got '%s')", s);
+	arg++;
 	if (o->service == IOM_SERVICE_FILE) {
-		if (*end == 'k' || *end == 'K')
-			d <<= 10, end++;
-		if (errno || end == s || *end || !d || d > (1ul << 20))
-			return iom_err_msg(err, "--service file:BS: BS must be 1 to 1048576 bytes");
-		o->service_bs = (uint32_t)d;
+		if (iom_parse_size(arg, 1, 1u << 20, &bs))
+			return iom_err_msg(err, "--service file:BS: BS must be 1 to 1M bytes (got "
+					   "'%s')", s);
+		o->service_bs = (uint32_t)bs;
 		return 0;
 	}
-	if (errno || end == s || *end || d > 60000000ul)
-		return iom_err_msg(err, "--service: D must be microseconds in [0, 60000000]");
-	o->service_us = (uint32_t)d;
+	if (sv_service_us(arg, &o->service_us))
+		return iom_err_msg(err, "--service: D must be whole microseconds up to 60000000, or "
+				   "a duration with its unit (got '%s')", s);
 	return 0;
 }
 

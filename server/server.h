@@ -105,7 +105,10 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 		     struct iom_err *err);
 /* The opts' defaults (caps above, 2 threads, report_fd -1). */
 void iom_server_opts_init(struct iom_server_opts *o);
-/* "sleep:D", "cpu:D" (D in us), "file:BS" (bytes): 0, or -EINVAL with a message. */
+/*
+ * "sleep:D", "cpu:D" (D whole us, or a duration with its unit: 2ms), "file:BS" (a size: 4K):
+ * 0, or -EINVAL with a message.
+ */
 int iom_service_parse(const char *s, struct iom_server_opts *o, struct iom_err *err);
 
 bool iom_server_stopping(void);

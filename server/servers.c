@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The table of server models: the only place that names every one. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,7 @@ int iom_server_serve_wl(const struct iom_wl_params *p, const cpu_set_t *cpus, in
 	const struct iom_server_model *m = iom_server_model_find(name);
 	struct iom_server_opts o;
 	struct iom_err err = { "" };
+	char path[PATH_MAX];
 
 	iom_server_opts_init(&o);
 	o.quiet = true;
@@ -65,6 +67,13 @@ int iom_server_serve_wl(const struct iom_wl_params *p, const cpu_set_t *cpus, in
 		fprintf(stderr, "serve: unknown server model '%s'\n", name);
 		return 1;
 	}
+	if (p->service[0] && iom_service_parse(p->service, &o, &err)) {
+		fprintf(stderr, "serve: %s\n", err.msg);
+		return 1;
+	}
+	/* file:BS reads the file workload's file, as the "suite's own file". */
+	iom_workload_file_path(p, path, sizeof(path));
+	o.service_path = path;
 	if (iom_server_serve(m, &o, &err)) {
 		fprintf(stderr, "serve: %s: %s\n", name, err.msg);
 		return 1;

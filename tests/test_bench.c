@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * make bench interrupted: Ctrl-C (SIGINT) stops the matrix after the cell that is running, and
- * every row already in runs.csv is whole and valid (plot.py reads it without complaint).
+ * every row already in runs.csv is whole and valid (plot.py reads it without complaint). No
+ * bench loses another's results: two into one --output, two started in the same second.
  */
 #include <limits.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -113,11 +116,117 @@ static void test_bench_model_flags(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* One cell, as cheap as a bench gets. */
+#define TINY	"--quick --models threads --workloads nop --concurrency 1 --placements core " \
+		"--repeat 1 --runtime 50ms --sections matrix --probes off --no-calibrate --noise-cap 1"
+
+static const char *python(void)
+{
+	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+}
+
+/* The rows of runs.csv whose status is "ok", and how many rows in all (header excluded). */
+static int count_ok_rows(const char *csv, int *all)
+{
+	char line[8192];
+	FILE *f = fopen(csv, "r");
+	int ok = 0;
+
+	*all = 0;
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		(*all)++;
+		ok += strstr(line, ",ok,") != NULL;
+	}
+	fclose(f);
+	return ok;
+}
+
+/*
+ * A second bench into the same --output adds its rows: its cells get directories of their own
+ * (cells/0001 after cells/0000), so iomodels run, which refuses a directory holding a run,
+ * does not refuse them, and the first bench's cell files stay as its rows say.
+ */
+static void test_bench_output_reused(void **state)
+{
+	char dir[] = "/tmp/iom-test-bench-XXXXXX", path[PATH_MAX], cmd[PATH_MAX + 256];
+	struct stat st;
+	int all;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s scripts/bench %s --output %s/run >/dev/null 2>&1", python(),
+		 TINY, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/run/runs.csv", dir);
+	assert_int_equal(count_ok_rows(path, &all), 2);
+	assert_int_equal(all, 2);
+	snprintf(path, sizeof(path), "%s/run/cells/0001/runs.csv", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* dir/results/<UTC second of t>-<host><tail>: a bench's default directory, and a file in it. */
+static void default_dir(char *buf, size_t len, const char *dir, time_t t, const char *tail)
+{
+	char host[64] = "", stamp[32];
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(buf, len, "%s/results/%s-%s%s", dir, stamp, host, tail);
+}
+
+/*
+ * The default directory is results/<UTC second>-<host>: a bench that finds it taken (another
+ * started in the same second) takes the next suffix, as iomodels run does. The directories of
+ * the seconds the bench may start in are made first, each as another bench would have.
+ */
+static void test_bench_default_dir_unique(void **state)
+{
+	char dir[] = "/tmp/iom-test-bench-XXXXXX", path[PATH_MAX + 128], cmd[PATH_MAX * 2];
+	char root[PATH_MAX];
+	time_t now = time(NULL);
+	struct stat st;
+	int found = 0, all;
+
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(root, sizeof(root)));
+	snprintf(path, sizeof(path), "%s/results", dir);
+	assert_int_equal(mkdir(path, 0777), 0);
+	for (int s = 0; s < 30; s++) {
+		default_dir(path, sizeof(path), dir, now + s, "");
+		assert_int_equal(mkdir(path, 0777), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "cd %s && %s %s/scripts/bench %s >/dev/null 2>&1", dir, python(),
+		 root, TINY);
+	assert_int_equal(system(cmd), 0);
+	for (int s = 0; s < 30; s++) {
+		/* The taken directory is left as it was; the bench's rows are in its "-2". */
+		default_dir(path, sizeof(path), dir, now + s, "/runs.csv");
+		assert_int_not_equal(stat(path, &st), 0);
+		default_dir(path, sizeof(path), dir, now + s, "-2/runs.csv");
+		found += count_ok_rows(path, &all);
+	}
+	assert_int_equal(found, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bench_sigint_leaves_valid_rows),
 		cmocka_unit_test(test_bench_model_flags),
+		cmocka_unit_test(test_bench_output_reused),
+		cmocka_unit_test(test_bench_default_dir_unique),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,6 +126,8 @@ static const struct cli_case bad_cases[] = {
 	{ "run --output X --model (no value)", false, { "run", "--output", OUT, "--model",
 							NULL } },
 	{ "run --output ''", false, { "run", FAST, "--output", "", NULL } },
+	{ "run --append (no --output)", false, { "run", FAST, "--append", NULL } },
+	{ "run --append --force", true, { "run", FAST, "--append", "--force", NULL } },
 	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
 	{ "run --status-lag-us without --notify poll", true, { "run", FAST, "--status-lag-us",
 								 "100", NULL } },
@@ -162,6 +164,17 @@ static const struct cli_case bad_cases[] = {
 	{ "run --runtime 1x", true, { "run", "--model", "threads", "--workload", "nop",
 				      "--runtime", "1x", NULL } },
 	/* Configuration errors: found before the first cell, exit 2, no results directory. */
+	{ "run --service nap:5", true, { "run", "--model", "threads", "--workload", "rpc",
+					 "--service", "nap:5", "--tasks", "10", NULL } },
+	{ "run --service sleep:+5", true, { "run", "--model", "threads", "--workload", "rpc",
+					    "--service", "sleep:+5", "--tasks", "10", NULL } },
+	{ "run --service with --connect", true, { "run", "--model", "threads", "--workload", "rpc",
+						  "--service", "cpu:5", "--connect",
+						  "127.0.0.1:1", "--tasks", "10", NULL } },
+	{ "run --service file:4K, no file", true, { "run", "--model", "threads", "--workload",
+						    "rpc", "--service", "file:4K", "--filename",
+						    "/nonexistent/iom.dat", "--tasks", "10",
+						    NULL } },
 	{ "run --connect refused", true, { "run", "--model", "threads", "--workload", "rpc",
 					   "--connect", "127.0.0.1:1", "--tasks", "10", NULL } },
 	{ "run --output unusable", false, { "run", FAST, "--output", "/dev/null/out", NULL } },
@@ -849,6 +862,50 @@ static void test_quiet_says_why(void **state)
 		fail_msg("--quiet: the reason is not on stderr: '%s'", x->r.err);
 }
 
+/*
+ * rpc --service: the server the run starts serves every request so, in place of the request's
+ * own service time (--latency-us 0 here): no reply can come before its 20 ms wait, and the row
+ * and run.json say which service it was.
+ */
+static void test_run_service(void **state)
+{
+	static const char *const args[] = { "run", "--model", "threads", "--workload", "rpc",
+					    "--latency-us", "0", "--service", "sleep:20ms",
+					    "--concurrency", "1", "--tasks", "10", "--quiet",
+					    "--output", OUT, NULL };
+	static char hdr[128][128], row[128][128];
+	struct ctx *x = *state;
+	struct json_object *meta, *svc;
+	char path[PATH_MAX];
+	const char *p;
+	int nh;
+
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, &x->r);
+	if (x->r.status != 0)
+		fail_msg("exit %d, want 0; stderr: %s", x->r.status, x->r.err);
+	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
+	p = x->csv = slurp(path);
+	nh = csv_record(&p, hdr, 128);
+	assert_int_equal(csv_record(&p, row, 128), nh);
+	for (int i = 0; i < nh; i++) {
+		if (!strcmp(hdr[i], "latency_dist"))
+			assert_string_equal(row[i], "service sleep:20ms");
+		if (!strcmp(hdr[i], "latency_us"))
+			assert_string_equal(row[i], "");
+		if (!strcmp(hdr[i], "n_completed"))
+			assert_string_equal(row[i], "10");
+		/* Each of the 10 took at least 20 ms (too few for percentiles: the mean). */
+		if (!strcmp(hdr[i], "lat_mean_ns") && !(atof(row[i]) >= 20e6))
+			fail_msg("mean %s ns: the server did not wait its 20 ms", row[i]);
+	}
+	snprintf(path, sizeof(path), "%s/out/run.json", x->tmp);
+	x->json = json_object_from_file(path);
+	assert_non_null(x->json);
+	assert_true(json_object_object_get_ex(x->json, "meta", &meta));
+	assert_true(json_object_object_get_ex(meta, "server_service", &svc));
+	assert_string_equal(json_object_get_string(svc), "sleep:20ms");
+}
+
 #define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
 
 /* The CLI's conventions (issue #17). */
@@ -863,6 +920,7 @@ static const struct {
 	{ "test_duration_minutes", test_duration_minutes },
 	{ "test_file_not_ours", test_file_not_ours },
 	{ "test_quiet_says_why", test_quiet_says_why },
+	{ "test_run_service", test_run_service },
 };
 #define NR_MORE	(sizeof(more) / sizeof(more[0]))
 

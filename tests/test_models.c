@@ -273,6 +273,11 @@ static void test_bimodal_deadline(void **state)
 		run_ok(&cfg);
 		assert_true(row.num[IOM_COL_n_expired] == 10);
 		assert_true(row.num[IOM_COL_n_completed] == 90);
+		/* Throughput counts the 90 COMPLETED; every ended task, EXPIRED too, its own column. */
+		assert_true(fabs(row.num[IOM_COL_ops_per_s] * row.num[IOM_COL_runtime_ns] / 1e9 - 90)
+			    < 0.01);
+		assert_true(fabs(row.num[IOM_COL_ended_per_s] * row.num[IOM_COL_runtime_ns] / 1e9 -
+				 100) < 0.01);
 	}
 }
 

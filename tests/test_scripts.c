@@ -260,6 +260,57 @@ static void test_plot_kmem_noise(void **state)
 	free(rep);
 }
 
+/* The line of text that starts with head (NUL-terminated in place), or a failure. */
+static char *line_of(char *text, const char *head)
+{
+	char *row = strstr(text, head), *end;
+
+	if (!row)
+		fail_msg("report.md lacks a line '%s'", head);
+	end = strchr(row, '\n');
+	if (end)
+		*end = '\0';
+	return row;
+}
+
+/*
+ * Each cell's own memory: where a run has rss_cell_bytes, the memory table, its caption and the
+ * HTML's memory chart use it (with how the cells were isolated, from mem_isolation), never the
+ * process's RSS, which carries what earlier cells left. A run without the column says RSS.
+ */
+static void test_plot_memory_per_cell(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX + 16], *rep, *html, *row;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	fixture_copy(run, sizeof(run), "bench-mem-cell",
+		     "[r.update(rss_bytes='999000000', rss_cell_bytes='4000000', "
+		     "harness_rss_bytes='0', mem_isolation='fork') for r in rows]");
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "each cell's own anonymous memory over its pre-cell baseline; each cell in "
+		  "a process of its own (--fork-cells)");
+	snprintf(path, sizeof(path), "%s/report.html", run);
+	html = slurp(path);
+	assert_non_null(html);
+	if (!strstr(html, "\"rss_cell_bytes\"") || strstr(html, "\"rss_bytes\""))
+		fail_msg("report.html does not chart rss_cell_bytes alone");
+	free(html);
+	row = line_of(rep, "| own memory at C=");
+	if (strstr(row, "999") || !strstr(row, "| 4MB"))
+		fail_msg("memory row not from rss_cell_bytes: %s", row);
+	free(rep);
+
+	fixture_copy(run, sizeof(run), "bench-mem-rss",
+		     "[(r.pop('rss_cell_bytes', None), r.pop('mem_isolation', None)) for r in rows]");
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "the process's RSS: a cell also carries what the cells before it");
+	line_of(rep, "| RSS at C=");
+	free(rep);
+}
+
 /*
  * The probe columns are in the probed repeat of each cell only: the blocked-time figure must be
  * drawn from those rows (it was drawn from the timed ones, and every panel said "no model ran
@@ -588,8 +639,9 @@ static void test_plot_rejects_bad_side_files(void **state)
 /*
  * make bench's noise handling, on known rows: a cell whose repeats disagree (cv > 10%) and a
  * cell whose repeats all ran beside foreign CPU get one more repeat per round, up to the cap; a
- * steady clean cell gets none; a spent budget adds nothing. Then the fixture's bench.json says
- * what it did.
+ * steady clean cell gets none; a spent budget adds nothing; a second bench into the same
+ * --output (its cells numbered after the first's) is judged on its own rows only. Then the
+ * fixture's bench.json says what it did.
  */
 static void test_bench_adds_repeats_to_noisy_cells(void **state)
 {
@@ -608,7 +660,7 @@ static void test_bench_adds_repeats_to_noisy_cells(void **state)
 		 "    w = csv.writer(f); w.writerow(['cell_dir', 'ops_per_s', 'flags', 'status'])\n"
 		 "    for i, c in enumerate(cells):\n"
 		 "        v = vals[c['model']]; w.writerow([f'cells/{i:04d}', v[c['repeat']], v[2], 'ok'])\n"
-		 "n = b.Noise(cells, d + '/runs.csv', 3, 60.0, 1)\n"
+		 "n = b.Noise(cells, 0, d + '/runs.csv', 3, 60.0, 1)\n"
 		 "more = n.more()\n"
 		 "assert sorted(c['model'] for c in more) == ['epoll', 'threads'], more\n"
 		 "assert all(c['repeat'] == 2 and not c['probed'] for c in more)\n"
@@ -619,7 +671,13 @@ static void test_bench_adds_repeats_to_noisy_cells(void **state)
 		 "assert n.more() == [], 'at the cap (3 repeats): no more'\n"
 		 "s = n.summary()\n"
 		 "assert s['cells_retried'] == 2 and s['repeats_added'] == 2 and s['still_noisy'] == 2, s\n"
-		 "assert b.Noise(cells, d + '/runs.csv', 9, 0.0, 1).more() == [], 'budget spent'\n\"",
+		 "assert b.Noise(cells, 0, d + '/runs.csv', 9, 0.0, 1).more() == [], 'budget spent'\n"
+		 "steady = [dict(c) for c in cells[:6]]\n"
+		 "with open(d + '/runs.csv', 'a', newline='') as f:\n"
+		 "    w = csv.writer(f)\n"
+		 "    for i in range(len(cells), len(cells) + 6): w.writerow([f'cells/{i:04d}', '1000', '', 'ok'])\n"
+		 "more = b.Noise(steady, len(cells), d + '/runs.csv', 3, 60.0, 1).more()\n"
+		 "assert more == [], ('an earlier bench in the same --output is not this one', more)\n\"",
 		 python(), dir);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("Noise: %s", err);
@@ -808,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_plot_makes_every_file),
 		cmocka_unit_test(test_plot_bench_makes_every_file),
 		cmocka_unit_test(test_plot_kmem_noise),
+		cmocka_unit_test(test_plot_memory_per_cell),
 		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_verdict_follows_rows),

@@ -609,6 +609,113 @@ static long long rchar(pid_t pid)
 	return v;
 }
 
+/*
+ * --service is read by the shared number parser: D in whole us or with its unit, BS a size;
+ * nothing else (a sign, a space, a fraction of a us, a unitless decimal) is taken.
+ */
+static void test_service_parse(void **state)
+{
+	static const struct {
+		const char *s;
+		enum iom_service_kind kind;
+		uint32_t us, bs;
+	} good[] = {
+		{ "sleep:0", IOM_SERVICE_SLEEP, 0, 0 },
+		{ "sleep:250", IOM_SERVICE_SLEEP, 250, 0 },
+		{ "cpu:10", IOM_SERVICE_CPU, 10, 0 },
+		{ "cpu:2ms", IOM_SERVICE_CPU, 2000, 0 },
+		{ "sleep:1.5ms", IOM_SERVICE_SLEEP, 1500, 0 },
+		{ "file:4096", IOM_SERVICE_FILE, 0, 4096 },
+		{ "file:4K", IOM_SERVICE_FILE, 0, 4096 },
+		{ "file:64KiB", IOM_SERVICE_FILE, 0, 65536 },
+		{ "file:1M", IOM_SERVICE_FILE, 0, 1u << 20 },
+	};
+	static const char *const bad[] = {
+		"sleep: 5", "sleep:+5", "sleep:-0", "sleep:5x", "sleep:1.5", "sleep:", "cpu:500ns",
+		"cpu:61s", "sleep:60000001", "file:0", "file:2M", "file:-4096", "file: 4K", "file:4Q",
+		"nap:5", "sleep", "",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct iom_server_opts so;
+		struct iom_err err = { "" };
+
+		iom_server_opts_init(&so);
+		if (iom_service_parse(good[i].s, &so, &err))
+			fail_msg("'%s' refused: %s", good[i].s, err.msg);
+		assert_int_equal(so.service, good[i].kind);
+		assert_int_equal(so.service_us, good[i].us);
+		assert_int_equal(so.service_bs, good[i].bs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct iom_server_opts so;
+		struct iom_err err = { "" };
+
+		iom_server_opts_init(&so);
+		if (!iom_service_parse(bad[i], &so, &err))
+			fail_msg("'%s' taken as %d us, %u bytes", bad[i], (int)so.service_us,
+				 so.service_bs);
+		assert_non_null(strstr(err.msg, "--service"));
+	}
+}
+
+/*
+ * An rpc cell's server: the CPUs it can use at once are its real threads (then its CPU set).
+ * The threads model runs an acceptor plus one thread per connection, epoll its loops, kernel_free
+ * an I/O thread and its workers; the harness assumed 2 for every server. (TSan adds a thread.)
+ */
+static void sample_threads_until(struct iom_workload *wl, unsigned int want)
+{
+	/* The port is reported before the model's threads start: give them 2 s. */
+	for (int i = 0; i < 200 && wl->backend_threads < want; i++) {
+		iom_workload_backend_sample_threads(wl);
+		if (wl->backend_threads < want)
+			usleep(10000);
+	}
+}
+
+static void test_backend_threads(void **state)
+{
+	static const struct { const char *model; unsigned int idle, conns3; } want[] = {
+		/* serve's own thread, then: the acceptor is it; 2 loops; an I/O thread + 16. */
+		{ "threads", 1, 4 }, { "epoll", 3, 3 }, { "kernel_free", 18, 18 },
+	};
+	unsigned int extra = getenv("IOM_TSAN") ? 1 : 0;
+	double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+
+	iom_workload_set_server(iom_server_serve_wl);
+	for (size_t m = 0; m < sizeof(want) / sizeof(want[0]); m++) {
+		struct iom_wl_params p = { .kind = IOM_WL_RPC, .payload = 64 };
+		struct iom_err err = { "" };
+		struct iom_workload wl;
+		int fds[3];
+
+		snprintf(p.server_model, sizeof(p.server_model), "%s", want[m].model);
+		assert_int_equal(iom_workload_open(&wl, &p, &err), 0);
+		sample_threads_until(&wl, want[m].idle + extra);
+		assert_int_equal(wl.backend_threads, want[m].idle + extra);
+		for (int i = 0; i < 3; i++) {
+			fds[i] = iom_rpc_connect(&wl.addr, &err);
+			assert_true(fds[i] >= 0);
+			request_ok(fds[i], 70000 + (uint64_t)i, 0);
+		}
+		sample_threads_until(&wl, want[m].conns3 + extra);
+		assert_int_equal(wl.backend_threads, want[m].conns3 + extra);
+		assert_true(iom_workload_backend_cpus(&wl) ==
+			    (wl.backend_threads < ncpu ? wl.backend_threads : ncpu));
+		for (int i = 0; i < 3; i++)
+			close(fds[i]);
+		iom_workload_close(&wl);
+	}
+	/* One thread on a 2-CPU set is one CPU; the harness said 2. */
+	if (ncpu >= 2) {
+		struct iom_workload wl = { .backend_threads = 1 + extra };
+
+		snprintf(wl.p.backend_cpus, sizeof(wl.p.backend_cpus), "0-1");
+		assert_true(iom_workload_backend_cpus(&wl) == 1 + extra);
+	}
+}
+
 /* --service sleep:D, cpu:D and file:BS: each answers, and file really reads BS a request. */
 static void test_service_kinds(void **state)
 {
@@ -656,6 +763,8 @@ int main(void)
 		cmocka_unit_test(test_closed_conn_replies_freed),
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_service_parse),
+		cmocka_unit_test(test_backend_threads),
 		cmocka_unit_test(test_service_kinds),
 		cmocka_unit_test(test_killed_run_leaves_nothing),
 		cmocka_unit_test(test_serve_logs_bound_port),

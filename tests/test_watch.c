@@ -664,6 +664,143 @@ static void test_plain_states_from_probes(void **state)
 	}
 }
 
+/* --output over an earlier run: refused as run refuses it (exit 2, the run's files untouched). */
+static void test_plain_output_refused(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], path[PATH_MAX + 16], line[4096], buf[64] = "";
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--runtime", "1", "--output", out, NULL };
+	struct proc p;
+	FILE *f;
+
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(path, sizeof(path), "%s/runs.csv", out);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("an earlier run\n", f);
+	fclose(f);
+	proc_start(x, &p, argv);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		;
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 2);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "an earlier run\n");
+	snprintf(path, sizeof(path), "%s/run.json", out);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* "850ns", "12.3us", "1.25ms", "2.00s" (iom_fmt_ns) in ns; -1 for anything else. */
+static double fmt_ns_value(const char *s)
+{
+	static const struct { const char *unit; double ns; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+	};
+	char *end;
+	double v = strtod(s, &end);
+
+	for (size_t i = 0; end != s && i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strncmp(end, units[i].unit, strlen(units[i].unit)))
+			return v * units[i].ns;
+	return -1;
+}
+
+/*
+ * A deadline shorter than every timer: no task COMPLETES, so ops/s is 0 every second while
+ * expired/s carries the tasks; the summary says the same (ops/s counted EXPIRED before).
+ */
+static void test_plain_expired_not_ops(void **state)
+{
+	struct wctx *x = *state;
+	char line[4096];
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--latency-us", "2000", "--deadline-us", "300", "--concurrency", "4",
+			 "--runtime", "3", NULL };
+	double expired = 0, summary_ops = -1, summary_exp = -1;
+	int seconds = 0;
+	struct proc p;
+
+	proc_start(x, &p, argv);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS)) {
+		const char *sum = strstr(line, " ops/s (completed) expired ");
+
+		if (strstr(line, " threads in_flight=")) {
+			if (!strstr(line, " expired/s=") || !strstr(line, " failed/s="))
+				fail_msg("no expired/s and failed/s beside ops/s: %s", line);
+			if (line_num(line, " ops/s=") != 0)
+				fail_msg("ops/s counts tasks that did not complete: %s", line);
+			expired += line_num(line, " expired/s=");
+			seconds++;
+		}
+		if (sum && !strncmp(line, "threads", 7)) {
+			const char *num = sum;
+
+			while (num > line && num[-1] != ' ')
+				num--;
+			summary_ops = strtod(num, NULL);
+			summary_exp = strtod(sum + strlen(" ops/s (completed) expired "), NULL);
+		}
+	}
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	assert_true(seconds >= 1);
+	assert_true(expired > 0);
+	if (summary_ops != 0 || !(summary_exp > 0))
+		fail_msg("summary: %.0f ops/s, %.0f expired/s; want 0 and > 0", summary_ops,
+			 summary_exp);
+}
+
+/*
+ * threads and uring side by side: the summary gives each lane its own CPU per task, within the
+ * range its live lines showed, not the whole process' CPU over its tasks (a uring lane beside
+ * 64 sleeping threads would show theirs).
+ */
+static void test_plain_summary_own_cpu(void **state)
+{
+	struct wctx *x = *state;
+	char line[4096];
+	char *argv[] = { (char *)iom_bin(), "watch", "--model", "threads,uring", "--workload",
+			 "timer", "--latency-us", "500", "--concurrency", "16", "--runtime", "4",
+			 NULL };
+	const char *lanes[] = { "threads", "uring" };
+	double lo[2] = { 1e18, 1e18 }, hi[2] = { 0, 0 }, sum[2] = { -1, -1 };
+	struct proc p;
+
+	proc_start(x, &p, argv);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS)) {
+		for (int k = 0; k < 2; k++) {
+			char live[32];
+			const char *c;
+
+			snprintf(live, sizeof(live), " %s in_flight=", lanes[k]);
+			if (strstr(line, live) && (c = strstr(line, " cpu/task=")) &&
+			    fmt_ns_value(c + 10) > 0) {
+				double v = fmt_ns_value(c + 10);
+
+				lo[k] = v < lo[k] ? v : lo[k];
+				hi[k] = v > hi[k] ? v : hi[k];
+			}
+			if (!strncmp(line, lanes[k], strlen(lanes[k])) && line[strlen(lanes[k])] == ' ' &&
+			    (c = strstr(line, " cpu/task "))) {
+				if (!strstr(line, "(its threads)"))
+					fail_msg("summary CPU is not the lane's own: %s", line);
+				sum[k] = fmt_ns_value(c + 10);
+			}
+		}
+	}
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	for (int k = 0; k < 2; k++) {
+		print_message("%s: live cpu/task %.0f..%.0f ns, summary %.0f ns\n", lanes[k], lo[k],
+			      hi[k], sum[k]);
+		assert_true(hi[k] > 0 && sum[k] > 0);
+		/* A weighted mean of the live intervals, with room for the one not printed. */
+		assert_true(sum[k] >= lo[k] / 3 && sum[k] <= hi[k] * 3);
+	}
+}
+
 /* As nobody (no BPF): --thread-states probes is a one-line error; auto says why and goes on. */
 static void test_states_unprivileged(void **state)
 {
@@ -739,6 +876,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_lines_and_knob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_add_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_expired_not_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_output_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_summary_own_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_lanes_keys_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_ctrl_c, setup, teardown),

@@ -62,7 +62,8 @@ enum role { R_SUB, R_WORKER, R_IOWQ, NR_ROLES };
 struct sec_stat {
 	uint64_t id;		/* the second this entry holds (entries are a ring) */
 	bool done;		/* read: ops and latency are filled */
-	uint64_t ops;		/* completions that ended in the second */
+	uint64_t ops;		/* tasks COMPLETED per second: throughput */
+	uint64_t expired, failed;	/* EXPIRED and FAILED per second: not throughput */
 	double p99_ns;		/* NAN when fewer than 1000 completions back it */
 	double max_ns;
 	double inflight_sum;	/* the view's samples of tasks in flight during the second */
@@ -107,6 +108,10 @@ struct lane {
 	double cpu_ns_per_task;	/* over the last census interval */
 	uint64_t census_done, census_cpu_ns;
 	bool census_primed;
+	uint64_t cpu_sum_ns, cpu_sum_tasks;	/* every census interval: the summary's CPU/task */
+	/* Terminal states at the last second read, and when: per-second rates are differences. */
+	uint64_t rate_state[IOM_NR_STATES], rate_ns;
+	uint64_t sum_state[IOM_NR_STATES], sum_ns;	/* since the window began: the summary's */
 	bool shared;		/* ran while another lane ran: process-wide columns are shared */
 };
 
@@ -548,16 +553,47 @@ static void lane_sample(struct lane *ln, uint64_t now)
 	}
 }
 
+/*
+ * Tasks per second by terminal state since the last read, from the driver's totals: only
+ * COMPLETED is throughput (an EXPIRED task ends fast and would inflate it), so each of the
+ * seconds read gets the interval's rates. The first call (rate_ns 0) only takes the base.
+ */
+static void lane_read_rates(struct lane *ln, uint64_t now, double rate[IOM_NR_STATES])
+{
+	uint64_t cur[IOM_NR_STATES];
+	double dt = (double)(now - ln->rate_ns);
+
+	for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++)
+		cur[s] = atomic_load_explicit(&ln->live->nr_state[s], memory_order_relaxed);
+	if (ln->rate_ns) {
+		for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++) {
+			rate[s] = dt > 0 ? (double)(cur[s] - ln->rate_state[s]) * 1e9 / dt : 0;
+			ln->sum_state[s] += cur[s] - ln->rate_state[s];
+		}
+		ln->sum_ns += now - ln->rate_ns;
+	}
+	memcpy(ln->rate_state, cur, sizeof(cur));
+	ln->rate_ns = now;
+}
+
 /* The seconds that ended (plus a grace for late counts): completions and latency. */
 static unsigned int lane_read_seconds(struct lane *ln, uint64_t now, struct iom_hist *h)
 {
+	double rate[IOM_NR_STATES] = { 0 };
 	unsigned int n = 0;
 
+	if (ln->t0 && now >= ln->t0 && lane_running(ln) &&
+	    (!ln->rate_ns || now >= ln->t0 + (ln->secs + 1) * 1000000000ull + GRACE_NS))
+		lane_read_rates(ln, now, rate);
 	while (ln->t0 && lane_running(ln) &&
 	       now >= ln->t0 + (ln->secs + 1) * 1000000000ull + GRACE_NS) {
 		struct sec_stat *e = sec_get(ln, ln->secs);
 
-		e->ops = iom_live_take_second(ln->live, ln->secs + 1, h);
+		/* The latency histogram is of every terminal state the driver recorded. */
+		iom_live_take_second(ln->live, ln->secs + 1, h);
+		e->ops = (uint64_t)llround(rate[IOM_COMPLETED]);
+		e->expired = (uint64_t)llround(rate[IOM_EXPIRED]);
+		e->failed = (uint64_t)llround(rate[IOM_FAILED]);
 		e->p99_ns = iom_hist_quantile_backed(h, 0.99) ? (double)iom_hist_quantile(h, 0.99) :
 								 NAN;
 		e->max_ns = h->count ? (double)iom_hist_quantile(h, 1.0) : NAN;
@@ -743,8 +779,11 @@ static void census(struct watch *w, uint64_t now)
 		/* CPU per task: the lane's threads' CPU over the interval, per task it ended. */
 		for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++)
 			done += ln->n_state[s];
-		if (ln->census_primed && done > ln->census_done && dt > 0)
+		if (ln->census_primed && done > ln->census_done && dt > 0) {
 			ln->cpu_ns_per_task = (double)lane_cpu[i] / (double)(done - ln->census_done);
+			ln->cpu_sum_ns += lane_cpu[i];
+			ln->cpu_sum_tasks += done - ln->census_done;
+		}
 		ln->census_done = done;
 		ln->census_primed = dt > 0;
 	}
@@ -861,13 +900,19 @@ static void lane_diagram(const struct lane *ln, char *buf, size_t len, int width
 static void lane_figures(const struct lane *ln, char *buf, size_t len)
 {
 	const struct sec_stat *e = ln->secs ? sec_peek(ln, ln->secs - 1) : NULL;
-	char ops[16], lat[16], cpu[16];
+	char ops[16], lat[16], cpu[16], lost[64] = "", exp[16], fail[16];
 	double infl = e && e->inflight_n ? e->inflight_sum / e->inflight_n : NAN;
 
 	fmt_count(ops, sizeof(ops), e ? (double)e->ops : NAN);
 	iom_fmt_ns(lat, sizeof(lat), !e ? NAN : !isnan(e->p99_ns) ? e->p99_ns : e->max_ns);
 	iom_fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
-	snprintf(buf, len, "in flight %.1f  %s ops/s  %s %s  cpu %s/task", infl, ops,
+	/* Tasks that ended without completing, beside the throughput, only when there are any. */
+	if (e && (e->expired || e->failed)) {
+		fmt_count(exp, sizeof(exp), (double)e->expired);
+		fmt_count(fail, sizeof(fail), (double)e->failed);
+		snprintf(lost, sizeof(lost), " (exp %s fail %s)", exp, fail);
+	}
+	snprintf(buf, len, "in flight %.1f  %s ops/s%s  %s %s  cpu %s/task", infl, ops, lost,
 		 e && isnan(e->p99_ns) ? "max" : "p99", lat, cpu);
 }
 
@@ -968,12 +1013,14 @@ static void plain_second(const struct lane *ln, uint64_t s)
 	iom_fmt_ns(p99, sizeof(p99), e->p99_ns);
 	iom_fmt_ns(mx, sizeof(mx), e->max_ns);
 	iom_fmt_ns(cpu, sizeof(cpu), ln->cpu_ns_per_task);
-	printf("watch t=%" PRIu64 " %s in_flight=%.1f ops/s=%" PRIu64 " p99=%s max=%s cpu/task=%s "
+	printf("watch t=%" PRIu64 " %s in_flight=%.1f ops/s=%" PRIu64 " expired/s=%" PRIu64
+	       " failed/s=%" PRIu64 " p99=%s max=%s cpu/task=%s "
 	       "threads=%u running=%.1f runnable=%.1f blocked=%.1f parked=%u workers=%u io-wq=%u "
 	       "probed=%u "
 	       "SCHEDULED=%" PRIu64 " RUNNING=%" PRIu64 " COMPLETED=%" PRIu64 " FAILED=%" PRIu64
 	       " ABORTED=%" PRIu64 " PARTIAL=%" PRIu64 " EXPIRED=%" PRIu64 "%s\n", s + 1,
-	       ln->model->name, e->inflight_n ? e->inflight_sum / e->inflight_n : 0.0, e->ops, p99,
+	       ln->model->name, e->inflight_n ? e->inflight_sum / e->inflight_n : 0.0, e->ops,
+	       e->expired, e->failed, p99,
 	       mx, cpu, sub->n, sub->run + ln->role[R_WORKER].run + ln->role[R_IOWQ].run,
 	       sub->rq + ln->role[R_WORKER].rq + ln->role[R_IOWQ].rq,
 	       sub->blk + ln->role[R_WORKER].blk + ln->role[R_IOWQ].blk, sub->parked,
@@ -1092,9 +1139,17 @@ static void read_keys(struct watch *w, uint64_t until)
 
 /* ----------------------------------------------------------------------------------------- */
 
-static void print_row(const struct iom_row *row)
+/*
+ * A lane's summary: its rates and CPU per task come from the live view's own reads (COMPLETED
+ * per second; its threads' CPU per task ended), so lanes that ran side by side are each their
+ * own, not the whole process'. A lane too short for a census falls back to the row's.
+ */
+static void print_lane_summary(const struct lane *ln)
 {
+	const struct iom_row *row = ln->row;
 	const double *n = row->num;
+	double secs = (double)ln->sum_ns / 1e9, cpu_task = n[IOM_COL_cpu_ns_per_task];
+	bool own_cpu = ln->cpu_sum_tasks > 0;
 	char p50[16], p99[16], cpu[16];
 
 	printf("%-12s %-6s %-8s", row->str[IOM_COL_model], row->str[IOM_COL_workload],
@@ -1103,31 +1158,45 @@ static void print_row(const struct iom_row *row)
 		printf(" %s\n", row->str[IOM_COL_reason]);
 		return;
 	}
+	if (own_cpu)
+		cpu_task = (double)ln->cpu_sum_ns / (double)ln->cpu_sum_tasks;
 	iom_fmt_ns(p50, sizeof(p50), n[IOM_COL_lat_p50_ns]);
 	iom_fmt_ns(p99, sizeof(p99), n[IOM_COL_lat_p99_ns]);
-	iom_fmt_ns(cpu, sizeof(cpu), n[IOM_COL_cpu_ns_per_task]);
-	printf(" %.1fs %.0f ops/s p50 %s p99 %s cpu/task %s%s\n    submitted %.0f = completed "
+	iom_fmt_ns(cpu, sizeof(cpu), cpu_task);
+	printf(" %.1fs %.0f ops/s (completed) expired %.0f/s failed %.0f/s p50 %s p99 %s "
+	       "cpu/task %s%s\n    submitted %.0f = completed "
 	       "%.0f + failed %.0f + aborted %.0f + partial %.0f + expired %.0f%s%s\n",
-	       n[IOM_COL_runtime_ns] / 1e9, n[IOM_COL_ops_per_s], p50, p99, cpu,
-	       strstr(row->str[IOM_COL_flags], "shared_process") ? " (whole process)" : "",
+	       n[IOM_COL_runtime_ns] / 1e9,
+	       secs > 0 ? (double)ln->sum_state[IOM_COMPLETED] / secs : NAN,
+	       secs > 0 ? (double)ln->sum_state[IOM_EXPIRED] / secs : NAN,
+	       secs > 0 ? (double)ln->sum_state[IOM_FAILED] / secs : NAN, p50, p99, cpu,
+	       own_cpu ? " (its threads)" : strstr(row->str[IOM_COL_flags], "shared_process") ?
+	       " (whole process)" : "",
 	       n[IOM_COL_submitted], n[IOM_COL_n_completed], n[IOM_COL_n_failed],
 	       n[IOM_COL_n_aborted], n[IOM_COL_n_partial], n[IOM_COL_n_expired],
 	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);
 }
 
+/* 0, 1 (cannot write) or 2 (--output holds a run: refused as run refuses it, nothing written). */
 static int watch_open_output(struct watch *w)
 {
 	const struct iom_watch_opts *o = w->o;
-	char errbuf[256], path[PATH_MAX + 16];
+	char errbuf[PATH_MAX + 128], path[PATH_MAX + 16];
+	int why;
 
 	if (!o->output)
 		return 0;
 	snprintf(w->outdir, sizeof(w->outdir), "%s", o->output);
-	w->rep = iom_report_open(w->outdir, o->argc, o->argv, errbuf, sizeof(errbuf));
+	w->rep = iom_report_open_mode(w->outdir, sizeof(w->outdir), IOM_REPORT_NEW, o->argc,
+				      o->argv, errbuf, sizeof(errbuf), &why);
 	if (!w->rep) {
 		/* A configuration error (exit 2), as in run: nothing ran, nothing was written. */
 		fprintf(stderr, "iomodels: %s\n", errbuf);
 		return 2;
+	}
+	if (iom_report_models(w->rep, iom_models)) {
+		fprintf(stderr, "iomodels: %s\n", iom_report_errmsg(w->rep));
+		return 1;
 	}
 	iom_meta_collect(w->rep, o->cfg.wl.directory[0] ? o->cfg.wl.directory : ".",
 			 iom_models);
@@ -1140,7 +1209,8 @@ static int watch_open_output(struct watch *w)
 	snprintf(path, sizeof(path), "%s/events.csv", w->outdir);
 	w->events = fopen(path, "we");
 	if (!w->events) {
-		fprintf(stderr, "iomodels: cannot write %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "iomodels: cannot write %s: %s (%s)\n", path, iom_errno_name(errno),
+			strerror(errno));
 		return 1;
 	}
 	fprintf(w->events, "t_ms,knob,from,to\n");
@@ -1201,14 +1271,16 @@ static void watch_init_knobs(struct watch *w, const struct iom_watch_opts *o)
 			   o->cfg.wl.latency_ns / 2 : 100000;
 }
 
-/* The output, the file workload's file and the thread-state source; 0 or an exit code. */
+/* The output, the file workload's file and the thread-state source; 0, 1 or 2 (said why). */
 static int watch_prepare(struct watch *w)
 {
 	const struct iom_watch_opts *o = w->o;
 	int ret = watch_open_output(w);
 
-	if (ret)
+	if (ret) {
+		watch_close_output(w);
 		return ret;
+	}
 	/* The file workload's file is made (or checked) once, here: lanes opening it at the same
 	 * moment would each find it half written by another. */
 	if (o->cfg.wl.kind == IOM_WL_FILE) {
@@ -1341,7 +1413,7 @@ static int watch_report(struct watch *w)
 		}
 		if (w->rep)
 			iom_report_row(w->rep, ln->row, ln->hist);
-		print_row(ln->row);
+		print_lane_summary(ln);
 		if (ln->ret == IOM_EXIT_BUG) {
 			fprintf(stderr, "iomodels: %s\n", ln->row->str[IOM_COL_reason]);
 			exit_code = IOM_EXIT_BUG;
