@@ -576,6 +576,20 @@ struct rung {
 	const char *has, *lacks;	/* in the variant, and not */
 };
 
+/* The classifier on a rung: a deadline before the end (timer, rpc), every task EXPIRED. */
+static void run_classifier(struct iom_cfg *cfg, const char *what)
+{
+	if (cfg->wl.kind == IOM_WL_NOP)
+		return;
+	cfg->wl.latency_ns = cfg->wl.kind == IOM_WL_RPC ? 5000000 : 2000000;
+	cfg->deadline_ns = cfg->wl.kind == IOM_WL_RPC ? 1000000 : 200000;
+	cfg->tasks = 100;
+	run_conserved(cfg, what);
+	if (row.num[IOM_COL_n_expired] != 100)
+		fail_msg("%s, deadline before the end: %g EXPIRED of 100", what,
+			 row.num[IOM_COL_n_expired]);
+}
+
 static void run_rung(const struct rung *r, enum iom_wl_kind wl)
 {
 	struct iom_cfg cfg = base("uring", wl, 8);
@@ -588,16 +602,7 @@ static void run_rung(const struct rung *r, enum iom_wl_kind wl)
 	    (r->lacks[0] && strstr(row.str[IOM_COL_variant], r->lacks)))
 		fail_msg("%s: %g COMPLETED of 300, variant %s (want %s, not %s)", what,
 			 row.num[IOM_COL_n_completed], row.str[IOM_COL_variant], r->has, r->lacks);
-	if (wl == IOM_WL_NOP)
-		return;
-	/* The classifier: a deadline before the end, every task EXPIRED. */
-	cfg.wl.latency_ns = wl == IOM_WL_RPC ? 5000000 : 2000000;
-	cfg.deadline_ns = wl == IOM_WL_RPC ? 1000000 : 200000;
-	cfg.tasks = 100;
-	run_conserved(&cfg, what);
-	if (row.num[IOM_COL_n_expired] != 100)
-		fail_msg("%s, deadline before the end: %g EXPIRED of 100", what,
-			 row.num[IOM_COL_n_expired]);
+	run_classifier(&cfg, what);
 }
 
 static void test_mask_uring_rungs(void **state)
@@ -619,6 +624,51 @@ static void test_mask_uring_rungs(void **state)
 		for (size_t w = 0; w < sizeof(wls) / sizeof(wls[0]); w++)
 			run_rung(&rungs[i], wls[w]);
 	}
+	unsetenv("IOM_MASK");
+}
+
+/*
+ * epoll_pwait2 absent (before 5.11): epoll and its rpc backend (the epoll server loop, in a
+ * child that inherits IOM_MASK) wait with epoll_pwait, the timeout rounded up to whole ms. A
+ * 300 us timer waits a whole ms, never 0 ms (a spin): every task conserved, COMPLETED no
+ * earlier than its time, a few waits per task; past a deadline, all EXPIRED; the variant names
+ * the rung.
+ */
+static void run_epoll_rung(enum iom_wl_kind wl, bool masked)
+{
+	struct iom_cfg cfg = base("epoll", wl, 8);
+	const char *variant = row.str[IOM_COL_variant];
+	char what[128];
+
+	snprintf(what, sizeof(what), "epoll %s IOM_MASK=%s", iom_wl_name(wl),
+		 masked ? "pwait2" : "");
+	cfg.tasks = 300;
+	cfg.wl.latency_ns = 300000;
+	run_conserved(&cfg, what);
+	if (row.num[IOM_COL_n_completed] != 300 || !strstr(variant, "epoll_pwait-ms") != !masked)
+		fail_msg("%s: %g COMPLETED of 300, variant %s", what,
+			 row.num[IOM_COL_n_completed], variant);
+	if (wl == IOM_WL_TIMER && hist.min < cfg.wl.latency_ns)
+		fail_msg("%s: a task ended after %llu ns, before its %llu", what,
+			 (unsigned long long)hist.min, (unsigned long long)cfg.wl.latency_ns);
+	/* Rounded down, a sub-ms wait is 0 ms: hundreds of wake-ups per task (a spin). */
+	if (wl == IOM_WL_TIMER && row.num[IOM_COL_enters_per_task] > 10)
+		fail_msg("%s: %g waits per task: the loop spun", what,
+			 row.num[IOM_COL_enters_per_task]);
+	run_classifier(&cfg, what);
+}
+
+static void test_mask_epoll_pwait2(void **state)
+{
+	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_RPC };
+	struct iom_cfg cfg = base("epoll", IOM_WL_TIMER, 8);
+
+	if (!model_runs(&cfg))
+		return;
+	run_epoll_rung(IOM_WL_TIMER, false);
+	setenv("IOM_MASK", "pwait2", 1);
+	for (size_t w = 0; w < sizeof(wls) / sizeof(wls[0]); w++)
+		run_epoll_rung(wls[w], true);
 	unsetenv("IOM_MASK");
 }
 
@@ -706,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_retry_refused_busy_conserved),
 		cmocka_unit_test(test_kernel_free_retry_full_queue),
 		cmocka_unit_test(test_mask_uring_rungs),
+		cmocka_unit_test(test_mask_epoll_pwait2),
 		cmocka_unit_test(test_mask_cachestat_bpf),
 		cmocka_unit_test(test_chaos_pass_rule),
 		cmocka_unit_test(test_sigterm_before_first_cell),
