@@ -986,6 +986,27 @@ static void on_sigint(int sig)
 }
 
 /*
+ * run's handlers, installed by main() before anything else: a SIGINT or SIGTERM while the
+ * options, the configuration or the metadata are read (probing every model takes a while)
+ * ends the run as one mid-cell does, 130. Both are unblocked too: a run started with them
+ * blocked (the mask is inherited) would otherwise be deaf to them, and one already pending
+ * is taken now, by the handler.
+ */
+static void run_signals_install(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigint };
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/*
  * Point results/latest at the newest run when the output is under results/: a symlink made
  * under a name of this process, renamed over the old one, so no reader sees it missing.
  */
@@ -1108,18 +1129,10 @@ static int cmd_run(int argc, char **argv)
 	struct opts o = { 0 };
 	struct iom_report *rep;
 	char outdir[PATH_MAX], errbuf[256], label[128];
-	struct sigaction sa = { .sa_handler = on_sigint };
 	int exit_code = 0, why;
 	unsigned int nr_rows = 0;
 	bool rpc, write_failed = false;
 
-	/*
-	 * First: a SIGINT or SIGTERM while the options, the configuration or the metadata are
-	 * read (probing every model takes a while) ends the run as one mid-cell does, 130.
-	 */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	if (!hist)
 		return 1;
 	parse_run_opts(&o, argc, argv);
@@ -1728,6 +1741,9 @@ int main(int argc, char **argv)
 	const struct command *cmd;
 	char names[256];
 
+	/* Only run's: the other commands keep the default action (their loops do not look). */
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		run_signals_install();
 	command_names(names, sizeof(names));
 	if (argc < 2) {
 		fprintf(stderr, "iomodels: missing command: %s\n", names);

@@ -4,8 +4,8 @@
  * non-blocking fds it needs, made and registered once in setup (edge-triggered, data.u64 =
  * kind | slot), so no task ever costs an epoll_ctl. nop = an eventfd round trip per task (write
  * in submit, read in reap). timer and deadline = one min-heap of task times in user space, and
- * the wait's own timeout (epoll_pwait2, in ns) ends at its first key, the way event loops built
- * on epoll (libuv, nginx) keep their timers. A regular file cannot be watched (epoll_ctl gives
+ * the wait's own timeout (epoll_pwait2, in ns; before 5.11 epoll_pwait, ms rounded up) ends at
+ * its first key, the way event loops built on epoll (libuv, nginx) keep their timers. A regular file cannot be watched (epoll_ctl gives
  * EPERM): the file workload is n/a here.
  *
  * rpc: each slot's connection (made by the driver) is set non-blocking and registered once,
@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/epwait.h"
 #include "core/model.h"
 #include "core/slot_heap.h"
 
@@ -76,6 +77,7 @@ struct ep_slot {
 
 struct ep_ctx {
 	int epfd;
+	bool pwait2;			/* ns waits; else epoll_pwait, ms rounded up */
 	struct ep_slot *slots;
 	unsigned int nr_slots;		/* slots set up so far (all, once setup is done) */
 	struct iom_slot_heap heap;	/* slots by when they are due: end, or deadline if earlier */
@@ -87,12 +89,14 @@ struct ep_ctx {
 	uint32_t scratch_len;
 };
 
+/* The rung of the wait that ran, in the variant: nothing for epoll_pwait2's ns. */
+#define EP_WAIT_RUNG(ep)	((ep)->pwait2 ? "" : "+epoll_pwait-ms")
+
 #define EP_FILE_NA	"epoll cannot watch regular files (epoll_ctl: EPERM)"
 
 static int ep_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
 	struct epoll_event ev;
-	struct timespec zero = { 0 };
 	int epfd, fd, ret = 0;
 
 	if (wl == IOM_WL_FILE) {
@@ -109,9 +113,9 @@ static int ep_probe(enum iom_wl_kind wl, struct iom_err *err)
 		goto out;
 	}
 	close(fd);
-	/* The reap timeout needs nanoseconds: epoll_pwait2 (5.11), never epoll_wait's ms. */
-	if (epoll_pwait2(epfd, &ev, 1, &zero, NULL) < 0)
-		ret = iom_err_set(err, -errno, "epoll_pwait2");
+	/* epoll_pwait2 (5.11) for ns timeouts, or epoll_pwait's ms before it: either will do. */
+	if (!iom_epoll_pwait2_ok(epfd) && epoll_pwait(epfd, &ev, 1, 0, NULL) < 0)
+		ret = iom_err_set(err, -errno, "epoll_pwait");
 out:
 	close(epfd);
 	return ret;
@@ -242,6 +246,7 @@ static int ep_setup(struct iom_ctx *ctx)
 		ep_free(ep);
 		return ret;
 	}
+	ep->pwait2 = iom_epoll_pwait2_ok(ep->epfd);
 	for (unsigned int i = 0; i < ctx->depth && !ret; i++) {
 		struct ep_slot *s = &ep->slots[i];
 
@@ -258,12 +263,13 @@ static int ep_setup(struct iom_ctx *ctx)
 	}
 	ctx->priv = ep;
 	if (rpc)
-		snprintf(ctx->variant, sizeof(ctx->variant), "nonblock+et+socket-per-slot%s",
-			 timer ? "+deadline-heap+wait-timeout" : "");
+		snprintf(ctx->variant, sizeof(ctx->variant), "nonblock+et+socket-per-slot%s%s",
+			 timer ? "+deadline-heap+wait-timeout" : "", EP_WAIT_RUNG(ep));
 	else
-		snprintf(ctx->variant, sizeof(ctx->variant), "%s",
+		snprintf(ctx->variant, sizeof(ctx->variant), "%s%s",
 			 !nop ? "timer-heap+wait-timeout" :
-			 timer ? "eventfd-per-slot+deadline-heap+wait-timeout" : "eventfd-per-slot");
+			 timer ? "eventfd-per-slot+deadline-heap+wait-timeout" : "eventfd-per-slot",
+			 EP_WAIT_RUNG(ep));
 	return 0;
 }
 
@@ -637,17 +643,18 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		int n;
 
 		/*
-		 * Nanoseconds (epoll_wait's milliseconds would round every wait up), relative to a
-		 * reading taken before the call: the wait can only end at or after `until`.
+		 * Nanoseconds (epoll_wait's milliseconds would round every wait up; before 5.11 they
+		 * must), relative to a reading taken before the call: it ends at or after `until`.
 		 */
 		if (wait && until == UINT64_MAX)
 			tsp = NULL;
 		else if (wait)
 			ts = iom_ts(until > ctx->now_ns ? until - ctx->now_ns : 0);
-		n = epoll_pwait2(ep->epfd, ep->events, (int)room, tsp, NULL);
+		n = iom_epoll_wait_ns(ep->epfd, ep->events, (int)room, tsp, ep->pwait2);
 		ctx->stats.nr_enter++;
 		if (n < 0 && errno != EINTR)
-			return iom_err_set(&ctx->err, -errno, "epoll: epoll_pwait2");
+			return iom_err_set(&ctx->err, -errno, "epoll: %s",
+					   ep->pwait2 ? "epoll_pwait2" : "epoll_pwait");
 		ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
 		for (int i = 0; i < n; i++)
 			done += ep_event(ctx, ep, &ep->events[i]);

@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/epwait.h"
 #include "core/model.h"
 #include "server/server.h"
 
@@ -50,6 +51,7 @@ struct ep_thread {
 	struct iom_loop_pool *pool;	/* or NULL: the timer heap serves */
 	pthread_t thread;
 	int epfd, listen_fd, timer_fd, tick_fd;
+	bool pwait2;			/* epoll_pwait2, or epoll_pwait (before 5.11) */
 	bool accept_paused;		/* listener out of the epoll set (out of fds) */
 	bool pool_kick;			/* submitted to the pool since the last kick */
 	uint64_t accept_resume_ns;
@@ -575,6 +577,7 @@ static int ep_thread_setup(struct iom_server *srv, struct ep_thread *th, unsigne
 	th->srv = srv;
 	th->listen_fd = th->timer_fd = th->tick_fd = -1;
 	th->epfd = epoll_create1(EPOLL_CLOEXEC);
+	th->pwait2 = th->epfd >= 0 && iom_epoll_pwait2_ok(th->epfd);
 	th->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	th->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (th->epfd < 0 || th->timer_fd < 0 || th->tick_fd < 0)
