@@ -16,7 +16,8 @@ LDLIBS  += -luring -ljson-c -lncursesw -ltinfo -lm -pthread
 TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
-	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev
+	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev \
+	       openmpi-bin libopenmpi-dev
 
 ifeq ($(V),1)
 Q =
@@ -27,7 +28,7 @@ endif
 # Everything but main.c goes in a library the tests link against.
 LIB_SRCS = $(wildcard core/*.c) $(wildcard cli/*.c) $(wildcard ui/*.c) $(wildcard threads/*.c) $(wildcard epoll/*.c) \
 	   $(wildcard uring/*.c) $(wildcard calibrate/*.c) $(wildcard kernel_free/*.c) \
-	   $(wildcard backend/*.c) $(wildcard server/*.c) $(wildcard scenario/*.c)
+	   $(wildcard backend/*.c) $(wildcard server/*.c) $(wildcard scenario/*.c) mpi/merge.c
 LIB_SRCS := $(filter-out cli/main.c,$(LIB_SRCS))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libiomodels.a
@@ -39,9 +40,34 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 # A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers \
+.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers hotpath \
 	install uninstall mutate chaos
 all: $(BIN)
+
+# iomodels-mpi (mpi/, docs/mpi.md): the same command line with an MPI layer, built when Open
+# MPI's mpicc is here; cli/main.c is compiled again with its main renamed, so the plain binary
+# has no MPI in it.
+MPICC     ?= mpicc
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+MPI_BIN  = $(BUILD)/iomodels-mpi
+MPI_OBJS = $(BUILD)/mpi/main.o $(BUILD)/mpi/mpi.o $(BUILD)/mpi/cli_main.o
+all: $(MPI_BIN)
+$(BUILD)/mpi/main.o $(BUILD)/mpi/mpi.o: EXTRA_DEFS = $(MPI_CFLAGS)
+$(BUILD)/mpi/cli_main.o: cli/main.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (as iom_cli_main)")
+	$(Q)$(CC) $(CFLAGS) -Dmain=iom_cli_main -c -o $@ $<
+$(MPI_BIN): $(MPI_OBJS) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(MPI_LIBS) $(LDLIBS)
+else
+all: mpi-skipped
+.PHONY: mpi-skipped
+mpi-skipped:
+	@echo "  NOTE    iomodels-mpi: skipped (no $(MPICC): apt-get install openmpi-bin libopenmpi-dev)"
+endif
 
 # eBPF probes (bpf/): CO-RE objects, vmlinux.h from this kernel's BTF, skeletons by bpftool.
 # Without BTF, bpftool, clang or libbpf, core/probe_stub.c stands in (and says so when built).
@@ -124,7 +150,7 @@ $(STUB_BIN): $(BUILD)/cli/main.o $(BUILD)/tests/stub_models.o $(LIB)
 
 # Tests: the layering check (ARCHITECTURE.md), every cmocka binary, then one closing line
 # "N passed, N failed".
-test: $(BIN) $(STUB_BIN) $(TEST_BINS)
+test: $(BIN) $(STUB_BIN) $(MPI_BIN) $(TEST_BINS)
 	$(Q)$(PYTHON) scripts/check-layers
 	$(Q)IOM_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) bash tests/run.sh $(TEST_BINS)
 
@@ -163,6 +189,11 @@ bench: $(BIN)
 compare-fio: $(BIN)
 	$(Q)bash scripts/compare-fio $(ARGS)
 
+# Where one cell's time per task goes: ours, liburing, the kernel; instructions per task.
+#   make hotpath ARGS="-- --model uring --workload nop --concurrency 128 --cpus 0"
+hotpath: $(BIN)
+	$(Q)$(PYTHON) scripts/hotpath $(ARGS)
+
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)
 	$(Q)$(PYTHON) scripts/probe-overhead $(ARGS)
@@ -171,7 +202,7 @@ probe-overhead: $(BIN)
 # the scripts under share/iomodels, iomodels(1) made from the help text, bash completion.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-install: $(BIN)
+install: $(BIN) $(MPI_BIN)
 	$(Q)PYTHON=$(PYTHON) sh dist/install $(BIN) "$(DESTDIR)" "$(PREFIX)"
 
 uninstall:

@@ -26,6 +26,7 @@
 #include "backend/relay.h"
 #include "server/server.h"
 #include "calibrate/calibrate.h"
+#include "core/cluster.h"
 #include "scenario/scenario.h"
 #include "core/driver.h"
 #include "ui/watch.h"
@@ -956,6 +957,10 @@ static void print_cell(const struct iom_row *row)
 	printf(" %10.0f ops/s  p50 %-8s p99 %-8s cpu/task %-8s inflight %.1f%s%s",
 	       n[IOM_COL_ops_per_s], p50, p99, cpu, n[IOM_COL_inflight_avg],
 	       row->str[IOM_COL_flags][0] ? "  flags " : "", row->str[IOM_COL_flags]);
+	/* iomodels-mpi: the job's row, and its slowest and fastest rank (docs/mpi.md). */
+	if (!isnan(n[IOM_COL_ranks]))
+		printf("\n         ranks %.0f: %.0f to %.0f ops/s each", n[IOM_COL_ranks],
+		       n[IOM_COL_rank_min_ops_per_s], n[IOM_COL_rank_max_ops_per_s]);
 	/* --fault: what happened, on the line a person reads. */
 	if (row->str[IOM_COL_fault][0]) {
 		printf("\n         fault %s: %.0f tasks hit; completed %.0f failed %.0f expired %.0f",
@@ -1139,6 +1144,12 @@ static int cmd_run(int argc, char **argv)
 	if (iom_driver_interrupted()) {
 		free(hist);
 		return 130;
+	}
+	/* Under mpirun this binary would be N runs writing N results: iomodels-mpi is one. */
+	if (iom_cluster_launched_size() > 1 && !iom_cluster_active()) {
+		free(hist);
+		config_error("unavailable: no MPI in this binary (run iomodels-mpi under mpirun; "
+			     "it is built when MPI is present, docs/mpi.md)");
 	}
 
 	if (o.output)

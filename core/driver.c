@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "driver.h"
 #include "live.h"
 #include "model.h"
@@ -75,6 +76,7 @@ struct iom_job {
 	uint64_t nr_retries, nr_give_ups;
 	uint64_t nr_faults;		/* attempts failed by --fault */
 	bool stopping;			/* past the window: no new attempt starts */
+	bool may_fault;			/* a --fault rate is set, or a live view may set one */
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
 	unsigned int nr_marks;
@@ -196,12 +198,19 @@ static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 		snprintf(job->bug, sizeof(job->bug), fmt, v);
 }
 
-static void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
+static void job_mark_at(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
 {
 	uint64_t w0 = job->run->t_win0;
 
-	if (job->marks && job->nr_marks < MAX_MARKS && t_ns >= w0 && t_ns < w0 + TIMELINE_NS)
+	if (job->nr_marks < MAX_MARKS && t_ns >= w0 && t_ns < w0 + TIMELINE_NS)
 		job->marks[job->nr_marks++] = (struct iom_mark){ t_ns, id, what };
+}
+
+/* --timeline only: one test per task when it is off. */
+static inline void job_mark(struct iom_job *job, char what, uint64_t t_ns, uint64_t id)
+{
+	if (job->marks)
+		job_mark_at(job, what, t_ns, id);
 }
 
 /* The window's end: as planned, or earlier when the view stopped a live cell. */
@@ -336,13 +345,15 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 	}
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
 	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
-	if (t->fault_applied ||
-	    (state == IOM_FAILED && (((t->fault_kind & IOM_FAULT_KILL) &&
-				      t->res == -IOM_ERR_WORKER_DIED) ||
-				     ((t->fault_kind & IOM_FAULT_DROP) &&
-				      t->res == -IOM_ERR_CONN_DROPPED))))
+	if (job->may_fault &&
+	    (t->fault_applied ||
+	     (state == IOM_FAILED && (((t->fault_kind & IOM_FAULT_KILL) &&
+				       t->res == -IOM_ERR_WORKER_DIED) ||
+				      ((t->fault_kind & IOM_FAULT_DROP) &&
+				       t->res == -IOM_ERR_CONN_DROPPED)))))
 		job->nr_faults++;
-	if (!job_maybe_retry(job, t, state))
+	/* Only an EXPIRED or FAILED task can be retried: a COMPLETED one skips the policy. */
+	if (state == IOM_COMPLETED || !job_maybe_retry(job, t, state))
 		job_account(job, t, state);
 	if (job->run->cfg->cpu_work_ns)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
@@ -421,7 +432,8 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (cfg->live)
 			job_live_apply(job, t, now);
-		job_draw_fault(job, t);
+		if (job->may_fault)
+			job_draw_fault(job, t);
 		iom_task_start(t, now);
 		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
@@ -526,6 +538,7 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		}
 	}
 	job->nr_free = depth;
+	job->may_fault = cfg->live || iom_fault_active(cfg);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -606,7 +619,9 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (cfg->live)
 			job_live_apply(job, t, start);
-		job_draw_fault(job, t);
+		/* No fault rate, none to draw: a closed loop's per-task path pays one test. */
+		if (job->may_fault)
+			job_draw_fault(job, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		job_mark(job, 'S', *now, t->id);
@@ -645,7 +660,12 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 				iom_complete(ctx, t);
 			return ret;
 		}
-		if (job_should_stop(job, *now))
+		/*
+		 * An async batch queues at one clock reading: job_loop asked at that reading, and
+		 * --tasks' quota is counted above. Ask again when the clock moved (a task ended in
+		 * submit), or when the open loop's schedule or the live view can end the window.
+		 */
+		if ((ret == IOM_Q_DONE || cfg->rate > 0 || cfg->live) && job_should_stop(job, *now))
 			*stopping = true;
 	}
 	return queued;
@@ -1120,7 +1140,7 @@ static void add_flag(struct iom_row *row, const char *flag)
 	snprintf(f + n, sizeof(row->str[0]) - n, "%s%s", n ? ";" : "", flag);
 }
 
-static void row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
+void iom_row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
 {
 	static const struct { enum iom_col col; double q; } qs[] = {
 		{ IOM_COL_lat_p50_ns, 0.5 }, { IOM_COL_lat_p90_ns, 0.9 },
@@ -1258,7 +1278,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 			row->num[IOM_COL_drain_ns] = last_terminal > last_arrival ?
 				(double)(last_terminal - last_arrival) : 0.0;
 	}
-	row_set_quantiles(row, hist);
+	iom_row_set_quantiles(row, hist);
 	/* Little's law over every task that held a slot (the histogram holds all that ended). */
 	row->num[IOM_COL_inflight_avg] = row->num[IOM_COL_ended_per_s] * iom_hist_mean(hist) / 1e9;
 	/* Live: the knobs moved the target during the window; the row says so instead. */
@@ -1414,7 +1434,9 @@ static void run_open_probes(struct iom_run *run, struct iom_row *row)
 	said_unavailable = true;
 }
 
-int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+/* One cell of this process; *synced says whether it reached the cluster's window barrier. */
+static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist,
+		    bool *synced)
 {
 	const struct iom_model *model = cfg->model;
 	struct iom_run run = { .cfg = cfg };
@@ -1537,8 +1559,15 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	 * Real-time priority (when allowed), set after the submitters were made so none inherits
 	 * it, lets it run at the edges; it sleeps the rest of the time.
 	 */
-	rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	pthread_barrier_wait(&run.ready);
+	/*
+	 * Every process of a cluster starts its window together (after its submitters are set
+	 * up), as IOR's ranks start a phase. Before real-time priority: an MPI barrier spins.
+	 */
+	*synced = true;
+	if (iom_cluster_window_barrier(!atomic_load(&run.abort)) && !atomic_load(&run.abort))
+		run_fail(&run, "another process of the job failed before its window");
+	rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 	run.t_run0 = iom_now_ns();
 	run.t_win0 = run.t_run0 + cfg->ramp_ns;
 	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
@@ -1592,4 +1621,15 @@ int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 	}
 	iom_workload_close(&run.wl);
 	return ret;
+}
+
+int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
+{
+	bool synced = false;
+	int ret = run_cell(cfg, row, hist, &synced);
+
+	/* A cell that ended before its window still meets the others at the barrier. */
+	if (!synced)
+		iom_cluster_window_barrier(false);
+	return iom_cluster_reduce(row, hist, ret);
 }

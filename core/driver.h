@@ -105,6 +105,9 @@ struct iom_cfg {
  */
 int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist);
 
+/* The latency columns (p50 ... max, mean, n_samples) from a cell's merged histogram. */
+void iom_row_set_quantiles(struct iom_row *row, const struct iom_hist *h);
+
 /* --fault: is any set; the set as "errno:EIO@0.05,kill-worker@0.01,..."; one this cell cannot
  * have (nonzero, the reason in err: the cell is "na"). */
 bool iom_fault_active(const struct iom_cfg *cfg);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "meta.h"
 #include "model.h"
 #include "probe.h"
@@ -429,4 +430,5 @@ void iom_meta_collect(struct iom_report *r, const char *file_dir,
 
 	if (file_dir)
 		meta_fs(r, file_dir);
+	iom_cluster_meta(r);
 }

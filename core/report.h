@@ -29,7 +29,8 @@
 	N(probe_runs_per_task) N(status_reads_per_task) N(stale_reads)  \
 	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
 	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task)             \
-	N(rss_cell_bytes) S(mem_isolation) N(ended_per_s) S(flags) S(status) S(reason)
+	N(rss_cell_bytes) S(mem_isolation) N(ended_per_s) N(ranks) N(rank_min_ops_per_s)        \
+	N(rank_max_ops_per_s) S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,
 enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };

@@ -14,11 +14,6 @@ const char *iom_state_name(enum iom_state s)
 	return (unsigned)s < IOM_NR_STATES ? state_names[s] : "INVALID";
 }
 
-bool iom_state_terminal(enum iom_state s)
-{
-	return s >= IOM_COMPLETED && s < IOM_NR_STATES;
-}
-
 void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t deadline_ns)
 {
 	t->id = id;
@@ -33,25 +28,6 @@ void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t 
 	t->fault_kind = 0;
 	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
-}
-
-bool iom_task_requeue(struct iom_task *t)
-{
-	int expected = IOM_RUNNING;
-
-	return atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_SCHEDULED,
-						       memory_order_acq_rel, memory_order_relaxed);
-}
-
-bool iom_task_start(struct iom_task *t, uint64_t now_ns)
-{
-	int expected = IOM_SCHEDULED;
-
-	if (!atomic_compare_exchange_strong_explicit(&t->state, &expected, IOM_RUNNING,
-						     memory_order_acq_rel, memory_order_relaxed))
-		return false;
-	t->t_submit_ns = now_ns;
-	return true;
 }
 
 enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
@@ -71,16 +47,36 @@ enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
 	return IOM_COMPLETED;
 }
 
+/* The state a finish sets, with an injected fault applied to res. */
+static enum iom_state finish_state(const struct iom_task *t, int64_t *res, enum iom_cause cause,
+				   bool *inject)
+{
+	*inject = t->fault_errno && cause == IOM_CAUSE_OP && *res >= 0;
+	if (*inject)
+		*res = -t->fault_errno;
+	return iom_state_for(*res, t->len, cause);
+}
+
+/*
+ * The task already ended (its state was from). After EXPIRED or ABORTED the operation may still
+ * complete in the kernel or in a worker: that is the late answer of the Two Generals, counted
+ * but never a second state. Anything else finishing twice is a bug in a model.
+ */
+static enum iom_finish finish_again(struct iom_task *t, int from)
+{
+	if (from == IOM_EXPIRED || from == IOM_ABORTED) {
+		atomic_fetch_add_explicit(&t->nr_late, 1, memory_order_relaxed);
+		return IOM_FINISH_LATE;
+	}
+	return IOM_FINISH_BUG;
+}
+
 enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
 				uint64_t now_ns)
 {
-	bool inject = t->fault_errno && cause == IOM_CAUSE_OP && res >= 0;
-	enum iom_state to;
+	bool inject;
+	enum iom_state to = finish_state(t, &res, cause, &inject);
 	int expected = IOM_RUNNING;
-
-	if (inject)
-		res = -t->fault_errno;
-	to = iom_state_for(res, t->len, cause);
 
 	if (atomic_compare_exchange_strong_explicit(&t->state, &expected, to,
 						    memory_order_acq_rel, memory_order_acquire)) {
@@ -89,14 +85,22 @@ enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause 
 		t->fault_applied = inject;
 		return IOM_FINISH_FIRST;
 	}
-	/*
-	 * The task already ended. After EXPIRED or ABORTED the operation may still complete in
-	 * the kernel or in a worker: that is the late answer of the Two Generals, counted but
-	 * never a second state. Anything else finishing twice is a bug in a model.
-	 */
-	if (expected == IOM_EXPIRED || expected == IOM_ABORTED) {
-		atomic_fetch_add_explicit(&t->nr_late, 1, memory_order_relaxed);
-		return IOM_FINISH_LATE;
-	}
-	return IOM_FINISH_BUG;
+	return finish_again(t, expected);
+}
+
+enum iom_finish iom_task_finish_owned(struct iom_task *t, int64_t res, enum iom_cause cause,
+				      uint64_t now_ns)
+{
+	int from = atomic_load_explicit(&t->state, memory_order_relaxed);
+	bool inject;
+	enum iom_state to;
+
+	if (from != IOM_RUNNING)
+		return finish_again(t, from);
+	to = finish_state(t, &res, cause, &inject);
+	atomic_store_explicit(&t->state, to, memory_order_relaxed);
+	t->res = res;
+	t->t_end_ns = now_ns;
+	t->fault_applied = inject;
+	return IOM_FINISH_FIRST;
 }

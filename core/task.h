@@ -4,9 +4,13 @@
  *
  * SCHEDULED -> RUNNING -> COMPLETED | FAILED | ABORTED | PARTIAL_SUCCESS | EXPIRED
  *
- * Only task.c moves a task, by compare-and-swap, so that a completion racing a deadline or a
- * cancel (a worker finishing after EXPIRED, an op CQE after its link timeout's) is seen exactly
- * once as the terminal state and once more as a "late completion", never as a second state.
+ * Only task.c and the inlines below move a task. A task another thread may finish at the same
+ * time (a kernel_free worker racing the submitter's deadline or cancel) ends by compare-and-swap,
+ * iom_task_finish(), so the race is seen exactly once as the terminal state and once more as a
+ * "late completion", never as a second state. A task only one thread ever finishes (every
+ * completion of an io_uring ring or epoll set is reaped by its submitter) ends by
+ * iom_task_finish_owned(): the same rules by a plain load and store, without the locked
+ * instruction (two per task at depth 128 were most of the state machine's cost).
  */
 #ifndef IOM_TASK_H
 #define IOM_TASK_H
@@ -112,15 +116,37 @@ struct iom_task {
 #define IOM_ERR_CONN_DROPPED	ECONNRESET	/* its connection was dropped mid-request */
 
 const char *iom_state_name(enum iom_state s);
-bool iom_state_terminal(enum iom_state s);
+static inline bool iom_state_terminal(enum iom_state s)
+{
+	return s >= IOM_COMPLETED && s < IOM_NR_STATES;
+}
 
 /* A fresh task in its slot: SCHEDULED. */
 void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t deadline_ns);
-/* RUNNING -> SCHEDULED: the model answered BUSY and never took the task. */
-bool iom_task_requeue(struct iom_task *t);
+/*
+ * RUNNING -> SCHEDULED: the model answered BUSY and never took the task. No other thread has
+ * it (the model never took it), so no compare-and-swap.
+ */
+static inline bool iom_task_requeue(struct iom_task *t)
+{
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) != IOM_RUNNING)
+		return false;
+	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
+	return true;
+}
 
-/* SCHEDULED -> RUNNING; false if the task was not SCHEDULED (a bug in the caller). */
-bool iom_task_start(struct iom_task *t, uint64_t now_ns);
+/*
+ * SCHEDULED -> RUNNING; false if the task was not SCHEDULED (a bug in the caller). Only the
+ * submitter holds a SCHEDULED task: the model gets it after this, through its own queue.
+ */
+static inline bool iom_task_start(struct iom_task *t, uint64_t now_ns)
+{
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) != IOM_SCHEDULED)
+		return false;
+	atomic_store_explicit(&t->state, IOM_RUNNING, memory_order_relaxed);
+	t->t_submit_ns = now_ns;
+	return true;
+}
 
 /*
  * Map (res, cause) to the terminal state and set it once. For IOM_CAUSE_OP the model has already
@@ -132,6 +158,9 @@ bool iom_task_start(struct iom_task *t, uint64_t now_ns);
  */
 enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
 				uint64_t now_ns);
+/* The same, for a task no other thread can finish meanwhile (see the top of this file). */
+enum iom_finish iom_task_finish_owned(struct iom_task *t, int64_t res, enum iom_cause cause,
+				      uint64_t now_ns);
 
 /* Pure mapping used by iom_task_finish(), exposed for tests. */
 enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause);

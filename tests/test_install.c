@@ -69,6 +69,15 @@ static void test_install_uninstall(void **state)
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_int_equal(strncmp(out, "iomodels ", 9), 0);
 	assert_non_null(strstr(out, "\nkernel "));
+	/* iomodels-mpi beside the binary when MPI built it (docs/mpi.md: the hosts' same path). */
+	snprintf(path, sizeof(path), "%s", bin);
+	snprintf(strrchr(path, '/') + 1, sizeof(path) - (size_t)(strrchr(path, '/') + 1 - path),
+		 "iomodels-mpi");
+	if (!access(path, X_OK)) {
+		snprintf(cmd, sizeof(cmd), "%s%s/bin/iomodels-mpi --version", dest, PREFIX);
+		assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+		assert_int_equal(strncmp(out, "iomodels ", 9), 0);
+	}
 	/* The man page: from the help (its options and exit codes), and groff finds no fault. */
 	snprintf(cmd, sizeof(cmd), "cat %s%s/share/man/man1/iomodels.1", dest, PREFIX);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
@@ -95,6 +104,9 @@ static void test_install_uninstall(void **state)
 		if (!lstat(path, &st))
 			fail_msg("%s left after uninstall", installed[i]);
 	}
+	snprintf(path, sizeof(path), "%s%s/bin/iomodels-mpi", dest, PREFIX);
+	if (!lstat(path, &st))
+		fail_msg("iomodels-mpi left after uninstall");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dest);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 }

@@ -527,6 +527,58 @@ static void test_probe_overhead_paired(void **state)
 	free(csv);
 }
 
+
+/*
+ * hotpath: the callgrind parser counts a function's self cost and not what it calls (the line
+ * after calls= is the callee's inclusive cost); a bad option is one line and exit 2; a real
+ * small cell under perf prints the split by object and the top symbols.
+ */
+static void test_hotpath(void **state)
+{
+	char cmd[2048], err[4096], path[PATH_MAX];
+	char *out;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/cg.out", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("events: Ir\nob=(1) /x/iomodels\nfl=(1) a.c\nfn=(1) job_loop\n10 7\n"
+	      "cob=(2) /usr/lib/liburing.so.2\ncfn=(2) io_uring_submit\ncalls=1 0\n11 100\n"
+	      "+1 3\nob=(2)\nfn=(2)\n0 40\nfn=(3) other\n* 2\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"from importlib.machinery import SourceFileLoader as L; "
+		 "m = L('hp', 'scripts/hotpath').load_module(); c = m.parse_callgrind('%s'); "
+		 "assert c == {('/x/iomodels', 'job_loop'): 10, "
+		 "('/usr/lib/liburing.so.2', 'io_uring_submit'): 40, "
+		 "('/usr/lib/liburing.so.2', 'other'): 2}, c; "
+		 "assert m.group_of('/usr/lib/liburing.so.2') == 'liburing'; "
+		 "assert m.cell_for_tasks(['--runtime', '1s', '--ramp=1ms', '--cpus', '0'], 5) == "
+		 "['--cpus', '0', '--tasks', '5']\"", python(), path);
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("parse_callgrind: %s", err);
+
+	snprintf(cmd, sizeof(cmd), "%s scripts/hotpath --freq x", python());
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "hotpath: --freq: not a positive integer: x");
+	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+
+	snprintf(path, sizeof(path), "%s/hotpath.txt", dir);
+	snprintf(cmd, sizeof(cmd), "(%s scripts/hotpath --no-callgrind --top 3 --bin %s -- "
+		 "--model uring --workload nop --concurrency 8 --runtime 200ms >%s)", python(),
+		 getenv("IOM_BIN"), path);
+	if (sh(cmd, err, sizeof(err)) != 0)
+		fail_msg("hotpath: %s", err);
+	out = slurp(path);
+	assert_non_null(out);
+	expect_in(out, "unprofiled: ");
+	expect_in(out, "split (perf record");
+	expect_in(out, "  ours ");
+	expect_in(out, "  kernel ");
+	expect_in(out, "top symbols");
+	free(out);
+}
 /*
  * Every scenario, small, into its own directory; make plot draws each one's figure from its
  * CSV (stale-status's directory holds part (b)'s durability.csv too: two figures).
@@ -636,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
 		cmocka_unit_test(test_probe_overhead_paired),
+		cmocka_unit_test(test_hotpath),
 		cmocka_unit_test(test_plot_scenarios),
 		cmocka_unit_test(test_readme_results_generated),
 		cmocka_unit_test(test_doc_links_resolve),

@@ -296,6 +296,50 @@ static void test_finish_fault(void **state)
 	assert_false(t.fault_applied);
 }
 
+/*
+ * iom_task_finish_owned (one finisher, no compare-and-swap) decides exactly as iom_task_finish:
+ * from every state, every cause and result, with and without an injected fault, the same return,
+ * state, res, t_end, fault_applied and late count.
+ */
+static void test_finish_owned_same_rules(void **state)
+{
+	static const enum iom_state from[] = { IOM_SCHEDULED, IOM_RUNNING, IOM_COMPLETED,
+					       IOM_FAILED, IOM_ABORTED, IOM_PARTIAL, IOM_EXPIRED };
+	unsigned int nr = 0;
+
+	for (size_t f = 0; f < ARRAY_SIZE(from); f++)
+		for (int fault = 0; fault < 2; fault++)
+			for (size_t c = 0; c < ARRAY_SIZE(causes); c++)
+				for (size_t r = 0; r < ARRAY_SIZE(any_res); r++) {
+					struct iom_task a, b;
+					enum iom_finish ra, rb;
+
+					if (from[f] == IOM_SCHEDULED)
+						fresh(&a, LEN);
+					else if (from[f] == IOM_RUNNING)
+						running(&a, LEN);
+					else
+						terminal(&a, from[f]);
+					a.fault_errno = fault ? EIO : 0;
+					b = a;
+					ra = iom_task_finish(&a, any_res[r], causes[c], T_END + 5);
+					rb = iom_task_finish_owned(&b, any_res[r], causes[c],
+								   T_END + 5);
+					if (ra != rb || state_of(&a) != state_of(&b) ||
+					    a.res != b.res || a.t_end_ns != b.t_end_ns ||
+					    a.fault_applied != b.fault_applied ||
+					    a.nr_late != b.nr_late)
+						fail_msg("from %s fault %d cause %d res %lld: owned "
+							 "%d %s, shared %d %s",
+							 iom_state_name(from[f]), fault, causes[c],
+							 (long long)any_res[r], rb,
+							 iom_state_name(state_of(&b)), ra,
+							 iom_state_name(state_of(&a)));
+					nr++;
+				}
+	assert_int_equal(nr, ARRAY_SIZE(from) * 2 * ARRAY_SIZE(causes) * ARRAY_SIZE(any_res));
+}
+
 /* After EXPIRED or ABORTED, any further finish is a late answer: counted, nothing changes. */
 static void test_late_after_expired_aborted(void **state)
 {
@@ -573,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_finish_op),
 		cmocka_unit_test(test_finish_deadline_cancel),
 		cmocka_unit_test(test_finish_fault),
+		cmocka_unit_test(test_finish_owned_same_rules),
 		cmocka_unit_test(test_late_after_expired_aborted),
 		cmocka_unit_test(test_bug_after_final),
 		cmocka_unit_test(test_state_names),

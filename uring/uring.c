@@ -502,59 +502,77 @@ static void ur_rpc_reconnect(struct iom_ctx *ctx, struct ur_ctx *ur, struct iom_
 	ctx->stats.nr_reconnects++;
 }
 
-/* The task's last CQE is in: decide why it ended and hand it back. */
-static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
+/* rpc: the connection's fate and the task's result, from its send's and recv's CQEs. */
+static int64_t ur_rpc_res(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
 {
 	int64_t res = s->op_res;
 	bool cut = s->deadline_fired || s->cancel_asked;
 
-	if (t->op == IOM_OP_RPC && cut &&
-	    ((s->send_res > 0 && s->send_res < (int)t->len) ||
-	     (s->op_res > 0 && s->op_res < (int)t->len)))
+	if (cut && ((s->send_res > 0 && s->send_res < (int)t->len) ||
+		    (s->op_res > 0 && s->op_res < (int)t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
 	/* The connection failed, or the backend closed it: the slot's next task needs a new one. */
-	if (t->op == IOM_OP_RPC && !cut &&
-	    (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
+	if (!cut && (iom_rpc_conn_broken(s->send_res < 0 ? s->send_res : s->op_res, t->len)))
 		ur_rpc_reconnect(ctx, ctx->priv, t);
+	if (res == 0)
+		res = -ECONNRESET;	/* end of stream before any reply byte: the backend closed */
+	res = iom_rpc_result(t->buf, res, t->len);
+	if (s->send_res < 0 && !s->deadline_fired)
+		res = s->send_res;	/* the request never left: the recv was only cancelled */
+	return res;
+}
 
-	/*
-	 * rpc: a reply taken after the deadline did not make it, whatever the link timeout did.
-	 * Under DEFER_TASKRUN both the timeout's cancel and the recv's completion wait as task
-	 * work for our next enter, and the recv can win it. The CQE was in at now_ns, so one
-	 * taken by then was in time.
-	 */
-	if (t->op == IOM_OP_RPC && t->deadline_ns && ctx->now_ns > t->deadline_ns)
-		s->deadline_fired = true;
-	if (t->op == IOM_OP_TIMER && res == -ETIME) {
+/*
+ * The task's last CQE is in: decide why it ended and hand it back. Only the submitter reaps the
+ * ring (and alone cancels), so the task ends by iom_task_finish_owned.
+ */
+static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
+{
+	int64_t res = s->op_res;
+
+	switch (t->op) {
+	case IOM_OP_NOP:
+		break;
+	case IOM_OP_TIMER:
 		/*
 		 * A pure timeout that fires is the timer doing its job, unless its deadline came
 		 * before its end: then the deadline won, whatever order the CQEs came in (when the
 		 * SQEs reach the kernel after both times, the TIMEOUT may complete before its link
 		 * timeout fires). Both times are known: compare them, as epoll and the heap do.
 		 */
+		if (res != -ETIME)
+			break;
 		if (t->deadline_ns && t->deadline_ns < t->t_submit_ns + t->latency_ns)
 			s->deadline_fired = true;
 		else
 			res = 0;
-	}
-	if (t->op == IOM_OP_RPC && res == 0)
-		res = -ECONNRESET;	/* end of stream before any reply byte: the backend closed */
-	if (t->op == IOM_OP_RPC)
-		res = iom_rpc_result(t->buf, res, t->len);
-	if (t->op == IOM_OP_RPC && s->send_res < 0 && !s->deadline_fired)
-		res = s->send_res;	/* the request never left: the recv was only cancelled */
-	if (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE)
+		break;
+	case IOM_OP_READ:
+	case IOM_OP_WRITE:
 		res = res < 0 ? res : (int64_t)t->done_bytes;
+		break;
+	case IOM_OP_RPC:
+		res = ur_rpc_res(ctx, t, s);
+		/*
+		 * A reply taken after the deadline did not make it, whatever the link timeout did.
+		 * Under DEFER_TASKRUN both the timeout's cancel and the recv's completion wait as
+		 * task work for our next enter, and the recv can win it. The CQE was in at now_ns,
+		 * so one taken by then was in time.
+		 */
+		if (t->deadline_ns && ctx->now_ns > t->deadline_ns)
+			s->deadline_fired = true;
+		break;
+	}
 	if (s->deadline_fired) {
 		/* The deadline won. If the op still got through (it was past cancelling), that
 		 * is the Two Generals' late answer: EXPIRED, then a late completion. */
-		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 		if (res >= 0)
-			iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+			iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
 	} else if (s->cancel_asked && (res == -ECANCELED || res == -EINTR)) {
-		iom_task_finish(t, res, IOM_CAUSE_CANCEL, ctx->now_ns);
+		iom_task_finish_owned(t, res, IOM_CAUSE_CANCEL, ctx->now_ns);
 	} else {
-		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
 	}
 	iom_complete(ctx, t);
 }
@@ -754,8 +772,9 @@ static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
 
 		iom_slot_heap_del(&ur->heap, t->slot);
 		if (!ur->slots[t->slot].cancel_asked)
-			iom_task_finish(t, expired ? -ETIME : 0,
-					expired ? IOM_CAUSE_DEADLINE : IOM_CAUSE_OP, ctx->now_ns);
+			iom_task_finish_owned(t, expired ? -ETIME : 0,
+					      expired ? IOM_CAUSE_DEADLINE : IOM_CAUSE_OP,
+					      ctx->now_ns);
 		iom_complete(ctx, t);
 		done++;
 	}
@@ -813,6 +832,12 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			else if (ur->heap.nr && !armed && first - now < wait_ns)
 				wait_ns = first - now;
 		}
+		/*
+		 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
+		 * for NOPs never outlasts that, and needs no timespec for the kernel to copy in.
+		 */
+		if (ctx->cfg->wl.kind == IOM_WL_NOP && wait_nr && wait_ns)
+			wait_ns = UINT64_MAX;
 		/*
 		 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
 		 * the CQ until the submitter asks with GETEVENTS. Submission rides on the same call.
