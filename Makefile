@@ -41,7 +41,7 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
 .PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers hotpath \
-	install uninstall mutate chaos
+	install uninstall mutate chaos soak
 all: $(BIN)
 
 # iomodels-mpi (mpi/, docs/mpi.md): the same command line with an MPI layer, built when Open
@@ -207,6 +207,12 @@ install: $(BIN) $(MPI_BIN)
 
 uninstall:
 	$(Q)sh dist/install --uninstall "$(DESTDIR)" "$(PREFIX)"
+
+# make soak [DURATION=60s]: each server model under load, faults and abusive clients for
+# DURATION; passes when RSS, fds and threads stay flat after warm-up (docs/soak.md).
+DURATION ?= 60s
+soak: $(BIN)
+	$(Q)$(PYTHON) scripts/soak --duration $(DURATION) $(ARGS)
 
 deps:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends $(DEB_PACKAGES)

@@ -22,6 +22,9 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_server  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIRS = {"threads": "threads", "epoll": "epoll", "uring": "uring",
               "kernel_free": "kernel_free"}
@@ -1360,7 +1363,10 @@ def main():
     if len(sys.argv) > 2:
         die("usage: plot.py [RUN_DIR]")
     has_scenario = any(os.path.exists(os.path.join(run_dir, n)) for n, _, _ in SCENARIOS)
-    if not has_scenario:
+    server_rows = plot_server.load(run_dir)
+    runs = os.path.join(run_dir, "runs.csv")
+    server_only = bool(server_rows) and (not os.path.exists(runs) or not os.path.getsize(runs))
+    if not has_scenario and not server_only:
         rows = load(run_dir)
         fio = load_fio(run_dir)
         caps = load_models(run_dir)
@@ -1379,6 +1385,14 @@ def main():
             f.write("# iomodels scenario\n\n" +
                     "".join(f"![{n}]({n}.png)\n\n" for n in figs))
         print(f"plot: {len(figs)} scenario figures and report.md in {run_dir}")
+        return 0
+    if server_only:
+        # A bench of section server alone: its figure and report section, nothing else.
+        fig = plot_server.figure(plt, server_rows, run_dir)
+        with open(os.path.join(run_dir, "report.md"), "w") as f:
+            f.write("\n".join(["# iomodels servers", ""] + plot_server.report_lines(server_rows) +
+                              ([f"![server](server.png)", ""] if fig else [])))
+        print(f"plot: {1 if fig else 0} figures and report.md in {run_dir}")
         return 0
     hists = Hists(run_dir)
 
@@ -1423,7 +1437,12 @@ def main():
     figs.append(crossover_figure(plt, cross, run_dir))
     sweeps = rate_sweeps(rows, hists)
     figs.append(rate_figure(plt, sweeps, run_dir))
+    if server_rows:
+        figs.append(plot_server.figure(plt, server_rows, run_dir))
     report(rows, run_dir, figs, hists, cross, sweeps, fio, caps, bench)
+    if server_rows:
+        with open(os.path.join(run_dir, "report.md"), "a") as f:
+            f.write("\n".join([""] + plot_server.report_lines(server_rows)))
     made = [f for f in figs if f]
     print(f"plot: {len(made)} figures and report.md in {run_dir}")
     return 0

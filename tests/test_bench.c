@@ -225,6 +225,49 @@ static void test_bench_default_dir_unique(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Section server on a tiny real run: a row for every model of `serve --help` (one not built is
+ * "unavailable", not missing), the servers that run answer requests, the threads server shows
+ * its threads per connection, the open-loop sweep follows the closed loop, and plot.py draws it
+ * with the report's "Server models" section.
+ */
+static void test_bench_server_section(void **state)
+{
+	char dir[] = "/tmp/iom-test-bench-XXXXXX", cmd[4 * PATH_MAX];
+	const char *root = ".";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s/scripts/bench --quick --sections server --server-services sleep:0 "
+		 "--server-concurrency 4 --runtime 100ms --probes off --no-calibrate "
+		 "--output %s/run >/dev/null 2>&1", python(), root, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "%s - '%s' '%s/run' <<'EOF'\n"
+		 "import csv, os, re, subprocess, sys\n"
+		 "text = subprocess.run([sys.argv[1], 'serve', '--help'], capture_output=True, "
+		 "text=True).stdout\n"
+		 "models = set(re.findall(r'threads|epoll|uring|kernel_free', text.split('M is')[1]))\n"
+		 "rows = list(csv.DictReader(open(os.path.join(sys.argv[2], 'server.csv'))))\n"
+		 "assert {r['server_model'] for r in rows} >= models, rows\n"
+		 "by = {(r['server_model'], r['mode']): r for r in rows}\n"
+		 "for m in ('threads', 'epoll'):\n"
+		 "    r = by[(m, 'closed')]\n"
+		 "    assert r['status'] == 'ok' and int(r['server_requests']) > 0, r\n"
+		 "    assert (m, 'open') in by and int(by[(m, 'open')]['rate_target']) > 0, by\n"
+		 "t = by[('threads', 'closed')]\n"
+		 "assert int(t['server_threads_peak']) >= int(t['server_threads_idle']) + 4, t\n"
+		 "assert all(r['status'] in ('ok', 'unavailable') for r in rows), rows\n"
+		 "EOF", python(), getenv("IOM_BIN"), dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s %s/scripts/plot.py %s/run >/dev/null && test -s %s/run/server.png"
+		 " && grep -q '^## Server models' %s/run/report.md", python(), root, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_bench_model_flags),
 		cmocka_unit_test(test_bench_output_reused),
 		cmocka_unit_test(test_bench_default_dir_unique),
+		cmocka_unit_test(test_bench_server_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
