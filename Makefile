@@ -17,7 +17,7 @@ TEST_LDLIBS = -lcmocka
 
 DEB_PACKAGES = build-essential pkg-config liburing-dev libbpf-dev libcmocka-dev libjson-c-dev \
 	       fio python3-matplotlib tmux libncurses-dev iproute2 bpftool clang llvm libelf-dev zlib1g-dev \
-	       openmpi-bin libopenmpi-dev
+	       openmpi-bin libopenmpi-dev chromium chromium-driver python3-selenium
 
 ifeq ($(V),1)
 Q =
@@ -40,8 +40,8 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 # A test copy of the binary with broken models added (tests/stub_models.c): test_invariant runs it.
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
-.PHONY: all test check bench plot clean deps compare-fio fuzz probe-overhead check-layers hotpath \
-	install uninstall mutate chaos soak
+.PHONY: all test check bench plot clean deps compare compare-fio fuzz probe-overhead check-layers \
+	hotpath install uninstall mutate chaos soak
 all: $(BIN)
 
 # iomodels-mpi (mpi/, docs/mpi.md): the same command line with an MPI layer, built when Open
@@ -222,9 +222,13 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# make plot [RUN=results/<dir>]: figures and report.md for a run (default results/latest).
+# make plot [RUN=results/<dir>]: figures, report.md and report.html for a run (default results/latest).
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
+
+# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR]: the same cells of two or more runs side by side.
+compare:
+	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT))
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time, on the rpc frame reader, the
 # servers' per-connection buffering and caps (server/conn.c) and the CLI's option parser (seeds

@@ -1,19 +1,21 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Plot a results directory (runs.csv from `iomodels run` or `make bench`) and write report.md.
+"""Plot a results directory (runs.csv from `iomodels run` or `make bench`): figures,
+report.md (the verdict first) and report.html (one self-contained interactive page).
 
 Usage: /usr/bin/python3 scripts/plot.py [RUN_DIR]   (default results/latest)
-A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture.
-A scenario's directory (`iomodels scenario NAME`) gets that scenario's figure from its own CSV
-(two-generals.csv, herd.csv, retry-storm.csv, stale-status.csv, durability.csv, faults.csv).
-Figures (PNG and SVG) go into RUN_DIR; only Debian's python3-matplotlib is needed.
+A run made with `--probes on --timeline RUN_DIR/timeline.csv` also gets the timeline picture
+and, in report.html, the seed's lanes replayed. A scenario's directory (`iomodels scenario
+NAME`) gets that scenario's figure from its own CSV (two-generals.csv, herd.csv,
+retry-storm.csv, stale-status.csv, durability.csv, faults.csv). Figures (PNG and SVG) go into
+RUN_DIR; only Debian's python3-matplotlib is needed.
 
 Statistics: medians over repeats with min-max and the coefficient of variation; latency
 percentiles from the repeats' raw histograms pooled (hist.csv), shown only when at least
-10/(1-p) samples back them, with the sample count beside them. Two models whose min-max ranges
-overlap are "within noise"; a ratio is printed only for a like-for-like pair (same CPU set, C
-really in flight, no foreign or backend-bound CPU, no CQ overflow or full queue, same cache
-state), otherwise the reason is.
+10/(1-p) samples back them, with the sample count beside them. A ratio between two models is
+a ratio of medians with a 95% bootstrap interval (scripts/verdict.py), "within noise" when the
+interval spans 1, printed with the pair's caveats (foreign CPU widens and marks it). Rows of
+one model in different configurations (variant, options) are separate series, never repeats.
 """
 import csv
 import json
@@ -22,15 +24,17 @@ import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import plot_server  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL_DIRS = {"threads": "threads", "epoll": "epoll", "uring": "uring",
-              "kernel_free": "kernel_free"}
-SYNC_MODEL = "threads"
-# What the code of each model does, for the checklist; caps (sync/async, cancel, deadline,
-# batch) come from the binary (models.csv, `iomodels list --caps`) when the run has them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_server  # noqa: E402  (scripts/plot_server.py: the server section)
+import verdict  # noqa: E402  (scripts/verdict.py: the verdict and its statistics)
+import html_report  # noqa: E402  (scripts/html_report.py: report.html)
+
+# The sync reference of the crossover: the model whose caps say sync (models.csv); set by load.
+SYNC_MODEL = None
+# The checklist's per-model text, until models.csv carries it (issue #17: the models' own
+# table is the one place a model is described). models.csv columns task_id, completion and
+# domains, when present, replace these.
 HOW = {
     "threads": dict(task_id="none: the blocked call returns the result to its thread",
                     completion="block: the thread sleeps in the syscall until it returns",
@@ -50,9 +54,38 @@ HOW = {
 }
 REQUIRED = ["model", "workload", "concurrency", "status", "ops_per_s"]
 STATUSES = ("ok", "na", "unavailable", "error")
-# One colour per model in every figure, so a reader's eye carries from panel to panel.
-MODEL_COLORS = {"threads": "tab:red", "epoll": "tab:blue", "uring": "tab:green",
-                "kernel_free": "tab:purple"}
+# One colour per model in every figure, so a reader's eye carries from panel to panel: the
+# models in the binary's order (models.csv), a variant of a model in its colour, dashed.
+PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown",
+           "tab:pink", "tab:olive", "tab:cyan")
+MODEL_ORDER = []
+BASE = {}  # series (model, or "model (variant)") -> model
+
+
+def base_of(series):
+    return BASE.get(series, series)
+
+
+def color_of(series):
+    m = base_of(series)
+    if m not in MODEL_ORDER:
+        MODEL_ORDER.append(m)
+    return PALETTE[MODEL_ORDER.index(m) % len(PALETTE)]
+
+
+def model_order(series):
+    color_of(series)
+    return (MODEL_ORDER.index(base_of(series)), series)
+
+
+def style_of(series):
+    return "-" if base_of(series) == series else "--"
+
+
+def how(caps, m, key):
+    """The checklist's text for a model: models.csv's column, else the fallback table."""
+    own = caps.get(m, {}).get(key)
+    return own or HOW.get(base_of(m), {}).get(key, "?")
 CROSS_BASE = {"latency_us": 1000.0, "concurrency": 16.0, "cpu_work_us": 0.0}
 AXIS_NAMES = {"latency_us": ("task latency D", "µs"), "concurrency": ("concurrency C", ""),
               "cpu_work_us": ("CPU work per task W", "µs")}
@@ -137,6 +170,13 @@ def load(run_dir):
             "-direct" if row.get("direct") == "1" else ""))
         # A plain `iomodels run`: closed-loop rows are the matrix, open-loop rows a rate sweep.
         row.setdefault("section", "rate" if row.get("mode") == "open" else "matrix")
+    # Rows of one model in different variants are different series, never pooled as repeats:
+    # from here on "model" is the series, "base_model" the model itself.
+    verdict.label_series(rows)
+    for row in rows:
+        row["base_model"] = row["model"]
+        row["model"] = row["series"]
+        BASE[row["series"]] = row["base_model"]
     return rows
 
 
@@ -146,10 +186,44 @@ def load_fio(run_dir):
                      "status"], optional=True, check=check_run_row) or []
 
 
-def load_models(run_dir):
-    rows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
-    return {r["model"]: dict(caps=set(r["caps"].split(",")), desc=r.get("desc", ""))
-            for r in rows or []}
+def binary_models():
+    """`iomodels list --caps` of the built binary: for a run directory without models.csv."""
+    import subprocess
+    binary = os.environ.get("IOM_BIN") or os.path.join(ROOT, "build", "iomodels")
+    try:
+        out = subprocess.run([binary, "list", "--caps"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = []
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            rows.append(dict(model=parts[0], caps=parts[1], desc=parts[2]))
+    return rows
+
+
+def load_models(run_dir, rows=()):
+    """{model or series: {caps, desc, and any other column of models.csv}}; without
+    models.csv, the built binary's `list --caps` (marked as such in the report)."""
+    global SYNC_MODEL
+    mrows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
+    source = "models.csv"
+    if mrows is None:
+        mrows, source = binary_models(), "the built binary's `iomodels list --caps`"
+    out = {}
+    for r in mrows:
+        out[r["model"]] = dict(r, caps=set(r["caps"].split(",")), desc=r.get("desc", ""))
+        if r["model"] not in MODEL_ORDER:
+            MODEL_ORDER.append(r["model"])
+    for series, model in BASE.items():
+        if model in out:
+            out.setdefault(series, out[model])
+    present = {r["base_model"] for r in rows}
+    sync = [m for m in MODEL_ORDER if m in present and "sync" in out.get(m, {}).get("caps", ())]
+    SYNC_MODEL = sync[0] if sync else None
+    out["_source"] = source
+    return out
 
 
 def load_bench(run_dir):
@@ -265,27 +339,16 @@ def flags_of(r):
     return {f for f in r.get("flags", "").split(";") if f}
 
 
-def like_for_like(ra, rb):
-    """Why rows ra (one model) and rb (another) are not a fair comparison, or ''."""
-    why = []
-    cpus = {r.get("cpus", "") for r in ra + rb}
-    if len(cpus) > 1:
-        why.append("CPU sets differ (" + " vs ".join(sorted(cpus)) + ")")
-    fl = set().union(*(flags_of(r) for r in ra + rb))
-    for f, text in (("inflight_off", "in flight ≠ C"), ("foreign_cpu", "foreign CPU"),
-                    ("backend_bound", "backend-bound"), ("queue_full", "queue full")):
-        if f in fl:
-            why.append(text)
-    if any(num(r.get("cq_overflow")) > 0 for r in ra + rb):
-        why.append("CQ overflow")
+def like_for_like_cache(ra, rb):
+    """The pair's page-cache state, when it differs (cold vs warm): a caveat of the ratio."""
     ca = [num(r.get("cache_before")) for r in ra if isnum(num(r.get("cache_before")))]
     cb = [num(r.get("cache_before")) for r in rb if isnum(num(r.get("cache_before")))]
     if ca and cb and ra[0].get("direct") != "1":
         warm_a, warm_b = min(ca) >= 0.99, min(cb) >= 0.99
         if warm_a != warm_b or (not warm_a and abs(statistics.median(ca) -
                                                    statistics.median(cb)) > 0.05):
-            why.append("cold vs warm cache (%.2f vs %.2f)" % (min(ca), min(cb)))
-    return "; ".join(why)
+            return "cold vs warm cache (%.2f vs %.2f)" % (min(ca), min(cb))
+    return ""
 
 
 def axis_scale(ax, xs, axis="concurrency"):
@@ -327,16 +390,69 @@ def fio_lines(fio, wl, pl):
                 xs.append(c)
                 ys.append(s["med"])
         if xs:
-            out.append((f"fio {engine} (reference)", MODEL_COLORS.get(ers[0]["model"], "gray"),
+            out.append((f"fio {engine} (reference)", color_of(ers[0]["model"]),
                         xs, ys))
     return out
 
 
 def save(plt, fig, run_dir, name):
+    # bbox "tight": the saved image grows to hold the title and the legend, never clips them.
     for ext in ("png", "svg"):
-        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90)
+        fig.savefig(os.path.join(run_dir, f"{name}.{ext}"), dpi=90, bbox_inches="tight")
     plt.close(fig)
     return name
+
+
+def finish(fig, title, axes, legend=True, h_pad=None):
+    """One legend for the figure, below the panels (off the data), and a title wrapped to the
+    figure's width (never clipped): every panel's own legend goes."""
+    import textwrap
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        if ax.get_legend():
+            ax.get_legend().remove()
+    width_in = fig.get_size_inches()[0]
+    wrapped = textwrap.fill(title, max(40, int(width_in * 10)))
+    fig.tight_layout(h_pad=h_pad)
+    # Above and below the panels, outside the figure's box: savefig's tight bbox takes them in.
+    fig.suptitle(wrapped, fontsize=11, y=1.0, va="bottom")
+    if labels and legend:
+        ncol = max(1, min(len(labels), int(width_in // 2.2)))
+        fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+
+
+def measured_ticks(ax, xs):
+    """x ticks at the measured values only (a log axis would label 2^k it never measured)."""
+    import matplotlib.ticker as mt
+    xs = sorted(set(xs))
+    ax.xaxis.set_major_locator(mt.FixedLocator(xs))
+    ax.xaxis.set_major_formatter(mt.FixedFormatter([f"{x:g}" for x in xs]))
+    ax.xaxis.set_minor_locator(mt.NullLocator())
+    if len(xs) > 6:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+
+
+def log_or_symlog(ax, ys):
+    """A log y axis; with a zero among the values, symlog from the smallest non-zero one, so
+    the zero is drawn (on a plain log axis it silently vanishes)."""
+    ys = [y for y in ys if isnum(y)]
+    if any(y <= 0 for y in ys):
+        pos = [y for y in ys if y > 0]
+        ax.set_yscale("symlog", linthresh=min(pos) if pos else 1.0)
+        ax.set_ylim(bottom=0)
+    else:
+        import matplotlib.ticker as mt
+        ax.set_yscale("log")
+        lo, hi = min(ys), max(ys)
+        if hi / lo < 100:  # under two decades: label 1-2-5 steps, not one lone power of ten
+            ax.yaxis.set_major_locator(mt.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(mt.NullFormatter())
+        ax.yaxis.set_major_formatter(mt.FuncFormatter(lambda v, _: fmt(v)))
 
 
 def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, scale=1.0,
@@ -352,7 +468,9 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
     nrow = (len(panels) + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
     for ax, ((wl, pl), prs) in zip(axes.flat, panels):
-        for model, mrs in sorted(groups(prs, lambda r: r["model"]).items()):
+        drawn = []
+        for model, mrs in sorted(groups(prs, lambda r: r["model"]).items(),
+                                 key=lambda kv: model_order(kv[0])):
             xs, med, lo, hi = [], [], [], []
             for c, crs in sorted(groups(mrs, lambda r: r["concurrency"]).items()):
                 s = summary([num(r.get(metric)) * scale for r in crs])
@@ -371,7 +489,8 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                 hi.append(max(0.0, s["hi"] - mid))
             if xs:
                 ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=model,
-                            color=MODEL_COLORS.get(model))
+                            color=color_of(model), linestyle=style_of(model))
+                drawn += [m - l for m, l in zip(med, lo)] + med
         cs = sorted({r["concurrency"] for r in prs})
         if limits:
             for label, ys in limits(wl, pl, cs, prs):
@@ -381,21 +500,19 @@ def line_panels(plt, rows, metric, ylabel, title, fname, run_dir, logy=True, sca
                 ax.plot(xs, ys, linestyle="--", color=color, linewidth=1.2, marker="x",
                         label=label)
         ax.set_xscale("log", base=2)
-        if logy:
-            ax.set_yscale("log")
-        ax.set_title(f"{wl} — {'one CPU' if pl == 'core' else 'all CPUs'}", fontsize=9)
+        measured_ticks(ax, cs)
+        if logy and drawn:
+            log_or_symlog(ax, drawn)
+        ax.set_title(f"{wl} — {where_name(pl)}", fontsize=9)
         ax.set_xlabel("concurrency C (tasks in flight)")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        else:
+        if not ax.get_legend_handles_labels()[0]:
             ax.text(0.5, 0.5, "no model ran this cell", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(title)
-    fig.tight_layout()
+    finish(fig, title, list(axes.flat))
     return save(plt, fig, run_dir, fname)
 
 
@@ -407,14 +524,17 @@ def time_breakdown(plt, rows, run_dir):
         return None
     cells = sorted(groups(probed, lambda r: (r["bench_workload"], r["placement"],
                                              r["concurrency"])).items())
-    ncol = min(4, len(cells))
+    # Horizontal bars, the models' names level on the y axis: readable at normal size.
+    ncol = min(3, len(cells))
     nrow = (len(cells) + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.2 * nrow), squeeze=False)
+    models_all = sorted({r["model"] for r in probed}, key=model_order)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 0.9 + 0.42 * len(models_all) * nrow
+                                                  + 0.9 * nrow), squeeze=False)
     for ax in list(axes.flat)[len(cells):]:
         ax.axis("off")
     for ax, ((wl, pl, c), crs) in zip(axes.flat, cells):
-        models = sorted({r["model"] for r in crs})
-        bottom = [0.0] * len(models)
+        models = [m for m in models_all if any(r["model"] == m for r in crs)]
+        left = [0.0] * len(models)
         for key, label, color in (("oncpu_ns_per_task", "on CPU", "tab:green"),
                                   ("runq_ns_per_task", "waiting for a CPU", "tab:orange"),
                                   ("blocked_ns_per_task", "blocked", "tab:red")):
@@ -422,14 +542,14 @@ def time_breakdown(plt, rows, run_dir):
             for m in models:
                 s_ = summary([num(r.get(key)) / 1e3 for r in crs if r["model"] == m])
                 vals.append(s_["med"] if s_ else 0.0)
-            ax.bar(models, vals, bottom=bottom, color=color, label=label)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set_title(f"{wl}, C={c}, {'one CPU' if pl == 'core' else 'all CPUs'}", fontsize=8)
-        ax.set_ylabel("µs per task (all threads)")
-        ax.tick_params(axis="x", labelsize=7, rotation=30)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("Where a task's time goes (eBPF, probed repeats)")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+            ax.barh(models, vals, left=left, color=color, label=label, height=0.6)
+            left = [b + v for b, v in zip(left, vals)]
+        ax.invert_yaxis()
+        ax.set_title(f"{wl}, C={c}, {where_name(pl)}", fontsize=9)
+        ax.set_xlabel("µs per task (all threads)", fontsize=8)
+        ax.tick_params(axis="both", labelsize=8)
+        ax.grid(True, axis="x", alpha=0.3)
+    finish(fig, "Where a task's time goes (eBPF, probed repeats)", list(axes.flat))
     return save(plt, fig, run_dir, "time_breakdown")
 
 
@@ -474,11 +594,10 @@ def timeline(plt, run_dir, path, rows):
         ax.set_yticklabels([names.get(i, "") for i in range(len(tids))], fontsize=6)
         ax.set_title(label.get(cell, cell), fontsize=8)
         ax.set_xlabel("ms after the window's start")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-    axes.flat[0].legend(handles, list(colors), fontsize=6, loc="upper right")
-    fig.suptitle("Per-thread timeline: green on CPU, red blocked, orange waiting; "
-                 "| submit, x complete")
-    fig.tight_layout()
+    for state, c in colors.items():
+        axes.flat[0].barh([], [], color=c, label=state)
+    finish(fig, "Per-thread timeline: green on CPU, red blocked, orange waiting; "
+           "| submit, x complete", list(axes.flat))
     return save(plt, fig, run_dir, "timeline")
 
 
@@ -619,13 +738,14 @@ def crossover_figure(plt, cross, run_dir):
                             lo.append(s["med"] - s["lo"])
                             hi.append(s["hi"] - s["med"])
                     ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=m,
-                                color=MODEL_COLORS.get(m))
+                                color=color_of(m))
                 for v, k, sa, _ in vops:
                     if k == "async":
                         ax.plot([v], [sa["med"]], marker="o", markersize=11, mfc="none",
-                                mec=MODEL_COLORS.get(am, "black"))
+                                mec=color_of(am))
                 notes.append(f"{am}: {crossover_text(axis, vops)}")
             axis_scale(ax, sorted(pts), axis)
+            measured_ticks(ax, sorted(pts))
             ax.set_yscale("log")
             name, unit = AXIS_NAMES[axis]
             ax.set_xlabel(f"{name}{' (' + unit + ')' if unit else ''}")
@@ -633,12 +753,10 @@ def crossover_figure(plt, cross, run_dir):
             fx = ", ".join(fmt_axis(a, v) for a, v in fixed.items())
             ax.set_title(f"{kind}, {where}, {fx}", fontsize=8)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="best")
             ax.text(0.01, -0.32, "\n".join(notes), transform=ax.transAxes, fontsize=6,
                     va="top", wrap=True)
-    fig.suptitle("The crossover: where async (open circles: ahead beyond noise) overtakes sync "
-                 "(threads), closed loop")
-    fig.tight_layout(h_pad=4.5)
+    finish(fig, "The crossover: where async (open circles: ahead beyond noise) overtakes sync "
+           f"({SYNC_MODEL}), closed loop", list(axes.flat), h_pad=4.5)
     return save(plt, fig, run_dir, "crossover")
 
 
@@ -691,7 +809,7 @@ def rate_figure(plt, sweeps, run_dir):
     fig, axes = plt.subplots(len(sweeps), 3, figsize=(14, 3.8 * len(sweeps)), squeeze=False)
     for row_axes, ((wl, pl, d), per) in zip(axes, sweeps.items()):
         for m, pts in per.items():
-            color = MODEL_COLORS.get(m)
+            color = color_of(m)
             rates = [p[0] for p in pts]
             for ax, key in ((row_axes[0], "p50"), (row_axes[1], "p99")):
                 xs = [rt for rt, _, lat, _ in pts if lat[key]]
@@ -722,18 +840,15 @@ def rate_figure(plt, sweeps, run_dir):
             ax.set_ylabel(yl)
             ax.set_title(f"{wl} D={d} µs, {where}: {t}", fontsize=9)
             ax.grid(True, alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-    fig.suptitle("Latency vs offered rate (open loop, from each task's intended start); "
-                 "black circle: the knee")
-    fig.tight_layout()
+    finish(fig, "Latency vs offered rate (open loop, from each task's intended start); "
+           "black circle: the knee", list(axes.flat))
     return save(plt, fig, run_dir, "latency_vs_rate")
 
 
 # ---- report.md ------------------------------------------------------------------------------
 def loc(model):
     """Lines of C in the model's folder, counted, not guessed (non-blank lines, comments too)."""
-    d = os.path.join(ROOT, MODEL_DIRS.get(model, model))
+    d = os.path.join(ROOT, base_of(model))
     if not os.path.isdir(d):
         return None
     n = 0
@@ -781,12 +896,18 @@ def checklist(rows, models, caps):
         return c in caps[m]["caps"] if m in caps else None
 
     lines = ["## The seed's checklist, per model", "",
-             "From each model's caps (`iomodels list --caps`, saved as models.csv), its code, "
+             f"From each model's caps ({caps.get('_source', 'models.csv')}), its code, "
              "and this run's rows.", "",
              "| question | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
 
+    shared = []
+
     def row(q, f):
-        lines.append(f"| {q} | " + " | ".join(f(m) for m in models) + " |")
+        vals = [f(m) for m in models]
+        if len(models) > 1 and len(set(vals)) == 1:
+            shared.append(f"- **{q}** (every model): {vals[0]}")
+        else:
+            lines.append(f"| {q} | " + " | ".join(vals) + " |")
 
     def sync_async(m):
         a = cap(m, "async")
@@ -794,8 +915,8 @@ def checklist(rows, models, caps):
             return "?"
         return ("async" if a else "sync") + (" (batched submits)" if cap(m, "batch") else "")
     row("sync or async?", sync_async)
-    row("task id", lambda m: HOW.get(m, {}).get("task_id", "?"))
-    row("how completion is learned", lambda m: HOW.get(m, {}).get("completion", "?"))
+    row("task id", lambda m: how(caps, m, "task_id"))
+    row("how completion is learned", lambda m: how(caps, m, "completion"))
     mine = {m: [r for r in rows if r["model"] == m and r["status"] == "ok"] for m in models}
 
     def retry(m):
@@ -823,7 +944,7 @@ def checklist(rows, models, caps):
                 seen.append(f"{name} {n:.0f}")
         return ", ".join(st) + "; seen here: " + (", ".join(seen) or "none but COMPLETED")
     row("failure states", states)
-    row("failure domains", lambda m: HOW.get(m, {}).get("domains", "?"))
+    row("failure domains", lambda m: how(caps, m, "domains"))
 
     def idem(m):
         dup = sum(num(r.get("n_dup")) for r in mine[m] if isnum(num(r.get("n_dup"))))
@@ -832,12 +953,37 @@ def checklist(rows, models, caps):
                 f"id); duplicates executed in this run: {dup:.0f}")
     row("idempotent?", idem)
     lines.append("")
-    return lines
+    return lines + (shared + [""] if shared else [])
+
+
+def memory_column(rows):
+    """(column, label, caption, short caption) of the memory a cell is charged with: its own
+    (rss_cell_bytes, isolated from the cells before it as mem_isolation says) when the run
+    measured it, else the process's RSS (an older run)."""
+    iso = {r.get("mem_isolation") or "in-process" for r in rows
+           if not math.isnan(num(r.get("rss_cell_bytes")))}
+    if not iso:
+        return ("rss_bytes", "RSS", "the process's RSS: a cell also carries what the cells "
+                "before it in the same process left (a run without rss_cell_bytes)",
+                "process RSS, earlier cells' leftovers included")
+    if iso == {"fork"}:
+        how, short = "each cell in a process of its own (--fork-cells)", "each cell forked"
+    elif iso == {"in-process"}:
+        how = ("the cells in one process: memory an earlier cell left for reuse (glibc's "
+               "cached thread stacks) can hide part of a later cell's; --fork-cells isolates "
+               "them")
+        short = "cells in one process"
+    else:
+        how = short = "cells isolated as " + " and ".join(sorted(iso))
+    return ("rss_cell_bytes", "own memory",
+            f"each cell's own anonymous memory over its pre-cell baseline; {how}",
+            f"own anonymous memory, {short}")
 
 
 def memory_table(ok, models):
     """Threads and memory at C=1024 (the cost of one thread per in-flight task)."""
     lines = []
+    mem, mem_label, _, _ = memory_column(ok)
     cs = sorted({r["concurrency"] for r in ok})
     target = 1024 if 1024 in cs else (cs[-1] if cs else None)
     if target is None:
@@ -856,9 +1002,9 @@ def memory_table(ok, models):
             if sub:
                 return sub
         return rs
-    for metric, label, unit in (("threads", "threads", ""), ("rss_bytes", "RSS", "B"),
-                                ("harness_rss_bytes", "of RSS, the harness's latency histograms "
-                                 "(not the model's)", "B"),
+    for metric, label, unit in (("threads", "threads", ""), (mem, mem_label, "B"),
+                                ("harness_rss_bytes", f"of {mem_label}, the harness's latency "
+                                 "histograms (not the model's)", "B"),
                                 ("kmem_bytes", "kernel memory (stacks, slab, page tables)",
                                  "B")):
         cells = []
@@ -874,10 +1020,10 @@ def memory_table(ok, models):
                 cells.append(fmt(s["med"], unit) if s else "–")
         lines.append(f"| {label} at C={target}{note} | " + " | ".join(cells) + " |")
     def model_bytes(r):
-        """RSS + kernel memory without the harness's own histograms (one per submitter
+        """Memory + kernel memory without the harness's own histograms (one per submitter
         thread, so a sync model at C=1024 has 1024 of them; an older run has no column)."""
         harness = num(r.get("harness_rss_bytes"))
-        return (num(r.get("rss_bytes")) - (0.0 if math.isnan(harness) else harness) +
+        return (num(r.get(mem)) - (0.0 if math.isnan(harness) else harness) +
                 max(0.0, num(r.get("kmem_bytes"))))
     if len(cs) > 1:
         cells = []
@@ -891,9 +1037,37 @@ def memory_table(ok, models):
             per = (s_hi["med"] - s_lo["med"]) / (target - cs[0])
             # Both figures move by a few pages with the machine's other activity.
             cells.append(fmt(per, "B") if per >= 1024 else "< 1 kB (not measurable here)")
-        lines.append(f"| memory per in-flight task (RSS − harness + kernel, C={cs[0]} → {target}) | " +
-                     " | ".join(cells) + " |")
+        lines.append(f"| memory per in-flight task ({mem_label} − harness + kernel, "
+                     f"C={cs[0]} → {target}) | " + " | ".join(cells) + " |")
     return lines
+
+
+def machine_line(run_dir):
+    try:
+        with open(os.path.join(run_dir, "run.json")) as f:
+            meta = json.load(f).get("meta", {})
+    except (OSError, ValueError):
+        return ""
+    return (f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}), "
+            f"kernel {meta.get('kernel', '?')}, hypervisor {meta.get('hypervisor', '?')}; "
+            f"git {meta.get('git_commit', '?')}; {meta.get('utc_time', '')}.")
+
+
+def pair_note(m, mine, ref):
+    """'uring 1.95× [1.80–2.10]', 'within noise', its caveats and properties: never hidden."""
+    c = verdict.compare_series(mine, ref)
+    if c is None:
+        return f"{m}: –"
+    txt = f"{m} {verdict.fmt_ratio(c)}"
+    if c["within"]:
+        txt += ", within noise"
+    why = c["caveats"] + [w for w in [like_for_like_cache(mine, ref)] if w] + c["props"]
+    return txt + (f" ({'; '.join(why)})" if why else "")
+
+
+def where_name(pl):
+    return {"core": "one CPU", "box": "all CPUs"}.get(pl, "all CPUs" if pl in ("", "all")
+                                                        else f"CPUs {pl}")
 
 
 def flags_table(rows):
@@ -938,39 +1112,45 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             meta = json.load(f).get("meta", {})
     except (OSError, ValueError):
         pass
-    if meta:
-        lines.append(f"Machine: {meta.get('cpus_online', '?')} CPUs ({meta.get('cpu_model', '?')}"
-                     f"), kernel {meta.get('kernel', '?')}, hypervisor "
-                     f"{meta.get('hypervisor', '?')}; git {meta.get('git_commit', '?')}.")
+    machine = machine_line(run_dir)
+    lines += verdict.verdict_lines(rows, where_name, machine, bench=bench)
+    lines += ["## How to read this report", ""]
     if bench:
         lines.append(f"Bench: {bench.get('repeat', '?')} timed repeat(s) per cell, window "
-                     f"{bench.get('runtime', '?')}, seed {bench.get('seed', '?')}"
-                     f"{', QUICK' if bench.get('quick') else ''}"
+                     f"{bench.get('runtime', '?')}, random seed (cell order) "
+                     f"{bench.get('seed', '?')}{', QUICK' if bench.get('quick') else ''}"
                      + (f", wall time {bench['wall_s']:.0f} s" if "wall_s" in bench else "")
                      + ".")
     lines += ["",
-              f"Run: `{os.path.basename(os.path.realpath(run_dir))}`. Medians over repeats, [min–max] and the coefficient "
-              "of variation when there are several; closed-loop latency is measured from "
-              "submit, open-loop latency from each task's intended start. Two models whose "
-              "min–max ranges overlap are *within noise*, not ranked; a ratio is printed only "
-              "for a like-for-like pair, else the reason it is not one.", ""]
+              f"Run: `{os.path.basename(os.path.realpath(run_dir))}`. Medians over repeats, "
+              "[min–max] and the coefficient of variation when there are several; "
+              "closed-loop latency is measured from submit, open-loop latency from each "
+              "task's intended start. A ratio between two models comes with its 95% bootstrap "
+              "interval and the caveats of the pair (foreign CPU: ‡, interval widened; CPU "
+              "sets, backend-bound, queue full, CQ overflow, cache state); a model that keeps "
+              "fewer than C tasks in flight (its tasks complete inline) is shown as such.",
+              "",
+              "*The seed* is the interactive teaching page \"Sync vs Async API Interactive\" "
+              "this suite grew from: the blocked sync client beside the async one that "
+              "submits, gets a task id and reaps. Its comparison table and checklist are "
+              "filled below from this run.", ""]
     # The seed's comparison table.
     lines += ["## The seed's comparison table, measured", "",
               "| | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     lines.append("| execution model | " + " | ".join(
         caps[m]["desc"] if m in caps else "?" for m in models) + " |")
     lines.append("| how the result arrives | " +
-                 " | ".join(HOW.get(m, {}).get("completion", "?") for m in models) + " |")
+                 " | ".join(how(caps, m, "completion") for m in models) + " |")
     wins = {m: [] for m in models}
     for kind, where, am, axis, fixed, pts, vops, _ in cross:
         wins[am].append(f"{kind}: {crossover_text(axis, vops)}")
-    lines.append("| where it wins over threads (measured crossover, tasks/s) | " + " | ".join(
+    lines.append(f"| where it wins over {SYNC_MODEL} (measured crossover, tasks/s) | " + " | ".join(
         "(the sync reference)" if m == SYNC_MODEL else
         ("<br>".join(wins[m]) if wins[m] else "not measured") for m in models) + " |")
     lines.append("| lines of code (model folder, non-blank) | " +
                  " | ".join(str(loc(m) or "–") for m in models) + " |")
     lines.append("| failure domains | " +
-                 " | ".join(HOW.get(m, {}).get("domains", "?") for m in models) + " |")
+                 " | ".join(how(caps, m, "domains") for m in models) + " |")
     lines += memory_table(ok, models)
     for metric, label, scale, unit in (
             ("ops_per_s", "tasks/s, best cell", 1, ""),
@@ -997,19 +1177,24 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                          f"{'one CPU' if best[0][1] == 'core' else 'all CPUs'})"
                          if best else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", f"Memory: {memory_column(ok)[2]}; kernel memory is the machine-wide "
+              "KernelStack + Slab + PageTables delta over the window.", ""]
     lines += checklist(rows, models, caps)
 
-    # Throughput and CPU per cell, with the like-for-like guard.
+    # Throughput and CPU per cell, with each pair's caveats; each workload's own series.
+    all_models = models
     lines += ["## Throughput and CPU per task", "",
-              "Each async model against threads: a ratio of medians only when the pair is "
-              "like-for-like and their ranges do not overlap; otherwise *within noise*, or "
-              "*not compared* with the reason: CPU sets differ; in flight ≠ C (inflight_avg = "
-              "tasks/s × mean latency more than 5% off C); foreign CPU (other processes used "
-              "over 2% of the CPUs); backend-bound (the rpc backend used over 70% of its CPUs); "
-              "queue full or CQ overflow; cold vs warm cache (page-cache residency before the "
-              "cell differs).", ""]
+              f"Each model against the sync one ({SYNC_MODEL or 'none in this run'}): the ratio "
+              "of medians with its 95% bootstrap interval, *within noise* when the interval "
+              "spans 1, and the pair's caveats beside it, never in place of it: CPU sets "
+              "differ; foreign CPU (other processes used over 2% of the CPUs: ‡, the interval "
+              "widened to the full min–max range); backend-bound (the rpc backend used over "
+              "70% of its CPUs); queue full or CQ overflow; cold vs warm cache (page-cache "
+              "residency before the cell differs). A model that keeps fewer than C tasks in "
+              "flight (tasks/s × mean latency more than 5% off C: its tasks complete inline) "
+              "is shown with what it keeps in flight: a property of the model.", ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
+        models = [m for m in all_models if any(r["model"] == m for r in prs)]
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
                   "| C | " + " | ".join(f"{m} tasks/s" for m in models) + " | " +
                   " | ".join(f"{m} CPU/task" for m in models) + " | vs threads |",
@@ -1032,16 +1217,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
             for m in models:
                 if m == SYNC_MODEL or not sums[m] or not sums.get(SYNC_MODEL):
                     continue
-                why = like_for_like([r for r in crs if r["model"] == m], sync_rows)
-                if why:
-                    notes.append(f"{m}: not compared ({why})")
-                elif min(sums[m]["n"], sums[SYNC_MODEL]["n"]) > 1 and \
-                        overlap(sums[m], sums[SYNC_MODEL]):
-                    notes.append(f"{m} ≈ threads, within noise")
-                else:
-                    notes.append(f"{m} {sums[m]['med'] / sums[SYNC_MODEL]['med']:.2f}×"
-                                 + (" (1 repeat: no noise estimate)"
-                                    if min(sums[m]["n"], sums[SYNC_MODEL]["n"]) == 1 else ""))
+                notes.append(pair_note(m, [r for r in crs if r["model"] == m], sync_rows))
             lines.append(f"| {c} | " + " | ".join(ops) + " | " + " | ".join(cpu) + " | " +
                          "; ".join(notes) + " |")
         lines.append("")
@@ -1057,6 +1233,7 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                "the median of the repeats' own percentiles, each shown only when its repeat "
                "had 10/(1−p) samples, and n is their total."), ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
+        models = [m for m in all_models if any(r["model"] == m for r in prs)]
         lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
                   "| C | " + " | ".join(f"{m} p50 / p99 / p99.9 (n)" for m in models) + " |",
                   "|---|" + "---|" * len(models)]
@@ -1246,7 +1423,7 @@ def ok_rows(rows):
 
 def sc_two_generals(plt, run_dir, rows):
     rows = ok_rows(rows)
-    models = sorted({r["model"] for r in rows}, key=list(MODEL_COLORS).index)
+    models = sorted({r["model"] for r in rows}, key=model_order)
     get = lambda m, k, c: next((num(r[c]) for r in rows if r["model"] == m and r["key"] == k),
                                math.nan)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -1359,9 +1536,15 @@ def scenario_figures(plt, run_dir):
 
 
 def main():
-    run_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("results", "latest")
-    if len(sys.argv) > 2:
-        die("usage: plot.py [RUN_DIR]")
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="plot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n", 1)[0],
+        epilog=__doc__.split("\n\n", 1)[1] + "\nExit 1 on a malformed input file (one line "
+        "on stderr naming the file and line).")
+    ap.add_argument("run_dir", nargs="?", default=os.path.join("results", "latest"),
+                    metavar="RUN_DIR", help="a results directory (default results/latest)")
+    run_dir = ap.parse_args().run_dir
     has_scenario = any(os.path.exists(os.path.join(run_dir, n)) for n, _, _ in SCENARIOS)
     server_rows = plot_server.load(run_dir)
     runs = os.path.join(run_dir, "runs.csv")
@@ -1369,7 +1552,7 @@ def main():
     if not has_scenario and not server_only:
         rows = load(run_dir)
         fio = load_fio(run_dir)
-        caps = load_models(run_dir)
+        caps = load_models(run_dir, rows)
         bench = load_bench(run_dir)
         cal = load_calibration(run_dir)
     try:
@@ -1379,12 +1562,16 @@ def main():
     except ImportError:
         die("matplotlib missing: run with /usr/bin/python3 (Debian's python3-matplotlib)")
     if has_scenario:
+        load_models(run_dir)
         # A scenario's cells are its own comparison: its figure, not the benchmark panels.
         figs = scenario_figures(plt, run_dir)
         with open(os.path.join(run_dir, "report.md"), "w") as f:
             f.write("# iomodels scenario\n\n" +
                     "".join(f"![{n}]({n}.png)\n\n" for n in figs))
-        print(f"plot: {len(figs)} scenario figures and report.md in {run_dir}")
+        html_report.write(sys.modules[__name__], run_dir, [], ["## Verdict on this machine", "",
+                          "A scenario directory: its figures and numbers below."], figs,
+                          machine_line(run_dir), {})
+        print(f"plot: {len(figs)} scenario figures, report.md and report.html in {run_dir}")
         return 0
     if server_only:
         # A bench of section server alone: its figure and report section, nothing else.
@@ -1403,6 +1590,7 @@ def main():
                 return "no histograms"
             return None if p[key] is None else p[key] / 1e3
         return f
+    mem, mem_label, _, mem_short = memory_column(timed_ok(rows))
     figs = [
         line_panels(plt, rows, "ops_per_s", "tasks/s", "Throughput vs concurrency "
                     "(dotted: limits; dashed: fio on the same workload)", "throughput", run_dir,
@@ -1419,8 +1607,8 @@ def main():
                     "Latency p99 (closed loop: from submit; shown only with ≥ 1000 samples)",
                     "latency_p99", run_dir, scale=1e-3, pooled=pooled("p99")),
         line_panels(plt, rows, "threads", "threads", "Threads used", "threads", run_dir),
-        line_panels(plt, rows, "rss_bytes", "RSS MiB", "Resident memory", "rss", run_dir,
-                    scale=1 / 2**20),
+        line_panels(plt, rows, mem, f"{mem_label} MiB", f"Memory per cell ({mem_short})",
+                    "rss", run_dir, scale=1 / 2**20),
         line_panels(plt, rows, "kmem_bytes", "kernel memory MiB (stack+slab+pagetables)",
                     "Kernel memory RSS does not show", "kmem", run_dir, logy=False,
                     scale=1 / 2**20),
@@ -1443,8 +1631,12 @@ def main():
     if server_rows:
         with open(os.path.join(run_dir, "report.md"), "a") as f:
             f.write("\n".join([""] + plot_server.report_lines(server_rows)))
+    machine = machine_line(run_dir)
+    html_report.write(sys.modules[__name__], run_dir, rows,
+                      verdict.verdict_lines(rows, where_name, "", bench=bench), figs, machine,
+                      caps)
     made = [f for f in figs if f]
-    print(f"plot: {len(made)} figures and report.md in {run_dir}")
+    print(f"plot: {len(made)} figures, report.md and report.html in {run_dir}")
     return 0
 
 

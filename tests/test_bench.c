@@ -107,7 +107,7 @@ static void test_bench_model_flags(void **state)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
 		 "%s scripts/bench --quick --models threads,kernel_free --workloads file "
-		 "--concurrency 4 --placements core --sections matrix,pairs --probes off "
+		 "--concurrency 4 --placements core --sections matrix,pairs --probes off --noise-cap 1 "
 		 "--no-calibrate --size 8M --directory %s --output %s/run >/dev/null 2>&1",
 		 py, dir, dir);
 	assert_int_equal(system(cmd), 0);
@@ -123,7 +123,7 @@ static void test_bench_model_flags(void **state)
 
 /* One cell, as cheap as a bench gets. */
 #define TINY	"--quick --models threads --workloads nop --concurrency 1 --placements core " \
-		"--repeat 1 --runtime 50ms --sections matrix --probes off --no-calibrate"
+		"--repeat 1 --runtime 50ms --sections matrix --probes off --no-calibrate --noise-cap 1"
 
 static const char *python(void)
 {

@@ -21,6 +21,9 @@ static const char *const installed[] = {
 	PREFIX "/bin/iomodels",
 	PREFIX "/share/iomodels/scripts/bench",
 	PREFIX "/share/iomodels/scripts/plot.py",
+	PREFIX "/share/iomodels/scripts/verdict.py",
+	PREFIX "/share/iomodels/scripts/html_report.py",
+	PREFIX "/share/iomodels/scripts/compare",
 	PREFIX "/share/iomodels/build/iomodels",
 	PREFIX "/share/man/man1/iomodels.1",
 	PREFIX "/share/bash-completion/completions/iomodels",
@@ -41,6 +44,38 @@ static int sh(const char *cmd, char *out, size_t len)
 	status = pclose(p);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+/*
+ * The report scripts work from where they are installed, away from the source tree: two small
+ * runs of the installed binary, plot.py (report.md with its verdict, report.html) on one and
+ * compare on both, from /.
+ */
+static void installed_scripts_work(const char *dest)
+{
+	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	char cmd[PATH_MAX * 4], out[8192];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "cd / && %s%s/bin/iomodels run --model threads,epoll "
+			 "--workload nop --concurrency 1 --tasks 200 --repeat 2 --quiet "
+			 "--output %s/run%d 2>&1", dest, PREFIX, dest, i);
+		if (sh(cmd, out, sizeof(out)))
+			fail_msg("run: %s", out);
+	}
+	snprintf(cmd, sizeof(cmd), "cd / && %s %s%s/share/iomodels/scripts/compare %s/run0 %s/run1 "
+		 "--output %s/cmp 2>&1 && test -s %s/cmp/compare.md", py, dest, PREFIX, dest, dest,
+		 dest, dest);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("installed compare: %s", out);
+	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null"))
+		return;
+	snprintf(cmd, sizeof(cmd), "cd / && %s %s%s/share/iomodels/scripts/plot.py %s/run0 2>&1 && "
+		 "grep -q 'Verdict on this machine' %s/run0/report.md && "
+		 "grep -q 'Verdict on this machine' %s/run0/report.html", py, dest, PREFIX, dest,
+		 dest, dest);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("installed plot.py: %s", out);
 }
 
 static void test_install_uninstall(void **state)
@@ -78,8 +113,11 @@ static void test_install_uninstall(void **state)
 		assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 		assert_int_equal(strncmp(out, "iomodels ", 9), 0);
 	}
+	installed_scripts_work(dest);
 	/* The man page: from the help (its options and exit codes), and groff finds no fault. */
-	snprintf(cmd, sizeof(cmd), "cat %s%s/share/man/man1/iomodels.1", dest, PREFIX);
+	/* Only the lines looked for: the whole page outgrew the buffer (--fork-cells, --append). */
+	snprintf(cmd, sizeof(cmd), "grep -e '^\\.TH' -e 'runtime T' -e '^\\.SH' "
+		 "%s%s/share/man/man1/iomodels.1", dest, PREFIX);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, ".TH IOMODELS 1 "));
 	assert_non_null(strstr(out, "\\fB\\-\\-runtime T\\fR"));

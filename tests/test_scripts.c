@@ -183,9 +183,14 @@ static void test_plot_bench_makes_every_file(void **state)
 	expect_in(rep, "| sync or async? | sync | async (batched submits) |");
 	expect_in(rep, "| task id | none: the blocked call");
 	expect_in(rep, "| how completion is learned |");
-	expect_in(rep, "| retry strategy |");
-	expect_in(rep, "| failure states |");
-	expect_in(rep, "| idempotent? |");
+	/* A checklist row every model shares is printed once, below the table. */
+	expect_in(rep, "- **retry strategy** (every model): the driver's");
+	expect_in(rep, "failure states");
+	expect_in(rep, "idempotent?");
+	/* The verdict first, every line from the rows. */
+	assert_true(strstr(rep, "# iomodels report\n\n## Verdict on this machine\n") == rep);
+	expect_in(rep, "- **timer, one CPU** (C=1–");
+	expect_in(rep, "cells stayed noisy");
 	/* The crossover along each axis around the base point (one CPU). */
 	expect_in(rep, "| timer | uring | task latency D (one CPU; C=16, W=0 µs) |");
 	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) |");
@@ -255,6 +260,57 @@ static void test_plot_kmem_noise(void **state)
 	free(rep);
 }
 
+/* The line of text that starts with head (NUL-terminated in place), or a failure. */
+static char *line_of(char *text, const char *head)
+{
+	char *row = strstr(text, head), *end;
+
+	if (!row)
+		fail_msg("report.md lacks a line '%s'", head);
+	end = strchr(row, '\n');
+	if (end)
+		*end = '\0';
+	return row;
+}
+
+/*
+ * Each cell's own memory: where a run has rss_cell_bytes, the memory table, its caption and the
+ * HTML's memory chart use it (with how the cells were isolated, from mem_isolation), never the
+ * process's RSS, which carries what earlier cells left. A run without the column says RSS.
+ */
+static void test_plot_memory_per_cell(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX + 16], *rep, *html, *row;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	fixture_copy(run, sizeof(run), "bench-mem-cell",
+		     "[r.update(rss_bytes='999000000', rss_cell_bytes='4000000', "
+		     "harness_rss_bytes='0', mem_isolation='fork') for r in rows]");
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "each cell's own anonymous memory over its pre-cell baseline; each cell in "
+		  "a process of its own (--fork-cells)");
+	snprintf(path, sizeof(path), "%s/report.html", run);
+	html = slurp(path);
+	assert_non_null(html);
+	if (!strstr(html, "\"rss_cell_bytes\"") || strstr(html, "\"rss_bytes\""))
+		fail_msg("report.html does not chart rss_cell_bytes alone");
+	free(html);
+	row = line_of(rep, "| own memory at C=");
+	if (strstr(row, "999") || !strstr(row, "| 4MB"))
+		fail_msg("memory row not from rss_cell_bytes: %s", row);
+	free(rep);
+
+	fixture_copy(run, sizeof(run), "bench-mem-rss",
+		     "[(r.pop('rss_cell_bytes', None), r.pop('mem_isolation', None)) for r in rows]");
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "the process's RSS: a cell also carries what the cells before it");
+	line_of(rep, "| RSS at C=");
+	free(rep);
+}
+
 /*
  * The probe columns are in the probed repeat of each cell only: the blocked-time figure must be
  * drawn from those rows (it was drawn from the timed ones, and every panel said "no model ran
@@ -319,12 +375,187 @@ static void test_plot_judges_noise_and_crossover(void **state)
 	rep = plot_report(run);
 	assert_non_null(rep);
 	expect_in(rep, "| 1 | 1k [990–1.01k] cv 1% | 1k [950–1.02k] cv 3% |");
-	expect_in(rep, "uring ≈ threads, within noise |");
-	expect_in(rep, "uring 1.04× |");
-	expect_in(rep, "uring: not compared (foreign CPU) |");
+	/* Ratios with their interval, never hidden: within noise, ahead, beside foreign CPU. */
+	expect_in(rep, "| uring 1.00× [0.94–1.03], within noise |");
+	expect_in(rep, "| uring 1.04× [1.03–1.06] |");
+	/* Two of threads' three repeats ran clean: the one beside foreign CPU is set aside. */
+	expect_in(rep, "| uring 2.30× [2.27–2.33] (1 repeat(s) beside foreign CPU set aside) |");
+	expect_in(rep, "- **timer, one CPU** (C=1–256, D=1000 µs, W=0 µs): uring leads at C=16, 256 "
+		  "by 1.04× to 2.30× [2.27–2.33] over threads at C=256; no clear leader, within "
+		  "noise, at C=1");
+	expect_in(rep, "within noise, at C=1 (uring vs threads 1.00× [0.94–1.03])");
+	expect_in(rep, "0 of 3 cells stayed noisy");
 	expect_in(rep, "| timer | uring | concurrency C (one CPU; D=1000 µs, W=0 µs) | "
 		  "async overtakes sync at C ≥ 16 (not at 1) |");
 	free(rep);
+}
+
+/*
+ * The verdict follows the rows, not the usual outcome: threads ahead of uring on timers at every
+ * C (made up here, opposite to what this machine measures), on nop threads and uring within
+ * noise of each other and both ahead of epoll; and two uring
+ * variants in one cell (two runs concatenated: timer-heap and timeout-per-task) are two series,
+ * not six repeats of one.
+ */
+static const char contrary[] =
+	"model,workload,concurrency,cpus,mode,ops_per_s,latency_us,cpu_work_us,variant,flags,status\n"
+	"threads,timer,1,0,closed,2000,1000,0,blocking,,ok\n"
+	"threads,timer,1,0,closed,2050,1000,0,blocking,,ok\n"
+	"threads,timer,1,0,closed,1980,1000,0,blocking,,ok\n"
+	"uring,timer,1,0,closed,900,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,910,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,905,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,1,0,closed,700,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,1,0,closed,710,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,1,0,closed,705,1000,0,regring+timeout-per-task,,ok\n"
+	"threads,timer,64,0,closed,60000,1000,0,blocking,,ok\n"
+	"threads,timer,64,0,closed,61000,1000,0,blocking,,ok\n"
+	"threads,timer,64,0,closed,59000,1000,0,blocking,,ok\n"
+	"uring,timer,64,0,closed,30000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,31000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,29000,1000,0,regring+timer-heap,,ok\n"
+	"uring,timer,64,0,closed,20000,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,64,0,closed,21000,1000,0,regring+timeout-per-task,,ok\n"
+	"uring,timer,64,0,closed,19000,1000,0,regring+timeout-per-task,,ok\n"
+	"threads,nop,1,0,closed,1000,,0,blocking,,ok\n"
+	"threads,nop,1,0,closed,1100,,0,blocking,,ok\n"
+	"threads,nop,1,0,closed,900,,0,blocking,,ok\n"
+	"uring,nop,1,0,closed,1050,,0,regring,,ok\n"
+	"uring,nop,1,0,closed,950,,0,regring,,ok\n"
+	"uring,nop,1,0,closed,1000,,0,regring,,ok\n"
+	"epoll,nop,1,0,closed,500,,0,eventfd,foreign_cpu,ok\n"
+	"epoll,nop,1,0,closed,510,,0,eventfd,foreign_cpu,ok\n"
+	"epoll,nop,1,0,closed,490,,0,eventfd,,ok\n";
+
+static void test_plot_verdict_follows_rows(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/contrary", dir);
+	mkdir(run, 0755);
+	snprintf(path, sizeof(path), "%s/runs.csv", run);
+	write_file(path, contrary);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "- **timer, one CPU** (C=1–64, D=1000 µs, W=0 µs): threads leads everywhere "
+		  "measured by 2.00× to 2.21× [2.18–2.28] over uring (timer-heap) at C=1.");
+	/* Two models within noise of each other lead together, by their margin over the third. */
+	expect_in(rep, "- **nop, one CPU** (C=1, W=0 µs): threads ≈ uring lead, within noise of each "
+		  "other, everywhere measured by 2.00× [1.86–2.14] ‡ over epoll.");
+	/* Two of epoll's three repeats beside foreign CPU: kept, marked, the interval widened. */
+	expect_in(rep, "epoll 0.50× [0.45–0.57] ‡ (foreign CPU)");
+	expect_in(rep, "1 of 3 cells stayed noisy");
+	/* Two variants, two series, each with its own three repeats. */
+	expect_in(rep, "| C | threads tasks/s | uring (timeout-per-task) tasks/s | uring (timer-heap) "
+		  "tasks/s |");
+	expect_in(rep, "| 1 | 2k [1.98k–2.05k] cv 1% | 705 [700–710] cv 1% | 905 [900–910] cv 0% |");
+	free(rep);
+}
+
+/*
+ * scripts/compare: the fixture's run against a second small real run with uring's other timer
+ * variant. Every cell of both side by side, each run's machine, kernel, commit and flags on top,
+ * the variant named where it differs (never pooled), markdown, CSV and JSON; bad input: exit 2.
+ */
+static void test_compare_runs(void **state)
+{
+	const char *bin = getenv("IOM_BIN");
+	char cmd[2048], err[4096], path[PATH_MAX], *md, *csv;
+	int lines = 0;
+
+	assert_non_null(bin);
+	snprintf(cmd, sizeof(cmd), "%s run --model threads,uring --workload nop,timer "
+		 "--concurrency 1,4 --tasks 400 --latency-us 100 --uring-timer op --quiet "
+		 "--output %s/run-op", bin, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/run-op --output %s/cmp", python(),
+		 dir, dir, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(path, sizeof(path), "%s/cmp/compare.md", dir);
+	md = slurp(path);
+	assert_non_null(md);
+	expect_in(md, "| | `run` | `run-op` |");
+	expect_in(md, "| kernel | ");
+	expect_in(md, "| commit | ");
+	expect_in(md, "| compiler flags | ");
+	expect_in(md, "| command line | `run --model threads,uring");
+	expect_in(md, "## Significant changes in tasks/s (");
+	expect_in(md, "| timer, all CPUs, C=4 D=100 W=0 | uring | ");
+	expect_in(md, "variant: single_issuer+defer_taskrun+regring+iowq=16+timer-heap+timeout → "
+		  "single_issuer+defer_taskrun+regring+iowq=16+timeout-per-task |");
+	free(md);
+	snprintf(path, sizeof(path), "%s/cmp/compare.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	for (const char *c = csv; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 1 + 8); /* 2 models x 2 workloads x 2 C */
+	expect_in(csv, "ops_per_s_ratio,ops_per_s_lo95,ops_per_s_hi95");
+	free(csv);
+	snprintf(cmd, sizeof(cmd), "%s -c \"import json; d = json.load(open('%s/cmp/compare.json')); "
+		 "assert d['baseline'] == 'run' and len(d['cells']) == 8 and d['runs'][1]['meta']\"",
+		 python(), dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/cmp/compare.png", dir);
+	if (have_matplotlib()) {
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size > 1000);
+	}
+	/* Bad input: one line on stderr, exit 2. */
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run", python(), dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "compare: want at least two runs");
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/nonexistent", python(), dir, dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "is not a directory");
+	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+}
+
+/*
+ * report.html in a real browser (headless Chromium, tests/browser_check.py): a small real run
+ * with the probes' timeline; the page loads with no console error, its numbers equal runs.csv's
+ * medians, a model's chip hides its series, the lanes' animation advances, hover shows values,
+ * the screenshot is not blank. The page fetches nothing: no external src or href.
+ */
+static void test_html_report_in_browser(void **state)
+{
+	const char *bin = getenv("IOM_BIN");
+	char cmd[4096], err[4096], path[PATH_MAX], *page;
+	int rc;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	assert_non_null(bin);
+	snprintf(cmd, sizeof(cmd), "%s run --model threads,uring --workload timer --concurrency 1,4 "
+		 "--latency-us 2000 --cpu-work-us 200 --runtime 200ms --repeat 2 --probes on "
+		 "--timeline %s/tl.csv --quiet --output %s/html && mv %s/tl.csv %s/html/timeline.csv "
+		 "&& mv %s/tl.csv-marks.csv %s/html/timeline.csv-marks.csv", bin, dir, dir, dir, dir,
+		 dir, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(path, sizeof(path), "%s/html", dir);
+	free(plot_report(path));
+	snprintf(path, sizeof(path), "%s/html/report.html", dir);
+	page = slurp(path);
+	assert_non_null(page);
+	expect_in(page, "Verdict on this machine");
+	if (strstr(page, "src=\"http") || strstr(page, "href=\"http") || strstr(page, "@import") ||
+	    strstr(page, "<link rel=\"stylesheet"))
+		fail_msg("report.html refers to something outside itself");
+	free(page);
+	snprintf(cmd, sizeof(cmd), "%s tests/browser_check.py %s/html %s/html/shot.png", python(),
+		 dir, dir);
+	rc = sh(cmd, err, sizeof(err));
+	if (rc == 77)
+		iom_skip("%s", err);
+	if (rc)
+		fail_msg("browser_check: exit %d: %s", rc, err);
 }
 
 /* One line on stderr naming the file and the line, exit 1. */
@@ -405,6 +636,59 @@ static void test_plot_rejects_bad_side_files(void **state)
 #undef SIDE
 }
 
+/*
+ * make bench's noise handling, on known rows: a cell whose repeats disagree (cv > 10%) and a
+ * cell whose repeats all ran beside foreign CPU get one more repeat per round, up to the cap; a
+ * steady clean cell gets none; a spent budget adds nothing; a second bench into the same
+ * --output (its cells numbered after the first's) is judged on its own rows only. Then the
+ * fixture's bench.json says what it did.
+ */
+static void test_bench_adds_repeats_to_noisy_cells(void **state)
+{
+	char cmd[4096], err[4096], path[PATH_MAX], *json;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c \"from importlib.machinery import SourceFileLoader as L\n"
+		 "import csv, os, tempfile\n"
+		 "b = L('bench', 'scripts/bench').load_module()\n"
+		 "d = tempfile.mkdtemp(dir='%s')\n"
+		 "cells = [b.cell('matrix', m, 'timer', ['--workload', 'timer'], 4, 'core', r)\n"
+		 "         for m in ('threads', 'uring', 'epoll') for r in range(2)]\n"
+		 "vals = {'threads': ('1000', '1500', ''), 'uring': ('1000', '1010', ''),\n"
+		 "        'epoll': ('1000', '1010', 'foreign_cpu')}\n"
+		 "with open(d + '/runs.csv', 'w', newline='') as f:\n"
+		 "    w = csv.writer(f); w.writerow(['cell_dir', 'ops_per_s', 'flags', 'status'])\n"
+		 "    for i, c in enumerate(cells):\n"
+		 "        v = vals[c['model']]; w.writerow([f'cells/{i:04d}', v[c['repeat']], v[2], 'ok'])\n"
+		 "n = b.Noise(cells, 0, d + '/runs.csv', 3, 60.0, 1)\n"
+		 "more = n.more()\n"
+		 "assert sorted(c['model'] for c in more) == ['epoll', 'threads'], more\n"
+		 "assert all(c['repeat'] == 2 and not c['probed'] for c in more)\n"
+		 "cells += more\n"
+		 "with open(d + '/runs.csv', 'a', newline='') as f:\n"
+		 "    w = csv.writer(f)\n"
+		 "    for i, c in enumerate(more, 6): w.writerow([f'cells/{i:04d}', '1200', vals[c['model']][2], 'ok'])\n"
+		 "assert n.more() == [], 'at the cap (3 repeats): no more'\n"
+		 "s = n.summary()\n"
+		 "assert s['cells_retried'] == 2 and s['repeats_added'] == 2 and s['still_noisy'] == 2, s\n"
+		 "assert b.Noise(cells, 0, d + '/runs.csv', 9, 0.0, 1).more() == [], 'budget spent'\n"
+		 "steady = [dict(c) for c in cells[:6]]\n"
+		 "with open(d + '/runs.csv', 'a', newline='') as f:\n"
+		 "    w = csv.writer(f)\n"
+		 "    for i in range(len(cells), len(cells) + 6): w.writerow([f'cells/{i:04d}', '1000', '', 'ok'])\n"
+		 "more = b.Noise(steady, len(cells), d + '/runs.csv', 3, 60.0, 1).more()\n"
+		 "assert more == [], ('an earlier bench in the same --output is not this one', more)\n\"",
+		 python(), dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("Noise: %s", err);
+	snprintf(path, sizeof(path), "%s/bench/bench.json", dir);
+	json = slurp(path);
+	assert_non_null(json);
+	expect_in(json, "\"noise\": {");
+	expect_in(json, "\"cells_retried\": ");
+	free(json);
+}
+
 /* Bad options: one line, exit 2, before anything runs. */
 static void test_bench_rejects_bad_options(void **state)
 {
@@ -413,6 +697,8 @@ static void test_bench_rejects_bad_options(void **state)
 		{ "--concurrency 1,0", "bench: --concurrency: want whole numbers of at least 1" },
 		{ "--concurrency x", "bench: --concurrency: want a comma list" },
 		{ "--runtime fast", "bench: --runtime: want a duration" },
+		{ "--noise-cap 0", "bench: --noise-cap: want at least 1" },
+		{ "--noise-budget soon", "bench: --noise-budget: want a duration" },
 		{ "--size 12Q", "bench: --size: want a size" },
 		{ "--directory /nonexistent", "bench: --directory: '/nonexistent' is not a directory" },
 	};
@@ -682,11 +968,16 @@ int main(void)
 		cmocka_unit_test(test_plot_makes_every_file),
 		cmocka_unit_test(test_plot_bench_makes_every_file),
 		cmocka_unit_test(test_plot_kmem_noise),
+		cmocka_unit_test(test_plot_memory_per_cell),
 		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
+		cmocka_unit_test(test_plot_verdict_follows_rows),
+		cmocka_unit_test(test_compare_runs),
+		cmocka_unit_test(test_html_report_in_browser),
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
+		cmocka_unit_test(test_bench_adds_repeats_to_noisy_cells),
 		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_hotpath),
 		cmocka_unit_test(test_plot_scenarios),
