@@ -912,6 +912,56 @@ static void test_plot_scenarios(void **state)
 	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
 }
 
+/*
+ * README's results block is scripts/readme-results' output for results/reference, byte for byte:
+ * a hand edit of a figure in README, or a change to the reference run without regenerating, fails.
+ */
+static void test_readme_results_generated(void **state)
+{
+	char cmd[PATH_MAX + 256], path[PATH_MAX], err[1024];
+	char *want, *readme, *begin, *end;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/readme-block", dir);
+	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results results/reference > %s", python(), path);
+	assert_int_equal(system(cmd), 0);
+	want = slurp(path);
+	readme = slurp("README.md");
+	assert_non_null(want);
+	assert_non_null(readme);
+	assert_non_null(strstr(want, "| timer 1 ms, one CPU, C=1024 |"));
+	begin = strstr(readme, "<!-- results:begin -->");
+	end = begin ? strstr(begin, "<!-- results:end -->\n") : NULL;
+	assert_non_null(end);
+	end[strlen("<!-- results:end -->\n")] = '\0';
+	if (strcmp(begin, want))
+		fail_msg("README's results block is not `scripts/readme-results results/reference`; "
+			 "run it with --write README.md");
+	free(want);
+	free(readme);
+	/* Not a bench run: one line, exit 2. */
+	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results %s", python(), dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+}
+
+/* Every relative link of README and docs/ resolves, and a broken one is reported. */
+static void test_doc_links_resolve(void **state)
+{
+	char cmd[PATH_MAX + 256], err[1024];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s scripts/check-links", python());
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s", err);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/links/docs && printf '[x](docs/gone.md) [y](#nowhere)\\n' "
+		 "> %s/links/README.md && cd %s/links && %s %s/scripts/check-links",
+		 dir, dir, dir, python(), getcwd(err, sizeof(err)));
+	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "docs/gone.md"));
+	assert_non_null(strstr(err, "#nowhere"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -931,6 +981,8 @@ int main(void)
 		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_hotpath),
 		cmocka_unit_test(test_plot_scenarios),
+		cmocka_unit_test(test_readme_results_generated),
+		cmocka_unit_test(test_doc_links_resolve),
 	};
 
 	return cmocka_run_group_tests(tests, make_fixture, remove_fixture);
