@@ -485,8 +485,10 @@ static void test_compare_runs(void **state)
 	expect_in(md, "| command line | `run --model threads,uring");
 	expect_in(md, "## Significant changes in tasks/s (");
 	expect_in(md, "| timer, all CPUs, C=4 D=100 W=0 | uring | ");
-	expect_in(md, "variant: single_issuer+defer_taskrun+regring+iowq=16+timer-heap+timeout → "
-		  "single_issuer+defer_taskrun+regring+iowq=16+timeout-per-task |");
+	/* The key that differs is named (the ring flags before it vary with kernel and depth). */
+	expect_in(md, "variant: single_issuer+");
+	expect_in(md, "+timer-heap+timeout → single_issuer+");
+	expect_in(md, "+timeout-per-task |");
 	free(md);
 	snprintf(path, sizeof(path), "%s/cmp/compare.csv", dir);
 	csv = slurp(path);
