@@ -109,7 +109,10 @@ static void test_install_uninstall(void **state)
 	snprintf(strrchr(path, '/') + 1, sizeof(path) - (size_t)(strrchr(path, '/') + 1 - path),
 		 "iomodels-mpi");
 	if (!access(path, X_OK)) {
-		snprintf(cmd, sizeof(cmd), "%s%s/bin/iomodels-mpi --version", dest, PREFIX);
+		/* Open MPI's own allocations outlive its finalize: LeakSanitizer would judge them
+		 * (test_mpi holds our code to no leaks, matching Open MPI's by library name). */
+		snprintf(cmd, sizeof(cmd), "ASAN_OPTIONS=detect_leaks=0 %s%s/bin/iomodels-mpi --version",
+			 dest, PREFIX);
 		assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 		assert_int_equal(strncmp(out, "iomodels ", 9), 0);
 	}
