@@ -66,6 +66,8 @@ int iom_sconn_next(struct iom_server *srv, struct iom_sconn *c, const unsigned c
 	size_t have = c->in_len - c->in_off, need;
 	char why[96];
 
+	if (!have)
+		return 0;	/* nothing read yet: c->in may be NULL, and NULL + 0 is undefined */
 	if (iom_rpc_frame_need(c->in + c->in_off, have, &need, why, sizeof(why))) {
 		atomic_fetch_add(&srv->nr_bad, 1);
 		iom_server_log(srv, "closing a connection: %s", why);

@@ -585,7 +585,8 @@ static void test_accept_at_fd_limit(void **state)
 	/* Until the server is at its limit (a slow sanitizer build takes a while to get there). */
 	for (int i = 0; i < 100 && (held = open_fds(s.pid)) < 60; i++)
 		usleep(100000);
-	assert_true(held >= 60);
+	if (held < 60)
+		fail_msg("the server holds %d fds after 10 s of 120 connections (limit 64)", held);
 	usleep(200000);
 	cpu0 = cpu_s(s.pid);
 	usleep(1000000);
@@ -712,6 +713,31 @@ static void sample_threads_until(struct iom_workload *wl, unsigned int want)
 	}
 }
 
+/*
+ * The most threads seen is exact in a plain build; under TSan its background thread comes and a
+ * short-lived one of its own may be caught too, so one more than want is allowed there.
+ */
+static void assert_threads(const struct iom_workload *wl, unsigned int want, unsigned int tsan)
+{
+	if (wl->backend_threads < want || wl->backend_threads > want + tsan)
+		fail_msg("%u server threads seen, want %u%s", wl->backend_threads, want,
+			 tsan ? " (or one more under TSan)" : "");
+}
+
+/* A connection asked for a frame before any byte came (found by the buffering fuzzer: UBSan). */
+static void test_next_before_any_byte(void **state)
+{
+	static struct iom_server srv;
+	struct iom_sconn c = { 0 };
+	const unsigned char *frame = NULL;
+	size_t len = 0;
+
+	iom_server_opts_init(&srv.opts);
+	srv.opts.quiet = true;
+	assert_int_equal(iom_sconn_next(&srv, &c, &frame, &len), 0);
+	assert_null(frame);
+}
+
 static void test_backend_threads(void **state)
 {
 	static const struct { const char *model; unsigned int idle, conns3; } want[] = {
@@ -731,14 +757,14 @@ static void test_backend_threads(void **state)
 		snprintf(p.server_model, sizeof(p.server_model), "%s", want[m].model);
 		assert_int_equal(iom_workload_open(&wl, &p, &err), 0);
 		sample_threads_until(&wl, want[m].idle + extra);
-		assert_int_equal(wl.backend_threads, want[m].idle + extra);
+		assert_threads(&wl, want[m].idle + extra, extra);
 		for (int i = 0; i < 3; i++) {
 			fds[i] = iom_rpc_connect(&wl.addr, &err);
 			assert_true(fds[i] >= 0);
 			request_ok(fds[i], 70000 + (uint64_t)i, 0);
 		}
 		sample_threads_until(&wl, want[m].conns3 + extra);
-		assert_int_equal(wl.backend_threads, want[m].conns3 + extra);
+		assert_threads(&wl, want[m].conns3 + extra, extra);
 		assert_true(iom_workload_backend_cpus(&wl) ==
 			    (wl.backend_threads < ncpu ? wl.backend_threads : ncpu));
 		for (int i = 0; i < 3; i++)
@@ -802,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
 		cmocka_unit_test(test_service_parse),
+		cmocka_unit_test(test_next_before_any_byte),
 		cmocka_unit_test(test_backend_threads),
 		cmocka_unit_test(test_service_kinds),
 		cmocka_unit_test(test_killed_run_leaves_nothing),
