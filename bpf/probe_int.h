@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers the probe loaders (sched.c, uring.c, syscalls.c) share; implemented in probe.c. */
+/* Helpers the probe loaders (sched.c, uring.c, syscalls.c) share; implemented in progs.c. */
 #ifndef IOM_BPF_PROBE_INT_H
 #define IOM_BPF_PROBE_INT_H
 
