@@ -643,6 +643,8 @@ int iom_loop_run(struct iom_server *srv, unsigned int nr, struct iom_loop_pool *
 		threads[i].pool = pools ? pools[i] : NULL;
 		ret = ep_thread_setup(srv, &threads[i], i, err);
 	}
+	if (!ret)
+		ret = iom_server_listening(srv, err);
 	for (; !ret && started < nr; started++) {
 		ret = -pthread_create(&threads[started].thread, NULL, ep_thread_main,
 				      &threads[started]);

@@ -373,6 +373,25 @@ static int sv_report_port(struct iom_server *srv, struct iom_err *err)
 	return 0;
 }
 
+/*
+ * Said only once every thread's listener is bound: a client that connects on the port earlier
+ * would find one SO_REUSEPORT listener, and every early connection would go to one thread.
+ */
+int iom_server_listening(struct iom_server *srv, struct iom_err *err)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+	int ret = sv_report_port(srv, err);
+
+	if (ret)
+		return ret;
+	if (srv->opts.unix_path)
+		iom_server_log(srv, "%s listening on %s", srv->model_name, srv->opts.unix_path);
+	else
+		iom_server_log(srv, "%s listening on %s", srv->model_name,
+			       sv_name(srv, name, sizeof(name)));
+	return 0;
+}
+
 static void sv_report_counts(struct iom_server *srv)
 {
 	const struct iom_server_opts *o = &srv->opts;
@@ -417,7 +436,6 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 {
 	struct iom_server *srv = calloc(1, sizeof(*srv));
 	struct sigaction sa = { .sa_handler = sv_on_signal };
-	char name[INET6_ADDRSTRLEN + 16];
 	int ret;
 
 	if (!srv)
@@ -443,13 +461,7 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	ret = sv_report_port(srv, err);
-	if (ret)
-		goto out;
-	if (opts->unix_path)
-		iom_server_log(srv, "%s listening on %s", m->name, opts->unix_path);
-	else
-		iom_server_log(srv, "%s listening on %s", m->name, sv_name(srv, name, sizeof(name)));
+	srv->model_name = m->name;
 	ret = m->run(srv, err);
 	sv_report_counts(srv);
 out:

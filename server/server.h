@@ -6,7 +6,8 @@
  *
  * A model's ->run() serves until iom_server_stopping(). For every connection it:
  *   - takes a listener from iom_server_listener(srv, i) (per thread i: TCP gets its own
- *     SO_REUSEPORT socket, a Unix socket a dup of the one listener) and, when accept fails, asks
+ *     SO_REUSEPORT socket, a Unix socket a dup of the one listener), calls
+ *     iom_server_listening() once all are bound and, when accept fails, asks
  *     iom_server_accept_failed() how long to pause accepting (EMFILE: no spin);
  *   - refuses a connection past --max-conns with iom_server_conn_open() (one log line);
  *   - buffers with struct iom_sconn: reads into iom_sconn_room() (which says when to stop
@@ -72,6 +73,7 @@ struct iom_server {
 	uint64_t service_blocks;	/* its size in BS blocks */
 	struct iom_rpc_addr addr;
 	int listen_fd;			/* the first listener (Unix: the only one) */
+	const char *model_name;		/* for the log */
 	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
 	_Atomic uint64_t nr_requests, nr_duplicates, nr_deduplicated, nr_bad, nr_conns, nr_busy;
 	_Atomic uint64_t nr_dropped;	/* connections dropped by request (--fault drop-conn) */
@@ -115,6 +117,11 @@ bool iom_server_stopping(void);
 void iom_server_stop(void);	/* as SIGTERM does: every model's loop ends */
 /* Serving thread i's listener (non-blocking, CLOEXEC; the caller closes it). */
 int iom_server_listener(struct iom_server *srv, unsigned int i, struct iom_err *err);
+/*
+ * Every listener is bound: write the port (--port-file, the report fd) and log it. A model
+ * calls it once, after its last iom_server_listener() and before it serves.
+ */
+int iom_server_listening(struct iom_server *srv, struct iom_err *err);
 /* accept() failed with err: how long to stop accepting (0 = retry now), logged once. */
 uint64_t iom_server_accept_failed(struct iom_server *srv, int err);
 /* A connection accepted: false (and one log line, once) if past --max-conns: close it. */

@@ -268,10 +268,15 @@ static void th_accept_loop(struct th_server *ts, int lfd)
 static int th_run(struct iom_server *srv, struct iom_err *err)
 {
 	struct th_server ts = { .srv = srv };
-	int lfd = iom_server_listener(srv, 0, err);
+	int lfd = iom_server_listener(srv, 0, err), ret;
 
 	if (lfd < 0)
 		return lfd;
+	ret = iom_server_listening(srv, err);
+	if (ret) {
+		close(lfd);
+		return ret;
+	}
 	pthread_mutex_init(&ts.lock, NULL);
 	pthread_cond_init(&ts.gone, NULL);
 	th_accept_loop(&ts, lfd);

@@ -39,9 +39,11 @@
 #define US_HELD_MAX	32		/* buffers a paused connection may still receive */
 #define US_MAX_DIRECT	32768		/* direct descriptors per thread at most */
 #define US_TICK_NS	100000000ull	/* stalled frames, idle connections, the stop flag */
+#define US_BACKLOG	4096		/* the listen backlog (server.c): the most connections
+					 * one pass of a multishot accept may take */
 
 /* user_data: a pointer (16-byte aligned) with the op in its low bits, or an op alone. */
-enum us_op { US_RECV = 1, US_SEND, US_DUE, US_IGNORE, US_ACCEPT, US_TICK, US_HUP };
+enum us_op { US_RECV = 1, US_SEND, US_DUE, US_IGNORE, US_ACCEPT, US_TICK, US_HUP, US_CLOSED };
 
 struct us_held {
 	uint16_t bid;
@@ -78,6 +80,9 @@ struct us_thread {
 	int listen_fd;
 	bool multishot_accept, multishot_recv, accept_armed;
 	bool direct;			/* connections are direct descriptors (no process fd) */
+	bool table_full;		/* no accept armed until a direct slot comes free */
+	unsigned int nr_files;		/* direct: the table's slots */
+	unsigned int nr_direct;		/* direct: slots holding a connection (until closed) */
 	uint64_t accept_resume_ns, next_tick_ns;
 	struct __kernel_timespec tick_ts;
 	struct us_conn *conns, *dirty;
@@ -122,23 +127,58 @@ static void us_close_fd(struct us_thread *th, int fd)
 	sqe = us_sqe(th);
 	if (sqe) {
 		io_uring_prep_close_direct(sqe, (unsigned int)fd);
-		us_set_ud(sqe, NULL, US_IGNORE);
+		us_set_ud(sqe, NULL, US_CLOSED);
 	}
+}
+
+/*
+ * An accept into a full direct table loses the connection: the kernel accepts it, finds no
+ * slot and closes it (-ENFILE). So none is armed while the table is full, and a multishot one
+ * only while more slots are free than a pass of it may take (the backlog); past that,
+ * single-shot, each taking one slot at most.
+ */
+static bool us_accept_room(struct us_thread *th, bool *multishot)
+{
+	unsigned int nr_free = th->nr_files - th->nr_direct;
+
+	*multishot = th->multishot_accept;
+	if (!th->direct)
+		return true;
+	if (!nr_free) {
+		if (!th->table_full)
+			iom_server_accept_failed(th->srv, ENFILE);	/* counted, logged once */
+		th->table_full = true;
+		return false;
+	}
+	th->table_full = false;
+	*multishot = *multishot && nr_free > US_BACKLOG;
+	return true;
+}
+
+/*
+ * A single-shot accept into a slot the kernel picks. Not io_uring_prep_accept_direct(...,
+ * IORING_FILE_INDEX_ALLOC): liburing 2.3 adds one to the index, which wraps to 0 (no direct
+ * descriptor) and the accept gives a process fd that the ring then takes for a slot.
+ */
+static void us_prep_accept_alloc(struct io_uring_sqe *sqe, int listen_fd)
+{
+	io_uring_prep_accept(sqe, listen_fd, NULL, NULL, 0);
+	sqe->file_index = IORING_FILE_INDEX_ALLOC;
 }
 
 static void us_arm_accept(struct us_thread *th)
 {
-	struct io_uring_sqe *sqe = us_sqe(th);
+	struct io_uring_sqe *sqe;
+	bool multishot;
 
-	if (!sqe)
+	if (!us_accept_room(th, &multishot) || !(sqe = us_sqe(th)))
 		return;
-	if (th->multishot_accept && th->direct)
+	if (multishot && th->direct)
 		io_uring_prep_multishot_accept_direct(sqe, th->listen_fd, NULL, NULL, 0);
-	else if (th->multishot_accept)
+	else if (multishot)
 		io_uring_prep_multishot_accept(sqe, th->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	else if (th->direct)
-		io_uring_prep_accept_direct(sqe, th->listen_fd, NULL, NULL, 0,
-					    IORING_FILE_INDEX_ALLOC);
+		us_prep_accept_alloc(sqe, th->listen_fd);
 	else
 		io_uring_prep_accept(sqe, th->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	us_set_ud(sqe, NULL, US_ACCEPT);
@@ -516,6 +556,26 @@ static void us_flush(struct us_thread *th)
 	}
 }
 
+/* A slot taken: a multishot accept stops once the free slots are no more than a pass takes. */
+static void us_direct_taken(struct us_thread *th, bool multishot_armed)
+{
+	struct io_uring_sqe *sqe;
+
+	th->nr_direct++;
+	if (multishot_armed && th->nr_files - th->nr_direct <= US_BACKLOG && (sqe = us_sqe(th))) {
+		io_uring_prep_cancel64(sqe, US_ACCEPT, 0);
+		us_set_ud(sqe, NULL, US_IGNORE);
+	}
+}
+
+/* A direct slot is free again (its close is done): a stopped accept may go on. */
+static void us_direct_freed(struct us_thread *th)
+{
+	th->nr_direct--;
+	if (th->table_full && !th->accept_armed)
+		us_arm_accept(th);
+}
+
 static void us_accepted(struct us_thread *th, const struct io_uring_cqe *cqe)
 {
 	struct iom_server *srv = th->srv;
@@ -524,8 +584,12 @@ static void us_accepted(struct us_thread *th, const struct io_uring_cqe *cqe)
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		th->accept_armed = false;
+	if (cqe->res >= 0 && th->direct)
+		us_direct_taken(th, !!(cqe->flags & IORING_CQE_F_MORE));
 	if (cqe->res == -EINVAL && th->multishot_accept) {
 		th->multishot_accept = false;	/* the ladder: single-shot accepts */
+	} else if (cqe->res == -ECANCELED) {
+		;	/* a multishot accept stopped near a full table: re-armed below */
 	} else if (cqe->res < 0) {
 		uint64_t pause = iom_server_accept_failed(srv, -cqe->res);
 
@@ -625,6 +689,9 @@ static void us_cqe(struct us_thread *th, const struct io_uring_cqe *cqe)
 		if (cqe->res > 0 && !((struct us_conn *)p)->closing)
 			us_close(th, p);
 		break;
+	case US_CLOSED:
+		us_direct_freed(th);
+		break;
 	case US_IGNORE:
 		break;
 	}
@@ -692,6 +759,7 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	nr_files = nr_files < 1 ? 1 : nr_files > US_MAX_DIRECT ? US_MAX_DIRECT : nr_files;
 	th->direct = th->srv->addr.ss.ss_family != AF_UNIX &&
 		     io_uring_register_files_sparse(&th->ring, nr_files) == 0;
+	th->nr_files = nr_files;
 	snprintf(th->variant, sizeof(th->variant), "%s%s%s%sbufring+multishot_accept+multishot_recv",
 		 p.flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer+" : "",
 		 p.flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun+" :
@@ -805,6 +873,8 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		if (srv->addr.ss.ss_family != AF_UNIX)
 			setsockopt(th->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	if (!ret)
+		ret = iom_server_listening(srv, err);
 	for (unsigned int i = 0; !ret && i < nr; i++) {
 		threads[i].nr_threads = nr;
 		threads[i].fds_used = us_fds_open() + nr;	/* and a ring fd each */
