@@ -300,19 +300,30 @@ uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rp
 }
 
 /* Read BS bytes at an offset seeded by the request id: every model reads the same blocks. */
-static void sv_service_read(const struct iom_server *srv, const struct iom_rpc_hdr *h)
+uint64_t iom_server_service_off(const struct iom_server *srv, const struct iom_rpc_hdr *h)
+{
+	return iom_mix64(h->id) % srv->service_blocks * srv->opts.service_bs;
+}
+
+void iom_server_read_done(struct iom_server *srv, ssize_t res)
+{
+	if (res > 0)
+		atomic_fetch_add_explicit(&srv->nr_read_bytes, (uint64_t)res, memory_order_relaxed);
+}
+
+static void sv_service_read(struct iom_server *srv, const struct iom_rpc_hdr *h)
 {
 	uint32_t bs = srv->opts.service_bs;
-	uint64_t off = iom_mix64(h->id) % srv->service_blocks * bs;
+	uint64_t off = iom_server_service_off(srv, h);
 	/* Per call, not per thread: the threads model's threads come and go with connections. */
 	unsigned char *buf = malloc(bs);
 
 	if (buf)
-		(void)!pread(srv->service_fd, buf, bs, (off_t)off);
+		iom_server_read_done(srv, pread(srv->service_fd, buf, bs, (off_t)off));
 	free(buf);
 }
 
-void iom_server_service_run(const struct iom_server *srv, const struct iom_rpc_hdr *h)
+void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h)
 {
 	uint64_t ns = iom_server_service_ns(srv, h), end;
 
@@ -346,13 +357,14 @@ static void sv_write_counts(const struct iom_server *srv, FILE *f)
 {
 	fprintf(f, "requests=%llu\nduplicates=%llu\ndeduplicated=%llu\nbad_frames=%llu\n"
 		"connections=%llu\nbusy=%llu\ndropped=%llu\nrefused=%llu\nreaped=%llu\n"
-		"paused=%llu\naccept_failures=%llu\n",
+		"paused=%llu\naccept_failures=%llu\nread_bytes=%llu\n",
 		(unsigned long long)srv->nr_requests, (unsigned long long)srv->nr_duplicates,
 		(unsigned long long)srv->nr_deduplicated, (unsigned long long)srv->nr_bad,
 		(unsigned long long)srv->nr_conns, (unsigned long long)srv->nr_busy,
 		(unsigned long long)srv->nr_dropped, (unsigned long long)srv->nr_refused,
 		(unsigned long long)srv->nr_reaped, (unsigned long long)srv->nr_paused,
-		(unsigned long long)srv->nr_accept_fail);
+		(unsigned long long)srv->nr_accept_fail,
+		(unsigned long long)srv->nr_read_bytes);
 }
 
 /* Tell whoever started us where we listen (the port 0 case). */

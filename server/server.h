@@ -81,6 +81,7 @@ struct iom_server {
 	_Atomic uint64_t nr_reaped;	/* idle connections closed */
 	_Atomic uint64_t nr_paused;	/* times a connection's reading stopped at its caps */
 	_Atomic uint64_t nr_accept_fail;	/* accept() failures (EMFILE ...) */
+	_Atomic uint64_t nr_read_bytes;	/* --service file: bytes the reads returned */
 	_Atomic int in_service;		/* requests accepted and not yet answered */
 	_Atomic int nr_open;		/* connections open now */
 	_Atomic bool logged_refused, logged_accept;
@@ -139,8 +140,12 @@ enum iom_admit iom_server_admit(struct iom_server *srv, const struct iom_rpc_hdr
 				uint16_t *reply_flags);
 /* How long the service of request h takes, in ns (0 = none). */
 uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rpc_hdr *h);
+/* --service file:BS: where request h reads its block (seeded by its id). */
+uint64_t iom_server_service_off(const struct iom_server *srv, const struct iom_rpc_hdr *h);
 /* Run the service in this thread (blocking models, the pools' workers). */
-void iom_server_service_run(const struct iom_server *srv, const struct iom_rpc_hdr *h);
+void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h);
+/* --service file: a read of the block returned res (counted when > 0). */
+void iom_server_read_done(struct iom_server *srv, ssize_t res);
 /* A request admitted with IOM_ADMIT_SERVE was answered (or its connection is gone). */
 void iom_server_served(struct iom_server *srv);
 

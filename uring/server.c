@@ -63,8 +63,9 @@ struct us_conn {
 	struct us_conn *next_dirty, *next_all;
 };
 
-struct us_due {				/* a request in service: its echo after a timeout */
+struct us_due {			/* a request in service: its echo after a timeout or read */
 	struct __kernel_timespec ts;
+	bool read;			/* --service file: an IORING_OP_READ, not a TIMEOUT */
 	struct us_conn *conn;
 	struct us_due *next, **pprev;	/* the connection's list, to remove on close */
 	size_t len;
@@ -90,6 +91,7 @@ struct us_thread {
 	bool first;			/* thread 0 logs the variant */
 	unsigned int nr_threads;	/* they share the fd limit */
 	unsigned long fds_used;		/* process fds open before the rings */
+	unsigned char *read_buf;	/* --service file: every read's target (never looked at) */
 	int ret;			/* its setup's result */
 	struct iom_err err;
 	char variant[96];
@@ -246,8 +248,9 @@ static void us_close(struct us_thread *th, struct us_conn *c)
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c | US_RECV, 0);
 		us_set_ud(sqe, NULL, US_IGNORE);
 	}
+	/* A read ends by itself soon; a service wait is removed now. */
 	for (struct us_due *d = th->dues; d; d = d->next) {
-		if (d->conn == c && (sqe = us_sqe(th))) {
+		if (d->conn == c && !d->read && (sqe = us_sqe(th))) {
 			io_uring_prep_timeout_remove(sqe, (uint64_t)(uintptr_t)d | US_DUE, 0);
 			us_set_ud(sqe, NULL, US_IGNORE);
 		}
@@ -325,11 +328,8 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 	if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_REPLY)
 		goto reply;
 	flags = 0;
-	if (srv->opts.service == IOM_SERVICE_CPU || srv->opts.service == IOM_SERVICE_FILE) {
-		/*
-		 * CPU work runs in the loop's thread, as in epoll's; so does a file read for now
-		 * (a cached pread: IORING_OP_READ is the step to come).
-		 */
+	if (srv->opts.service == IOM_SERVICE_CPU) {
+		/* CPU work runs in the loop's thread, as in epoll's. */
 		iom_server_service_run(srv, &h);
 		iom_server_served(srv);
 		goto reply;
@@ -345,9 +345,16 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 	memcpy(d->frame, frame, len);
 	d->len = len;
 	d->conn = c;
-	d->ts.tv_sec = (long long)(ns / 1000000000ull);
-	d->ts.tv_nsec = (long long)(ns % 1000000000ull);
-	io_uring_prep_timeout(sqe, &d->ts, 0, 0);
+	d->read = srv->opts.service == IOM_SERVICE_FILE;
+	if (d->read) {
+		/* The block the others pread, read by the ring (io-wq when not cached). */
+		io_uring_prep_read(sqe, srv->service_fd, th->read_buf, srv->opts.service_bs,
+				   iom_server_service_off(srv, &h));
+	} else {
+		d->ts.tv_sec = (long long)(ns / 1000000000ull);
+		d->ts.tv_nsec = (long long)(ns % 1000000000ull);
+		io_uring_prep_timeout(sqe, &d->ts, 0, 0);
+	}
 	us_set_ud(sqe, d, US_DUE);
 	d->next = th->dues;
 	d->pprev = &th->dues;
@@ -629,7 +636,10 @@ static void us_due(struct us_thread *th, struct us_due *d, int res)
 	c->nr_dues--;
 	iom_sconn_release(&c->io, d->len);
 	iom_server_served(th->srv);
-	if (!c->closing && res == -ETIME) {
+	if (d->read)
+		iom_server_read_done(th->srv, res);
+	/* A failed read is answered all the same, as the others answer after a failed pread. */
+	if (!c->closing && (d->read || res == -ETIME)) {
 		if (iom_server_reply(th->srv, &c->io, d->frame, d->len, 0))
 			us_close(th, c);
 		else
@@ -744,6 +754,9 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	if (ret < 0)
 		return iom_err_set(err, ret, "serve: io_uring_queue_init_params");
 	th->ring_ok = true;
+	if (th->srv->opts.service == IOM_SERVICE_FILE &&
+	    !(th->read_buf = malloc(th->srv->opts.service_bs)))
+		return iom_err_set(err, -ENOMEM, "serve: read buffer");
 	ret = ur_bufring_setup(&th->ring, &th->bufs, US_BGID, US_NR_BUFS, US_BUF_SIZE);
 	if (ret < 0)
 		return iom_err_set(err, ret, "serve: provided buffer ring");
@@ -789,6 +802,9 @@ static void us_thread_free(struct us_thread *th)
 		ur_bufring_free(&th->ring, &th->bufs);
 		io_uring_queue_exit(&th->ring);
 	}
+	/* A read still in the kernel (the drain gave up) may yet write into it: kept. */
+	if (!th->conns)
+		free(th->read_buf);
 	while (th->dues) {
 		struct us_due *d = th->dues;
 
