@@ -1309,8 +1309,9 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                   "--norandommap --invalidate=0`, io_uring with batch submit and "
                   "registerfiles): one fio run per point, drawn dashed on the throughput "
                   "figure. fio runs once per point: when its figure falls inside iomodels' "
-                  "min–max it is *within noise*; a ratio is printed only when neither side saw "
-                  "foreign CPU and the cache state matches.", "",
+                  "min–max it is *within noise*; otherwise the ratio of the median, with "
+                  "iomodels' min–max over fio's one figure, marked when either side saw "
+                  "foreign CPU or the cache state differs.", "",
                   "| workload | placement | C | fio engine | fio tasks/s | iomodels model | "
                   "iomodels tasks/s | iomodels / fio |", "|---|---|---|---|---|---|---|---|"]
         for r in sorted(fio, key=lambda r: (r["bench_workload"], r["placement"], r["engine"],
@@ -1335,12 +1336,13 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
                      any("foreign_cpu" in flags_of(x) for x in mine)),
                     (f"cache {cf:.2f} vs {min(ci) if ci else 0:.2f}",
                      isnum(cf) and ci and (cf >= 0.99) != (min(ci) >= 0.99))) if bad]
+                # A caveat marks the ratio, never hides it (issue 15).
                 if s["n"] > 1 and s["lo"] <= f_ops <= s["hi"]:
                     ratio = "within noise (fio inside iomodels' range)"
-                elif why:
-                    ratio = "not compared (" + "; ".join(why) + ")"
                 else:
-                    ratio = f"{s['med'] / f_ops:.2f}× (one fio run)"
+                    ratio = (f"{s['med'] / f_ops:.2f}× [{s['lo'] / f_ops:.2f}–"
+                             f"{s['hi'] / f_ops:.2f}] (one fio run"
+                             + "".join("; " + w for w in why) + ")")
             lines.append(f"| {r['bench_workload']} | {r['placement']} | {r['concurrency']} | "
                          f"{r['engine']} | {fmt(num(r['ops_per_s']))} | {r['model']} | "
                          f"{fmt_range(s)} | {ratio} |")

@@ -362,6 +362,36 @@ static const char synthetic[] =
 	"uring,timer,256,0,closed,231000,2000000,500,1000,0,690000,1100000,1300000,,,ok,\n"
 	"uring,timer,256,0,closed,229000,2000000,500,1000,0,690000,1100000,1300000,,,ok,\n";
 
+/*
+ * fio beside iomodels: a ratio beside foreign CPU is printed with its caveat, never hidden
+ * ("not compared" hid it). Synthetic: a judgement, not a measurement.
+ */
+static void test_plot_fio_ratio_with_caveat(void **state)
+{
+	char run[PATH_MAX], path[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/fio-caveat", dir);
+	mkdir(run, 0755);
+	snprintf(path, sizeof(path), "%s/runs.csv", run);
+	write_file(path, "model,workload,bench_workload,placement,concurrency,cpus,mode,ops_per_s,"
+		   "cpu_ns_per_task,latency_us,n_samples,lat_p50_ns,lat_p99_ns,flags,status,reason\n"
+		   "threads,file,file,core,1,0,closed,1000,200000,0,3000,1000000,1100000,"
+		   "foreign_cpu,ok,\n"
+		   "threads,file,file,core,1,0,closed,1010,200000,0,3000,1000000,1100000,,ok,\n"
+		   "threads,file,file,core,1,0,closed,990,200000,0,3000,1000000,1100000,,ok,\n");
+	snprintf(path, sizeof(path), "%s/fio.csv", run);
+	write_file(path, "bench_workload,placement,concurrency,engine,model,ops_per_s,status\n"
+		   "file,core,1,psync,threads,800,ok\n");
+	rep = plot_report(run);
+	assert_non_null(rep);
+	expect_in(rep, "| threads | 1k [990–1.01k] cv 1% | 1.25× [1.24–1.26] (one fio run; "
+		  "foreign CPU) |");
+	assert_null(strstr(rep, "not compared"));
+	free(rep);
+}
+
 static void test_plot_judges_noise_and_crossover(void **state)
 {
 	char run[PATH_MAX], path[PATH_MAX], *rep;
@@ -973,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_plot_memory_per_cell),
 		cmocka_unit_test(test_plot_blocked_from_probed_rows),
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
+		cmocka_unit_test(test_plot_fio_ratio_with_caveat),
 		cmocka_unit_test(test_plot_verdict_follows_rows),
 		cmocka_unit_test(test_compare_runs),
 		cmocka_unit_test(test_html_report_in_browser),
