@@ -49,7 +49,7 @@ static int sh(const char *cmd, char *out, size_t len)
 /*
  * The report scripts work from where they are installed, away from the source tree: two small
  * runs of the installed binary, plot.py (report.md with its verdict, report.html) on one and
- * compare on both, from /.
+ * compare on both, from / (the script, and `iomodels compare` finding it).
  */
 static void installed_scripts_work(const char *dest)
 {
@@ -68,6 +68,12 @@ static void installed_scripts_work(const char *dest)
 		 dest, dest);
 	if (sh(cmd, out, sizeof(out)))
 		fail_msg("installed compare: %s", out);
+	/* The installed binary finds its scripts (../share/iomodels/scripts), from anywhere. */
+	snprintf(cmd, sizeof(cmd), "cd / && %s%s/bin/iomodels compare %s/run0 %s/run1 --output "
+		 "%s/cmp-bin --format json 2>&1 && test -s %s/cmp-bin/compare.json && "
+		 "test ! -e %s/cmp-bin/compare.md", dest, PREFIX, dest, dest, dest, dest, dest);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("installed iomodels compare: %s", out);
 	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null"))
 		return;
 	snprintf(cmd, sizeof(cmd), "cd / && %s %s%s/share/iomodels/scripts/plot.py %s/run0 2>&1 && "
