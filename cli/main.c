@@ -1613,12 +1613,16 @@ static int cmd_compare(int argc, char **argv)
 {
 	char script[PATH_MAX], **args;
 
-	if (!find_script("compare", script, sizeof(script)))
-		usage_error("compare: scripts/compare not found beside this binary (installed: "
-			    "../share/iomodels/scripts; in the tree: ../scripts)%s", "");
+	if (!find_script("compare", script, sizeof(script))) {
+		fprintf(stderr, "iomodels: compare: scripts/compare not found beside this binary "
+			"(installed: ../share/iomodels/scripts; in the tree: ../scripts)\n");
+		return 2;
+	}
 	args = calloc((size_t)argc + 2, sizeof(*args));
-	if (!args)
-		usage_error("compare: out of memory%s", "");
+	if (!args) {
+		fprintf(stderr, "iomodels: compare: %s\n", strerror(errno));
+		return 2;
+	}
 	args[0] = IOM_PYTHON;
 	args[1] = script;
 	for (int i = 1; i < argc; i++)

@@ -925,6 +925,7 @@ static void test_compare_bad_input(void **state)
 	const size_t nr = sizeof(cases) / sizeof(cases[0]);
 	struct ctx *x = *state;
 	char path[PATH_MAX], names[512], before[2][512];
+	const char *nl;
 
 	make_compare_runs(x);
 	snprintf(path, sizeof(path), "%s/notrun", x->tmp);
@@ -934,8 +935,6 @@ static void test_compare_bad_input(void **state)
 		dir_entries(path, before[i], sizeof(before[i]));
 	}
 	for (size_t k = 0; k < nr; k++) {
-		const char *nl;
-
 		if (k == nr - 1) {
 			snprintf(path, sizeof(path), "%s/B/runs.csv", x->tmp);
 			iomt_write_file(path, "model,workload\n\"threads,nop\n");
@@ -958,6 +957,22 @@ static void test_compare_bad_input(void **state)
 			if (strcmp(names, before[i]))
 				fail_msg("compare case %zu wrote in run %c: %s", k, "AB"[i], names);
 		}
+	}
+	/* A copy of the binary with no scripts beside it says so, in one line. */
+	{
+		char cmd[PATH_MAX * 3], lone[PATH_MAX], *argv[] = { lone, "compare", path, path,
+								    NULL };
+
+		snprintf(lone, sizeof(lone), "%s/lone/iomodels", x->tmp);
+		snprintf(cmd, sizeof(cmd), "mkdir %s/lone && cp %s %s", x->tmp, iomt_bin(), lone);
+		assert_int_equal(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/A", x->tmp);
+		iomt_run(&x->r, NULL, argv, BAD_TIMEOUT_MS);
+		nl = strchr(x->r.err, '\n');
+		if (x->r.status != 2 || !strstr(x->r.err, "scripts/compare not found") || !nl ||
+		    nl[1])
+			fail_msg("compare with no scripts: exit %d, stderr '%s'", x->r.status,
+				 x->r.err);
 	}
 }
 
