@@ -230,9 +230,11 @@ clean:
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 
-# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR]: the same cells of two or more runs side by side.
+# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR] [FORMAT=md,csv,json]: the same cells of two or
+# more runs side by side (what `iomodels compare` runs).
 compare:
-	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT))
+	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT)) \
+		$(if $(FORMAT),--format $(FORMAT))
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time, on the rpc frame reader, the
 # servers' per-connection buffering and caps (server/conn.c) and the CLI's option parser (seeds
