@@ -142,6 +142,16 @@ static void test_install_uninstall(void **state)
 		 "_iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_string_equal(out, "run\n--runtime\n");
+	/* compare: its runs are directories, its --format a list. */
+	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
+		 "completions/iomodels; COMP_WORDS=(iomodels compare %s/ru); COMP_CWORD=2; "
+		 "_iomodels; printf \"%%s\\n\" \"${COMPREPLY[@]}\" | sort; "
+		 "COMP_WORDS=(iomodels compare --format js); "
+		 "COMP_CWORD=3; _iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX,
+		 dest);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+	snprintf(path, sizeof(path), "%s/run0\n%s/run1\njson\n", dest, dest);
+	assert_string_equal(out, path);
 
 	snprintf(cmd, sizeof(cmd), "sh dist/install --uninstall %s %s 2>&1", dest, PREFIX);
 	if (sh(cmd, out, sizeof(out)))
