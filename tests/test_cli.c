@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -976,6 +977,39 @@ static void test_compare_bad_input(void **state)
 	}
 }
 
+/* A full disk under --output: one line naming why, exit 1, no half-written compare.csv. */
+static void test_compare_disk_full(void **state)
+{
+	static const char *const args[] = { "compare", "@/A", "@/B", "--output", "@/full/x",
+					    "--format", "csv", NULL };
+	static const char page[4096];
+	struct ctx *x = *state;
+	char mnt[PATH_MAX], path[PATH_MAX], names[512] = "(no directory)";
+	const char *nl;
+	int fd;
+
+	make_compare_runs(x);
+	snprintf(mnt, sizeof(mnt), "%s/full", x->tmp);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4k"))
+		iom_skip("mount tmpfs: %s (needs root)", strerror(errno));
+	snprintf(path, sizeof(path), "%s/fill", mnt);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	for (int i = 0; fd >= 0 && i < 64 && write(fd, page, sizeof(page)) > 0; i++)
+		;
+	if (fd >= 0)
+		close(fd);
+	run_in_tmp(x, args, RUN_TIMEOUT_MS);
+	snprintf(path, sizeof(path), "%s/x", mnt);
+	if (!access(path, F_OK))
+		dir_entries(path, names, sizeof(names));
+	umount2(mnt, MNT_DETACH);	/* before any verdict: a failed test leaves no mount */
+	nl = strchr(x->r.err, '\n');
+	if (x->r.status != 1 || !strstr(x->r.err, "No space left on device") || !nl || nl[1])
+		fail_msg("compare on a full disk: exit %d, stderr '%s'", x->r.status, x->r.err);
+	assert_string_equal(names, "");
+}
+
 #define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
 
 /* The CLI's conventions (issue #17). */
@@ -993,6 +1027,7 @@ static const struct {
 	{ "test_run_service", test_run_service },
 	{ "test_compare", test_compare },
 	{ "test_compare_bad_input", test_compare_bad_input },
+	{ "test_compare_disk_full", test_compare_disk_full },
 };
 #define NR_MORE	(sizeof(more) / sizeof(more[0]))
 
