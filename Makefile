@@ -58,7 +58,7 @@ $(BUILD)/mpi/main.o $(BUILD)/mpi/mpi.o: EXTRA_DEFS = $(MPI_CFLAGS)
 $(BUILD)/mpi/cli_main.o: cli/main.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $< (as iom_cli_main)")
-	$(Q)$(CC) $(CFLAGS) -Dmain=iom_cli_main -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(CLI_DEFS) -Dmain=iom_cli_main -c -o $@ $<
 $(MPI_BIN): $(MPI_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(MPI_LIBS) $(LDLIBS)
@@ -131,6 +131,10 @@ $(BUILD)/core/meta.o: EXTRA_DEFS = -DIOM_GIT_COMMIT='"$(GIT_COMMIT)"' -DIOM_CFLA
 $(BUILD)/core/meta.o: FORCE
 .PHONY: FORCE
 FORCE:
+
+# `iomodels compare` runs the bundled scripts/compare with the python this build was made for.
+CLI_DEFS = -DIOM_PYTHON='"$(PYTHON)"'
+$(BUILD)/cli/main.o: EXTRA_DEFS = $(CLI_DEFS)
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -226,9 +230,11 @@ clean:
 plot:
 	$(Q)$(PYTHON) scripts/plot.py $(RUN)
 
-# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR]: the same cells of two or more runs side by side.
+# make compare A=RUN_A B=RUN_B [C=RUN_C] [OUT=DIR] [FORMAT=md,csv,json]: the same cells of two or
+# more runs side by side (what `iomodels compare` runs).
 compare:
-	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT))
+	$(Q)$(PYTHON) scripts/compare $(A) $(B) $(C) $(if $(OUT),--output $(OUT)) \
+		$(if $(FORMAT),--format $(FORMAT))
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time, on the rpc frame reader, the
 # servers' per-connection buffering and caps (server/conn.c) and the CLI's option parser (seeds

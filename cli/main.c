@@ -1579,6 +1579,60 @@ static int cmd_relay(int argc, char **argv)
 	return 0;
 }
 
+#ifndef IOM_PYTHON
+#define IOM_PYTHON "/usr/bin/python3"	/* the Makefile passes its PYTHON */
+#endif
+
+/*
+ * A bundled script's path, found from this binary's own: installed, PREFIX/bin/iomodels beside
+ * PREFIX/share/iomodels/scripts (dist/install); in the source tree, build/iomodels or
+ * build/<tree>/iomodels (asan, tsan, tests) below scripts/. Not from the cwd or $PATH: the
+ * scripts must be the ones this binary was built and installed with.
+ */
+static bool find_script(const char *name, char *path, size_t len)
+{
+	static const char *const dirs[] = { "../share/iomodels/scripts", "../scripts",
+					    "../../scripts" };
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, len, "%s/%s/%s", exe, dirs[i], name);
+		if (!access(path, R_OK))
+			return true;
+	}
+	return false;
+}
+
+/* compare RUN_A RUN_B ...: scripts/compare does the work and checks its own arguments. */
+static int cmd_compare(int argc, char **argv)
+{
+	char script[PATH_MAX], **args;
+
+	if (!find_script("compare", script, sizeof(script))) {
+		fprintf(stderr, "iomodels: compare: scripts/compare not found beside this binary "
+			"(installed: ../share/iomodels/scripts; in the tree: ../scripts)\n");
+		return 2;
+	}
+	args = calloc((size_t)argc + 2, sizeof(*args));
+	if (!args) {
+		fprintf(stderr, "iomodels: compare: %s\n", strerror(errno));
+		return 2;
+	}
+	args[0] = IOM_PYTHON;
+	args[1] = script;
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	execv(IOM_PYTHON, args);
+	fprintf(stderr, "iomodels: compare: cannot run %s: %s\n", IOM_PYTHON, strerror(errno));
+	free(args);
+	return 2;
+}
+
 /* Before any thread exists: what every thread inherits. */
 static void process_setup(void)
 {
@@ -1636,6 +1690,13 @@ static const struct command {
 	  "                           blocked/running/runnable come from: the sched probe,\n"
 	  "                           /proc schedstat, or the probe when it loads (default)\n",
 	  true },
+	{ "compare", cmd_compare,
+	  "iomodels compare RUN_A RUN_B [RUN...] [--output DIR] [--format LIST]   results\n"
+	  "                           directories cell by cell, each against RUN_A: medians,\n"
+	  "                           ratios with 95% intervals, significant changes first,\n"
+	  "                           cells in one run only listed (docs/report.md); DIR:\n"
+	  "                           default results/compare-<UTC time>; LIST: md,csv,json\n"
+	  "                           (default all three)\n", false },
 	{ "demo", cmd_demo,
 	  "iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
 	  "                           measured scenes (a key between scenes, or --auto)\n", false },

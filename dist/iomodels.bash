@@ -25,7 +25,15 @@ _iomodels()
 	--output|--directory|--filename|--timeline|--unix|--port-file|--stats-file|--file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
+	--format)
+		COMPREPLY=($(compgen -W "md csv json" -- "${cur##*,}"))
+		return ;;
 	esac
+	# compare's arguments are results directories.
+	if [ "${COMP_WORDS[1]}" = compare ] && [ "${cur#-}" = "$cur" ]; then
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+	fi
 	if [ "${COMP_WORDS[1]}" = scenario ] && [ "$COMP_CWORD" -eq 2 ]; then
 		words=$("$bin" scenario list 2>/dev/null | awk '{ print $1 }')
 		COMPREPLY=($(compgen -W "$words list --help" -- "$cur"))

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <math.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -537,7 +539,7 @@ static void expect_usage(struct ctx *x, const char *const *args, const char *wan
 static void test_help_everywhere(void **state)
 {
 	static const char *const cmds[] = { "run", "list", "calibrate", "serve", "relay", "watch",
-					    "demo", "scenario", "help" };
+					    "demo", "scenario", "compare", "help" };
 	static const char *const list[] = { "scenario", "list", NULL };
 	struct ctx *x = *state;
 	unsigned int nr_scenarios = 0;
@@ -765,6 +767,249 @@ static void test_run_service(void **state)
 	assert_string_equal(json_object_get_string(svc), "sleep:20ms");
 }
 
+/*
+ * iomodels compare: "$IOM_BIN" args... in <tmpdir>/cwd, where an argument "@/NAME" is
+ * <tmpdir>/NAME (the runs and the output live beside the cwd, not in it).
+ */
+static void run_in_tmp(struct ctx *x, const char *const *args, int timeout_ms)
+{
+	static char paths[MAX_ARGS][PATH_MAX];
+	char cwd[PATH_MAX];
+	char *argv[MAX_ARGS + 2];
+	int n = 0;
+
+	snprintf(cwd, sizeof(cwd), "%s/cwd", x->tmp);
+	argv[n++] = (char *)iomt_bin();
+	for (int i = 0; args[i]; i++, n++) {
+		assert_true(i < MAX_ARGS);
+		argv[n] = (char *)args[i];
+		if (!strncmp(args[i], "@/", 2)) {
+			snprintf(paths[i], sizeof(paths[i]), "%s/%s", x->tmp, args[i] + 2);
+			argv[n] = paths[i];
+		}
+	}
+	argv[n] = NULL;
+	iomt_run(&x->r, cwd, argv, timeout_ms);
+}
+
+/*
+ * Two small real runs to compare: threads and epoll, nop, two repeats (an interval needs two),
+ * <tmpdir>/A at C = 1, 2 and <tmpdir>/B at C = 1, 4: C=1 is in both, C=2 in A only, C=4 in B only.
+ */
+static void make_compare_runs(struct ctx *x)
+{
+	static const char *const conc[] = { "1,2", "1,4" }, *const out[] = { "@/A", "@/B" };
+
+	for (int i = 0; i < 2; i++) {
+		const char *args[] = { "run", "--model", "threads,epoll", "--workload", "nop",
+				       "--concurrency", conc[i], "--tasks", "200", "--repeat", "2",
+				       "--quiet", "--output", out[i], NULL };
+
+		run_in_tmp(x, args, RUN_TIMEOUT_MS);
+		if (x->r.status || x->r.timed_out)
+			fail_msg("run %s: exit %d; stderr: %s", out[i], x->r.status, x->r.err);
+	}
+}
+
+/* The one-sided entries of compare.json: how many are only in run (A or B) at concurrency c. */
+static int only_in_count(struct json_object *doc, const char *run, int c)
+{
+	struct json_object *only, *e, *v, *cell;
+	int n = 0;
+
+	assert_true(json_object_object_get_ex(doc, "only_in_one", &only));
+	for (size_t i = 0; i < json_object_array_length(only); i++) {
+		e = json_object_array_get_idx(only, i);
+		assert_true(json_object_object_get_ex(e, "only_in", &v));
+		assert_true(json_object_object_get_ex(e, "cell", &cell));
+		if (strcmp(json_object_get_string(v), run))
+			continue;
+		assert_true(json_object_object_get_ex(cell, "concurrency", &v));
+		n += json_object_get_int(v) == c;
+	}
+	return n;
+}
+
+/*
+ * The installed tool compares runs: the shared cells side by side with a ratio each, the cells
+ * of one run only listed as such (never dropped) in markdown, CSV and JSON; --format picks what
+ * is written; nothing is written in the cwd when --output is given.
+ */
+static void test_compare(void **state)
+{
+	static const char *const cmp[] = { "compare", "@/A", "@/B", "--output", "@/cmp", NULL };
+	static const char *const json_only[] = { "compare", "@/A", "@/B", "--output", "@/js",
+						 "--format", "json", NULL };
+	struct ctx *x = *state;
+	struct json_object *cells, *e, *ops, *ratio;
+	struct iomt_csv csv;
+	char path[PATH_MAX], names[512], *md;
+	int shared = 0, one_sided = 0;
+
+	make_compare_runs(x);
+	run_in_tmp(x, cmp, RUN_TIMEOUT_MS);
+	if (x->r.status)
+		fail_msg("compare: exit %d; stderr: %s", x->r.status, x->r.err);
+	if (!strstr(x->r.out, "2 cells in both") || !strstr(x->r.out, "4 in one run only"))
+		fail_msg("compare's line: %s", x->r.out);
+	snprintf(path, sizeof(path), "%s/cmp/compare.json", x->tmp);
+	x->json = json_object_from_file(path);
+	assert_non_null(x->json);
+	assert_true(json_object_object_get_ex(x->json, "cells", &cells));
+	assert_int_equal(json_object_array_length(cells), 2); /* threads and epoll at C=1 */
+	for (size_t i = 0; i < 2; i++) {
+		e = json_object_array_get_idx(cells, i);
+		assert_true(json_object_object_get_ex(e, "ops_per_s", &ops));
+		assert_true(json_object_object_get_ex(ops, "ratio", &ratio));
+		assert_true(json_object_get_double(ratio) > 0);
+	}
+	assert_int_equal(only_in_count(x->json, "A", 2), 2);
+	assert_int_equal(only_in_count(x->json, "B", 4), 2);
+	assert_int_equal(only_in_count(x->json, "A", 4) + only_in_count(x->json, "B", 2), 0);
+
+	snprintf(path, sizeof(path), "%s/cmp/compare.csv", x->tmp);
+	iomt_csv_load(&csv, path);
+	assert_int_equal(csv.nr, 1 + 2 + 4);
+	for (int r = 1; r < csv.nr; r++) {
+		bool only = iomt_csv_str(&csv, r, "only_in")[0] != '\0';
+		double ratio_v = iomt_csv_num(&csv, r, "ops_per_s_ratio");
+
+		if (only) {
+			one_sided++;
+			assert_true(isnan(ratio_v));
+		} else {
+			shared++;
+			assert_true(ratio_v > 0);
+			assert_string_equal(iomt_csv_str(&csv, r, "concurrency"), "1");
+		}
+	}
+	iomt_csv_free(&csv);
+	assert_int_equal(shared, 2);
+	assert_int_equal(one_sided, 4);
+
+	snprintf(path, sizeof(path), "%s/cmp/compare.md", x->tmp);
+	md = iomt_slurp(path);
+	x->csv = md;	/* freed by teardown */
+	if (!strstr(md, "| nop, all CPUs, C=1 W=0 | threads | ") ||
+	    !strstr(md, "| nop, all CPUs, C=1 W=0 | epoll | ") ||
+	    !strstr(md, "## In one run only (4: not compared)") ||
+	    !strstr(md, "| `A` → `B` | nop, all CPUs, C=2 W=0 | threads | `A` | ") ||
+	    !strstr(md, "| `A` → `B` | nop, all CPUs, C=4 W=0 | epoll | `B` | "))
+		fail_msg("compare.md lacks a shared or one-sided cell:\n%s", md);
+
+	run_in_tmp(x, json_only, RUN_TIMEOUT_MS);
+	if (x->r.status)
+		fail_msg("compare --format json: exit %d; stderr: %s", x->r.status, x->r.err);
+	snprintf(path, sizeof(path), "%s/js", x->tmp);
+	dir_entries(path, names, sizeof(names));
+	assert_string_equal(names, "compare.json ");
+	snprintf(path, sizeof(path), "%s/cwd", x->tmp);
+	dir_entries(path, names, sizeof(names));
+	assert_string_equal(names, "");
+}
+
+/* Bad input to compare: exit 2, one line on stderr, nothing written anywhere, the runs as were. */
+static void test_compare_bad_input(void **state)
+{
+	static const char *const cases[][MAX_ARGS] = {
+		{ "compare", NULL },
+		{ "compare", "@/A", NULL },
+		{ "compare", "@/A", "@/nosuch", "--output", "@/out", NULL },
+		{ "compare", "@/A", "@/notrun", "--output", "@/out", NULL },
+		{ "compare", "@/A", "@/B", "--format", "xml", "--output", "@/out", NULL },
+		{ "compare", "@/A", "@/B", "--format", "md,,csv", "--output", "@/out", NULL },
+		{ "compare", "@/A", "@/B", "--frobnicate", "--output", "@/out", NULL },
+		{ "compare", "@/A", "@/B", "--output", "/dev/null/out", NULL },
+		{ "compare", "@/A", "@/B", "--output", NULL },
+		{ "compare", "@/A", "@/B", NULL },	/* B's runs.csv is made malformed below */
+	};
+	const size_t nr = sizeof(cases) / sizeof(cases[0]);
+	struct ctx *x = *state;
+	char path[PATH_MAX], names[512], before[2][512];
+	const char *nl;
+
+	make_compare_runs(x);
+	snprintf(path, sizeof(path), "%s/notrun", x->tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%c", x->tmp, "AB"[i]);
+		dir_entries(path, before[i], sizeof(before[i]));
+	}
+	for (size_t k = 0; k < nr; k++) {
+		if (k == nr - 1) {
+			snprintf(path, sizeof(path), "%s/B/runs.csv", x->tmp);
+			iomt_write_file(path, "model,workload\n\"threads,nop\n");
+		}
+		run_in_tmp(x, cases[k], BAD_TIMEOUT_MS * 5);
+		nl = strchr(x->r.err, '\n');
+		if (x->r.status != 2 || x->r.out_len || !nl || nl[1])
+			fail_msg("compare case %zu: exit %d (want 2), stdout '%s', stderr '%s'", k,
+				 x->r.status, x->r.out, x->r.err);
+		snprintf(path, sizeof(path), "%s/cwd", x->tmp);
+		dir_entries(path, names, sizeof(names));
+		if (names[0])
+			fail_msg("compare case %zu left files in the cwd: %s", k, names);
+		dir_entries(x->tmp, names, sizeof(names));
+		if (strstr(names, "out "))
+			fail_msg("compare case %zu made its --output", k);
+		for (int i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s/%c", x->tmp, "AB"[i]);
+			dir_entries(path, names, sizeof(names));
+			if (strcmp(names, before[i]))
+				fail_msg("compare case %zu wrote in run %c: %s", k, "AB"[i], names);
+		}
+	}
+	/* A copy of the binary with no scripts beside it says so, in one line. */
+	{
+		char cmd[PATH_MAX * 3], lone[PATH_MAX], *argv[] = { lone, "compare", path, path,
+								    NULL };
+
+		snprintf(lone, sizeof(lone), "%s/lone/iomodels", x->tmp);
+		snprintf(cmd, sizeof(cmd), "mkdir %s/lone && cp %s %s", x->tmp, iomt_bin(), lone);
+		assert_int_equal(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/A", x->tmp);
+		iomt_run(&x->r, NULL, argv, BAD_TIMEOUT_MS);
+		nl = strchr(x->r.err, '\n');
+		if (x->r.status != 2 || !strstr(x->r.err, "scripts/compare not found") || !nl ||
+		    nl[1])
+			fail_msg("compare with no scripts: exit %d, stderr '%s'", x->r.status,
+				 x->r.err);
+	}
+}
+
+/* A full disk under --output: one line naming why, exit 1, no half-written compare.csv. */
+static void test_compare_disk_full(void **state)
+{
+	static const char *const args[] = { "compare", "@/A", "@/B", "--output", "@/full/x",
+					    "--format", "csv", NULL };
+	static const char page[4096];
+	struct ctx *x = *state;
+	char mnt[PATH_MAX], path[PATH_MAX], names[512] = "(no directory)";
+	const char *nl;
+	int fd;
+
+	make_compare_runs(x);
+	snprintf(mnt, sizeof(mnt), "%s/full", x->tmp);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4k"))
+		iom_skip("mount tmpfs: %s (needs root)", strerror(errno));
+	snprintf(path, sizeof(path), "%s/fill", mnt);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	for (int i = 0; fd >= 0 && i < 64 && write(fd, page, sizeof(page)) > 0; i++)
+		;
+	if (fd >= 0)
+		close(fd);
+	run_in_tmp(x, args, RUN_TIMEOUT_MS);
+	snprintf(path, sizeof(path), "%s/x", mnt);
+	if (!access(path, F_OK))
+		dir_entries(path, names, sizeof(names));
+	umount2(mnt, MNT_DETACH);	/* before any verdict: a failed test leaves no mount */
+	nl = strchr(x->r.err, '\n');
+	if (x->r.status != 1 || !strstr(x->r.err, "No space left on device") || !nl || nl[1])
+		fail_msg("compare on a full disk: exit %d, stderr '%s'", x->r.status, x->r.err);
+	assert_string_equal(names, "");
+}
+
 #define NR_BAD	(sizeof(bad_cases) / sizeof(bad_cases[0]))
 
 /* The CLI's conventions (issue #17). */
@@ -780,6 +1025,9 @@ static const struct {
 	{ "test_file_not_ours", test_file_not_ours },
 	{ "test_quiet_says_why", test_quiet_says_why },
 	{ "test_run_service", test_run_service },
+	{ "test_compare", test_compare },
+	{ "test_compare_bad_input", test_compare_bad_input },
+	{ "test_compare_disk_full", test_compare_disk_full },
 };
 #define NR_MORE	(sizeof(more) / sizeof(more[0]))
 

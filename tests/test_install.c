@@ -49,7 +49,7 @@ static int sh(const char *cmd, char *out, size_t len)
 /*
  * The report scripts work from where they are installed, away from the source tree: two small
  * runs of the installed binary, plot.py (report.md with its verdict, report.html) on one and
- * compare on both, from /.
+ * compare on both, from / (the script, and `iomodels compare` finding it).
  */
 static void installed_scripts_work(const char *dest)
 {
@@ -68,6 +68,12 @@ static void installed_scripts_work(const char *dest)
 		 dest, dest);
 	if (sh(cmd, out, sizeof(out)))
 		fail_msg("installed compare: %s", out);
+	/* The installed binary finds its scripts (../share/iomodels/scripts), from anywhere. */
+	snprintf(cmd, sizeof(cmd), "cd / && %s%s/bin/iomodels compare %s/run0 %s/run1 --output "
+		 "%s/cmp-bin --format json 2>&1 && test -s %s/cmp-bin/compare.json && "
+		 "test ! -e %s/cmp-bin/compare.md", dest, PREFIX, dest, dest, dest, dest, dest);
+	if (sh(cmd, out, sizeof(out)))
+		fail_msg("installed iomodels compare: %s", out);
 	if (system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null"))
 		return;
 	snprintf(cmd, sizeof(cmd), "cd / && %s %s%s/share/iomodels/scripts/plot.py %s/run0 2>&1 && "
@@ -136,6 +142,16 @@ static void test_install_uninstall(void **state)
 		 "_iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_string_equal(out, "run\n--runtime\n");
+	/* compare: its runs are directories, its --format a list. */
+	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
+		 "completions/iomodels; COMP_WORDS=(iomodels compare %s/ru); COMP_CWORD=2; "
+		 "_iomodels; printf \"%%s\\n\" \"${COMPREPLY[@]}\" | sort; "
+		 "COMP_WORDS=(iomodels compare --format js); "
+		 "COMP_CWORD=3; _iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX,
+		 dest);
+	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+	snprintf(path, sizeof(path), "%s/run0\n%s/run1\njson\n", dest, dest);
+	assert_string_equal(out, path);
 
 	snprintf(cmd, sizeof(cmd), "sh dist/install --uninstall %s %s 2>&1", dest, PREFIX);
 	if (sh(cmd, out, sizeof(out)))
