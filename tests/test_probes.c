@@ -176,7 +176,7 @@ static void test_bpf_stats_runs(void **state)
  * holds its parity's slot while it waits, so a sleeper of the same parity falls back to task
  * storage; two sleepers of the other parity, one after the other, take the same slot, freed at
  * the first one's last switch. Each one's record must be its own: blocked for its 100 x 1 ms
- * sleeps (within 10% of the time measured inside them), 100 switches out blocking, not the sum
+ * sleeps (no more than the time measured around them), 100 switches out blocking, not the sum
  * of two threads (a slot not cleared when freed) and not missing (a slot never freed).
  */
 struct slot_sleeper {
@@ -264,7 +264,14 @@ static void test_sched_slots_shared(void **state)
 		nvcsw = iomt_csv_num(&c, r, "nvcsw");
 		print_message("tid %d: blocked %.0f ns of %" PRIu64 " ns inside, %.0f switches out\n",
 			      sl[i].tid, blocked, sl[i].inside_ns, nvcsw);
-		assert_true(fabs(blocked - (double)sl[i].inside_ns) <= 0.10 * (double)sl[i].inside_ns);
+		/*
+		 * At least the 100 sleeps of 1 ms (a record missing or cleared is 0), at most the
+		 * time measured around them (two threads' sum is twice that). Not "within 10% of
+		 * it": on a loaded machine the time inside is also spent waiting for a CPU (CI saw
+		 * 107 ms blocked of 126 ms inside).
+		 */
+		assert_true(blocked >= 0.95 * 100 * 1e6);
+		assert_true(blocked <= 1.02 * (double)sl[i].inside_ns);
 		assert_true(nvcsw >= 100 && nvcsw < 150);
 	}
 	iomt_csv_free(&c);
