@@ -244,7 +244,7 @@ fuzz: $(LIB)
 	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame $(FUZZ_RUN) -max_len=4096 $(BUILD)/fuzz/corpus \
 		>$(BUILD)/fuzz/rpc_frame.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/rpc_frame.log; exit $$rc
 	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
-		server/conn.c server/server.c core/parse.c core/rpc.c core/err.c
+		server/conn.c server/server.c server/async.c core/parse.c core/rpc.c core/err.c
 	$(Q)$(BUILD)/fuzz/fuzz_server_conn $(FUZZ_RUN) -max_len=16384 $(BUILD)/fuzz/corpus_conn \
 		>$(BUILD)/fuzz/server_conn.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/server_conn.log; exit $$rc
 	$(Q)clang $(FUZZ_CFLAGS) -Wl,--wrap=exit -o $(BUILD)/fuzz/fuzz_cli_opts tests/fuzz/fuzz_cli_opts.c \

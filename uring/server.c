@@ -315,17 +315,18 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 		      size_t len)
 {
 	struct iom_server *srv = th->srv;
+	enum iom_service_kind kind;
 	struct io_uring_sqe *sqe;
 	struct iom_rpc_hdr h;
 	struct us_due *d;
 	uint16_t flags;
 	uint64_t ns;
 
-	memcpy(&h, frame, sizeof(h));
-	if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_REPLY)
+	if (iom_server_admit(srv, frame, &h, &flags) == IOM_ADMIT_REPLY)
 		goto reply;
 	flags = 0;
-	if (srv->opts.service == IOM_SERVICE_CPU || srv->opts.service == IOM_SERVICE_FILE) {
+	kind = iom_server_service_kind(srv, &h);
+	if (kind == IOM_SERVICE_CPU || kind == IOM_SERVICE_FILE) {
 		/*
 		 * CPU work runs in the loop's thread, as in epoll's; so does a file read for now
 		 * (a cached pread: IORING_OP_READ is the step to come).
