@@ -202,6 +202,18 @@ static void as_advance(struct iom_async *a, uint64_t now)
 		evict_oldest(a);
 }
 
+/*
+ * The clock, read under the lock and the store brought up to it: a time read before the lock
+ * could be older than a worker's done time stamped meanwhile, and now - done_ns would wrap.
+ */
+static uint64_t as_now(struct iom_async *a)
+{
+	uint64_t now = iom_now_ns();
+
+	as_advance(a, now);
+	return now;
+}
+
 static struct iom_async_task *as_find(struct iom_async *a, uint64_t id)
 {
 	struct iom_async_task *t = &a->tasks[id & ((1u << AS_SLOT_BITS) - 1)];
@@ -245,6 +257,18 @@ static void *as_worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Started with the first work submitted (the store's lock held), so a server whose clients
+ * never submit cpu/file work has no extra threads (the bench counts threads per connection).
+ * If none can start, SUBMIT answers BUSY.
+ */
+static void as_start_workers(struct iom_async *a)
+{
+	while (a->nr_workers < AS_WORKERS &&
+	       !pthread_create(&a->workers[a->nr_workers], NULL, as_worker_main, a))
+		a->nr_workers++;
+}
+
 /* -- the answers -- */
 
 static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct iom_rpc_hdr *h,
@@ -256,6 +280,11 @@ static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct
 
 	if (a->nr_pending >= o->max_pending || c->async_pending >= o->max_pending_conn)
 		goto busy;
+	if (kind == IOM_SERVICE_CPU || kind == IOM_SERVICE_FILE) {
+		as_start_workers(a);	/* the first work: a server never given any has none */
+		if (!a->nr_workers)
+			goto busy;
+	}
 	if (!a->nr_free && a->done_head)
 		evict_oldest(a);	/* the store is full of unread results: the oldest goes */
 	if (!a->nr_free)
@@ -316,14 +345,14 @@ uint16_t iom_async_answer(struct iom_server *srv, struct iom_sconn *c, const str
 			  const struct iom_rpc_async *req, struct iom_rpc_async *rep)
 {
 	struct iom_async *a = srv->async;
-	uint64_t now = iom_now_ns();
 	uint16_t flags;
+	uint64_t now;
 
 	memset(rep, 0, sizeof(*rep));
 	if (!a)
 		return IOM_RPC_F_BUSY;
 	pthread_mutex_lock(&a->lock);
-	as_advance(a, now);
+	now = as_now(a);
 	if (iom_rpc_type(h->flags) == IOM_RPC_SUBMIT)
 		flags = as_submit(a, c, h, rep, now);
 	else
@@ -352,13 +381,13 @@ uint32_t iom_async_wait_us(struct iom_server *srv, uint64_t id)
 {
 	struct iom_async *a = srv->async;
 	const uint64_t max_ns = 60000000000ull;	/* the longest service a header may ask */
-	uint64_t now = iom_now_ns(), ns = 0;
 	struct iom_async_task *t;
+	uint64_t now, ns = 0;
 
 	if (!a)
 		return 0;
 	pthread_mutex_lock(&a->lock);
-	as_advance(a, now);
+	now = as_now(a);
 	t = as_find(a, id);
 	if (t)
 		ns = as_wait_ns(a, t, now);
@@ -406,21 +435,6 @@ void iom_async_write_counts(const struct iom_server *srv, FILE *f)
 	pthread_mutex_unlock(&a->lock);
 }
 
-static int as_start_workers(struct iom_async *a, struct iom_err *err)
-{
-	enum iom_service_kind kind = a->srv->opts.service;
-
-	if (kind != IOM_SERVICE_CPU && kind != IOM_SERVICE_FILE)
-		return 0;	/* timed services need no thread */
-	for (; a->nr_workers < AS_WORKERS; a->nr_workers++) {
-		int e = pthread_create(&a->workers[a->nr_workers], NULL, as_worker_main, a);
-
-		if (e)
-			return iom_err_set(err, -e, "serve: async worker");
-	}
-	return 0;
-}
-
 int iom_async_init(struct iom_server *srv, struct iom_err *err)
 {
 	const struct iom_server_opts *o = &srv->opts;
@@ -444,7 +458,7 @@ int iom_async_init(struct iom_server *srv, struct iom_err *err)
 		return iom_err_set(err, -ENOMEM, "serve: async store of %u tasks", a->nr_slots);
 	for (uint32_t i = 0; i < a->nr_slots; i++)
 		a->free[a->nr_free++] = a->nr_slots - 1 - i;
-	return as_start_workers(a, err);
+	return 0;
 }
 
 void iom_async_free(struct iom_server *srv)
