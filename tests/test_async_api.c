@@ -345,27 +345,11 @@ static void test_garbled_closes(void **state)
 	assert_int_equal(s.abandoned, 1);
 }
 
-static int nr_threads(pid_t pid)
-{
-	char path[64], line[256];
-	int n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /* --service cpu:D runs on the store's workers: SCHEDULED or RUNNING, then COMPLETED. */
 static void test_cpu_service(void **state)
 {
 	struct iom_server_opts so;
-	int threads;
+	long threads;
 	struct answer a;
 	struct asrv s;
 	uint64_t t[8];
@@ -378,11 +362,11 @@ static void test_cpu_service(void **state)
 	fd = conn(&s);
 	/* A round trip: the connection (threads: its thread) is in place before counting. */
 	assert_int_equal(ask(fd, IOM_RPC_STATUS, 1, 0).state, IOM_RPC_ST_UNKNOWN);
-	threads = nr_threads(s.pid);
+	threads = iomt_proc_status(s.pid, "Threads");
 	for (int i = 0; i < 8; i++)
 		t[i] = submit_ok(fd, 0);
 	/* The store's workers start with the first work, not with the server. */
-	assert_int_equal(nr_threads(s.pid), threads + 4);
+	assert_int_equal(iomt_proc_status(s.pid, "Threads"), threads + 4);
 	poll_done(fd, t[0]);
 	for (int i = 1; i < 8; i++) {
 		unsigned int n = 0;
