@@ -20,11 +20,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/model.h"
 #include "server/server.h"
 
-#define AS_SLOT_BITS	24	/* a task id is (seq << AS_SLOT_BITS) | slot */
+#define AS_SLOT_BITS	24	/* a task id is (tag << AS_SLOT_BITS) | slot (as_tag) */
 #define AS_WORKERS	4u	/* for cpu/file services */
 #define AS_FILE_WAIT_US	1000u	/* a WAIT on file work not done: answer after this at most */
 
@@ -52,7 +53,7 @@ struct iom_async {
 	uint32_t *heap, nr_heap;		/* timed pending tasks by due time */
 	uint32_t *queue, q_head, q_len;		/* worker tasks, a ring of nr_slots */
 	struct iom_async_task *done_head, *done_tail;	/* finished, unread: oldest first */
-	uint64_t seq, lag_ns, ttl_ns;
+	uint64_t seq, key, lag_ns, ttl_ns;	/* key: scrambles task ids (as_tag) */
 	uint32_t nr_pending;
 	pthread_t workers[AS_WORKERS];
 	unsigned int nr_workers;
@@ -269,6 +270,18 @@ static void as_start_workers(struct iom_async *a)
 		a->nr_workers++;
 }
 
+/*
+ * A task id's upper 40 bits: the sequence number scrambled with the store's key, never 0. Any
+ * client may ask about any id, so ids must not be guessable: a sequential one would let a
+ * stranger read (and so consume) another client's result.
+ */
+static uint64_t as_tag(const struct iom_async *a, uint64_t seq)
+{
+	uint64_t tag = iom_mix64(seq ^ a->key) >> AS_SLOT_BITS;
+
+	return tag ? tag : 1;
+}
+
 /* -- the answers -- */
 
 static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct iom_rpc_hdr *h,
@@ -291,7 +304,7 @@ static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct
 		goto busy;
 	t = &a->tasks[a->free[--a->nr_free]];
 	memset(t, 0, sizeof(*t));
-	t->id = ++a->seq << AS_SLOT_BITS | as_slot(a, t);
+	t->id = as_tag(a, ++a->seq) << AS_SLOT_BITS | as_slot(a, t);
 	t->h = *h;
 	t->owner = c;
 	t->worker = kind == IOM_SERVICE_CPU || kind == IOM_SERVICE_FILE;
@@ -448,6 +461,8 @@ int iom_async_init(struct iom_server *srv, struct iom_err *err)
 	a->nr_slots = 2 * (o->max_pending ? o->max_pending : 1);
 	a->lag_ns = (uint64_t)o->status_lag_us * 1000;
 	a->ttl_ns = (uint64_t)o->status_ttl_ms * 1000000;
+	if (getrandom(&a->key, sizeof(a->key), GRND_NONBLOCK) != sizeof(a->key))
+		a->key = iom_now_ns();	/* no entropy yet: the clock, still not a sequence */
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	a->tasks = calloc(a->nr_slots, sizeof(*a->tasks));

@@ -243,6 +243,30 @@ static void test_unknown_ids(void **state)
 	assert_int_equal(s.abandoned, 1);
 }
 
+/*
+ * Ids are not a sequence: any client may ask about any id, and a guessed one would read (and
+ * so consume) another client's result. The slot (low 24 bits) is reused; the tag above is not
+ * the last one plus one.
+ */
+static void test_ids_not_sequential(void **state)
+{
+	const uint64_t slot_mask = (1ull << 24) - 1;
+	struct asrv s;
+	uint64_t t1, t2;
+	int fd;
+
+	serve_default(&s);
+	fd = conn(&s);
+	t1 = submit_ok(fd, 0);
+	poll_done(fd, t1);
+	t2 = submit_ok(fd, 0);
+	assert_int_equal(t2 & slot_mask, t1 & slot_mask);
+	assert_true((t2 >> 24) != (t1 >> 24) + 1);
+	assert_int_equal(ask(fd, IOM_RPC_STATUS, t2 + (1ull << 24), 0).state, IOM_RPC_ST_UNKNOWN);
+	close(fd);
+	stop(&s);
+}
+
 /* Past --max-pending-conn, then past --max-pending: BUSY, and no task made. */
 static void test_caps_busy(void **state)
 {
@@ -436,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_submit_poll),
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_unknown_ids),
+		cmocka_unit_test(test_ids_not_sequential),
 		cmocka_unit_test(test_caps_busy),
 		cmocka_unit_test(test_closed_conn_frees),
 		cmocka_unit_test(test_garbled_closes),
