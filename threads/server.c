@@ -64,10 +64,9 @@ static void th_conn_end(struct th_conn *c)
 static int th_service(struct th_conn *c, const struct iom_rpc_hdr *h)
 {
 	struct iom_server *srv = c->ts->srv;
+	enum iom_service_kind kind = iom_server_service_kind(srv, h);
 	struct pollfd pfd = { .fd = c->fd, .events = 0 };
 	struct timespec ts;
-
-	enum iom_service_kind kind = iom_server_service_kind(srv, h);
 
 	if (kind == IOM_SERVICE_CPU || kind == IOM_SERVICE_FILE) {
 		iom_server_service_run(srv, h);
