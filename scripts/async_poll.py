@@ -4,8 +4,9 @@
 
 Starts `BIN serve --model M` on loopback, then, one task at a time: SUBMIT (service
 --service-us), STATUS every --poll-us until COMPLETED; then the same tasks with one WAIT each.
-Prints requests per task and the store's "us from done to this answer" (aux) for both, and the
-server's RSS growth per pending task (--pending tasks of 60 s held open). Loopback only, every
+Prints requests per task and the store's "us from done to this answer" (aux) for both, the
+server's CPU per request (an echo vs a STATUS, back to back), and its RSS growth per pending
+task (--pending tasks of 60 s held open). Loopback only, every
 loop bounded (--tasks, and at most 100000 polls a task).
 """
 import argparse
@@ -33,6 +34,19 @@ class Client:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(120)
         self.next_id = 1
+
+    def echo(self):
+        """A sync echo of the same length as an async request."""
+        rid = self.next_id
+        self.next_id += 1
+        frame = HDR.pack(MAGIC, VERSION, 0, rid, 0, BODY.size) + bytes(BODY.size)
+        self.sock.sendall(frame)
+        got = b""
+        while len(got) < len(frame):
+            chunk = self.sock.recv(len(frame) - len(got))
+            if not chunk:
+                raise SystemExit("async_poll: the server closed the connection")
+            got += chunk
 
     def ask(self, kind, task=0, service_us=0):
         """One async request; (state, busy, task, aux) of its reply."""
@@ -94,6 +108,24 @@ def waited(c, tasks, service_us):
     return learned
 
 
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(pid, c, kind, n):
+    """Server CPU us per request over n back-to-back requests of one kind (0: an echo)."""
+    _, _, task, _ = c.ask(SUBMIT, service_us=60000000)
+    t0 = cpu_s(pid)
+    for _ in range(n):
+        if kind:
+            c.ask(kind, task)
+        else:
+            c.echo()
+    return (cpu_s(pid) - t0) * 1e6 / n
+
+
 def pending_memory(pid, port, pending):
     """RSS growth per pending task: --pending tasks of 60 s, on 16 connections."""
     before = rss_kb(pid)
@@ -116,12 +148,15 @@ def main():
     ap.add_argument("--poll-us", type=int, default=1000)
     ap.add_argument("--pending", type=int, default=4000)
     ap.add_argument("--status-lag-us", type=int, default=0, help="the store's lag (serve's)")
+    ap.add_argument("--cpu-requests", type=int, default=20000,
+                    help="back-to-back requests for the server CPU figures")
     args = ap.parse_args()
     if not (1 <= args.tasks <= 100000 and 0 <= args.service_us <= 60000000 and
             1 <= args.poll_us <= 1000000 and 16 <= args.pending <= 4096 and
-            0 <= args.status_lag_us <= 60000000):
+            0 <= args.status_lag_us <= 60000000 and 100 <= args.cpu_requests <= 1000000):
         print("async_poll: --tasks 1..100000, --service-us 0..60000000, --poll-us 1..1000000, "
-              "--pending 16..4096, --status-lag-us 0..60000000", file=sys.stderr)
+              "--pending 16..4096, --status-lag-us 0..60000000, --cpu-requests 100..1000000",
+              file=sys.stderr)
         return 2
     if not os.access(args.bin, os.X_OK):
         print("async_poll: %s is not an executable (make it first)" % args.bin, file=sys.stderr)
@@ -143,6 +178,7 @@ def main():
             c = Client(port)
             polls, learned = polled(c, args.tasks, args.service_us, args.poll_us)
             wait_learned = waited(c, args.tasks, args.service_us)
+            cpu = [cpu_per_request(srv.pid, c, k, args.cpu_requests) for k in (0, STATUS)]
             per_task = pending_memory(srv.pid, port, args.pending)
         finally:
             srv.terminate()
@@ -152,6 +188,8 @@ def main():
     print("  polled: STATUS requests per task %s; done to learned (us) %s" %
           (spread(polls), spread(learned)))
     print("  WAIT: 2 requests per task; done to learned (us) %s" % spread(wait_learned))
+    print("  server CPU per request, %d back to back: echo %.1f us, STATUS of a pending task "
+          "%.1f us" % (args.cpu_requests, cpu[0], cpu[1]))
     print("  server RSS per pending task: %.0f bytes (%d pending)" % (per_task, args.pending))
     return 0
 
