@@ -454,6 +454,31 @@ static void test_unread_evicted(void **state)
 	assert_true(s.evicted >= 21 - 8);
 }
 
+/*
+ * scripts/async_poll.py (the figures of docs/async-api.md) against this model: its report's
+ * lines; bad input is one line on stderr, exit 2, nothing on stdout.
+ */
+static void test_poll_script(void **state)
+{
+	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	char *const good[] = { (char *)py, "scripts/async_poll.py", "--bin", (char *)iomt_bin(),
+			       "--model", (char *)model, "--tasks", "3", "--service-us", "2000",
+			       "--pending", "16", "--cpu-requests", "100", NULL };
+	char *const bad[] = { (char *)py, "scripts/async_poll.py", "--tasks", "0", NULL };
+	struct iomt_proc r = { 0 };
+
+	iomt_run(&r, NULL, good, 120000);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "polled: STATUS requests per task min "));
+	assert_non_null(strstr(r.out, "WAIT: 2 requests per task"));
+	assert_non_null(strstr(r.out, "server RSS per pending task"));
+	iomt_run(&r, NULL, bad, 30000);
+	assert_int_equal(r.status, 2);
+	assert_int_equal(r.out_len, 0);
+	assert_int_equal(iomt_count_lines(r.err, ""), 1);
+	iomt_proc_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_service),
 		cmocka_unit_test(test_status_lag),
 		cmocka_unit_test(test_unread_evicted),
+		cmocka_unit_test(test_poll_script),
 	};
 	int failed = 0;
 
