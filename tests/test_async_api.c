@@ -454,6 +454,27 @@ static void test_unread_evicted(void **state)
 	assert_true(s.evicted >= 21 - 8);
 }
 
+/* --status-ttl-ms: a result unread that long is gone (a sleep guarantees at least that long). */
+static void test_unread_ttl(void **state)
+{
+	struct iom_server_opts so;
+	struct asrv s;
+	uint64_t t;
+	int fd;
+
+	iom_server_opts_init(&so);
+	so.status_ttl_ms = 1;
+	spawn(&s, &so);
+	fd = conn(&s);
+	t = submit_ok(fd, 0);
+	usleep(50000);
+	assert_int_equal(ask(fd, IOM_RPC_STATUS, t, 0).state, IOM_RPC_ST_UNKNOWN);
+	close(fd);
+	stop(&s);
+	assert_int_equal(s.evicted, 1);
+	assert_int_equal(s.read, 0);
+}
+
 /*
  * scripts/async_poll.py (the figures of docs/async-api.md) against this model: its report's
  * lines; bad input is one line on stderr, exit 2, nothing on stdout.
@@ -492,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_service),
 		cmocka_unit_test(test_status_lag),
 		cmocka_unit_test(test_unread_evicted),
+		cmocka_unit_test(test_unread_ttl),
 		cmocka_unit_test(test_poll_script),
 	};
 	int failed = 0;
