@@ -237,8 +237,9 @@ compare:
 		$(if $(FORMAT),--format $(FORMAT))
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer (clang), bounded in time, on the rpc frame reader, the
-# servers' per-connection buffering and caps (server/conn.c) and the CLI's option parser (seeds
-# in tests/fuzz/cli). A finding fails the target (the fuzzer's exit status, its last lines shown).
+# servers' per-connection buffering and caps (server/conn.c, with the async store: seeds in
+# tests/fuzz/conn) and the CLI's option parser (seeds in tests/fuzz/cli). A finding fails the
+# target (the fuzzer's exit status, its last lines shown).
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      -D_GNU_SOURCE -I. -pthread
@@ -250,9 +251,9 @@ fuzz: $(LIB)
 	$(Q)$(BUILD)/fuzz/fuzz_rpc_frame $(FUZZ_RUN) -max_len=4096 $(BUILD)/fuzz/corpus \
 		>$(BUILD)/fuzz/rpc_frame.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/rpc_frame.log; exit $$rc
 	$(Q)clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/fuzz_server_conn tests/fuzz/fuzz_server_conn.c \
-		server/conn.c server/server.c core/parse.c core/rpc.c core/err.c
+		server/conn.c server/server.c server/async.c core/parse.c core/rpc.c core/err.c
 	$(Q)$(BUILD)/fuzz/fuzz_server_conn $(FUZZ_RUN) -max_len=16384 $(BUILD)/fuzz/corpus_conn \
-		>$(BUILD)/fuzz/server_conn.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/server_conn.log; exit $$rc
+		tests/fuzz/conn >$(BUILD)/fuzz/server_conn.log 2>&1; rc=$$?; tail -n 3 $(BUILD)/fuzz/server_conn.log; exit $$rc
 	$(Q)clang $(FUZZ_CFLAGS) -Wl,--wrap=exit -o $(BUILD)/fuzz/fuzz_cli_opts tests/fuzz/fuzz_cli_opts.c \
 		$(LIB) $(LDLIBS)
 	$(Q)$(BUILD)/fuzz/fuzz_cli_opts $(FUZZ_RUN) -max_len=512 -close_fd_mask=2 \

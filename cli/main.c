@@ -1482,6 +1482,10 @@ static int cmd_serve(int argc, char **argv)
 		{ "service", required_argument, NULL, 'S' },
 		{ "file", required_argument, NULL, 'F' },
 		{ "model", required_argument, NULL, 'M' },
+		{ "max-pending", required_argument, NULL, 'P' },
+		{ "max-pending-conn", required_argument, NULL, 'C' },
+		{ "status-ttl-ms", required_argument, NULL, 'T' },
+		{ "status-lag-us", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
 	const struct iom_server_model *m = iom_server_model_find("epoll");
@@ -1532,6 +1536,16 @@ static int cmd_serve(int argc, char **argv)
 			m = iom_server_model_find(optarg);
 			if (!m)
 				usage_error("serve --model: unknown server model '%s'", optarg);
+			break;
+		case 'P': so.max_pending = parse_uint("--max-pending", optarg, 1, 1u << 20); break;
+		case 'C':
+			so.max_pending_conn = parse_uint("--max-pending-conn", optarg, 1, 1u << 20);
+			break;
+		case 'T':
+			so.status_ttl_ms = parse_uint("--status-ttl-ms", optarg, 1, 86400000);
+			break;
+		case 'L':
+			so.status_lag_us = parse_uint("--status-lag-us", optarg, 0, 60000000);
 			break;
 		case 'q': so.quiet = true; break;
 		default:
@@ -1674,6 +1688,8 @@ static const struct command {
 	  "               [--cpus LIST] [--capacity N] [--max-conns N] [--out-cap BYTES]\n"
 	  "               [--max-inflight N] [--frame-timeout-ms MS] [--idle-timeout-ms MS]\n"
 	  "               [--service sleep:D|cpu:D|file:BS [--file F]]\n"
+	  "               [--max-pending N] [--max-pending-conn N] [--status-ttl-ms MS]\n"
+	  "               [--status-lag-us US]   the async API's store (docs/async-api.md)\n"
 	  "               [--port-file F] [--stats-file F] [--quiet]   an rpc server: M is\n"
 	  "                           threads, epoll (default), uring or kernel_free\n", false },
 	{ "relay", cmd_relay,

@@ -24,6 +24,11 @@ int iom_rpc_check(const struct iom_rpc_hdr *h, char *why, size_t whylen)
 			 IOM_RPC_MAX_PAYLOAD);
 	else if (h->service_us > 60u * 1000000u)
 		snprintf(why, whylen, "service time %u us over a minute", h->service_us);
+	else if (iom_rpc_type(h->flags) >= IOM_RPC_NR_TYPES)
+		snprintf(why, whylen, "unknown request type %u", iom_rpc_type(h->flags));
+	else if (iom_rpc_type(h->flags) != IOM_RPC_ECHO && h->len != sizeof(struct iom_rpc_async))
+		snprintf(why, whylen, "an async request of %u bytes, not %zu", h->len,
+			 sizeof(struct iom_rpc_async));
 	else
 		return 0;
 	return -EBADMSG;
@@ -55,6 +60,16 @@ size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payloa
 	for (uint32_t i = 0; i < payload; i++)
 		p[i] = (unsigned char)(id + i);
 	return sizeof(h) + payload;
+}
+
+size_t iom_rpc_fill_async(void *buf, uint64_t id, unsigned int type, uint64_t task)
+{
+	struct iom_rpc_async body = { .task = task };
+	size_t len = iom_rpc_fill(buf, id, 0, sizeof(body),
+				  (uint16_t)(type << IOM_RPC_TYPE_SHIFT));
+
+	memcpy((unsigned char *)buf + sizeof(struct iom_rpc_hdr), &body, sizeof(body));
+	return len;
 }
 
 bool iom_rpc_reply_ok(const void *buf, uint64_t id, uint32_t payload)

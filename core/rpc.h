@@ -23,6 +23,49 @@
 						 * connection in place of the answer */
 #define IOM_RPC_MAX_PAYLOAD	(1u << 20)	/* the backend never allocates more per frame */
 
+/*
+ * The seed's async API (docs/async-api.md): a request's type in flags bits 8-11, a reply's task
+ * state in bits 12-14. ECHO (0) is every older client's request. SUBMIT, STATUS and WAIT carry
+ * a 16-byte body, struct iom_rpc_async, and their reply has the request's length, so a client
+ * that reads len bytes back works unchanged.
+ */
+#define IOM_RPC_TYPE_SHIFT	8
+#define IOM_RPC_TYPE_MASK	(0xfu << IOM_RPC_TYPE_SHIFT)
+#define IOM_RPC_STATE_SHIFT	12
+#define IOM_RPC_STATE_MASK	(0x7u << IOM_RPC_STATE_SHIFT)
+
+enum iom_rpc_type {
+	IOM_RPC_ECHO,		/* the echo after the service (the sync API) */
+	IOM_RPC_SUBMIT,		/* start the service, answer at once with the task id */
+	IOM_RPC_STATUS,		/* the task's state now */
+	IOM_RPC_WAIT,		/* the task's state once it is done (a long poll) */
+	IOM_RPC_NR_TYPES,
+};
+
+/* A reply's task state: the task states of core/task.h a client can see, and UNKNOWN. */
+enum iom_rpc_state {
+	IOM_RPC_ST_UNKNOWN,	/* no such task: never given, already read, or evicted */
+	IOM_RPC_ST_SCHEDULED,	/* waiting for a worker */
+	IOM_RPC_ST_RUNNING,
+	IOM_RPC_ST_COMPLETED,	/* done; this answer is its one read: the id is forgotten */
+	IOM_RPC_ST_FAILED,
+};
+
+struct iom_rpc_async {
+	uint64_t task;		/* request: the task asked about; reply: the task (SUBMIT: new) */
+	uint64_t aux;		/* reply, COMPLETED: microseconds from done to this answer */
+} __attribute__((packed));
+
+static inline unsigned int iom_rpc_type(uint16_t flags)
+{
+	return (flags & IOM_RPC_TYPE_MASK) >> IOM_RPC_TYPE_SHIFT;
+}
+
+static inline unsigned int iom_rpc_state(uint16_t flags)
+{
+	return (flags & IOM_RPC_STATE_MASK) >> IOM_RPC_STATE_SHIFT;
+}
+
 struct iom_rpc_hdr {
 	uint32_t magic;
 	uint16_t version;
@@ -47,6 +90,9 @@ int iom_rpc_frame_need(const void *buf, size_t have, size_t *need, char *why, si
 
 /* A request in buf (header + payload filled with a pattern of the id); returns its length. */
 size_t iom_rpc_fill(void *buf, uint64_t id, uint32_t service_us, uint32_t payload, uint16_t flags);
+
+/* An async request (type, task) in buf: header + struct iom_rpc_async; returns its length. */
+size_t iom_rpc_fill_async(void *buf, uint64_t id, unsigned int type, uint64_t task);
 
 /* A reply in buf is the echo of request id with payload bytes: true if it is. */
 bool iom_rpc_reply_ok(const void *buf, uint64_t id, uint32_t payload);

@@ -95,6 +95,24 @@ void iom_sconn_release(struct iom_sconn *c, size_t len)
 	c->held -= len;
 }
 
+/*
+ * An async request's answer is the store's (SUBMIT is submitted here, at its answer): the
+ * state in the flags, {task, aux} for the body; the frame's length was checked on the way in.
+ */
+static void sc_async_reply(struct iom_server *srv, struct iom_sconn *c,
+			   const unsigned char *frame, unsigned char *out)
+{
+	struct iom_rpc_async req, rep;
+	struct iom_rpc_hdr h;
+
+	memcpy(&h, out, sizeof(h));
+	memcpy(&req, frame + sizeof(h), sizeof(req));
+	h.flags = (uint16_t)(h.flags & ~(IOM_RPC_STATE_MASK | IOM_RPC_F_BUSY));
+	h.flags |= iom_async_answer(srv, c, &h, &req, &rep);
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), &rep, sizeof(rep));
+}
+
 int iom_server_reply(struct iom_server *srv, struct iom_sconn *c, const unsigned char *frame,
 		     size_t len, uint16_t flags)
 {
@@ -134,6 +152,8 @@ int iom_server_reply(struct iom_server *srv, struct iom_sconn *c, const unsigned
 	h.flags |= flags;
 	memcpy(c->out + c->out_len, &h, sizeof(h));
 	memcpy(c->out + c->out_len + sizeof(h), frame + sizeof(h), len - sizeof(h));
+	if (iom_rpc_type(h.flags) != IOM_RPC_ECHO)
+		sc_async_reply(srv, c, frame, c->out + c->out_len);
 	c->out_len += len;
 	return 0;
 }
@@ -166,6 +186,7 @@ const char *iom_sconn_expired(const struct iom_server *srv, const struct iom_sco
 
 void iom_sconn_free(struct iom_sconn *c)
 {
+	iom_async_abandon(c->async, c);
 	free(c->in);
 	free(c->out);
 	c->in = c->out = NULL;

@@ -288,14 +288,15 @@ static int ep_request(struct ep_thread *th, struct ep_conn *c, const unsigned ch
 		      size_t len)
 {
 	struct iom_server *srv = th->srv;
+	enum iom_service_kind kind;
 	struct iom_rpc_hdr h;
 	struct ep_req *r;
 	uint16_t flags;
 
-	memcpy(&h, frame, sizeof(h));
-	if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_REPLY)
+	if (iom_server_admit(srv, frame, &h, &flags) == IOM_ADMIT_REPLY)
 		return ep_reply(th, c, frame, len, flags);
-	if (!th->pool && srv->opts.service == IOM_SERVICE_CPU) {
+	kind = iom_server_service_kind(srv, &h);
+	if (!th->pool && kind == IOM_SERVICE_CPU) {
 		/* CPU work runs in the loop's thread: the loop's own cost, as in a plain server. */
 		iom_server_service_run(srv, &h);
 		iom_server_served(srv);
@@ -311,7 +312,8 @@ static int ep_request(struct ep_thread *th, struct ep_conn *c, const unsigned ch
 	}
 	memcpy(r->frame, frame, len);
 	r->len = len;
-	r->pooled = th->pool != NULL;
+	/* An async WAIT is a wait, never work: the timer heap, even with a pool. */
+	r->pooled = th->pool && kind != IOM_SERVICE_WAIT;
 	if (r->pooled) {
 		if (th->pool->submit(th->pool, r, &h)) {
 			/* The pool is full: this protocol's 429, as --capacity answers. */

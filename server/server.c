@@ -55,6 +55,9 @@ void iom_server_opts_init(struct iom_server_opts *o)
 	o->idle_timeout_ms = IOM_SERVER_IDLE_MS;
 	o->max_inflight = IOM_SERVER_INFLIGHT;
 	o->out_cap = IOM_SERVER_OUT_CAP;
+	o->max_pending = IOM_ASYNC_MAX_PENDING;
+	o->max_pending_conn = IOM_ASYNC_MAX_PENDING_CONN;
+	o->status_ttl_ms = IOM_ASYNC_TTL_MS;
 }
 
 /* D of sleep:D or cpu:D: whole microseconds, or a duration with its unit (250us, 2ms). */
@@ -254,11 +257,34 @@ static bool sv_seen(struct iom_server *srv, uint64_t id)
 	return false;	/* table full around here: stop remembering rather than block */
 }
 
-enum iom_admit iom_server_admit(struct iom_server *srv, const struct iom_rpc_hdr *h,
-				uint16_t *reply_flags)
+/*
+ * SUBMIT and STATUS are answered at once (iom_server_reply asks the store); a WAIT is served
+ * as a timed wait until its task reads done, in whichever way the model waits. Not deduplicated:
+ * a retried SUBMIT is a second task, the seed's duplicate, counted by the client.
+ */
+static enum iom_admit sv_admit_async(struct iom_server *srv, const unsigned char *frame,
+				     struct iom_rpc_hdr *h)
 {
+	struct iom_rpc_async req;
+
+	if (iom_rpc_type(h->flags) != IOM_RPC_WAIT)
+		return IOM_ADMIT_REPLY;
+	memcpy(&req, frame + sizeof(*h), sizeof(req));
+	h->service_us = iom_async_wait_us(srv, req.task);
+	if (!h->service_us)
+		return IOM_ADMIT_REPLY;
+	atomic_fetch_add_explicit(&srv->in_service, 1, memory_order_relaxed);
+	return IOM_ADMIT_SERVE;
+}
+
+enum iom_admit iom_server_admit(struct iom_server *srv, const unsigned char *frame,
+				struct iom_rpc_hdr *h, uint16_t *reply_flags)
+{
+	memcpy(h, frame, sizeof(*h));
 	*reply_flags = 0;
 	atomic_fetch_add_explicit(&srv->nr_requests, 1, memory_order_relaxed);
+	if (iom_rpc_type(h->flags) != IOM_RPC_ECHO)
+		return sv_admit_async(srv, frame, h);
 	if (sv_seen(srv, h->id)) {
 		/*
 		 * A request id seen before. With an idempotency key the work is not done again:
@@ -290,11 +316,19 @@ void iom_server_served(struct iom_server *srv)
 	atomic_fetch_sub_explicit(&srv->in_service, 1, memory_order_relaxed);
 }
 
+enum iom_service_kind iom_server_service_kind(const struct iom_server *srv,
+					      const struct iom_rpc_hdr *h)
+{
+	return iom_rpc_type(h->flags) == IOM_RPC_WAIT ? IOM_SERVICE_WAIT : srv->opts.service;
+}
+
 uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rpc_hdr *h)
 {
-	if (srv->opts.service == IOM_SERVICE_HEADER)
+	enum iom_service_kind kind = iom_server_service_kind(srv, h);
+
+	if (kind == IOM_SERVICE_HEADER || kind == IOM_SERVICE_WAIT)
 		return (uint64_t)h->service_us * 1000;
-	if (srv->opts.service == IOM_SERVICE_FILE)
+	if (kind == IOM_SERVICE_FILE)
 		return 1;	/* not a time: there is work, in a thread that may block */
 	return (uint64_t)srv->opts.service_us * 1000;
 }
@@ -325,13 +359,14 @@ static void sv_service_read(struct iom_server *srv, const struct iom_rpc_hdr *h)
 
 void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h)
 {
+	enum iom_service_kind kind = iom_server_service_kind(srv, h);
 	uint64_t ns = iom_server_service_ns(srv, h), end;
 
-	if (srv->opts.service == IOM_SERVICE_FILE) {
+	if (kind == IOM_SERVICE_FILE) {
 		sv_service_read(srv, h);
 		return;
 	}
-	if (srv->opts.service != IOM_SERVICE_CPU) {
+	if (kind != IOM_SERVICE_CPU) {
 		struct timespec ts = iom_ts(ns);
 
 		while (nanosleep(&ts, &ts) && errno == EINTR && !iom_server_stopping())
@@ -365,6 +400,7 @@ static void sv_write_counts(const struct iom_server *srv, FILE *f)
 		(unsigned long long)srv->nr_reaped, (unsigned long long)srv->nr_paused,
 		(unsigned long long)srv->nr_accept_fail,
 		(unsigned long long)srv->nr_read_bytes);
+	iom_async_write_counts(srv, f);
 }
 
 /* Tell whoever started us where we listen (the port 0 case). */
@@ -466,6 +502,8 @@ int iom_server_serve(const struct iom_server_model *m, const struct iom_server_o
 	if (!ret)
 		ret = sv_service_open(srv, err);
 	if (!ret)
+		ret = iom_async_init(srv, err);
+	if (!ret)
 		ret = sv_open(srv, err);
 	if (ret)
 		goto out;
@@ -483,6 +521,7 @@ out:
 		close(srv->service_fd);
 	if (opts->unix_path)
 		unlink(opts->unix_path);
+	iom_async_free(srv);
 	free(srv->seen);
 	free(srv);
 	return ret;

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/err.h"
 #include "core/rpc.h"
@@ -35,6 +36,10 @@
 #define IOM_SERVER_INFLIGHT	256u		/* requests in service per connection */
 #define IOM_SERVER_IDLE_MS	300000u		/* a connection silent this long is reaped */
 #define IOM_SERVER_FRAME_MS	2000u		/* a frame not whole in this time: closed */
+/* The async API's status store (async.c): pending tasks, whole server and per connection. */
+#define IOM_ASYNC_MAX_PENDING	4096u
+#define IOM_ASYNC_MAX_PENDING_CONN	256u
+#define IOM_ASYNC_TTL_MS	60000u		/* a finished task's status, unread, is kept this long */
 
 /* What a request's service is: its header's service_us as a wait (the default), or --service. */
 enum iom_service_kind {
@@ -42,6 +47,7 @@ enum iom_service_kind {
 	IOM_SERVICE_SLEEP,	/* wait D us */
 	IOM_SERVICE_CPU,	/* burn D us of CPU */
 	IOM_SERVICE_FILE,	/* read BS bytes at a seeded offset of a file (--file) */
+	IOM_SERVICE_WAIT,	/* an async WAIT's long poll: a timed wait, never work */
 };
 
 struct iom_server_opts {
@@ -61,6 +67,10 @@ struct iom_server_opts {
 	uint32_t service_us;		/* D of --service sleep:D | cpu:D */
 	uint32_t service_bs;		/* BS of --service file:BS */
 	const char *service_path;	/* the file it reads (the file workload's, by default) */
+	unsigned int max_pending;	/* async tasks not finished, whole server, before BUSY */
+	unsigned int max_pending_conn;	/* the same, per connection */
+	unsigned int status_ttl_ms;	/* a finished task's status, unread, is kept this long */
+	unsigned int status_lag_us;	/* the store answers as of this long ago (stale replicas) */
 	cpu_set_t cpus;
 	bool cpus_set;
 	bool quiet;
@@ -74,6 +84,7 @@ struct iom_server {
 	struct iom_rpc_addr addr;
 	int listen_fd;			/* the first listener (Unix: the only one) */
 	const char *model_name;		/* for the log */
+	struct iom_async *async;	/* the async API's status store (async.c) */
 	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
 	_Atomic uint64_t nr_requests, nr_duplicates, nr_deduplicated, nr_bad, nr_conns, nr_busy;
 	_Atomic uint64_t nr_dropped;	/* connections dropped by request (--fault drop-conn) */
@@ -135,9 +146,16 @@ enum iom_admit {
 	IOM_ADMIT_SERVE,	/* run the service, then reply */
 	IOM_ADMIT_REPLY,	/* reply at once (dedup hit or no service), reply_flags set */
 };
-/* A whole request: counted, deduplicated, held to --capacity (BUSY). */
-enum iom_admit iom_server_admit(struct iom_server *srv, const struct iom_rpc_hdr *h,
-				uint16_t *reply_flags);
+/*
+ * A whole request frame, its header copied into *h: counted, deduplicated, held to --capacity
+ * (BUSY). An async WAIT whose task is not done is served as a wait of h->service_us, set here
+ * to the time until the store says done; every other async request is answered at once.
+ */
+enum iom_admit iom_server_admit(struct iom_server *srv, const unsigned char *frame,
+				struct iom_rpc_hdr *h, uint16_t *reply_flags);
+/* What request h's service is: --service's kind, or IOM_SERVICE_WAIT for an async WAIT. */
+enum iom_service_kind iom_server_service_kind(const struct iom_server *srv,
+					      const struct iom_rpc_hdr *h);
 /* How long the service of request h takes, in ns (0 = none). */
 uint64_t iom_server_service_ns(const struct iom_server *srv, const struct iom_rpc_hdr *h);
 /* --service file:BS: where request h reads its block (seeded by its id). */
@@ -148,6 +166,25 @@ void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h)
 void iom_server_read_done(struct iom_server *srv, ssize_t res);
 /* A request admitted with IOM_ADMIT_SERVE was answered (or its connection is gone). */
 void iom_server_served(struct iom_server *srv);
+
+/*
+ * async.c: the async API's status store, one per server, shared by every model and thread.
+ * SUBMIT starts the request's service there (a timed wait on the store's clock, or --service
+ * cpu/file work on its workers) and is answered at once with the task id; STATUS reads the
+ * state; a task read COMPLETED once is forgotten; unread ones go after --status-ttl-ms or when
+ * the store is full. A connection's pending tasks are abandoned when it closes.
+ */
+struct iom_sconn;
+int iom_async_init(struct iom_server *srv, struct iom_err *err);
+void iom_async_free(struct iom_server *srv);
+/* Answer async request (h, req) for connection c: the reply's body and its state flags. */
+uint16_t iom_async_answer(struct iom_server *srv, struct iom_sconn *c, const struct iom_rpc_hdr *h,
+			  const struct iom_rpc_async *req, struct iom_rpc_async *rep);
+/* How long until task's state reads done, in us (0: now, or no such task). */
+uint32_t iom_async_wait_us(struct iom_server *srv, uint64_t task);
+/* Connection c is closing: its pending tasks are abandoned and freed. */
+void iom_async_abandon(struct iom_async *a, struct iom_sconn *c);
+void iom_async_write_counts(const struct iom_server *srv, FILE *f);
 
 /*
  * loop.c: the event loop (per-thread epoll, edge-triggered, SO_REUSEPORT listeners) that the
@@ -192,6 +229,9 @@ struct iom_sconn {
 	uint64_t frame_start_ns;	/* when the partial frame's first byte came (0 = none) */
 	uint64_t last_ns;		/* last byte in or out: for idle reaping */
 	bool eof;			/* the peer half-closed: answer, then close */
+	struct iom_async *async;	/* the store its async tasks are in (or NULL) */
+	struct iom_async_task *async_tasks;	/* its pending ones (the store's lock) */
+	unsigned int async_pending;
 };
 
 /* Where to read into and how much; 0 = stop reading (caps reached), -ENOMEM. */

@@ -206,6 +206,24 @@ void iomt_run(struct iomt_proc *r, const char *cwd, char *const argv[], int time
 		fail_msg("could not run %s (exit %d)", argv[0], r->status);
 }
 
+long iomt_proc_status(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 int iomt_count_lines(const char *text, const char *prefix)
 {
 	size_t plen = strlen(prefix);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -75,6 +76,8 @@ void iomt_run(struct iomt_proc *r, const char *cwd, char *const argv[], int time
 void iomt_proc_free(struct iomt_proc *r);
 /* stderr's lines that start with prefix. */
 int iomt_count_lines(const char *text, const char *prefix);
+/* A number of process pid's /proc status ("Threads", "VmRSS" in kB ...), -1 if none. */
+long iomt_proc_status(pid_t pid, const char *key);
 
 /* A CSV file (RFC 4180 quotes undone), row 0 the header. */
 struct iomt_csv {

@@ -43,7 +43,8 @@ static void test_soak_short_passes(void **state)
 		 "ran = [m for m in v.values() if m['status'] != 'unavailable']\n"
 		 "assert len(ran) >= 3 and all(m['passed'] and m['samples'] >= 4 for m in ran), ran\n"
 		 "assert all(m['abuse']['malformed_sent'] > 0 and m['abuse']['churn_answered'] > 0 "
-		 "for m in ran), ran\n"
+		 "and m['abuse']['async_accepted'] > 0 and "
+		 "m['server_stats']['async_abandoned'] > 0 for m in ran), ran\n"
 		 "EOF", python(), getenv("IOM_BIN"), dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -64,10 +64,11 @@ static void th_conn_end(struct th_conn *c)
 static int th_service(struct th_conn *c, const struct iom_rpc_hdr *h)
 {
 	struct iom_server *srv = c->ts->srv;
+	enum iom_service_kind kind = iom_server_service_kind(srv, h);
 	struct pollfd pfd = { .fd = c->fd, .events = 0 };
 	struct timespec ts;
 
-	if (srv->opts.service == IOM_SERVICE_CPU || srv->opts.service == IOM_SERVICE_FILE) {
+	if (kind == IOM_SERVICE_CPU || kind == IOM_SERVICE_FILE) {
 		iom_server_service_run(srv, h);
 		return 0;
 	}
@@ -113,8 +114,7 @@ static int th_serve_frames(struct th_conn *c)
 		struct iom_rpc_hdr h;
 		uint16_t flags;
 
-		memcpy(&h, frame, sizeof(h));
-		if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_SERVE) {
+		if (iom_server_admit(srv, frame, &h, &flags) == IOM_ADMIT_SERVE) {
 			r = th_service(c, &h);
 			iom_server_served(srv);
 			if (r)

@@ -318,17 +318,18 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 		      size_t len)
 {
 	struct iom_server *srv = th->srv;
+	enum iom_service_kind kind;
 	struct io_uring_sqe *sqe;
 	struct iom_rpc_hdr h;
 	struct us_due *d;
 	uint16_t flags;
 	uint64_t ns;
 
-	memcpy(&h, frame, sizeof(h));
-	if (iom_server_admit(srv, &h, &flags) == IOM_ADMIT_REPLY)
+	if (iom_server_admit(srv, frame, &h, &flags) == IOM_ADMIT_REPLY)
 		goto reply;
 	flags = 0;
-	if (srv->opts.service == IOM_SERVICE_CPU) {
+	kind = iom_server_service_kind(srv, &h);
+	if (kind == IOM_SERVICE_CPU) {
 		/* CPU work runs in the loop's thread, as in epoll's. */
 		iom_server_service_run(srv, &h);
 		iom_server_served(srv);
@@ -345,7 +346,7 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 	memcpy(d->frame, frame, len);
 	d->len = len;
 	d->conn = c;
-	d->read = srv->opts.service == IOM_SERVICE_FILE;
+	d->read = kind == IOM_SERVICE_FILE;
 	if (d->read) {
 		/* The block the others pread, read by the ring (io-wq when not cached). */
 		io_uring_prep_read(sqe, srv->service_fd, th->read_buf, srv->opts.service_bs,

@@ -6,6 +6,8 @@
  * finish, the socket takes some of the replies, the peer half-closes. After every step the
  * caps must hold: the input buffer never past one frame plus the read room, the replies and
  * requests in service never past out_cap plus one frame, and every cut frame well formed.
+ * Async frames (SUBMIT, STATUS, WAIT) reach the status store (server/async.c) through the
+ * replies, so its caps and its abandoning at close are driven too.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +34,8 @@ static void fz_check(const struct iom_server *srv, const struct iom_sconn *c, si
 		abort();
 	if (c->in_service > srv->opts.max_inflight)
 		abort();
+	if (c->async_pending > srv->opts.max_pending_conn)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,6 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	srv.opts.quiet = true;
 	srv.opts.out_cap = FZ_OUT_CAP;
 	srv.opts.max_inflight = 8;
+	srv.opts.max_pending = 16;	/* small, so async frames reach the store's caps */
+	srv.opts.max_pending_conn = 8;
+	if (!srv.async && iom_async_init(&srv, &(struct iom_err){ "" }))
+		abort();
 	while (pos < size) {
 		uint8_t op = data[pos++];
 		size_t arg = pos < size ? data[pos++] : 0;
@@ -111,5 +119,7 @@ out:
 	for (unsigned int i = 0; i < nr_held; i++)
 		free(held[i].frame);
 	iom_sconn_free(&c);
+	if (c.async_pending || c.async_tasks)
+		abort();	/* a closed connection left tasks in the store */
 	return 0;
 }
