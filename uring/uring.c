@@ -635,20 +635,20 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 	struct iom_task *t;
 	struct ur_slot *s;
 
-	if ((ud & UR_UD_ARM) == UR_UD_ARM) {
-		/* The heap's TIMEOUT: the clock, after the batch, decides which tasks are due. */
-		if (ud == UR_UD_ARM)
-			ur->armed = false;
-		/* An update that lost the race to the firing (-ENOENT, -EALREADY) changes nothing:
-		 * the TIMEOUT's own CQE disarms it. */
-		else if (cqe->res < 0 && cqe->res != -ENOENT && cqe->res != -EALREADY)
-			ur->arm_err = cqe->res;
-		return 0;
-	}
+	/* Both kinds of CQE that end no task carry UR_TAG_CANCEL: one test for a task's CQE. */
 	if (ud & UR_TAG_CANCEL) {
-		if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND))
+		if ((ud & UR_UD_ARM) == UR_UD_ARM) {
+			/* The heap's TIMEOUT: the clock, after the batch, decides which are due. */
+			if (ud == UR_UD_ARM)
+				ur->armed = false;
+			/* An update that lost the race to the firing (-ENOENT, -EALREADY) changes
+			 * nothing: the TIMEOUT's own CQE disarms it. */
+			else if (cqe->res < 0 && cqe->res != -ENOENT && cqe->res != -EALREADY)
+				ur->arm_err = cqe->res;
+		} else if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND)) {
 			ur_cancel_again(ctx, ur, ud & ~UR_TAG_CANCEL);
-		return 0;	/* else 0 or -EALREADY: the op's own CQE tells the outcome */
+		}
+		return 0;	/* a cancel's 0 or -EALREADY: the op's own CQE tells the outcome */
 	}
 	if (slot >= ctx->depth)
 		return 0;
@@ -813,7 +813,8 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	/* heap: the driver computed timeout_ns from its last reading; ending by it never overshoots */
 	uint64_t start_ns = ctx->now_ns ? ctx->now_ns : iom_now_ns();
 	uint64_t end_ns = timeout_ns > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + timeout_ns;
-	struct io_uring_cqe *cqe;
+	struct io_uring_cqe *cqe, *cqes = ur->ring.cq.cqes;
+	unsigned int cq_mask = ur->ring.cq.ring_mask;
 	int ret, done = 0;
 
 	/*
@@ -870,8 +871,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		head = *ur->ring.cq.khead;
 		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
 		for (; head != tail; head++, nr_cqes++) {
-			cqe = &ur->ring.cq.cqes[io_uring_cqe_index(&ur->ring, head,
-								   ur->ring.cq.ring_mask)];
+			cqe = &cqes[io_uring_cqe_index(&ur->ring, head, cq_mask)];
 			done += ur_handle_cqe(ctx, ur, cqe);
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
