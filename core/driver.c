@@ -48,6 +48,11 @@ struct iom_job {
 	pthread_t thread;
 	bool thread_made;
 	struct iom_hist *hist;
+	/*
+	 * The latest run of equal window latencies, not yet in hist: a batch submitted at one
+	 * stamp and reaped at one has one latency, recorded once per run (job_record_latency).
+	 */
+	uint64_t lat_run_ns, lat_run_n;
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
 	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
@@ -197,6 +202,14 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
+/* The run of latencies still held, into hist: before anyone reads hist. */
+static void job_flush_latency(struct iom_job *job)
+{
+	if (job->lat_run_n)
+		iom_hist_record_n(job->hist, job->lat_run_ns, job->lat_run_n);
+	job->lat_run_n = 0;
+}
+
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
 {
 	job->nr_bug++;
@@ -261,6 +274,16 @@ static void job_live_apply(const struct iom_job *job, struct iom_task *t, uint64
 		iom_workload_set_latency(&job->run->wl, t, lat);
 }
 
+/* Into hist, by runs of equal values: the same histogram, one bucket update a run. */
+static inline void job_record_latency(struct iom_job *job, uint64_t lat_ns)
+{
+	if (lat_ns != job->lat_run_ns) {
+		job_flush_latency(job);
+		job->lat_run_ns = lat_ns;
+	}
+	job->lat_run_n++;
+}
+
 /*
  * The task's final state: count it, measure it, free its slot. lean is a constant at every
  * call: a plain cell's copy has no test for a live view, a timeline, --verify or a retry count.
@@ -286,7 +309,7 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 		job->nr_verify_fail++;
 	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
 		job->nr_window_completed += state == IOM_COMPLETED;
-		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
+		job_record_latency(job, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
 			job->last_end_ns = t->t_end_ns;
 	}
@@ -933,6 +956,7 @@ static void *job_main(void *arg)
 	}
 	if (job->setup_ok)
 		job_drain(job);
+	job_flush_latency(job);
 	job->ret = ret;
 	return NULL;
 }
