@@ -612,7 +612,9 @@ static uint64_t job_backlog(struct iom_job *job, uint64_t rel_now)
 	return lo - job->next_schedule;
 }
 
-static bool job_should_stop(struct iom_job *job, uint64_t now)
+/* lean: a constant, as in job_submit_as (a plain cell has no schedule and no live view). */
+static inline __attribute__((always_inline)) bool
+job_should_stop_as(struct iom_job *job, uint64_t now, bool lean)
 {
 	struct iom_run *run = job->run;
 
@@ -622,11 +624,16 @@ static bool job_should_stop(struct iom_job *job, uint64_t now)
 		return true;
 	if (run->cfg->tasks && now >= run->t_win0 && !job->quota_left)
 		return true;
-	if (run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
+	if (!lean && run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
 		return true;
-	if (run->cfg->live && iom_live_stopped(run->cfg->live))
+	if (!lean && run->cfg->live && iom_live_stopped(run->cfg->live))
 		return true;
 	return false;
+}
+
+static bool job_should_stop(struct iom_job *job, uint64_t now)
+{
+	return job_should_stop_as(job, now, false);
 }
 
 /*
@@ -721,7 +728,7 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		 * submit), or when the open loop's schedule or the live view can end the window.
 		 */
 		if ((ret == IOM_Q_DONE || (!lean && (cfg->rate > 0 || cfg->live))) &&
-		    job_should_stop(job, *now))
+		    job_should_stop_as(job, *now, lean))
 			*stopping = true;
 	}
 	return queued;
