@@ -636,6 +636,12 @@ static bool job_should_stop(struct iom_job *job, uint64_t now)
 	return job_should_stop_as(job, now, false);
 }
 
+/* Out of line: only a sync task calls it from the submit loop, which stays small for the rest. */
+static __attribute__((noinline)) bool job_should_stop_lean(struct iom_job *job, uint64_t now)
+{
+	return job_should_stop_as(job, now, true);
+}
+
 /*
  * Submit as many tasks as the loop mode allows now; returns how many the model queued. lean is
  * a constant at each call (job_submit_some): a plain cell's copy has no test for an open-loop
@@ -728,7 +734,7 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		 * submit), or when the open loop's schedule or the live view can end the window.
 		 */
 		if ((ret == IOM_Q_DONE || (!lean && (cfg->rate > 0 || cfg->live))) &&
-		    job_should_stop_as(job, *now, lean))
+		    (lean ? job_should_stop_lean(job, *now) : job_should_stop(job, *now)))
 			*stopping = true;
 	}
 	return queued;
