@@ -5,10 +5,11 @@
  * SCHEDULED -> RUNNING -> COMPLETED | FAILED | ABORTED | PARTIAL_SUCCESS | EXPIRED
  *
  * Only task.c and the inlines below move a task. A task another thread may finish at the same
- * time (a kernel_free worker racing the submitter's deadline or cancel) ends by compare-and-swap,
- * iom_task_finish(), so the race is seen exactly once as the terminal state and once more as a
- * "late completion", never as a second state. A task only one thread ever finishes (every
- * completion of an io_uring ring or epoll set is reaped by its submitter) ends by
+ * time (a threads-model call that main cancels while the submitter is still in it) ends by
+ * compare-and-swap, iom_task_finish(), so the race is seen exactly once as the terminal state and
+ * once more as a "late completion", never as a second state. A task only one thread ever
+ * finishes (every completion of an io_uring ring or epoll set is reaped by its submitter; a
+ * kernel_free worker writes the status store, and the submitter alone ends the task) ends by
  * iom_task_finish_owned(): the same rules by a plain load and store, without the locked
  * instruction (two per task at depth 128 were most of the state machine's cost).
  */
