@@ -5,13 +5,14 @@
  * SCHEDULED -> RUNNING -> COMPLETED | FAILED | ABORTED | PARTIAL_SUCCESS | EXPIRED
  *
  * Only task.c and the inlines below move a task. A task another thread may finish at the same
- * time (a threads-model call that main cancels while the submitter is still in it) ends by
- * compare-and-swap, iom_task_finish(), so the race is seen exactly once as the terminal state and
- * once more as a "late completion", never as a second state. A task only one thread ever
- * finishes (every completion of an io_uring ring or epoll set is reaped by its submitter; a
- * kernel_free worker writes the status store, and the submitter alone ends the task) ends by
- * iom_task_finish_owned(): the same rules by a plain load and store, without the locked
- * instruction (two per task at depth 128 were most of the state machine's cost).
+ * time ends by compare-and-swap, iom_task_finish(), so the race is seen exactly once as the
+ * terminal state and once more as a "late completion", never as a second state. A task only one
+ * thread ever finishes ends by iom_task_finish_owned(): the same rules by a plain load and
+ * store, without the locked instruction (two per task at depth 128 were most of the state
+ * machine's cost). Every model's per-task path is of that kind: an io_uring ring or an epoll
+ * set is reaped by its submitter alone; a kernel_free worker writes the status store (whose
+ * compare-and-swap settles it against a deadline or cancel) and the submitter ends the task; a
+ * threads cancel only flags the call, which the submitter's thread ends.
  */
 #ifndef IOM_TASK_H
 #define IOM_TASK_H
