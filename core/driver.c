@@ -48,10 +48,14 @@ struct iom_job {
 	pthread_t thread;
 	bool thread_made;
 	struct iom_hist *hist;
+	/*
+	 * The latest run of equal window latencies, not yet in hist: a batch submitted at one
+	 * stamp and reaped at one has one latency, recorded once per run (job_record_latency).
+	 */
+	uint64_t lat_run_ns, lat_run_n;
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
-	uint64_t nr_window;		/* tasks that ended inside the window */
-	uint64_t nr_window_completed;	/* of those, COMPLETED: the throughput */
+	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
 	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
 	uint64_t nr_late, nr_bug, nr_busy;
 	uint64_t nr_verify_fail;	/* --verify: reads that returned bytes the file does not hold */
@@ -77,6 +81,13 @@ struct iom_job {
 	uint64_t nr_faults;		/* attempts failed by --fault */
 	bool stopping;			/* past the window: no new attempt starts */
 	bool may_fault;			/* a --fault rate is set, or a live view may set one */
+	/*
+	 * A plain cell: closed loop; no fault, retry, live view, timeline, --verify or
+	 * --cpu-work-us. Decided once; the submit and completion paths are then built without
+	 * the tests for what it cannot have (job_submit_as, job_account_as).
+	 */
+	bool lean;
+	bool async;			/* the model's IOM_CAP_ASYNC, read once */
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
 	unsigned int nr_marks;
@@ -174,13 +185,13 @@ static uint64_t drain_grace_ns(const struct iom_cfg *cfg)
  * The model's submit. A sync model's call is published, so main can cancel one still blocked
  * past the drain's grace (a server that never answers): a store and an exchange per call.
  */
-static int job_model_submit(struct iom_job *job, struct iom_task *t)
+static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 {
 	struct iom_ctx *ctx = &job->ctx;
 	uint32_t mine = t->slot + 1;
 	int ret;
 
-	if (is_async(ctx->cfg))
+	if (job->async)
 		return ctx->cfg->model->submit(ctx, t);
 	atomic_store_explicit(&job->in_call, mine, memory_order_release);
 	ret = ctx->cfg->model->submit(ctx, t);
@@ -189,6 +200,14 @@ static int job_model_submit(struct iom_job *job, struct iom_task *t)
 		while (atomic_load(&job->in_call))
 			sched_yield();
 	return ret;
+}
+
+/* The run of latencies still held, into hist: before anyone reads hist. */
+static void job_flush_latency(struct iom_job *job)
+{
+	if (job->lat_run_n)
+		iom_hist_record_n(job->hist, job->lat_run_ns, job->lat_run_n);
+	job->lat_run_n = 0;
 }
 
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
@@ -255,34 +274,55 @@ static void job_live_apply(const struct iom_job *job, struct iom_task *t, uint64
 		iom_workload_set_latency(&job->run->wl, t, lat);
 }
 
-/* The task's final state: count it, measure it, free its slot. */
-static void job_account(struct iom_job *job, struct iom_task *t, int state)
+/* Into hist, by runs of equal values: the same histogram, one bucket update a run. */
+static inline void job_record_latency(struct iom_job *job, uint64_t lat_ns)
+{
+	if (lat_ns != job->lat_run_ns) {
+		job_flush_latency(job);
+		job->lat_run_ns = lat_ns;
+	}
+	job->lat_run_n++;
+}
+
+/*
+ * The task's final state: count it, measure it, free its slot. lean is a constant at every
+ * call: a plain cell's copy has no test for a live view, a timeline, --verify or a retry count.
+ */
+static inline __attribute__((always_inline)) void
+job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 {
 	struct iom_run *run = job->run;
-	struct iom_live *live = run->cfg->live;
+	struct iom_live *live = lean ? NULL : run->cfg->live;
 
 	job->nr_state[state]++;
-	job_mark(job, 'C', t->t_end_ns, t->id);
+	if (!lean)
+		job_mark(job, 'C', t->t_end_ns, t->id);
 	if (t->t_end_ns > job->last_terminal_ns)
 		job->last_terminal_ns = t->t_end_ns;
 	/* How long after its deadline the model called it: a poller learns it at its next look. */
 	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
 		job->expire_delay_ns += t->t_end_ns - t->deadline_ns;
 	iom_live_task_end(live, state, t->t_end_ns, t->t_end_ns - t->t_start_ns);
-	if (run->cfg->verify && state == IOM_COMPLETED &&
+	if (!lean && run->cfg->verify && state == IOM_COMPLETED &&
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
 		job->nr_verify_fail++;
 	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
-		job->nr_window++;
 		job->nr_window_completed += state == IOM_COMPLETED;
-		iom_hist_record(job->hist, t->t_end_ns - t->t_start_ns);
+		job_record_latency(job, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
 			job->last_end_ns = t->t_end_ns;
 	}
-	job->attempts[t->slot] = 0;
+	/* A plain cell never retries: its attempt counts stay 0. */
+	if (!lean)
+		job->attempts[t->slot] = 0;
 	job->slot_busy[t->slot] = false;
 	job->free_slots[job->nr_free++] = t->slot;
+}
+
+static void job_account(struct iom_job *job, struct iom_task *t, int state)
+{
+	job_account_as(job, t, state, false);
 }
 
 /* Exponential backoff, capped; "full jitter" draws uniformly below it (seeded, per attempt). */
@@ -344,6 +384,10 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		state = IOM_FAILED;
 	}
 	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
+	if (job->lean) {
+		job_account_as(job, t, state, true);
+		return;
+	}
 	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
 	if (job->may_fault &&
 	    (t->fault_applied ||
@@ -539,6 +583,9 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	}
 	job->nr_free = depth;
 	job->may_fault = cfg->live || iom_fault_active(cfg);
+	job->lean = !job->may_fault && !cfg->retry_expired && !cfg->retry_failed && !cfg->live &&
+		    !job->marks && !cfg->verify && !cfg->cpu_work_ns && !(cfg->rate > 0);
+	job->async = is_async(cfg);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -565,7 +612,9 @@ static uint64_t job_backlog(struct iom_job *job, uint64_t rel_now)
 	return lo - job->next_schedule;
 }
 
-static bool job_should_stop(struct iom_job *job, uint64_t now)
+/* lean: a constant, as in job_submit_as (a plain cell has no schedule and no live view). */
+static inline __attribute__((always_inline)) bool
+job_should_stop_as(struct iom_job *job, uint64_t now, bool lean)
 {
 	struct iom_run *run = job->run;
 
@@ -575,15 +624,31 @@ static bool job_should_stop(struct iom_job *job, uint64_t now)
 		return true;
 	if (run->cfg->tasks && now >= run->t_win0 && !job->quota_left)
 		return true;
-	if (run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
+	if (!lean && run->cfg->rate > 0 && job->next_schedule >= job->nr_schedule)
 		return true;
-	if (run->cfg->live && iom_live_stopped(run->cfg->live))
+	if (!lean && run->cfg->live && iom_live_stopped(run->cfg->live))
 		return true;
 	return false;
 }
 
-/* Submit as many tasks as the loop mode allows now; returns how many the model queued. */
-static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
+static bool job_should_stop(struct iom_job *job, uint64_t now)
+{
+	return job_should_stop_as(job, now, false);
+}
+
+/* Out of line: only a sync task calls it from the submit loop, which stays small for the rest. */
+static __attribute__((noinline)) bool job_should_stop_lean(struct iom_job *job, uint64_t now)
+{
+	return job_should_stop_as(job, now, true);
+}
+
+/*
+ * Submit as many tasks as the loop mode allows now; returns how many the model queued. lean is
+ * a constant at each call (job_submit_some): a plain cell's copy has no test for an open-loop
+ * schedule, a live view, a fault draw or a timeline mark.
+ */
+static inline __attribute__((always_inline)) int
+job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 {
 	struct iom_run *run = job->run;
 	const struct iom_cfg *cfg = run->cfg;
@@ -596,12 +661,12 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		uint32_t slot;
 		int ret;
 
-		if (cfg->rate > 0) {
+		if (!lean && cfg->rate > 0) {
 			start = run->t_run0 + job->schedule[job->next_schedule];
 			if (start > *now)
 				break;
 		}
-		if (cfg->live && !job_live_may_start(job))
+		if (!lean && cfg->live && !job_live_may_start(job))
 			break;
 		if (cfg->tasks && *now >= run->t_win0) {
 			if (!job->quota_left) {
@@ -617,21 +682,24 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
 		iom_workload_next(&run->wl, seq, t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
-		if (cfg->live)
+		if (!lean && cfg->live)
 			job_live_apply(job, t, start);
-		/* No fault rate, none to draw: a closed loop's per-task path pays one test. */
-		if (job->may_fault)
+		/* No fault rate, none to draw: a plain cell's path has no test for it. */
+		if (!lean && job->may_fault)
 			job_draw_fault(job, t);
 		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
-		job_mark(job, 'S', *now, t->id);
-		/* Counted before the model sees it: a sync task ends inside submit. */
-		iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, 1);
+		if (!lean) {
+			job_mark(job, 'S', *now, t->id);
+			/* Counted before the model sees it: a sync task ends inside submit. */
+			iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, 1);
+		}
 
 		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
 			/* Not taken: the same task goes again after a reap; nothing is dropped. */
-			iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, -1);
+			if (!lean)
+				iom_live_count(cfg->live, IOM_LIVE_SUBMITTED, -1);
 			iom_task_requeue(t);
 			job->slot_busy[slot] = false;
 			job->free_slots[job->nr_free++] = slot;
@@ -642,7 +710,7 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		}
 		job->seq++;
 		job->nr_submitted++;
-		if (cfg->rate > 0) {
+		if (!lean && cfg->rate > 0) {
 			job->next_schedule++;
 			if (start > job->last_arrival_ns)
 				job->last_arrival_ns = start;
@@ -665,10 +733,17 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 		 * --tasks' quota is counted above. Ask again when the clock moved (a task ended in
 		 * submit), or when the open loop's schedule or the live view can end the window.
 		 */
-		if ((ret == IOM_Q_DONE || cfg->rate > 0 || cfg->live) && job_should_stop(job, *now))
+		if ((ret == IOM_Q_DONE || (!lean && (cfg->rate > 0 || cfg->live))) &&
+		    (lean ? job_should_stop_lean(job, *now) : job_should_stop(job, *now)))
 			*stopping = true;
 	}
 	return queued;
+}
+
+static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
+{
+	return job->lean ? job_submit_as(job, now, stopping, true) :
+			   job_submit_as(job, now, stopping, false);
 }
 
 static int job_loop(struct iom_job *job)
@@ -894,6 +969,7 @@ static void *job_main(void *arg)
 	}
 	if (job->setup_ok)
 		job_drain(job);
+	job_flush_latency(job);
 	job->ret = ret;
 	return NULL;
 }
@@ -1177,7 +1253,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		for (int s = 0; s < IOM_NR_STATES; s++)
 			nr_state[s] += job->nr_state[s];
 		submitted += job->nr_submitted;
-		window += job->nr_window;
+		/* Every task that ended inside the window is in the histogram, once. */
+		window += job->hist ? job->hist->count : 0;
 		window_completed += job->nr_window_completed;
 		started += job->nr_started_window;
 		/* A late rpc answer is read by a later task of the slot: the model counts it. */

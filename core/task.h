@@ -5,12 +5,14 @@
  * SCHEDULED -> RUNNING -> COMPLETED | FAILED | ABORTED | PARTIAL_SUCCESS | EXPIRED
  *
  * Only task.c and the inlines below move a task. A task another thread may finish at the same
- * time (a kernel_free worker racing the submitter's deadline or cancel) ends by compare-and-swap,
- * iom_task_finish(), so the race is seen exactly once as the terminal state and once more as a
- * "late completion", never as a second state. A task only one thread ever finishes (every
- * completion of an io_uring ring or epoll set is reaped by its submitter) ends by
- * iom_task_finish_owned(): the same rules by a plain load and store, without the locked
- * instruction (two per task at depth 128 were most of the state machine's cost).
+ * time ends by compare-and-swap, iom_task_finish(), so the race is seen exactly once as the
+ * terminal state and once more as a "late completion", never as a second state. A task only one
+ * thread ever finishes ends by iom_task_finish_owned(): the same rules by a plain load and
+ * store, without the locked instruction (two per task at depth 128 were most of the state
+ * machine's cost). Every model's per-task path is of that kind: an io_uring ring or an epoll
+ * set is reaped by its submitter alone; a kernel_free worker writes the status store (whose
+ * compare-and-swap settles it against a deadline or cancel) and the submitter ends the task; a
+ * threads cancel only flags the call, which the submitter's thread ends.
  */
 #ifndef IOM_TASK_H
 #define IOM_TASK_H
@@ -121,8 +123,23 @@ static inline bool iom_state_terminal(enum iom_state s)
 	return s >= IOM_COMPLETED && s < IOM_NR_STATES;
 }
 
-/* A fresh task in its slot: SCHEDULED. */
-void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns, uint64_t deadline_ns);
+/* A fresh task in its slot: SCHEDULED. Inline: the submitter makes one per task. */
+static inline void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns,
+				 uint64_t deadline_ns)
+{
+	t->id = id;
+	t->t_start_ns = start_ns;
+	t->t_submit_ns = 0;
+	t->t_end_ns = 0;
+	t->deadline_ns = deadline_ns;
+	t->res = 0;
+	t->done_bytes = 0;
+	t->fault_errno = 0;
+	t->fault_applied = false;
+	t->fault_kind = 0;
+	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
+}
 /*
  * RUNNING -> SCHEDULED: the model answered BUSY and never took the task. No other thread has
  * it (the model never took it), so no compare-and-swap.
@@ -158,11 +175,57 @@ static inline bool iom_task_start(struct iom_task *t, uint64_t now_ns)
  */
 enum iom_finish iom_task_finish(struct iom_task *t, int64_t res, enum iom_cause cause,
 				uint64_t now_ns);
-/* The same, for a task no other thread can finish meanwhile (see the top of this file). */
-enum iom_finish iom_task_finish_owned(struct iom_task *t, int64_t res, enum iom_cause cause,
-				      uint64_t now_ns);
 
-/* Pure mapping used by iom_task_finish(), exposed for tests. */
-enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause);
+/* Pure mapping used by iom_task_finish(), exposed for tests. Inline: every finish maps once. */
+static inline enum iom_state iom_state_for(int64_t res, uint32_t len, enum iom_cause cause)
+{
+	switch (cause) {
+	case IOM_CAUSE_DEADLINE:
+		return IOM_EXPIRED;
+	case IOM_CAUSE_CANCEL:
+		return IOM_ABORTED;
+	case IOM_CAUSE_OP:
+		break;
+	}
+	if (res < 0)
+		return IOM_FAILED;
+	if ((uint64_t)res < len)
+		return IOM_PARTIAL;
+	return IOM_COMPLETED;
+}
+
+/* The state a finish sets, with an injected fault applied to res. */
+static inline enum iom_state iom_finish_state(const struct iom_task *t, int64_t *res,
+					      enum iom_cause cause, bool *inject)
+{
+	*inject = t->fault_errno && cause == IOM_CAUSE_OP && *res >= 0;
+	if (*inject)
+		*res = -t->fault_errno;
+	return iom_state_for(*res, t->len, cause);
+}
+
+/* A finish of a task that had already ended (its state was from): LATE or BUG (task.c). */
+enum iom_finish iom_task_finish_again(struct iom_task *t, int from);
+
+/*
+ * The same as iom_task_finish, for a task no other thread can finish meanwhile (see the top of
+ * this file). Inline: the models that own their tasks end one per completion.
+ */
+static inline enum iom_finish iom_task_finish_owned(struct iom_task *t, int64_t res,
+						    enum iom_cause cause, uint64_t now_ns)
+{
+	int from = atomic_load_explicit(&t->state, memory_order_relaxed);
+	bool inject;
+	enum iom_state to;
+
+	if (from != IOM_RUNNING)
+		return iom_task_finish_again(t, from);
+	to = iom_finish_state(t, &res, cause, &inject);
+	atomic_store_explicit(&t->state, to, memory_order_relaxed);
+	t->res = res;
+	t->t_end_ns = now_ns;
+	t->fault_applied = inject;
+	return IOM_FINISH_FIRST;
+}
 
 #endif

@@ -22,9 +22,13 @@
  *
  * Deadlines and cancels end a task at once (EXPIRED / ABORTED, from the submitter), but its
  * slot is reported only once no worker holds it any more: a worker's call that returns after
- * that is the Two Generals' late answer, counted by iom_task_finish(). A cancel also cuts a
+ * that is the Two Generals' late answer, counted by the task's finish. A cancel also cuts a
  * worker's timer short (its "remote call" is told to stop); a deadline does not (the call goes
  * on, as the seed's remote server would).
+ *
+ * Workers never move a task's state: they write the status store, whose compare-and-swap
+ * settles a worker's return against a deadline or cancel. Only the submitter ends tasks, so by
+ * iom_task_finish_owned (no locked instruction per task).
  */
 #include <errno.h>
 #include <sched.h>
@@ -218,7 +222,7 @@ static bool kf_try_inline(struct iom_ctx *ctx, struct kf_ctx *kf, struct iom_tas
 	if (t->done_bytes < t->len)
 		return false;
 	ctx->now_ns = iom_now_ns();
-	iom_task_finish(t, t->done_bytes, IOM_CAUSE_OP, ctx->now_ns);
+	iom_task_finish_owned(t, t->done_bytes, IOM_CAUSE_OP, ctx->now_ns);
 	kf->nr_inline++;
 	kf->nr_tasks++;
 	if (ctx->now_ns - kf->variant_ns >= KF_VARIANT_EVERY_NS)
@@ -303,7 +307,7 @@ static void kf_poll_expire(struct iom_ctx *ctx, struct kf_ctx *kf, uint32_t slot
 	uint64_t seq = iom_id_seq(t->id);
 
 	if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
-		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 		s->finished = s->dropped = true;
 		kf_ready_push(kf, slot);
 		return;
@@ -313,7 +317,7 @@ static void kf_poll_expire(struct iom_ctx *ctx, struct kf_ctx *kf, uint32_t slot
 	/* Acquire: a DONE word makes done_ns readable. */
 	if (kf_word_st(kf_status_read(e)) == KF_ST_DONE && e->done_ns <= t->deadline_ns)
 		kf->nr_wrong++;
-	iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+	iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 	s->finished = true;
 }
 
@@ -401,7 +405,7 @@ static void kf_expire(struct iom_ctx *ctx, struct kf_ctx *kf)
 			continue;
 		}
 		if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
-			iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
+			iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, now);
 			s->finished = s->dropped = true;
 			kf_ready_push(kf, (uint32_t)slot);
 			continue;
@@ -411,7 +415,7 @@ static void kf_expire(struct iom_ctx *ctx, struct kf_ctx *kf)
 		if (st == KF_ST_DONE || st == KF_ST_CUT || st == KF_ST_LOST)
 			continue;
 		/* RUNNING: the worker's call goes on; what it returns will be late. */
-		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, now);
+		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, now);
 		s->finished = true;
 	}
 	kf->next_deadline_ns = next;
@@ -440,17 +444,17 @@ static unsigned int kf_report(struct iom_ctx *ctx, struct kf_ctx *kf, unsigned i
 					t->done_bytes = (uint32_t)res;
 				/* Returned after its deadline, before we looked: EXPIRED, late. */
 				if (!s->finished && t->deadline_ns && e->done_ns > t->deadline_ns)
-					iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+					iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
 				/* FIRST, or LATE after EXPIRED/ABORTED: counted in t->nr_late. */
-				iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+				iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
 			} else if (kf_word_st(w) == KF_ST_LOST) {
 				/* Its worker died: FAILED, unless already ended (nothing came late). */
 				if (!s->finished)
-					iom_task_finish(t, -IOM_ERR_WORKER_DIED, IOM_CAUSE_OP,
+					iom_task_finish_owned(t, -IOM_ERR_WORKER_DIED, IOM_CAUSE_OP,
 							ctx->now_ns);
 			} else if (!s->finished) {
 				/* CUT without our cancel cannot happen; report with a state. */
-				iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, ctx->now_ns);
+				iom_task_finish_owned(t, -ECANCELED, IOM_CAUSE_CANCEL, ctx->now_ns);
 			}
 		}
 		s->inflight = false;
@@ -596,7 +600,7 @@ static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 		return 0;
 	if (kf_status_move(e, seq, KF_ST_QUEUED, KF_ST_DROPPED)) {
 		if (!s->finished)
-			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+			iom_task_finish_owned(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
 		s->finished = s->dropped = true;
 		kf_ready_push(kf, t->slot);
 		return 0;
@@ -604,7 +608,7 @@ static int kf_cancel(struct iom_ctx *ctx, struct iom_task *t)
 	/* Also for a task already EXPIRED: its worker need not sleep on for nothing. */
 	if (kf_status_move(e, seq, KF_ST_RUNNING, KF_ST_CANCEL)) {
 		if (!s->finished)
-			iom_task_finish(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
+			iom_task_finish_owned(t, -ECANCELED, IOM_CAUSE_CANCEL, now);
 		s->finished = true;
 		kf_status_kick(e);
 		kf_call_cut(e);

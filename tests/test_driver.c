@@ -8,12 +8,15 @@
  * - offsets: a pure function of the seed and the task's sequence number, so every model and
  *   every concurrency reads the same blocks;
  * - a block device is used only with --allow-device;
- * - backoff shapes: exp doubles from the base to the cap, exp-jitter draws below that.
+ * - backoff shapes: exp doubles from the base to the cap, exp-jitter draws below that;
+ * - a plain cell's lean paths (no fault, retry, live view, timeline...) count every terminal
+ *   state as the full paths do.
  */
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
@@ -333,6 +336,90 @@ static void test_backoff_shapes(void **state)
 	backoffs(IOM_BACKOFF_NONE, gap);
 }
 
+/*
+ * An async model that ends task k (its sequence number) by k mod 5: COMPLETED, FAILED,
+ * PARTIAL_SUCCESS, EXPIRED, ABORTED, so every terminal state has the same known count.
+ */
+struct by_seq {
+	unsigned int nr;
+	struct iom_task *pending[];
+};
+
+static int by_seq_setup(struct iom_ctx *ctx)
+{
+	ctx->priv = calloc(1, sizeof(struct by_seq) + ctx->depth * sizeof(struct iom_task *));
+	return ctx->priv ? 0 : -ENOMEM;
+}
+
+static void by_seq_teardown(struct iom_ctx *ctx)
+{
+	free(ctx->priv);
+}
+
+static int by_seq_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct by_seq *b = ctx->priv;
+
+	b->pending[b->nr++] = t;
+	return IOM_Q_QUEUED;
+}
+
+static int by_seq_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout)
+{
+	static const struct { int64_t res; enum iom_cause cause; } end[5] = {
+		{ 4096, IOM_CAUSE_OP }, { -EIO, IOM_CAUSE_OP }, { 100, IOM_CAUSE_OP },
+		{ -ETIME, IOM_CAUSE_DEADLINE }, { -ECANCELED, IOM_CAUSE_CANCEL },
+	};
+	struct by_seq *b = ctx->priv;
+	unsigned int n = b->nr;
+
+	ctx->now_ns = iom_now_ns();
+	for (unsigned int i = 0; i < n; i++) {
+		struct iom_task *t = b->pending[i];
+		unsigned int k = (unsigned int)(iom_id_seq(t->id) % 5);
+
+		iom_task_finish(t, end[k].res, end[k].cause, ctx->now_ns);
+		iom_complete(ctx, t);
+	}
+	b->nr = 0;
+	return (int)n;
+}
+
+static const struct iom_model by_seq_model = {
+	.name = "by-seq", .caps = IOM_CAP_ASYNC, .probe = slack_probe, .setup = by_seq_setup,
+	.submit = by_seq_submit, .reap = by_seq_reap, .teardown = by_seq_teardown,
+};
+
+/* 500 tasks (iomt_cfg) of the by-seq model: 100 in each terminal state, none lost. */
+static void by_seq_counts(const struct iom_cfg *cfg)
+{
+	iomt_run_ok(cfg, &row, &hist);
+	assert_true(row.num[IOM_COL_n_completed] == 100);
+	assert_true(row.num[IOM_COL_n_failed] == 100);
+	assert_true(row.num[IOM_COL_n_partial] == 100);
+	assert_true(row.num[IOM_COL_n_expired] == 100);
+	assert_true(row.num[IOM_COL_n_aborted] == 100);
+}
+
+/*
+ * A plain cell takes the lean submit and completion paths; --cpu-work-us (or any fault, retry,
+ * live view, timeline) the full ones. Both must count each terminal state exactly, and measure
+ * the same tasks.
+ */
+static void test_lean_paths_count_every_state(void **state)
+{
+	/* Depth 128 > the 100 tasks of a state: a path that leaks their slots ends, and says so. */
+	struct iom_cfg cfg = iomt_cfg(&by_seq_model, IOM_WL_FILE, 128, iomt_tmpdir);
+	double lean_tasks;
+
+	by_seq_counts(&cfg);
+	lean_tasks = row.num[IOM_COL_tasks];
+	assert_true(lean_tasks == 500);
+	cfg.cpu_work_ns = 1;
+	by_seq_counts(&cfg);
+	assert_true(row.num[IOM_COL_tasks] == lean_tasks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_offsets_from_seed),
 		cmocka_unit_test(test_block_device_refused),
 		cmocka_unit_test(test_backoff_shapes),
+		cmocka_unit_test(test_lean_paths_count_every_state),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

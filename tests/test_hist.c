@@ -228,6 +228,23 @@ static void test_quantile_small(void **state)
 	free(h);
 }
 
+/* A run of n equal values at once is the same histogram as n records of it (the driver's way). */
+static void test_record_n(void **state)
+{
+	static const uint64_t v[] = { 0, 7, 255, 256, 1000, 123456789, HIST_LIMIT + 5 };
+	static const uint64_t n[] = { 1, 3, 128, 2, 1, 64, 5 };
+	struct iom_hist *one = hist_new(), *runs = hist_new();
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		for (uint64_t k = 0; k < n[i]; k++)
+			iom_hist_record(one, v[i]);
+		iom_hist_record_n(runs, v[i], n[i]);
+	}
+	assert_memory_equal(one, runs, sizeof(*one));
+	free(one);
+	free(runs);
+}
+
 /* Values past 2^44 share the last bucket; the quantile stays inside [min, max]. */
 static void test_saturation(void **state)
 {
@@ -459,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_quantile_each_distribution),
 		cmocka_unit_test(test_quantile_small),
 		cmocka_unit_test(test_saturation),
+		cmocka_unit_test(test_record_n),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_bucket_roundtrip),
 		cmocka_unit_test(test_quantile_backed),

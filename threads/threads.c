@@ -4,6 +4,10 @@
  * call and sleeping until it returns: nop = the cheapest syscall, timer = clock_nanosleep to an
  * absolute time, file = pread/pwrite at the task's offset. Concurrency C is C threads (fio's
  * numjobs with psync), all made before the measured window.
+ *
+ * A cancel (main, past the drain's grace) only flags the task and interrupts the call; the
+ * submitter's own thread ends it, so by iom_task_finish_owned (main reads the state, atomically,
+ * to know when to stop signalling).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -251,11 +255,11 @@ static int th_submit(struct iom_ctx *ctx, struct iom_task *t)
 	 */
 	if (cause == IOM_CAUSE_OP && t->deadline_ns && ctx->now_ns > t->deadline_ns &&
 	    (t->op == IOM_OP_READ || t->op == IOM_OP_WRITE || t->op == IOM_OP_RPC)) {
-		iom_task_finish(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
-		iom_task_finish(t, res, IOM_CAUSE_OP, ctx->now_ns);
+		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
+		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
 		return IOM_Q_DONE;
 	}
-	iom_task_finish(t, res, cause, ctx->now_ns);
+	iom_task_finish_owned(t, res, cause, ctx->now_ns);
 	return IOM_Q_DONE;
 }
 

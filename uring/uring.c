@@ -320,10 +320,8 @@ fail_step:
  * batch, so a partial room is a batch in progress: yield). Not while the CQ has overflowed: an
  * older kernel's SQ thread stops taking entries until the CQ is reaped, which only we can do.
  */
-static bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
+static __attribute__((noinline)) bool ur_sq_room_slow(struct ur_ctx *ur, unsigned int n)
 {
-	if (io_uring_sq_space_left(&ur->ring) >= n)
-		return true;
 	ur->nr_submit_enters += !ur->sqpoll;
 	if (io_uring_submit(&ur->ring) >= 0)
 		ur->nr_unsubmitted = 0;
@@ -342,6 +340,12 @@ static bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
 		}
 	}
 	return io_uring_sq_space_left(&ur->ring) >= n;
+}
+
+/* The common case, room already there, inline: one test per task, no call. */
+static inline bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
+{
+	return io_uring_sq_space_left(&ur->ring) >= n || ur_sq_room_slow(ur, n);
 }
 
 /* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
@@ -398,6 +402,7 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
 	struct io_uring_sqe *sqe, *link;
+	unsigned int nr_sqes;
 
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
@@ -415,11 +420,16 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	/*
 	 * A task, its send (rpc) and its deadline go in together or not at all. Only this thread
 	 * adds SQEs and the kernel only frees them, so after the room check io_uring_get_sqe
-	 * cannot return NULL for these.
+	 * cannot return NULL for these. A task of one SQE asks io_uring_get_sqe first, which
+	 * checks the room itself: no second look at the ring per task.
 	 */
-	if (!ur_sq_room(ur, (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC)))
-		return IOM_Q_BUSY;
-	sqe = io_uring_get_sqe(&ur->ring);
+	nr_sqes = (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC);
+	sqe = nr_sqes == 1 ? io_uring_get_sqe(&ur->ring) : NULL;
+	if (!sqe) {
+		if (!ur_sq_room(ur, nr_sqes))
+			return IOM_Q_BUSY;
+		sqe = io_uring_get_sqe(&ur->ring);
+	}
 	memset(s, 0, sizeof(*s));
 	switch (t->op) {
 	case IOM_OP_NOP:
@@ -625,20 +635,20 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 	struct iom_task *t;
 	struct ur_slot *s;
 
-	if ((ud & UR_UD_ARM) == UR_UD_ARM) {
-		/* The heap's TIMEOUT: the clock, after the batch, decides which tasks are due. */
-		if (ud == UR_UD_ARM)
-			ur->armed = false;
-		/* An update that lost the race to the firing (-ENOENT, -EALREADY) changes nothing:
-		 * the TIMEOUT's own CQE disarms it. */
-		else if (cqe->res < 0 && cqe->res != -ENOENT && cqe->res != -EALREADY)
-			ur->arm_err = cqe->res;
-		return 0;
-	}
+	/* Both kinds of CQE that end no task carry UR_TAG_CANCEL: one test for a task's CQE. */
 	if (ud & UR_TAG_CANCEL) {
-		if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND))
+		if ((ud & UR_UD_ARM) == UR_UD_ARM) {
+			/* The heap's TIMEOUT: the clock, after the batch, decides which are due. */
+			if (ud == UR_UD_ARM)
+				ur->armed = false;
+			/* An update that lost the race to the firing (-ENOENT, -EALREADY) changes
+			 * nothing: the TIMEOUT's own CQE disarms it. */
+			else if (cqe->res < 0 && cqe->res != -ENOENT && cqe->res != -EALREADY)
+				ur->arm_err = cqe->res;
+		} else if (cqe->res == -ENOENT && !(ud & UR_TAG_SEND)) {
 			ur_cancel_again(ctx, ur, ud & ~UR_TAG_CANCEL);
-		return 0;	/* else 0 or -EALREADY: the op's own CQE tells the outcome */
+		}
+		return 0;	/* a cancel's 0 or -EALREADY: the op's own CQE tells the outcome */
 	}
 	if (slot >= ctx->depth)
 		return 0;
@@ -803,7 +813,8 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	/* heap: the driver computed timeout_ns from its last reading; ending by it never overshoots */
 	uint64_t start_ns = ctx->now_ns ? ctx->now_ns : iom_now_ns();
 	uint64_t end_ns = timeout_ns > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + timeout_ns;
-	struct io_uring_cqe *cqe;
+	struct io_uring_cqe *cqe, *cqes = ur->ring.cq.cqes;
+	unsigned int cq_mask = ur->ring.cq.ring_mask;
 	int ret, done = 0;
 
 	/*
@@ -812,7 +823,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	 */
 	(void)max;
 	for (;;) {
-		unsigned int head, nr_cqes = 0, wait_nr = min;
+		unsigned int head, tail, nr_cqes = 0, wait_nr = min;
 		uint64_t wait_ns = timeout_ns;
 
 		if (ur->heap.heap) {
@@ -853,9 +864,15 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
 		if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 			ctx->stats.nr_cq_overflow++;
-		io_uring_for_each_cqe(&ur->ring, head, cqe) {
+		/*
+		 * The tail read once per batch (io_uring_for_each_cqe reads it again at every CQE,
+		 * with a barrier): a CQE that lands meanwhile is taken by the next reap.
+		 */
+		head = *ur->ring.cq.khead;
+		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
+		for (; head != tail; head++, nr_cqes++) {
+			cqe = &cqes[io_uring_cqe_index(&ur->ring, head, cq_mask)];
 			done += ur_handle_cqe(ctx, ur, cqe);
-			nr_cqes++;
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
 		if (!ur->heap.heap)
