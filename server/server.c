@@ -346,13 +346,13 @@ static void sv_write_counts(const struct iom_server *srv, FILE *f)
 {
 	fprintf(f, "requests=%llu\nduplicates=%llu\ndeduplicated=%llu\nbad_frames=%llu\n"
 		"connections=%llu\nbusy=%llu\ndropped=%llu\nrefused=%llu\nreaped=%llu\n"
-		"paused=%llu\naccept_failures=%llu\n",
+		"paused=%llu\naccept_failures=%llu\ninflight_max=%llu\n",
 		(unsigned long long)srv->nr_requests, (unsigned long long)srv->nr_duplicates,
 		(unsigned long long)srv->nr_deduplicated, (unsigned long long)srv->nr_bad,
 		(unsigned long long)srv->nr_conns, (unsigned long long)srv->nr_busy,
 		(unsigned long long)srv->nr_dropped, (unsigned long long)srv->nr_refused,
 		(unsigned long long)srv->nr_reaped, (unsigned long long)srv->nr_paused,
-		(unsigned long long)srv->nr_accept_fail);
+		(unsigned long long)srv->nr_accept_fail, (unsigned long long)srv->nr_inflight_max);
 }
 
 /* Tell whoever started us where we listen (the port 0 case). */

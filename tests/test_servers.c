@@ -36,6 +36,7 @@ struct srv {
 	struct iom_rpc_addr addr;
 	FILE *report;			/* its port, then its counts at exit */
 	unsigned long long accept_failures;	/* from its counts, after stop() */
+	unsigned long long inflight_max;	/* the most requests one connection had in service */
 };
 
 static struct srv main_srv;
@@ -91,6 +92,8 @@ static void stop(struct srv *s)
 	while (s->report && fscanf(s->report, "%31[^=]=%llu\n", key, &v) == 2)
 		if (!strcmp(key, "accept_failures"))
 			s->accept_failures = v;
+		else if (!strcmp(key, "inflight_max"))
+			s->inflight_max = v;
 	if (s->report)
 		fclose(s->report);
 	s->report = NULL;
@@ -680,6 +683,89 @@ static void test_max_conns(void **state)
 	stop(&s);
 }
 
+/* Up to len bytes of replies: fewer only when the 5 s receive timeout ends a stall. */
+static size_t recv_replies(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Each of n replies is the echo of one of the n requests from id0 on, each once. */
+static void assert_echoes(const char *rep, int n, size_t frame, uint64_t id0)
+{
+	static bool seen[4096];
+
+	assert_true(n <= (int)(sizeof(seen) / sizeof(seen[0])));
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < n; i++) {
+		struct iom_rpc_hdr h;
+
+		memcpy(&h, rep + (size_t)i * frame, sizeof(h));
+		assert_true(h.id >= id0 && h.id < id0 + (uint64_t)n && !seen[h.id - id0]);
+		assert_true(iom_rpc_reply_ok(rep + (size_t)i * frame, h.id, frame - 24));
+		seen[h.id - id0] = true;
+	}
+}
+
+/*
+ * Ten times --max-inflight requests pipelined in one write: every one answered, and never
+ * more than the cap in service on the connection (the server's own high-water mark; the
+ * threads model serves one at a time). The uring server stalled here for good: once its
+ * replies went out it read again but never cut the frames it already held. half_close: FIN
+ * after the requests, which must not pass for a frame cut short.
+ */
+static void pipeline_past_max_inflight(bool half_close)
+{
+	enum { CAP = 4, N = 10 * CAP, FRAME = 124 };
+	static char req[N * FRAME], rep[N * FRAME];
+	struct iom_server_opts so;
+	size_t len = 0, got;
+	struct srv s;
+	int fd;
+
+	iom_server_opts_init(&so);
+	so.max_inflight = CAP;
+	so.service = IOM_SERVICE_SLEEP;
+	so.service_us = 20000;
+	spawn(&s, &so, 0);
+	fd = connect_to(&s);
+	for (int i = 0; i < N; i++)
+		len += iom_rpc_fill(req + len, 60000 + (uint64_t)i, 0, FRAME - 24, 0);
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (half_close)
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	got = recv_replies(fd, rep, len);
+	if (got != len)
+		fail_msg("%zu of %d replies (max-inflight %d)", got / FRAME, N, CAP);
+	assert_echoes(rep, N, FRAME, 60000);
+	if (half_close)
+		expect_closed(fd);
+	else
+		close(fd);
+	stop(&s);
+	assert_int_equal(s.inflight_max, strcmp(model, "threads") ? CAP : 1);
+}
+
+static void test_max_inflight(void **state)
+{
+	pipeline_past_max_inflight(false);
+}
+
+static void test_max_inflight_half_close(void **state)
+{
+	pipeline_past_max_inflight(true);
+}
+
 /* Bytes the process has read (any fd), from /proc/PID/io. */
 static long long rchar(pid_t pid)
 {
@@ -876,6 +962,8 @@ int main(void)
 		cmocka_unit_test(test_closed_conn_replies_freed),
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_max_inflight),
+		cmocka_unit_test(test_max_inflight_half_close),
 		cmocka_unit_test(test_service_parse),
 		cmocka_unit_test(test_next_before_any_byte),
 		cmocka_unit_test(test_backend_threads),

@@ -355,7 +355,7 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 		th->dues->pprev = &d->next;
 	th->dues = d;
 	c->nr_dues++;
-	iom_sconn_hold(&c->io, len);
+	iom_sconn_hold(srv, &c->io, len);
 	return 0;
 reply:
 	if (iom_server_reply(srv, &c->io, frame, len, flags))
@@ -404,14 +404,25 @@ static int us_take(struct us_thread *th, struct us_conn *c, const unsigned char 
 	return us_frames(th, c);
 }
 
-/* The peer sent FIN: a partial frame is an error; otherwise answer what is due, then close. */
+static void us_close_bad(struct us_thread *th, struct us_conn *c, const char *why)
+{
+	atomic_fetch_add(&th->srv->nr_bad, 1);
+	iom_server_log(th->srv, "closing a connection: %s", why);
+	us_close(th, c);
+}
+
+/*
+ * The peer sent FIN: a partial frame is an error; otherwise answer what is due (whole frames
+ * may still wait for the caps), then close. With buffers held, us_resume judges once they are in.
+ */
 static void us_peer_eof(struct us_thread *th, struct us_conn *c, int res)
 {
-	if (res < 0 || c->io.in_len > c->io.in_off) {
-		atomic_fetch_add(&th->srv->nr_bad, 1);
-		iom_server_log(th->srv, "closing a connection: %s",
-			       res < 0 ? strerror(-res) : "peer closed mid-frame");
-		us_close(th, c);
+	if (res < 0) {
+		us_close_bad(th, c, strerror(-res));
+		return;
+	}
+	if (!c->nr_held && iom_sconn_mid_frame(&c->io)) {
+		us_close_bad(th, c, "peer closed mid-frame");
 		return;
 	}
 	c->io.eof = true;
@@ -459,9 +470,17 @@ static void us_received(struct us_thread *th, struct us_conn *c, const struct io
 		us_close(th, c);
 }
 
-/* Replies went out (or caps eased): feed what was held, then read again. */
+/*
+ * Replies went out (or caps eased): cut the frames already read (a pipelining client may
+ * have sent them all in one write, and no more bytes will come to cut them), feed what was
+ * held, then read again.
+ */
 static void us_resume(struct us_thread *th, struct us_conn *c)
 {
+	if (us_frames(th, c)) {
+		us_close(th, c);
+		return;
+	}
 	while (c->nr_held) {
 		struct us_held *h = &c->held[0];
 		size_t took;
@@ -477,6 +496,10 @@ static void us_resume(struct us_thread *th, struct us_conn *c)
 			return;	/* still over the caps */
 		ur_bufring_return(&th->bufs, h->bid);
 		memmove(c->held, c->held + 1, --c->nr_held * sizeof(*h));
+		if (!c->nr_held && c->io.eof && iom_sconn_mid_frame(&c->io)) {
+			us_close_bad(th, c, "peer closed mid-frame");
+			return;
+		}
 	}
 	if (iom_sconn_unsent(&c->io) + c->io.held >= th->srv->opts.out_cap ||
 	    c->io.in_service >= th->srv->opts.max_inflight)
@@ -544,7 +567,8 @@ static void us_flush(struct us_thread *th)
 			c->dirty = false;
 			if (c->closing)
 				continue;
-			if (c->paused && !c->send_busy)
+			/* Paused, or whole frames read that waited for the caps. */
+			if ((c->paused || c->io.in_len > c->io.in_off) && !c->send_busy)
 				us_resume(th, c);
 			if (c->closing || c->send_busy)
 				continue;

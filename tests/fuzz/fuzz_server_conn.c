@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				goto out;
 			memcpy(held[nr_held].frame, frame, len);
 			held[nr_held].len = len;
-			iom_sconn_hold(&c, len);
+			iom_sconn_hold(&srv, &c, len);
 			nr_held++;
 			break;
 		case 2:	/* the oldest held request is served: its reply queued */
