@@ -99,9 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = arg * 64 < iom_sconn_unsent(&c) ? arg * 64 : iom_sconn_unsent(&c);
 			iom_sconn_sent(&c, len, pos);
 			break;
-		case 4:	/* the peer half-closes; a timeout check */
+		case 4:	/* the peer half-closes (cut short or not); a timeout check */
 			if (arg == 0)
 				c.eof = true;
+			(void)iom_sconn_mid_frame(&c);
 			(void)iom_sconn_expired(&srv, &c, pos + arg);
 			break;
 		}
