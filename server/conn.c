@@ -83,10 +83,32 @@ int iom_sconn_next(struct iom_server *srv, struct iom_sconn *c, const unsigned c
 	return 1;
 }
 
-void iom_sconn_hold(struct iom_sconn *c, size_t len)
+bool iom_sconn_mid_frame(const struct iom_sconn *c)
 {
+	size_t off = c->in_off, need;
+	char why[96];
+
+	/* Whole frames may wait here for the caps: only the last one can be cut short. */
+	while (off < c->in_len) {
+		if (iom_rpc_frame_need(c->in + off, c->in_len - off, &need, why, sizeof(why)) ||
+		    c->in_len - off < need)
+			return true;
+		off += need;
+	}
+	return false;
+}
+
+void iom_sconn_hold(struct iom_server *srv, struct iom_sconn *c, size_t len)
+{
+	uint64_t most = atomic_load_explicit(&srv->nr_inflight_max, memory_order_relaxed);
+
 	c->in_service++;
 	c->held += len;
+	/* The high-water mark the stats report: what shows --max-inflight held. */
+	while (c->in_service > most &&
+	       !atomic_compare_exchange_weak_explicit(&srv->nr_inflight_max, &most, c->in_service,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
 }
 
 void iom_sconn_release(struct iom_sconn *c, size_t len)

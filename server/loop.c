@@ -131,7 +131,7 @@ static void ep_arm(struct ep_thread *th)
 	timerfd_settime(th->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static void ep_req_link(struct ep_conn *c, struct ep_req *r)
+static void ep_req_link(struct iom_server *srv, struct ep_conn *c, struct ep_req *r)
 {
 	r->conn = c;
 	r->prev = NULL;
@@ -139,7 +139,7 @@ static void ep_req_link(struct ep_conn *c, struct ep_req *r)
 	if (c->reqs)
 		c->reqs->prev = r;
 	c->reqs = r;
-	iom_sconn_hold(&c->io, r->len);
+	iom_sconn_hold(srv, &c->io, r->len);
 }
 
 static void ep_req_unlink(struct ep_req *r)
@@ -332,7 +332,7 @@ static int ep_request(struct ep_thread *th, struct ep_conn *c, const unsigned ch
 		}
 		ep_arm(th);
 	}
-	ep_req_link(c, r);
+	ep_req_link(srv, c, r);
 	return 0;
 }
 

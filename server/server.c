@@ -392,14 +392,14 @@ static void sv_write_counts(const struct iom_server *srv, FILE *f)
 {
 	fprintf(f, "requests=%llu\nduplicates=%llu\ndeduplicated=%llu\nbad_frames=%llu\n"
 		"connections=%llu\nbusy=%llu\ndropped=%llu\nrefused=%llu\nreaped=%llu\n"
-		"paused=%llu\naccept_failures=%llu\nread_bytes=%llu\n",
+		"paused=%llu\naccept_failures=%llu\nread_bytes=%llu\ninflight_max=%llu\n",
 		(unsigned long long)srv->nr_requests, (unsigned long long)srv->nr_duplicates,
 		(unsigned long long)srv->nr_deduplicated, (unsigned long long)srv->nr_bad,
 		(unsigned long long)srv->nr_conns, (unsigned long long)srv->nr_busy,
 		(unsigned long long)srv->nr_dropped, (unsigned long long)srv->nr_refused,
 		(unsigned long long)srv->nr_reaped, (unsigned long long)srv->nr_paused,
 		(unsigned long long)srv->nr_accept_fail,
-		(unsigned long long)srv->nr_read_bytes);
+		(unsigned long long)srv->nr_read_bytes, (unsigned long long)srv->nr_inflight_max);
 	iom_async_write_counts(srv, f);
 }
 

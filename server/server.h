@@ -93,6 +93,7 @@ struct iom_server {
 	_Atomic uint64_t nr_paused;	/* times a connection's reading stopped at its caps */
 	_Atomic uint64_t nr_accept_fail;	/* accept() failures (EMFILE ...) */
 	_Atomic uint64_t nr_read_bytes;	/* --service file: bytes the reads returned */
+	_Atomic uint64_t nr_inflight_max;	/* the most requests one connection had in service */
 	_Atomic int in_service;		/* requests accepted and not yet answered */
 	_Atomic int nr_open;		/* connections open now */
 	_Atomic bool logged_refused, logged_accept;
@@ -244,8 +245,10 @@ void iom_sconn_received(struct iom_sconn *c, size_t n, uint64_t now_ns);
  */
 int iom_sconn_next(struct iom_server *srv, struct iom_sconn *c, const unsigned char **frame,
 		   size_t *len);
+/* The bytes read end inside a frame (or a bad one): a peer that stops here cut it short. */
+bool iom_sconn_mid_frame(const struct iom_sconn *c);
 /* Holding and releasing a request in service (counts it against the connection's caps). */
-void iom_sconn_hold(struct iom_sconn *c, size_t len);
+void iom_sconn_hold(struct iom_server *srv, struct iom_sconn *c, size_t len);
 void iom_sconn_release(struct iom_sconn *c, size_t len);
 /*
  * Queue the echo of frame (flags added) for writing. -ECONNABORTED when the request asked

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -37,6 +38,8 @@ struct srv {
 	FILE *report;			/* its port, then its counts at exit */
 	unsigned long long accept_failures;	/* from its counts, after stop() */
 	unsigned long long read_bytes;		/* --service file: bytes its reads returned */
+	unsigned long long inflight_max;	/* the most requests one connection had in service */
+	unsigned long long paused;	/* times a connection's reading stopped at its caps */
 };
 
 static struct srv main_srv;
@@ -94,6 +97,10 @@ static void stop(struct srv *s)
 			s->accept_failures = v;
 		else if (!strcmp(key, "read_bytes"))
 			s->read_bytes = v;
+		else if (!strcmp(key, "inflight_max"))
+			s->inflight_max = v;
+		else if (!strcmp(key, "paused"))
+			s->paused = v;
 	if (s->report)
 		fclose(s->report);
 	s->report = NULL;
@@ -683,6 +690,204 @@ static void test_max_conns(void **state)
 	stop(&s);
 }
 
+/* Up to len bytes of replies: fewer only when the 5 s receive timeout ends a stall. */
+static size_t recv_replies(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Each of n replies is the echo of one of the n requests from id0 on, each once. */
+static void assert_echoes(const char *rep, int n, size_t frame, uint64_t id0)
+{
+	static bool seen[4096];
+
+	assert_true(n <= (int)(sizeof(seen) / sizeof(seen[0])));
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < n; i++) {
+		struct iom_rpc_hdr h;
+
+		memcpy(&h, rep + (size_t)i * frame, sizeof(h));
+		assert_true(h.id >= id0 && h.id < id0 + (uint64_t)n && !seen[h.id - id0]);
+		assert_true(iom_rpc_reply_ok(rep + (size_t)i * frame, h.id, frame - 24));
+		seen[h.id - id0] = true;
+	}
+}
+
+/*
+ * Ten times --max-inflight requests pipelined in one write: every one answered, and never
+ * more than the cap in service on the connection (the server's own high-water mark; the
+ * threads model serves one at a time). The uring server stalled here for good: once its
+ * replies went out it read again but never cut the frames it already held. half_close: FIN
+ * after the requests, which must not pass for a frame cut short.
+ */
+static void pipeline_past_max_inflight(bool half_close)
+{
+	enum { CAP = 4, N = 10 * CAP, FRAME = 124 };
+	static char req[N * FRAME], rep[N * FRAME];
+	struct iom_server_opts so;
+	size_t len = 0, got;
+	struct srv s;
+	int fd;
+
+	iom_server_opts_init(&so);
+	so.max_inflight = CAP;
+	so.service = IOM_SERVICE_SLEEP;
+	so.service_us = 20000;
+	spawn(&s, &so, 0);
+	fd = connect_to(&s);
+	for (int i = 0; i < N; i++)
+		len += iom_rpc_fill(req + len, 60000 + (uint64_t)i, 0, FRAME - 24, 0);
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (half_close)
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	got = recv_replies(fd, rep, len);
+	if (got != len)
+		fail_msg("%zu of %d replies (max-inflight %d)", got / FRAME, N, CAP);
+	assert_echoes(rep, N, FRAME, 60000);
+	if (half_close)
+		expect_closed(fd);
+	else
+		close(fd);
+	stop(&s);
+	assert_int_equal(s.inflight_max, strcmp(model, "threads") ? CAP : 1);
+}
+
+static void test_max_inflight(void **state)
+{
+	pipeline_past_max_inflight(false);
+}
+
+static void test_max_inflight_half_close(void **state)
+{
+	pipeline_past_max_inflight(true);
+}
+
+/* The out-cap test's stream: fixed-size frames, each id new (the server counts a retry). */
+enum { OC_FRAME = 1024, OC_MAX_FRAMES = 65536, OC_CHUNK = 64 };
+
+struct oc_stream {
+	char chunk[OC_CHUNK * OC_FRAME];
+	size_t off, len;		/* the chunk's part not yet sent */
+	unsigned int nr_made;		/* frames made (sent, in part, or waiting in the chunk) */
+};
+
+/* Send what the socket takes now; false when the chunk (or the whole stream) is out. */
+static bool oc_send(struct oc_stream *st, int fd)
+{
+	ssize_t n;
+
+	if (st->off == st->len) {
+		if (st->nr_made == OC_MAX_FRAMES)
+			return false;
+		st->off = st->len = 0;
+		for (int i = 0; i < OC_CHUNK; i++, st->nr_made++)
+			st->len += iom_rpc_fill(st->chunk + st->len, 80000 + (uint64_t)st->nr_made, 0,
+						OC_FRAME - 24, 0);
+	}
+	n = send(fd, st->chunk + st->off, st->len - st->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		st->off += (size_t)n;
+	return n > 0 || errno == EAGAIN || errno == EINTR;
+}
+
+/*
+ * Replies arrive (in whole frames of OC_FRAME bytes) until every whole request sent has its
+ * echo; the rest of a frame the client was in the middle of goes out meanwhile.
+ */
+static unsigned int oc_receive_all(struct oc_stream *st, int fd)
+{
+	static bool seen[OC_MAX_FRAMES];
+	static char rep[OC_CHUNK * OC_FRAME];
+	unsigned int nr_got = 0;
+	size_t have = 0;
+
+	memset(seen, 0, sizeof(seen));
+	while (nr_got < st->nr_made - (unsigned int)((st->len - st->off) / OC_FRAME)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		size_t done = 0;
+		ssize_t n;
+
+		/* The partial frame's rest only: no new request is started. */
+		if ((st->len - st->off) % OC_FRAME)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, 5000) <= 0)
+			break;	/* 5 s without a byte: a stall */
+		if (pfd.revents & POLLOUT) {
+			n = send(fd, st->chunk + st->off, (st->len - st->off) % OC_FRAME,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0)
+				st->off += (size_t)n;
+		}
+		if (!(pfd.revents & POLLIN))
+			continue;
+		n = recv(fd, rep + have, sizeof(rep) - have, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		have += n > 0 ? (size_t)n : 0;
+		for (; have - done >= OC_FRAME; done += OC_FRAME, nr_got++) {
+			struct iom_rpc_hdr h;
+
+			memcpy(&h, rep + done, sizeof(h));
+			assert_true(h.id >= 80000 && h.id < 80000 + (uint64_t)st->nr_made &&
+				    !seen[h.id - 80000]);
+			assert_true(iom_rpc_reply_ok(rep + done, h.id, OC_FRAME - 24));
+			seen[h.id - 80000] = true;
+		}
+		memmove(rep, rep + done, have - done);
+		have -= done;
+	}
+	return nr_got;
+}
+
+/*
+ * A client that pipelines without reading until the server stops reading it (its replies
+ * past --out-cap), then reads: every request is answered. Small frames, so whole ones wait in
+ * the server's input buffer for the cap to ease: the uring server never cut those (a stall).
+ * The event-driven models count the pause; the threads model blocks in send instead.
+ */
+static void test_out_cap(void **state)
+{
+	static struct oc_stream st;
+	struct iom_server_opts so;
+	struct srv s;
+	unsigned int nr_got, want;
+	int fd;
+
+	iom_server_opts_init(&so);
+	so.out_cap = 4096;
+	spawn(&s, &so, 0);
+	fd = connect_to(&s);
+	memset(&st, 0, sizeof(st));
+	/* Until the socket takes nothing for 2 s (the server stopped reading), or 64 MiB. */
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		if (!oc_send(&st, fd) || poll(&pfd, 1, 2000) <= 0)
+			break;
+	}
+	want = st.nr_made - (unsigned int)((st.len - st.off) / OC_FRAME);
+	nr_got = oc_receive_all(&st, fd);
+	print_message("out-cap: %u requests sent before the server stopped reading, %u answered\n",
+		      want, nr_got);
+	if (nr_got != want)
+		fail_msg("%u of %u replies (out-cap 4096)", nr_got, want);
+	close(fd);
+	stop(&s);
+	if (strcmp(model, "threads"))
+		assert_true(s.paused > 0);
+}
+
 /* Bytes the process has read (any fd), from /proc/PID/io. */
 static long long rchar(pid_t pid)
 {
@@ -884,6 +1089,9 @@ int main(void)
 		cmocka_unit_test(test_closed_conn_replies_freed),
 		cmocka_unit_test(test_accept_at_fd_limit),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_max_inflight),
+		cmocka_unit_test(test_max_inflight_half_close),
+		cmocka_unit_test(test_out_cap),
 		cmocka_unit_test(test_service_parse),
 		cmocka_unit_test(test_next_before_any_byte),
 		cmocka_unit_test(test_backend_threads),

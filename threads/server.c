@@ -115,7 +115,10 @@ static int th_serve_frames(struct th_conn *c)
 		uint16_t flags;
 
 		if (iom_server_admit(srv, frame, &h, &flags) == IOM_ADMIT_SERVE) {
+			/* Counted in service as the other models do: one at a time here. */
+			iom_sconn_hold(srv, &c->io, len);
 			r = th_service(c, &h);
+			iom_sconn_release(&c->io, len);
 			iom_server_served(srv);
 			if (r)
 				return -1;

@@ -8,8 +8,9 @@
  *
  * Buffering and caps are server/conn.c's. A provided buffer is copied into the connection's
  * reader and handed back in the same loop; when the caps say stop, the recv is cancelled (and
- * what it still brings waits in a few held buffers), and it is re-armed once the replies
- * drain: a client that never reads holds at most its caps plus those buffers. A send reads a
+ * what it still brings is copied aside, the buffers handed back: holding them would starve the
+ * thread's other connections), and it is re-armed once the replies drain: a client that never
+ * reads holds at most its caps plus what came before the cancel, at most the buffer ring. A send reads a
  * buffer of its own (swapped with the reply queue), since appending may move the queue.
  */
 #include <dirent.h>
@@ -36,7 +37,8 @@
 					 * More connections than buffers reading at once: a
 					 * recv ends with -ENOBUFS and is re-armed. */
 #define US_BGID		0
-#define US_HELD_MAX	32		/* buffers a paused connection may still receive */
+#define US_SPILL_MAX	(US_NR_BUFS * US_BUF_SIZE)	/* received past the caps before the
+					 * cancel: the ring cannot hand over more */
 #define US_MAX_DIRECT	32768		/* direct descriptors per thread at most */
 #define US_TICK_NS	100000000ull	/* stalled frames, idle connections, the stop flag */
 #define US_BACKLOG	4096		/* the listen backlog (server.c): the most connections
@@ -44,11 +46,6 @@
 
 /* user_data: a pointer (16-byte aligned) with the op in its low bits, or an op alone. */
 enum us_op { US_RECV = 1, US_SEND, US_DUE, US_IGNORE, US_ACCEPT, US_TICK, US_HUP, US_CLOSED };
-
-struct us_held {
-	uint16_t bid;
-	uint32_t off, len;
-};
 
 struct us_conn {
 	int fd;
@@ -58,8 +55,8 @@ struct us_conn {
 	struct iom_sconn io;
 	unsigned char *sending;		/* the send in flight reads this, not io.out */
 	size_t send_off, send_len, send_cap;
-	struct us_held held[US_HELD_MAX];	/* received, not yet copied (paused) */
-	unsigned int nr_held;
+	unsigned char *spill;		/* received past the caps (paused), not yet read in */
+	size_t spill_off, spill_len;
 	struct us_conn *next_dirty, *next_all;
 };
 
@@ -214,6 +211,13 @@ static void us_mark_dirty(struct us_thread *th, struct us_conn *c)
 	th->dirty = c;
 }
 
+static void us_spill_free(struct us_conn *c)
+{
+	free(c->spill);
+	c->spill = NULL;
+	c->spill_off = c->spill_len = 0;
+}
+
 /* The memory goes once nothing in the kernel or on the dirty list points at it. */
 static bool us_conn_idle(const struct us_conn *c)
 {
@@ -255,9 +259,7 @@ static void us_close(struct us_thread *th, struct us_conn *c)
 			us_set_ud(sqe, NULL, US_IGNORE);
 		}
 	}
-	for (unsigned int i = 0; i < c->nr_held; i++)
-		ur_bufring_return(&th->bufs, c->held[i].bid);
-	c->nr_held = 0;
+	us_spill_free(c);
 	iom_sconn_free(&c->io);
 	iom_server_conn_closed(th->srv);
 	/* An fd came free: accepts paused at the fd limit may go on. */
@@ -302,7 +304,7 @@ static void us_pause(struct us_thread *th, struct us_conn *c)
 			c->hup_armed = true;
 		}
 	}
-	/* Stop the multishot: what it brings meanwhile waits in held buffers. */
+	/* Stop the multishot: what it brings meanwhile is spilled. */
 	if (c->recv_armed && th->multishot_recv) {
 		struct io_uring_sqe *sqe = us_sqe(th);
 
@@ -363,7 +365,7 @@ static int us_request(struct us_thread *th, struct us_conn *c, const unsigned ch
 		th->dues->pprev = &d->next;
 	th->dues = d;
 	c->nr_dues++;
-	iom_sconn_hold(&c->io, len);
+	iom_sconn_hold(srv, &c->io, len);
 	return 0;
 reply:
 	if (iom_server_reply(srv, &c->io, frame, len, flags))
@@ -412,18 +414,50 @@ static int us_take(struct us_thread *th, struct us_conn *c, const unsigned char 
 	return us_frames(th, c);
 }
 
-/* The peer sent FIN: a partial frame is an error; otherwise answer what is due, then close. */
+static void us_close_bad(struct us_thread *th, struct us_conn *c, const char *why)
+{
+	atomic_fetch_add(&th->srv->nr_bad, 1);
+	iom_server_log(th->srv, "closing a connection: %s", why);
+	us_close(th, c);
+}
+
+/*
+ * The peer sent FIN: a partial frame is an error; otherwise answer what is due (whole frames
+ * may still wait for the caps), then close. With bytes spilled, us_resume judges once they are in.
+ */
 static void us_peer_eof(struct us_thread *th, struct us_conn *c, int res)
 {
-	if (res < 0 || c->io.in_len > c->io.in_off) {
-		atomic_fetch_add(&th->srv->nr_bad, 1);
-		iom_server_log(th->srv, "closing a connection: %s",
-			       res < 0 ? strerror(-res) : "peer closed mid-frame");
-		us_close(th, c);
+	if (res < 0) {
+		us_close_bad(th, c, strerror(-res));
+		return;
+	}
+	if (!c->spill_len && iom_sconn_mid_frame(&c->io)) {
+		us_close_bad(th, c, "peer closed mid-frame");
 		return;
 	}
 	c->io.eof = true;
 	us_mark_dirty(th, c);	/* us_flush closes it once nothing is owed */
+}
+
+/* Bytes that came past the caps: kept aside (bounded) until us_resume reads them in. */
+static int us_spill(struct us_thread *th, struct us_conn *c, const unsigned char *data, size_t n)
+{
+	unsigned char *p;
+
+	if (c->spill_len + n > US_SPILL_MAX) {
+		us_close_bad(th, c, "more received past the caps than the buffer ring holds");
+		return -1;
+	}
+	p = realloc(c->spill, c->spill_len + n);
+	if (!p) {
+		us_close(th, c);
+		return -1;
+	}
+	memcpy(p + c->spill_len, data, n);
+	c->spill = p;
+	c->spill_len += n;
+	us_pause(th, c);
+	return 0;
 }
 
 static void us_received(struct us_thread *th, struct us_conn *c, const struct io_uring_cqe *cqe)
@@ -432,25 +466,17 @@ static void us_received(struct us_thread *th, struct us_conn *c, const struct io
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		const unsigned char *data = (const unsigned char *)ur_bufring_buf(&th->bufs, bid);
 		size_t took = 0;
 
-		if (c->closing || cqe->res <= 0) {
-			ur_bufring_return(&th->bufs, bid);
-		} else if (!c->nr_held &&
-			   us_take(th, c, (unsigned char *)ur_bufring_buf(&th->bufs, bid),
-				   (size_t)cqe->res, &took)) {
-			ur_bufring_return(&th->bufs, bid);
+		/* Read in as far as the caps allow, the rest spilled: the buffer goes back now. */
+		if (c->closing || cqe->res <= 0)
+			;
+		else if (!c->spill_len && us_take(th, c, data, (size_t)cqe->res, &took))
 			us_close(th, c);
-		} else if (took == (size_t)cqe->res) {
-			ur_bufring_return(&th->bufs, bid);	/* handed back in the same loop */
-		} else if (c->nr_held == US_HELD_MAX) {
-			ur_bufring_return(&th->bufs, bid);
-			us_close(th, c);
-		} else {
-			c->held[c->nr_held++] = (struct us_held){ (uint16_t)bid, (uint32_t)took,
-								  (uint32_t)cqe->res - (uint32_t)took };
-			us_pause(th, c);
-		}
+		else if (took < (size_t)cqe->res)
+			us_spill(th, c, data + took, (size_t)cqe->res - took);
+		ur_bufring_return(&th->bufs, bid);
 	}
 	if (more)
 		return;
@@ -467,24 +493,32 @@ static void us_received(struct us_thread *th, struct us_conn *c, const struct io
 		us_close(th, c);
 }
 
-/* Replies went out (or caps eased): feed what was held, then read again. */
+/*
+ * Replies went out (or caps eased): cut the frames already read (a pipelining client may
+ * have sent them all in one write, and no more bytes will come to cut them), read in what was
+ * spilled, then read again.
+ */
 static void us_resume(struct us_thread *th, struct us_conn *c)
 {
-	while (c->nr_held) {
-		struct us_held *h = &c->held[0];
+	if (us_frames(th, c)) {
+		us_close(th, c);
+		return;
+	}
+	if (c->spill_len) {
 		size_t took;
 
-		if (us_take(th, c, (unsigned char *)ur_bufring_buf(&th->bufs, h->bid) + h->off, h->len,
-			    &took)) {
+		if (us_take(th, c, c->spill + c->spill_off, c->spill_len - c->spill_off, &took)) {
 			us_close(th, c);
 			return;
 		}
-		h->off += (uint32_t)took;
-		h->len -= (uint32_t)took;
-		if (h->len)
+		c->spill_off += took;
+		if (c->spill_off < c->spill_len)
 			return;	/* still over the caps */
-		ur_bufring_return(&th->bufs, h->bid);
-		memmove(c->held, c->held + 1, --c->nr_held * sizeof(*h));
+		us_spill_free(c);
+		if (c->io.eof && iom_sconn_mid_frame(&c->io)) {
+			us_close_bad(th, c, "peer closed mid-frame");
+			return;
+		}
 	}
 	if (iom_sconn_unsent(&c->io) + c->io.held >= th->srv->opts.out_cap ||
 	    c->io.in_service >= th->srv->opts.max_inflight)
@@ -552,13 +586,14 @@ static void us_flush(struct us_thread *th)
 			c->dirty = false;
 			if (c->closing)
 				continue;
-			if (c->paused && !c->send_busy)
+			/* Paused, or whole frames read that waited for the caps. */
+			if ((c->paused || c->io.in_len > c->io.in_off) && !c->send_busy)
 				us_resume(th, c);
 			if (c->closing || c->send_busy)
 				continue;
 			if (c->send_off < c->send_len || iom_sconn_unsent(&c->io))
 				us_send(th, c);
-			else if (iom_sconn_finished(&c->io) && !c->nr_held)
+			else if (iom_sconn_finished(&c->io) && !c->spill_len)
 				us_close(th, c);
 		}
 	}
@@ -820,6 +855,7 @@ static void us_thread_free(struct us_thread *th)
 			close(c->fd);	/* a direct descriptor went with the ring */
 		free(c->sending);
 		iom_sconn_free(&c->io);
+		us_spill_free(c);
 		free(c);
 	}
 	if (th->listen_fd >= 0)

@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				goto out;
 			memcpy(held[nr_held].frame, frame, len);
 			held[nr_held].len = len;
-			iom_sconn_hold(&c, len);
+			iom_sconn_hold(&srv, &c, len);
 			nr_held++;
 			break;
 		case 2:	/* the oldest held request is served: its reply queued */
@@ -107,9 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = arg * 64 < iom_sconn_unsent(&c) ? arg * 64 : iom_sconn_unsent(&c);
 			iom_sconn_sent(&c, len, pos);
 			break;
-		case 4:	/* the peer half-closes; a timeout check */
+		case 4:	/* the peer half-closes (cut short or not); a timeout check */
 			if (arg == 0)
 				c.eof = true;
+			(void)iom_sconn_mid_frame(&c);
 			(void)iom_sconn_expired(&srv, &c, pos + arg);
 			break;
 		}
