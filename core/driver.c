@@ -1324,7 +1324,8 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row->num[IOM_COL_stale_reads] = (double)stale;
 		row->num[IOM_COL_wrong_expired] = (double)wrong;
 	}
-	row->num[IOM_COL_cq_overflow] = is_async(cfg) && strcmp(cfg->model->name, "uring") == 0 ?
+	/* Only a model with a completion queue of its own can overflow one. */
+	row->num[IOM_COL_cq_overflow] = is_async(cfg) && (cfg->model->caps & IOM_CAP_CQ) ?
 						(double)overflow : NAN;
 	snprintf(row->str[IOM_COL_variant], sizeof(row->str[0]), "%s", run->jobs[0].ctx.variant);
 

@@ -95,6 +95,9 @@ static const struct {
 	/* The cycle the server interface removed: core/ starts a server through a hook. */
 	{ "core/workload.c", "#include \"server/server.h\"\n",
 	  "core/workload.c:1: core/ (layer core) may not include server/server.h", 1, NULL },
+	/* The harness names no model (it asks a model's caps). */
+	{ "core/driver.c", "x = strcmp(m->name, \"uring\") == 0;\n",
+	  "core/driver.c:1: core/ names the model \"uring\"", 1, NULL },
 	/* A fifth model is a model because the table names it. */
 	{ "fifth/fifth.c", "#include \"ui/watch.h\"\n", "fifth/ (layer model)", 1,
 	  "extern const struct iom_model iom_model_fifth;\n" },
