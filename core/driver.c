@@ -780,7 +780,8 @@ static int job_loop(struct iom_job *job)
 		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
-		 * measured tasks are not done until their retries are: keep going for those.
+		 * measured tasks are not done until their retries are (or, --api async, until
+		 * their results are learned): keep going for those.
 		 */
 		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed ||
 						 job->polling) &&
