@@ -56,6 +56,7 @@ struct opts {
 	enum iom_thread_states thread_states;
 	bool thread_states_given;
 	bool models_given, runtime_given, ramp_given, repeat_given, deadline_given;
+	bool poll_interval_given;
 	/*
 	 * --probe-repeats abba: --probes on repeats 1 and 2 of every 4 only (off, on, on, off),
 	 * so that make probe-overhead compares probed and unprobed windows inside one process.
@@ -131,7 +132,11 @@ static const char run_options_text[] =
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
 	"  --workers W          kernel_free: worker threads (default: C)\n"
 	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
-	"  --poll-interval-us P kernel_free: time between polls (default 50)\n"
+	"  --poll-interval-us P kernel_free: time between polls (default 50); --api async: between\n"
+	"                       STATUS polls (default 1000)\n"
+	"  --api sync|async     rpc: one echo after the service (default), or the async API: SUBMIT,\n"
+	"                       then STATUS polls until COMPLETED (docs/async-api.md)\n"
+	"  --wait               --api async: one long-poll WAIT in place of STATUS polls\n"
 	"  --pool shared|per-fd kernel_free: one shared pool, or one worker per fd\n"
 	"  --nowait-first       kernel_free: try a read inline with RWF_NOWAIT first\n"
 	"  --status-lag-us L    kernel_free, --notify poll: a read of the status store is served by\n"
@@ -394,7 +399,7 @@ enum {
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
 	OPT_FAULT, OPT_URING_TIMER,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
-	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS,
+	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS, OPT_API, OPT_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -465,6 +470,8 @@ static const struct option long_opts[] = {
 	{ "sq-entries", required_argument, NULL, OPT_SQ_ENTRIES },
 	{ "concurrency-max", required_argument, NULL, OPT_CONCURRENCY_MAX },
 	{ "thread-states", required_argument, NULL, OPT_THREAD_STATES },
+	{ "api", required_argument, NULL, OPT_API },
+	{ "wait", no_argument, NULL, OPT_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -501,6 +508,7 @@ static const struct flag_opt {
 	{ OPT_VERIFY, OFF(cfg.verify) },
 	{ OPT_IDEMPOTENCY_KEY, OFF(cfg.wl.idempotency_key) },
 	{ OPT_NOWAIT_FIRST, OFF(cfg.nowait_first) },
+	{ OPT_WAIT, OFF(cfg.wl.async_wait) },
 };
 
 /* An option that takes one word of a set: stored as an enum (an int) or a bool. */
@@ -537,6 +545,8 @@ static const struct word_opt {
 	  { { "shared", IOM_POOL_SHARED }, { "per-fd", IOM_POOL_PER_FD } } },
 	{ OPT_URING_TIMER, OFF(cfg.uring_timer), NO_GIVEN, false, "heap or op",
 	  { { "heap", IOM_URING_TIMER_HEAP }, { "op", IOM_URING_TIMER_OP } } },
+	{ OPT_API, OFF(cfg.wl.api), NO_GIVEN, false, "sync or async",
+	  { { "sync", IOM_API_SYNC }, { "async", IOM_API_ASYNC } } },
 };
 
 /* An option that takes a number: how it is read, and where it goes. */
@@ -572,7 +582,8 @@ static const struct num_opt {
 	{ OPT_CONCURRENCY_MAX, NUM_UINT, OFF(concurrency_max), NO_GIVEN, 1, 4096 },
 	{ OPT_BACKEND_CAPACITY, NUM_UINT, OFF(cfg.wl.backend_capacity), NO_GIVEN, 1, 1u << 30 },
 	{ OPT_WORKERS, NUM_UINT, OFF(cfg.workers), NO_GIVEN, 1, 4096 },
-	{ OPT_POLL_INTERVAL_US, NUM_US, OFF(cfg.poll_interval_ns), NO_GIVEN, 0, 1e7 },
+	{ OPT_POLL_INTERVAL_US, NUM_US, OFF(cfg.poll_interval_ns), OFF(poll_interval_given), 0,
+	  1e7 },
 	{ OPT_STATUS_LAG_US, NUM_US, OFF(cfg.status_lag_ns), NO_GIVEN, 0, 1e7 },
 	{ OPT_CONFIRM, NUM_UINT, OFF(cfg.confirm), NO_GIVEN, 1, 1000 },
 };
@@ -802,6 +813,34 @@ static void run_opts_defaults(struct opts *o)
 	o->repeat = 1;
 }
 
+/*
+ * --api async: rpc only; its frames are a header and a 16-byte body whatever --payload says;
+ * --poll-interval-us is kernel_free's own under --notify poll, else only the async API's.
+ */
+static void run_opts_check_api(struct opts *o)
+{
+	struct iom_cfg *cfg = &o->cfg;
+
+	if (cfg->wl.api != IOM_API_ASYNC) {
+		if (cfg->wl.async_wait)
+			usage_error("--wait: only with --api async%s", "");
+		if (o->poll_interval_given && cfg->notify != IOM_NOTIFY_POLL)
+			usage_error("--poll-interval-us: only with --api async (or kernel_free's "
+				    "--notify poll)%s", "");
+		return;
+	}
+	for (unsigned int w = 0; w < o->nr_workloads; w++)
+		if (o->workloads[w] != IOM_WL_RPC)
+			usage_error("--api async: only with --workload rpc (got %s)",
+				    iom_wl_name(o->workloads[w]));
+	if (cfg->wl.async_wait && o->poll_interval_given)
+		usage_error("--wait and --poll-interval-us: a WAIT does not poll%s", "");
+	if (cfg->verify)
+		usage_error("--verify: checks the sync API's echoes, not --api async%s", "");
+	cfg->wl.payload = sizeof(struct iom_rpc_async);
+	cfg->wl.async_poll_ns = o->poll_interval_given ? cfg->poll_interval_ns : 1000000;
+}
+
 /* After the options: the lists' defaults, then what only makes sense together. */
 static void run_opts_finish(struct opts *o)
 {
@@ -833,6 +872,7 @@ static void run_opts_finish(struct opts *o)
 	if ((cfg->status_lag_ns || cfg->confirm > 1) && cfg->notify != IOM_NOTIFY_POLL)
 		usage_error("--status-lag-us/--confirm: kernel_free reads its status store only with "
 			    "--notify poll%s", "");
+	run_opts_check_api(o);
 	for (unsigned int i = 0; i < o->nr_concurrency; i++)
 		if (cfg->jobs && o->concurrency[i] / cfg->jobs > IOM_MAX_DEPTH)
 			usage_error("--concurrency: at most %s per submitter", "1048576");

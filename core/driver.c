@@ -79,6 +79,13 @@ struct iom_job {
 	unsigned int nr_retry_pending;
 	uint64_t nr_retries, nr_give_ups;
 	uint64_t nr_faults;		/* attempts failed by --fault */
+	/*
+	 * --api async: a slot in the retry queue may instead wait out a poll interval (its next
+	 * STATUS/WAIT frame built); the frames sent, and the results learned with the server's
+	 * done-to-answer time.
+	 */
+	bool *polling;
+	uint64_t nr_requests, nr_learned, learned_us;
 	bool stopping;			/* past the window: no new attempt starts */
 	bool may_fault;			/* a --fault rate is set, or a live view may set one */
 	/*
@@ -274,6 +281,34 @@ static void job_live_apply(const struct iom_job *job, struct iom_task *t, uint64
 		iom_workload_set_latency(&job->run->wl, t, lat);
 }
 
+/*
+ * --api async: t's frame came back COMPLETED. Either its result is learned (the task ends
+ * COMPLETED), or its next frame waits in the retry queue for its poll interval (true: the task
+ * goes on), or it ends FAILED (the reply says so) or ABORTED (past the window: nobody asks).
+ */
+static bool job_async_next(struct iom_job *job, struct iom_task *t)
+{
+	uint64_t delay = 0, learned_us = 0;
+	int ret = iom_workload_async_next(&job->run->cfg->wl, t, &delay, &learned_us);
+
+	job->nr_requests++;
+	if (ret > 0) {
+		job->nr_learned++;
+		job->learned_us += learned_us;
+		return false;
+	}
+	if (ret < 0 || job->stopping) {
+		t->res = ret < 0 ? ret : -ECANCELED;
+		atomic_store_explicit(&t->state, ret < 0 ? IOM_FAILED : IOM_ABORTED,
+				      memory_order_relaxed);
+		return false;
+	}
+	job->polling[t->slot] = true;
+	job->retry_slot[job->nr_retry_pending] = t->slot;
+	job->retry_due_ns[job->nr_retry_pending++] = t->t_end_ns + delay;
+	return true;
+}
+
 /* Into hist, by runs of equal values: the same histogram, one bucket update a run. */
 static inline void job_record_latency(struct iom_job *job, uint64_t lat_ns)
 {
@@ -396,6 +431,13 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 				      ((t->fault_kind & IOM_FAULT_DROP) &&
 				       t->res == -IOM_ERR_CONN_DROPPED)))))
 		job->nr_faults++;
+	if (job->polling && state == IOM_COMPLETED) {
+		if (job_async_next(job, t))
+			return;
+		state = atomic_load_explicit(&t->state, memory_order_relaxed);
+	} else if (job->polling) {
+		job->nr_requests++;	/* a frame that failed was sent all the same */
+	}
 	/* Only an EXPIRED or FAILED task can be retried: a COMPLETED one skips the policy. */
 	if (state == IOM_COMPLETED || !job_maybe_retry(job, t, state))
 		job_account(job, t, state);
@@ -471,13 +513,19 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 		}
 		t = &ctx->tasks[job->retry_slot[i]];
 		last = *t;
-		iom_task_init(t, t->id, t->t_start_ns, cfg->deadline_ns ? now + cfg->deadline_ns : 0);
-		iom_workload_next(&run->wl, iom_id_seq(t->id), t);
-		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
-		if (cfg->live)
-			job_live_apply(job, t, now);
-		if (job->may_fault)
-			job_draw_fault(job, t);
+		if (job->polling && job->polling[t->slot]) {
+			/* --api async: the same task's next frame, already built; its deadline kept. */
+			iom_task_init(t, t->id, t->t_start_ns, t->deadline_ns);
+		} else {
+			iom_task_init(t, t->id, t->t_start_ns,
+				      cfg->deadline_ns ? now + cfg->deadline_ns : 0);
+			iom_workload_next(&run->wl, iom_id_seq(t->id), t);
+			/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
+			if (cfg->live)
+				job_live_apply(job, t, now);
+			if (job->may_fault)
+				job_draw_fault(job, t);
+		}
 		iom_task_start(t, now);
 		ret = job_model_submit(job, t);
 		if (ret == IOM_Q_BUSY) {
@@ -488,7 +536,10 @@ static int job_submit_retries(struct iom_job *job, uint64_t now)
 			*t = last;
 			break;
 		}
-		iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
+		if (job->polling && job->polling[t->slot])
+			job->polling[t->slot] = false;
+		else
+			iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
 		job->retry_slot[i] = job->retry_slot[job->nr_retry_pending - 1];
 		job->retry_due_ns[i] = job->retry_due_ns[--job->nr_retry_pending];
 		if (ret == IOM_Q_QUEUED) {
@@ -555,8 +606,11 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	job->attempts = calloc(depth, sizeof(*job->attempts));
 	job->retry_slot = calloc(depth, sizeof(*job->retry_slot));
 	job->retry_due_ns = calloc(depth, sizeof(*job->retry_due_ns));
+	if (cfg->wl.kind == IOM_WL_RPC && cfg->wl.api == IOM_API_ASYNC)
+		job->polling = calloc(depth, sizeof(*job->polling));
 	if (!job->hist || !ctx->tasks || !job->free_slots || !job->slot_busy || !job->attempts ||
-	    !job->retry_slot || !job->retry_due_ns)
+	    !job->retry_slot || !job->retry_due_ns ||
+	    (cfg->wl.kind == IOM_WL_RPC && cfg->wl.api == IOM_API_ASYNC && !job->polling))
 		return iom_err_set(&ctx->err, -ENOMEM, "submitter %u: task slots", index);
 	job->tid = gettid();
 	if (cfg->timeline && !(job->marks = malloc(MAX_MARKS * sizeof(*job->marks))))
@@ -583,8 +637,10 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	}
 	job->nr_free = depth;
 	job->may_fault = cfg->live || iom_fault_active(cfg);
+	/* --api async: its polls need iom_complete's full path and the retry queue. */
 	job->lean = !job->may_fault && !cfg->retry_expired && !cfg->retry_failed && !cfg->live &&
-		    !job->marks && !cfg->verify && !cfg->cpu_work_ns && !(cfg->rate > 0);
+		    !job->marks && !cfg->verify && !cfg->cpu_work_ns && !(cfg->rate > 0) &&
+		    !job->polling;
 	job->async = is_async(cfg);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
@@ -765,6 +821,9 @@ static int job_loop(struct iom_job *job)
 		if (!stopping && job_should_stop(job, now))
 			stopping = true;
 		ret = job->nr_retry_pending ? job_submit_retries(job, now) : 0;
+		/* A sync model ran those inside submit: the next task starts after them. */
+		if (ret >= 0 && !is_async(cfg) && ctx->now_ns > now)
+			now = ctx->now_ns;
 		queued = ret;
 		if (ret >= 0) {
 			ret = job_submit_some(job, &now, &stopping);
@@ -798,9 +857,11 @@ static int job_loop(struct iom_job *job)
 		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
-		 * measured tasks are not done until their retries are: keep going for those.
+		 * measured tasks are not done until their retries are (or, --api async, until
+		 * their results are learned): keep going for those.
 		 */
-		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed) &&
+		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed ||
+						 job->polling) &&
 				  (inflight || job->nr_retry_pending) &&
 				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
 				  !interrupted))
@@ -885,6 +946,15 @@ static void job_drain(struct iom_job *job)
 	while (job->nr_retry_pending) {
 		struct iom_task *t = &ctx->tasks[job->retry_slot[--job->nr_retry_pending]];
 
+		if (job->polling && job->polling[t->slot]) {
+			/* --api async: a task between polls is not learned, and now never will be. */
+			job->polling[t->slot] = false;
+			t->res = -ECANCELED;
+			t->t_end_ns = iom_now_ns();
+			atomic_store(&t->state, IOM_ABORTED);
+			job_account(job, t, IOM_ABORTED);
+			continue;
+		}
 		iom_live_count(cfg->live, IOM_LIVE_RETRY_WAIT, -1);
 		job->nr_give_ups++;
 		job_account(job, t, atomic_load(&t->state));
@@ -991,6 +1061,7 @@ static void job_free(struct iom_job *job, const struct iom_model *model)
 	free(job->marks);
 	free(job->retry_slot);
 	free(job->retry_due_ns);
+	free(job->polling);
 	free(job->bufs);
 	free(job->schedule);
 }
@@ -1242,6 +1313,7 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
 	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
 	uint64_t enters = 0, reconnects = 0, replaced = 0, harness_rss = 0;
+	uint64_t requests = 0, learned = 0, learned_us = 0;
 	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
 	const char *bug = NULL;
 	double runtime_ns, cpu_ns;
@@ -1271,6 +1343,9 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		reconnects += job->ctx.stats.nr_reconnects;
 		replaced += job->ctx.stats.nr_workers_replaced;
 		stale += job->ctx.stats.nr_stale_reads;
+		requests += job->nr_requests;
+		learned += job->nr_learned;
+		learned_us += job->learned_us;
 		wrong += job->ctx.stats.nr_wrong_expired;
 		if (job->backlog_max > backlog)
 			backlog = job->backlog_max;
@@ -1309,8 +1384,19 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	}
 	row->num[IOM_COL_harness_rss_bytes] = (double)harness_rss;
 	row->num[IOM_COL_enters_per_task] = terminal ? (double)enters / (double)terminal : NAN;
-	if (cfg->wl.kind == IOM_WL_RPC)
+	if (cfg->wl.kind == IOM_WL_RPC) {
 		row->num[IOM_COL_reconnects] = (double)reconnects;
+		snprintf(row->str[IOM_COL_api], sizeof(row->str[0]), "%s",
+			 cfg->wl.api == IOM_API_ASYNC ? cfg->wl.async_wait ? "async-wait" :
+			 "async-poll" : "sync");
+	}
+	/* --api async: frames per ended task; the server's clock from done to the answer. */
+	if (cfg->wl.kind == IOM_WL_RPC && cfg->wl.api == IOM_API_ASYNC) {
+		row->num[IOM_COL_requests_per_task] = terminal ? (double)requests / (double)terminal :
+								 NAN;
+		row->num[IOM_COL_done_to_learned_ns] = learned ? 1000.0 * (double)learned_us /
+								 (double)learned : NAN;
+	}
 	if (cfg->model->caps & IOM_CAP_POOL)
 		row->num[IOM_COL_workers_replaced] = (double)replaced;
 	row->num[IOM_COL_tasks] = (double)window;

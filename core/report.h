@@ -30,7 +30,8 @@
 	N(wrong_expired) N(expire_delay_ns) N(drain_ns) N(enters_per_task) N(reconnects)       \
 	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task)             \
 	N(rss_cell_bytes) S(mem_isolation) N(ended_per_s) N(ranks) N(rank_min_ops_per_s)        \
-	N(rank_max_ops_per_s) S(flags) S(status) S(reason)
+	N(rank_max_ops_per_s) S(api) N(requests_per_task) N(done_to_learned_ns)               \
+	S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,
 enum iom_col { IOM_COLUMNS(IOM_COL_ENUM, IOM_COL_ENUM) IOM_NR_COLS };

@@ -110,6 +110,60 @@ uint64_t iom_workload_latency(const struct iom_wl_params *p, uint64_t seq)
 	return p->latency_ns;
 }
 
+/*
+ * rpc: t's first frame. sync: the echo, answered after the service. async: a SUBMIT carrying
+ * the service time (its 16-byte body unused), answered at once with the server's task id.
+ */
+static void rpc_fill_request(const struct iom_wl_params *p, struct iom_task *t)
+{
+	uint16_t flags = p->idempotency_key ? IOM_RPC_F_IDEMPOTENT : 0;
+	uint32_t service_us = (uint32_t)(t->latency_ns / 1000);
+
+	if (p->api == IOM_API_ASYNC) {
+		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, service_us,
+						sizeof(struct iom_rpc_async),
+						(uint16_t)(IOM_RPC_SUBMIT << IOM_RPC_TYPE_SHIFT));
+		memset((char *)t->buf + sizeof(struct iom_rpc_hdr), 0, sizeof(struct iom_rpc_async));
+		return;
+	}
+	t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, service_us, p->payload, flags);
+}
+
+int iom_workload_async_next(const struct iom_wl_params *p, struct iom_task *t,
+			    uint64_t *delay_ns, uint64_t *learned_us)
+{
+	struct iom_rpc_hdr h;
+	struct iom_rpc_async body;
+	unsigned int type, state;
+
+	if (t->len != sizeof(h) + sizeof(body))
+		return -EBADMSG;
+	memcpy(&h, t->buf, sizeof(h));
+	memcpy(&body, (const char *)t->buf + sizeof(h), sizeof(body));
+	type = iom_rpc_type(h.flags);
+	state = iom_rpc_state(h.flags);
+	if (h.magic != IOM_RPC_MAGIC || h.id != t->id || h.len != sizeof(body) ||
+	    type == IOM_RPC_ECHO || type >= IOM_RPC_NR_TYPES)
+		return -EBADMSG;
+	if (state == IOM_RPC_ST_COMPLETED && type != IOM_RPC_SUBMIT) {
+		*learned_us = body.aux;
+		return 1;
+	}
+	if (state == IOM_RPC_ST_UNKNOWN && type != IOM_RPC_SUBMIT)
+		return -ENOENT;
+	if (state == IOM_RPC_ST_FAILED)
+		return -EIO;
+	if (type == IOM_RPC_SUBMIT) {
+		if (state != IOM_RPC_ST_SCHEDULED || !body.task)
+			return -EBADMSG;
+		type = p->async_wait ? IOM_RPC_WAIT : IOM_RPC_STATUS;
+	}
+	/* Not done yet: poll again after the interval; a WAIT that said "not yet" goes at once. */
+	*delay_ns = type == IOM_RPC_WAIT ? 0 : p->async_poll_ns;
+	t->len = (uint32_t)iom_rpc_fill_async(t->buf, t->id, type, body.task);
+	return 0;
+}
+
 void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,
 			      uint64_t latency_ns)
 {
@@ -120,9 +174,7 @@ void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,
 	case IOM_WL_RPC:
 		/* The service time travels in the request: build it again. */
 		t->latency_ns = latency_ns;
-		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, (uint32_t)(latency_ns / 1000),
-						wl->p.payload,
-						wl->p.idempotency_key ? IOM_RPC_F_IDEMPOTENT : 0);
+		rpc_fill_request(&wl->p, t);
 		break;
 	default:
 		break;	/* nop and file tasks take the time they take */
@@ -142,9 +194,7 @@ void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_t
 		/* fd: the slot's own connection, made once by the driver. */
 		t->op = IOM_OP_RPC;
 		t->latency_ns = iom_workload_latency(&wl->p, seq);
-		t->len = (uint32_t)iom_rpc_fill(t->buf, t->id, (uint32_t)(t->latency_ns / 1000),
-						wl->p.payload,
-						wl->p.idempotency_key ? IOM_RPC_F_IDEMPOTENT : 0);
+		rpc_fill_request(&wl->p, t);
 		break;
 	case IOM_WL_TIMER:
 		t->op = IOM_OP_TIMER;

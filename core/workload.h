@@ -31,6 +31,9 @@ enum iom_dist {
 	IOM_DIST_BIMODAL,	/* a deterministic fraction P of tasks take X, the rest D */
 };
 
+/* rpc: how a task asks (docs/async-api.md): one echo, or SUBMIT then STATUS/WAIT. */
+enum iom_api { IOM_API_SYNC, IOM_API_ASYNC };
+
 struct iom_wl_params {
 	enum iom_wl_kind kind;
 	enum iom_dist dist;
@@ -53,6 +56,9 @@ struct iom_wl_params {
 	unsigned int backend_capacity;	/* requests in service at once before BUSY (0 = none) */
 	char server_model[16];	/* --server-model: the server this cell starts (empty = epoll) */
 	char service[32];	/* --service: that server's service (empty = each request's own) */
+	enum iom_api api;	/* --api */
+	bool async_wait;	/* --wait: one long-poll WAIT in place of STATUS polls */
+	uint64_t async_poll_ns;	/* --poll-interval-us under --api async: between STATUS polls */
 };
 
 struct iom_workload {
@@ -82,6 +88,16 @@ static inline uint32_t iom_rpc_frame_len(const struct iom_wl_params *p)
 {
 	return (uint32_t)sizeof(struct iom_rpc_hdr) + p->payload;
 }
+
+/*
+ * rpc --api async: t's frame came back whole (the model ended it COMPLETED). Read the reply
+ * and say what the task does next: 1 = its result is learned (*learned_us: the server's time
+ * from done to that answer); 0 = t's next frame (STATUS or WAIT of the server's task) is built
+ * in t->buf, to be sent *delay_ns from now; -errno = the task fails (-ENOENT: the server does
+ * not know the task, -EBADMSG: a reply that is not the answer to t's frame).
+ */
+int iom_workload_async_next(const struct iom_wl_params *p, struct iom_task *t,
+			    uint64_t *delay_ns, uint64_t *learned_us);
 
 /* The file workload's file: --filename, or iomodels.<size>.dat in --directory. */
 void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len);

@@ -34,6 +34,7 @@ static const unsigned char rules[IOM_NR_COLS] = {
 	R(probe_run_ns_per_task, PER_TASK), R(probe_runs_per_task, PER_TASK),
 	R(status_reads_per_task, PER_TASK), R(enters_per_task, PER_TASK),
 	R(cpu_res_ns_per_task, PER_TASK), R(expire_delay_ns, PER_EXPIRED),
+	R(requests_per_task, PER_TASK), R(done_to_learned_ns, PER_TASK),
 
 	R(backlog_max, MAX), R(drain_ns, MAX), R(runtime_ns, MAX),
 	R(cache_before, MIN), R(cache_after, MIN),
