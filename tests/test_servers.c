@@ -56,7 +56,7 @@ static void spawn(struct srv *s, struct iom_server_opts *so, rlim_t nofile)
 
 	assert_non_null(m);
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
-	so->quiet = true;
+	so->quiet = !getenv("IOM_SERVER_LOG");
 	so->report_fd = pfd[1];
 	s->pid = fork();
 	assert_true(s->pid >= 0);
@@ -1109,7 +1109,8 @@ int main(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* By hand: IOM_SERVER_MODEL=uring IOM_TEST_FILTER='test_max*' (a cmocka glob). */
+	/* By hand: IOM_SERVER_MODEL=uring IOM_TEST_FILTER='test_max*' (a cmocka glob); IOM_SERVER_LOG=1
+	 * shows the servers' log. */
 	if (getenv("IOM_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {

@@ -589,7 +589,12 @@ static void test_plain_states_from_probes(void **state)
 			blocked = line_num(line, " blocked=");
 			print_message("%s: threads %.0f parked %.0f probed %.0f blocked %.1f\n",
 				      source[k], threads, parked, probed, blocked);
-			assert_true(threads - parked == 4);
+			/*
+			 * Four clients; a handoff (a thread parking as the next one wakes for its
+			 * client's next task) may be caught in flight, at most one a client: CI's
+			 * TSan stage once saw 6. Parked threads counted as clients would be 64.
+			 */
+			assert_true(threads - parked >= 4 && threads - parked <= 8);
 			assert_true(probed == (k == 0 ? threads : 0));
 			/* Each asleep ~99% of a 20 ms task; a loaded CI box adds run-queue waits. */
 			assert_true(blocked >= 3.0 && blocked <= 4.05);

@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -90,6 +91,7 @@ struct us_thread {
 	unsigned long fds_used;		/* process fds open before the rings */
 	unsigned char *read_buf;	/* --service file: every read's target (never looked at) */
 	int ret;			/* its setup's result */
+	sem_t *ready;			/* posted once its ring is set up (or failed) */
 	struct iom_err err;
 	char variant[96];
 };
@@ -869,6 +871,7 @@ static void *us_thread_main(void *arg)
 
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
 	ret = th->ret = us_ring_setup(th, &th->err);
+	sem_post(th->ready);
 	if (ret)
 		iom_server_stop();	/* the others see it; ->run() returns th->err */
 	else if (th->first)
@@ -906,6 +909,10 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 	unsigned int nr = srv->opts.threads ? srv->opts.threads : 2, started = 0;
 	struct us_thread *threads = calloc(nr, sizeof(*threads));
 	int ret = threads ? 0 : iom_err_set(err, -ENOMEM, "serve");
+	bool setup_failed = false;
+	sem_t ready;
+
+	sem_init(&ready, 0, 0);
 
 	for (unsigned int i = 0; !ret && i < nr; i++) {
 		struct us_thread *th = &threads[i];
@@ -926,11 +933,10 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		if (srv->addr.ss.ss_family != AF_UNIX)
 			setsockopt(th->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (!ret)
-		ret = iom_server_listening(srv, err);
 	for (unsigned int i = 0; !ret && i < nr; i++) {
 		threads[i].nr_threads = nr;
 		threads[i].fds_used = us_fds_open() + nr;	/* and a ring fd each */
+		threads[i].ready = &ready;
 	}
 	for (; !ret && started < nr; started++) {
 		ret = -pthread_create(&threads[started].thread, NULL, us_thread_main,
@@ -938,7 +944,18 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		if (ret)
 			iom_err_set(err, ret, "serve: pthread_create");
 	}
-	if (ret)
+	/*
+	 * The port is told once every ring is up: a client told it may be served at once, and a
+	 * stop that comes right after it finds no thread still setting its ring up.
+	 */
+	for (unsigned int i = 0; i < started; i++)
+		while (sem_wait(&ready) && errno == EINTR)
+			;
+	for (unsigned int i = 0; i < started; i++)
+		setup_failed |= threads[i].ret != 0;	/* its error is taken at the join */
+	if (!ret && !setup_failed)
+		ret = iom_server_listening(srv, err);
+	if (ret || setup_failed)
 		iom_server_stop();
 	for (unsigned int i = 0; i < started; i++) {
 		pthread_join(threads[i].thread, NULL);
@@ -951,6 +968,7 @@ static int us_run(struct iom_server *srv, struct iom_err *err)
 		if (threads[i].srv && threads[i].listen_fd >= 0)
 			close(threads[i].listen_fd);
 	free(threads);
+	sem_destroy(&ready);
 	return ret;
 }
 
