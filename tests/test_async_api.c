@@ -17,9 +17,9 @@
 #include "core/rpc.h"
 #include "server/server.h"
 #include "testutil.h"
+#include "server_models.h"
 
-static const char *const models[] = { "threads", "epoll", "uring", "kernel_free" };
-static const char *model;
+static const char *model;	/* the server model under test (server_models.h) */
 
 #define POLL_BOUND	20000	/* polls before a test gives up: a bound, not a timing */
 
@@ -516,20 +516,8 @@ int main(void)
 		cmocka_unit_test(test_unread_ttl),
 		cmocka_unit_test(test_poll_script),
 	};
-	int failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (getenv("IOM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-		char name[64];
-
-		model = models[i];
-		if (getenv("IOM_SERVER_MODEL") && strcmp(getenv("IOM_SERVER_MODEL"), model))
-			continue;
-		snprintf(name, sizeof(name), "async api, server model %s", model);
-		failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]),
-						  NULL, NULL);
-	}
-	return failed ? 1 : 0;
+	return iomt_each_server_model("async api, server model", &model, tests,
+				      sizeof(tests) / sizeof(tests[0]), NULL, NULL) ? 1 : 0;
 }

@@ -27,10 +27,9 @@
 #include "core/workload.h"
 #include "server/server.h"
 #include "testutil.h"
+#include "server_models.h"
 
-/* The server models under test: every one the table has that this machine runs. */
-static const char *const models[] = { "threads", "epoll", "uring", "kernel_free" };
-static const char *model;
+static const char *model;	/* the server model under test (server_models.h) */
 
 struct srv {
 	pid_t pid;
@@ -1101,7 +1100,6 @@ int main(void)
 		cmocka_unit_test(test_port_after_every_listener),
 	};
 	struct rlimit rl;
-	int failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Room for the many-idle test's client and server ends. */
@@ -1109,19 +1107,7 @@ int main(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* By hand: IOM_SERVER_MODEL=uring IOM_TEST_FILTER='test_max*' (a cmocka glob); IOM_SERVER_LOG=1
-	 * shows the servers' log. */
-	if (getenv("IOM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-		char name[64];
-
-		model = models[i];
-		if (getenv("IOM_SERVER_MODEL") && strcmp(getenv("IOM_SERVER_MODEL"), model))
-			continue;
-		snprintf(name, sizeof(name), "server model %s", model);
-		failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]),
-						  start_main, stop_main);
-	}
-	return failed;
+	/* IOM_SERVER_LOG=1 shows the servers' log (by hand). */
+	return iomt_each_server_model("server model", &model, tests,
+				      sizeof(tests) / sizeof(tests[0]), start_main, stop_main);
 }

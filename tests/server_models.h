@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run one cmocka group per server model of the table (server/servers.c), *model naming the
+ * one under test. By hand: IOM_SERVER_MODEL=uring runs one model, IOM_TEST_FILTER a cmocka glob
+ * of its cases (scripts/mutate's test_X@MODEL:GLOB).
+ */
+#ifndef IOMT_SERVER_MODELS_H
+#define IOMT_SERVER_MODELS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "tests/helpers.h"
+
+static inline int iomt_each_server_model(const char *label, const char **model,
+					 const struct CMUnitTest *tests, size_t nr,
+					 CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+	const char *only = getenv("IOM_SERVER_MODEL");
+	int failed = 0;
+
+	if (getenv("IOM_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
+	for (size_t i = 0; iom_server_models[i]; i++) {
+		char name[64];
+
+		*model = iom_server_models[i]->name;
+		if (only && strcmp(only, *model))
+			continue;
+		snprintf(name, sizeof(name), "%s %s", label, *model);
+		failed += _cmocka_run_group_tests(name, tests, nr, setup, teardown);
+	}
+	return failed;
+}
+
+#endif
