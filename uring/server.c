@@ -483,8 +483,17 @@ static void us_received(struct us_thread *th, struct us_conn *c, const struct io
 	if (more)
 		return;
 	c->recv_armed = false;
-	if (c->closing || cqe->res == -ECANCELED)
+	if (c->closing)
 		return;
+	/*
+	 * Cancelled at a pause. If the caps eased before this CQE came (us_resume saw the recv
+	 * still armed and left it), nothing else re-arms it: the connection would stall.
+	 */
+	if (cqe->res == -ECANCELED) {
+		if (!c->paused && !c->io.eof && !us_arm_recv(th, c))
+			us_close(th, c);
+		return;
+	}
 	if (cqe->res == -EINVAL && th->multishot_recv) {
 		th->multishot_recv = false;	/* the ladder: single-shot recvs from now on */
 	} else if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
