@@ -8,8 +8,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for bin in "$@"; do
 	name=$(basename "$bin")
+	t0=$(date +%s%N)
 	"$bin" >"$log" 2>&1
 	rc=$?
+	secs=$(( ($(date +%s%N) - t0) / 1000000 ))
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
 	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
@@ -22,7 +24,8 @@ for bin in "$@"; do
 		cat "$log"
 	fi
 	grep -E '^\[  (SKIPPED|FAILED)  ?\] test|skip:' "$log" | sed "s/^/$name: /" || true
-	printf '%-22s %3d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s"
+	printf '%-22s %3d passed, %d failed, %d skipped  %d.%01d s\n' "$name" "$p" "$f" "$s" \
+		$((secs / 1000)) $((secs % 1000 / 100))
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 echo "$passed passed, $failed failed, $skipped skipped"
