@@ -802,6 +802,15 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 			   job_submit_as(job, now, stopping, false);
 }
 
+/* --api async in a --runtime window: its polls go on past the window, for the drain's grace. */
+static bool job_polls_past_window(const struct iom_job *job, uint64_t now)
+{
+	const struct iom_run *run = job->run;
+
+	return job->polling && run->t_stop != UINT64_MAX &&
+	       now < run->t_stop + drain_grace_ns(run->cfg);
+}
+
 static int job_loop(struct iom_job *job)
 {
 	struct iom_run *run = job->run;
@@ -858,10 +867,12 @@ static int job_loop(struct iom_job *job)
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
 		 * measured tasks are not done until their retries are (or, --api async, until
-		 * their results are learned): keep going for those.
+		 * their results are learned): keep going for those. --api async keeps polling
+		 * past a --runtime window too, as a sync drain reaps its replies: a task is not
+		 * ABORTED for ending between two polls, only past the drain's grace.
 		 */
-		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed ||
-						 job->polling) &&
+		if (stopping && !((cfg->tasks ? cfg->retry_expired || cfg->retry_failed ||
+						job->polling : job_polls_past_window(job, now)) &&
 				  (inflight || job->nr_retry_pending) &&
 				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
 				  !interrupted))
