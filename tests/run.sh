@@ -12,9 +12,10 @@ for bin in "$@"; do
 	"$bin" >"$log" 2>&1
 	rc=$?
 	secs=$(( ($(date +%s%N) - t0) / 1000000 ))
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
-	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
+	# A binary may run several groups (a server model each): their counts add up.
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{n += $1} END {print n}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{n += $1} END {print n}')
+	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{n += $1} END {print n}')
 	p=${p:-0} f=${f:-0} s=${s:-0}
 	# A binary that died without its summary, or exited non-zero with nothing failed, failed.
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -38,6 +38,7 @@
 #include "core/mask.h"
 #include "core/model.h"
 #include "core/slot_heap.h"
+#include "uring/ladder.h"
 #include "uring/uring.h"
 
 /* Tags in user_data beside the task id (ids use bits 0..61). */
@@ -79,22 +80,6 @@ struct ur_ctx {
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 };
-
-/* Flag ladder: the best the kernel grants. DEFER_TASKRUN needs SINGLE_ISSUER; SQPOLL neither. */
-static const unsigned int ur_ladder[] = {
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	0,
-};
-
-/* IOM_MASK: a rung whose flags this kernel is said to lack is passed over, as -EINVAL would. */
-static bool ur_rung_masked(unsigned int flags)
-{
-	return ((flags & IORING_SETUP_DEFER_TASKRUN) && iom_masked("defer_taskrun")) ||
-	       ((flags & IORING_SETUP_COOP_TASKRUN) && iom_masked("coop_taskrun")) ||
-	       ((flags & IORING_SETUP_SINGLE_ISSUER) && iom_masked("single_issuer"));
-}
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
