@@ -195,7 +195,7 @@ bench: $(BIN)
 	$(Q)$(PYTHON) scripts/bench $(if $(QUICK),--quick) $(ARGS)
 
 compare-fio: $(BIN)
-	$(Q)bash scripts/compare-fio $(ARGS)
+	$(Q)$(PYTHON) scripts/compare-fio $(ARGS)
 
 # Where one cell's time per task goes: ours, liburing, the kernel; instructions per task.
 #   make hotpath ARGS="-- --model uring --workload nop --concurrency 128 --cpus 0"
