@@ -1875,7 +1875,7 @@ static const struct command {
 	  "iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
 	  "                           measured scenes (a key between scenes, or --auto)\n", false },
 	{ "help", cmd_help,
-	  "iomodels help [COMMAND]    this text, or one command's\n"
+	  "iomodels help [COMMAND | MODEL]   this text, one command's, or a model's own options\n"
 	  "iomodels --version         the build (git describe), liburing, libbpf and kernel\n",
 	  false },
 };
