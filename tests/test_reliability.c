@@ -39,6 +39,7 @@ static struct iom_cfg base(const char *model, enum iom_wl_kind wl, unsigned int 
 {
 	struct iom_cfg cfg = { 0 };
 
+	iomt_model_opts(&cfg);
 	cfg.model = iom_model_find(model);
 	cfg.wl.kind = wl;
 	cfg.wl.seed = 3;
@@ -89,12 +90,12 @@ static void test_uring_sqpoll_small_sq(void **state)
 		return;
 	cfg.tasks = 0;
 	cfg.runtime_ns = 400000000;
-	cfg.sqpoll = true;
-	cfg.sq_entries = 8;
+	iomt_uo.sqpoll = true;
+	iomt_uo.sq_entries = 8;
 	cfg.deadline_ns = 200000;
 	run_conserved(&cfg, "uring rpc C=1024 --sq-entries 8 --sqpoll --deadline-us 200");
 	assert_true(row.num[IOM_COL_n_expired] > 0);
-	cfg.sq_entries = 0;
+	iomt_uo.sq_entries = 0;
 	cfg.fault_cq_entries = 8;
 	run_conserved(&cfg, "uring rpc C=1024 --fault cq-overflow:8 --sqpoll --deadline-us 200");
 	cfg.deadline_ns = 0;
@@ -600,7 +601,7 @@ static void test_kernel_free_retry_full_queue(void **state)
 	cfg.backoff = IOM_BACKOFF_EXP;
 	cfg.backoff_base_ns = 10000;
 	cfg.backoff_cap_ns = 100000;
-	cfg.workers = 8;
+	iomt_kfo.workers = 8;
 	for (int i = 0; i < 3; i++)
 		run_conserved(&cfg, "kernel_free timer, 20 us deadline, retries, 8 workers");
 }
