@@ -95,6 +95,11 @@ struct iom_job {
 	 */
 	bool lean;
 	bool async;			/* the model's IOM_CAP_ASYNC, read once */
+	/*
+	 * A plain cell whose tasks all end by themselves (a NOP at once, a read or write when the
+	 * device answers): its waits take no timeout (job_wait_timeout).
+	 */
+	bool wait_untimed;
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
 	unsigned int nr_marks;
@@ -642,6 +647,7 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		    !job->marks && !cfg->verify && !cfg->cpu_work_ns && !(cfg->rate > 0) &&
 		    !job->polling;
 	job->async = is_async(cfg);
+	job->wait_untimed = job->lean && (cfg->wl.kind == IOM_WL_NOP || cfg->wl.kind == IOM_WL_FILE);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -811,6 +817,36 @@ static bool job_polls_past_window(const struct iom_job *job, uint64_t now)
 	       now < run->t_stop + drain_grace_ns(run->cfg);
 }
 
+/*
+ * How long job_loop's wait for completions may take: to the next open-loop arrival or retry,
+ * the window's end, and 200 ms at most so a full window of waits still notices Ctrl-C. A plain
+ * cell whose tasks all end by themselves needs none (UINT64_MAX): its wait ends at the next
+ * completion(s), so the window's end and a Ctrl-C are seen at most one batch late, and the
+ * model has no timespec to copy into the kernel nor a timer to arm.
+ */
+static uint64_t job_wait_timeout(const struct iom_job *job, uint64_t now)
+{
+	const struct iom_run *run = job->run;
+	uint64_t timeout = UINT64_MAX;
+
+	if (job->wait_untimed)
+		return UINT64_MAX;
+	if (run->cfg->rate > 0 && job->nr_free) {
+		uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
+
+		timeout = next > now ? next - now : 0;
+	}
+	if (run->t_stop != UINT64_MAX)
+		timeout = run->t_stop > now && run->t_stop - now < timeout ? run->t_stop - now :
+									      timeout;
+	if (job->nr_retry_pending) {
+		uint64_t next = job_next_retry(job);
+
+		timeout = next <= now ? 0 : next - now < timeout ? next - now : timeout;
+	}
+	return timeout > 200000000ull ? 200000000ull : timeout;
+}
+
 static int job_loop(struct iom_job *job)
 {
 	struct iom_run *run = job->run;
@@ -894,25 +930,8 @@ static int job_loop(struct iom_job *job)
 			continue;
 		}
 		if (inflight) {
-			uint64_t timeout = UINT64_MAX;
+			uint64_t timeout = job_wait_timeout(job, now);
 			unsigned int want = min_batch < inflight ? min_batch : inflight;
-
-			if (cfg->rate > 0 && job->nr_free) {
-				uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
-
-				timeout = next > now ? next - now : 0;
-			}
-			if (run->t_stop != UINT64_MAX)
-				timeout = run->t_stop > now && run->t_stop - now < timeout ?
-						  run->t_stop - now : timeout;
-			if (job->nr_retry_pending) {
-				uint64_t next = job_next_retry(job);
-
-				timeout = next <= now ? 0 : next - now < timeout ? next - now : timeout;
-			}
-			/* A full window of closed-loop waits must still notice Ctrl-C. */
-			if (timeout > 200000000ull)
-				timeout = 200000000ull;
 			ret = model->reap(ctx, timeout ? want : 0, ctx->depth, timeout);
 			if (ret < 0)
 				return ret;
