@@ -476,6 +476,50 @@ static void test_plain_file_wait_untimed(void **state)
 	assert_true(cq_first_timeout <= 200000000ull);
 }
 
+/*
+ * --batch-complete auto (0, the CLI's default): O_DIRECT file tasks of a CQ model, closed
+ * loop, no deadline, wait for half of what is in flight (32 -> 16), and the row says so: variant
+ * +bc=auto, batch_complete 0. --batch-complete N forces N (not recorded as auto); a deadline,
+ * or cached I/O, keeps 1.
+ */
+static void test_batch_complete_auto_and_forced(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&cq_model, IOM_WL_FILE, 32, iomt_tmpdir);
+	struct iom_workload wl;
+	struct iom_err err = { "" };
+
+	cfg.wl.direct = true;
+	if (iom_workload_open(&wl, &cfg.wl, &err)) {
+		iom_skip("O_DIRECT in %s: %s", iomt_tmpdir, err.msg);
+		return;
+	}
+	iom_workload_close(&wl);
+	cfg.batch_complete = 0;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 16);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 0);
+
+	cfg.batch_complete = 4;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 4);
+	assert_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 4);
+
+	cfg.batch_complete = 0;
+	cfg.deadline_ns = 1000000000ull;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 1);
+	assert_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 1);
+
+	cfg.deadline_ns = 0;
+	cfg.wl.direct = false;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 1);
+	assert_true(row.num[IOM_COL_batch_complete] == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_shapes),
 		cmocka_unit_test(test_lean_paths_count_every_state),
 		cmocka_unit_test(test_plain_file_wait_untimed),
+		cmocka_unit_test(test_batch_complete_auto_and_forced),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
