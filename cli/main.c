@@ -110,7 +110,10 @@ static const char run_options_text[] =
 	"                       1, 2 of every 4 (off, on, on, off: probed vs not in one process)\n"
 	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
-	"  --batch-complete N   reap waits for N completions (default 1)\n"
+	"  --batch-complete N   reap waits for N completions (default auto: half of those in\n"
+	"                       flight for O_DIRECT reads/writes of a CQ model, closed loop, no\n"
+	"                       deadline, variant +bc=auto; 1 elsewhere). Latency is submit to\n"
+	"                       reap, so a wait for more raises it\n"
 	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
 	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
 	"  --retry-max N        attempts after the first (default 3)\n"
@@ -921,7 +924,7 @@ static void run_opts_defaults(struct opts *o)
 	cfg->backoff_base_ns = 1000000;
 	cfg->backoff_cap_ns = 100000000;
 	cfg->runtime_ns = 3000000000ull;
-	cfg->batch_complete = 1;
+	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
 	o->repeat = 1;
 }
 

@@ -42,7 +42,7 @@ struct iom_cfg {
 	enum iom_rate_process rate_process;
 	uint64_t deadline_ns;		/* relative; 0 = none */
 	uint64_t cpu_work_ns;		/* CPU work per completed task, done by the submitter */
-	unsigned int batch_complete;	/* reap waits for this many (default 1) */
+	unsigned int batch_complete;	/* reap waits for this many (0: auto, see below) */
 	enum iom_on_partial on_partial;
 	/* Per terminal state: retry (a new attempt of the same task, same id) or not. */
 	bool retry_expired, retry_failed;
@@ -101,6 +101,9 @@ bool iom_fault_active(const struct iom_cfg *cfg);
 void iom_fault_format(const struct iom_cfg *cfg, char *buf, size_t len);
 struct iom_err;
 int iom_fault_na(const struct iom_cfg *cfg, struct iom_err *err);
+
+/* batch_complete 0 (auto) makes each reap wait for half of what is in flight: O_DIRECT, CQ. */
+bool iom_batch_auto_half(const struct iom_cfg *cfg);
 
 /* SIGINT: the current cell stops submitting, drains, and the run ends. */
 void iom_driver_interrupt(void);
