@@ -394,6 +394,14 @@ static void test_rpc_echo(void **state)
 			cfg.tasks = 1000;
 			iomt_run_ok(&cfg, &row, &hist);
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
+			/*
+			 * The backend holds each request its service time (the header's D) before
+			 * the echo: no task ends sooner, whatever the model.
+			 */
+			if (hist.min < cfg.wl.latency_ns)
+				fail_msg("%s C=%u: a task ended after %llu ns, its service is %llu",
+					 m->name, cs[c], (unsigned long long)hist.min,
+					 (unsigned long long)cfg.wl.latency_ns);
 			/* The backend echoed 1000 requests: it used CPU, and the count was read. */
 			if (!(row.num[IOM_COL_cpu_backend_ns] > 0))
 				fail_msg("%s C=%u: cpu_backend_ns %g after 1000 echos",
