@@ -1538,8 +1538,9 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	if (verify_fail) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " reads returned bytes the file does "
-			 "not hold there", verify_fail);
+		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " %s", verify_fail,
+			 cfg->wl.kind == IOM_WL_RPC ? "replies were not the echo of their request" :
+			 "reads returned bytes the file does not hold there");
 		add_flag(row, "verify_failed");
 		row_set_status(row, "error", msg);
 		return 0;
