@@ -868,6 +868,25 @@ static uint64_t job_wait_timeout(const struct iom_job *job, uint64_t now)
 	return timeout > 200000000ull ? 200000000ull : timeout;
 }
 
+/*
+ * Every slot in flight and no task submitted or ended for longer than any task may take (the
+ * drain's grace): the model lost them. Under --tasks the loop would wait for a free slot
+ * forever (the window never ends); the drain counts them instead (bug:, exit 3).
+ */
+static bool job_lost_every_slot(const struct iom_job *job, unsigned int inflight, uint64_t now,
+				uint64_t *progress, uint64_t *progress_ns)
+{
+	uint64_t p = job->nr_submitted + atomic_load_explicit(&job->pub_done,
+							       memory_order_relaxed);
+
+	if (p != *progress) {
+		*progress = p;
+		*progress_ns = now;
+	}
+	return job->run->cfg->tasks && inflight == job->ctx.depth &&
+	       now - *progress_ns > drain_grace_ns(job->run->cfg);
+}
+
 static int job_loop(struct iom_job *job)
 {
 	struct iom_run *run = job->run;
@@ -875,7 +894,7 @@ static int job_loop(struct iom_job *job)
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	unsigned int min_batch = cfg->batch_complete ? cfg->batch_complete : 1;
-	uint64_t now = iom_now_ns();
+	uint64_t now = iom_now_ns(), progress = 0, progress_ns = now;
 	bool stopping = false;
 	int ret;
 
@@ -921,6 +940,8 @@ static int job_loop(struct iom_job *job)
 				      job->nr_state[IOM_PARTIAL] + job->nr_state[IOM_EXPIRED],
 				      memory_order_relaxed);
 		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
+		if (!stopping && job_lost_every_slot(job, inflight, now, &progress, &progress_ns))
+			stopping = true;
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
 		 * measured tasks are not done until their retries are (or, --api async, until
