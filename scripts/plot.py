@@ -632,6 +632,21 @@ def axis_points(rs, axis):
     return dict(zip(others, key)), groups(g, lambda r: params(r)[axis])
 
 
+def cpu_within_resolution(rows, a, b):
+    """True when models a and b's CPU per task are closer than the figures' own error bounds
+    (cpu_res_ns_per_task, each side's largest, summed): they cannot be told apart, so neither
+    is ranked ahead on CPU. A run without the bound (older rows) is judged by its ranges."""
+    meds, bound = [], 0.0
+    for m in (a, b):
+        cpu = summary([num(r.get("cpu_ns_per_task")) for r in rows if r["model"] == m])
+        res = summary([num(r.get("cpu_res_ns_per_task")) for r in rows if r["model"] == m])
+        if not cpu or not res:
+            return False
+        meds.append(cpu["med"])
+        bound += res["hi"]
+    return abs(meds[0] - meds[1]) <= bound
+
+
 def verdicts(points, sync, async_, metric):
     """Per axis value: 'async' (ahead beyond noise), 'sync', 'noise', with the summaries."""
     out = []
@@ -645,6 +660,8 @@ def verdicts(points, sync, async_, metric):
             close = abs(sa["med"] - ss["med"]) <= ONE_REPEAT_NOISE * max(sa["med"], ss["med"])
         else:
             close = overlap(sa, ss)
+        if metric == "ops_per_cpu_s":
+            close = close or cpu_within_resolution(points[v], sync, async_)
         if close:
             out.append((v, "noise", sa, ss))
         else:
