@@ -630,7 +630,8 @@ static void kf_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_kernel_free = {
 	.name = "kernel_free",
 	.desc = "user-space queue + worker pool + status store (async in user space)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL |
+		IOM_CAP_STATUS,
 	.probe = kf_probe,
 	.setup = kf_setup,
 	.submit = kf_submit,
@@ -638,4 +639,8 @@ const struct iom_model iom_model_kernel_free = {
 	.reap = kf_reap,
 	.cancel = kf_cancel,
 	.teardown = kf_teardown,
+	.waits = "queue, workers, status store",
+	.domains = "3: queue, worker, status",
+	.timer_waits_in = "a worker thread",
+	.shape = IOM_SHAPE_POOL,
 };

@@ -7,6 +7,8 @@
  * time: a key press must change what the next full second measures, whatever it measures.
  */
 #include "tests/testutil.h"
+#include "core/model.h"
+#include "ui/watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -793,25 +795,89 @@ static void test_states_unprivileged(void **state)
 	assert_true(said);
 }
 
-/* demo --auto runs its five scenes start to end and exits 0. */
+/*
+ * demo --auto runs its five scenes start to end and exits 0; scene 3 shows its five tasks, in
+ * order, each in the terminal state its row is there to show.
+ */
 static void test_demo_auto(void **state)
 {
+	static const char *const want[] = { "COMPLETED", "FAILED", "EXPIRED", "ABORTED",
+					    "PARTIAL_SUCCESS" };
 	struct wctx *x = *state;
 	char out[PATH_MAX], line[4096];
 	char *argv[] = { (char *)iomt_bin(), "demo", "--auto", "--slow-ms", "300", "--output", out,
 			 NULL };
-	int scenes = 0;
+	int scenes = 0, rows = 0;
 	struct proc p;
 
 	snprintf(out, sizeof(out), "%s/demo", x->tmp);
 	proc_start(x, &p, argv);
 	while (proc_line(&p, line, sizeof(line), 4 * WAIT_LONG_MS)) {
+		unsigned int task;
+		char id[32], st[32];
+
 		if (!strncmp(line, "== scene ", 9))
 			scenes++;
 		assert_null(strstr(line, "bug:"));
+		/* Scene 3's rows: "  N    ID   STATE   took   what it was; res ..." */
+		if (scenes == 3 && sscanf(line, " %u %31s %31s", &task, id, st) == 3 &&
+		    task >= 1 && task <= 5 && strstr(line, "; res ")) {
+			if (task != (unsigned int)rows + 1 || strcmp(st, want[rows]))
+				fail_msg("scene 3, row %d: want %s, got: %s", rows + 1, want[rows],
+					 line);
+			rows++;
+		}
 	}
 	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
 	assert_int_equal(scenes, 5);
+	assert_int_equal(rows, 5);
+}
+
+/*
+ * Scene 3 on every model that can show each row, not only the one the demo picks: the four
+ * timer tasks on each async model with cancel and deadlines, the short read on each model that
+ * reads files. Each must end in the state its row names.
+ */
+static void test_demo_states_every_model(void **state)
+{
+	struct wctx *x = *state;
+	unsigned int timers = 0, files = 0;
+
+	for (size_t i = 0; iom_models[i]; i++) {
+		const unsigned int need = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE;
+		const struct iom_model *m = iom_models[i];
+		struct iom_demo_task t[IOM_DEMO_NR_STATES];
+		struct iom_err err = { "" };
+
+		if ((m->caps & need) == need && m->probe(IOM_WL_TIMER, &err) == 0) {
+			if (iom_demo_timer_states(m, t, &err))
+				fail_msg("%s: %s", m->name, err.msg);
+			for (int k = 0; k < 4; k++) {
+				print_message("%s: task %d %s (%s)\n", m->name, k + 1,
+					      iom_state_name(t[k].state), t[k].what);
+				if (t[k].state != t[k].want)
+					fail_msg("%s, task %d (%s): %s, want %s", m->name, k + 1,
+						 t[k].what, iom_state_name(t[k].state),
+						 iom_state_name(t[k].want));
+			}
+			timers++;
+		}
+		err.msg[0] = '\0';
+		if (m->probe(IOM_WL_FILE, &err) == 0) {
+			if (iom_demo_partial(m, x->tmp, &t[4], &err))
+				fail_msg("%s: %s", m->name, err.msg);
+			print_message("%s: task 5 %s, %lld bytes\n", m->name,
+				      iom_state_name(t[4].state), (long long)t[4].res);
+			if (t[4].state != IOM_PARTIAL || t[4].res != 1024)
+				fail_msg("%s, the short read: %s, %lld bytes; want PARTIAL_SUCCESS, "
+					 "1024", m->name, iom_state_name(t[4].state),
+					 (long long)t[4].res);
+			files++;
+		}
+	}
+	if (!timers || !files)
+		iom_skip("no model here can show the timer rows (%u) or the short read (%u)", timers,
+			 files);
 }
 
 int main(void)
@@ -826,10 +892,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_ctrl_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demo_states_every_model, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_states_from_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_unprivileged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_resize, setup, teardown),
 	};
 
+	/* One test by hand, or one per mutant (scripts/mutate: test_watch:GLOB). */
+	if (getenv("IOM_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
