@@ -511,6 +511,132 @@ static void test_plain_lines_and_knob(void **state)
 	assert_int_equal(access(path, R_OK), 0);
 }
 
+static double line_num(const char *line, const char *key);
+static double fmt_ns_value(const char *s);
+
+/*
+ * Send keys to a plain watch and wait for the knob's line that holds event ("watch t=T ...");
+ * return the lane's line for the second after the next one that began after T: the tasks in
+ * flight at the key ran with the knob's old value and may end in the very next second.
+ */
+static char *key_then_second(struct proc *p, const char *keys, const char *event, char *line,
+			     size_t size)
+{
+	double t_key = -1, t;
+	int k;
+
+	assert_int_equal(write(p->in, keys, strlen(keys)), (ssize_t)strlen(keys));
+	while (proc_line(p, line, size, WAIT_LONG_MS)) {
+		if (t_key < 0 && strstr(line, event) && sscanf(line, "watch t=%lf", &t) == 1)
+			t_key = t;
+		if (t_key >= 0 && strstr(line, " threads in_flight=") &&
+		    sscanf(line, "watch t=%d", &k) == 1 && k - 2 >= t_key)
+			return line;
+	}
+	fail_msg("keys '%s': watch ended without '%s' and two seconds after it", keys, event);
+	return NULL;
+}
+
+/* The number of events.csv's rows for knob. */
+static int events_of(const char *path, const char *knob)
+{
+	char line[512], field[64];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	snprintf(field, sizeof(field), ",%s,", knob);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, field) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Each of watch's keys L l - c d f p, pressed in the plain view, moves its knob and the next
+ * seconds measure the change: the latency (ops/s and max after L and l), the tasks in flight
+ * (- and c), EXPIRED in place of COMPLETED while the deadline is on (d, then d again), no FAILED
+ * once the fault rate is stepped back to off (f), nothing done while paused (p, then p again).
+ */
+static void test_plain_keys(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], line[4096], path[PATH_MAX + 16];
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--latency-us", "10000", "--concurrency", "8", "--runtime", "60",
+			 "--output", out, NULL };
+	double v, ops[3];
+	struct proc p;
+
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	proc_start(x, &p, argv);
+	/* The second full second: 8 clients, 10 ms each, about 800 ops/s. */
+	proc_expect(&p, " threads in_flight=");
+	do
+		assert_non_null(proc_line(&p, line, sizeof(line), WAIT_LONG_MS));
+	while (!strstr(line, " threads in_flight="));
+	ops[0] = line_num(line, " ops/s=");
+	/*
+	 * L, l: 10 ms -> 20 ms -> 10 ms (the deadline, off, stays at half the first: 5 ms). A
+	 * closed loop's throughput is C over the latency: about halved, then doubled again; and
+	 * no 20 ms timer ends sooner. (p99 needs more tasks a second than these.)
+	 */
+	key_then_second(&p, "L", "latency 10.00ms -> 20.00ms", line, sizeof(line));
+	ops[1] = line_num(line, " ops/s=");
+	v = fmt_ns_value(strstr(line, " max=") + 5);
+	if (!(ops[1] < 0.75 * ops[0]) || !(v >= 20e6))
+		fail_msg("after L (20 ms): %.0f ops/s (%.0f before), max %.0f ns: %s", ops[1],
+			 ops[0], v, line);
+	key_then_second(&p, "l", "latency 20.00ms -> 10.00ms", line, sizeof(line));
+	ops[2] = line_num(line, " ops/s=");
+	if (!(ops[2] > 1.5 * ops[1]))
+		fail_msg("after l (10 ms): %.0f ops/s (%.0f at 20 ms): %s", ops[2], ops[1], line);
+	/* -, c: concurrency 8 -> 4 -> 2, and the tasks in flight follow. */
+	key_then_second(&p, "-", "concurrency 8 -> 4", line, sizeof(line));
+	v = line_num(line, " in_flight=");
+	if (!(v > 2.0 && v <= 4.0))
+		fail_msg("after - (C 4) %.1f in flight: %s", v, line);
+	key_then_second(&p, "c", "concurrency 4 -> 2", line, sizeof(line));
+	v = line_num(line, " in_flight=");
+	if (!(v > 1.0 && v <= 2.0))
+		fail_msg("after c (C 2) %.1f in flight: %s", v, line);
+	/* d: a 5 ms deadline on 10 ms timers, every task EXPIRED; d again: none. */
+	key_then_second(&p, "d", "deadline off -> 5.00ms", line, sizeof(line));
+	if (line_num(line, " ops/s=") != 0 || !(line_num(line, " expired/s=") > 0))
+		fail_msg("after d (deadline on) tasks still complete: %s", line);
+	key_then_second(&p, "d", "deadline 5.00ms -> off", line, sizeof(line));
+	if (!(line_num(line, " ops/s=") > 0) || line_num(line, " expired/s=") != 0)
+		fail_msg("after d (deadline off) tasks still expire: %s", line);
+	/* F three times (10% EIO) fails some; f three times back to off fails none. */
+	key_then_second(&p, "FFF", "fault 1% EIO -> 10% EIO", line, sizeof(line));
+	if (!(line_num(line, " failed/s=") > 0))
+		fail_msg("after FFF (10%% EIO) no task failed: %s", line);
+	key_then_second(&p, "fff", "fault 0.1% EIO -> off", line, sizeof(line));
+	if (line_num(line, " failed/s=") != 0 || !(line_num(line, " ops/s=") > 0))
+		fail_msg("after fff (fault off) tasks still fail: %s", line);
+	/* p: no task started, none in flight, none done; p again: they run. */
+	key_then_second(&p, "p", "pause off -> on", line, sizeof(line));
+	if (line_num(line, " ops/s=") != 0 || line_num(line, " in_flight=") != 0)
+		fail_msg("after p (paused) tasks still run: %s", line);
+	key_then_second(&p, "p", "pause on -> off", line, sizeof(line));
+	if (!(line_num(line, " ops/s=") > 0))
+		fail_msg("after p (resumed) no task completes: %s", line);
+	assert_int_equal(write(p.in, "q", 1), 1);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		;
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	snprintf(path, sizeof(path), "%s/runs.csv", out);
+	iomt_csv_load(&x->csv, path);
+	check_row(&x->csv, 1);
+	/* Every key pressed is one row of events.csv. */
+	snprintf(path, sizeof(path), "%s/events.csv", out);
+	assert_int_equal(events_of(path, "latency"), 2);
+	assert_int_equal(events_of(path, "concurrency"), 2);
+	assert_int_equal(events_of(path, "deadline"), 2);
+	assert_int_equal(events_of(path, "fault"), 6);
+	assert_int_equal(events_of(path, "pause"), 2);
+}
+
 /* a adds the next model beside the first, m switches it for the one after: each lane a row. */
 static void test_plain_add_switch(void **state)
 {
@@ -885,6 +1011,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_lines_and_knob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_add_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_expired_not_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_output_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_summary_own_cpu, setup, teardown),
