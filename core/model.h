@@ -17,6 +17,7 @@
 
 #include "driver.h"
 #include "err.h"
+#include "opt.h"
 #include "task.h"
 #include "workload.h"
 
@@ -32,7 +33,6 @@ enum iom_q {
 #define IOM_CAP_DEADLINE	(1u << 3)	/* enforces --deadline-us in the kernel */
 #define IOM_CAP_POOL		(1u << 4)	/* runs a worker pool: --fault kill-worker */
 #define IOM_CAP_CQ		(1u << 5)	/* has a completion queue: --fault cq-overflow */
-#define IOM_CAP_STATUS		(1u << 6)	/* a status store a poller reads: --notify poll */
 
 #define IOM_PROBE_NA		1		/* ->probe(): this model cannot do the workload */
 
@@ -84,6 +84,15 @@ struct iom_model {
 	 */
 	const char *lib;
 	void (*lib_version)(char *buf, size_t len);
+	/*
+	 * Optional: the model's own options (opt.h), a table ended by { NULL } over a struct of
+	 * opts_size bytes whose defaults are opts_defaults; and a check of a set of them against
+	 * the rest of the cell's configuration (-EINVAL and one line in err when they conflict).
+	 */
+	const struct iom_opt *opts;
+	size_t opts_size;
+	const void *opts_defaults;
+	int (*opts_check)(const void *opts, const struct iom_cfg *cfg, struct iom_err *err);
 	/* Can this kernel and user run workload wl? 0, IOM_PROBE_NA or -errno, reason in err. */
 	int (*probe)(enum iom_wl_kind wl, struct iom_err *err);
 	int (*setup)(struct iom_ctx *ctx);
@@ -111,6 +120,9 @@ struct iom_model {
 	const char *timer_waits_in;
 	enum iom_shape shape;
 };
+
+/* The model's options for cfg (cfg->model's struct of them, or its defaults); NULL if none. */
+const void *iom_cfg_model_opts(const struct iom_cfg *cfg);
 
 /* The driver's side: the model is done with t (terminal state set, no CQE still due). */
 void iom_complete(struct iom_ctx *ctx, struct iom_task *t);

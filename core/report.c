@@ -837,10 +837,10 @@ out:
 
 void iom_caps_format(unsigned int caps, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s%s%s%s", caps & IOM_CAP_ASYNC ? "async" : "sync",
+	snprintf(buf, len, "%s%s%s%s%s%s", caps & IOM_CAP_ASYNC ? "async" : "sync",
 		 caps & IOM_CAP_BATCH ? ",batch" : "", caps & IOM_CAP_CANCEL ? ",cancel" : "",
 		 caps & IOM_CAP_DEADLINE ? ",deadline" : "", caps & IOM_CAP_POOL ? ",pool" : "",
-		 caps & IOM_CAP_CQ ? ",cq" : "", caps & IOM_CAP_STATUS ? ",status" : "");
+		 caps & IOM_CAP_CQ ? ",cq" : "");
 }
 
 int iom_report_models(struct iom_report *r, const struct iom_model *const *models)

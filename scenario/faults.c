@@ -24,6 +24,7 @@
 #include "core/model.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
+#include "uring/uring.h"
 
 #define FT_MAX_ROWS	32
 
@@ -335,19 +336,21 @@ static int ft_main(int argc, char **argv)
 			ft_cell(r, &cfg, way == 0 ? "drop" : way == 1 ? "retry" : "retry+key");
 		}
 	}
-	/* cq-overflow: every model with a completion queue of its own (IOM_CAP_CQ). */
-	for (size_t m = 0; iom_models[m]; m++) {
-		if (!(iom_models[m]->caps & IOM_CAP_CQ) || !ft_runs(iom_models[m], IOM_WL_NOP))
-			continue;
+	/* cq-overflow: uring's CQ, set through its own options (uring/uring.h). */
+	if (ft_runs(&iom_model_uring, IOM_WL_NOP)) {
 		for (int tiny = 0; tiny < 2; tiny++) {
-			struct iom_cfg cfg = ft_base(iom_models[m], IOM_WL_NOP, r->tasks * 100);
+			struct iom_cfg cfg = ft_base(&iom_model_uring, IOM_WL_NOP, r->tasks * 100);
+			struct iom_uring_opts uo = iom_uring_opts_defaults;
+			struct iom_model_opts mo = { &iom_model_uring, &uo };
 
+			cfg.model_opts = &mo;
+			cfg.nr_model_opts = 1;
 			cfg.concurrency = 64;
 			cfg.batch_complete = 64;	/* the slow reaper: it waits for all 64 */
 			if (tiny)
 				cfg.fault_cq_entries = 8;
 			else
-				cfg.sq_entries = 8;
+				uo.sq_entries = 8;	/* the control: the same SQ, a CQ with room */
 			ft_cell(r, &cfg, "slow");
 		}
 	}

@@ -23,6 +23,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "kernel_free/kernel_free.h"
 #include "scenario/durability.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
@@ -34,7 +35,6 @@
 #define SS_DEADLINE_NS	1500000ull
 
 struct ss_cfg {
-	const struct iom_model *model;	/* one with a status store to poll (IOM_CAP_STATUS) */
 	uint64_t nr_tasks;		/* part (a); also part (b)'s when given */
 	bool tasks_given;
 	uint64_t lag_ns;
@@ -151,10 +151,13 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 	static struct iom_row row;
 	static struct iom_hist hist;
 	struct iom_cfg c = { 0 };
+	struct iom_kf_opts kfo = iom_kf_opts_defaults;
+	/* kernel_free's status store, through its own options: its struct, not its name. */
+	struct iom_model_opts mo = { &iom_model_kernel_free, &kfo };
 	const double *n = row.num;
 	int ret;
 
-	c.model = cfg->model;
+	c.model = &iom_model_kernel_free;
 	c.wl.kind = IOM_WL_TIMER;
 	c.wl.seed = 1;
 	c.wl.latency_ns = SS_D_NS;
@@ -165,10 +168,12 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 	c.concurrency = 16;
 	c.tasks = cfg->nr_tasks;
 	c.batch_complete = 1;
-	c.notify = IOM_NOTIFY_POLL;
-	c.poll_interval_ns = SS_POLL_NS;
-	c.status_lag_ns = lag_ns;
-	c.confirm = confirm;
+	kfo.notify = IOM_NOTIFY_POLL;
+	kfo.poll_interval_ns = SS_POLL_NS;
+	kfo.status_lag_ns = lag_ns;
+	kfo.confirm = confirm;
+	c.model_opts = &mo;
+	c.nr_model_opts = 1;
 	c.out_dir = cfg->out;
 	ret = iom_run_cell(&c, &row, &hist);
 	if (ret == IOM_EXIT_BUG)
@@ -295,7 +300,7 @@ static void ss_verdict(const struct ss_cfg *cfg, const struct ss_result *res, un
 	       res[0].wrong);
 }
 
-static int ss_part_a(struct ss_cfg *cfg, int argc, char **argv)
+static int ss_part_a(const struct ss_cfg *cfg, int argc, char **argv)
 {
 	struct ss_result res[2 + SS_MAX_CONFIRM] = { 0 };
 	char errbuf[256];
@@ -303,11 +308,6 @@ static int ss_part_a(struct ss_cfg *cfg, int argc, char **argv)
 	unsigned int nr = 0;
 	int worst = 0, ret;
 
-	cfg->model = iom_model_pick(IOM_CAP_STATUS, 0, IOM_WL_TIMER);
-	if (!cfg->model) {
-		printf("stale-status (a): n/a, no model here has a status store a poller reads\n");
-		return 0;
-	}
 	rep = iom_report_open(cfg->out, argc, argv, errbuf, sizeof(errbuf));
 	if (!rep) {
 		fprintf(stderr, "iomodels: %s\n", errbuf);
@@ -315,7 +315,7 @@ static int ss_part_a(struct ss_cfg *cfg, int argc, char **argv)
 	}
 	printf("stale-status (a): %s, %llu timer tasks (1 ms; 10%% take 4 ms), C=16, "
 	       "deadline 1.5 ms, a poll every 100 us; a read is served by a replica behind the "
-	       "store by up to L (uniform)\n\n", cfg->model->name,
+	       "store by up to L (uniform)\n\n", iom_model_kernel_free.name,
 	       (unsigned long long)cfg->nr_tasks);
 	snprintf(res[nr].poller, sizeof(res[0].poller), "no-lag");
 	ss_run_one(cfg, rep, 0, 1, &res[nr++], &worst);
