@@ -713,4 +713,8 @@ const struct iom_model iom_model_epoll = {
 	.reap = ep_reap,
 	.cancel = ep_cancel,
 	.teardown = ep_teardown,
+	.waits = "one loop, readiness then a call",
+	.domains = "2: the loop, the fd",
+	.timer_waits_in = "the kernel (a timerfd)",
+	.shape = IOM_SHAPE_LOOP,
 };

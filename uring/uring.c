@@ -931,4 +931,8 @@ const struct iom_model iom_model_uring = {
 	.reap = ur_reap,
 	.cancel = ur_cancel,
 	.teardown = ur_teardown,
+	.waits = "submit SQE, reap CQE",
+	.domains = "3: SQ, kernel/io-wq, CQ",
+	.timer_waits_in = "the kernel (an io_uring TIMEOUT)",
+	.shape = IOM_SHAPE_RING,
 };

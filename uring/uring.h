@@ -21,6 +21,8 @@ struct iom_uring_opts {
 	enum iom_uring_timer timer;
 };
 
+/* The model itself, for a scenario that sets these options on it (faults' CQ). */
+extern const struct iom_model iom_model_uring;
 extern const struct iom_opt iom_uring_opt_table[];
 extern const struct iom_uring_opts iom_uring_opts_defaults;
 
