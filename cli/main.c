@@ -106,6 +106,8 @@ static const char run_options_text[] =
 	"                       control for --fault cq-overflow:N, which shrinks both queues\n"
 	"  --uring-timer T      uring: heap (timer tasks in a user-space heap, one armed\n"
 	"                       TIMEOUT for the earliest; default) or op (one TIMEOUT each)\n"
+	"  --uring-rpc R        uring rpc: multishot (a multishot recv per connection on a\n"
+	"                       provided buffer ring; default) or linked (SEND -> RECV a task)\n"
 	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
 	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
 	"  --retry-max N        attempts after the first (default 3)\n"
@@ -397,7 +399,7 @@ enum {
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL, OPT_SERVICE,
 	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
-	OPT_FAULT, OPT_URING_TIMER,
+	OPT_FAULT, OPT_URING_TIMER, OPT_URING_RPC,
 	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
 	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS, OPT_API, OPT_WAIT,
 };
@@ -436,6 +438,7 @@ static const struct option long_opts[] = {
 	{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
 	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
 	{ "uring-timer", required_argument, NULL, OPT_URING_TIMER },
+	{ "uring-rpc", required_argument, NULL, OPT_URING_RPC },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "append", no_argument, NULL, OPT_APPEND },
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -545,6 +548,8 @@ static const struct word_opt {
 	  { { "shared", IOM_POOL_SHARED }, { "per-fd", IOM_POOL_PER_FD } } },
 	{ OPT_URING_TIMER, OFF(cfg.uring_timer), NO_GIVEN, false, "heap or op",
 	  { { "heap", IOM_URING_TIMER_HEAP }, { "op", IOM_URING_TIMER_OP } } },
+	{ OPT_URING_RPC, OFF(cfg.uring_rpc), NO_GIVEN, false, "multishot or linked",
+	  { { "multishot", IOM_URING_RPC_MULTISHOT }, { "linked", IOM_URING_RPC_LINKED } } },
 	{ OPT_API, OFF(cfg.wl.api), NO_GIVEN, false, "sync or async",
 	  { { "sync", IOM_API_SYNC }, { "async", IOM_API_ASYNC } } },
 };

@@ -25,6 +25,8 @@ enum iom_notify { IOM_NOTIFY_WAIT, IOM_NOTIFY_POLL };	/* kernel_free: how comple
 enum iom_pool { IOM_POOL_SHARED, IOM_POOL_PER_FD };	/* kernel_free: libuv-like or glibc-AIO-like */
 /* uring: timer tasks in a user-space heap under one armed TIMEOUT, or one TIMEOUT each. */
 enum iom_uring_timer { IOM_URING_TIMER_HEAP, IOM_URING_TIMER_OP };
+/* uring rpc: a multishot recv per connection on a buffer ring, or a linked SEND -> RECV a task. */
+enum iom_uring_rpc { IOM_URING_RPC_MULTISHOT, IOM_URING_RPC_LINKED };
 
 /* Exit code of a run whose counts do not add up. */
 #define IOM_EXIT_BUG 3
@@ -65,6 +67,7 @@ struct iom_cfg {
 	bool sqpoll, fixed_buffers;
 	unsigned int sq_entries;	/* uring: cap the SQ (0 = room for every task in flight) */
 	enum iom_uring_timer uring_timer;
+	enum iom_uring_rpc uring_rpc;
 	bool verify;			/* check every read's bytes against the file's pattern */
 	/* kernel_free */
 	unsigned int workers;		/* W worker threads (0 = the model's default) */
