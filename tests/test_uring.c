@@ -455,6 +455,40 @@ static void test_rpc_split_and_coalesced_replies(void **state)
 	}
 }
 
+/*
+ * multishot path, replies that come after the deadline: each task EXPIRED once (held until its
+ * send's cancel says it was done, then reported), its reply read later on the slot is a late
+ * answer, never a second state, and the connection is kept (the send was whole).
+ */
+static void test_rpc_multishot_late_replies(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg;
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_RPC))
+		return;
+	cfg = base_cfg(m, IOM_WL_RPC, 4);
+	/* A fifth of the requests take 30 ms, past the 10 ms deadline; the slot goes on. */
+	cfg.wl.latency_ns = 0;
+	cfg.wl.dist = IOM_DIST_BIMODAL;
+	cfg.wl.bimodal_p = 0.2;
+	cfg.wl.bimodal_ns = 30000000;
+	cfg.deadline_ns = 10000000;
+	cfg.tasks = 200;
+	iomt_run_ok(&cfg, &row, &hist);
+	print_message("%.0f completed, %.0f expired, %.0f late answers, %.0f reconnects\n",
+		      row.num[IOM_COL_n_completed], row.num[IOM_COL_n_expired],
+		      row.num[IOM_COL_n_late], row.num[IOM_COL_reconnects]);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "+multishot+bufring"));
+	assert_true(row.num[IOM_COL_n_expired] >= 20);
+	assert_true(row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_expired] == 200);
+	/* Each expired task has at most one late answer; most come while the cell runs. */
+	assert_true(row.num[IOM_COL_n_late] >= 1);
+	assert_true(row.num[IOM_COL_n_late] <= row.num[IOM_COL_n_expired]);
+	assert_true(row.num[IOM_COL_reconnects] == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_nop_file_rpc),
 		cmocka_unit_test(test_rpc_split_and_coalesced_replies),
+		cmocka_unit_test(test_rpc_multishot_late_replies),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);
