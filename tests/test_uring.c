@@ -254,7 +254,8 @@ static void test_uring_timer_by_hand(void **state)
  * request 5 s: ABORTED at once. nop and file may complete before the cancel reaches them:
  * ABORTED or COMPLETED, reported exactly once, and nothing comes back after it.
  */
-static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
+static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind,
+		       enum iom_uring_rpc how)
 {
 	struct iom_cfg cfg = base_cfg(m, wl_kind, 1);
 	struct iomt_hand h;
@@ -262,6 +263,7 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 	int state;
 
 	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
+	cfg.uring_rpc = how;
 	iomt_hand_open(&h, &cfg);
 	t0 = iom_now_ns();
 	iom_task_start(&h.t, t0);
@@ -270,13 +272,15 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 	 * The cancel goes in the same enter as the op. nop, file: the op usually completes first
 	 * (the cancel then finds nothing). rpc: the linked receive is not armed yet when the
 	 * cancel looks for it (-ENOENT); the cancel is sent again after that enter, so the task
-	 * is ABORTED at once instead of waiting its 5 s.
+	 * is ABORTED at once instead of waiting its 5 s. rpc, multishot: ABORTED at the cancel,
+	 * reported once a cancel of its send says the send was done.
 	 */
 	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
 	iomt_hand_wait(&h, t0, 2000000000ull);
 	state = atomic_load(&h.t.state);
-	print_message("uring %s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
-		      iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
+	print_message("uring %s%s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
+		      wl_kind != IOM_WL_RPC ? "" : how == IOM_URING_RPC_LINKED ? " linked" :
+		      " multishot", iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
 	if (wl_kind == IOM_WL_RPC)
 		assert_int_equal(state, IOM_ABORTED);
 	else
@@ -296,7 +300,9 @@ static void test_cancel_nop_file_rpc(void **state)
 	assert_non_null(m);
 	for (size_t i = 0; i < sizeof(wls) / sizeof(wls[0]); i++)
 		if (iomt_model_available(m, wls[i]))
-			cancel_one(m, wls[i]);
+			cancel_one(m, wls[i], IOM_URING_RPC_MULTISHOT);
+	if (iomt_model_available(m, IOM_WL_RPC))
+		cancel_one(m, IOM_WL_RPC, IOM_URING_RPC_LINKED);
 }
 
 /*
