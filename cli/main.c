@@ -37,6 +37,9 @@
 #include "core/report.h"
 
 #define MAX_LIST 64
+#define MAX_MODEL_OPTS		64	/* a model's own options given on one command line */
+#define MAX_OPT_MODELS		16	/* distinct models with options in one run */
+#define MODEL_OPTS_BYTES	512	/* the largest model's options struct */
 
 struct opts {
 	const struct iom_model *models[MAX_LIST];
@@ -57,6 +60,14 @@ struct opts {
 	bool thread_states_given;
 	bool models_given, runtime_given, ramp_given, repeat_given, deadline_given;
 	bool poll_interval_given;
+	uint64_t poll_interval_ns;	/* --poll-interval-us: the async API's (a model may take it) */
+	bool poll_interval_taken;	/* ... and a model of the run did */
+	/* The models' own options: as given (applied once the models are known), then per model. */
+	struct { const char *name, *arg; } given_model_opts[MAX_MODEL_OPTS];
+	unsigned int nr_given_model_opts;
+	struct iom_model_opts model_opts[MAX_OPT_MODELS];
+	unsigned int nr_model_opts;
+	_Alignas(max_align_t) unsigned char model_opts_mem[MAX_OPT_MODELS][MODEL_OPTS_BYTES];
 	/*
 	 * --probe-repeats abba: --probes on repeats 1 and 2 of every 4 only (off, on, on, off),
 	 * so that make probe-overhead compares probed and unprobed windows inside one process.
@@ -99,15 +110,10 @@ static const char run_options_text[] =
 	"                       1, 2 of every 4 (off, on, on, off: probed vs not in one process)\n"
 	"  --verify             check every block read against the file's pattern\n"
 	"  --on-partial P       resubmit|accept a short transfer (default resubmit)\n"
-	"  --batch-complete N   reap waits for N completions (default 1)\n"
-	"  --sqpoll             uring: kernel SQ polling thread (pinned with --cpus)\n"
-	"  --fixed-buffers      uring: registered buffers (always on with --direct)\n"
-	"  --sq-entries N       uring: an SQ of N entries (default: room for every task); the\n"
-	"                       control for --fault cq-overflow:N, which shrinks both queues\n"
-	"  --uring-timer T      uring: heap (timer tasks in a user-space heap, one armed\n"
-	"                       TIMEOUT for the earliest; default) or op (one TIMEOUT each)\n"
-	"  --uring-rpc R        uring rpc: multishot (a multishot recv per connection on a\n"
-	"                       provided buffer ring; default) or linked (SEND -> RECV a task)\n"
+	"  --batch-complete N   reap waits for N completions (default auto: half of those in\n"
+	"                       flight for O_DIRECT reads/writes of a CQ model, closed loop, no\n"
+	"                       deadline, variant +bc=auto; 1 elsewhere). Latency is submit to\n"
+	"                       reap, so a wait for more raises it\n"
 	"  --on-expired P       drop|retry an EXPIRED task (default drop)\n"
 	"  --on-failed P        drop|retry a FAILED task (default drop)\n"
 	"  --retry-max N        attempts after the first (default 3)\n"
@@ -132,19 +138,11 @@ static const char run_options_text[] =
 	"                       burn D us, or read BS bytes of the file workload's file), in place\n"
 	"                       of --latency-us\n"
 	"  --backend-capacity N rpc: the backend answers BUSY past N requests in service\n"
-	"  --workers W          kernel_free: worker threads (default: C)\n"
-	"  --notify wait|poll   kernel_free: wait for a wake-up, or poll the status store\n"
-	"  --poll-interval-us P kernel_free: time between polls (default 50); --api async: between\n"
-	"                       STATUS polls (default 1000)\n"
+	"  --poll-interval-us P --api async: time between STATUS polls (default 1000); also a\n"
+	"                       model's own option (kernel_free's --notify poll)\n"
 	"  --api sync|async     rpc: one echo after the service (default), or the async API: SUBMIT,\n"
 	"                       then STATUS polls until COMPLETED (docs/async-api.md)\n"
 	"  --wait               --api async: one long-poll WAIT in place of STATUS polls\n"
-	"  --pool shared|per-fd kernel_free: one shared pool, or one worker per fd\n"
-	"  --nowait-first       kernel_free: try a read inline with RWF_NOWAIT first\n"
-	"  --status-lag-us L    kernel_free, --notify poll: a read of the status store is served by\n"
-	"                       a replica behind by up to L us (uniform; default 0)\n"
-	"  --confirm N          kernel_free, --notify poll: a task is EXPIRED only after N reads in\n"
-	"                       a row say it is not done past its deadline (default 1: trust one)\n"
 	"  --output DIR         results directory (default results/<UTC>-<host>, made unique);\n"
 	"                       one that holds a run is refused unless --append (add rows,\n"
 	"                       same columns) or --force (replace every file of that run)\n"
@@ -394,14 +392,14 @@ enum {
 	OPT_RUNTIME, OPT_RAMP, OPT_REPEAT, OPT_RATE, OPT_RATE_PROCESS, OPT_LATENCY_US,
 	OPT_LATENCY_DIST, OPT_DEADLINE_US, OPT_CPU_WORK_US, OPT_SEED, OPT_FILENAME, OPT_DIRECTORY,
 	OPT_SIZE, OPT_BS, OPT_DIRECT, OPT_RW, OPT_COLD, OPT_ALLOW_OVERWRITE, OPT_ALLOW_DEVICE,
-	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_SQPOLL, OPT_FIXED_BUFFERS, OPT_OUTPUT, OPT_QUIET,
+	OPT_ON_PARTIAL, OPT_BATCH_COMPLETE, OPT_OUTPUT, OPT_QUIET,
 	OPT_ON_EXPIRED, OPT_ON_FAILED, OPT_RETRY_MAX, OPT_BACKOFF, OPT_BACKOFF_BASE_US,
 	OPT_BACKOFF_CAP_US, OPT_IDEMPOTENCY_KEY, OPT_BACKEND_CAPACITY,
 	OPT_PAYLOAD, OPT_CONNECT, OPT_UNIX, OPT_BACKEND_CPUS, OPT_SERVER_MODEL, OPT_SERVICE,
-	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_WORKERS, OPT_NOTIFY, OPT_POLL_INTERVAL_US, OPT_POOL, OPT_NOWAIT_FIRST,
-	OPT_FAULT, OPT_URING_TIMER, OPT_URING_RPC,
-	OPT_STATUS_LAG_US, OPT_CONFIRM, OPT_SQ_ENTRIES, OPT_CONCURRENCY_MAX,
+	OPT_VERIFY, OPT_PROBES, OPT_PROBE_REPEATS, OPT_TIMELINE, OPT_POLL_INTERVAL_US,
+	OPT_FAULT, OPT_CONCURRENCY_MAX,
 	OPT_THREAD_STATES, OPT_APPEND, OPT_FORCE, OPT_FORK_CELLS, OPT_API, OPT_WAIT,
+	OPT_MODEL_OPT,	/* + k: all_long_opts[k], a model's own option (build_long_opts) */
 };
 
 static const struct option long_opts[] = {
@@ -435,10 +433,6 @@ static const struct option long_opts[] = {
 	{ "allow-device", no_argument, NULL, OPT_ALLOW_DEVICE },
 	{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
 	{ "batch-complete", required_argument, NULL, OPT_BATCH_COMPLETE },
-	{ "sqpoll", no_argument, NULL, OPT_SQPOLL },
-	{ "fixed-buffers", no_argument, NULL, OPT_FIXED_BUFFERS },
-	{ "uring-timer", required_argument, NULL, OPT_URING_TIMER },
-	{ "uring-rpc", required_argument, NULL, OPT_URING_RPC },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "append", no_argument, NULL, OPT_APPEND },
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -462,15 +456,8 @@ static const struct option long_opts[] = {
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-repeats", required_argument, NULL, OPT_PROBE_REPEATS },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
-	{ "workers", required_argument, NULL, OPT_WORKERS },
-	{ "notify", required_argument, NULL, OPT_NOTIFY },
 	{ "poll-interval-us", required_argument, NULL, OPT_POLL_INTERVAL_US },
-	{ "pool", required_argument, NULL, OPT_POOL },
-	{ "nowait-first", no_argument, NULL, OPT_NOWAIT_FIRST },
 	{ "fault", required_argument, NULL, OPT_FAULT },
-	{ "status-lag-us", required_argument, NULL, OPT_STATUS_LAG_US },
-	{ "confirm", required_argument, NULL, OPT_CONFIRM },
-	{ "sq-entries", required_argument, NULL, OPT_SQ_ENTRIES },
 	{ "concurrency-max", required_argument, NULL, OPT_CONCURRENCY_MAX },
 	{ "thread-states", required_argument, NULL, OPT_THREAD_STATES },
 	{ "api", required_argument, NULL, OPT_API },
@@ -481,18 +468,7 @@ static const struct option long_opts[] = {
 #define OFF(field)	offsetof(struct opts, field)
 #define NO_GIVEN	SIZE_MAX
 
-/* "--name" of a run option, for the messages. */
-static const char *opt_name(int val)
-{
-	static char buf[64];
-
-	for (size_t i = 0; long_opts[i].name; i++)
-		if (long_opts[i].val == val) {
-			snprintf(buf, sizeof(buf), "--%s", long_opts[i].name);
-			return buf;
-		}
-	return "option";
-}
+static const char *opt_name(int val);
 
 /* An option that is a switch: sets a bool of struct opts. */
 static const struct flag_opt {
@@ -502,15 +478,12 @@ static const struct flag_opt {
 	{ OPT_COLD, OFF(cfg.wl.cold) },
 	{ OPT_ALLOW_OVERWRITE, OFF(cfg.wl.allow_overwrite) },
 	{ OPT_ALLOW_DEVICE, OFF(cfg.wl.allow_device) },
-	{ OPT_SQPOLL, OFF(cfg.sqpoll) },
-	{ OPT_FIXED_BUFFERS, OFF(cfg.fixed_buffers) },
 	{ OPT_QUIET, OFF(quiet) },
 	{ OPT_APPEND, OFF(append) },
 	{ OPT_FORCE, OFF(force) },
 	{ OPT_FORK_CELLS, OFF(fork_cells) },
 	{ OPT_VERIFY, OFF(cfg.verify) },
 	{ OPT_IDEMPOTENCY_KEY, OFF(cfg.wl.idempotency_key) },
-	{ OPT_NOWAIT_FIRST, OFF(cfg.nowait_first) },
 	{ OPT_WAIT, OFF(cfg.wl.async_wait) },
 };
 
@@ -542,14 +515,6 @@ static const struct word_opt {
 				    { "proc", IOM_STATES_FROM_PROC } } },
 	{ OPT_PROBE_REPEATS, OFF(probe_abba), NO_GIVEN, true, "all or abba",
 	  { { "all", 0 }, { "abba", 1 } } },
-	{ OPT_NOTIFY, OFF(cfg.notify), NO_GIVEN, false, "wait or poll",
-	  { { "wait", IOM_NOTIFY_WAIT }, { "poll", IOM_NOTIFY_POLL } } },
-	{ OPT_POOL, OFF(cfg.pool), NO_GIVEN, false, "shared or per-fd",
-	  { { "shared", IOM_POOL_SHARED }, { "per-fd", IOM_POOL_PER_FD } } },
-	{ OPT_URING_TIMER, OFF(cfg.uring_timer), NO_GIVEN, false, "heap or op",
-	  { { "heap", IOM_URING_TIMER_HEAP }, { "op", IOM_URING_TIMER_OP } } },
-	{ OPT_URING_RPC, OFF(cfg.uring_rpc), NO_GIVEN, false, "multishot or linked",
-	  { { "multishot", IOM_URING_RPC_MULTISHOT }, { "linked", IOM_URING_RPC_LINKED } } },
 	{ OPT_API, OFF(cfg.wl.api), NO_GIVEN, false, "sync or async",
 	  { { "sync", IOM_API_SYNC }, { "async", IOM_API_ASYNC } } },
 };
@@ -586,11 +551,8 @@ static const struct num_opt {
 	{ OPT_BACKOFF_CAP_US, NUM_US, OFF(cfg.backoff_cap_ns), NO_GIVEN, 1, 1e9 },
 	{ OPT_CONCURRENCY_MAX, NUM_UINT, OFF(concurrency_max), NO_GIVEN, 1, 4096 },
 	{ OPT_BACKEND_CAPACITY, NUM_UINT, OFF(cfg.wl.backend_capacity), NO_GIVEN, 1, 1u << 30 },
-	{ OPT_WORKERS, NUM_UINT, OFF(cfg.workers), NO_GIVEN, 1, 4096 },
-	{ OPT_POLL_INTERVAL_US, NUM_US, OFF(cfg.poll_interval_ns), OFF(poll_interval_given), 0,
+	{ OPT_POLL_INTERVAL_US, NUM_US, OFF(poll_interval_ns), OFF(poll_interval_given), 0,
 	  1e7 },
-	{ OPT_STATUS_LAG_US, NUM_US, OFF(cfg.status_lag_ns), NO_GIVEN, 0, 1e7 },
-	{ OPT_CONFIRM, NUM_UINT, OFF(cfg.confirm), NO_GIVEN, 1, 1000 },
 };
 
 #define NR(a)	(sizeof(a) / sizeof((a)[0]))
@@ -788,14 +750,162 @@ static bool parse_other_opt(struct opts *o, int c, const char *arg)
 			usage_error("--timeline: empty file name%s", "");
 		cfg->timeline = arg;
 		return true;
-	case OPT_SQ_ENTRIES:
-		cfg->sq_entries = parse_uint("--sq-entries", arg, 4, 32768);
-		if (cfg->sq_entries & (cfg->sq_entries - 1))
-			usage_error("--sq-entries: want a power of two from 4 to 32768 (got '%s')",
-				    arg);
-		return true;
 	}
 	return false;
+}
+
+/*
+ * The models' own options (core/opt.h): after run's own long_opts, every name a model's table
+ * declares that run does not, once; getopt's value for all_long_opts[k] is OPT_MODEL_OPT + k.
+ */
+#define MAX_ALL_OPTS	192
+static struct option all_long_opts[MAX_ALL_OPTS];
+
+/* Every model the binary knows: the table's, then a test build's extra ones; NULL past them. */
+static const struct iom_model *any_model(size_t i)
+{
+	size_t n = 0;
+
+	while (iom_models[n])
+		n++;
+	if (i < n)
+		return iom_models[i];
+	for (size_t k = 0; iom_models_extra && iom_models_extra[k]; k++)
+		if (k == i - n)
+			return iom_models_extra[k];
+	return NULL;
+}
+
+static bool long_opt_known(const char *name, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(all_long_opts[i].name, name))
+			return true;
+	return false;
+}
+
+static void build_long_opts(void)
+{
+	static bool built;
+	size_t nr = 0;
+
+	if (built)
+		return;
+	for (; long_opts[nr].name; nr++)
+		all_long_opts[nr] = long_opts[nr];
+	for (size_t m = 0; any_model(m); m++)
+		for (const struct iom_opt *t = any_model(m)->opts; t && t->name; t++) {
+			if (long_opt_known(t->name, nr) || nr + 1 >= MAX_ALL_OPTS)
+				continue;
+			all_long_opts[nr] = (struct option){ t->name, iom_opt_has_arg(t) ?
+							     required_argument : no_argument,
+							     NULL, OPT_MODEL_OPT + (int)nr };
+			nr++;
+		}
+	all_long_opts[nr] = (struct option){ NULL, 0, NULL, 0 };
+	built = true;
+}
+
+/* "--name" of a run option, for the messages. */
+static const char *opt_name(int val)
+{
+	static char buf[64];
+
+	build_long_opts();
+	for (size_t i = 0; all_long_opts[i].name; i++)
+		if (all_long_opts[i].val == val) {
+			snprintf(buf, sizeof(buf), "--%s", all_long_opts[i].name);
+			return buf;
+		}
+	return "option";
+}
+
+/* Does any model declare an option called name? */
+static const struct iom_model *opt_owner(const char *name)
+{
+	for (size_t m = 0; any_model(m); m++)
+		if (iom_opt_find(any_model(m)->opts, name))
+			return any_model(m);
+	return NULL;
+}
+
+/* A model's own option as given: kept until the run's models are known (--model may follow). */
+static void keep_model_opt(struct opts *o, const char *name, const char *arg)
+{
+	if (o->nr_given_model_opts == MAX_MODEL_OPTS)
+		usage_error("--%s: too many of the models' own options", name);
+	o->given_model_opts[o->nr_given_model_opts].name = name;
+	o->given_model_opts[o->nr_given_model_opts++].arg = arg;
+}
+
+/* Model m's options struct for this run, starting from its defaults (NULL: it has none). */
+static void *model_opts_for(struct opts *o, const struct iom_model *m)
+{
+	void *mem;
+
+	for (unsigned int i = 0; i < o->nr_model_opts; i++)
+		if (o->model_opts[i].model == m)
+			return o->model_opts[i].opts;
+	if (!m->opts || !m->opts_defaults)
+		return NULL;
+	if (o->nr_model_opts == MAX_OPT_MODELS || m->opts_size > MODEL_OPTS_BYTES)
+		usage_error("--model: %s's options do not fit (a build limit)", m->name);
+	mem = o->model_opts_mem[o->nr_model_opts];
+	memcpy(mem, m->opts_defaults, m->opts_size);
+	o->model_opts[o->nr_model_opts].model = m;
+	o->model_opts[o->nr_model_opts++].opts = mem;
+	return mem;
+}
+
+/* A model's option given to a run of none of the models that have it: one line, exit 2. */
+static void refuse_model_opt(const char *name)
+{
+	const struct iom_model *owner = opt_owner(name);
+
+	fprintf(stderr, "iomodels: --%s: an option of --model %s, not of this run's models (see "
+		"iomodels help %s)\n", name, owner->name, owner->name);
+	exit(2);
+}
+
+/*
+ * The models' own options, once the run's models are known: each goes to every model of the
+ * run that declares it (a name run has too, --poll-interval-us, goes to both); one that no
+ * model of the run has is refused. Then each model checks its set against the rest.
+ */
+static void apply_model_opts(struct opts *o)
+{
+	struct iom_err err = { "" };
+	char msg[256];
+
+	o->nr_model_opts = 0;
+	o->poll_interval_taken = false;
+	for (unsigned int m = 0; m < o->nr_models; m++)
+		model_opts_for(o, o->models[m]);
+	for (unsigned int i = 0; i < o->nr_given_model_opts; i++) {
+		const char *name = o->given_model_opts[i].name;
+		bool taken = false;
+
+		for (unsigned int k = 0; k < o->nr_model_opts; k++) {
+			const struct iom_opt *t = iom_opt_find(o->model_opts[k].model->opts, name);
+
+			if (t && iom_opt_parse(t, o->model_opts[k].opts, o->given_model_opts[i].arg,
+					       msg, sizeof(msg)))
+				usage_error("%s", msg);
+			taken |= t != NULL;
+		}
+		if (!strcmp(name, "poll-interval-us"))
+			o->poll_interval_taken = taken;
+		else if (!taken)
+			refuse_model_opt(name);
+	}
+	for (unsigned int k = 0; k < o->nr_model_opts; k++) {
+		const struct iom_model *m = o->model_opts[k].model;
+
+		if (m->opts_check && m->opts_check(o->model_opts[k].opts, &o->cfg, &err))
+			usage_error("%s", err.msg);
+	}
+	o->cfg.model_opts = o->model_opts;
+	o->cfg.nr_model_opts = o->nr_model_opts;
 }
 
 /* The defaults of run and watch, before any option. */
@@ -814,7 +924,7 @@ static void run_opts_defaults(struct opts *o)
 	cfg->backoff_base_ns = 1000000;
 	cfg->backoff_cap_ns = 100000000;
 	cfg->runtime_ns = 3000000000ull;
-	cfg->batch_complete = 1;
+	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
 	o->repeat = 1;
 }
 
@@ -829,9 +939,9 @@ static void run_opts_check_api(struct opts *o)
 	if (cfg->wl.api != IOM_API_ASYNC) {
 		if (cfg->wl.async_wait)
 			usage_error("--wait: only with --api async%s", "");
-		if (o->poll_interval_given && cfg->notify != IOM_NOTIFY_POLL)
-			usage_error("--poll-interval-us: only with --api async (or kernel_free's "
-				    "--notify poll)%s", "");
+		if (o->poll_interval_given && !o->poll_interval_taken)
+			usage_error("--poll-interval-us: only with --api async (or a model's own "
+				    "option of that name: iomodels help MODEL)%s", "");
 		return;
 	}
 	for (unsigned int w = 0; w < o->nr_workloads; w++)
@@ -843,7 +953,7 @@ static void run_opts_check_api(struct opts *o)
 	if (cfg->verify)
 		usage_error("--verify: checks the sync API's echoes, not --api async%s", "");
 	cfg->wl.payload = sizeof(struct iom_rpc_async);
-	cfg->wl.async_poll_ns = o->poll_interval_given ? cfg->poll_interval_ns : 1000000;
+	cfg->wl.async_poll_ns = o->poll_interval_given ? o->poll_interval_ns : 1000000;
 }
 
 /* After the options: the lists' defaults, then what only makes sense together. */
@@ -873,10 +983,7 @@ static void run_opts_finish(struct opts *o)
 		usage_error("--size: smaller than --bs%s", "");
 	if (cfg->wl.dist == IOM_DIST_BIMODAL && cfg->wl.latency_ns == 0 && cfg->wl.bimodal_ns == 0)
 		usage_error("--latency-dist: bimodal with both latencies 0%s", "");
-	/* A wake-up hands the finished slot over itself: only a poller reads a lagging store. */
-	if ((cfg->status_lag_ns || cfg->confirm > 1) && cfg->notify != IOM_NOTIFY_POLL)
-		usage_error("--status-lag-us/--confirm: kernel_free reads its status store only with "
-			    "--notify poll%s", "");
+	apply_model_opts(o);
 	run_opts_check_api(o);
 	for (unsigned int i = 0; i < o->nr_concurrency; i++)
 		if (cfg->jobs && o->concurrency[i] / cfg->jobs > IOM_MAX_DEPTH)
@@ -886,9 +993,9 @@ static void run_opts_finish(struct opts *o)
 /* A getopt failure: a value missing or given to a switch, or an option nobody has. */
 static void bad_option(char **argv)
 {
-	for (size_t i = 0; optopt && long_opts[i].name; i++)
-		if (long_opts[i].val == optopt)
-			usage_error("--%s: needs a value, or takes none", long_opts[i].name);
+	for (size_t i = 0; optopt && all_long_opts[i].name; i++)
+		if (all_long_opts[i].val == optopt)
+			usage_error("--%s: needs a value, or takes none", all_long_opts[i].name);
 	usage_error("unknown option '%s'", argv[optind - 1]);
 }
 
@@ -898,10 +1005,18 @@ static void parse_run_opts(struct opts *o, int argc, char **argv)
 	int c;
 
 	run_opts_defaults(o);
+	build_long_opts();
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", all_long_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			bad_option(argv);
+		if (c >= OPT_MODEL_OPT) {
+			keep_model_opt(o, all_long_opts[c - OPT_MODEL_OPT].name, optarg);
+			continue;
+		}
+		/* run's own, which a model may declare too (run_opts_check_api says when). */
+		if (c == OPT_POLL_INTERVAL_US && opt_owner("poll-interval-us"))
+			keep_model_opt(o, "poll-interval-us", optarg);
 		if (!(optarg ? parse_word_opt(o, c, optarg) || parse_num_opt(o, c, optarg) ||
 			       parse_file_opt(o, c, optarg) || parse_rpc_opt(o, c, optarg) ||
 			       parse_other_opt(o, c, optarg) :
@@ -1360,6 +1475,7 @@ static int cmd_watch(int argc, char **argv)
 		o.nr_models = 0;
 		add_model(&o, "--model", "threads");
 		add_model(&o, "--model", "uring");
+		apply_model_opts(&o);	/* again: the models' own options go to these two */
 	}
 	if (o.nr_models > IOM_WATCH_MAX_LANES)
 		usage_error("watch: at most 4 models side by side%s", "");
@@ -1762,7 +1878,7 @@ static const struct command {
 	  "iomodels demo [--auto] [--slow-ms MS] [--output DIR]   the seed's story in five\n"
 	  "                           measured scenes (a key between scenes, or --auto)\n", false },
 	{ "help", cmd_help,
-	  "iomodels help [COMMAND]    this text, or one command's\n"
+	  "iomodels help [COMMAND | MODEL]   this text, one command's, or a model's own options\n"
 	  "iomodels --version         the build (git describe), liburing, libbpf and kernel\n",
 	  false },
 };
@@ -1789,6 +1905,56 @@ static void put_usage(FILE *f, const char *text, bool first)
 	}
 }
 
+/* How an option's value is written in the help: "N", "US", "heap|op", or "" for a switch. */
+static void model_opt_metavar(const struct iom_opt *t, char *buf, size_t len)
+{
+	static const char *const metavars[] = {
+		[IOM_OPT_BOOL] = "", [IOM_OPT_UINT] = "N", [IOM_OPT_US] = "US",
+		[IOM_OPT_DURATION] = "T", [IOM_OPT_SIZE] = "S",
+	};
+
+	if (t->type == IOM_OPT_ENUM)
+		iom_opt_type_name(t, buf, len);
+	else
+		snprintf(buf, len, "%s", metavars[t->type]);
+}
+
+/* After run's options: the models, and each one's own options (from its table). */
+static void print_models_opts(void)
+{
+	char arg[64], name[96];
+
+	printf("\nthe models' own options (models:");
+	for (size_t m = 0; iom_models[m]; m++)
+		printf("%s %s", m ? "," : "", iom_models[m]->name);
+	printf("; iomodels help MODEL: types, defaults):\n");
+	for (size_t m = 0; iom_models[m]; m++)
+		for (const struct iom_opt *t = iom_models[m]->opts; t && t->name; t++) {
+			model_opt_metavar(t, arg, sizeof(arg));
+			snprintf(name, sizeof(name), "--%s%s%s", t->name, *arg ? " " : "", arg);
+			printf("  %-20s%s%s: %s\n", name, strlen(name) < 20 ? " " : "  ",
+			       iom_models[m]->name, t->help);
+		}
+}
+
+/* iomodels help MODEL: what it is, and its own options' table (name, type, default, help). */
+static void print_model_help(const struct iom_model *m)
+{
+	char type[64], def[64];
+
+	printf("%s: %s\n", m->name, m->desc);
+	if (!m->opts || !m->opts->name) {
+		printf("no options of its own\n");
+		return;
+	}
+	printf("\n  %-18s %-14s %-8s %s\n", "option", "type", "default", "what");
+	for (const struct iom_opt *t = m->opts; t->name; t++) {
+		iom_opt_type_name(t, type, sizeof(type));
+		iom_opt_format(t, m->opts_defaults, def, sizeof(def));
+		printf("  --%-16s %-14s %-8s %s\n", t->name, type, def, t->help);
+	}
+}
+
 /* The whole help (cmd NULL) or one command's, on stdout. */
 static void print_help(const struct command *cmd)
 {
@@ -1798,6 +1964,7 @@ static void print_help(const struct command *cmd)
 	if (!cmd || cmd->run_options) {
 		putchar('\n');
 		fputs(run_options_text, stdout);
+		print_models_opts();
 	}
 	putchar('\n');
 	fputs(exit_codes_text, stdout);
@@ -1825,11 +1992,25 @@ static void command_names(char *buf, size_t len)
 static int cmd_help(int argc, char **argv)
 {
 	const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+	const struct iom_model *m = argc > 1 && !cmd ? iom_model_find(argv[1]) : NULL;
 
-	if (argc > 2 || (argc == 2 && !cmd))
-		usage_error("help: want no argument or a command (got '%s')", argv[1]);
-	print_help(cmd);
+	if (argc > 2 || (argc == 2 && !cmd && !m))
+		usage_error("help: want no argument, a command or a model (got '%s')", argv[1]);
+	if (m)
+		print_model_help(m);
+	else
+		print_help(cmd);
 	return 0;
+}
+
+/* run --model M --help (one model): the model's own options after run's help. */
+static void print_help_of_model_given(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--model") && iom_model_find(argv[i + 1])) {
+			putchar('\n');
+			print_model_help(iom_model_find(argv[i + 1]));
+		}
 }
 
 /* --version: what this binary is, and what it runs on. */
@@ -1886,6 +2067,8 @@ int main(int argc, char **argv)
 	/* The scenarios answer --help themselves: each knows its options. */
 	if (cmd->fn != iom_scenario_main && wants_help(argc - 1, argv + 1)) {
 		print_help(cmd);
+		if (cmd->run_options)
+			print_help_of_model_given(argc - 1, argv + 1);
 		return 0;
 	}
 	process_setup();

@@ -95,6 +95,12 @@ struct iom_job {
 	 */
 	bool lean;
 	bool async;			/* the model's IOM_CAP_ASYNC, read once */
+	/*
+	 * A plain cell whose tasks all end by themselves (a NOP at once, a read or write when the
+	 * device answers): its waits take no timeout (job_loop). --batch-complete auto where
+	 * completions come from a device into a CQ: the reap waits for half of what is in flight.
+	 */
+	bool wait_untimed, reap_half;
 	/* --timeline: task submit/complete marks for the first TIMELINE_NS of the window. */
 	struct iom_mark *marks;
 	unsigned int nr_marks;
@@ -172,6 +178,21 @@ static void run_fail(struct iom_run *run, const char *msg)
 static bool is_async(const struct iom_cfg *cfg)
 {
 	return cfg->model->caps & IOM_CAP_ASYNC;
+}
+
+/*
+ * --batch-complete auto (0) where completions come from a device into a completion queue the
+ * kernel fills (O_DIRECT file I/O under a CQ model), closed loop, no deadline: each reap waits
+ * for half of what is in flight, as fio's iodepth_batch_complete_min does by hand. One wake-up
+ * then takes many CQEs while the other half keeps the device busy. Everywhere else auto is 1:
+ * a NOP or a cached read completes inside the submit, a timer at its own time, an rpc at the
+ * server's; there a wait for more only adds latency (and past a deadline, lateness).
+ */
+bool iom_batch_auto_half(const struct iom_cfg *cfg)
+{
+	return !cfg->batch_complete && (cfg->model->caps & IOM_CAP_ASYNC) &&
+	       (cfg->model->caps & IOM_CAP_CQ) && cfg->wl.kind == IOM_WL_FILE && cfg->wl.direct &&
+	       !cfg->deadline_ns && !(cfg->rate > 0) && !cfg->live;
 }
 
 #define CALL_CLAIMED	(1u << 31)
@@ -642,6 +663,8 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		    !job->marks && !cfg->verify && !cfg->cpu_work_ns && !(cfg->rate > 0) &&
 		    !job->polling;
 	job->async = is_async(cfg);
+	job->wait_untimed = job->lean && (cfg->wl.kind == IOM_WL_NOP || cfg->wl.kind == IOM_WL_FILE);
+	job->reap_half = iom_batch_auto_half(cfg);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -649,7 +672,11 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		if (ret)
 			return iom_err_set(&ctx->err, ret, "open-loop schedule (rate x runtime)");
 	}
-	return cfg->model->setup(ctx);
+	ret = cfg->model->setup(ctx);
+	if (!ret && job->reap_half)
+		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
+			 strlen(ctx->variant), "%sbc=auto", ctx->variant[0] ? "+" : "");
+	return ret;
 }
 
 /* Open loop: how many scheduled tasks are due but not yet started. */
@@ -802,6 +829,45 @@ static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
 			   job_submit_as(job, now, stopping, false);
 }
 
+/* --api async in a --runtime window: its polls go on past the window, for the drain's grace. */
+static bool job_polls_past_window(const struct iom_job *job, uint64_t now)
+{
+	const struct iom_run *run = job->run;
+
+	return job->polling && run->t_stop != UINT64_MAX &&
+	       now < run->t_stop + drain_grace_ns(run->cfg);
+}
+
+/*
+ * How long job_loop's wait for completions may take: to the next open-loop arrival or retry,
+ * the window's end, and 200 ms at most so a full window of waits still notices Ctrl-C. A plain
+ * cell whose tasks all end by themselves needs none (UINT64_MAX): its wait ends at the next
+ * completion(s), so the window's end and a Ctrl-C are seen at most one batch late, and the
+ * model has no timespec to copy into the kernel nor a timer to arm.
+ */
+static uint64_t job_wait_timeout(const struct iom_job *job, uint64_t now)
+{
+	const struct iom_run *run = job->run;
+	uint64_t timeout = UINT64_MAX;
+
+	if (job->wait_untimed)
+		return UINT64_MAX;
+	if (run->cfg->rate > 0 && job->nr_free) {
+		uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
+
+		timeout = next > now ? next - now : 0;
+	}
+	if (run->t_stop != UINT64_MAX)
+		timeout = run->t_stop > now && run->t_stop - now < timeout ? run->t_stop - now :
+									      timeout;
+	if (job->nr_retry_pending) {
+		uint64_t next = job_next_retry(job);
+
+		timeout = next <= now ? 0 : next - now < timeout ? next - now : timeout;
+	}
+	return timeout > 200000000ull ? 200000000ull : timeout;
+}
+
 static int job_loop(struct iom_job *job)
 {
 	struct iom_run *run = job->run;
@@ -858,10 +924,12 @@ static int job_loop(struct iom_job *job)
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
 		 * measured tasks are not done until their retries are (or, --api async, until
-		 * their results are learned): keep going for those.
+		 * their results are learned): keep going for those. --api async keeps polling
+		 * past a --runtime window too, as a sync drain reaps its replies: a task is not
+		 * ABORTED for ending between two polls, only past the drain's grace.
 		 */
-		if (stopping && !(cfg->tasks && (cfg->retry_expired || cfg->retry_failed ||
-						 job->polling) &&
+		if (stopping && !((cfg->tasks ? cfg->retry_expired || cfg->retry_failed ||
+						job->polling : job_polls_past_window(job, now)) &&
 				  (inflight || job->nr_retry_pending) &&
 				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
 				  !interrupted))
@@ -883,25 +951,11 @@ static int job_loop(struct iom_job *job)
 			continue;
 		}
 		if (inflight) {
-			uint64_t timeout = UINT64_MAX;
+			uint64_t timeout = job_wait_timeout(job, now);
 			unsigned int want = min_batch < inflight ? min_batch : inflight;
 
-			if (cfg->rate > 0 && job->nr_free) {
-				uint64_t next = run->t_run0 + job->schedule[job->next_schedule];
-
-				timeout = next > now ? next - now : 0;
-			}
-			if (run->t_stop != UINT64_MAX)
-				timeout = run->t_stop > now && run->t_stop - now < timeout ?
-						  run->t_stop - now : timeout;
-			if (job->nr_retry_pending) {
-				uint64_t next = job_next_retry(job);
-
-				timeout = next <= now ? 0 : next - now < timeout ? next - now : timeout;
-			}
-			/* A full window of closed-loop waits must still notice Ctrl-C. */
-			if (timeout > 200000000ull)
-				timeout = 200000000ull;
+			if (job->reap_half)
+				want = inflight > 1 ? inflight / 2 : 1;
 			ret = model->reap(ctx, timeout ? want : 0, ctx->depth, timeout);
 			if (ret < 0)
 				return ret;
@@ -1247,7 +1301,8 @@ static void row_set_params(struct iom_row *row, const struct iom_cfg *cfg, unsig
 	row->num[IOM_COL_rate_target] = cfg->rate > 0 ? cfg->rate : NAN;
 	row->num[IOM_COL_repeat] = cfg->repeat;
 	row->num[IOM_COL_seed] = (double)w->seed;
-	row->num[IOM_COL_batch_complete] = cfg->batch_complete ? cfg->batch_complete : 1;
+	row->num[IOM_COL_batch_complete] = iom_batch_auto_half(cfg) ? 0 :
+					     cfg->batch_complete ? cfg->batch_complete : 1;
 	row->num[IOM_COL_deadline_us] = cfg->deadline_ns ? (double)cfg->deadline_ns / 1e3 : NAN;
 	row->num[IOM_COL_cpu_work_us] = (double)cfg->cpu_work_ns / 1e3;
 	if (w->kind == IOM_WL_RPC && w->service[0]) {

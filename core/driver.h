@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "opt.h"
 #include "report.h"
 #include "workload.h"
 
@@ -21,12 +22,6 @@ struct iom_live;
 enum iom_on_partial { IOM_PARTIAL_RESUBMIT, IOM_PARTIAL_ACCEPT };
 enum iom_backoff { IOM_BACKOFF_NONE, IOM_BACKOFF_EXP, IOM_BACKOFF_EXP_JITTER };
 enum iom_rate_process { IOM_RATE_UNIFORM, IOM_RATE_POISSON };
-enum iom_notify { IOM_NOTIFY_WAIT, IOM_NOTIFY_POLL };	/* kernel_free: how completions are learned */
-enum iom_pool { IOM_POOL_SHARED, IOM_POOL_PER_FD };	/* kernel_free: libuv-like or glibc-AIO-like */
-/* uring: timer tasks in a user-space heap under one armed TIMEOUT, or one TIMEOUT each. */
-enum iom_uring_timer { IOM_URING_TIMER_HEAP, IOM_URING_TIMER_OP };
-/* uring rpc: a multishot recv per connection on a buffer ring, or a linked SEND -> RECV a task. */
-enum iom_uring_rpc { IOM_URING_RPC_MULTISHOT, IOM_URING_RPC_LINKED };
 
 /* Exit code of a run whose counts do not add up. */
 #define IOM_EXIT_BUG 3
@@ -47,7 +42,7 @@ struct iom_cfg {
 	enum iom_rate_process rate_process;
 	uint64_t deadline_ns;		/* relative; 0 = none */
 	uint64_t cpu_work_ns;		/* CPU work per completed task, done by the submitter */
-	unsigned int batch_complete;	/* reap waits for this many (default 1) */
+	unsigned int batch_complete;	/* reap waits for this many (0: auto, see below) */
 	enum iom_on_partial on_partial;
 	/* Per terminal state: retry (a new attempt of the same task, same id) or not. */
 	bool retry_expired, retry_failed;
@@ -64,24 +59,13 @@ struct iom_cfg {
 	uint32_t fault_kill_ppm, fault_drop_ppm;
 	/* --fault cq-overflow:E: uring's CQ (and SQ) get E entries, so completions overflow. */
 	unsigned int fault_cq_entries;
-	bool sqpoll, fixed_buffers;
-	unsigned int sq_entries;	/* uring: cap the SQ (0 = room for every task in flight) */
-	enum iom_uring_timer uring_timer;
-	enum iom_uring_rpc uring_rpc;
 	bool verify;			/* check every read's bytes against the file's pattern */
-	/* kernel_free */
-	unsigned int workers;		/* W worker threads (0 = the model's default) */
-	enum iom_notify notify;
-	uint64_t poll_interval_ns;	/* --notify poll: time between status-store polls */
-	enum iom_pool pool;
-	bool nowait_first;		/* try the read inline with RWF_NOWAIT first */
 	/*
-	 * --notify poll: the status store's replicas lag its primary by up to this much (a read
-	 * may say RUNNING for a task already DONE), and the poller acts on "still RUNNING at the
-	 * deadline" only after confirm such reads in a row (1 = trust one read).
+	 * The models' own options (core/opt.h), one struct per model; a model reads its own with
+	 * iom_cfg_model_opts(), which gives its defaults when cfg names none for it.
 	 */
-	uint64_t status_lag_ns;
-	unsigned int confirm;
+	const struct iom_model_opts *model_opts;
+	unsigned int nr_model_opts;
 	unsigned int repeat;
 	bool progress;			/* a status line each second on stderr */
 	const char *label;		/* for the status line */
@@ -117,6 +101,9 @@ bool iom_fault_active(const struct iom_cfg *cfg);
 void iom_fault_format(const struct iom_cfg *cfg, char *buf, size_t len);
 struct iom_err;
 int iom_fault_na(const struct iom_cfg *cfg, struct iom_err *err);
+
+/* batch_complete 0 (auto) makes each reap wait for half of what is in flight: O_DIRECT, CQ. */
+bool iom_batch_auto_half(const struct iom_cfg *cfg);
 
 /* SIGINT: the current cell stops submitting, drains, and the run ends. */
 void iom_driver_interrupt(void);

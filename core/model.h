@@ -17,6 +17,7 @@
 
 #include "driver.h"
 #include "err.h"
+#include "opt.h"
 #include "task.h"
 #include "workload.h"
 
@@ -74,6 +75,15 @@ struct iom_model {
 	 */
 	const char *lib;
 	void (*lib_version)(char *buf, size_t len);
+	/*
+	 * Optional: the model's own options (opt.h), a table ended by { NULL } over a struct of
+	 * opts_size bytes whose defaults are opts_defaults; and a check of a set of them against
+	 * the rest of the cell's configuration (-EINVAL and one line in err when they conflict).
+	 */
+	const struct iom_opt *opts;
+	size_t opts_size;
+	const void *opts_defaults;
+	int (*opts_check)(const void *opts, const struct iom_cfg *cfg, struct iom_err *err);
 	/* Can this kernel and user run workload wl? 0, IOM_PROBE_NA or -errno, reason in err. */
 	int (*probe)(enum iom_wl_kind wl, struct iom_err *err);
 	int (*setup)(struct iom_ctx *ctx);
@@ -91,6 +101,9 @@ struct iom_model {
 	int (*cancel)(struct iom_ctx *ctx, struct iom_task *t);
 	void (*teardown)(struct iom_ctx *ctx);
 };
+
+/* The model's options for cfg (cfg->model's struct of them, or its defaults); NULL if none. */
+const void *iom_cfg_model_opts(const struct iom_cfg *cfg);
 
 /* The driver's side: the model is done with t (terminal state set, no CQE still due). */
 void iom_complete(struct iom_ctx *ctx, struct iom_task *t);

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # bash completion for iomodels. Commands, options and names are read from the binary itself
-# (help, scenario list, list --caps), so the completion never lags behind the program.
+# (help, scenario list, list --caps), so the completion never lags behind the program: a
+# model's own options too (help lists each model's table).
 
 _iomodels()
 {
@@ -13,6 +14,15 @@ _iomodels()
 			sed -n 's/^\(usage: \|       \)iomodels \([a-z][a-z-]*\).*/\2/p' | sort -u)
 		COMPREPLY=($(compgen -W "$words --version --help" -- "$cur"))
 		return
+	fi
+	# A value of a set: the words the help shows after the option ("  --notify wait|poll  ...").
+	if [ "${prev#--}" != "$prev" ]; then
+		words=$("$bin" help 2>/dev/null |
+			sed -n "s/^  $prev \([a-z0-9-]*|[a-z0-9|-]*\) .*/\1/p" | head -n 1)
+		if [ -n "$words" ]; then
+			COMPREPLY=($(compgen -W "${words//|/ }" -- "$cur"))
+			return
+		fi
 	fi
 	case $prev in
 	--model|--server-model)

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "kernel_free/kernel_free.h"
 #include "kernel_free/kf.h"
 
 /*
@@ -83,10 +84,10 @@ static void kf_free(struct kf_ctx *kf)
 
 static unsigned int kf_nr_workers(const struct iom_ctx *ctx)
 {
-	const struct iom_cfg *cfg = ctx->cfg;
-	unsigned int w = cfg->workers ? cfg->workers : ctx->depth;
+	const struct iom_kf_opts *o = iom_cfg_model_opts(ctx->cfg);
+	unsigned int w = o->workers ? o->workers : ctx->depth;
 
-	if (cfg->pool == IOM_POOL_PER_FD)
+	if (o->pool == IOM_POOL_PER_FD)
 		return 1;
 	/* More workers than tasks in flight would only sleep. */
 	if (w > ctx->depth)
@@ -111,10 +112,11 @@ static unsigned int kf_nr_cpus(const struct iom_cfg *cfg)
 
 static void kf_variant_base(struct kf_ctx *kf, const struct iom_cfg *cfg)
 {
+	const struct iom_kf_opts *o = iom_cfg_model_opts(cfg);
 	const char *pool = "shared", *tail = "";
 	char notify[64] = "wait";
 
-	if (cfg->pool == IOM_POOL_PER_FD)
+	if (o->pool == IOM_POOL_PER_FD)
 		pool = cfg->wl.kind == IOM_WL_FILE ? "per-fd(1 fd)" : "per-fd(no fd: 1 stream)";
 	if (kf->poll && (kf->lag_ns || kf->confirm > 1))
 		snprintf(notify, sizeof(notify), "poll=%gus,lag<=%gus,confirm=%u",
@@ -125,7 +127,7 @@ static void kf_variant_base(struct kf_ctx *kf, const struct iom_cfg *cfg)
 	 * RWF_NOWAIT is for buffered reads: an O_DIRECT read would still wait for the device
 	 * inside the call, and writes are not what --nowait-first is about.
 	 */
-	if (cfg->nowait_first && !kf->nowait)
+	if (o->nowait_first && !kf->nowait)
 		tail = cfg->wl.kind != IOM_WL_FILE ? ",nowait-first:n/a" :
 		       cfg->wl.write ? ",nowait-first:n/a(write)" : ",nowait-first:n/a(O_DIRECT)";
 	snprintf(kf->variant, sizeof(kf->variant), "%s,W=%u,%s%s", pool, kf->nr_workers, notify,
@@ -135,6 +137,7 @@ static void kf_variant_base(struct kf_ctx *kf, const struct iom_cfg *cfg)
 static int kf_setup(struct iom_ctx *ctx)
 {
 	const struct iom_cfg *cfg = ctx->cfg;
+	const struct iom_kf_opts *o = iom_cfg_model_opts(cfg);
 	struct kf_ctx *kf = calloc(1, sizeof(*kf));
 	unsigned int qcap;
 	int ret;
@@ -147,13 +150,13 @@ static int kf_setup(struct iom_ctx *ctx)
 	kf->depth = ctx->depth;
 	kf->nr_workers = kf_nr_workers(ctx);
 	kf->wake_max = kf_nr_cpus(cfg);
-	kf->poll = cfg->notify == IOM_NOTIFY_POLL;
-	kf->poll_ns = cfg->poll_interval_ns ? cfg->poll_interval_ns : KF_POLL_DEFAULT_NS;
+	kf->poll = o->notify == IOM_NOTIFY_POLL;
+	kf->poll_ns = o->poll_interval_ns ? o->poll_interval_ns : KF_POLL_DEFAULT_NS;
 	kf->resubmit = cfg->on_partial == IOM_PARTIAL_RESUBMIT;
 	/* Only a poller reads the store; a wake-up hands the slot over itself. */
-	kf->lag_ns = kf->poll ? cfg->status_lag_ns : 0;
-	kf->confirm = kf->poll && cfg->confirm > 1 ? cfg->confirm : 1;
-	kf->nowait = cfg->nowait_first && cfg->wl.kind == IOM_WL_FILE && !cfg->wl.write &&
+	kf->lag_ns = kf->poll ? o->status_lag_ns : 0;
+	kf->confirm = kf->poll && o->confirm > 1 ? o->confirm : 1;
+	kf->nowait = o->nowait_first && cfg->wl.kind == IOM_WL_FILE && !cfg->wl.write &&
 		     !cfg->wl.direct;
 	kf->next_deadline_ns = UINT64_MAX;
 	atomic_init(&kf->stop, false);
@@ -631,6 +634,10 @@ const struct iom_model iom_model_kernel_free = {
 	.name = "kernel_free",
 	.desc = "user-space queue + worker pool + status store (async in user space)",
 	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL,
+	.opts = iom_kf_opt_table,
+	.opts_size = sizeof(struct iom_kf_opts),
+	.opts_defaults = &iom_kf_opts_defaults,
+	.opts_check = iom_kf_opts_check,
 	.probe = kf_probe,
 	.setup = kf_setup,
 	.submit = kf_submit,

@@ -24,6 +24,7 @@
 #include "core/model.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
+#include "uring/uring.h"
 
 #define FT_MAX_ROWS	32
 
@@ -336,13 +337,17 @@ static int ft_main(int argc, char **argv)
 	if (ft_runs(ur, IOM_WL_NOP)) {
 		for (int tiny = 0; tiny < 2; tiny++) {
 			struct iom_cfg cfg = ft_base(ur, IOM_WL_NOP, r->tasks * 100);
+			struct iom_uring_opts uo = iom_uring_opts_defaults;
+			struct iom_model_opts mo = { ur, &uo };
 
+			cfg.model_opts = &mo;
+			cfg.nr_model_opts = 1;
 			cfg.concurrency = 64;
 			cfg.batch_complete = 64;	/* the slow reaper: it waits for all 64 */
 			if (tiny)
 				cfg.fault_cq_entries = 8;
 			else
-				cfg.sq_entries = 8;
+				uo.sq_entries = 8;	/* the control: the same SQ, a CQ with room */
 			ft_cell(r, &cfg, "slow");
 		}
 	}

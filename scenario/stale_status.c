@@ -23,6 +23,7 @@
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "kernel_free/kernel_free.h"
 #include "scenario/durability.h"
 #include "scenario/sc_util.h"
 #include "scenario/scenario.h"
@@ -150,6 +151,8 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 	static struct iom_row row;
 	static struct iom_hist hist;
 	struct iom_cfg c = { 0 };
+	struct iom_kf_opts kfo = iom_kf_opts_defaults;
+	struct iom_model_opts mo = { iom_model_find("kernel_free"), &kfo };
 	const double *n = row.num;
 	int ret;
 
@@ -164,10 +167,12 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 	c.concurrency = 16;
 	c.tasks = cfg->nr_tasks;
 	c.batch_complete = 1;
-	c.notify = IOM_NOTIFY_POLL;
-	c.poll_interval_ns = SS_POLL_NS;
-	c.status_lag_ns = lag_ns;
-	c.confirm = confirm;
+	kfo.notify = IOM_NOTIFY_POLL;
+	kfo.poll_interval_ns = SS_POLL_NS;
+	kfo.status_lag_ns = lag_ns;
+	kfo.confirm = confirm;
+	c.model_opts = &mo;
+	c.nr_model_opts = 1;
 	c.out_dir = cfg->out;
 	ret = iom_run_cell(&c, &row, &hist);
 	if (ret == IOM_EXIT_BUG)

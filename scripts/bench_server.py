@@ -32,7 +32,8 @@ FIELDS = ("server_model", "service", "client_model", "mode", "concurrency", "rat
           "server_cpu_us_per_req", "server_cpu_share", "client_cpu_share", "bottleneck",
           "server_threads_idle", "server_threads_peak", "threads_per_conn",
           "server_rss_idle_bytes", "server_rss_peak_bytes", "rss_per_conn_bytes",
-          "server_fds_peak", "server_bad_frames", "server_busy", "server_refused", "client_dir")
+          "server_fds_peak", "server_bad_frames", "server_busy", "server_refused", "server_variant",
+          "client_dir")
 
 
 def plan(quick, models, services=None, concurrency=None):
@@ -137,6 +138,7 @@ def fill_server(row, stats, idle, peak, wall, conns):
     row["server_bad_frames"] = stats.get("bad_frames", "")
     row["server_busy"] = stats.get("busy", "")
     row["server_refused"] = stats.get("refused", "")
+    row["server_variant"] = stats.get("variant", "")
     if reqs:
         row["server_cpu_us_per_req"] = f"{cpu / reqs * 1e6:.2f}"
     # The server has one CPU: the one it is pinned to, or the only one.

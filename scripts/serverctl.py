@@ -84,8 +84,9 @@ class Server:
                 return None
         try:
             with open(self.stats_file) as f:
-                self.stats = {k: int(v) for k, v in
-                              (line.strip().split("=", 1) for line in f if "=" in line)}
+                pairs = [line.strip().split("=", 1) for line in f if "=" in line]
+            # Counts, and the model's variant (what it was granted) as text.
+            self.stats = {k: v if k == "variant" else int(v) for k, v in pairs}
         except (OSError, ValueError):
             pass
         return self.proc.returncode

@@ -401,6 +401,15 @@ static void sv_write_counts(const struct iom_server *srv, FILE *f)
 		(unsigned long long)srv->nr_accept_fail,
 		(unsigned long long)srv->nr_read_bytes, (unsigned long long)srv->nr_inflight_max);
 	iom_async_write_counts(srv, f);
+	/* Last: a reader of numbers only stops here. */
+	if (srv->variant[0])
+		fprintf(f, "variant=%s\n", srv->variant);
+}
+
+void iom_server_set_variant(struct iom_server *srv, const char *variant)
+{
+	snprintf(srv->variant, sizeof(srv->variant), "%s", variant);
+	iom_server_log(srv, "%s: %s", srv->model_name, variant);
 }
 
 /* Tell whoever started us where we listen (the port 0 case). */

@@ -97,6 +97,9 @@ struct iom_server {
 	_Atomic int in_service;		/* requests accepted and not yet answered */
 	_Atomic int nr_open;		/* connections open now */
 	_Atomic bool logged_refused, logged_accept;
+	/* What the model was granted (uring: ring flags, multishot or single-shot): the log and
+	 * the counts' last line, so a test or a bench can tell which rung of a ladder ran. */
+	char variant[128];
 };
 
 struct iom_server_model {
@@ -106,7 +109,15 @@ struct iom_server_model {
 	int (*probe)(struct iom_err *err);
 	/* Serve until iom_server_stopping(). 0, or -errno with err set. */
 	int (*run)(struct iom_server *srv, struct iom_err *err);
+	/*
+	 * Optional, NULL-ended: IOM_MASK values (core/mask.h) that put the model on each lower
+	 * rung of its fallback ladders, as an older kernel would; the server tests run on each.
+	 */
+	const char *const *rungs;
 };
+
+/* Said once by the model, before iom_server_listening(): logged, and in the counts. */
+void iom_server_set_variant(struct iom_server *srv, const char *variant);
 
 /* servers.c: the table, the only place that names every server model. */
 extern const struct iom_server_model *const iom_server_models[];

@@ -369,11 +369,27 @@ int iomt_csv_find(const struct iomt_csv *c, const char *name, const char *value)
 	return -1;
 }
 
+struct iom_kf_opts iomt_kfo;
+struct iom_uring_opts iomt_uo;
+
+void iomt_model_opts(struct iom_cfg *cfg)
+{
+	static struct iom_model_opts mos[2];
+
+	iomt_kfo = iom_kf_opts_defaults;
+	iomt_uo = iom_uring_opts_defaults;
+	mos[0] = (struct iom_model_opts){ iom_model_find("kernel_free"), &iomt_kfo };
+	mos[1] = (struct iom_model_opts){ iom_model_find("uring"), &iomt_uo };
+	cfg->model_opts = mos;
+	cfg->nr_model_opts = 2;
+}
+
 struct iom_cfg iomt_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c,
 			const char *dir)
 {
 	struct iom_cfg cfg = { 0 };
 
+	iomt_model_opts(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = wl;
 	cfg.wl.latency_ns = 200000;

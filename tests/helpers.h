@@ -22,6 +22,8 @@
 #include "core/driver.h"
 #include "core/model.h"
 #include "core/workload.h"
+#include "kernel_free/kernel_free.h"
+#include "uring/uring.h"
 
 /* IOM_TEST_STRICT set to anything but "", "0", "no", "false" or "off": a skip is a failure. */
 bool iomt_strict(void);
@@ -106,6 +108,15 @@ int iomt_csv_find(const struct iomt_csv *c, const char *name, const char *value)
  */
 #define FOR_EACH_MODEL(m)                                                                      \
 	for (const struct iom_model *const *m##_at = iom_models, *m = *m##_at; m; m = *++m##_at)
+
+/*
+ * The models' own options (core/opt.h) of the cell iomt_cfg or iomt_model_opts made last: set
+ * to their defaults there, then changed by the test (iomt_uo.sqpoll = true); a cell of either
+ * model reads its own.
+ */
+extern struct iom_kf_opts iomt_kfo;
+extern struct iom_uring_opts iomt_uo;
+void iomt_model_opts(struct iom_cfg *cfg);
 
 /* One cell in process: everything small and deterministic (200 us timers, a 4 MiB file in dir
  * read in 4 KiB blocks, 64-byte rpc payloads, seed 7, 500 tasks, reaped one at a time). */

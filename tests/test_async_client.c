@@ -84,6 +84,31 @@ static void test_wait_every_model(void **state)
 	}
 }
 
+/*
+ * A --runtime window ends while most tasks wait out a poll interval (2 ms of service, polls
+ * every 200 us): their polls go on past the window, as a sync drain reaps its replies, so
+ * every task ends COMPLETED and none ABORTED for having ended between two polls.
+ */
+static void test_window_end_polls_on(void **state)
+{
+	(void)state;
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = async_cfg(m, false);
+
+		if (!iomt_model_available(m, IOM_WL_RPC))
+			continue;
+		cfg.tasks = 0;
+		cfg.runtime_ns = 300000000ull;
+		cfg.concurrency = 8;
+		iomt_run_ok(&cfg, &row, &hist);
+		if (row.num[IOM_COL_n_aborted] != 0 ||
+		    row.num[IOM_COL_n_completed] != row.num[IOM_COL_submitted])
+			fail_msg("%s: %g submitted, %g learned, %g aborted at the window's end",
+				 m->name, row.num[IOM_COL_submitted], row.num[IOM_COL_n_completed],
+				 row.num[IOM_COL_n_aborted]);
+	}
+}
+
 /* The sync API's cells say so and have no async columns. */
 static void test_sync_row(void **state)
 {
@@ -211,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_sync_row),
 		cmocka_unit_test(test_poll_every_model),
 		cmocka_unit_test(test_wait_every_model),
+		cmocka_unit_test(test_window_end_polls_on),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

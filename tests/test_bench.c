@@ -259,6 +259,8 @@ static void test_bench_server_section(void **state)
 		 "t = by[('threads', 'closed')]\n"
 		 "assert int(t['server_threads_peak']) >= int(t['server_threads_idle']) + 4, t\n"
 		 "assert all(r['status'] in ('ok', 'unavailable') for r in rows), rows\n"
+		 "u = by[('uring', 'closed')]\n"
+		 "assert u['status'] != 'ok' or 'bufring' in u['server_variant'], u\n"
 		 "EOF", python(), getenv("IOM_BIN"), dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s %s/scripts/plot.py %s/run >/dev/null && test -s %s/run/server.png"

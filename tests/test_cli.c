@@ -31,6 +31,9 @@ struct cli_case {
 
 /* Keep a wrongly accepted input short: one cheap cell instead of the 3 s default matrix. */
 #define FAST	"--model", "threads", "--workload", "nop", "--tasks", "100"
+/* The same cell of a model with options of its own (their values are checked, not refused). */
+#define FAST_URING	"--model", "uring", "--workload", "nop", "--tasks", "100"
+#define FAST_KF		"--model", "kernel_free", "--workload", "nop", "--tasks", "100"
 
 static const struct cli_case bad_cases[] = {
 	{ "no args", false, { NULL } },
@@ -59,7 +62,24 @@ static const struct cli_case bad_cases[] = {
 	{ "run --fault frob@0.1", true, { "run", FAST, "--fault", "frob@0.1", NULL } },
 	{ "run --fault errno:EIO@0.1,", true, { "run", FAST, "--fault", "errno:EIO@0.1,",
 						NULL } },
-	{ "run --sq-entries 6", true, { "run", FAST, "--sq-entries", "6", NULL } },
+	{ "run --sq-entries 6", true, { "run", FAST_URING, "--sq-entries", "6", NULL } },
+	{ "run --sq-entries 2", true, { "run", FAST_URING, "--sq-entries", "2", NULL } },
+	/* A model's own option in a run of other models only: refused, naming its model. */
+	{ "run --model threads --sqpoll", true, { "run", FAST, "--sqpoll", NULL } },
+	{ "run --sqpoll --model threads,epoll (after)", true, { "run", "--sqpoll", "--model",
+								"threads,epoll", "--workload", "nop", "--tasks", "100",
+								NULL } },
+	{ "run --model uring --notify poll", true, { "run", FAST_URING, "--notify", "poll",
+						    NULL } },
+	{ "watch --workers 4 (default lanes: threads, uring)", true, { "watch", "--workers", "4",
+								       "--runtime", "1", NULL } },
+	{ "run --model kernel_free --nowait-first=1", true, { "run", FAST_KF, "--nowait-first=1",
+							      NULL } },
+	{ "run --model kernel_free --poll-interval-us 10 (--notify wait)", true,
+	  { "run", FAST_KF, "--poll-interval-us", "10", NULL } },
+	{ "run --model threads --poll-interval-us 10", true,
+	  { "run", FAST, "--poll-interval-us", "10", NULL } },
+	{ "help nosuchmodel", false, { "help", "nosuchmodel", NULL } },
 	{ "run --concurrency -1", true, { "run", FAST, "--concurrency", "-1", NULL } },
 	{ "run --concurrency abc", true, { "run", FAST, "--concurrency", "abc", NULL } },
 	{ "run --concurrency 1.5", true, { "run", FAST, "--concurrency", "1.5", NULL } },
@@ -114,7 +134,7 @@ static const struct cli_case bad_cases[] = {
 	{ "watch --probe-repeats abba", true, { "watch", "--probe-repeats", "abba", "--runtime", "1",
 						NULL } },
 	{ "run --batch-complete 0", true, { "run", FAST, "--batch-complete", "0", NULL } },
-	{ "run --uring-timer wheel", true, { "run", FAST, "--uring-timer", "wheel", NULL } },
+	{ "run --uring-timer wheel", true, { "run", FAST_URING, "--uring-timer", "wheel", NULL } },
 	{ "run --directory /nonexistent", true, { "run", FAST, "--directory",
 						  "/nonexistent", NULL } },
 	{ "run --frobnicate", true, { "run", FAST, "--frobnicate", NULL } },
@@ -126,11 +146,12 @@ static const struct cli_case bad_cases[] = {
 	{ "run --append (no --output)", false, { "run", FAST, "--append", NULL } },
 	{ "run --append --force", true, { "run", FAST, "--append", "--force", NULL } },
 	{ "run extra positional", true, { "run", FAST, "extra", NULL } },
-	{ "run --status-lag-us without --notify poll", true, { "run", FAST, "--status-lag-us",
+	{ "run --status-lag-us without --notify poll", true, { "run", FAST_KF, "--status-lag-us",
 								 "100", NULL } },
-	{ "run --confirm 3 without --notify poll", true, { "run", FAST, "--confirm", "3", NULL } },
-	{ "run --confirm 0", true, { "run", FAST, "--notify", "poll", "--confirm", "0", NULL } },
-	{ "run --status-lag-us -1", true, { "run", FAST, "--notify", "poll", "--status-lag-us",
+	{ "run --confirm 3 without --notify poll", true, { "run", FAST_KF, "--confirm", "3",
+							   NULL } },
+	{ "run --confirm 0", true, { "run", FAST_KF, "--notify", "poll", "--confirm", "0", NULL } },
+	{ "run --status-lag-us -1", true, { "run", FAST_KF, "--notify", "poll", "--status-lag-us",
 					    "-1", NULL } },
 	{ "list extra", false, { "list", "extra", NULL } },
 	{ "list --caps extra", false, { "list", "--caps", "extra", NULL } },
@@ -501,6 +522,42 @@ static void test_help(void **state)
 	if (pct)
 		fail_msg("help shows a literal %%%%: ...%.60s",
 			 pct - r->out > 30 ? pct - 30 : r->out);
+}
+
+/*
+ * help MODEL prints the model's own options (name, type, default, help) from its table; the
+ * whole help lists the models and each one's options; run --model M --help adds M's table.
+ */
+static void test_help_model(void **state)
+{
+	static const char *const uring[] = { "help", "uring", NULL };
+	static const char *const all[] = { "help", NULL };
+	static const char *const run_kf[] = { "run", "--model", "kernel_free", "--help", NULL };
+	struct ctx *x = *state;
+	struct iomt_proc *r = &x->r;
+	char name[64], type[64], def[64];
+	const char *line;
+
+	run_cli(x->tmp, uring, false, RUN_TIMEOUT_MS, r);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->err_len, 0);
+	assert_non_null(strstr(r->out, "--sqpoll"));
+	/* Its row: name, type, default. */
+	line = strstr(r->out, "--uring-timer");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "%63s %63s %63s", name, type, def), 3);
+	assert_string_equal(type, "heap|op");
+	assert_string_equal(def, "heap");
+	assert_null(strstr(r->out, "--notify"));
+	run_cli(x->tmp, all, false, RUN_TIMEOUT_MS, r);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "models: threads, epoll, uring, kernel_free"));
+	assert_non_null(strstr(r->out, "  --sqpoll             uring: "));
+	assert_non_null(strstr(r->out, "  --confirm N          kernel_free: "));
+	run_cli(x->tmp, run_kf, false, RUN_TIMEOUT_MS, r);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "kernel_free: user-space queue"));
+	assert_non_null(strstr(r->out, "--status-lag-us    us"));
 }
 
 /*
@@ -1018,6 +1075,7 @@ static const struct {
 	void (*fn)(void **state);
 } more[] = {
 	{ "test_help_everywhere", test_help_everywhere },
+	{ "test_help_model", test_help_model },
 	{ "test_version", test_version },
 	{ "test_unknown_command_lists_all", test_unknown_command_lists_all },
 	{ "test_help_exit_codes", test_help_exit_codes },

@@ -420,6 +420,106 @@ static void test_lean_paths_count_every_state(void **state)
 	assert_true(row.num[IOM_COL_tasks] == lean_tasks);
 }
 
+/*
+ * A model with a completion queue that records what the driver's waits asked: the largest
+ * minimum, and the first wait's timeout. Each reap ends every task in flight.
+ */
+static unsigned int cq_min_max;
+static uint64_t cq_first_timeout;
+static bool cq_waited;
+
+static int cq_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout)
+{
+	struct by_seq *b = ctx->priv;
+	unsigned int n = b->nr;
+
+	if (!cq_waited)
+		cq_first_timeout = timeout;
+	cq_waited = true;
+	if (min > cq_min_max)
+		cq_min_max = min;
+	ctx->now_ns = iom_now_ns();
+	for (unsigned int i = 0; i < n; i++) {
+		iom_task_finish(b->pending[i], 4096, IOM_CAUSE_OP, ctx->now_ns);
+		iom_complete(ctx, b->pending[i]);
+	}
+	b->nr = 0;
+	return (int)n;
+}
+
+static const struct iom_model cq_model = {
+	.name = "cq-recorder", .caps = IOM_CAP_ASYNC | IOM_CAP_CQ, .probe = slack_probe,
+	.setup = by_seq_setup, .submit = by_seq_submit, .reap = cq_reap,
+	.teardown = by_seq_teardown,
+};
+
+static void cq_run(const struct iom_cfg *cfg)
+{
+	cq_min_max = 0;
+	cq_waited = false;
+	iomt_run_ok(cfg, &row, &hist);
+	assert_true(row.num[IOM_COL_n_completed] == 500);
+}
+
+/*
+ * A plain file cell's waits pass no timeout (UINT64_MAX): its tasks end by themselves. A cell
+ * that is not plain (--cpu-work-us) keeps the 200 ms step, so Ctrl-C is seen there.
+ */
+static void test_plain_file_wait_untimed(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&cq_model, IOM_WL_FILE, 32, iomt_tmpdir);
+
+	cq_run(&cfg);
+	assert_true(cq_first_timeout == UINT64_MAX);
+	cfg.cpu_work_ns = 1;
+	cq_run(&cfg);
+	assert_true(cq_first_timeout <= 200000000ull);
+}
+
+/*
+ * --batch-complete auto (0, the CLI's default): O_DIRECT file tasks of a CQ model, closed
+ * loop, no deadline, wait for half of what is in flight (32 -> 16), and the row says so: variant
+ * +bc=auto, batch_complete 0. --batch-complete N forces N (not recorded as auto); a deadline,
+ * or cached I/O, keeps 1.
+ */
+static void test_batch_complete_auto_and_forced(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&cq_model, IOM_WL_FILE, 32, iomt_tmpdir);
+	struct iom_workload wl;
+	struct iom_err err = { "" };
+
+	cfg.wl.direct = true;
+	if (iom_workload_open(&wl, &cfg.wl, &err)) {
+		iom_skip("O_DIRECT in %s: %s", iomt_tmpdir, err.msg);
+		return;
+	}
+	iom_workload_close(&wl);
+	cfg.batch_complete = 0;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 16);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 0);
+
+	cfg.batch_complete = 4;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 4);
+	assert_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 4);
+
+	cfg.batch_complete = 0;
+	cfg.deadline_ns = 1000000000ull;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 1);
+	assert_null(strstr(row.str[IOM_COL_variant], "bc=auto"));
+	assert_true(row.num[IOM_COL_batch_complete] == 1);
+
+	cfg.deadline_ns = 0;
+	cfg.wl.direct = false;
+	cq_run(&cfg);
+	assert_int_equal(cq_min_max, 1);
+	assert_true(row.num[IOM_COL_batch_complete] == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_block_device_refused),
 		cmocka_unit_test(test_backoff_shapes),
 		cmocka_unit_test(test_lean_paths_count_every_state),
+		cmocka_unit_test(test_plain_file_wait_untimed),
+		cmocka_unit_test(test_batch_complete_auto_and_forced),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

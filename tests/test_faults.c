@@ -23,6 +23,7 @@ static struct iom_cfg base(const struct iom_model *m, enum iom_wl_kind wl)
 {
 	struct iom_cfg cfg = { 0 };
 
+	iomt_model_opts(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = wl;
 	cfg.wl.seed = 5;
@@ -70,7 +71,7 @@ static void test_kill_worker(void **state)
 			struct iom_cfg cfg = base(kf, wls[i]);
 
 			cfg.fault_kill_ppm = 200000;
-			cfg.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
+			iomt_kfo.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
 			run_ok(&cfg, "kill-worker@0.2");
 			assert_string_equal(row.str[IOM_COL_fault], "kill-worker@0.2");
 			assert_true(row.num[IOM_COL_faults] > 0);
@@ -162,11 +163,11 @@ static void test_cq_overflow(void **state)
 	cfg.concurrency = 32;
 	cfg.batch_complete = 32;
 	cfg.tasks = 3200;
-	cfg.sq_entries = 4;
+	iomt_uo.sq_entries = 4;
 	run_ok(&cfg, "sq-entries 4");
 	assert_true(row.num[IOM_COL_n_completed] == 3200);
 	assert_true(row.num[IOM_COL_cq_overflow] == 0);
-	cfg.sq_entries = 0;
+	iomt_uo.sq_entries = 0;
 	cfg.fault_cq_entries = 4;
 	run_ok(&cfg, "cq-overflow:4");
 	assert_true(row.num[IOM_COL_n_completed] == 3200);

@@ -46,6 +46,16 @@ static int sh(const char *cmd, char *out, size_t len)
 	return WEXITSTATUS(status);
 }
 
+/* Run script in bash with the installed completion loaded and the installed binary first. */
+static void complete(const char *dest, const char *script, char *out, size_t len)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
+		 "completions/iomodels; %s'", dest, PREFIX, dest, PREFIX, script);
+	assert_int_equal(sh(cmd, out, len), 0);
+}
+
 /*
  * The report scripts work from where they are installed, away from the source tree: two small
  * runs of the installed binary, plot.py (report.md with its verdict, report.html) on one and
@@ -125,23 +135,27 @@ static void test_install_uninstall(void **state)
 	installed_scripts_work(dest);
 	/* The man page: from the help (its options and exit codes), and groff finds no fault. */
 	/* Only the lines looked for: the whole page outgrew the buffer (--fork-cells, --append). */
-	snprintf(cmd, sizeof(cmd), "grep -e '^\\.TH' -e 'runtime T' -e '^\\.SH' "
+	snprintf(cmd, sizeof(cmd), "grep -e '^\\.TH' -e 'runtime T' -e 'sqpoll' -e '^\\.SH' "
 		 "%s%s/share/man/man1/iomodels.1", dest, PREFIX);
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, ".TH IOMODELS 1 "));
 	assert_non_null(strstr(out, "\\fB\\-\\-runtime T\\fR"));
+	assert_non_null(strstr(out, "\\fB\\-\\-sqpoll\\fR"));	/* a model's own, from its table */
 	assert_non_null(strstr(out, ".SH EXIT STATUS"));
 	snprintf(cmd, sizeof(cmd), "groff -man -ww -z %s%s/share/man/man1/iomodels.1 2>&1", dest,
 		 PREFIX);
 	if (sh(cmd, out, sizeof(out)) || out[0])
 		fail_msg("groff: %s", out);
-	/* The completion completes a command and a run option from the installed binary. */
-	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
-		 "completions/iomodels; COMP_WORDS=(iomodels ru); COMP_CWORD=1; _iomodels; "
-		 "echo \"${COMPREPLY[*]}\"; COMP_WORDS=(iomodels run --runt); COMP_CWORD=2; "
-		 "_iomodels; echo \"${COMPREPLY[*]}\"'", dest, PREFIX, dest, PREFIX);
-	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
-	assert_string_equal(out, "run\n--runtime\n");
+	/*
+	 * The completion completes a command and a run option from the installed binary; a
+	 * model's own option (from its table, through help), and the words of its value.
+	 */
+	complete(dest, "COMP_WORDS=(iomodels ru); COMP_CWORD=1; _iomodels; echo \"${COMPREPLY[*]}\"; "
+		 "COMP_WORDS=(iomodels run --runt); COMP_CWORD=2; _iomodels; "
+		 "echo \"${COMPREPLY[*]}\"; COMP_WORDS=(iomodels run --sqp); _iomodels; "
+		 "echo \"${COMPREPLY[*]}\"; COMP_WORDS=(iomodels run --uring-timer \"\"); "
+		 "COMP_CWORD=3; _iomodels; echo \"${COMPREPLY[*]}\"", out, sizeof(out));
+	assert_string_equal(out, "run\n--runtime\n--sqpoll\nheap op\n");
 	/* compare: its runs are directories, its --format a list. */
 	snprintf(cmd, sizeof(cmd), "PATH=%s%s/bin:$PATH bash -c '. %s%s/share/bash-completion/"
 		 "completions/iomodels; COMP_WORDS=(iomodels compare %s/ru); COMP_CWORD=2; "

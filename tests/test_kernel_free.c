@@ -296,9 +296,9 @@ static void test_variants_conserve(void **state)
 					struct iom_cfg cfg = base_cfg(wls[k], 32);
 					char want[32];
 
-					cfg.pool = pool ? IOM_POOL_PER_FD : IOM_POOL_SHARED;
-					cfg.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
-					cfg.workers = ws[w];
+					iomt_kfo.pool = pool ? IOM_POOL_PER_FD : IOM_POOL_SHARED;
+					iomt_kfo.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
+					iomt_kfo.workers = ws[w];
 					cfg.verify = wls[k] == IOM_WL_FILE;
 					run_all_completed(&cfg);
 					/* per-fd ignores W: one fd (or none), one worker. */
@@ -403,7 +403,7 @@ static void test_defaults_and_jobs(void **state)
 	assert_true(row.num[IOM_COL_jobs] == 3);
 	/* Pinned: submitter and workers run on CPU 0 only (and with 1 ns slack), seen in /proc. */
 	cfg.jobs = 0;
-	cfg.workers = 4;
+	iomt_kfo.workers = 4;
 	cfg.wl.kind = IOM_WL_TIMER;
 	cfg.wl.latency_ns = 1000000;
 	cfg.tasks = 400;
@@ -441,11 +441,11 @@ static void test_nowait_first(void **state)
 		for (int pool = 0; pool < 2; pool++) {
 			struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 32);
 
-			cfg.nowait_first = true;
+			iomt_kfo.nowait_first = true;
 			cfg.verify = true;
-			cfg.workers = 4;
-			cfg.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
-			cfg.pool = pool ? IOM_POOL_PER_FD : IOM_POOL_SHARED;
+			iomt_kfo.workers = 4;
+			iomt_kfo.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
+			iomt_kfo.pool = pool ? IOM_POOL_PER_FD : IOM_POOL_SHARED;
 			run_all_completed(&cfg);
 			assert_true(has(",nowait-first"));
 			/* The file was just written: its pages are cached, every read is inline. */
@@ -456,7 +456,7 @@ static void test_nowait_first(void **state)
 	{
 		struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 32);
 
-		cfg.nowait_first = true;
+		iomt_kfo.nowait_first = true;
 		cfg.verify = true;
 		cfg.wl.cold = true;
 		run_all_completed(&cfg);
@@ -467,7 +467,7 @@ static void test_nowait_first(void **state)
 	{
 		struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 8);
 
-		cfg.nowait_first = true;
+		iomt_kfo.nowait_first = true;
 		cfg.wl.direct = true;
 		cfg.verify = true;
 		run_all_completed(&cfg);
@@ -492,7 +492,7 @@ static void test_workers_bound_throughput(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 32);
 
-		cfg.workers = ws[i];
+		iomt_kfo.workers = ws[i];
 		cfg.wl.latency_ns = 5000000;
 		cfg.tasks = 20 * ws[i];
 		run_all_completed(&cfg);
@@ -513,15 +513,15 @@ static void test_per_fd_serialises(void **state)
 {
 	struct iom_cfg cfg = base_cfg(IOM_WL_FILE, 8);
 
-	cfg.pool = IOM_POOL_PER_FD;
-	cfg.workers = 16;
+	iomt_kfo.pool = IOM_POOL_PER_FD;
+	iomt_kfo.workers = 16;
 	cfg.verify = true;
 	run_all_completed(&cfg);
 	assert_true(has("per-fd(1 fd),W=1,"));
 
 	cfg = base_cfg(IOM_WL_TIMER, 8);
-	cfg.pool = IOM_POOL_PER_FD;
-	cfg.workers = 16;
+	iomt_kfo.pool = IOM_POOL_PER_FD;
+	iomt_kfo.workers = 16;
 	cfg.wl.latency_ns = 5000000;
 	cfg.tasks = 20;
 	run_all_completed(&cfg);
@@ -538,7 +538,7 @@ static void test_deadline_expired_then_late(void **state)
 	for (int notify = 0; notify < 2; notify++) {
 		struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 8);
 
-		cfg.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
+		iomt_kfo.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
 		cfg.wl.latency_ns = 100000000;
 		cfg.deadline_ns = 20000000;
 		cfg.tasks = 16;
@@ -554,7 +554,7 @@ static void test_deadline_expired_then_late(void **state)
 	{
 		struct iom_cfg cfg = base_cfg(IOM_WL_TIMER, 8);
 
-		cfg.workers = 2;
+		iomt_kfo.workers = 2;
 		cfg.wl.latency_ns = 50000000;
 		cfg.deadline_ns = 10000000;
 		cfg.tasks = 16;
@@ -576,8 +576,8 @@ static void test_queue_full_loses_nothing(void **state)
 		for (int notify = 0; notify < 2; notify++) {
 			struct iom_cfg cfg = base_cfg(wls[k], 64);
 
-			cfg.workers = 1;
-			cfg.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
+			iomt_kfo.workers = 1;
+			iomt_kfo.notify = notify ? IOM_NOTIFY_POLL : IOM_NOTIFY_WAIT;
 			cfg.wl.latency_ns = 50000;
 			run_all_completed(&cfg);
 		}
@@ -600,7 +600,7 @@ static void hand_init(struct hand *h, unsigned int depth, unsigned int workers)
 
 	memset(h, 0, sizeof(*h));
 	h->cfg = base_cfg(IOM_WL_TIMER, depth);
-	h->cfg.workers = workers;
+	iomt_kfo.workers = workers;
 	assert_int_equal(iom_workload_open(&h->wl, &h->cfg.wl, &err), 0);
 	h->ctx.cfg = &h->cfg;
 	h->ctx.wl = &h->wl;

@@ -31,6 +31,63 @@ static struct iom_cfg base_cfg(const struct iom_model *m, enum iom_wl_kind wl, u
 	return iomt_cfg(m, wl, c, iomt_tmpdir);
 }
 
+/*
+ * Every model's own options (core/opt.h), through its table alone: each option's default, as
+ * printed by help MODEL, parses back to itself; a value other than the default parses and reads
+ * back; a value out of range is refused with a line naming the option; no name twice.
+ */
+static void test_model_opts_tables(void **state)
+{
+	FOR_EACH_MODEL(m) {
+		unsigned char *opts;
+
+		if (!m->opts)
+			continue;
+		assert_non_null(m->opts_defaults);
+		opts = calloc(1, m->opts_size);
+		assert_non_null(opts);
+		for (const struct iom_opt *t = m->opts; t->name; t++) {
+			char def[64], got[64], other[64], want[64], msg[256] = "";
+
+			assert_true(iom_opt_find(m->opts, t->name) == t);
+			assert_true(t->off < m->opts_size);
+			assert_non_null(t->help);
+			iom_opt_format(t, m->opts_defaults, def, sizeof(def));
+			assert_int_equal(iom_opt_parse(t, opts, def, msg, sizeof(msg)), 0);
+			iom_opt_format(t, opts, got, sizeof(got));
+			assert_string_equal(got, def);
+
+			/* A value other than the default: the switch, the range's top, the last word. */
+			if (t->type == IOM_OPT_BOOL) {
+				assert_int_equal(iom_opt_parse(t, opts, NULL, msg, sizeof(msg)), 0);
+				snprintf(want, sizeof(want), "on");
+			} else if (t->type == IOM_OPT_ENUM) {
+				size_t last = 0;
+
+				while (t->words[last + 1])
+					last++;
+				snprintf(other, sizeof(other), "%s", t->words[last]);
+				assert_int_equal(iom_opt_parse(t, opts, other, msg, sizeof(msg)), 0);
+				snprintf(want, sizeof(want), "%s", other);
+			} else {
+				snprintf(other, sizeof(other), "%.0f", t->hi);
+				assert_int_equal(iom_opt_parse(t, opts, other, msg, sizeof(msg)), 0);
+				snprintf(want, sizeof(want), "%s", other);
+				snprintf(other, sizeof(other), "%.0f", t->hi * 2 + 1);
+				assert_int_equal(iom_opt_parse(t, opts, other, msg, sizeof(msg)),
+						 -EINVAL);
+				assert_non_null(strstr(msg, t->name));
+				assert_null(strchr(msg, '\n'));
+			}
+			iom_opt_format(t, opts, got, sizeof(got));
+			if (t->type != IOM_OPT_DURATION)
+				assert_string_equal(got, want);
+			assert_string_not_equal(got, def);
+		}
+		free(opts);
+	}
+}
+
 /* K tasks in, K terminal states out, all COMPLETED, for every model x workload x C. */
 static void test_conservation(void **state)
 {
@@ -841,6 +898,7 @@ static void test_invariant_catches_double_report(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_opts_tables),
 		cmocka_unit_test(test_conservation),
 		cmocka_unit_test(test_conservation_runtime),
 		cmocka_unit_test(test_timer_lower_bound),

@@ -4,10 +4,12 @@
  * from a small real `make bench` run (every section: matrix, crossover, rate, fio), draws each
  * scenario's figure from a small real run of it, judges a synthetic run's crossover and noise
  * the way the report says it does, and refuses a truncated or malformed CSV with one line
- * naming the file and the line; bench refuses bad options; probe-overhead judges the probes'
- * cost from paired runs, with a 95% interval.
+ * naming the file and the line; bench refuses bad options; compare-fio pairs iomodels and fio
+ * and refuses bad options; probe-overhead judges the probes' cost from paired runs, with a 95%
+ * interval.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -721,6 +723,27 @@ static void test_bench_adds_repeats_to_noisy_cells(void **state)
 	free(json);
 }
 
+/*
+ * "PREFIX OPTIONS" of each case exits 2 with one line on stderr holding its message; nothing is
+ * written at unwritten (when not NULL).
+ */
+static void expect_bad_options(const char *prefix, const char *const (*cases)[2], size_t n,
+			       const char *unwritten)
+{
+	char cmd[1024], err[4096];
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(cmd, sizeof(cmd), "%s %s", prefix, cases[i][0]);
+		assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+		if (!strstr(err, cases[i][1]))
+			fail_msg("%s: want '%s', got: %s", cases[i][0], cases[i][1], err);
+		assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+		if (unwritten && stat(unwritten, &st) == 0)
+			fail_msg("%s: %s written", cases[i][0], unwritten);
+	}
+}
+
 /* Bad options: one line, exit 2, before anything runs. */
 static void test_bench_rejects_bad_options(void **state)
 {
@@ -734,16 +757,118 @@ static void test_bench_rejects_bad_options(void **state)
 		{ "--size 12Q", "bench: --size: want a size" },
 		{ "--directory /nonexistent", "bench: --directory: '/nonexistent' is not a directory" },
 	};
-	char cmd[1024], err[4096];
+	char prefix[256];
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "%s scripts/bench --dry-run --probes off %s", python(),
-			 cases[i][0]);
-		assert_int_equal(sh(cmd, err, sizeof(err)), 2);
-		if (!strstr(err, cases[i][1]))
-			fail_msg("%s: want '%s', got: %s", cases[i][0], cases[i][1], err);
-		assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
+	snprintf(prefix, sizeof(prefix), "%s scripts/bench --dry-run --probes off", python());
+	expect_bad_options(prefix, cases, sizeof(cases) / sizeof(cases[0]), NULL);
+}
+
+/*
+ * One data row of compare-fio.csv (no field of an ok row is quoted): its fields split in place
+ * at the commas into f, how many there were.
+ */
+static int split_csv_row(char *line, char **f, int max)
+{
+	int n = 0;
+
+	for (char *p = line; n < max; p++) {
+		f[n++] = p;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		*p = '\0';
 	}
+	return n;
+}
+
+/*
+ * compare-fio --quick on a 1 MiB file: one pair per point (iomodels then fio), each pair's
+ * ratio is its iomodels tasks/s over its fio IOPS, every figure positive; an O_DIRECT point the
+ * filesystem refuses is a skipped row of the summary with its reason, not a failure.
+ */
+static void test_compare_fio_quick_pairs(void **state)
+{
+	char cmd[2048], err[4096], path[PATH_MAX], *csv, *line, *next, *sum;
+	int rows = 0;
+
+	if (!have_fio)
+		iom_skip("fio not installed (make deps)");
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare-fio --quick --size 1M --dir %s "
+		 "--output %s/cf", python(), dir, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(path, sizeof(path), "%s/cf/compare-fio.csv", dir);
+	csv = slurp(path);
+	assert_non_null(csv);
+	assert_true(strncmp(csv, "point,pair,order,iomodels_tasks_per_s,fio_iops,ratio,", 53) == 0);
+	for (line = strchr(csv, '\n') + 1; *line; line = next) {
+		char *f[16];
+		double iom, fio, ratio;
+
+		next = strchr(line, '\n');
+		assert_non_null(next);
+		*next++ = '\0';
+		assert_int_equal(split_csv_row(line, f, 16), 14);
+		assert_string_equal(f[1], "1");
+		assert_string_equal(f[2], "iomodels-fio");
+		assert_string_equal(f[12], "ok");
+		iom = strtod(f[3], NULL);
+		fio = strtod(f[4], NULL);
+		ratio = strtod(f[5], NULL);
+		assert_true(iom > 0 && fio > 0 && ratio > 0);
+		if (fabs(ratio - iom / fio) > 1e-3 * ratio)
+			fail_msg("%s: ratio %s, but %s / %s = %.4f", f[0], f[5], f[3], f[4], iom / fio);
+		assert_true(strtod(f[6], NULL) > 0 && strtod(f[7], NULL) > 0); /* CPU per op */
+		rows++;
+	}
+	free(csv);
+	snprintf(path, sizeof(path), "%s/cf/compare-fio-summary.csv", dir);
+	sum = slurp(path);
+	assert_non_null(sum);
+	expect_in(sum, "\ncached-psync-1,");
+	expect_in(sum, "\ncached-uring-8,");
+	if (rows == 2)
+		expect_in(sum, ",skipped,the filesystem refuses O_DIRECT (");
+	else
+		assert_int_equal(rows, 3);
+	free(sum);
+	snprintf(path, sizeof(path), "%s/cf/compare-fio.md", dir);
+	sum = slurp(path);
+	assert_non_null(sum);
+	expect_in(sum, "| point | pairs | iomodels tasks/s (median) | fio IOPS (median) | ratio min |");
+	free(sum);
+	/* The check that skips O_DIRECT points: procfs refuses O_DIRECT on every kernel. */
+	snprintf(cmd, sizeof(cmd), "%s -c \"from importlib.machinery import SourceFileLoader as L; "
+		 "m = L('cf', 'scripts/compare-fio').load_module(); "
+		 "assert m.direct_refused('/proc/self/status', 4096).startswith('O_DIRECT')\"",
+		 python());
+	assert_int_equal(system(cmd), 0);
+	/* A directory that holds a compare-fio run is not written over. */
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare-fio --quick --size 1M --dir %s "
+		 "--output %s/cf", python(), dir, dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "already holds a compare-fio run");
+}
+
+/* compare-fio's bad input: one line on stderr, exit 2, no results directory. */
+static void test_compare_fio_rejects_bad_input(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "--pairs 0", "compare-fio: --pairs: want a whole number from 1 to 100" },
+		{ "--runtime soon", "compare-fio: --runtime: want a duration" },
+		{ "--size 12Q", "compare-fio: --size: want a size" },
+		{ "--size 6K", "compare-fio: --size: want a multiple of --bs" },
+		{ "--bs 100", "compare-fio: --bs: want a multiple of 512" },
+		{ "--only cached-psync-1,bogus", "compare-fio: --only: unknown point 'bogus'" },
+		{ "--dir /nonexistent", "compare-fio: --dir: '/nonexistent' is not a directory" },
+		{ "--frobnicate", "compare-fio: unrecognized arguments: --frobnicate" },
+	};
+	char prefix[PATH_MAX + 256], out[PATH_MAX];
+
+	snprintf(out, sizeof(out), "%s/cf-bad", dir);
+	snprintf(prefix, sizeof(prefix), "%s scripts/compare-fio --quick --output %s", python(),
+		 out);
+	expect_bad_options(prefix, cases, sizeof(cases) / sizeof(cases[0]), out);
 }
 
 /*
@@ -1010,6 +1135,8 @@ int main(void)
 		cmocka_unit_test(test_plot_rejects_bad_csv),
 		cmocka_unit_test(test_plot_rejects_bad_side_files),
 		cmocka_unit_test(test_bench_rejects_bad_options),
+		cmocka_unit_test(test_compare_fio_quick_pairs),
+		cmocka_unit_test(test_compare_fio_rejects_bad_input),
 		cmocka_unit_test(test_bench_adds_repeats_to_noisy_cells),
 		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_hotpath),

@@ -39,6 +39,7 @@ struct srv {
 	unsigned long long read_bytes;		/* --service file: bytes its reads returned */
 	unsigned long long inflight_max;	/* the most requests one connection had in service */
 	unsigned long long paused;	/* times a connection's reading stopped at its caps */
+	char variant[128];		/* what the model was granted, if it says */
 };
 
 static struct srv main_srv;
@@ -85,14 +86,18 @@ static void stop(struct srv *s)
 {
 	int status;
 
-	char key[32];
+	char key[32], line[192];
 	unsigned long long v;
 
 	kill(s->pid, SIGTERM);
 	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	while (s->report && fscanf(s->report, "%31[^=]=%llu\n", key, &v) == 2)
-		if (!strcmp(key, "accept_failures"))
+	s->variant[0] = 0;
+	while (s->report && fgets(line, sizeof(line), s->report))
+		if (sscanf(line, "variant=%127s", s->variant) == 1 ||
+		    sscanf(line, "%31[^=]=%llu", key, &v) != 2)
+			continue;
+		else if (!strcmp(key, "accept_failures"))
 			s->accept_failures = v;
 		else if (!strcmp(key, "read_bytes"))
 			s->read_bytes = v;
@@ -1075,6 +1080,32 @@ static void test_service_kinds(void **state)
 	unlink(path);
 }
 
+/*
+ * On a rung (IOM_MASK, tests/server_models.h) the model says what it was granted, and no
+ * feature the mask hides is in it: the rung's tests ran the fallback, not the best path.
+ */
+static void test_variant_names_rung(void **state)
+{
+	const char *mask = getenv("IOM_MASK");
+	char features[128], *save = NULL;
+	struct iom_server_opts so;
+	struct srv s;
+	int fd;
+
+	iom_server_opts_init(&so);
+	spawn(&s, &so, 0);
+	fd = connect_to(&s);
+	request_ok(fd, 70000, 0);
+	close(fd);
+	stop(&s);
+	print_message("%s: %s\n", mask, s.variant);
+	assert_true(s.variant[0]);
+	snprintf(features, sizeof(features), "%s", mask ? mask : "");
+	for (char *f = strtok_r(features, ",", &save); f; f = strtok_r(NULL, ",", &save))
+		if (strstr(s.variant, f))
+			fail_msg("IOM_MASK=%s, yet the variant has %s: %s", mask, f, s.variant);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1107,7 +1138,24 @@ int main(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* The cases a fallback rung changes the path of: reading, accepting, the caps. */
+	const struct CMUnitTest rung_tests[] = {
+		cmocka_unit_test(test_variant_names_rung),
+		cmocka_unit_test(test_good_requests),
+		cmocka_unit_test(test_slow_and_vanishing_clients),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_half_close),
+		cmocka_unit_test(test_never_reading_client),
+		cmocka_unit_test(test_accept_at_fd_limit),
+		cmocka_unit_test(test_max_inflight),
+		cmocka_unit_test(test_out_cap),
+	};
+	int failed;
+
 	/* IOM_SERVER_LOG=1 shows the servers' log (by hand). */
-	return iomt_each_server_model("server model", &model, tests,
-				      sizeof(tests) / sizeof(tests[0]), start_main, stop_main);
+	failed = iomt_each_server_model("server model", &model, tests,
+					sizeof(tests) / sizeof(tests[0]), start_main, stop_main);
+	return failed + iomt_each_server_rung("server model", &model, rung_tests,
+					      sizeof(rung_tests) / sizeof(rung_tests[0]),
+					      start_main, stop_main);
 }

@@ -42,9 +42,9 @@ static void test_uring_variants(void **state)
 		for (size_t w = 0; w < 3; w++) {
 			struct iom_cfg cfg = base_cfg(m, wls[w], 16);
 
-			cfg.sqpoll = v == 0;
+			iomt_uo.sqpoll = v == 0;
 			cfg.jobs = v == 1 ? 3 : 0;	/* 16 over 3 submitters: 6 + 5 + 5 */
-			cfg.fixed_buffers = v == 2;
+			iomt_uo.fixed_buffers = v == 2;
 			cfg.batch_complete = v == 3 ? 4 : 1;
 			if (v == 0) {
 				CPU_ZERO(&cfg.cpus);
@@ -95,7 +95,7 @@ static void test_uring_timer_strategies(void **state)
 	assert_null(strstr(row.str[IOM_COL_variant], "time"));
 	for (size_t v = 0; v < 2; v++) {
 		cfg = base_cfg(m, IOM_WL_TIMER, 16);
-		cfg.uring_timer = vs[v].how;
+		iomt_uo.timer = vs[v].how;
 		cfg.wl.latency_ns = 20000;
 		cfg.tasks = 2000;
 		iomt_run_ok(&cfg, &row, &hist);
@@ -106,7 +106,7 @@ static void test_uring_timer_strategies(void **state)
 
 		/* Open loop, exponential times: later tasks often due first (the heap re-arms). */
 		cfg = base_cfg(m, IOM_WL_TIMER, 64);
-		cfg.uring_timer = vs[v].how;
+		iomt_uo.timer = vs[v].how;
 		cfg.wl.dist = IOM_DIST_EXP;
 		cfg.tasks = 0;
 		cfg.rate = 5000;
@@ -117,7 +117,7 @@ static void test_uring_timer_strategies(void **state)
 		assert_true(row.num[IOM_COL_n_completed] == row.num[IOM_COL_submitted]);
 
 		cfg = base_cfg(m, IOM_WL_TIMER, 4);
-		cfg.uring_timer = vs[v].how;
+		iomt_uo.timer = vs[v].how;
 		cfg.wl.latency_ns = 50000000;
 		cfg.deadline_ns = 5000000;
 		cfg.tasks = 8;
@@ -132,7 +132,7 @@ static void test_uring_timer_strategies(void **state)
 
 		/* Both times past before the kernel sees the task: still EXPIRED, never late. */
 		cfg = base_cfg(m, IOM_WL_TIMER, 16);
-		cfg.uring_timer = vs[v].how;
+		iomt_uo.timer = vs[v].how;
 		cfg.wl.latency_ns = 5000;
 		cfg.deadline_ns = 1000;
 		iomt_run_ok(&cfg, &row, &hist);
@@ -140,7 +140,7 @@ static void test_uring_timer_strategies(void **state)
 		assert_true(row.num[IOM_COL_n_late] == 0);
 
 		cfg = base_cfg(m, IOM_WL_TIMER, 10);
-		cfg.uring_timer = vs[v].how;
+		iomt_uo.timer = vs[v].how;
 		cfg.wl.latency_ns = 100000;
 		cfg.wl.dist = IOM_DIST_BIMODAL;
 		cfg.wl.bimodal_p = 0.1;
@@ -200,7 +200,7 @@ static void test_uring_timer_by_hand(void **state)
 		struct iom_workload wl;
 		struct iom_ctx ctx = { .cfg = &cfg, .wl = &wl, .depth = 2, .tasks = tasks };
 
-		cfg.uring_timer = (enum iom_uring_timer)how;
+		iomt_uo.timer = (enum iom_uring_timer)how;
 		assert_int_equal(iom_workload_open(&wl, &cfg.wl, &err), 0);
 		assert_int_equal(m->setup(&ctx), 0);
 
@@ -263,7 +263,7 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind,
 	int state;
 
 	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
-	cfg.uring_rpc = how;
+	iomt_uo.rpc = how;
 	iomt_hand_open(&h, &cfg);
 	t0 = iom_now_ns();
 	iom_task_start(&h.t, t0);
@@ -439,7 +439,7 @@ static void test_rpc_split_and_coalesced_replies(void **state)
 		cfg.wl.payload = TRICKLE_FRAME - 24;
 		cfg.verify = true;
 		cfg.tasks = 300;
-		cfg.uring_rpc = rungs[r].how;
+		iomt_uo.rpc = rungs[r].how;
 		if (rungs[r].mask)
 			setenv("IOM_MASK", rungs[r].mask, 1);
 		iomt_run_ok(&cfg, &row, &hist);

@@ -29,9 +29,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/mask.h"
 #include "core/model.h"
 #include "server/server.h"
 #include "uring/bufring.h"
+#include "uring/ladder.h"
 
 #define US_NR_BUFS	256		/* per thread: 2 MiB of 8 KiB buffers, all resident */
 #define US_BUF_SIZE	8192		/* once big frames went through: bounded, per thread.
@@ -496,6 +498,7 @@ static void us_received(struct us_thread *th, struct us_conn *c, const struct io
 	}
 	if (cqe->res == -EINVAL && th->multishot_recv) {
 		th->multishot_recv = false;	/* the ladder: single-shot recvs from now on */
+		iom_server_log(th->srv, "uring: multishot recv refused: single-shot recvs");
 	} else if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
 		us_peer_eof(th, c, cqe->res);
 		return;
@@ -642,6 +645,7 @@ static void us_accepted(struct us_thread *th, const struct io_uring_cqe *cqe)
 		us_direct_taken(th, !!(cqe->flags & IORING_CQE_F_MORE));
 	if (cqe->res == -EINVAL && th->multishot_accept) {
 		th->multishot_accept = false;	/* the ladder: single-shot accepts */
+		iom_server_log(th->srv, "uring: multishot accept refused: single-shot accepts");
 	} else if (cqe->res == -ECANCELED) {
 		;	/* a multishot accept stopped near a full table: re-armed below */
 	} else if (cqe->res < 0) {
@@ -776,13 +780,6 @@ static int us_turn(struct us_thread *th)
 }
 
 /* Flag ladder: the best the kernel grants (DEFER_TASKRUN needs SINGLE_ISSUER). */
-static const unsigned int us_ladder[] = {
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	0,
-};
-
 /* In the serving thread: SINGLE_ISSUER binds the ring to the thread that makes it. */
 static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 {
@@ -792,9 +789,11 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	struct rlimit rl;
 	bool reg;
 
-	for (size_t i = 0; i < sizeof(us_ladder) / sizeof(us_ladder[0]) && ret == -EINVAL; i++) {
+	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]) && ret == -EINVAL; i++) {
+		if (ur_rung_masked(ur_ladder[i]))
+			continue;
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | us_ladder[i];
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | ur_ladder[i];
 		p.cq_entries = 16384;
 		ret = io_uring_queue_init_params(2048, &th->ring, &p);
 	}
@@ -807,7 +806,7 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	ret = ur_bufring_setup(&th->ring, &th->bufs, US_BGID, US_NR_BUFS, US_BUF_SIZE);
 	if (ret < 0)
 		return iom_err_set(err, ret, "serve: provided buffer ring");
-	reg = io_uring_register_ring_fd(&th->ring) == 1;
+	reg = !iom_masked("regring") && io_uring_register_ring_fd(&th->ring) == 1;
 	/*
 	 * Direct descriptors (5.19): accepted into the ring's own table, no process fd and no
 	 * fd lookup per op. The threads' tables share the fd limit left (the kernel checks each
@@ -817,15 +816,17 @@ static int us_ring_setup(struct us_thread *th, struct iom_err *err)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > th->fds_used)
 		nr_files = (rl.rlim_cur - th->fds_used) / th->nr_threads;
 	nr_files = nr_files < 1 ? 1 : nr_files > US_MAX_DIRECT ? US_MAX_DIRECT : nr_files;
-	th->direct = th->srv->addr.ss.ss_family != AF_UNIX &&
+	th->direct = th->srv->addr.ss.ss_family != AF_UNIX && !iom_masked("direct") &&
 		     io_uring_register_files_sparse(&th->ring, nr_files) == 0;
 	th->nr_files = nr_files;
-	snprintf(th->variant, sizeof(th->variant), "%s%s%s%sbufring+multishot_accept+multishot_recv",
+	/* IOM_MASK=multishot starts where a kernel's -EINVAL would put it: single-shot ops. */
+	th->multishot_accept = th->multishot_recv = !iom_masked("multishot");
+	snprintf(th->variant, sizeof(th->variant), "%s%s%s%sbufring+%s",
 		 p.flags & IORING_SETUP_SINGLE_ISSUER ? "single_issuer+" : "",
 		 p.flags & IORING_SETUP_DEFER_TASKRUN ? "defer_taskrun+" :
 		 p.flags & IORING_SETUP_COOP_TASKRUN ? "coop_taskrun+" : "",
-		 reg ? "regring+" : "", th->direct ? "direct+" : "");
-	th->multishot_accept = th->multishot_recv = true;
+		 reg ? "regring+" : "", th->direct ? "direct+" : "",
+		 th->multishot_accept ? "multishot_accept+multishot_recv" : "single_shot");
 	th->tick_ts.tv_nsec = (long long)US_TICK_NS;
 	us_arm_accept(th);
 	us_tick(th);
@@ -880,11 +881,11 @@ static void *us_thread_main(void *arg)
 
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
 	ret = th->ret = us_ring_setup(th, &th->err);
+	if (!ret && th->first)
+		iom_server_set_variant(th->srv, th->variant);
 	sem_post(th->ready);
 	if (ret)
 		iom_server_stop();	/* the others see it; ->run() returns th->err */
-	else if (th->first)
-		iom_server_log(th->srv, "uring: %s", th->variant);
 	/* An enter that fails now and then (-EAGAIN, -ENOMEM) is retried; a ring that keeps
 	 * failing ends the server with the reason. */
 	for (int nr_fail = 0; !ret && !iom_server_stopping();) {
@@ -997,9 +998,16 @@ static int us_probe(struct iom_err *err)
 	return ret ? iom_err_set(err, ret, "unavailable: no provided buffer rings") : 0;
 }
 
+/* Single-shot ops (before 5.19/6.0); plain fds (before 5.19); both on the plainest ring. */
+static const char *const us_rungs[] = {
+	"multishot", "direct", "multishot,direct,defer_taskrun,coop_taskrun,single_issuer,regring",
+	NULL,
+};
+
 const struct iom_server_model iom_server_uring = {
 	.name = "uring",
 	.desc = "a ring per thread: multishot accept and recv, a buffer ring, batched sends",
 	.probe = us_probe,
 	.run = us_run,
+	.rungs = us_rungs,
 };

@@ -38,6 +38,7 @@
 #include "core/mask.h"
 #include "core/model.h"
 #include "core/slot_heap.h"
+#include "uring/ladder.h"
 #include "uring/rpcms.h"
 #include "uring/uring.h"
 
@@ -81,22 +82,6 @@ struct ur_ctx {
 	int arm_err;				/* an update that failed other than by a race */
 	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
 };
-
-/* Flag ladder: the best the kernel grants. DEFER_TASKRUN needs SINGLE_ISSUER; SQPOLL neither. */
-static const unsigned int ur_ladder[] = {
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-	0,
-};
-
-/* IOM_MASK: a rung whose flags this kernel is said to lack is passed over, as -EINVAL would. */
-static bool ur_rung_masked(unsigned int flags)
-{
-	return ((flags & IORING_SETUP_DEFER_TASKRUN) && iom_masked("defer_taskrun")) ||
-	       ((flags & IORING_SETUP_COOP_TASKRUN) && iom_masked("coop_taskrun")) ||
-	       ((flags & IORING_SETUP_SINGLE_ISSUER) && iom_masked("single_issuer"));
-}
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
 {
@@ -171,6 +156,7 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 static int ur_setup(struct iom_ctx *ctx)
 {
 	const struct iom_cfg *cfg = ctx->cfg;
+	const struct iom_uring_opts *uo = iom_cfg_model_opts(cfg);
 	unsigned int per_task = (cfg->deadline_ns ? 2 : 1) + (cfg->wl.kind == IOM_WL_RPC);
 	unsigned int sq_entries = roundup_pow2(per_task * ctx->depth);
 	struct io_uring_params p;
@@ -185,15 +171,15 @@ static int ur_setup(struct iom_ctx *ctx)
 	 * --fault cq-overflow:E, as the kernel wants at least as many CQ as SQ entries. The first
 	 * alone is the control for the second: the same submission, a CQ with room.
 	 */
-	if (cfg->sq_entries && sq_entries > cfg->sq_entries)
-		sq_entries = cfg->sq_entries;
+	if (uo->sq_entries && sq_entries > uo->sq_entries)
+		sq_entries = uo->sq_entries;
 	if (cfg->fault_cq_entries && sq_entries > cfg->fault_cq_entries)
 		sq_entries = cfg->fault_cq_entries;
 	ur = calloc(1, sizeof(*ur));
 	if (ur)
 		ur->slots = calloc(ctx->depth, sizeof(*ur->slots));
 	if (ur && ur->slots && cfg->wl.kind == IOM_WL_TIMER &&
-	    cfg->uring_timer == IOM_URING_TIMER_HEAP) {
+	    uo->timer == IOM_URING_TIMER_HEAP) {
 		if (iom_slot_heap_init(&ur->heap, ctx->depth)) {
 			free(ur->slots);
 			ur->slots = NULL;
@@ -215,7 +201,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 		p.cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
 				roundup_pow2((per_task + 1) * ctx->depth);
-		if (cfg->sqpoll) {
+		if (uo->sqpoll) {
 			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
 				continue;
 			p.flags |= IORING_SETUP_SQPOLL;
@@ -287,13 +273,13 @@ static int ur_setup(struct iom_ctx *ctx)
 		 * The multishot path where the kernel has it (probed) and the cell did not ask
 		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
 		 */
-		if (cfg->uring_rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
+		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
 			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
 			if (ret == -ENOMEM)
 				goto fail_step;
 		}
 	}
-	if (ctx->wl->fd >= 0 && (cfg->wl.direct || cfg->fixed_buffers)) {
+	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
 		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
 
 		if (!iov) {
@@ -311,7 +297,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		ur->fixed_bufs = true;
 	}
 	ur_variant(ctx, p.flags);
-	if (cfg->fault_cq_entries || cfg->sq_entries)
+	if (cfg->fault_cq_entries || uo->sq_entries)
 		snprintf(ctx->variant + strlen(ctx->variant),
 			 sizeof(ctx->variant) - strlen(ctx->variant), "+sq=%u,cq=%u%s", p.sq_entries,
 			 p.cq_entries, p.features & IORING_FEAT_NODROP ? "+nodrop" : "");
@@ -976,6 +962,9 @@ const struct iom_model iom_model_uring = {
 	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_CQ,
 	.lib = "liburing",
 	.lib_version = iom_uring_lib_version,
+	.opts = iom_uring_opt_table,
+	.opts_size = sizeof(struct iom_uring_opts),
+	.opts_defaults = &iom_uring_opts_defaults,
 	.probe = ur_probe,
 	.setup = ur_setup,
 	.submit = ur_submit,
