@@ -4,8 +4,8 @@
  * probe and setup time, and takes its real fallback path (the one an older kernel makes it
  * take), so every rung of a fallback ladder can be tested on a new kernel; `variant` says
  * which rung ran. Features: defer_taskrun, coop_taskrun, single_issuer, regring, bufring,
- * multishot_recv (uring), pwait2 (epoll_pwait2: epoll and the epoll server loop), cachestat,
- * bpf.
+ * multishot, direct (uring), pwait2 (epoll_pwait2: epoll and the epoll server loop),
+ * cachestat, bpf.
  */
 #ifndef IOM_MASK_H
 #define IOM_MASK_H

@@ -402,7 +402,7 @@ static void *trickle_accept(void *arg)
  * The rpc client against split and coalesced replies: every task COMPLETED with its own echo
  * (verify), and each unasked frame counted once as a late answer. Three rungs: the multishot
  * path, the linked path (--uring-rpc linked), and the fallback a kernel without multishot recv
- * takes (IOM_MASK=multishot_recv), each named in variant.
+ * takes (IOM_MASK=multishot, as the server's), each named in variant.
  */
 static void test_rpc_split_and_coalesced_replies(void **state)
 {
@@ -412,7 +412,7 @@ static void test_rpc_split_and_coalesced_replies(void **state)
 	} rungs[] = {
 		{ IOM_URING_RPC_MULTISHOT, NULL, "+multishot+bufring" },
 		{ IOM_URING_RPC_LINKED, NULL, "+linked" },
-		{ IOM_URING_RPC_MULTISHOT, "multishot_recv", "+linked" },
+		{ IOM_URING_RPC_MULTISHOT, "multishot", "+linked" },
 		{ IOM_URING_RPC_MULTISHOT, "bufring", "+linked" },
 	};
 	const struct iom_model *m = iom_model_find("uring");

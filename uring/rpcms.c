@@ -523,8 +523,9 @@ int ur_ms_setup(struct iom_ctx *ctx, struct io_uring *ring, bool cqe_skip, struc
 	int ret;
 
 	*out = NULL;
-	/* IOM_MASK: as a kernel without buffer rings (< 5.19) or multishot recv (< 6.0). */
-	if (iom_masked("bufring") || iom_masked("multishot_recv"))
+	/* IOM_MASK: as a kernel without buffer rings (< 5.19) or multishot recv (< 6.0; the name
+	 * the uring server takes for its multishot accept and recv). */
+	if (iom_masked("bufring") || iom_masked("multishot"))
 		return -EOPNOTSUPP;
 	size = size < MS_BUF_MIN ? MS_BUF_MIN : size > MS_BUF_MAX ? MS_BUF_MAX : size;
 	if (nr > MS_RING_BYTES / size)
