@@ -69,7 +69,7 @@ struct iom_ctx {
 	uint64_t now_ns;		/* the model's latest clock reading (one per reap batch) */
 	struct iom_model_stats stats;
 	uint64_t nr_reported;		/* tasks handed back through iom_complete() */
-	char variant[96];		/* what the model was granted (e.g. ring flags), recorded */
+	char variant[160];		/* what the model was granted (e.g. ring flags), recorded */
 	struct iom_err err;
 	struct iom_job *drv;		/* the driver's per-submitter state */
 };
