@@ -1212,8 +1212,14 @@ def report(rows, run_dir, figures, hists, cross, sweeps, fio, caps, bench):
               "is shown with what it keeps in flight: a property of the model.", ""]
     for (wl, pl), prs in sorted(groups(ok, lambda r: (r["bench_workload"], r["placement"])).items()):
         models = [m for m in all_models if any(r["model"] == m for r in prs)]
-        lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", "",
-                  "| C | " + " | ".join(f"{m} tasks/s" for m in models) + " | " +
+        lines += [f"### {wl}, {'one CPU' if pl == 'core' else 'all CPUs'}", ""]
+        if wl == "nop" and "epoll" in models:
+            # Readiness needs somebody to make the fd ready: that write is in epoll's figure.
+            lines += ["An epoll nop task is an eventfd write (the producer's signal) and its read "
+                      "when the wait reports it, both in epoll's figures; threads' and "
+                      "kernel_free's nop is one getppid(), uring's an IORING_OP_NOP "
+                      "(docs/fairness.md §3).", ""]
+        lines += ["| C | " + " | ".join(f"{m} tasks/s" for m in models) + " | " +
                   " | ".join(f"{m} CPU/task" for m in models) + " | vs threads |",
                   "|---|" + "---|" * (2 * len(models) + 1)]
         for c, crs in sorted(groups(prs, lambda r: r["concurrency"]).items()):

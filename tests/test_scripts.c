@@ -479,6 +479,8 @@ static void test_plot_verdict_follows_rows(void **state)
 	/* Two of epoll's three repeats beside foreign CPU: kept, marked, the interval widened. */
 	expect_in(rep, "epoll 0.50× [0.45–0.57] ‡ (foreign CPU)");
 	expect_in(rep, "1 of 3 cells stayed noisy");
+	/* epoll's nop carries the producer's eventfd write: the report says so beside it. */
+	expect_in(rep, "An epoll nop task is an eventfd write (the producer's signal) and its read");
 	/* Two variants, two series, each with its own three repeats. */
 	expect_in(rep, "| C | threads tasks/s | uring (timeout-per-task) tasks/s | uring (timer-heap) "
 		  "tasks/s |");
