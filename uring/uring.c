@@ -228,7 +228,8 @@ static int ur_setup(struct iom_ctx *ctx)
 	}
 	ctx->priv = ur;
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
-	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
+	/* IOM_MASK=cqe_skip: the path of a kernel before 5.17, a send's success posts its CQE. */
+	ur->cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) && !iom_masked("cqe_skip");
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
 	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
 	if (cfg->cpus_set) {
