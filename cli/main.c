@@ -911,20 +911,7 @@ static void apply_model_opts(struct opts *o)
 /* The defaults of run and watch, before any option. */
 static void run_opts_defaults(struct opts *o)
 {
-	struct iom_cfg *cfg = &o->cfg;
-
-	cfg->wl.kind = IOM_WL_TIMER;
-	cfg->wl.latency_ns = 1000000;
-	cfg->wl.seed = 1;
-	cfg->wl.size = 1ull << 30;
-	cfg->wl.bs = 4096;
-	cfg->wl.payload = 64;
-	cfg->retry_max = 3;
-	cfg->backoff = IOM_BACKOFF_EXP_JITTER;
-	cfg->backoff_base_ns = 1000000;
-	cfg->backoff_cap_ns = 100000000;
-	cfg->runtime_ns = 3000000000ull;
-	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
+	iom_cfg_init(&o->cfg);
 	o->repeat = 1;
 }
 

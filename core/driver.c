@@ -1924,6 +1924,23 @@ static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_h
 	return ret;
 }
 
+void iom_cfg_init(struct iom_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->wl.kind = IOM_WL_TIMER;
+	cfg->wl.latency_ns = 1000000;
+	cfg->wl.seed = 1;
+	cfg->wl.size = 1ull << 30;
+	cfg->wl.bs = 4096;
+	cfg->wl.payload = 64;
+	cfg->retry_max = 3;
+	cfg->backoff = IOM_BACKOFF_EXP_JITTER;
+	cfg->backoff_base_ns = 1000000;
+	cfg->backoff_cap_ns = 100000000;
+	cfg->runtime_ns = 3000000000ull;
+	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
+}
+
 int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)
 {
 	bool synced = false;

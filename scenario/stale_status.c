@@ -150,16 +150,15 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 {
 	static struct iom_row row;
 	static struct iom_hist hist;
-	struct iom_cfg c = { 0 };
+	struct iom_cfg c;
 	struct iom_kf_opts kfo = iom_kf_opts_defaults;
 	/* kernel_free's status store, through its own options: its struct, not its name. */
 	struct iom_model_opts mo = { &iom_model_kernel_free, &kfo };
 	const double *n = row.num;
 	int ret;
 
+	iom_cfg_init(&c);
 	c.model = &iom_model_kernel_free;
-	c.wl.kind = IOM_WL_TIMER;
-	c.wl.seed = 1;
 	c.wl.latency_ns = SS_D_NS;
 	c.wl.dist = IOM_DIST_BIMODAL;
 	c.wl.bimodal_p = 0.1;

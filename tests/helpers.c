@@ -387,16 +387,15 @@ void iomt_model_opts(struct iom_cfg *cfg)
 struct iom_cfg iomt_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c,
 			const char *dir)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 
+	iom_cfg_init(&cfg);
 	iomt_model_opts(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = wl;
 	cfg.wl.latency_ns = 200000;
 	cfg.wl.seed = 7;
 	cfg.wl.size = 4 << 20;
-	cfg.wl.bs = 4096;
-	cfg.wl.payload = 64;
 	if (dir)
 		snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", dir);
 	cfg.concurrency = c;

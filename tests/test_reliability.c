@@ -37,17 +37,9 @@ static double terminal(void)
 
 static struct iom_cfg base(const char *model, enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(iom_model_find(model), wl, c, NULL);
 
-	iomt_model_opts(&cfg);
-	cfg.model = iom_model_find(model);
-	cfg.wl.kind = wl;
 	cfg.wl.seed = 3;
-	cfg.wl.latency_ns = 200000;
-	cfg.wl.payload = 64;
-	cfg.concurrency = c;
-	cfg.tasks = 500;
-	cfg.batch_complete = 1;
 	return cfg;
 }
 
