@@ -113,8 +113,9 @@ static int ss_parse(int argc, char **argv, struct ss_cfg *cfg, struct iom_du_cfg
 			du_argv[du_argc++] = "--tasks";
 			du_argv[du_argc++] = (char *)val;
 		} else if (sc_opt(argc, argv, &i, "--status-lag-us", &val)) {
-			if (sc_parse_u64(val, 0, 10000000, false, &v))
-				return ss_bad("--status-lag-us wants 0..10000000", val);
+			if (iom_parse_us(val, 0, 10000000, &v))
+				return ss_bad("--status-lag-us wants 0..10000000 us, or a unit (2ms)",
+					      val);
 			cfg->lag_ns = v * 1000;
 		} else if (sc_opt(argc, argv, &i, "--confirm", &val)) {
 			if (ss_parse_confirm(cfg, val))

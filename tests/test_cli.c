@@ -154,6 +154,8 @@ static const struct cli_case bad_cases[] = {
 	{ "run --confirm 0", true, { "run", FAST_KF, "--notify", "poll", "--confirm", "0", NULL } },
 	{ "run --status-lag-us -1", true, { "run", FAST_KF, "--notify", "poll", "--status-lag-us",
 					    "-1", NULL } },
+	{ "serve --status-lag-us 2x", false, { "serve", "--status-lag-us", "2x", NULL } },
+	{ "serve --status-lag-us 1500ns", false, { "serve", "--status-lag-us", "1500ns", NULL } },
 	{ "list extra", false, { "list", "extra", NULL } },
 	{ "list --caps extra", false, { "list", "--caps", "extra", NULL } },
 	{ "run --concurrency-max", true, { "run", FAST, "--concurrency-max", "8", NULL } },

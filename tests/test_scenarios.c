@@ -163,6 +163,9 @@ static void test_bad_options(void **state)
 		{ "stale-status", "--confirm", "2,3,4,5,6", "--output", OUT },
 		{ "stale-status", "--confirm", "3,", "--output", OUT },
 		{ "stale-status", "--status-lag-us", "-1", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "1500ns", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "2xs", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "11s", "--output", OUT },
 		{ "stale-status", "--tasks", "0", "--output", OUT },
 		{ "stale-status", "--bs", "1000", "--output", OUT },
 		{ "stale-status", "--directory", "/nonexistent/iom", "--output", OUT },
@@ -299,8 +302,9 @@ static void test_durability(void **state)
 static void test_stale_status(void **state)
 {
 	static const char *const rows[] = { "no-lag", "trust-one", "confirm-11" };
+	/* The lag with its unit: the same 1000 us as the default, and the row says so. */
 	const char *args[] = { "scenario", "stale-status", "--part", "a", "--tasks", "200",
-			       "--confirm", "11", "--output", OUT, NULL };
+			       "--status-lag-us", "1ms", "--confirm", "11", "--output", OUT, NULL };
 	struct ctx *x = *state;
 	char st[64];
 
