@@ -461,7 +461,7 @@ static char *synthetic_report(const char *name, const char *csv)
 	snprintf(run, sizeof(run), "%s/%s", dir, name);
 	mkdir(run, 0755);
 	snprintf(path, sizeof(path), "%s/runs.csv", run);
-	write_file(path, csv);
+	iomt_write_file(path, csv);
 	rep = plot_report(run);
 	assert_non_null(rep);
 	return rep;
