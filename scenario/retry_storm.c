@@ -117,7 +117,8 @@ static int rs_usage(const char *what)
 
 static void rs_help(void)
 {
-	printf("usage: iomodels scenario retry-storm [--model NAME (uring)] [--rate R (3000)] "
+	printf("usage: iomodels scenario retry-storm [--model NAME (the async model with the most "
+	       "caps)] [--rate R (3000)] "
 	       "[--capacity N (2)] [--output DIR]\n");
 }
 
@@ -138,7 +139,7 @@ static int rs_main(int argc, char **argv)
 	static struct iom_row row;
 	struct rs_result res[3] = { 0 };
 	struct iom_hist *hist = malloc(sizeof(*hist));
-	const struct iom_model *model = iom_model_find("uring");
+	const struct iom_model *model = NULL;
 	uint64_t rate = 3000, capacity = 2;
 	const char *out = NULL;
 	char outdir[256];
@@ -171,6 +172,10 @@ static int rs_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), rs_usage("unexpected argument");
+	if (!model)
+		model = iom_model_pick(IOM_CAP_ASYNC, 0, IOM_WL_RPC);
+	if (!model)
+		return free(hist), rs_usage("no async model can run rpc tasks here: --model NAME");
 	rep = sc_open_report(out, "retry-storm", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);
@@ -182,14 +187,12 @@ static int rs_main(int argc, char **argv)
 	printf("%-11s %9s %9s %9s %9s %10s %9s %10s %10s\n", "backoff", "offered", "completed",
 	       "gave up", "BUSY", "goodput/s", "p99 ms", "backlog", "drain ms");
 	for (size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
-		struct iom_cfg cfg = { 0 };
+		struct iom_cfg cfg;
 		const double *n = row.num;
 
+		iom_cfg_init(&cfg);
 		cfg.model = model;
 		cfg.wl.kind = IOM_WL_RPC;
-		cfg.wl.payload = 64;
-		cfg.wl.seed = 1;
-		cfg.wl.latency_ns = 1000000;
 		cfg.wl.backend_capacity = (unsigned int)capacity;
 		cfg.rate = (double)rate;
 		cfg.concurrency = 1024;

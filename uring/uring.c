@@ -39,6 +39,7 @@
 #include "core/model.h"
 #include "core/slot_heap.h"
 #include "uring/ladder.h"
+#include "uring/rpcms.h"
 #include "uring/uring.h"
 
 /* Tags in user_data beside the task id (ids use bits 0..61). */
@@ -79,6 +80,7 @@ struct ur_ctx {
 	bool sqpoll, cqe_skip;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
+	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
 };
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
@@ -140,10 +142,129 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
 			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
 			 "timeout-per-task");
-	/* rpc: what a task's send costs in CQEs (0 where the kernel skips a success's). */
-	if (ctx->cfg->wl.kind == IOM_WL_RPC && ur->cqe_skip)
+	/*
+	 * rpc: how replies are read (a multishot recv per connection on a buffer ring, or a
+	 * linked recv per task), and what a send costs in CQEs (0 where the kernel skips a
+	 * success's).
+	 */
+	if (ctx->cfg->wl.kind == IOM_WL_RPC)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
-			 strlen(ctx->variant), "+send_skip_cqe");
+			 strlen(ctx->variant), "+%s%s", ur->ms ? "multishot+bufring" : "linked",
+			 ur->cqe_skip ? "+send_skip_cqe" : "");
+}
+
+/* The ring: the first rung of the ladder this kernel takes (EINVAL: try the next one). */
+static int ur_ring_init(const struct iom_ctx *ctx, struct ur_ctx *ur,
+			const struct iom_uring_opts *uo, unsigned int per_task,
+			unsigned int sq_entries, struct io_uring_params *p)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
+		if (ur_rung_masked(ur_ladder[i]))
+			continue;
+		memset(p, 0, sizeof(*p));
+		/*
+		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
+		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
+		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
+		 */
+		p->flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		p->cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
+				 roundup_pow2((per_task + 1) * ctx->depth);
+		if (uo->sqpoll) {
+			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
+				continue;
+			p->flags |= IORING_SETUP_SQPOLL;
+			p->sq_thread_idle = 1000;
+			if (cfg->cpus_set) {
+				for (int c = 0; c < CPU_SETSIZE; c++)
+					if (CPU_ISSET(c, &cfg->cpus)) {
+						p->flags |= IORING_SETUP_SQ_AFF;
+						p->sq_thread_cpu = (unsigned int)c;
+						break;
+					}
+			}
+		}
+		p->flags |= ur_ladder[i];
+		ret = io_uring_queue_init_params(sq_entries, &ur->ring, p);
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+/* Register what the cell's tasks use: ring fd, io-wq CPUs and bound, files, buffers. */
+static int ur_register(struct iom_ctx *ctx, struct ur_ctx *ur, const struct iom_uring_opts *uo)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	int ret;
+
+	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
+	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
+	if (cfg->cpus_set) {
+		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
+		if (ret < 0)
+			return ret;
+	}
+	/*
+	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
+	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
+	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
+	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
+	 * call (< 5.15) runs uncapped.
+	 */
+	{
+		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
+
+		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
+				       ctx->depth : 0;
+	}
+	if (ctx->wl->fd >= 0) {
+		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
+		if (ret < 0)
+			return ret;
+		ur->fixed_file = true;
+	}
+	if (cfg->wl.kind == IOM_WL_RPC) {
+		int *fds = calloc(ctx->depth, sizeof(*fds));
+
+		if (!fds)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < ctx->depth; i++)
+			fds[i] = ctx->tasks[i].fd;
+		ret = io_uring_register_files(&ur->ring, fds, ctx->depth);
+		free(fds);
+		if (ret < 0)
+			return ret;
+		ur->fixed_sockets = true;
+		/*
+		 * The multishot path where the kernel has it (probed) and the cell did not ask
+		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
+		 */
+		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
+			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
+			if (ret == -ENOMEM)
+				return ret;
+		}
+	}
+	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
+		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
+
+		if (!iov)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < ctx->depth; i++) {
+			iov[i].iov_base = ctx->tasks[i].buf;
+			iov[i].iov_len = cfg->wl.bs;
+		}
+		ret = io_uring_register_buffers(&ur->ring, iov, ctx->depth);
+		free(iov);
+		if (ret < 0)
+			return ret;
+		ur->fixed_bufs = true;
+	}
+	return 0;
 }
 
 static int ur_setup(struct iom_ctx *ctx)
@@ -154,7 +275,7 @@ static int ur_setup(struct iom_ctx *ctx)
 	unsigned int sq_entries = roundup_pow2(per_task * ctx->depth);
 	struct io_uring_params p;
 	struct ur_ctx *ur;
-	int ret = -EINVAL;
+	int ret;
 
 	if (sq_entries > 32768)
 		return iom_err_msg(&ctx->err, "uring: depth %u needs more than 32768 SQEs",
@@ -182,37 +303,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		free(ur);
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
-	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
-		if (ur_rung_masked(ur_ladder[i]))
-			continue;
-		memset(&p, 0, sizeof(p));
-		/*
-		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
-		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
-		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
-		 */
-		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-		p.cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
-				roundup_pow2((per_task + 1) * ctx->depth);
-		if (uo->sqpoll) {
-			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
-				continue;
-			p.flags |= IORING_SETUP_SQPOLL;
-			p.sq_thread_idle = 1000;
-			if (cfg->cpus_set) {
-				for (int c = 0; c < CPU_SETSIZE; c++)
-					if (CPU_ISSET(c, &cfg->cpus)) {
-						p.flags |= IORING_SETUP_SQ_AFF;
-						p.sq_thread_cpu = (unsigned int)c;
-						break;
-					}
-			}
-		}
-		p.flags |= ur_ladder[i];
-		ret = io_uring_queue_init_params(sq_entries, &ur->ring, &p);
-		if (ret != -EINVAL)
-			break;
-	}
+	ret = ur_ring_init(ctx, ur, uo, per_task, sq_entries, &p);
 	if (ret < 0) {
 		iom_slot_heap_free(&ur->heap);
 		free(ur->slots);
@@ -221,65 +312,11 @@ static int ur_setup(struct iom_ctx *ctx)
 	}
 	ctx->priv = ur;
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
-	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
-	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
-	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
-	if (cfg->cpus_set) {
-		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
-		if (ret < 0)
-			goto fail_step;
-	}
-	/*
-	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
-	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
-	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
-	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
-	 * call (< 5.15) runs uncapped.
-	 */
-	{
-		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
-
-		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
-				       ctx->depth : 0;
-	}
-	if (ctx->wl->fd >= 0) {
-		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_file = true;
-	}
-	if (cfg->wl.kind == IOM_WL_RPC) {
-		int *fds = calloc(ctx->depth, sizeof(*fds));
-
-		if (!fds) {
-			ret = -ENOMEM;
-			goto fail_step;
-		}
-		for (unsigned int i = 0; i < ctx->depth; i++)
-			fds[i] = ctx->tasks[i].fd;
-		ret = io_uring_register_files(&ur->ring, fds, ctx->depth);
-		free(fds);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_sockets = true;
-	}
-	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
-		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
-
-		if (!iov) {
-			ret = -ENOMEM;
-			goto fail_step;
-		}
-		for (unsigned int i = 0; i < ctx->depth; i++) {
-			iov[i].iov_base = ctx->tasks[i].buf;
-			iov[i].iov_len = cfg->wl.bs;
-		}
-		ret = io_uring_register_buffers(&ur->ring, iov, ctx->depth);
-		free(iov);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_bufs = true;
-	}
+	/* IOM_MASK=cqe_skip: the path of a kernel before 5.17, a send's success posts its CQE. */
+	ur->cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) && !iom_masked("cqe_skip");
+	ret = ur_register(ctx, ur, uo);
+	if (ret < 0)
+		goto fail_step;
 	ur_variant(ctx, p.flags);
 	if (cfg->fault_cq_entries || uo->sq_entries)
 		snprintf(ctx->variant + strlen(ctx->variant),
@@ -390,6 +427,8 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	struct io_uring_sqe *sqe, *link;
 	unsigned int nr_sqes;
 
+	if (ur->ms && t->op == IOM_OP_RPC)
+		return ur_ms_submit(ur->ms, ctx, t);
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * No SQE: the task waits in the heap, and ur_reap keeps the one TIMEOUT armed at the
@@ -828,6 +867,19 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 				wait_nr = 0;
 			else if (ur->heap.nr && !armed && first - now < wait_ns)
 				wait_ns = first - now;
+		} else if (ur->ms) {
+			/*
+			 * A reply takes at least one CQE (of its connection's recv); the wait ends by
+			 * the first deadline, which no CQE marks.
+			 */
+			uint64_t now = iom_now_ns(), first = ur_ms_next_due(ur->ms);
+
+			wait_nr = done < (int)min ? min - (unsigned int)done : 0;
+			wait_ns = end_ns == UINT64_MAX ? UINT64_MAX : end_ns > now ? end_ns - now : 0;
+			if (first <= now)
+				wait_nr = 0;
+			else if (first - now < wait_ns)
+				wait_ns = first - now;
 		}
 		/*
 		 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
@@ -858,9 +910,15 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
 		for (; head != tail; head++, nr_cqes++) {
 			cqe = &cqes[io_uring_cqe_index(&ur->ring, head, cq_mask)];
-			done += ur_handle_cqe(ctx, ur, cqe);
+			done += ur->ms ? ur_ms_cqe(ur->ms, ctx, cqe) : ur_handle_cqe(ctx, ur, cqe);
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
+		if (ur->ms) {
+			done += ur_ms_batch_end(ur->ms, ctx);
+			if (done >= (int)min || ret == -EINTR || ctx->now_ns >= end_ns)
+				break;
+			continue;
+		}
 		if (!ur->heap.heap)
 			break;
 		if (ur->arm_err)
@@ -878,6 +936,8 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
 
+	if (ur->ms && t->op == IOM_OP_RPC)
+		return ur_ms_cancel(ur->ms, ctx, t);
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * Nothing of the task is in the kernel: it ends now, as epoll decides (a deadline
@@ -909,6 +969,7 @@ static void ur_teardown(struct iom_ctx *ctx)
 {
 	struct ur_ctx *ur = ctx->priv;
 
+	ur_ms_free(ur->ms);
 	io_uring_queue_exit(&ur->ring);
 	iom_slot_heap_free(&ur->heap);
 	free(ur->slots);
@@ -931,4 +992,8 @@ const struct iom_model iom_model_uring = {
 	.reap = ur_reap,
 	.cancel = ur_cancel,
 	.teardown = ur_teardown,
+	.waits = "submit SQE, reap CQE",
+	.domains = "3: SQ, kernel/io-wq, CQ",
+	.timer_waits_in = "the kernel (an io_uring TIMEOUT)",
+	.shape = IOM_SHAPE_RING,
 };
