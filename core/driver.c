@@ -869,22 +869,22 @@ static uint64_t job_wait_timeout(const struct iom_job *job, uint64_t now)
 }
 
 /*
- * Every slot in flight and no task submitted or ended for longer than any task may take (the
- * drain's grace): the model lost them. Under --tasks the loop would wait for a free slot
- * forever (the window never ends); the drain counts them instead (bug:, exit 3).
+ * Every slot in flight and no task submitted for longer than any task may take (the drain's
+ * grace): the model lost them. Under --tasks the loop would wait for a free slot forever (the
+ * window never ends); the drain counts them instead (bug:, exit 3). Before the last submit an
+ * ended task frees a slot that the next pass fills, so submits alone tell progress.
  */
-static bool job_lost_every_slot(const struct iom_job *job, unsigned int inflight, uint64_t now,
-				uint64_t *progress, uint64_t *progress_ns)
+static inline bool job_lost_every_slot(const struct iom_job *job, unsigned int inflight,
+				       uint64_t now, uint64_t *progress, uint64_t *progress_ns)
 {
-	uint64_t p = job->nr_submitted + atomic_load_explicit(&job->pub_done,
-							       memory_order_relaxed);
-
-	if (p != *progress) {
-		*progress = p;
+	if (!job->run->cfg->tasks || inflight != job->ctx.depth)
+		return false;
+	if (job->nr_submitted != *progress) {
+		*progress = job->nr_submitted;
 		*progress_ns = now;
+		return false;
 	}
-	return job->run->cfg->tasks && inflight == job->ctx.depth &&
-	       now - *progress_ns > drain_grace_ns(job->run->cfg);
+	return now - *progress_ns > drain_grace_ns(job->run->cfg);
 }
 
 static int job_loop(struct iom_job *job)
