@@ -77,6 +77,8 @@ struct ur_ctx {
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
 	bool sqpoll, cqe_skip;
+	/* A NOP task's SQE but its user_data, prepared once: ur_submit copies it (ur_submit_nop). */
+	struct io_uring_sqe nop_sqe;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 };
@@ -222,6 +224,7 @@ static int ur_setup(struct iom_ctx *ctx)
 	ctx->priv = ur;
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
 	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
+	io_uring_prep_nop(&ur->nop_sqe);
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
 	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
 	if (cfg->cpus_set) {
@@ -334,6 +337,22 @@ static inline bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
 	return io_uring_sq_space_left(&ur->ring) >= n || ur_sq_room_slow(ur, n);
 }
 
+/*
+ * io_uring_get_sqe without its tests of the ring's flags at every call: the ring is never set
+ * up with SQE128 (nor CQE32: ur_reap indexes CQEs the same way), and the head is read with
+ * acquire whether or not an SQ thread moves it (a plain load on x86 either way).
+ */
+static inline struct io_uring_sqe *ur_sqe_next(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned int tail = sq->sqe_tail;
+
+	if (tail + 1 - io_uring_smp_load_acquire(sq->khead) > sq->ring_entries)
+		return NULL;
+	sq->sqe_tail = tail + 1;
+	return &sq->sqes[tail & sq->ring_mask];
+}
+
 /* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
 static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
@@ -383,7 +402,8 @@ static void ur_prep_recv(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
-static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
+/* Any task: ur_submit's general path. */
+static __attribute__((noinline)) int ur_submit_any(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
@@ -410,11 +430,11 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	 * checks the room itself: no second look at the ring per task.
 	 */
 	nr_sqes = (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC);
-	sqe = nr_sqes == 1 ? io_uring_get_sqe(&ur->ring) : NULL;
+	sqe = nr_sqes == 1 ? ur_sqe_next(&ur->ring) : NULL;
 	if (!sqe) {
 		if (!ur_sq_room(ur, nr_sqes))
 			return IOM_Q_BUSY;
-		sqe = io_uring_get_sqe(&ur->ring);
+		sqe = ur_sqe_next(&ur->ring);
 	}
 	memset(s, 0, sizeof(*s));
 	switch (t->op) {
@@ -473,6 +493,31 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 		s->cqes_due++;
 		ur->nr_unsubmitted++;
 	}
+	return IOM_Q_QUEUED;
+}
+
+/*
+ * A NOP task without a deadline, the one SQE of a NOP cell: the template's copy with the
+ * task's id (liburing's prep stores the SQE field by field, and the general path tests for
+ * what a NOP cannot have). No room: the general path makes it, or says busy.
+ */
+static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct ur_ctx *ur = ctx->priv;
+	struct io_uring_sqe *sqe;
+	struct ur_slot *s;
+
+	if (t->op != IOM_OP_NOP || t->deadline_ns)
+		return ur_submit_any(ctx, t);
+	sqe = ur_sqe_next(&ur->ring);
+	if (!sqe)
+		return ur_submit_any(ctx, t);
+	s = &ur->slots[t->slot];
+	memset(s, 0, sizeof(*s));
+	s->cqes_due = 1;
+	*sqe = ur->nop_sqe;
+	sqe->user_data = t->id;
+	ur->nr_unsubmitted++;
 	return IOM_Q_QUEUED;
 }
 
@@ -857,7 +902,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		head = *ur->ring.cq.khead;
 		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
 		for (; head != tail; head++, nr_cqes++) {
-			cqe = &cqes[io_uring_cqe_index(&ur->ring, head, cq_mask)];
+			cqe = &cqes[head & cq_mask];	/* no CQE32 (ur_sqe_next) */
 			done += ur_handle_cqe(ctx, ur, cqe);
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
