@@ -53,6 +53,14 @@ struct iom_job {
 	 * stamp and reaped at one has one latency, recorded once per run (job_record_latency).
 	 */
 	uint64_t lat_run_ns, lat_run_n;
+	/*
+	 * A lean cell's latest run of tasks that ended at one stamp from one start stamp (a batch
+	 * submitted at one clock reading and reaped at one), not yet accounted but in nr_state:
+	 * its stamps, its size, and nr_state[IOM_COMPLETED] before it. What hangs on the end
+	 * stamp alone (the window, the latest ends, the latency) is then done once a run
+	 * (job_flush_end_run).
+	 */
+	uint64_t end_run_ns, end_run_start_ns, end_run_n, end_run_completed0;
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
 	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
@@ -230,12 +238,55 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
-/* The run of latencies still held, into hist: before anyone reads hist. */
-static void job_flush_latency(struct iom_job *job)
+/* The run of latencies still held, into hist. */
+static void job_flush_latency_run(struct iom_job *job)
 {
 	if (job->lat_run_n)
 		iom_hist_record_n(job->hist, job->lat_run_ns, job->lat_run_n);
 	job->lat_run_n = 0;
+}
+
+/* A lean cell's run of equal stamps, accounted as its tasks one by one would have been. */
+static void job_flush_end_run(struct iom_job *job)
+{
+	const struct iom_run *run = job->run;
+	uint64_t n = job->end_run_n, end = job->end_run_ns;
+	uint64_t completed = job->nr_state[IOM_COMPLETED] - job->end_run_completed0;
+
+	job->end_run_completed0 = job->nr_state[IOM_COMPLETED];
+	job->end_run_n = 0;
+	if (!n)
+		return;
+	if (end > job->last_terminal_ns)
+		job->last_terminal_ns = end;
+	if (end >= run->t_win0 && end < run->t_stop) {
+		uint64_t lat_ns = end - job->end_run_start_ns;
+
+		job->nr_window_completed += completed;
+		if (lat_ns != job->lat_run_ns) {
+			job_flush_latency_run(job);
+			job->lat_run_ns = lat_ns;
+		}
+		job->lat_run_n += n;
+		if (end > job->last_end_ns)
+			job->last_end_ns = end;
+	}
+}
+
+/* Out of line: once a run, not once a task. */
+static __attribute__((noinline)) void job_new_end_run(struct iom_job *job,
+						      const struct iom_task *t)
+{
+	job_flush_end_run(job);
+	job->end_run_ns = t->t_end_ns;
+	job->end_run_start_ns = t->t_start_ns;
+}
+
+/* Everything held in runs, into the counts and hist: before anyone reads them. */
+static void job_flush_latency(struct iom_job *job)
+{
+	job_flush_end_run(job);
+	job_flush_latency_run(job);
 }
 
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
@@ -334,7 +385,7 @@ static bool job_async_next(struct iom_job *job, struct iom_task *t)
 static inline void job_record_latency(struct iom_job *job, uint64_t lat_ns)
 {
 	if (lat_ns != job->lat_run_ns) {
-		job_flush_latency(job);
+		job_flush_latency_run(job);
 		job->lat_run_ns = lat_ns;
 	}
 	job->lat_run_n++;
@@ -350,10 +401,16 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 	struct iom_run *run = job->run;
 	struct iom_live *live = lean ? NULL : run->cfg->live;
 
+	/* Before nr_state counts it: the run it joins is the one counted after it. */
+	if (lean) {
+		if (t->t_end_ns != job->end_run_ns || t->t_start_ns != job->end_run_start_ns)
+			job_new_end_run(job, t);
+		job->end_run_n++;
+	}
 	job->nr_state[state]++;
 	if (!lean)
 		job_mark(job, 'C', t->t_end_ns, t->id);
-	if (t->t_end_ns > job->last_terminal_ns)
+	if (!lean && t->t_end_ns > job->last_terminal_ns)
 		job->last_terminal_ns = t->t_end_ns;
 	/* How long after its deadline the model called it: a poller learns it at its next look. */
 	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
@@ -363,7 +420,8 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
 		job->nr_verify_fail++;
-	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
+	if (!lean && t->t_end_ns >= run->t_win0 &&
+	    t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
 		job->nr_window_completed += state == IOM_COMPLETED;
 		job_record_latency(job, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
