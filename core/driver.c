@@ -246,14 +246,17 @@ static void job_flush_latency_run(struct iom_job *job)
 	job->lat_run_n = 0;
 }
 
-/* A lean cell's run of equal stamps, accounted as its tasks one by one would have been. */
-static void job_flush_end_run(struct iom_job *job)
+/*
+ * A lean cell's run of equal stamps, accounted as its tasks one by one would have been.
+ * completed_to: nr_state[IOM_COMPLETED] as of the run's end.
+ */
+static void job_flush_end_run(struct iom_job *job, uint64_t completed_to)
 {
 	const struct iom_run *run = job->run;
 	uint64_t n = job->end_run_n, end = job->end_run_ns;
-	uint64_t completed = job->nr_state[IOM_COMPLETED] - job->end_run_completed0;
+	uint64_t completed = completed_to - job->end_run_completed0;
 
-	job->end_run_completed0 = job->nr_state[IOM_COMPLETED];
+	job->end_run_completed0 = completed_to;
 	job->end_run_n = 0;
 	if (!n)
 		return;
@@ -273,19 +276,23 @@ static void job_flush_end_run(struct iom_job *job)
 	}
 }
 
-/* Out of line: once a run, not once a task. */
+/*
+ * t, counted in nr_state as state, starts a new run. Out of line, and last in the lean
+ * accounting: once a run, not once a task, and a tail call.
+ */
 static __attribute__((noinline)) void job_new_end_run(struct iom_job *job,
-						      const struct iom_task *t)
+						      const struct iom_task *t, int state)
 {
-	job_flush_end_run(job);
+	job_flush_end_run(job, job->nr_state[IOM_COMPLETED] - (state == IOM_COMPLETED));
 	job->end_run_ns = t->t_end_ns;
 	job->end_run_start_ns = t->t_start_ns;
+	job->end_run_n = 1;
 }
 
 /* Everything held in runs, into the counts and hist: before anyone reads them. */
 static void job_flush_latency(struct iom_job *job)
 {
-	job_flush_end_run(job);
+	job_flush_end_run(job, job->nr_state[IOM_COMPLETED]);
 	job_flush_latency_run(job);
 }
 
@@ -401,12 +408,6 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 	struct iom_run *run = job->run;
 	struct iom_live *live = lean ? NULL : run->cfg->live;
 
-	/* Before nr_state counts it: the run it joins is the one counted after it. */
-	if (lean) {
-		if (t->t_end_ns != job->end_run_ns || t->t_start_ns != job->end_run_start_ns)
-			job_new_end_run(job, t);
-		job->end_run_n++;
-	}
 	job->nr_state[state]++;
 	if (!lean)
 		job_mark(job, 'C', t->t_end_ns, t->id);
@@ -432,6 +433,13 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 		job->attempts[t->slot] = 0;
 	job->slot_busy[t->slot] = false;
 	job->free_slots[job->nr_free++] = t->slot;
+	/* A lean cell: the window, the latest ends and the latency once a run of equal stamps. */
+	if (lean) {
+		if (t->t_end_ns == job->end_run_ns && t->t_start_ns == job->end_run_start_ns)
+			job->end_run_n++;
+		else
+			job_new_end_run(job, t, state);
+	}
 }
 
 static void job_account(struct iom_job *job, struct iom_task *t, int state)
@@ -480,28 +488,10 @@ static bool job_maybe_retry(struct iom_job *job, struct iom_task *t, int state)
 	return true;
 }
 
-void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+/* iom_complete past its checks, for a cell that is not lean. */
+static __attribute__((noinline)) void job_complete_full(struct iom_job *job, struct iom_task *t,
+							int state)
 {
-	struct iom_job *job = ctx->drv;
-	int state = atomic_load_explicit(&t->state, memory_order_acquire);
-
-	ctx->nr_reported++;
-	/* A context without a driver (a test driving a model by hand) only counts. */
-	if (!job)
-		return;
-	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
-		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
-		return;
-	}
-	if (!iom_state_terminal(state)) {
-		job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
-		state = IOM_FAILED;
-	}
-	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
-	if (job->lean) {
-		job_account_as(job, t, state, true);
-		return;
-	}
 	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
 	if (job->may_fault &&
 	    (t->fault_applied ||
@@ -522,6 +512,50 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		job_account(job, t, state);
 	if (job->run->cfg->cpu_work_ns)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
+}
+
+/* A checked report, counted. */
+static inline __attribute__((always_inline)) void job_complete_as(struct iom_job *job,
+								  struct iom_task *t, int state)
+{
+	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
+	if (job->lean) {
+		job_account_as(job, t, state, true);
+		return;
+	}
+	job_complete_full(job, t, state);
+}
+
+/* A report of a task with no terminal state: said, and counted as FAILED. */
+static __attribute__((noinline)) void job_complete_not_terminal(struct iom_job *job,
+								struct iom_task *t)
+{
+	job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
+	job_complete_as(job, t, IOM_FAILED);
+}
+
+/*
+ * Every path out of here is a return or a tail call (the bugs' included): the lean one saves
+ * no register.
+ */
+void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct iom_job *job = ctx->drv;
+	int state = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	ctx->nr_reported++;
+	/* A context without a driver (a test driving a model by hand) only counts. */
+	if (!job)
+		return;
+	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
+		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
+		return;
+	}
+	if (!iom_state_terminal(state)) {
+		job_complete_not_terminal(job, t);
+		return;
+	}
+	job_complete_as(job, t, state);
 }
 
 /* One seeded draw per (fault kind, task, attempt): a run repeats, a retry gets a fresh one. */
