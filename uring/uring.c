@@ -512,9 +512,14 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	sqe = ur_sqe_next(&ur->ring);
 	if (!sqe)
 		return ur_submit_any(ctx, t);
+	/* The slot's fields a NOP reads (its timespecs are a timer's and a deadline's only). */
 	s = &ur->slots[t->slot];
-	memset(s, 0, sizeof(*s));
+	s->op_res = 0;
+	s->send_res = 0;
 	s->cqes_due = 1;
+	s->cancel_tries = 0;
+	s->deadline_fired = false;
+	s->cancel_asked = false;
 	*sqe = ur->nop_sqe;
 	sqe->user_data = t->id;
 	ur->nr_unsubmitted++;
@@ -564,18 +569,15 @@ static int64_t ur_rpc_res(struct iom_ctx *ctx, struct iom_task *t, struct ur_slo
 }
 
 /*
- * The task's last CQE is in: decide why it ended and hand it back. Only the submitter reaps the
- * ring (and alone cancels), so the task ends by iom_task_finish_owned. Inline: a reaped NOP
- * spends more on a call than on its finish.
+ * The result of a task that is not a NOP, from its op's CQE(s): a timer's -ETIME is its
+ * success unless its deadline came first; a transfer's is its bytes; an rpc's is its reply's.
  */
-static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
-							    struct iom_task *t,
-							    struct ur_slot *s)
+static __attribute__((noinline)) int64_t ur_op_res(struct iom_ctx *ctx, struct iom_task *t,
+						   struct ur_slot *s)
 {
 	int64_t res = s->op_res;
 
-	/* A NOP cell's every task: the hint puts its case first, before the jump table. */
-	switch (__builtin_expect(t->op, IOM_OP_NOP)) {
+	switch (t->op) {
 	case IOM_OP_NOP:
 		break;
 	case IOM_OP_TIMER:
@@ -608,7 +610,24 @@ static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
 			s->deadline_fired = true;
 		break;
 	}
-	if (s->deadline_fired) {
+	return res;
+}
+
+/*
+ * The task's last CQE is in: decide why it ended and hand it back. Only the submitter reaps the
+ * ring (and alone cancels), so the task ends by iom_task_finish_owned. Inline: a reaped NOP
+ * spends more on a call than on its finish; its result is its CQE's.
+ */
+static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
+							    struct iom_task *t,
+							    struct ur_slot *s)
+{
+	int64_t res = t->op == IOM_OP_NOP ? s->op_res : ur_op_res(ctx, t, s);
+
+	/* Neither a deadline nor a cancel: one test for the common case. */
+	if (!(s->deadline_fired | s->cancel_asked)) {
+		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	} else if (s->deadline_fired) {
 		/* The deadline won. If the op still got through (it was past cancelling), that
 		 * is the Two Generals' late answer: EXPIRED, then a late completion. */
 		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
