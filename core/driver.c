@@ -853,8 +853,9 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		slot = job->free_slots[--job->nr_free];
 		t = &ctx->tasks[slot];
 		seq = job->seq * run->nr_jobs + ctx->job;
-		iom_task_init(t, iom_task_id(seq, slot), start,
-			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
+		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
+		iom_task_init_running(t, iom_task_id(seq, slot), start,
+				      cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now);
 		iom_workload_next(&run->wl, seq, t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (!lean && cfg->live)
@@ -862,7 +863,6 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		/* No fault rate, none to draw: a plain cell's path has no test for it. */
 		if (!lean && job->may_fault)
 			job_draw_fault(job, t);
-		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		if (!lean) {
 			job_mark(job, 'S', *now, t->id);
