@@ -77,8 +77,14 @@ struct ur_ctx {
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
 	bool sqpoll, cqe_skip;
-	/* A NOP task's SQE but its user_data, prepared once: ur_submit copies it (ur_submit_nop). */
+	/* A NOP task's SQE but its user_data, prepared once: ur_submit copies it. */
 	struct io_uring_sqe nop_sqe;
+	/*
+	 * Every SQE of the ring holds nop_sqe but for its user_data (a NOP cell, filled at setup;
+	 * the kernel only reads SQEs): a NOP task writes its id alone. Any other SQE made clears
+	 * it (ur_get_sqe, ur_submit's general path), for good.
+	 */
+	bool sqes_nop;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 };
@@ -283,6 +289,11 @@ static int ur_setup(struct iom_ctx *ctx)
 			goto fail_step;
 		ur->fixed_bufs = true;
 	}
+	if (cfg->wl.kind == IOM_WL_NOP) {
+		for (unsigned int i = 0; i < ur->ring.sq.ring_entries; i++)
+			ur->ring.sq.sqes[i] = ur->nop_sqe;
+		ur->sqes_nop = true;
+	}
 	ur_variant(ctx, p.flags);
 	if (cfg->fault_cq_entries || uo->sq_entries)
 		snprintf(ctx->variant + strlen(ctx->variant),
@@ -356,6 +367,7 @@ static inline struct io_uring_sqe *ur_sqe_next(struct io_uring *ring)
 /* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
 static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
+	ur->sqes_nop = false;
 	return ur_sq_room(ur, 1) ? io_uring_get_sqe(&ur->ring) : NULL;
 }
 
@@ -497,9 +509,10 @@ static __attribute__((noinline)) int ur_submit_any(struct iom_ctx *ctx, struct i
 }
 
 /*
- * A NOP task without a deadline, the one SQE of a NOP cell: the template's copy with the
- * task's id (liburing's prep stores the SQE field by field, and the general path tests for
- * what a NOP cannot have). No room: the general path makes it, or says busy.
+ * A NOP task without a deadline, the one SQE of a NOP cell: the template with the task's id
+ * (liburing's prep stores the SQE field by field, and the general path tests for what a NOP
+ * cannot have); in a NOP cell's ring the template is in every SQE already. No room: the
+ * general path makes it, or says busy.
  */
 static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 {
@@ -507,11 +520,11 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	struct io_uring_sqe *sqe;
 	struct ur_slot *s;
 
-	if (t->op != IOM_OP_NOP || t->deadline_ns)
+	sqe = t->op == IOM_OP_NOP && !t->deadline_ns ? ur_sqe_next(&ur->ring) : NULL;
+	if (!sqe) {
+		ur->sqes_nop = false;
 		return ur_submit_any(ctx, t);
-	sqe = ur_sqe_next(&ur->ring);
-	if (!sqe)
-		return ur_submit_any(ctx, t);
+	}
 	/* The slot's fields a NOP reads (its timespecs are a timer's and a deadline's only). */
 	s = &ur->slots[t->slot];
 	s->op_res = 0;
@@ -520,7 +533,8 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	s->cancel_tries = 0;
 	s->deadline_fired = false;
 	s->cancel_asked = false;
-	*sqe = ur->nop_sqe;
+	if (!ur->sqes_nop)
+		*sqe = ur->nop_sqe;
 	sqe->user_data = t->id;
 	ur->nr_unsubmitted++;
 	return IOM_Q_QUEUED;
