@@ -291,6 +291,43 @@ static void test_cancel_nop_file_rpc(void **state)
 			cancel_one(m, wls[i]);
 }
 
+/*
+ * A NOP cell's ring holds the NOP template in every SQE, and a NOP task writes its id alone. A
+ * cancel's SQE takes a slot of the ring (depth 1: the only one): the NOP task after it must
+ * still be a NOP (COMPLETED), not the cancel again with its id.
+ */
+static void test_nop_after_cancel_sqe(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg = base_cfg(m, IOM_WL_NOP, 1);
+	struct iomt_hand h;
+	uint64_t t0;
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_NOP))
+		return;
+	iomt_hand_open(&h, &cfg);
+	t0 = iom_now_ns();
+	iom_task_start(&h.t, t0);
+	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
+	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
+	iomt_hand_wait(&h, t0, 2000000000ull);
+	assert_true(h.ctx.nr_reported == 1);
+	/* What the cancel left (its own CQE): nothing more to report. */
+	assert_true(m->reap(&h.ctx, 0, 1, 50000000) == 0);
+
+	t0 = iom_now_ns();
+	iom_task_init(&h.t, iom_task_id(2, 0), t0, 0);
+	iom_workload_next(&h.wl, 2, &h.t);
+	iom_task_start(&h.t, t0);
+	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
+	while (h.ctx.nr_reported < 2 && iom_now_ns() - t0 < 2000000000ull)
+		assert_true(m->reap(&h.ctx, 1, 1, 100000000) >= 0);
+	assert_true(h.ctx.nr_reported == 2);
+	assert_int_equal(atomic_load(&h.t.state), IOM_COMPLETED);
+	iomt_hand_close(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_uring_timer_strategies),
 		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_nop_file_rpc),
+		cmocka_unit_test(test_nop_after_cancel_sqe),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

@@ -367,7 +367,7 @@ static inline struct io_uring_sqe *ur_sqe_next(struct io_uring *ring)
 /* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
 static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
-	ur->sqes_nop = false;
+	ur->sqes_nop = false;	/* a cancel's, an arm's or a resubmit's SQE */
 	return ur_sq_room(ur, 1) ? io_uring_get_sqe(&ur->ring) : NULL;
 }
 
