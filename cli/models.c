@@ -29,3 +29,21 @@ const struct iom_model *iom_model_find(const char *name)
 			return iom_models_extra[i];
 	return NULL;
 }
+
+const struct iom_model *iom_model_pick(unsigned int want, unsigned int avoid,
+				       enum iom_wl_kind wl)
+{
+	const struct iom_model *best = NULL;
+
+	for (size_t i = 0; iom_models[i]; i++) {
+		const struct iom_model *m = iom_models[i];
+		struct iom_err err = { "" };
+
+		if ((m->caps & want) != want || (m->caps & avoid) ||
+		    (best && __builtin_popcount(m->caps) <= __builtin_popcount(best->caps)))
+			continue;
+		if (m->probe(wl, &err) == 0)
+			best = m;
+	}
+	return best;
+}

@@ -36,6 +36,15 @@ enum iom_q {
 
 #define IOM_PROBE_NA		1		/* ->probe(): this model cannot do the workload */
 
+/* How a model's tasks wait, as watch draws its lane (ui/watch.c). */
+enum iom_shape {
+	IOM_SHAPE_PLAIN,	/* its threads' states only */
+	IOM_SHAPE_THREAD_PER_TASK, /* one client thread blocked in each task's call */
+	IOM_SHAPE_LOOP,		/* one loop per submitter waits on a ready list */
+	IOM_SHAPE_RING,		/* a submission queue, the kernel (and io-wq), a completion queue */
+	IOM_SHAPE_POOL,		/* a queue, a pool of workers, a status store */
+};
+
 /* Model-side counters a row reports (the driver sums them over submitters). */
 struct iom_model_stats {
 	uint64_t nr_cq_overflow;	/* times the CQ was seen overflowing */
@@ -60,7 +69,7 @@ struct iom_ctx {
 	uint64_t now_ns;		/* the model's latest clock reading (one per reap batch) */
 	struct iom_model_stats stats;
 	uint64_t nr_reported;		/* tasks handed back through iom_complete() */
-	char variant[96];		/* what the model was granted (e.g. ring flags), recorded */
+	char variant[160];		/* what the model was granted (e.g. ring flags), recorded */
 	struct iom_err err;
 	struct iom_job *drv;		/* the driver's per-submitter state */
 };
@@ -100,6 +109,16 @@ struct iom_model {
 	/* Ask for an in-flight task to be aborted; it is still reported through ->reap(). */
 	int (*cancel)(struct iom_ctx *ctx, struct iom_task *t);
 	void (*teardown)(struct iom_ctx *ctx);
+	/*
+	 * What watch and the demo say of the model (ui/), so that no view names one: how a task
+	 * waits, its failure domains ("N: what can fail on its own"), where a timer task sleeps,
+	 * and the shape of the lane watch draws. Optional: a model that leaves them out gets a
+	 * lane of bare thread counts and a "-" in the demo's table.
+	 */
+	const char *waits;
+	const char *domains;
+	const char *timer_waits_in;
+	enum iom_shape shape;
 };
 
 /* The model's options for cfg (cfg->model's struct of them, or its defaults); NULL if none. */
@@ -126,6 +145,13 @@ static inline struct timespec iom_ts(uint64_t ns)
 /* models.c: the table of models, the only place that names every one. */
 extern const struct iom_model *const iom_models[];
 const struct iom_model *iom_model_find(const char *name);
+/*
+ * For a view or a scenario that needs a kind of model, never a name: the model of the table
+ * whose caps hold all of want and none of avoid and whose ->probe() accepts wl, the one with
+ * the most caps (it shows the most; the table's order breaks a tie); NULL if none.
+ */
+const struct iom_model *iom_model_pick(unsigned int want, unsigned int avoid,
+				       enum iom_wl_kind wl);
 /*
  * Test hook: more models iom_model_find() knows (never in iom_models, so never in "all"). Only
  * a test build of the binary sets it (tests/stub_models.c); the real binary leaves it NULL.

@@ -239,4 +239,19 @@ static inline enum iom_finish iom_task_finish_owned(struct iom_task *t, int64_t 
 	return IOM_FINISH_FIRST;
 }
 
+/*
+ * An op's result, read at now_ns, ends owned task t. Past its deadline (the submitter was busy
+ * or off CPU while it came) it did not make it: EXPIRED, and the result its late answer.
+ */
+static inline void iom_task_finish_result(struct iom_task *t, int64_t res, uint64_t now_ns)
+{
+	if (t->deadline_ns && now_ns > t->deadline_ns) {
+		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, now_ns);
+		if (res >= 0)
+			iom_task_finish_owned(t, res, IOM_CAUSE_OP, now_ns);
+	} else {
+		iom_task_finish_owned(t, res, IOM_CAUSE_OP, now_ns);
+	}
+}
+
 #endif

@@ -398,18 +398,8 @@ static void ep_rpc_done(struct iom_ctx *ctx, struct ep_ctx *ep, struct iom_task 
 	if (iom_rpc_conn_broken(res, t->len))
 		ep_rpc_reconnect(ctx, ep, t->slot);
 	iom_slot_heap_del(&ep->heap, t->slot);
-	/*
-	 * The batch's clock was read when epoll_pwait2 returned, with the reply already in: by
-	 * then it was done. Past its deadline (the submitter was busy or off CPU while it came)
-	 * the task did not make it: EXPIRED, and the reply its late answer.
-	 */
-	if (t->deadline_ns && ctx->now_ns > t->deadline_ns) {
-		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
-		if (res >= 0)
-			iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
-	} else {
-		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
-	}
+	/* The batch's clock was read when epoll_pwait2 returned, with the reply already in. */
+	iom_task_finish_result(t, res, ctx->now_ns);
 	s->state = EP_IDLE;
 	iom_complete(ctx, t);
 }
@@ -713,4 +703,8 @@ const struct iom_model iom_model_epoll = {
 	.reap = ep_reap,
 	.cancel = ep_cancel,
 	.teardown = ep_teardown,
+	.waits = "one loop, readiness then a call",
+	.domains = "2: the loop, the fd",
+	.timer_waits_in = "the kernel (a timerfd)",
+	.shape = IOM_SHAPE_LOOP,
 };

@@ -645,4 +645,8 @@ const struct iom_model iom_model_kernel_free = {
 	.reap = kf_reap,
 	.cancel = kf_cancel,
 	.teardown = kf_teardown,
+	.waits = "queue, workers, status store",
+	.domains = "3: queue, worker, status",
+	.timer_waits_in = "a worker thread",
+	.shape = IOM_SHAPE_POOL,
 };

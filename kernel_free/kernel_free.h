@@ -26,6 +26,8 @@ struct iom_kf_opts {
 	unsigned int confirm;
 };
 
+/* The model itself, for a scenario that sets these options on it (stale-status). */
+extern const struct iom_model iom_model_kernel_free;
 extern const struct iom_opt iom_kf_opt_table[];
 extern const struct iom_kf_opts iom_kf_opts_defaults;
 struct iom_cfg;

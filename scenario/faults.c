@@ -269,7 +269,6 @@ static int ft_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ft_run *r = calloc(1, sizeof(*r));
-	const struct iom_model *kf = iom_model_find("kernel_free"), *ur = iom_model_find("uring");
 	char outdir[PATH_MAX];
 	const char *out = NULL;
 	int c, worst;
@@ -314,12 +313,15 @@ static int ft_main(int argc, char **argv)
 		cfg.retry_failed = true;
 		ft_cell(r, &cfg, "retry");
 	}
-	for (int retry = 0; retry < 2; retry++) {
-		struct iom_cfg cfg = ft_base(kf, IOM_WL_TIMER, r->tasks);
+	/* kill-worker: every model with a worker pool (IOM_CAP_POOL). */
+	for (size_t m = 0; iom_models[m]; m++) {
+		for (int retry = 0; retry < 2 && (iom_models[m]->caps & IOM_CAP_POOL); retry++) {
+			struct iom_cfg cfg = ft_base(iom_models[m], IOM_WL_TIMER, r->tasks);
 
-		cfg.fault_kill_ppm = 50000;
-		cfg.retry_failed = retry;
-		ft_cell(r, &cfg, retry ? "retry" : "drop");
+			cfg.fault_kill_ppm = 50000;
+			cfg.retry_failed = retry;
+			ft_cell(r, &cfg, retry ? "retry" : "drop");
+		}
 	}
 	for (size_t m = 0; iom_models[m]; m++) {
 		if (!ft_runs(iom_models[m], IOM_WL_RPC))
@@ -334,11 +336,12 @@ static int ft_main(int argc, char **argv)
 			ft_cell(r, &cfg, way == 0 ? "drop" : way == 1 ? "retry" : "retry+key");
 		}
 	}
-	if (ft_runs(ur, IOM_WL_NOP)) {
+	/* cq-overflow: uring's CQ, set through its own options (uring/uring.h). */
+	if (ft_runs(&iom_model_uring, IOM_WL_NOP)) {
 		for (int tiny = 0; tiny < 2; tiny++) {
-			struct iom_cfg cfg = ft_base(ur, IOM_WL_NOP, r->tasks * 100);
+			struct iom_cfg cfg = ft_base(&iom_model_uring, IOM_WL_NOP, r->tasks * 100);
 			struct iom_uring_opts uo = iom_uring_opts_defaults;
-			struct iom_model_opts mo = { ur, &uo };
+			struct iom_model_opts mo = { &iom_model_uring, &uo };
 
 			cfg.model_opts = &mo;
 			cfg.nr_model_opts = 1;

@@ -117,7 +117,8 @@ static int rs_usage(const char *what)
 
 static void rs_help(void)
 {
-	printf("usage: iomodels scenario retry-storm [--model NAME (uring)] [--rate R (3000)] "
+	printf("usage: iomodels scenario retry-storm [--model NAME (the async model with the most "
+	       "caps)] [--rate R (3000)] "
 	       "[--capacity N (2)] [--output DIR]\n");
 }
 
@@ -138,7 +139,7 @@ static int rs_main(int argc, char **argv)
 	static struct iom_row row;
 	struct rs_result res[3] = { 0 };
 	struct iom_hist *hist = malloc(sizeof(*hist));
-	const struct iom_model *model = iom_model_find("uring");
+	const struct iom_model *model = NULL;
 	uint64_t rate = 3000, capacity = 2;
 	const char *out = NULL;
 	char outdir[256];
@@ -171,6 +172,10 @@ static int rs_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return free(hist), rs_usage("unexpected argument");
+	if (!model)
+		model = iom_model_pick(IOM_CAP_ASYNC, 0, IOM_WL_RPC);
+	if (!model)
+		return free(hist), rs_usage("no async model can run rpc tasks here: --model NAME");
 	rep = sc_open_report(out, "retry-storm", argc, argv, outdir, sizeof(outdir));
 	if (!rep) {
 		free(hist);

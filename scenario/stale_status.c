@@ -152,11 +152,12 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 	static struct iom_hist hist;
 	struct iom_cfg c = { 0 };
 	struct iom_kf_opts kfo = iom_kf_opts_defaults;
-	struct iom_model_opts mo = { iom_model_find("kernel_free"), &kfo };
+	/* kernel_free's status store, through its own options: its struct, not its name. */
+	struct iom_model_opts mo = { &iom_model_kernel_free, &kfo };
 	const double *n = row.num;
 	int ret;
 
-	c.model = iom_model_find("kernel_free");
+	c.model = &iom_model_kernel_free;
 	c.wl.kind = IOM_WL_TIMER;
 	c.wl.seed = 1;
 	c.wl.latency_ns = SS_D_NS;
@@ -312,9 +313,10 @@ static int ss_part_a(const struct ss_cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "iomodels: %s\n", errbuf);
 		return 2;
 	}
-	printf("stale-status (a): kernel_free, %llu timer tasks (1 ms; 10%% take 4 ms), C=16, "
+	printf("stale-status (a): %s, %llu timer tasks (1 ms; 10%% take 4 ms), C=16, "
 	       "deadline 1.5 ms, a poll every 100 us; a read is served by a replica behind the "
-	       "store by up to L (uniform)\n\n", (unsigned long long)cfg->nr_tasks);
+	       "store by up to L (uniform)\n\n", iom_model_kernel_free.name,
+	       (unsigned long long)cfg->nr_tasks);
 	snprintf(res[nr].poller, sizeof(res[0].poller), "no-lag");
 	ss_run_one(cfg, rep, 0, 1, &res[nr++], &worst);
 	snprintf(res[nr].poller, sizeof(res[0].poller), "trust-one");

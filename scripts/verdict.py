@@ -257,8 +257,10 @@ def cell_verdict(series_rows, metric="ops_per_s"):
     else:
         c = compare_series(series_rows[order[0]], series_rows[order[1]], metric)
         lead, second = order[0], order[1]
+    server_bound = any("backend_bound" in flags_of(r)
+                       for rs in series_rows.values() for r in rs)
     return dict(lead=lead, second=second, cmp=c, noisy=noisy_cell, tied=len(tied),
-                reps=min(len(rs) for rs in series_rows.values()))
+                reps=min(len(rs) for rs in series_rows.values()), server_bound=server_bound)
 
 
 def where_text(cells):
@@ -285,7 +287,11 @@ def workload_verdict(wl, where, cells, metric="ops_per_s"):
     verdicts = [(c, v) for c, v in verdicts if v]
     if not verdicts:
         return None, 0, 0
-    clear = [(c, v) for c, v in verdicts if not v["cmp"]["within"]]
+    # A cell whose rpc server was the bottleneck measured the server, not the clients: it is
+    # named as such and ranks no model.
+    bound = [(c, v) for c, v in verdicts if v["server_bound"]]
+    ranked = [(c, v) for c, v in verdicts if not v["server_bound"]]
+    clear = [(c, v) for c, v in ranked if not v["cmp"]["within"]]
     keys = ("concurrency", "latency_us", "cpu_work_us")
     vary = [k for k in keys if len({dict(c).get(k) for c, _ in verdicts}) > 1] or ["concurrency"]
 
@@ -314,14 +320,17 @@ def workload_verdict(wl, where, cells, metric="ops_per_s"):
             margin = (f"{least:.2f}× to {margin}" + f" at {describe_cell(best[0])}")
         verb = "lead, within noise of each other," if " ≈ " in s else "leads"
         parts.append(f"{s} {verb} {scope} by {margin}")
-    noise = [(c, v) for c, v in verdicts if v["cmp"]["within"]]
+    noise = [(c, v) for c, v in ranked if v["cmp"]["within"]]
     if noise:
         c0, v0 = noise[0]
         parts.append(f"no clear leader, within noise, at {describe_cell(c0)} ({v0['lead']} vs "
                      f"{v0['second']} {fmt_ratio(v0['cmp'])})" +
                      (f" and at {cell_list([c for c, _ in noise[1:]], 2)}"
                       if len(noise) > 1 else ""))
-    if not clear and not noise:
+    if bound:
+        parts.append(f"server-bound at {cell_list([c for c, _ in bound])} (the rpc server used "
+                     f"over 70% of its CPUs): the clients not ranked there")
+    if not clear and not noise and not bound:
         parts.append("no cell with two models")
     # Where the lead changes hands along the cells' order (D, W, then C): only between
     # leaders that share no model (uring → uring ≈ epoll is not a change of hands).
@@ -335,7 +344,7 @@ def workload_verdict(wl, where, cells, metric="ops_per_s"):
     if hands:
         parts.append("the lead changes hands " + "; ".join(hands[:2]) +
                      (f" (and {len(hands) - 2} more times)" if len(hands) > 2 else ""))
-    one = [v for _, v in verdicts if v["cmp"]["lo"] is None]
+    one = [v for _, v in ranked if v["cmp"]["lo"] is None]
     if one:
         parts.append(f"{len(one)} cell(s) with one repeat: no interval")
     noisy_n = sum(1 for _, v in verdicts if v["noisy"])

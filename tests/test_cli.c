@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -825,6 +826,40 @@ static void test_run_service(void **state)
 }
 
 /*
+ * An rpc cell on one CPU is one CPU (issue #20 item 5): with --cpus 0 and another CPU allowed,
+ * the server the run starts is pinned to that other CPU by default, not left to share CPU 0
+ * with the client, and run.json says where it ran.
+ */
+static void test_run_rpc_server_own_cpu(void **state)
+{
+	static const char *const args[] = { "run", "--model", "threads", "--workload", "rpc",
+					    "--latency-us", "0", "--cpus", "0", "--concurrency",
+					    "1", "--tasks", "10", "--quiet", "--output", OUT, NULL };
+	struct ctx *x = *state;
+	struct json_object *meta, *cpus;
+	char path[PATH_MAX], want[16];
+	cpu_set_t allowed;
+	int other = -1;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	for (int c = 1; c < CPU_SETSIZE && other < 0; c++)
+		if (CPU_ISSET(c, &allowed))
+			other = c;
+	if (!CPU_ISSET(0, &allowed) || other < 0)
+		iom_skip("needs CPU 0 and another CPU");
+	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, &x->r);
+	if (x->r.status != 0)
+		fail_msg("exit %d, want 0; stderr: %s", x->r.status, x->r.err);
+	snprintf(path, sizeof(path), "%s/out/run.json", x->tmp);
+	x->json = json_object_from_file(path);
+	assert_non_null(x->json);
+	assert_true(json_object_object_get_ex(x->json, "meta", &meta));
+	assert_true(json_object_object_get_ex(meta, "backend_cpus", &cpus));
+	snprintf(want, sizeof(want), "%d", other);
+	assert_string_equal(json_object_get_string(cpus), want);
+}
+
+/*
  * iomodels compare: "$IOM_BIN" args... in <tmpdir>/cwd, where an argument "@/NAME" is
  * <tmpdir>/NAME (the runs and the output live beside the cwd, not in it).
  */
@@ -1083,6 +1118,7 @@ static const struct {
 	{ "test_file_not_ours", test_file_not_ours },
 	{ "test_quiet_says_why", test_quiet_says_why },
 	{ "test_run_service", test_run_service },
+	{ "test_run_rpc_server_own_cpu", test_run_rpc_server_own_cpu },
 	{ "test_compare", test_compare },
 	{ "test_compare_bad_input", test_compare_bad_input },
 	{ "test_compare_disk_full", test_compare_disk_full },

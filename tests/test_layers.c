@@ -98,6 +98,14 @@ static const struct {
 	/* The harness names no model (it asks a model's caps). */
 	{ "core/driver.c", "x = strcmp(m->name, \"uring\") == 0;\n",
 	  "core/driver.c:1: core/ names the model \"uring\"", 1, NULL },
+	/* Nor do the views and the scenarios (a lane, a scene, a default model). */
+	{ "ui/watch.c", "#include <string.h>\nif (!strcmp(name, \"kernel_free\")) {\n",
+	  "ui/watch.c:2: ui/ names the model \"kernel_free\"", 1, NULL },
+	{ "scenario/faults.c", "m = iom_model_find(\"epoll\");\n",
+	  "scenario/faults.c:1: scenario/ names the model \"epoll\"", 1, NULL },
+	/* In a comment a model may be named; a model's own folder and cli/ may name it. */
+	{ "ui/demo.c", "/* as in \"threads\" */\n", "", 0, NULL },
+	{ "uring/uring.c", ".name = \"uring\",\n", "", 0, NULL },
 	/* A fifth model is a model because the table names it. */
 	{ "fifth/fifth.c", "#include \"ui/watch.h\"\n", "fifth/ (layer model)", 1,
 	  "extern const struct iom_model iom_model_fifth;\n" },

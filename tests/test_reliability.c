@@ -697,6 +697,8 @@ static void test_mask_uring_rungs(void **state)
 		{ "single_issuer", "coop_taskrun", "single_issuer" },
 		{ "defer_taskrun,coop_taskrun", "regring", "taskrun" },
 		{ "regring", "defer_taskrun", "regring" },
+		/* A send's success posts its CQE (before 5.17): the client reaps it, still one task. */
+		{ "cqe_skip", "defer_taskrun", "send_skip_cqe" },
 	};
 	static const enum iom_wl_kind wls[] = { IOM_WL_NOP, IOM_WL_TIMER, IOM_WL_RPC };
 	struct iom_cfg cfg = base("uring", IOM_WL_NOP, 8);

@@ -479,10 +479,89 @@ static void test_plot_verdict_follows_rows(void **state)
 	/* Two of epoll's three repeats beside foreign CPU: kept, marked, the interval widened. */
 	expect_in(rep, "epoll 0.50× [0.45–0.57] ‡ (foreign CPU)");
 	expect_in(rep, "1 of 3 cells stayed noisy");
+	/* epoll's nop carries the producer's eventfd write: the report says so beside it. */
+	expect_in(rep, "An epoll nop task is an eventfd write (the producer's signal) and its read");
 	/* Two variants, two series, each with its own three repeats. */
 	expect_in(rep, "| C | threads tasks/s | uring (timeout-per-task) tasks/s | uring (timer-heap) "
 		  "tasks/s |");
 	expect_in(rep, "| 1 | 2k [1.98k–2.05k] cv 1% | 705 [700–710] cv 1% | 905 [900–910] cv 0% |");
+	free(rep);
+}
+
+/* report.md of a run directory NAME holding only runs.csv = csv (skipped without matplotlib). */
+static char *synthetic_report(const char *name, const char *csv)
+{
+	char run[PATH_MAX], path[PATH_MAX], *rep;
+
+	if (!have_matplotlib())
+		iom_skip("python3-matplotlib is not installed");
+	snprintf(run, sizeof(run), "%s/%s", dir, name);
+	mkdir(run, 0755);
+	snprintf(path, sizeof(path), "%s/runs.csv", run);
+	write_file(path, csv);
+	rep = plot_report(run);
+	assert_non_null(rep);
+	return rep;
+}
+
+/*
+ * A cell whose rpc server was the bottleneck (rows flagged backend_bound) measured the server:
+ * the verdict names it server-bound and ranks no client there (it ranked uring 2.50x over
+ * threads at C=256 before), while the clean cell is still ranked.
+ */
+static const char server_bound[] =
+	"model,workload,concurrency,cpus,mode,ops_per_s,latency_us,cpu_work_us,variant,flags,status\n"
+	"threads,rpc,1,0,closed,2000,0,0,blocking,,ok\n"
+	"threads,rpc,1,0,closed,2050,0,0,blocking,,ok\n"
+	"threads,rpc,1,0,closed,1980,0,0,blocking,,ok\n"
+	"uring,rpc,1,0,closed,4000,0,0,regring,,ok\n"
+	"uring,rpc,1,0,closed,4100,0,0,regring,,ok\n"
+	"uring,rpc,1,0,closed,3900,0,0,regring,,ok\n"
+	"threads,rpc,256,0,closed,20000,0,0,blocking,backend_bound,ok\n"
+	"threads,rpc,256,0,closed,20500,0,0,blocking,backend_bound,ok\n"
+	"threads,rpc,256,0,closed,19800,0,0,blocking,backend_bound,ok\n"
+	"uring,rpc,256,0,closed,50000,0,0,regring,backend_bound,ok\n"
+	"uring,rpc,256,0,closed,51000,0,0,regring,,ok\n"
+	"uring,rpc,256,0,closed,49000,0,0,regring,backend_bound,ok\n";
+
+static void test_plot_verdict_server_bound(void **state)
+{
+	char *rep = synthetic_report("server_bound", server_bound);
+
+	expect_in(rep, "- **rpc, one CPU** (C=1–256, D=0 µs, W=0 µs): uring leads at C=1 by 2.00× "
+		  "[1.90–2.07] over threads; server-bound at C=256 (the rpc server used over 70% of "
+		  "its CPUs): the clients not ranked there.");
+	free(rep);
+}
+
+/*
+ * CPU per task is never ranked closer than its own error bound (cpu_res_ns_per_task): at C=1
+ * uring's 170 us against threads' 200 us is inside uring's 40 us bound, so the crossover's
+ * tasks-per-CPU-second verdict calls it noise there (it said "async ahead at every measured
+ * point" before); at C=16 11 us against 20 us is far outside a 0.1 us bound.
+ */
+static const char cpu_bound[] =
+	"model,workload,concurrency,cpus,mode,ops_per_s,ops_per_cpu_s,cpu_ns_per_task,"
+	"cpu_res_ns_per_task,latency_us,cpu_work_us,flags,status,reason\n"
+	"threads,timer,1,0-1,closed,1000,5000,200000,1000,1000,0,,ok,\n"
+	"threads,timer,1,0-1,closed,1010,5000,200000,1000,1000,0,,ok,\n"
+	"threads,timer,1,0-1,closed,990,5000,200000,1000,1000,0,,ok,\n"
+	"uring,timer,1,0-1,closed,1000,5880,170000,40000,1000,0,,ok,\n"
+	"uring,timer,1,0-1,closed,1005,5880,170000,40000,1000,0,,ok,\n"
+	"uring,timer,1,0-1,closed,995,5880,170000,40000,1000,0,,ok,\n"
+	"threads,timer,16,0-1,closed,15000,50000,20000,100,1000,0,,ok,\n"
+	"threads,timer,16,0-1,closed,15100,50000,20000,100,1000,0,,ok,\n"
+	"threads,timer,16,0-1,closed,14900,50000,20000,100,1000,0,,ok,\n"
+	"uring,timer,16,0-1,closed,15000,90000,11000,100,1000,0,,ok,\n"
+	"uring,timer,16,0-1,closed,15100,90000,11000,100,1000,0,,ok,\n"
+	"uring,timer,16,0-1,closed,14900,90000,11000,100,1000,0,,ok,\n";
+
+static void test_plot_cpu_not_ranked_within_bound(void **state)
+{
+	char *rep = synthetic_report("cpu_bound", cpu_bound);
+
+	expect_in(rep, "| not within the measured range (C = 1–16) | async overtakes sync at C = 16 "
+		  "(not at 1) |");
 	free(rep);
 }
 
@@ -1130,6 +1209,8 @@ int main(void)
 		cmocka_unit_test(test_plot_judges_noise_and_crossover),
 		cmocka_unit_test(test_plot_fio_ratio_with_caveat),
 		cmocka_unit_test(test_plot_verdict_follows_rows),
+		cmocka_unit_test(test_plot_verdict_server_bound),
+		cmocka_unit_test(test_plot_cpu_not_ranked_within_bound),
 		cmocka_unit_test(test_compare_runs),
 		cmocka_unit_test(test_html_report_in_browser),
 		cmocka_unit_test(test_plot_rejects_bad_csv),

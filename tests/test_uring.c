@@ -2,15 +2,23 @@
 /*
  * io_uring's own cases: its opt-in variants (SQPOLL, several submitters, fixed buffers, batched
  * completion), its two timer strategies (--uring-timer heap|op), its timer tasks driven by
- * hand against deadlines, and the cancel of a nop, file or rpc task. The cases every model shares are in test_models.c.
+ * hand against deadlines, the cancel of a nop, file or rpc task, and its rpc client's two ways of
+ * reading replies against a server that splits and coalesces them. The cases every model shares
+ * are in test_models.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/driver.h"
 #include "core/model.h"
+#include "core/rpc.h"
 #include "tests/helpers.h"
 
 static struct iom_row row;
@@ -246,7 +254,8 @@ static void test_uring_timer_by_hand(void **state)
  * request 5 s: ABORTED at once. nop and file may complete before the cancel reaches them:
  * ABORTED or COMPLETED, reported exactly once, and nothing comes back after it.
  */
-static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
+static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind,
+		       enum iom_uring_rpc how)
 {
 	struct iom_cfg cfg = base_cfg(m, wl_kind, 1);
 	struct iomt_hand h;
@@ -254,6 +263,7 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 	int state;
 
 	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
+	iomt_uo.rpc = how;
 	iomt_hand_open(&h, &cfg);
 	t0 = iom_now_ns();
 	iom_task_start(&h.t, t0);
@@ -262,13 +272,15 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind)
 	 * The cancel goes in the same enter as the op. nop, file: the op usually completes first
 	 * (the cancel then finds nothing). rpc: the linked receive is not armed yet when the
 	 * cancel looks for it (-ENOENT); the cancel is sent again after that enter, so the task
-	 * is ABORTED at once instead of waiting its 5 s.
+	 * is ABORTED at once instead of waiting its 5 s. rpc, multishot: ABORTED at the cancel,
+	 * reported once a cancel of its send says the send was done.
 	 */
 	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
 	iomt_hand_wait(&h, t0, 2000000000ull);
 	state = atomic_load(&h.t.state);
-	print_message("uring %s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
-		      iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
+	print_message("uring %s%s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
+		      wl_kind != IOM_WL_RPC ? "" : how == IOM_URING_RPC_LINKED ? " linked" :
+		      " multishot", iom_state_name(state), (double)(iom_now_ns() - t0) / 1e6);
 	if (wl_kind == IOM_WL_RPC)
 		assert_int_equal(state, IOM_ABORTED);
 	else
@@ -288,7 +300,199 @@ static void test_cancel_nop_file_rpc(void **state)
 	assert_non_null(m);
 	for (size_t i = 0; i < sizeof(wls) / sizeof(wls[0]); i++)
 		if (iomt_model_available(m, wls[i]))
-			cancel_one(m, wls[i]);
+			cancel_one(m, wls[i], IOM_URING_RPC_MULTISHOT);
+	if (iomt_model_available(m, IOM_WL_RPC))
+		cancel_one(m, IOM_WL_RPC, IOM_URING_RPC_LINKED);
+}
+
+/*
+ * A server that answers each request in pieces: every FAKE_EVERY-th reply comes after a frame
+ * no task asked for (a late answer's shape) in the same write, and the bytes go out a few at a
+ * time with pauses, so the client's recvs see headers and payloads split anywhere and frames
+ * coalesced. One thread per connection.
+ */
+enum { FAKE_EVERY = 3, TRICKLE_MAX_CONNS = 16, TRICKLE_FRAME = 24 + 64 };
+
+struct trickle {
+	int lfd;
+	_Atomic unsigned int nr_requests, nr_fakes, nr_conns;
+	pthread_t acceptor, conns[TRICKLE_MAX_CONNS];
+	struct trickle_arg { struct trickle *d; int fd; } args[TRICKLE_MAX_CONNS];
+};
+
+static bool trickle_read(int fd, char *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t n = recv(fd, buf + got, len - got, 0);
+
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/* Write buf in pieces of 1, 2, 3 ... bytes, a pause after some of them. */
+static bool trickle_write(int fd, const char *buf, size_t len, unsigned int seed)
+{
+	for (size_t off = 0, piece = 1 + seed % 5; off < len; off += piece, piece = piece % 7 + 1) {
+		size_t n = piece < len - off ? piece : len - off;
+
+		if (send(fd, buf + off, n, MSG_NOSIGNAL) != (ssize_t)n)
+			return false;
+		if ((off + seed) % 4 == 0)
+			usleep(50);
+	}
+	return true;
+}
+
+static void *trickle_conn(void *arg)
+{
+	struct trickle *d = ((struct trickle_arg *)arg)->d;
+	int fd = ((struct trickle_arg *)arg)->fd;
+	char req[TRICKLE_FRAME], out[2 * TRICKLE_FRAME];
+
+	while (trickle_read(fd, req, sizeof(req))) {
+		unsigned int nr = atomic_fetch_add(&d->nr_requests, 1);
+		size_t len = 0;
+
+		if (nr % FAKE_EVERY == 0) {
+			struct iom_rpc_hdr h;
+
+			/* The same frame under an id no task has (bit 59: ids never get there). */
+			memcpy(&h, req, sizeof(h));
+			h.id |= 1ull << 59;
+			memcpy(out, req, sizeof(req));
+			memcpy(out, &h, sizeof(h));
+			len = sizeof(req);
+			atomic_fetch_add(&d->nr_fakes, 1);
+		}
+		memcpy(out + len, req, sizeof(req));
+		if (!trickle_write(fd, out, len + sizeof(req), nr))
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *trickle_accept(void *arg)
+{
+	struct trickle *d = arg;
+
+	for (;;) {
+		int fd = accept(d->lfd, NULL, NULL);
+		unsigned int i = atomic_load(&d->nr_conns);
+
+		if (fd < 0)
+			return NULL;	/* the listener was shut down */
+		if (i >= TRICKLE_MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		d->args[i].d = d;
+		d->args[i].fd = fd;
+		if (pthread_create(&d->conns[i], NULL, trickle_conn, &d->args[i]))
+			close(fd);
+		else
+			atomic_store(&d->nr_conns, i + 1);
+	}
+}
+
+/*
+ * The rpc client against split and coalesced replies: every task COMPLETED with its own echo
+ * (verify), and each unasked frame counted once as a late answer. Three rungs: the multishot
+ * path, the linked path (--uring-rpc linked), and the fallback a kernel without multishot recv
+ * takes (IOM_MASK=multishot, as the server's), each named in variant.
+ */
+static void test_rpc_split_and_coalesced_replies(void **state)
+{
+	static const struct {
+		enum iom_uring_rpc how;
+		const char *mask, *variant;
+	} rungs[] = {
+		{ IOM_URING_RPC_MULTISHOT, NULL, "+multishot+bufring" },
+		{ IOM_URING_RPC_LINKED, NULL, "+linked" },
+		{ IOM_URING_RPC_MULTISHOT, "multishot", "+linked" },
+		{ IOM_URING_RPC_MULTISHOT, "bufring", "+linked" },
+	};
+	const struct iom_model *m = iom_model_find("uring");
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_RPC))
+		return;
+	for (size_t r = 0; r < sizeof(rungs) / sizeof(rungs[0]); r++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 4);
+		socklen_t sl = sizeof(sa);
+		struct trickle d = { 0 };
+
+		d.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(d.lfd >= 0);
+		assert_int_equal(bind(d.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(d.lfd, 16), 0);
+		assert_int_equal(getsockname(d.lfd, (struct sockaddr *)&sa, &sl), 0);
+		assert_int_equal(pthread_create(&d.acceptor, NULL, trickle_accept, &d), 0);
+		snprintf(cfg.wl.connect, sizeof(cfg.wl.connect), "127.0.0.1:%u",
+			 ntohs(sa.sin_port));
+		cfg.wl.latency_ns = 0;
+		cfg.wl.payload = TRICKLE_FRAME - 24;
+		cfg.verify = true;
+		cfg.tasks = 300;
+		iomt_uo.rpc = rungs[r].how;
+		if (rungs[r].mask)
+			setenv("IOM_MASK", rungs[r].mask, 1);
+		iomt_run_ok(&cfg, &row, &hist);
+		unsetenv("IOM_MASK");
+		shutdown(d.lfd, SHUT_RDWR);
+		pthread_join(d.acceptor, NULL);
+		close(d.lfd);
+		for (unsigned int i = 0; i < atomic_load(&d.nr_conns); i++)
+			pthread_join(d.conns[i], NULL);
+		print_message("%s: %.0f completed, %.0f failed, %.0f partial, %.0f late of %u "
+			      "unasked frames, %.0f reconnects\n", row.str[IOM_COL_variant],
+			      row.num[IOM_COL_n_completed], row.num[IOM_COL_n_failed],
+			      row.num[IOM_COL_n_partial], row.num[IOM_COL_n_late],
+			      atomic_load(&d.nr_fakes), row.num[IOM_COL_reconnects]);
+		assert_non_null(strstr(row.str[IOM_COL_variant], rungs[r].variant));
+		assert_true(row.num[IOM_COL_n_completed] == 300);
+		assert_true(row.num[IOM_COL_n_late] == atomic_load(&d.nr_fakes));
+		assert_true(row.num[IOM_COL_reconnects] == 0);
+	}
+}
+
+/*
+ * multishot path, replies that come after the deadline: each task EXPIRED once (held until its
+ * send's cancel says it was done, then reported), its reply read later on the slot is a late
+ * answer, never a second state, and the connection is kept (the send was whole).
+ */
+static void test_rpc_multishot_late_replies(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg;
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_RPC))
+		return;
+	cfg = base_cfg(m, IOM_WL_RPC, 4);
+	/* A fifth of the requests take 30 ms, past the 10 ms deadline; the slot goes on. */
+	cfg.wl.latency_ns = 0;
+	cfg.wl.dist = IOM_DIST_BIMODAL;
+	cfg.wl.bimodal_p = 0.2;
+	cfg.wl.bimodal_ns = 30000000;
+	cfg.deadline_ns = 10000000;
+	cfg.tasks = 200;
+	iomt_run_ok(&cfg, &row, &hist);
+	print_message("%.0f completed, %.0f expired, %.0f late answers, %.0f reconnects\n",
+		      row.num[IOM_COL_n_completed], row.num[IOM_COL_n_expired],
+		      row.num[IOM_COL_n_late], row.num[IOM_COL_reconnects]);
+	assert_non_null(strstr(row.str[IOM_COL_variant], "+multishot+bufring"));
+	assert_true(row.num[IOM_COL_n_expired] >= 20);
+	assert_true(row.num[IOM_COL_n_completed] + row.num[IOM_COL_n_expired] == 200);
+	/* Each expired task has at most one late answer; most come while the cell runs. */
+	assert_true(row.num[IOM_COL_n_late] >= 1);
+	assert_true(row.num[IOM_COL_n_late] <= row.num[IOM_COL_n_expired]);
+	assert_true(row.num[IOM_COL_reconnects] == 0);
 }
 
 /*
@@ -335,6 +539,8 @@ int main(void)
 		cmocka_unit_test(test_uring_timer_strategies),
 		cmocka_unit_test(test_uring_timer_by_hand),
 		cmocka_unit_test(test_cancel_nop_file_rpc),
+		cmocka_unit_test(test_rpc_split_and_coalesced_replies),
+		cmocka_unit_test(test_rpc_multishot_late_replies),
 		cmocka_unit_test(test_nop_after_cancel_sqe),
 	};
 

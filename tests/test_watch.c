@@ -7,6 +7,8 @@
  * time: a key press must change what the next full second measures, whatever it measures.
  */
 #include "tests/testutil.h"
+#include "core/model.h"
+#include "ui/watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -509,6 +511,132 @@ static void test_plain_lines_and_knob(void **state)
 	assert_int_equal(access(path, R_OK), 0);
 }
 
+static double line_num(const char *line, const char *key);
+static double fmt_ns_value(const char *s);
+
+/*
+ * Send keys to a plain watch and wait for the knob's line that holds event ("watch t=T ...");
+ * return the lane's line for the second after the next one that began after T: the tasks in
+ * flight at the key ran with the knob's old value and may end in the very next second.
+ */
+static char *key_then_second(struct proc *p, const char *keys, const char *event, char *line,
+			     size_t size)
+{
+	double t_key = -1, t;
+	int k;
+
+	assert_int_equal(write(p->in, keys, strlen(keys)), (ssize_t)strlen(keys));
+	while (proc_line(p, line, size, WAIT_LONG_MS)) {
+		if (t_key < 0 && strstr(line, event) && sscanf(line, "watch t=%lf", &t) == 1)
+			t_key = t;
+		if (t_key >= 0 && strstr(line, " threads in_flight=") &&
+		    sscanf(line, "watch t=%d", &k) == 1 && k - 2 >= t_key)
+			return line;
+	}
+	fail_msg("keys '%s': watch ended without '%s' and two seconds after it", keys, event);
+	return NULL;
+}
+
+/* The number of events.csv's rows for knob. */
+static int events_of(const char *path, const char *knob)
+{
+	char line[512], field[64];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	snprintf(field, sizeof(field), ",%s,", knob);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, field) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Each of watch's keys L l - c d f p, pressed in the plain view, moves its knob and the next
+ * seconds measure the change: the latency (ops/s and max after L and l), the tasks in flight
+ * (- and c), EXPIRED in place of COMPLETED while the deadline is on (d, then d again), no FAILED
+ * once the fault rate is stepped back to off (f), nothing done while paused (p, then p again).
+ */
+static void test_plain_keys(void **state)
+{
+	struct wctx *x = *state;
+	char out[PATH_MAX], line[4096], path[PATH_MAX + 16];
+	char *argv[] = { (char *)iomt_bin(), "watch", "--model", "threads", "--workload", "timer",
+			 "--latency-us", "10000", "--concurrency", "8", "--runtime", "60",
+			 "--output", out, NULL };
+	double v, ops[3];
+	struct proc p;
+
+	snprintf(out, sizeof(out), "%s/out", x->tmp);
+	proc_start(x, &p, argv);
+	/* The second full second: 8 clients, 10 ms each, about 800 ops/s. */
+	proc_expect(&p, " threads in_flight=");
+	do
+		assert_non_null(proc_line(&p, line, sizeof(line), WAIT_LONG_MS));
+	while (!strstr(line, " threads in_flight="));
+	ops[0] = line_num(line, " ops/s=");
+	/*
+	 * L, l: 10 ms -> 20 ms -> 10 ms (the deadline, off, stays at half the first: 5 ms). A
+	 * closed loop's throughput is C over the latency: about halved, then doubled again; and
+	 * no 20 ms timer ends sooner. (p99 needs more tasks a second than these.)
+	 */
+	key_then_second(&p, "L", "latency 10.00ms -> 20.00ms", line, sizeof(line));
+	ops[1] = line_num(line, " ops/s=");
+	v = fmt_ns_value(strstr(line, " max=") + 5);
+	if (!(ops[1] < 0.75 * ops[0]) || !(v >= 20e6))
+		fail_msg("after L (20 ms): %.0f ops/s (%.0f before), max %.0f ns: %s", ops[1],
+			 ops[0], v, line);
+	key_then_second(&p, "l", "latency 20.00ms -> 10.00ms", line, sizeof(line));
+	ops[2] = line_num(line, " ops/s=");
+	if (!(ops[2] > 1.5 * ops[1]))
+		fail_msg("after l (10 ms): %.0f ops/s (%.0f at 20 ms): %s", ops[2], ops[1], line);
+	/* -, c: concurrency 8 -> 4 -> 2, and the tasks in flight follow. */
+	key_then_second(&p, "-", "concurrency 8 -> 4", line, sizeof(line));
+	v = line_num(line, " in_flight=");
+	if (!(v > 2.0 && v <= 4.0))
+		fail_msg("after - (C 4) %.1f in flight: %s", v, line);
+	key_then_second(&p, "c", "concurrency 4 -> 2", line, sizeof(line));
+	v = line_num(line, " in_flight=");
+	if (!(v > 1.0 && v <= 2.0))
+		fail_msg("after c (C 2) %.1f in flight: %s", v, line);
+	/* d: a 5 ms deadline on 10 ms timers, every task EXPIRED; d again: none. */
+	key_then_second(&p, "d", "deadline off -> 5.00ms", line, sizeof(line));
+	if (line_num(line, " ops/s=") != 0 || !(line_num(line, " expired/s=") > 0))
+		fail_msg("after d (deadline on) tasks still complete: %s", line);
+	key_then_second(&p, "d", "deadline 5.00ms -> off", line, sizeof(line));
+	if (!(line_num(line, " ops/s=") > 0) || line_num(line, " expired/s=") != 0)
+		fail_msg("after d (deadline off) tasks still expire: %s", line);
+	/* F three times (10% EIO) fails some; f three times back to off fails none. */
+	key_then_second(&p, "FFF", "fault 1% EIO -> 10% EIO", line, sizeof(line));
+	if (!(line_num(line, " failed/s=") > 0))
+		fail_msg("after FFF (10%% EIO) no task failed: %s", line);
+	key_then_second(&p, "fff", "fault 0.1% EIO -> off", line, sizeof(line));
+	if (line_num(line, " failed/s=") != 0 || !(line_num(line, " ops/s=") > 0))
+		fail_msg("after fff (fault off) tasks still fail: %s", line);
+	/* p: no task started, none in flight, none done; p again: they run. */
+	key_then_second(&p, "p", "pause off -> on", line, sizeof(line));
+	if (line_num(line, " ops/s=") != 0 || line_num(line, " in_flight=") != 0)
+		fail_msg("after p (paused) tasks still run: %s", line);
+	key_then_second(&p, "p", "pause on -> off", line, sizeof(line));
+	if (!(line_num(line, " ops/s=") > 0))
+		fail_msg("after p (resumed) no task completes: %s", line);
+	assert_int_equal(write(p.in, "q", 1), 1);
+	while (proc_line(&p, line, sizeof(line), WAIT_LONG_MS))
+		;
+	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
+	snprintf(path, sizeof(path), "%s/runs.csv", out);
+	iomt_csv_load(&x->csv, path);
+	check_row(&x->csv, 1);
+	/* Every key pressed is one row of events.csv. */
+	snprintf(path, sizeof(path), "%s/events.csv", out);
+	assert_int_equal(events_of(path, "latency"), 2);
+	assert_int_equal(events_of(path, "concurrency"), 2);
+	assert_int_equal(events_of(path, "deadline"), 2);
+	assert_int_equal(events_of(path, "fault"), 6);
+	assert_int_equal(events_of(path, "pause"), 2);
+}
+
 /* a adds the next model beside the first, m switches it for the one after: each lane a row. */
 static void test_plain_add_switch(void **state)
 {
@@ -793,25 +921,89 @@ static void test_states_unprivileged(void **state)
 	assert_true(said);
 }
 
-/* demo --auto runs its five scenes start to end and exits 0. */
+/*
+ * demo --auto runs its five scenes start to end and exits 0; scene 3 shows its five tasks, in
+ * order, each in the terminal state its row is there to show.
+ */
 static void test_demo_auto(void **state)
 {
+	static const char *const want[] = { "COMPLETED", "FAILED", "EXPIRED", "ABORTED",
+					    "PARTIAL_SUCCESS" };
 	struct wctx *x = *state;
 	char out[PATH_MAX], line[4096];
 	char *argv[] = { (char *)iomt_bin(), "demo", "--auto", "--slow-ms", "300", "--output", out,
 			 NULL };
-	int scenes = 0;
+	int scenes = 0, rows = 0;
 	struct proc p;
 
 	snprintf(out, sizeof(out), "%s/demo", x->tmp);
 	proc_start(x, &p, argv);
 	while (proc_line(&p, line, sizeof(line), 4 * WAIT_LONG_MS)) {
+		unsigned int task;
+		char id[32], st[32];
+
 		if (!strncmp(line, "== scene ", 9))
 			scenes++;
 		assert_null(strstr(line, "bug:"));
+		/* Scene 3's rows: "  N    ID   STATE   took   what it was; res ..." */
+		if (scenes == 3 && sscanf(line, " %u %31s %31s", &task, id, st) == 3 &&
+		    task >= 1 && task <= 5 && strstr(line, "; res ")) {
+			if (task != (unsigned int)rows + 1 || strcmp(st, want[rows]))
+				fail_msg("scene 3, row %d: want %s, got: %s", rows + 1, want[rows],
+					 line);
+			rows++;
+		}
 	}
 	assert_int_equal(proc_wait(x, &p, WAIT_LONG_MS), 0);
 	assert_int_equal(scenes, 5);
+	assert_int_equal(rows, 5);
+}
+
+/*
+ * Scene 3 on every model that can show each row, not only the one the demo picks: the four
+ * timer tasks on each async model with cancel and deadlines, the short read on each model that
+ * reads files. Each must end in the state its row names.
+ */
+static void test_demo_states_every_model(void **state)
+{
+	struct wctx *x = *state;
+	unsigned int timers = 0, files = 0;
+
+	for (size_t i = 0; iom_models[i]; i++) {
+		const unsigned int need = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE;
+		const struct iom_model *m = iom_models[i];
+		struct iom_demo_task t[IOM_DEMO_NR_STATES];
+		struct iom_err err = { "" };
+
+		if ((m->caps & need) == need && m->probe(IOM_WL_TIMER, &err) == 0) {
+			if (iom_demo_timer_states(m, t, &err))
+				fail_msg("%s: %s", m->name, err.msg);
+			for (int k = 0; k < 4; k++) {
+				print_message("%s: task %d %s (%s)\n", m->name, k + 1,
+					      iom_state_name(t[k].state), t[k].what);
+				if (t[k].state != t[k].want)
+					fail_msg("%s, task %d (%s): %s, want %s", m->name, k + 1,
+						 t[k].what, iom_state_name(t[k].state),
+						 iom_state_name(t[k].want));
+			}
+			timers++;
+		}
+		err.msg[0] = '\0';
+		if (m->probe(IOM_WL_FILE, &err) == 0) {
+			if (iom_demo_partial(m, x->tmp, &t[4], &err))
+				fail_msg("%s: %s", m->name, err.msg);
+			print_message("%s: task 5 %s, %lld bytes\n", m->name,
+				      iom_state_name(t[4].state), (long long)t[4].res);
+			if (t[4].state != IOM_PARTIAL || t[4].res != 1024)
+				fail_msg("%s, the short read: %s, %lld bytes; want PARTIAL_SUCCESS, "
+					 "1024", m->name, iom_state_name(t[4].state),
+					 (long long)t[4].res);
+			files++;
+		}
+	}
+	if (!timers || !files)
+		iom_skip("no model here can show the timer rows (%u) or the short read (%u)", timers,
+			 files);
 }
 
 int main(void)
@@ -819,6 +1011,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_lines_and_knob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_add_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_expired_not_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_output_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_summary_own_cpu, setup, teardown),
@@ -826,10 +1019,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmux_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_ctrl_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demo_states_every_model, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_states_from_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_unprivileged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmux_resize, setup, teardown),
 	};
 
+	/* One test by hand, or one per mutant (scripts/mutate: test_watch:GLOB). */
+	if (getenv("IOM_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -296,4 +296,8 @@ const struct iom_model iom_model_threads = {
 	.submit = th_submit,
 	.cancel = th_cancel,
 	.teardown = th_teardown,
+	.waits = "a blocked thread per task",
+	.domains = "1: the connection (thread)",
+	.timer_waits_in = "its client's thread (clock_nanosleep to an absolute time)",
+	.shape = IOM_SHAPE_THREAD_PER_TASK,
 };

@@ -855,11 +855,13 @@ static void lane_diagram(const struct lane *ln, char *buf, size_t len, int width
 {
 	const struct role_stat *sub = &ln->role[R_SUB], *wk = &ln->role[R_WORKER],
 			       *wq = &ln->role[R_IOWQ];
-	const char *name = ln->model->name;
+	enum iom_shape shape = ln->model->shape;
+	/* A pool's tasks wait in its workers' calls; every other shape's in the submitters'. */
 	const char *call = iom_live_syscall_name(
-		!strcmp(name, "kernel_free") ? wk->top_call : sub->top_call);
+		shape == IOM_SHAPE_POOL ? wk->top_call : sub->top_call);
 
-	if (!strcmp(name, "threads")) {
+	switch (shape) {
+	case IOM_SHAPE_THREAD_PER_TASK: {
 		char g[MAX_GLYPHS + 1];
 		unsigned int n = 0;
 
@@ -871,12 +873,15 @@ static void lane_diagram(const struct lane *ln, char *buf, size_t len, int width
 		snprintf(buf, len, " Client<->Server x%u [%s%s] blk %.1f run %.1f rq %.1f, %u idle",
 			 sub->n - sub->parked, g, sub->n - sub->parked > n ? "+" : "", sub->blk,
 			 sub->run, sub->rq, sub->parked);
-	} else if (!strcmp(name, "uring")) {
+		break;
+	}
+	case IOM_SHAPE_RING:
 		/* The tasks in flight are on the line above: timer tasks wait in the ring's heap
 		 * under one armed TIMEOUT (--uring-timer heap), not one each in the kernel. */
 		snprintf(buf, len, " submitter -> SQ -> kernel/io-wq -> CQ, io-wq %u thr | blk %.1f "
 			 "run %.1f rq %.1f", wq->n, sub->blk, sub->run, sub->rq);
-	} else if (!strcmp(name, "kernel_free")) {
+		break;
+	case IOM_SHAPE_POOL: {
 		uint64_t q = ln->stage[0] > ln->stage[1] ? ln->stage[0] - ln->stage[1] : 0;
 		uint64_t at = ln->stage[1] > ln->stage[2] ? ln->stage[1] - ln->stage[2] : 0;
 		uint64_t st = ln->stage[2] > ln->stage[3] ? ln->stage[2] - ln->stage[3] : 0;
@@ -884,12 +889,17 @@ static void lane_diagram(const struct lane *ln, char *buf, size_t len, int width
 		snprintf(buf, len, " submit -> Queue %" PRIu64 " -> Workers %" PRIu64 "/%u -> "
 			 "Status %" PRIu64 " | wrk blk %.1f run %.1f rq %.1f", q, at, wk->n, st,
 			 wk->blk, wk->run, wk->rq);
-	} else if (!strcmp(name, "epoll")) {
+		break;
+	}
+	case IOM_SHAPE_LOOP:
 		snprintf(buf, len, " loop <-> ready list: %" PRIu64 " waiting | loop blk %.1f run "
 			 "%.1f rq %.1f", ln->running, sub->blk, sub->run, sub->rq);
-	} else {
+		break;
+	case IOM_SHAPE_PLAIN:
+	default:
 		snprintf(buf, len, " %u threads: blk %.1f run %.1f rq %.1f", sub->n, sub->blk,
 			 sub->run, sub->rq);
+		break;
 	}
 	/* Where the blocked threads sleep, when the line has room for it. */
 	if (call && (int)(strlen(buf) + strlen(call) + 4) <= width)

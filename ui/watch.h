@@ -9,8 +9,11 @@
 #define IOM_WATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/driver.h"
+#include "core/err.h"
+#include "core/task.h"
 
 #define IOM_WATCH_MAX_LANES	4	/* running at once: one per model */
 
@@ -44,5 +47,30 @@ struct iom_demo_opts {
 };
 
 int iom_demo(const struct iom_demo_opts *o);
+
+/*
+ * The demo's scene 3, one task per terminal state, each driven by hand through a model as the
+ * driver would: its rows, for the demo to print and the tests to check.
+ */
+#define IOM_DEMO_NR_STATES	5
+
+struct iom_demo_task {
+	enum iom_state want;		/* the state the row is there to show */
+	enum iom_state state;		/* the state the task ended in (not terminal: never ended) */
+	const char *what;		/* what the task was */
+	uint64_t id;
+	int64_t res;			/* bytes, or -errno */
+	double took_ns;			/* submit to end; NaN if it never ended */
+};
+
+/*
+ * Rows 1-4, timer tasks on m (async, with cancel and a deadline): COMPLETED, FAILED (--fault
+ * EIO), EXPIRED, ABORTED. 0, or -errno with err saying why.
+ */
+int iom_demo_timer_states(const struct iom_model *m, struct iom_demo_task out[4],
+			  struct iom_err *err);
+/* Row 5, PARTIAL_SUCCESS: a read over the end of a file made in dir, on mf. */
+int iom_demo_partial(const struct iom_model *mf, const char *dir, struct iom_demo_task *out,
+		     struct iom_err *err);
 
 #endif

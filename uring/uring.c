@@ -39,6 +39,7 @@
 #include "core/model.h"
 #include "core/slot_heap.h"
 #include "uring/ladder.h"
+#include "uring/rpcms.h"
 #include "uring/uring.h"
 
 /* Tags in user_data beside the task id (ids use bits 0..61). */
@@ -87,6 +88,7 @@ struct ur_ctx {
 	bool sqes_nop;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
+	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
 };
 
 static int ur_probe(enum iom_wl_kind wl, struct iom_err *err)
@@ -148,10 +150,15 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
 			 strlen(ctx->variant), "+%s", ur->heap.heap ? "timer-heap+timeout" :
 			 "timeout-per-task");
-	/* rpc: what a task's send costs in CQEs (0 where the kernel skips a success's). */
-	if (ctx->cfg->wl.kind == IOM_WL_RPC && ur->cqe_skip)
+	/*
+	 * rpc: how replies are read (a multishot recv per connection on a buffer ring, or a
+	 * linked recv per task), and what a send costs in CQEs (0 where the kernel skips a
+	 * success's).
+	 */
+	if (ctx->cfg->wl.kind == IOM_WL_RPC)
 		snprintf(ctx->variant + strlen(ctx->variant), sizeof(ctx->variant) -
-			 strlen(ctx->variant), "+send_skip_cqe");
+			 strlen(ctx->variant), "+%s%s", ur->ms ? "multishot+bufring" : "linked",
+			 ur->cqe_skip ? "+send_skip_cqe" : "");
 }
 
 static int ur_setup(struct iom_ctx *ctx)
@@ -229,7 +236,8 @@ static int ur_setup(struct iom_ctx *ctx)
 	}
 	ctx->priv = ur;
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
-	ur->cqe_skip = p.features & IORING_FEAT_CQE_SKIP;
+	/* IOM_MASK=cqe_skip: the path of a kernel before 5.17, a send's success posts its CQE. */
+	ur->cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) && !iom_masked("cqe_skip");
 	io_uring_prep_nop(&ur->nop_sqe);
 	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
 	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
@@ -271,6 +279,15 @@ static int ur_setup(struct iom_ctx *ctx)
 		if (ret < 0)
 			goto fail_step;
 		ur->fixed_sockets = true;
+		/*
+		 * The multishot path where the kernel has it (probed) and the cell did not ask
+		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
+		 */
+		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
+			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
+			if (ret == -ENOMEM)
+				goto fail_step;
+		}
 	}
 	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
 		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
@@ -422,6 +439,8 @@ static __attribute__((noinline)) int ur_submit_any(struct iom_ctx *ctx, struct i
 	struct io_uring_sqe *sqe, *link;
 	unsigned int nr_sqes;
 
+	if (ur->ms && t->op == IOM_OP_RPC)
+		return ur_ms_submit(ur->ms, ctx, t);
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * No SQE: the task waits in the heap, and ur_reap keeps the one TIMEOUT armed at the
@@ -950,6 +969,19 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 				wait_nr = 0;
 			else if (ur->heap.nr && !armed && first - now < wait_ns)
 				wait_ns = first - now;
+		} else if (ur->ms) {
+			/*
+			 * A reply takes at least one CQE (of its connection's recv); the wait ends by
+			 * the first deadline, which no CQE marks.
+			 */
+			uint64_t now = iom_now_ns(), first = ur_ms_next_due(ur->ms);
+
+			wait_nr = done < (int)min ? min - (unsigned int)done : 0;
+			wait_ns = end_ns == UINT64_MAX ? UINT64_MAX : end_ns > now ? end_ns - now : 0;
+			if (first <= now)
+				wait_nr = 0;
+			else if (first - now < wait_ns)
+				wait_ns = first - now;
 		}
 		/*
 		 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
@@ -980,9 +1012,15 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
 		for (; head != tail; head++, nr_cqes++) {
 			cqe = &cqes[head & cq_mask];	/* no CQE32 (ur_sqe_next) */
-			done += ur_handle_cqe(ctx, ur, cqe);
+			done += ur->ms ? ur_ms_cqe(ur->ms, ctx, cqe) : ur_handle_cqe(ctx, ur, cqe);
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
+		if (ur->ms) {
+			done += ur_ms_batch_end(ur->ms, ctx);
+			if (done >= (int)min || ret == -EINTR || ctx->now_ns >= end_ns)
+				break;
+			continue;
+		}
 		if (!ur->heap.heap)
 			break;
 		if (ur->arm_err)
@@ -1000,6 +1038,8 @@ static int ur_cancel(struct iom_ctx *ctx, struct iom_task *t)
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
 
+	if (ur->ms && t->op == IOM_OP_RPC)
+		return ur_ms_cancel(ur->ms, ctx, t);
 	if (ur->heap.heap && t->op == IOM_OP_TIMER) {
 		/*
 		 * Nothing of the task is in the kernel: it ends now, as epoll decides (a deadline
@@ -1031,6 +1071,7 @@ static void ur_teardown(struct iom_ctx *ctx)
 {
 	struct ur_ctx *ur = ctx->priv;
 
+	ur_ms_free(ur->ms);
 	io_uring_queue_exit(&ur->ring);
 	iom_slot_heap_free(&ur->heap);
 	free(ur->slots);
@@ -1053,4 +1094,8 @@ const struct iom_model iom_model_uring = {
 	.reap = ur_reap,
 	.cancel = ur_cancel,
 	.teardown = ur_teardown,
+	.waits = "submit SQE, reap CQE",
+	.domains = "3: SQ, kernel/io-wq, CQ",
+	.timer_waits_in = "the kernel (an io_uring TIMEOUT)",
+	.shape = IOM_SHAPE_RING,
 };
