@@ -293,17 +293,17 @@ static void cal_backend(struct iom_calibration *cal)
 {
 	const struct iom_model *m = iom_model_find("uring");
 	struct iom_err err = { "" };
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	struct iom_row *row = malloc(sizeof(*row));
 
+	iom_cfg_init(&cfg);
 	cal->backend_ns_per_request = cal->backend_capacity_per_s = -1;
 	if (!m || !hist || !row || m->probe(IOM_WL_RPC, &err))
 		goto out;
 	cfg.model = m;
 	cfg.wl.kind = IOM_WL_RPC;
-	cfg.wl.payload = 64;
-	cfg.wl.seed = 1;
+	cfg.wl.latency_ns = 0;	/* no service time: the backend's own cost per request */
 	cfg.concurrency = 64;
 	cfg.runtime_ns = 1000000000;
 	cfg.ramp_ns = 100000000;
@@ -335,13 +335,14 @@ static void cal_echo(enum iom_echo_kind k, int cpu_client, int cpu_server, doubl
 {
 	const struct iom_model *m = iom_model_find(ECHO_CLIENT);
 	struct iom_err err = { "" };
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 	struct iom_hist *hist = malloc(sizeof(*hist));
 	struct iom_row *row = malloc(sizeof(*row));
 	struct iom_echo *e = NULL;
 	uint64_t bytes = 0, loop_ns = 0;
 	int ret;
 
+	iom_cfg_init(&cfg);
 	*per_s = *cpu_us = -EINVAL;
 	if (!m || !hist || !row)
 		goto out;
@@ -351,9 +352,8 @@ static void cal_echo(enum iom_echo_kind k, int cpu_client, int cpu_server, doubl
 		goto out;
 	}
 	cfg.model = m;
-	cfg.wl.kind = IOM_WL_RPC;
-	cfg.wl.payload = 64;	/* the run's default: 88 bytes a frame on the wire */
-	cfg.wl.seed = 1;
+	cfg.wl.kind = IOM_WL_RPC;	/* the run's default payload: 88 bytes a frame on the wire */
+	cfg.wl.latency_ns = 0;
 	snprintf(cfg.wl.connect, sizeof(cfg.wl.connect), "127.0.0.1:%u", iom_echo_port(e));
 	cfg.concurrency = ECHO_CONCURRENCY;
 	cfg.runtime_ns = 1000000000;

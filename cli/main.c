@@ -219,6 +219,21 @@ static unsigned int parse_uint(const char *opt, const char *s, unsigned int lo, 
 	return (unsigned int)v;
 }
 
+/* An option in microseconds: whole ones, or a duration with its unit (2ms). */
+static uint64_t parse_us(const char *opt, const char *s, uint64_t hi)
+{
+	uint64_t v;
+
+	if (iom_parse_us(s, 0, hi, &v)) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%%s: want whole microseconds from 0 to %llu, or a "
+			 "duration such as 2ms", (unsigned long long)hi);
+		usage_error(msg, opt);
+	}
+	return v;
+}
+
 /* An errno by name (EIO) or number (5); 0 if it is neither. */
 static int parse_errno(const char *s, size_t len)
 {
@@ -911,20 +926,7 @@ static void apply_model_opts(struct opts *o)
 /* The defaults of run and watch, before any option. */
 static void run_opts_defaults(struct opts *o)
 {
-	struct iom_cfg *cfg = &o->cfg;
-
-	cfg->wl.kind = IOM_WL_TIMER;
-	cfg->wl.latency_ns = 1000000;
-	cfg->wl.seed = 1;
-	cfg->wl.size = 1ull << 30;
-	cfg->wl.bs = 4096;
-	cfg->wl.payload = 64;
-	cfg->retry_max = 3;
-	cfg->backoff = IOM_BACKOFF_EXP_JITTER;
-	cfg->backoff_base_ns = 1000000;
-	cfg->backoff_cap_ns = 100000000;
-	cfg->runtime_ns = 3000000000ull;
-	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
+	iom_cfg_init(&o->cfg);
 	o->repeat = 1;
 }
 
@@ -1706,7 +1708,7 @@ static int cmd_serve(int argc, char **argv)
 			so.status_ttl_ms = parse_uint("--status-ttl-ms", optarg, 1, 86400000);
 			break;
 		case 'L':
-			so.status_lag_us = parse_uint("--status-lag-us", optarg, 0, 60000000);
+			so.status_lag_us = (uint32_t)parse_us("--status-lag-us", optarg, 60000000);
 			break;
 		case 'q': so.quiet = true; break;
 		default:

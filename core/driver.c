@@ -1449,145 +1449,162 @@ void iom_row_set_quantiles(struct iom_row *row, const struct iom_hist *h)
 	row->num[IOM_COL_n_samples] = (double)h->count;
 }
 
-/* Fill the row from the jobs' counts and the window's samples; check the invariant. */
-static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hist *hist,
-			 const struct iom_sample *s_setup, const struct iom_sample *s0,
-			 const struct iom_sample *s1)
-{
-	const struct iom_cfg *cfg = run->cfg;
-	uint64_t nr_state[IOM_NR_STATES] = { 0 }, submitted = 0, window = 0, started = 0;
-	uint64_t window_completed = 0;
-	uint64_t retries = 0, give_ups = 0, faults = 0, busy = 0, status_reads = 0, stale = 0;
-	uint64_t wrong = 0, last_arrival = 0, last_terminal = 0, expire_delay = 0;
-	uint64_t enters = 0, reconnects = 0, replaced = 0, harness_rss = 0;
-	uint64_t requests = 0, learned = 0, learned_us = 0;
-	uint64_t verify_fail = 0, late = 0, bugs = 0, backlog = 0, last_end = 0, terminal = 0, overflow = 0;
-	const char *bug = NULL;
-	double runtime_ns, cpu_ns;
+/* What the cell's jobs counted, added up over every job. */
+struct run_totals {
+	uint64_t nr_state[IOM_NR_STATES], submitted, window, window_completed, started, terminal;
+	uint64_t retries, give_ups, faults, busy, status_reads, stale, wrong;
+	uint64_t last_arrival, last_terminal, expire_delay, enters, reconnects, replaced;
+	uint64_t harness_rss, requests, learned, learned_us;
+	uint64_t verify_fail, late, bugs, backlog, last_end, overflow;
+	const char *bug;
+};
 
+static void max_u64(uint64_t *max, uint64_t v)
+{
+	if (v > *max)
+		*max = v;
+}
+
+/* Add up the jobs' counts and merge their histograms into hist. */
+static void run_add_jobs(const struct iom_run *run, struct iom_hist *hist, struct run_totals *t)
+{
+	memset(t, 0, sizeof(*t));
 	iom_hist_init(hist);
 	for (unsigned int i = 0; i < run->nr_jobs; i++) {
-		struct iom_job *job = &run->jobs[i];
+		const struct iom_job *job = &run->jobs[i];
 
 		for (int s = 0; s < IOM_NR_STATES; s++)
-			nr_state[s] += job->nr_state[s];
-		submitted += job->nr_submitted;
+			t->nr_state[s] += job->nr_state[s];
+		t->submitted += job->nr_submitted;
 		/* Every task that ended inside the window is in the histogram, once. */
-		window += job->hist ? job->hist->count : 0;
-		window_completed += job->nr_window_completed;
-		started += job->nr_started_window;
+		t->window += job->hist ? job->hist->count : 0;
+		t->window_completed += job->nr_window_completed;
+		t->started += job->nr_started_window;
 		/* A late rpc answer is read by a later task of the slot: the model counts it. */
-		late += job->nr_late + job->ctx.stats.nr_late_replies;
-		retries += job->nr_retries;
-		give_ups += job->nr_give_ups;
-		faults += job->nr_faults;
-		verify_fail += job->nr_verify_fail;
-		bugs += job->nr_bug;
-		overflow += job->ctx.stats.nr_cq_overflow;
-		busy += job->nr_busy;
-		status_reads += job->ctx.stats.nr_status_reads;
-		enters += job->ctx.stats.nr_enter;
-		reconnects += job->ctx.stats.nr_reconnects;
-		replaced += job->ctx.stats.nr_workers_replaced;
-		stale += job->ctx.stats.nr_stale_reads;
-		requests += job->nr_requests;
-		learned += job->nr_learned;
-		learned_us += job->learned_us;
-		wrong += job->ctx.stats.nr_wrong_expired;
-		if (job->backlog_max > backlog)
-			backlog = job->backlog_max;
-		if (job->last_end_ns > last_end)
-			last_end = job->last_end_ns;
-		expire_delay += job->expire_delay_ns;
-		if (job->last_arrival_ns > last_arrival)
-			last_arrival = job->last_arrival_ns;
-		if (job->last_terminal_ns > last_terminal)
-			last_terminal = job->last_terminal_ns;
-		if (job->bug[0] && !bug)
-			bug = job->bug;
+		t->late += job->nr_late + job->ctx.stats.nr_late_replies;
+		t->retries += job->nr_retries;
+		t->give_ups += job->nr_give_ups;
+		t->faults += job->nr_faults;
+		t->verify_fail += job->nr_verify_fail;
+		t->bugs += job->nr_bug;
+		t->overflow += job->ctx.stats.nr_cq_overflow;
+		t->busy += job->nr_busy;
+		t->status_reads += job->ctx.stats.nr_status_reads;
+		t->enters += job->ctx.stats.nr_enter;
+		t->reconnects += job->ctx.stats.nr_reconnects;
+		t->replaced += job->ctx.stats.nr_workers_replaced;
+		t->stale += job->ctx.stats.nr_stale_reads;
+		t->requests += job->nr_requests;
+		t->learned += job->nr_learned;
+		t->learned_us += job->learned_us;
+		t->wrong += job->ctx.stats.nr_wrong_expired;
+		max_u64(&t->backlog, job->backlog_max);
+		max_u64(&t->last_end, job->last_end_ns);
+		t->expire_delay += job->expire_delay_ns;
+		max_u64(&t->last_arrival, job->last_arrival_ns);
+		max_u64(&t->last_terminal, job->last_terminal_ns);
+		if (job->bug[0] && !t->bug)
+			t->bug = job->bug;
 		/* Before the merge reads every page: what the window's recording made resident. */
-		harness_rss += iom_hist_resident_bytes(job->hist);
+		t->harness_rss += iom_hist_resident_bytes(job->hist);
 		if (job->hist)
 			iom_hist_merge(hist, job->hist);
 	}
 	for (int s = IOM_COMPLETED; s < IOM_NR_STATES; s++)
-		terminal += nr_state[s];
+		t->terminal += t->nr_state[s];
+}
 
-	row->num[IOM_COL_submitted] = (double)submitted;
-	row->num[IOM_COL_n_completed] = (double)nr_state[IOM_COMPLETED];
-	row->num[IOM_COL_n_failed] = (double)nr_state[IOM_FAILED];
-	row->num[IOM_COL_n_aborted] = (double)nr_state[IOM_ABORTED];
-	row->num[IOM_COL_n_partial] = (double)nr_state[IOM_PARTIAL];
-	row->num[IOM_COL_n_expired] = (double)nr_state[IOM_EXPIRED];
-	row->num[IOM_COL_n_late] = (double)late;
+/* The task counts, and the columns only some models or workloads have. */
+static void row_set_counts(const struct iom_run *run, struct iom_row *row,
+			   const struct run_totals *t)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	double terminal = (double)t->terminal;
+
+	row->num[IOM_COL_submitted] = (double)t->submitted;
+	row->num[IOM_COL_n_completed] = (double)t->nr_state[IOM_COMPLETED];
+	row->num[IOM_COL_n_failed] = (double)t->nr_state[IOM_FAILED];
+	row->num[IOM_COL_n_aborted] = (double)t->nr_state[IOM_ABORTED];
+	row->num[IOM_COL_n_partial] = (double)t->nr_state[IOM_PARTIAL];
+	row->num[IOM_COL_n_expired] = (double)t->nr_state[IOM_EXPIRED];
+	row->num[IOM_COL_n_late] = (double)t->late;
 	if (cfg->retry_expired || cfg->retry_failed) {
-		row->num[IOM_COL_retries] = (double)retries;
-		row->num[IOM_COL_give_ups] = (double)give_ups;
+		row->num[IOM_COL_retries] = (double)t->retries;
+		row->num[IOM_COL_give_ups] = (double)t->give_ups;
 	}
 	/* faults too: a live view may have turned the rate back to 0 after some. */
-	if (iom_fault_active(cfg) || faults) {
-		row->num[IOM_COL_faults] = (double)faults;
+	if (iom_fault_active(cfg) || t->faults) {
+		row->num[IOM_COL_faults] = (double)t->faults;
 		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
 	}
-	row->num[IOM_COL_harness_rss_bytes] = (double)harness_rss;
-	row->num[IOM_COL_enters_per_task] = terminal ? (double)enters / (double)terminal : NAN;
+	row->num[IOM_COL_harness_rss_bytes] = (double)t->harness_rss;
+	row->num[IOM_COL_enters_per_task] = t->terminal ? (double)t->enters / terminal : NAN;
 	if (cfg->wl.kind == IOM_WL_RPC) {
-		row->num[IOM_COL_reconnects] = (double)reconnects;
+		row->num[IOM_COL_reconnects] = (double)t->reconnects;
 		snprintf(row->str[IOM_COL_api], sizeof(row->str[0]), "%s",
 			 cfg->wl.api == IOM_API_ASYNC ? cfg->wl.async_wait ? "async-wait" :
 			 "async-poll" : "sync");
 	}
 	/* --api async: frames per ended task; the server's clock from done to the answer. */
 	if (cfg->wl.kind == IOM_WL_RPC && cfg->wl.api == IOM_API_ASYNC) {
-		row->num[IOM_COL_requests_per_task] = terminal ? (double)requests / (double)terminal :
-								 NAN;
-		row->num[IOM_COL_done_to_learned_ns] = learned ? 1000.0 * (double)learned_us /
-								 (double)learned : NAN;
+		row->num[IOM_COL_requests_per_task] = t->terminal ? (double)t->requests / terminal :
+								    NAN;
+		row->num[IOM_COL_done_to_learned_ns] = t->learned ? 1000.0 * (double)t->learned_us /
+								    (double)t->learned : NAN;
 	}
 	if (cfg->model->caps & IOM_CAP_POOL)
-		row->num[IOM_COL_workers_replaced] = (double)replaced;
-	row->num[IOM_COL_tasks] = (double)window;
-	if (nr_state[IOM_EXPIRED] && cfg->deadline_ns)
-		row->num[IOM_COL_expire_delay_ns] = (double)expire_delay /
-						    (double)nr_state[IOM_EXPIRED];
+		row->num[IOM_COL_workers_replaced] = (double)t->replaced;
+	row->num[IOM_COL_tasks] = (double)t->window;
+	if (t->nr_state[IOM_EXPIRED] && cfg->deadline_ns)
+		row->num[IOM_COL_expire_delay_ns] = (double)t->expire_delay /
+						    (double)t->nr_state[IOM_EXPIRED];
 	/* Only a model whose submitter polls a status store (kernel_free --notify poll) reads it. */
-	if (status_reads) {
-		row->num[IOM_COL_status_reads_per_task] = terminal ? (double)status_reads /
-								      (double)terminal : NAN;
-		row->num[IOM_COL_stale_reads] = (double)stale;
-		row->num[IOM_COL_wrong_expired] = (double)wrong;
+	if (t->status_reads) {
+		row->num[IOM_COL_status_reads_per_task] = t->terminal ? (double)t->status_reads /
+									terminal : NAN;
+		row->num[IOM_COL_stale_reads] = (double)t->stale;
+		row->num[IOM_COL_wrong_expired] = (double)t->wrong;
 	}
 	/* Only a model with a completion queue of its own can overflow one. */
 	row->num[IOM_COL_cq_overflow] = is_async(cfg) && (cfg->model->caps & IOM_CAP_CQ) ?
-						(double)overflow : NAN;
+						(double)t->overflow : NAN;
 	snprintf(row->str[IOM_COL_variant], sizeof(row->str[0]), "%s", run->jobs[0].ctx.variant);
+}
+
+/* The window's length and what went through it per second; the latency quantiles. */
+static void row_set_window(const struct iom_run *run, struct iom_row *row,
+			   const struct iom_hist *hist, const struct run_totals *t)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	double runtime_ns;
 
 	/* The window: to its planned end (runtime), or to the last measured task (--tasks). */
 	if (run->t_stop != UINT64_MAX && !run->err[0] && !interrupted)
 		runtime_ns = run_window_end(run) > run->t_win0 ?
 				     (double)(run_window_end(run) - run->t_win0) : NAN;
 	else
-		runtime_ns = last_end > run->t_win0 ? (double)(last_end - run->t_win0) : NAN;
+		runtime_ns = t->last_end > run->t_win0 ? (double)(t->last_end - run->t_win0) : NAN;
 	row->num[IOM_COL_runtime_ns] = runtime_ns;
 	/*
 	 * Throughput is COMPLETED tasks only: an EXPIRED or FAILED one ends early and would raise
 	 * it while less work got done. Every ended task per second is its own column.
 	 */
-	row->num[IOM_COL_ops_per_s] = runtime_ns > 0 ? (double)window_completed * 1e9 / runtime_ns :
-						       NAN;
-	row->num[IOM_COL_ended_per_s] = runtime_ns > 0 ? (double)window * 1e9 / runtime_ns : NAN;
+	row->num[IOM_COL_ops_per_s] = runtime_ns > 0 ?
+					      (double)t->window_completed * 1e9 / runtime_ns : NAN;
+	row->num[IOM_COL_ended_per_s] = runtime_ns > 0 ? (double)t->window * 1e9 / runtime_ns :
+							 NAN;
 	if (cfg->rate > 0) {
 		row->num[IOM_COL_achieved_ops_per_s] =
-			runtime_ns > 0 ? (double)started * 1e9 / runtime_ns : NAN;
-		row->num[IOM_COL_backlog_max] = (double)backlog;
+			runtime_ns > 0 ? (double)t->started * 1e9 / runtime_ns : NAN;
+		row->num[IOM_COL_backlog_max] = (double)t->backlog;
 		/*
 		 * How long the work outlived the offered load: from the last arrival's intended
 		 * start until every task had its final state, retries included (with --tasks; a
 		 * --runtime cell gives up waiting retries when its window ends).
 		 */
-		if (last_arrival && last_terminal)
-			row->num[IOM_COL_drain_ns] = last_terminal > last_arrival ?
-				(double)(last_terminal - last_arrival) : 0.0;
+		if (t->last_arrival && t->last_terminal)
+			row->num[IOM_COL_drain_ns] = t->last_terminal > t->last_arrival ?
+				(double)(t->last_terminal - t->last_arrival) : 0.0;
 	}
 	iom_row_set_quantiles(row, hist);
 	/* Little's law over every task that held a slot (the histogram holds all that ended). */
@@ -1595,31 +1612,27 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	/* Live: the knobs moved the target during the window; the row says so instead. */
 	if (cfg->live)
 		add_flag(row, "live");
-	else if (cfg->rate <= 0 && window &&
+	else if (cfg->rate <= 0 && t->window &&
 		 fabs(row->num[IOM_COL_inflight_avg] - cfg->concurrency) > 0.05 * cfg->concurrency)
 		add_flag(row, "inflight_off");
-	if (!window)
+	if (!t->window)
 		add_flag(row, "no_tasks_in_window");
 	/* The model's queue was full (IOM_Q_BUSY) at a submit: fewer than C were in flight then. */
-	if (busy)
+	if (t->busy)
 		add_flag(row, "queue_full");
+}
 
-	iom_sample_fill_row(row, s_setup, s0, s1, window);
-	/* Per CPU-second of everything the task cost: ours, and the backend's for rpc. */
-	cpu_ns = row->num[IOM_COL_cpu_ns_per_task] * (double)window;
-	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)window_completed * 1e9 / cpu_ns : NAN;
-	if (row->num[IOM_COL_cpu_foreign_ns] > 0.02 * (row->num[IOM_COL_cpu_system_ns] > 0 ?
-						       row->num[IOM_COL_cpu_system_ns] : 1))
-		add_flag(row, "foreign_cpu");
-
-	if (bugs || submitted != terminal) {
+/* The row's status, worst first; returns the cell's exit code. */
+static int run_verdict(const struct iom_run *run, struct iom_row *row, const struct run_totals *t)
+{
+	if (t->bugs || t->submitted != t->terminal) {
 		char msg[200];
 
-		if (bug)
-			snprintf(msg, sizeof(msg), "%s", bug);
+		if (t->bug)
+			snprintf(msg, sizeof(msg), "%s", t->bug);
 		else
 			snprintf(msg, sizeof(msg), "bug: submitted %" PRIu64 " != terminal %" PRIu64,
-				 submitted, terminal);
+				 t->submitted, t->terminal);
 		row_set_status(row, "error", msg);
 		return IOM_EXIT_BUG;
 	}
@@ -1627,11 +1640,11 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 		row_set_status(row, "error", run->err);
 		return 0;
 	}
-	if (verify_fail) {
+	if (t->verify_fail) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " reads returned bytes the file does "
-			 "not hold there", verify_fail);
+			 "not hold there", t->verify_fail);
 		add_flag(row, "verify_failed");
 		row_set_status(row, "error", msg);
 		return 0;
@@ -1642,6 +1655,29 @@ static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hi
 	}
 	row_set_status(row, "ok", "");
 	return 0;
+}
+
+/* Fill the row from the jobs' counts and the window's samples; check the invariant. */
+static int run_summarise(struct iom_run *run, struct iom_row *row, struct iom_hist *hist,
+			 const struct iom_sample *s_setup, const struct iom_sample *s0,
+			 const struct iom_sample *s1)
+{
+	struct run_totals t;
+	double cpu_ns;
+
+	run_add_jobs(run, hist, &t);
+	row_set_counts(run, row, &t);
+	row_set_window(run, row, hist, &t);
+
+	iom_sample_fill_row(row, s_setup, s0, s1, t.window);
+	/* Per CPU-second of everything the task cost: ours, and the backend's for rpc. */
+	cpu_ns = row->num[IOM_COL_cpu_ns_per_task] * (double)t.window;
+	row->num[IOM_COL_ops_per_cpu_s] = cpu_ns > 0 ? (double)t.window_completed * 1e9 / cpu_ns :
+						      NAN;
+	if (row->num[IOM_COL_cpu_foreign_ns] > 0.02 * (row->num[IOM_COL_cpu_system_ns] > 0 ?
+						       row->num[IOM_COL_cpu_system_ns] : 1))
+		add_flag(row, "foreign_cpu");
+	return run_verdict(run, row, &t);
 }
 
 /*
@@ -1745,80 +1781,78 @@ static void run_open_probes(struct iom_run *run, struct iom_row *row)
 	said_unavailable = true;
 }
 
-/* One cell of this process; *synced says whether it reached the cluster's window barrier. */
-static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist,
-		    bool *synced)
+/* Sync: C threads of depth 1. Async: J submitters sharing C between them. */
+static unsigned int run_nr_jobs(const struct iom_cfg *cfg)
 {
-	const struct iom_model *model = cfg->model;
-	struct iom_run run = { .cfg = cfg };
-	struct iom_sample s_setup, s0 = { 0 }, s1 = { 0 };
-	struct sched_param sp = { .sched_priority = 1 };
-	bool rt;
+	unsigned int nr_jobs;
+
+	if (!is_async(cfg))
+		return cfg->concurrency;
+	nr_jobs = cfg->jobs ? cfg->jobs : 1;
+	return nr_jobs > cfg->concurrency ? cfg->concurrency : nr_jobs;
+}
+
+/*
+ * Whether the cell can run here at all: the model, the fault asked for, the workload's file or
+ * server. Returns false with the row's status set when it cannot.
+ */
+static bool run_cell_opens(struct iom_run *run, struct iom_row *row)
+{
+	const struct iom_cfg *cfg = run->cfg;
 	struct iom_err err = { "" };
-	unsigned int nr_jobs, depth_all;
-	pthread_attr_t attr;
-	int ret, made = 0;
+	int ret = cfg->model->probe(cfg->wl.kind, &err);
 
-	iom_row_init(row);
-	iom_hist_init(hist);
-	/* Sync: C threads of depth 1. Async: J submitters sharing C between them. */
-	if (is_async(cfg)) {
-		nr_jobs = cfg->jobs ? cfg->jobs : 1;
-		if (nr_jobs > cfg->concurrency)
-			nr_jobs = cfg->concurrency;
-	} else {
-		nr_jobs = cfg->concurrency;
-	}
-	row_set_params(row, cfg, nr_jobs);
-
-	ret = model->probe(cfg->wl.kind, &err);
 	if (ret == IOM_PROBE_NA) {
 		row_set_status(row, "na", err.msg);
-		return 0;
+		return false;
 	}
 	if (ret < 0) {
 		row_set_status(row, "unavailable", err.msg);
-		return 0;
+		return false;
 	}
 	if (iom_fault_na(cfg, &err)) {
 		row_set_status(row, "na", err.msg);
 		iom_fault_format(cfg, row->str[IOM_COL_fault], sizeof(row->str[0]));
-		return 0;
+		return false;
 	}
-	ret = iom_workload_open(&run.wl, &cfg->wl, &err);
-	if (ret) {
+	if (iom_workload_open(&run->wl, &cfg->wl, &err)) {
 		row_set_status(row, "error", err.msg);
-		return 0;
+		return false;
 	}
 	if (cfg->wl.kind == IOM_WL_FILE) {
-		double c = iom_cache_fraction(run.wl.fd, cfg->wl.size);
+		double c = iom_cache_fraction(run->wl.fd, cfg->wl.size);
 
 		row->num[IOM_COL_cache_before] = c >= 0 ? c : NAN;
 	}
+	return true;
+}
 
-	run_open_probes(&run, row);
-	run.nr_jobs = nr_jobs;
-	run.jobs = calloc(nr_jobs, sizeof(*run.jobs));
-	if (!run.jobs) {
-		iom_probe_close(run.probe);
-		iom_workload_close(&run.wl);
-		row_set_status(row, "error", "out of memory");
-		return 0;
-	}
-	pthread_mutex_init(&run.lock, NULL);
-	{
-		pthread_condattr_t ca;
+static void run_sync_init(struct iom_run *run)
+{
+	pthread_condattr_t ca;
 
-		/* The watcher's deadlines are CLOCK_MONOTONIC, like every time in the driver. */
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&run.done_cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	pthread_barrier_init(&run.ready, NULL, nr_jobs + 1);
-	pthread_barrier_init(&run.go, NULL, nr_jobs + 1);
-	run.t_win0 = run.t_stop = UINT64_MAX;
-	iom_sample_take_baseline(&s_setup, NULL);
+	pthread_mutex_init(&run->lock, NULL);
+	/* The watcher's deadlines are CLOCK_MONOTONIC, like every time in the driver. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&run->done_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_barrier_init(&run->ready, NULL, run->nr_jobs + 1);
+	pthread_barrier_init(&run->go, NULL, run->nr_jobs + 1);
+	pthread_mutex_init(&run->launch, NULL);
+}
+
+/*
+ * Make the submitters; they wait on run->launch until all are made. On a failure the ones made
+ * are joined, everything the run holds is released and false is returned.
+ */
+static bool run_launch(struct iom_run *run, struct iom_row *row)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	unsigned int nr_jobs = run->nr_jobs, depth_all = cfg->concurrency;
+	struct iom_err err = { "" };
+	pthread_attr_t attr;
+	int ret, made = 0;
 
 	pthread_attr_init(&attr);
 	/* Small stacks: a sync model's cost per in-flight task includes its thread's stack. */
@@ -1827,15 +1861,13 @@ static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_h
 #else
 	pthread_attr_setstacksize(&attr, 128u << 10);
 #endif
-	depth_all = cfg->concurrency;
-	pthread_mutex_init(&run.launch, NULL);
-	pthread_mutex_lock(&run.launch);
+	pthread_mutex_lock(&run->launch);
 	for (unsigned int i = 0; i < nr_jobs; i++) {
-		struct iom_job *job = &run.jobs[i];
+		struct iom_job *job = &run->jobs[i];
 
-		job->run = &run;
+		job->run = run;
 		job->ctx.cfg = cfg;
-		job->ctx.wl = &run.wl;
+		job->ctx.wl = &run->wl;
 		job->ctx.job = i;
 		job->ctx.drv = job;
 		job->ctx.depth = depth_all / nr_jobs + (i < depth_all % nr_jobs);
@@ -1843,95 +1875,162 @@ static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_h
 		ret = pthread_create(&job->thread, &attr, job_main, job);
 		if (ret) {
 			iom_err_set(&err, -ret, "pthread_create submitter %u of %u", i + 1, nr_jobs);
-			run_fail(&run, err.msg);
+			run_fail(run, err.msg);
 			break;
 		}
 		job->thread_made = true;
 		made++;
 	}
 	pthread_attr_destroy(&attr);
-	run.launch_failed = (unsigned int)made < nr_jobs;
-	pthread_mutex_unlock(&run.launch);
-	if (run.launch_failed) {
-		for (int i = 0; i < made; i++)
-			pthread_join(run.jobs[i].thread, NULL);
-		pthread_barrier_destroy(&run.ready);
-		pthread_barrier_destroy(&run.go);
-		pthread_mutex_destroy(&run.launch);
-		iom_probe_close(run.probe);
-		iom_workload_close(&run.wl);
-		row_set_status(row, "error", run.err);
-		free(run.jobs);
-		return 0;
-	}
+	run->launch_failed = (unsigned int)made < nr_jobs;
+	pthread_mutex_unlock(&run->launch);
+	if (!run->launch_failed)
+		return true;
+	for (int i = 0; i < made; i++)
+		pthread_join(run->jobs[i].thread, NULL);
+	pthread_barrier_destroy(&run->ready);
+	pthread_barrier_destroy(&run->go);
+	pthread_mutex_destroy(&run->launch);
+	iom_probe_close(run->probe);
+	iom_workload_close(&run->wl);
+	row_set_status(row, "error", run->err);
+	free(run->jobs);
+	return false;
+}
+
+/* Start the window with the submitters (and the cluster), watch it, join the submitters. */
+static void run_window(struct iom_run *run, struct iom_sample *s0, struct iom_sample *s1,
+		       bool *synced)
+{
+	const struct iom_cfg *cfg = run->cfg;
+	struct sched_param sp = { .sched_priority = 1 };
+	bool rt;
+
 	/*
 	 * The watcher (this thread) takes the window's samples: with hundreds of busy threads on
 	 * one CPU it would wait whole time slices for its turn and sample the wrong interval.
 	 * Real-time priority (when allowed), set after the submitters were made so none inherits
 	 * it, lets it run at the edges; it sleeps the rest of the time.
 	 */
-	pthread_barrier_wait(&run.ready);
+	pthread_barrier_wait(&run->ready);
 	/*
 	 * Every process of a cluster starts its window together (after its submitters are set
 	 * up), as IOR's ranks start a phase. Before real-time priority: an MPI barrier spins.
 	 */
 	*synced = true;
-	if (iom_cluster_window_barrier(!atomic_load(&run.abort)) && !atomic_load(&run.abort))
-		run_fail(&run, "another process of the job failed before its window");
+	if (iom_cluster_window_barrier(!atomic_load(&run->abort)) && !atomic_load(&run->abort))
+		run_fail(run, "another process of the job failed before its window");
 	rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	run.t_run0 = iom_now_ns();
-	run.t_win0 = run.t_run0 + cfg->ramp_ns;
-	run.t_stop = cfg->tasks ? UINT64_MAX : run.t_win0 + cfg->runtime_ns;
-	iom_live_window_start(cfg->live, run.t_win0);
-	pthread_barrier_wait(&run.go);
+	run->t_run0 = iom_now_ns();
+	run->t_win0 = run->t_run0 + cfg->ramp_ns;
+	run->t_stop = cfg->tasks ? UINT64_MAX : run->t_win0 + cfg->runtime_ns;
+	iom_live_window_start(cfg->live, run->t_win0);
+	pthread_barrier_wait(&run->go);
 
-	if (!atomic_load(&run.abort))
-		run_watch(&run, &s0, &s1);
+	if (!atomic_load(&run->abort))
+		run_watch(run, s0, s1);
 	if (rt) {
 		sp.sched_priority = 0;
 		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
 	}
-	if (atomic_load(&run.abort) && !s0.t_ns)
-		iom_sample_take(&s0, NULL), s1 = s0;
-	run_join(&run);
+	if (atomic_load(&run->abort) && !s0->t_ns)
+		iom_sample_take(s0, NULL), *s1 = *s0;
+	run_join(run);
+}
 
-	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
+/* After the summary: marks, probes, the cache, the backend's columns; release the run. */
+static void run_finish(struct iom_run *run, struct iom_row *row, const struct iom_sample *s0,
+		       const struct iom_sample *s1)
+{
+	const struct iom_cfg *cfg = run->cfg;
+
 	if (cfg->timeline)
-		run_write_marks(&run);
-	if (run.probe) {
-		iom_probe_fill_row(run.probe, row, (uint64_t)row->num[IOM_COL_tasks]);
-		iom_probe_close(run.probe);
+		run_write_marks(run);
+	if (run->probe) {
+		iom_probe_fill_row(run->probe, row, (uint64_t)row->num[IOM_COL_tasks]);
+		iom_probe_close(run->probe);
 	}
 	if (cfg->wl.kind == IOM_WL_FILE) {
-		double c = iom_cache_fraction(run.wl.fd, cfg->wl.size);
+		double c = iom_cache_fraction(run->wl.fd, cfg->wl.size);
 
 		row->num[IOM_COL_cache_after] = c >= 0 ? c : NAN;
 	}
-	for (unsigned int i = 0; i < nr_jobs; i++)
-		job_free(&run.jobs[i], model);
-	free(run.jobs);
-	pthread_barrier_destroy(&run.ready);
-	pthread_barrier_destroy(&run.go);
-	pthread_mutex_destroy(&run.launch);
-	pthread_cond_destroy(&run.done_cond);
-	pthread_mutex_destroy(&run.lock);
+	for (unsigned int i = 0; i < run->nr_jobs; i++)
+		job_free(&run->jobs[i], cfg->model);
+	free(run->jobs);
+	pthread_barrier_destroy(&run->ready);
+	pthread_barrier_destroy(&run->go);
+	pthread_mutex_destroy(&run->launch);
+	pthread_cond_destroy(&run->done_cond);
+	pthread_mutex_destroy(&run->lock);
 	if (cfg->wl.kind == IOM_WL_RPC) {
-		int64_t dups = iom_workload_backend_duplicates(&run.wl);
+		int64_t dups = iom_workload_backend_duplicates(&run->wl);
 
-		if (s0.tcp_retrans >= 0 && s1.tcp_retrans >= 0)
-			row->num[IOM_COL_tcp_retrans] = (double)(s1.tcp_retrans - s0.tcp_retrans);
+		if (s0->tcp_retrans >= 0 && s1->tcp_retrans >= 0)
+			row->num[IOM_COL_tcp_retrans] = (double)(s1->tcp_retrans - s0->tcp_retrans);
 		/*
 		 * The backend must never be the bottleneck: past 70% of the CPU its threads can
 		 * use, the cell measures the backend, not the model, and says so.
 		 */
 		if (row->num[IOM_COL_cpu_backend_ns] > 0.7 * row->num[IOM_COL_runtime_ns] *
-						       iom_workload_backend_cpus(&run.wl))
+						       iom_workload_backend_cpus(&run->wl))
 			add_flag(row, "backend_bound");
 
 		row->num[IOM_COL_n_dup] = dups >= 0 ? (double)dups : NAN;
 	}
-	iom_workload_close(&run.wl);
+	iom_workload_close(&run->wl);
+}
+
+/* One cell of this process; *synced says whether it reached the cluster's window barrier. */
+static int run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist,
+		    bool *synced)
+{
+	struct iom_run run = { .cfg = cfg };
+	struct iom_sample s_setup, s0 = { 0 }, s1 = { 0 };
+	int ret;
+
+	iom_row_init(row);
+	iom_hist_init(hist);
+	run.nr_jobs = run_nr_jobs(cfg);
+	row_set_params(row, cfg, run.nr_jobs);
+	if (!run_cell_opens(&run, row))
+		return 0;
+
+	run_open_probes(&run, row);
+	run.jobs = calloc(run.nr_jobs, sizeof(*run.jobs));
+	if (!run.jobs) {
+		iom_probe_close(run.probe);
+		iom_workload_close(&run.wl);
+		row_set_status(row, "error", "out of memory");
+		return 0;
+	}
+	run_sync_init(&run);
+	run.t_win0 = run.t_stop = UINT64_MAX;
+	iom_sample_take_baseline(&s_setup, NULL);
+	if (!run_launch(&run, row))
+		return 0;
+	run_window(&run, &s0, &s1, synced);
+
+	ret = run_summarise(&run, row, hist, &s_setup, &s0, &s1);
+	run_finish(&run, row, &s0, &s1);
 	return ret;
+}
+
+void iom_cfg_init(struct iom_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->wl.kind = IOM_WL_TIMER;
+	cfg->wl.latency_ns = 1000000;
+	cfg->wl.seed = 1;
+	cfg->wl.size = 1ull << 30;
+	cfg->wl.bs = 4096;
+	cfg->wl.payload = 64;
+	cfg->retry_max = 3;
+	cfg->backoff = IOM_BACKOFF_EXP_JITTER;
+	cfg->backoff_base_ns = 1000000;
+	cfg->backoff_cap_ns = 100000000;
+	cfg->runtime_ns = 3000000000ull;
+	cfg->batch_complete = 0;	/* auto (iom_batch_auto_half): --batch-complete N forces N */
 }
 
 int iom_run_cell(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist *hist)

@@ -86,6 +86,15 @@ struct iom_cfg {
 };
 
 /*
+ * The defaults of `iomodels run` given no option, for every caller that builds a cell: a 1 ms
+ * timer workload (seed 1; a 1 GiB file of 4 KiB blocks, a 64-byte rpc payload when asked),
+ * 3 s measured, batch_complete auto, 3 retries with jittered exponential backoff 1..100 ms
+ * when retries are on. Model, concurrency and everything else: zero. A model's own options
+ * default to its table's (iom_cfg_model_opts() with no model_opts).
+ */
+void iom_cfg_init(struct iom_cfg *cfg);
+
+/*
  * Run one cell and fill row (and hist, the merged latency histogram of the window). Returns 0
  * when the row is valid (whatever its status), IOM_EXIT_BUG when the invariant broke (row's
  * reason holds the "bug:" line), or 130 when interrupted.

@@ -117,3 +117,21 @@ int iom_parse_duration(const char *s, uint64_t lo_ns, uint64_t hi_ns, uint64_t *
 	*ns = (uint64_t)v;
 	return 0;
 }
+
+int iom_parse_us(const char *s, uint64_t lo_us, uint64_t hi_us, uint64_t *us)
+{
+	size_t len = s ? strlen(s) : 0;
+	uint64_t ns, hi_ns = hi_us > UINT64_MAX / 1000 ? UINT64_MAX : hi_us * 1000;
+	int ret;
+
+	/* Only with a unit: a bare "1.5" would be seconds to the duration parser. */
+	if (!len || s[len - 1] < 'a' || s[len - 1] > 'z')
+		return iom_parse_u64(s, lo_us, hi_us, us);
+	ret = iom_parse_duration(s, lo_us * 1000, hi_ns, &ns);
+	if (ret)
+		return ret;
+	if (ns % 1000)
+		return -EINVAL;
+	*us = ns / 1000;
+	return 0;
+}

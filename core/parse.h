@@ -18,5 +18,10 @@ int iom_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int iom_parse_double(const char *s, double lo, double hi, double *out);
 /* A number of seconds, or a number with ns, us, ms, s, m (minutes) or h; into nanoseconds. */
 int iom_parse_duration(const char *s, uint64_t lo_ns, uint64_t hi_ns, uint64_t *ns);
+/*
+ * An option named in microseconds (--status-lag-us): whole microseconds, or a duration with its
+ * unit (250us, 2ms, 1s) that is a whole number of them; into microseconds.
+ */
+int iom_parse_us(const char *s, uint64_t lo_us, uint64_t hi_us, uint64_t *us);
 
 #endif

@@ -99,11 +99,12 @@ static void ft_cell(struct ft_run *r, struct iom_cfg *cfg, const char *policy)
 
 static struct iom_cfg ft_base(const struct iom_model *m, enum iom_wl_kind wl, unsigned long n)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 
+	iom_cfg_init(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = wl;
-	cfg.wl.payload = 64;
+	cfg.wl.seed = 0;	/* the seed this scenario's draws were always made with */
 	cfg.wl.latency_ns = wl == IOM_WL_RPC ? 100000 : 1000000;
 	cfg.concurrency = 16;
 	cfg.tasks = n;

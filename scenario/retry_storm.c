@@ -187,14 +187,12 @@ static int rs_main(int argc, char **argv)
 	printf("%-11s %9s %9s %9s %9s %10s %9s %10s %10s\n", "backoff", "offered", "completed",
 	       "gave up", "BUSY", "goodput/s", "p99 ms", "backlog", "drain ms");
 	for (size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
-		struct iom_cfg cfg = { 0 };
+		struct iom_cfg cfg;
 		const double *n = row.num;
 
+		iom_cfg_init(&cfg);
 		cfg.model = model;
 		cfg.wl.kind = IOM_WL_RPC;
-		cfg.wl.payload = 64;
-		cfg.wl.seed = 1;
-		cfg.wl.latency_ns = 1000000;
 		cfg.wl.backend_capacity = (unsigned int)capacity;
 		cfg.rate = (double)rate;
 		cfg.concurrency = 1024;

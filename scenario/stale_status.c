@@ -113,8 +113,9 @@ static int ss_parse(int argc, char **argv, struct ss_cfg *cfg, struct iom_du_cfg
 			du_argv[du_argc++] = "--tasks";
 			du_argv[du_argc++] = (char *)val;
 		} else if (sc_opt(argc, argv, &i, "--status-lag-us", &val)) {
-			if (sc_parse_u64(val, 0, 10000000, false, &v))
-				return ss_bad("--status-lag-us wants 0..10000000", val);
+			if (iom_parse_us(val, 0, 10000000, &v))
+				return ss_bad("--status-lag-us wants 0..10000000 us, or a unit (2ms)",
+					      val);
 			cfg->lag_ns = v * 1000;
 		} else if (sc_opt(argc, argv, &i, "--confirm", &val)) {
 			if (ss_parse_confirm(cfg, val))
@@ -150,16 +151,15 @@ static void ss_run_one(const struct ss_cfg *cfg, struct iom_report *rep, uint64_
 {
 	static struct iom_row row;
 	static struct iom_hist hist;
-	struct iom_cfg c = { 0 };
+	struct iom_cfg c;
 	struct iom_kf_opts kfo = iom_kf_opts_defaults;
 	/* kernel_free's status store, through its own options: its struct, not its name. */
 	struct iom_model_opts mo = { &iom_model_kernel_free, &kfo };
 	const double *n = row.num;
 	int ret;
 
+	iom_cfg_init(&c);
 	c.model = &iom_model_kernel_free;
-	c.wl.kind = IOM_WL_TIMER;
-	c.wl.seed = 1;
 	c.wl.latency_ns = SS_D_NS;
 	c.wl.dist = IOM_DIST_BIMODAL;
 	c.wl.bimodal_p = 0.1;

@@ -149,12 +149,11 @@ static int tg_main(int argc, char **argv)
 		if (iom_models[m]->probe(IOM_WL_RPC, &err))
 			continue;
 		for (int key = 0; key < 2; key++) {
-			struct iom_cfg cfg = { 0 };
+			struct iom_cfg cfg;
 
+			iom_cfg_init(&cfg);
 			cfg.model = iom_models[m];
 			cfg.wl.kind = IOM_WL_RPC;
-			cfg.wl.payload = 64;
-			cfg.wl.seed = 1;
 			cfg.wl.latency_ns = 100000;
 			cfg.wl.dist = IOM_DIST_BIMODAL;
 			cfg.wl.bimodal_p = 0.1;

@@ -63,19 +63,12 @@ void iom_server_opts_init(struct iom_server_opts *o)
 /* D of sleep:D or cpu:D: whole microseconds, or a duration with its unit (250us, 2ms). */
 static int sv_service_us(const char *s, uint32_t *us)
 {
-	const uint64_t max_us = 60000000;	/* a minute */
-	size_t len = strlen(s);
 	uint64_t v;
+	int ret = iom_parse_us(s, 0, 60000000, &v);	/* up to a minute */
 
-	if (!iom_parse_u64(s, 0, max_us, &v)) {
-		*us = (uint32_t)v;
-		return 0;
-	}
-	/* Only with a unit: a bare "1.5" would be seconds to the duration parser. */
-	if (!len || s[len - 1] < 'a' || s[len - 1] > 'z' ||
-	    iom_parse_duration(s, 0, max_us * 1000, &v) || v % 1000)
-		return -EINVAL;
-	*us = (uint32_t)(v / 1000);
+	if (ret)
+		return ret;
+	*us = (uint32_t)v;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -91,6 +92,41 @@ char *iomt_slurp(const char *path)
 	if (!buf)
 		fail_msg("cannot read %s: %s", path, strerror(errno));
 	return buf;
+}
+
+const char *iomt_python(void)
+{
+	const char *py = getenv("PYTHON");
+
+	return py ? py : "/usr/bin/python3";
+}
+
+void iomt_run_cli(struct iomt_proc *r, const char *cwd, const char *base,
+		  const char *const *args, int timeout_ms)
+{
+	static char paths[IOMT_MAX_ARGS][PATH_MAX];
+	char *argv[IOMT_MAX_ARGS + 2];
+	int n = 0;
+
+	argv[n++] = (char *)iomt_bin();
+	for (int i = 0; args[i]; i++, n++) {
+		assert_true(i < IOMT_MAX_ARGS);
+		argv[n] = (char *)args[i];
+		if (!strcmp(args[i], "@") || !strncmp(args[i], "@/", 2)) {
+			snprintf(paths[i], sizeof(paths[i]), "%s%s", base, args[i] + 1);
+			argv[n] = paths[i];
+		}
+	}
+	argv[n] = NULL;
+	iomt_run(r, cwd, argv, timeout_ms);
+}
+
+char *iomt_slurp_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return iomt_slurp(path);
 }
 
 void iomt_write_file(const char *path, const char *text)
@@ -387,16 +423,15 @@ void iomt_model_opts(struct iom_cfg *cfg)
 struct iom_cfg iomt_cfg(const struct iom_model *m, enum iom_wl_kind wl, unsigned int c,
 			const char *dir)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 
+	iom_cfg_init(&cfg);
 	iomt_model_opts(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = wl;
 	cfg.wl.latency_ns = 200000;
 	cfg.wl.seed = 7;
 	cfg.wl.size = 4 << 20;
-	cfg.wl.bs = 4096;
-	cfg.wl.payload = 64;
 	if (dir)
 		snprintf(cfg.wl.directory, sizeof(cfg.wl.directory), "%s", dir);
 	cfg.concurrency = c;

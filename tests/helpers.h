@@ -56,6 +56,8 @@ void iomt_rm_tree(const char *dir);
 char *iomt_slurp(const char *path);
 /* The same, or NULL when it cannot be read. */
 char *iomt_slurp_or_null(const char *path);
+/* iomt_slurp of dir/name. */
+char *iomt_slurp_in(const char *dir, const char *name);
 /* Write text to path (the test fails when it cannot). */
 void iomt_write_file(const char *path, const char *text);
 
@@ -67,6 +69,8 @@ struct iomt_proc {
 	size_t out_len, err_len;
 };
 
+/* $PYTHON, as make test exports it, or /usr/bin/python3. */
+const char *iomt_python(void);
 /* $IOM_BIN (the test fails when unset or not executable). */
 const char *iomt_bin(void);
 /*
@@ -76,6 +80,14 @@ const char *iomt_bin(void);
  */
 void iomt_run(struct iomt_proc *r, const char *cwd, char *const argv[], int timeout_ms);
 void iomt_proc_free(struct iomt_proc *r);
+/*
+ * Run "$IOM_BIN" args... (NULL-terminated, at most IOMT_MAX_ARGS) with iomt_run in cwd; an
+ * argument "@" is base and "@/NAME" is base/NAME: the test's temporary directory, known only
+ * once the test runs, in the tables of arguments written before it.
+ */
+#define IOMT_MAX_ARGS	64
+void iomt_run_cli(struct iomt_proc *r, const char *cwd, const char *base,
+		  const char *const *args, int timeout_ms);
 /* stderr's lines that start with prefix. */
 int iomt_count_lines(const char *text, const char *prefix);
 /* A number of process pid's /proc status ("Threads", "VmRSS" in kB ...), -1 if none. */

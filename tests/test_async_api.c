@@ -481,7 +481,7 @@ static void test_unread_ttl(void **state)
  */
 static void test_poll_script(void **state)
 {
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = iomt_python();
 	char *const good[] = { (char *)py, "scripts/async_poll.py", "--bin", (char *)iomt_bin(),
 			       "--model", (char *)model, "--tasks", "3", "--service-us", "2000",
 			       "--pending", "16", "--cpu-requests", "100", NULL };

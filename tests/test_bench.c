@@ -30,7 +30,7 @@ static int count_lines(const char *path)
 static void test_bench_sigint_leaves_valid_rows(void **state)
 {
 	char dir[] = "/tmp/iom-test-bench-XXXXXX", csv[PATH_MAX], cmd[PATH_MAX + 64];
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = iomt_python();
 	int status, lines = 0, plot_status;
 	bool have_plot;
 	pid_t pid;
@@ -79,7 +79,7 @@ static void test_bench_sigint_leaves_valid_rows(void **state)
 static void test_bench_model_flags(void **state)
 {
 	char dir[] = "/tmp/iom-test-bench-XXXXXX", cmd[4 * PATH_MAX];
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = iomt_python();
 	static const char check[] =
 		"import csv, sys\n"
 		"rows = list(csv.DictReader(open(sys.argv[1] + '/runs.csv')))\n"
@@ -125,11 +125,6 @@ static void test_bench_model_flags(void **state)
 #define TINY	"--quick --models threads --workloads nop --concurrency 1 --placements core " \
 		"--repeat 1 --runtime 50ms --sections matrix --probes off --no-calibrate --noise-cap 1"
 
-static const char *python(void)
-{
-	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-}
-
 /* The rows of runs.csv whose status is "ok", and how many rows in all (header excluded). */
 static int count_ok_rows(const char *csv, int *all)
 {
@@ -164,7 +159,7 @@ static void test_bench_output_reused(void **state)
 	int all;
 
 	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "%s scripts/bench %s --output %s/run >/dev/null 2>&1", python(),
+	snprintf(cmd, sizeof(cmd), "%s scripts/bench %s --output %s/run >/dev/null 2>&1", iomt_python(),
 		 TINY, dir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(system(cmd), 0);
@@ -210,7 +205,7 @@ static void test_bench_default_dir_unique(void **state)
 		default_dir(path, sizeof(path), dir, now + s, "");
 		assert_int_equal(mkdir(path, 0777), 0);
 	}
-	snprintf(cmd, sizeof(cmd), "cd %s && %s %s/scripts/bench %s >/dev/null 2>&1", dir, python(),
+	snprintf(cmd, sizeof(cmd), "cd %s && %s %s/scripts/bench %s >/dev/null 2>&1", dir, iomt_python(),
 		 root, TINY);
 	assert_int_equal(system(cmd), 0);
 	for (int s = 0; s < 30; s++) {
@@ -241,7 +236,7 @@ static void test_bench_server_section(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "%s %s/scripts/bench --quick --sections server --server-services sleep:0 "
 		 "--server-concurrency 4 --runtime 100ms --probes off --no-calibrate "
-		 "--output %s/run >/dev/null 2>&1", python(), root, dir);
+		 "--output %s/run >/dev/null 2>&1", iomt_python(), root, dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd),
 		 "%s - '%s' '%s/run' <<'EOF'\n"
@@ -261,10 +256,10 @@ static void test_bench_server_section(void **state)
 		 "assert all(r['status'] in ('ok', 'unavailable') for r in rows), rows\n"
 		 "u = by[('uring', 'closed')]\n"
 		 "assert u['status'] != 'ok' or 'bufring' in u['server_variant'], u\n"
-		 "EOF", python(), getenv("IOM_BIN"), dir);
+		 "EOF", iomt_python(), getenv("IOM_BIN"), dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s %s/scripts/plot.py %s/run >/dev/null && test -s %s/run/server.png"
-		 " && grep -q '^## Server models' %s/run/report.md", python(), root, dir, dir, dir);
+		 " && grep -q '^## Server models' %s/run/report.md", iomt_python(), root, dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);

@@ -22,7 +22,7 @@
 #define MAX_ARGS	24
 #define BAD_TIMEOUT_MS	2000	/* a parse error exits in milliseconds, even under TSan */
 #define RUN_TIMEOUT_MS	30000
-#define OUT		"@OUT@"	/* replaced by <tmpdir>/out */
+#define OUT		"@/out"	/* <tmpdir>/out (iomt_run_cli) */
 
 struct cli_case {
 	const char *name;
@@ -154,6 +154,8 @@ static const struct cli_case bad_cases[] = {
 	{ "run --confirm 0", true, { "run", FAST_KF, "--notify", "poll", "--confirm", "0", NULL } },
 	{ "run --status-lag-us -1", true, { "run", FAST_KF, "--notify", "poll", "--status-lag-us",
 					    "-1", NULL } },
+	{ "serve --status-lag-us 2x", false, { "serve", "--status-lag-us", "2x", NULL } },
+	{ "serve --status-lag-us 1500ns", false, { "serve", "--status-lag-us", "1500ns", NULL } },
 	{ "list extra", false, { "list", "extra", NULL } },
 	{ "list --caps extra", false, { "list", "--caps", "extra", NULL } },
 	{ "run --concurrency-max", true, { "run", FAST, "--concurrency-max", "8", NULL } },
@@ -221,6 +223,7 @@ struct ctx {
 	/* Freed by teardown, so a failing assertion (a longjmp) leaks nothing. */
 	struct iomt_proc r;
 	char *csv;
+	struct iomt_csv tab;	/* csv, by row and column */
 	struct json_object *json;
 };
 
@@ -253,31 +256,30 @@ static int teardown_tmp(void **state)
 	iomt_rm_tree(x->tmp);
 	iomt_proc_free(&x->r);
 	free(x->csv);
+	iomt_csv_free(&x->tab);
 	if (x->json)
 		json_object_put(x->json);
 	free(x);
 	return 0;
 }
 
-/* Run "$IOM_BIN" argv... in <tmpdir>/cwd; OUT in argv becomes <tmpdir>/out. */
+/* Run "$IOM_BIN" argv... in <tmpdir>/cwd, with --output OUT appended when output is set. */
 static void run_cli(const char *tmp, const char *const *args, bool output, int timeout_ms,
 		    struct iomt_proc *r)
 {
-	char cwd[PATH_MAX], out[PATH_MAX];
-	char *argv[MAX_ARGS + 4];
+	const char *all[MAX_ARGS + 3];
+	char cwd[PATH_MAX];
 	int n = 0;
 
 	snprintf(cwd, sizeof(cwd), "%s/cwd", tmp);
-	snprintf(out, sizeof(out), "%s/out", tmp);
-	argv[n++] = (char *)iomt_bin();
-	for (int i = 0; args[i]; i++)
-		argv[n++] = (char *)(strcmp(args[i], OUT) ? args[i] : out);
+	for (int i = 0; args[i] && n < MAX_ARGS; i++)
+		all[n++] = args[i];
 	if (output) {
-		argv[n++] = "--output";
-		argv[n++] = out;
+		all[n++] = "--output";
+		all[n++] = OUT;
 	}
-	argv[n] = NULL;
-	iomt_run(r, cwd, argv, timeout_ms);
+	all[n] = NULL;
+	iomt_run_cli(r, cwd, tmp, all, timeout_ms);
 }
 
 /* Names in dir other than . and ..; "" if none. */
@@ -332,43 +334,15 @@ static void test_bad_input(void **state)
 		fail_msg("[%s] left files next to the output: %s", c->name, names);
 }
 
-/* Split one CSV record (RFC 4180 quotes) at *p into at most max fields; advance *p. */
-static int csv_record(const char **p, char fields[][128], int max)
+/* out/runs.csv of the run in x->tmp, into x->csv and x->tab. */
+static void load_runs_csv(struct ctx *x)
 {
-	const char *s = *p;
-	int n = 0;
+	char path[PATH_MAX];
 
-	while (*s) {
-		size_t len = 0;
-		bool quoted = *s == '"';
-
-		if (quoted)
-			s++;
-		for (; *s; s++) {
-			if (quoted && *s == '"' && s[1] == '"') {
-				s++;
-			} else if (quoted && *s == '"') {
-				quoted = false;
-				continue;
-			} else if (!quoted && (*s == ',' || *s == '\n')) {
-				break;
-			}
-			if (n < max && len < 127)
-				fields[n][len++] = *s;
-		}
-		if (n < max)
-			fields[n][len] = '\0';
-		n++;
-		if (*s == ',') {
-			s++;
-			continue;
-		}
-		if (*s == '\n')
-			s++;
-		break;
-	}
-	*p = s;
-	return n;
+	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
+	x->csv = iomt_slurp(path);
+	if (!iomt_csv_parse(&x->tab, x->csv))
+		fail_msg("%s: malformed CSV:\n%s", path, x->csv);
 }
 
 static void test_run_ok(void **state)
@@ -377,14 +351,13 @@ static void test_run_ok(void **state)
 		"run", "--model", "threads", "--workload", "nop", "--concurrency", "1", "--tasks",
 		"1000", "--quiet", "--output", OUT, NULL,
 	};
-	static char hdr[128][128], row[128][128];
 	struct ctx *x = *state;
 	const char *tmp = x->tmp;
 	struct json_object *rows, *schema;
 	struct iomt_proc *r = &x->r;
 	char path[PATH_MAX], names[512];
-	const char *p;
-	int nh, nr;
+	char **hdr, **row;
+	int nh;
 
 	run_cli(tmp, args, false, RUN_TIMEOUT_MS, r);
 	if (r->timed_out)
@@ -394,21 +367,19 @@ static void test_run_ok(void **state)
 	if (r->out_len)
 		fail_msg("--quiet printed: %s", r->out);
 
-	snprintf(path, sizeof(path), "%s/out/runs.csv", tmp);
-	p = x->csv = iomt_slurp(path);
-	nh = csv_record(&p, hdr, 128);
-	nr = csv_record(&p, row, 128);
-	if (*p)
-		fail_msg("runs.csv has more than a header and one row:\n%s", x->csv);
+	load_runs_csv(x);
+	if (x->tab.nr != 2)
+		fail_msg("runs.csv is not a header and one row:\n%s", x->csv);
+	hdr = x->tab.f[0], row = x->tab.f[1], nh = x->tab.nf[0];
 	assert_true(nh >= 10);
-	assert_int_equal(nh, nr);
+	assert_int_equal(nh, x->tab.nf[1]);
 	assert_string_equal(hdr[0], "model");
 	assert_string_equal(hdr[1], "workload");
 	assert_string_equal(hdr[2], "concurrency");
 	assert_string_equal(row[0], "threads");
 	assert_string_equal(row[1], "nop");
 	assert_string_equal(row[2], "1");
-	for (int i = 0; i < nh && i < 128; i++) {
+	for (int i = 0; i < nh; i++) {
 		if (!strcmp(hdr[i], "status"))
 			assert_string_equal(row[i], "ok");
 		if (!strcmp(hdr[i], "tasks") || !strcmp(hdr[i], "n_samples"))
@@ -792,20 +763,18 @@ static void test_run_service(void **state)
 					    "--latency-us", "0", "--service", "sleep:20ms",
 					    "--concurrency", "1", "--tasks", "10", "--quiet",
 					    "--output", OUT, NULL };
-	static char hdr[128][128], row[128][128];
 	struct ctx *x = *state;
 	struct json_object *meta, *svc;
-	char path[PATH_MAX];
-	const char *p;
+	char path[PATH_MAX], **hdr, **row;
 	int nh;
 
 	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, &x->r);
 	if (x->r.status != 0)
 		fail_msg("exit %d, want 0; stderr: %s", x->r.status, x->r.err);
-	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
-	p = x->csv = iomt_slurp(path);
-	nh = csv_record(&p, hdr, 128);
-	assert_int_equal(csv_record(&p, row, 128), nh);
+	load_runs_csv(x);
+	assert_true(x->tab.nr >= 2);
+	hdr = x->tab.f[0], row = x->tab.f[1], nh = x->tab.nf[0];
+	assert_int_equal(x->tab.nf[1], nh);
 	for (int i = 0; i < nh; i++) {
 		if (!strcmp(hdr[i], "latency_dist"))
 			assert_string_equal(row[i], "service sleep:20ms");
@@ -865,23 +834,10 @@ static void test_run_rpc_server_own_cpu(void **state)
  */
 static void run_in_tmp(struct ctx *x, const char *const *args, int timeout_ms)
 {
-	static char paths[MAX_ARGS][PATH_MAX];
 	char cwd[PATH_MAX];
-	char *argv[MAX_ARGS + 2];
-	int n = 0;
 
 	snprintf(cwd, sizeof(cwd), "%s/cwd", x->tmp);
-	argv[n++] = (char *)iomt_bin();
-	for (int i = 0; args[i]; i++, n++) {
-		assert_true(i < MAX_ARGS);
-		argv[n] = (char *)args[i];
-		if (!strncmp(args[i], "@/", 2)) {
-			snprintf(paths[i], sizeof(paths[i]), "%s/%s", x->tmp, args[i] + 2);
-			argv[n] = paths[i];
-		}
-	}
-	argv[n] = NULL;
-	iomt_run(&x->r, cwd, argv, timeout_ms);
+	iomt_run_cli(&x->r, cwd, x->tmp, args, timeout_ms);
 }
 
 /*

@@ -21,17 +21,10 @@ static struct iom_hist hist;
 
 static struct iom_cfg base(const struct iom_model *m, enum iom_wl_kind wl)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(m, wl, 4, NULL);
 
-	iomt_model_opts(&cfg);
-	cfg.model = m;
-	cfg.wl.kind = wl;
 	cfg.wl.seed = 5;
-	cfg.wl.latency_ns = 200000;
-	cfg.wl.payload = 64;
-	cfg.concurrency = 4;
 	cfg.tasks = 100;
-	cfg.batch_complete = 1;
 	cfg.retry_max = 10;
 	cfg.backoff = IOM_BACKOFF_NONE;
 	cfg.backoff_base_ns = 100000;

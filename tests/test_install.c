@@ -63,7 +63,7 @@ static void complete(const char *dest, const char *script, char *out, size_t len
  */
 static void installed_scripts_work(const char *dest)
 {
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = iomt_python();
 	char cmd[PATH_MAX * 4], out[8192];
 
 	for (int i = 0; i < 2; i++) {

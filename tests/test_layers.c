@@ -13,11 +13,6 @@
 
 #include "tests/testutil.h"
 
-static const char *python(void)
-{
-	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-}
-
 /* Run the check on root; its exit status, stderr in out. */
 static int check(const char *root, char *out, size_t len)
 {
@@ -26,7 +21,7 @@ static int check(const char *root, char *out, size_t len)
 	ssize_t n;
 
 	assert_true(fd >= 0);
-	snprintf(cmd, sizeof(cmd), "%s scripts/check-layers %s 2>%s", python(), root, path);
+	snprintf(cmd, sizeof(cmd), "%s scripts/check-layers %s 2>%s", iomt_python(), root, path);
 	status = system(cmd);
 	n = read(fd, out, len - 1);
 	out[n > 0 ? n : 0] = '\0';
@@ -40,7 +35,6 @@ static int check(const char *root, char *out, size_t len)
 static void plant(const char *root, const char *rel, const char *text)
 {
 	char path[512], *slash;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
 	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
@@ -48,18 +42,7 @@ static void plant(const char *root, const char *rel, const char *text)
 		assert_true(!mkdir(path, 0755) || errno == EEXIST);
 		*slash = '/';
 	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void rm_tree(const char *root)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	assert_int_equal(system(cmd), 0);
+	iomt_write_file(path, text);
 }
 
 static void test_tree_passes(void **state)
@@ -123,7 +106,7 @@ static void test_planted(void **state)
 		if (planted[i].models_c)
 			plant(root, "cli/models.c", planted[i].models_c);
 		ret = check(root, out, sizeof(out));
-		rm_tree(root);
+		iomt_rm_tree(root);
 		if (ret != planted[i].want || !strstr(out, planted[i].says))
 			fail_msg("%s with %s: exit %d, said '%s'", planted[i].file, planted[i].text,
 				 ret, out);

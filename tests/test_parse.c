@@ -77,12 +77,38 @@ static void test_u64_double(void **state)
 	assert_int_equal(iom_parse_double("1e999", 0, 1e308, &d), -ERANGE);
 }
 
+/* A microseconds option: whole us, or a duration with a unit that is whole us. */
+static void test_us(void **state)
+{
+	static const struct { const char *s; uint64_t us; } ok[] = {
+		{ "0", 0 }, { "1000", 1000 }, { "250us", 250 }, { "2ms", 2000 }, { "1s", 1000000 },
+		{ "1.5ms", 1500 }, { "1000ns", 1 },
+	};
+	static const char *const bad[] = { "", "1.5", "1500ns", "-1", "2x", "ms", "1 ms", "2ms " };
+	uint64_t us;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (iom_parse_us(ok[i].s, 0, 10000000, &us))
+			fail_msg("'%s' refused", ok[i].s);
+		if (us != ok[i].us)
+			fail_msg("'%s': %llu us, want %llu", ok[i].s, (unsigned long long)us,
+				 (unsigned long long)ok[i].us);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (iom_parse_us(bad[i], 0, 10000000, &us) != -EINVAL)
+			fail_msg("'%s' taken as microseconds", bad[i]);
+	assert_int_equal(iom_parse_us(NULL, 0, 10, &us), -EINVAL);
+	assert_int_equal(iom_parse_us("11", 0, 10, &us), -ERANGE);
+	assert_int_equal(iom_parse_us("1ms", 0, 10, &us), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_u64_double),
+		cmocka_unit_test(test_us),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,10 +84,10 @@ static void cell_path(char *path, size_t len, const char *cell, const char *suff
 
 static struct iom_cfg threads_cfg(unsigned int c, uint64_t latency_ns)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 
+	iom_cfg_init(&cfg);
 	cfg.model = iom_model_find("threads");
-	cfg.wl.kind = IOM_WL_TIMER;
 	cfg.wl.latency_ns = latency_ns;
 	cfg.wl.seed = 7;
 	cfg.concurrency = c;

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
@@ -37,17 +36,9 @@ static double terminal(void)
 
 static struct iom_cfg base(const char *model, enum iom_wl_kind wl, unsigned int c)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg = iomt_cfg(iom_model_find(model), wl, c, NULL);
 
-	iomt_model_opts(&cfg);
-	cfg.model = iom_model_find(model);
-	cfg.wl.kind = wl;
 	cfg.wl.seed = 3;
-	cfg.wl.latency_ns = 200000;
-	cfg.wl.payload = 64;
-	cfg.concurrency = c;
-	cfg.tasks = 500;
-	cfg.batch_complete = 1;
 	return cfg;
 }
 
@@ -102,15 +93,6 @@ static void test_uring_sqpoll_small_sq(void **state)
 	run_conserved(&cfg, "uring rpc C=1024 --fault cq-overflow:8 --sqpoll");
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void nftw_rm(const char *dir)
-{
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Wait up to timeout_s for pid; kill it and return -1 if it is still running. */
 static int wait_bounded(pid_t pid, int timeout_s)
@@ -270,7 +252,7 @@ static void test_sigint_during_startup(void **state)
 			 status == -1 ? -1 : WIFSIGNALED(status) ? WTERMSIG(status) :
 			 WEXITSTATUS(status));
 	if (access(out, F_OK) == 0) {
-		nftw_rm(out);
+		iomt_rm_tree(out);
 		fail_msg("interrupted at start-up, but %s was written", out);
 	}
 	rmdir(dir);
@@ -303,7 +285,7 @@ static void test_sigint_ends_untimed_wait(void **state)
 		kill(pid, SIGINT);
 		status = wait_bounded(pid, 20);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		nftw_rm(dir);
+		iomt_rm_tree(dir);
 		/* A model this kernel lacks ends its cell before the signal, with 0: no case. */
 		if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			continue;
@@ -348,7 +330,7 @@ static int run_silent_backend(const char *model, bool sigterm)
 	}
 	status = wait_bounded(pid, 40);
 	close(lfd);
-	nftw_rm(out);
+	iomt_rm_tree(out);
 	rmdir(dir);
 	if (status == -1)
 		return -1;
@@ -793,7 +775,7 @@ static void test_mask_cachestat_bpf(void **state)
 static int chaos_with(const char *dir, const char *body)
 {
 	char fake[PATH_MAX], cmd[PATH_MAX * 3];
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = iomt_python();
 	FILE *f;
 	int status;
 
@@ -828,7 +810,7 @@ static void test_chaos_pass_rule(void **state)
 	assert_int_equal(chaos_with(dir, "echo 'x.c:1:2: runtime error: null' >&2"), 1);
 	assert_int_equal(chaos_with(dir, "exit 1"), 1);
 	assert_int_equal(chaos_with(dir, "echo 'iomodels: why' >&2; exit 1"), 0);
-	nftw_rm(dir);
+	iomt_rm_tree(dir);
 }
 
 int main(void)

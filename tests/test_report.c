@@ -21,14 +21,6 @@
 #include "core/report.h"
 #include "tests/helpers.h"
 
-static char *slurp(const char *dir, const char *name)
-{
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return iomt_slurp(path);
-}
-
 static int setup_dir(void **state)
 {
 	char *dir = malloc(64);
@@ -125,7 +117,7 @@ static void test_rows(void **state)
 	assert_int_equal(json_object_array_length(json_object_object_get(root, "rows")), 2);
 	json_object_put(root);
 	/* The test's own CSV reader, independent of the writer: quoting bugs cannot cancel out. */
-	csv = slurp(sub, "runs.csv");
+	csv = iomt_slurp_in(sub, "runs.csv");
 	assert_true(iomt_csv_parse(&c, csv));
 	assert_int_equal(c.nr, 3);
 	assert_int_equal(c.nf[0], IOM_NR_COLS);
@@ -136,7 +128,7 @@ static void test_rows(void **state)
 
 	assert_int_equal(iom_report_close(r), 0);
 
-	csv = slurp(sub, "runs.csv");
+	csv = iomt_slurp_in(sub, "runs.csv");
 	assert_true(iomt_csv_parse(&c, csv));
 	assert_int_equal(c.nr, 3);
 	fields = c.f[1];
@@ -163,12 +155,12 @@ static void test_rows(void **state)
 	assert_int_equal(csv[strlen(csv) - 1], '\n');
 	free(csv);
 
-	csv = slurp(sub, "hist.csv");
+	csv = iomt_slurp_in(sub, "hist.csv");
 	assert_string_equal(csv, "row,lo_ns,width_ns,count\n1,100,1,2\n"
 			    "1,99840,512,1\n");
 	free(csv);
 
-	csv = slurp(sub, "cmdline.txt");
+	csv = iomt_slurp_in(sub, "cmdline.txt");
 	assert_string_equal(csv, "iomodels --model 'a b' 'it'\\''s' ''\n");
 	free(csv);
 

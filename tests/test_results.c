@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,11 +21,6 @@
 
 #define MAX_ARGS	32
 #define FAST		"run", "--model", "threads", "--workload", "nop", "--tasks", "100", "--quiet"
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int setup_tmp(void **state)
 {
@@ -46,18 +40,9 @@ static int teardown_tmp(void **state)
 
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
 	umount2(mnt, MNT_DETACH);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	iomt_rm_tree(dir);
 	free(dir);
 	return 0;
-}
-
-static const char *iom_bin(void)
-{
-	const char *bin = getenv("IOM_BIN");
-
-	if (!bin || !*bin)
-		fail_msg("IOM_BIN is not set: run these tests with `make test`");
-	return bin;
 }
 
 /* Start "$IOM_BIN" args... in cwd, stdout to /dev/null, stderr to cwd/../stderr-<tag>. */
@@ -67,7 +52,7 @@ static pid_t start(const char *cwd, const char *tag, const char *const *args)
 	int n = 0;
 	pid_t pid;
 
-	argv[n++] = (char *)iom_bin();
+	argv[n++] = (char *)iomt_bin();
 	for (int i = 0; args[i] && n < MAX_ARGS; i++)
 		argv[n++] = (char *)args[i];
 	argv[n] = NULL;
@@ -101,33 +86,6 @@ static int run(const char *cwd, const char *tag, const char *const *args)
 	return finish(start(cwd, tag, args));
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static char *slurp2(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return slurp(path);
-}
-
 /* Fields per record of a CSV text; -1 if two records differ, or the text ends mid-record. */
 static int csv_shape(const char *s, int *records)
 {
@@ -155,7 +113,7 @@ static int csv_shape(const char *s, int *records)
 static int whole_rows(const char *dir)
 {
 	struct json_object *root, *rows;
-	char path[PATH_MAX], *csv = slurp2(dir, "runs.csv");
+	char path[PATH_MAX], *csv = iomt_slurp_in(dir, "runs.csv");
 	int records, width;
 
 	if (!csv)
@@ -232,7 +190,7 @@ static void concurrent(const char *tmp, unsigned int n)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", res, e->d_name);
 		assert_int_equal(whole_rows(dir), 1);
-		csv = slurp2(dir, "runs.csv");
+		csv = iomt_slurp_in(dir, "runs.csv");
 		p = strchr(csv, '\n');
 		assert_non_null(p);
 		/* model,workload,concurrency: the third field says which run this was. */
@@ -251,7 +209,7 @@ static void concurrent(const char *tmp, unsigned int n)
 	assert_int_equal(access(dir, R_OK), 0);
 	if (strstr(list, ".latest"))
 		fail_msg("a temporary latest is left: %s", list);
-	nftw(res, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	iomt_rm_tree(res);
 }
 
 static void test_concurrent_runs(void **state)
@@ -270,14 +228,14 @@ static void test_output_refused(void **state)
 	cwd_of(tmp, cwd, sizeof(cwd));
 	snprintf(out, sizeof(out), "%s/out", cwd);
 	assert_int_equal(run(cwd, "a", args), 0);
-	csv0 = slurp2(out, "runs.csv");
+	csv0 = iomt_slurp_in(out, "runs.csv");
 	names(out, before, sizeof(before));
 	assert_int_equal(run(cwd, "b", args), 2);
-	csv1 = slurp2(out, "runs.csv");
+	csv1 = iomt_slurp_in(out, "runs.csv");
 	names(out, after, sizeof(after));
 	assert_string_equal(csv0, csv1);
 	assert_string_equal(before, after);
-	err = slurp2(tmp, "stderr-b");
+	err = iomt_slurp_in(tmp, "stderr-b");
 	nl = strchr(err, '\n');
 	if (!nl || nl[1] || !strstr(err, "--append") || !strstr(err, "--force"))
 		fail_msg("want one line naming --append and --force, got: %s", err);
@@ -294,7 +252,6 @@ static void test_append(void **state)
 	const char *more[] = { FAST, "--concurrency", "2,3", "--output", "out", "--append", NULL };
 	const char *bad[] = { FAST, "--output", "other", "--append", NULL };
 	char cwd[PATH_MAX], out[PATH_MAX], path[PATH_MAX], *text;
-	FILE *f;
 
 	cwd_of(tmp, cwd, sizeof(cwd));
 	snprintf(out, sizeof(out), "%s/out", cwd);
@@ -304,10 +261,10 @@ static void test_append(void **state)
 	/* The appended cells' files and histograms carry rows 1 and 2, not 0 again. */
 	snprintf(path, sizeof(path), "%s/series-row2.csv", out);
 	assert_int_equal(access(path, R_OK), 0);
-	text = slurp2(out, "hist.csv");
+	text = iomt_slurp_in(out, "hist.csv");
 	assert_non_null(strstr(text, "\n2,"));
 	free(text);
-	text = slurp2(out, "cmdline.txt");
+	text = iomt_slurp_in(out, "cmdline.txt");
 	assert_non_null(strstr(text, "--append"));
 	assert_non_null(strchr(text, '\n') + 1);
 	free(text);
@@ -316,15 +273,12 @@ static void test_append(void **state)
 	snprintf(path, sizeof(path), "%s/other", cwd);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/other/runs.csv", cwd);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("model,workload,ops_per_s\nthreads,nop,5\n", f);
-	fclose(f);
+	iomt_write_file(path, "model,workload,ops_per_s\nthreads,nop,5\n");
 	assert_int_equal(run(cwd, "c", bad), 2);
-	text = slurp(path);
+	text = iomt_slurp(path);
 	assert_string_equal(text, "model,workload,ops_per_s\nthreads,nop,5\n");
 	free(text);
-	text = slurp2(tmp, "stderr-c");
+	text = iomt_slurp_in(tmp, "stderr-c");
 	assert_non_null(strstr(text, "header"));
 	assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
 	free(text);
@@ -332,12 +286,9 @@ static void test_append(void **state)
 	/* A run.json alone: refused, and left as it was. */
 	assert_int_equal(unlink(path), 0);
 	snprintf(path, sizeof(path), "%s/other/run.json", cwd);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{}\n", f);
-	fclose(f);
+	iomt_write_file(path, "{}\n");
 	assert_int_equal(run(cwd, "d", bad), 2);
-	text = slurp(path);
+	text = iomt_slurp(path);
 	assert_string_equal(text, "{}\n");
 	free(text);
 }
@@ -345,13 +296,9 @@ static void test_append(void **state)
 static void touch(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("old\n", f);
-	fclose(f);
+	iomt_write_file(path, "old\n");
 }
 
 /* --force: every file of the old run goes (series, figures, report), a stranger's stays. */
@@ -392,7 +339,7 @@ static void test_kill9(void **state)
 		char *csv;
 
 		usleep(10000);
-		csv = slurp2(out, "runs.csv");
+		csv = iomt_slurp_in(out, "runs.csv");
 		if (csv)
 			csv_shape(csv, &rows);
 		free(csv);
@@ -418,7 +365,7 @@ static void test_enospc(void **state)
 		iom_skip("mount tmpfs: %s (needs root)", strerror(errno));
 	snprintf(out, sizeof(out), "%s/out", mnt);
 	assert_int_equal(run(cwd, "a", args), 1);
-	err = slurp2(tmp, "stderr-a");
+	err = iomt_slurp_in(tmp, "stderr-a");
 	nl = strchr(err, '\n');
 	if (!strstr(err, "ENOSPC") || !nl || nl[1])
 		fail_msg("want one line naming ENOSPC, got: %s", err);
@@ -444,7 +391,7 @@ static void test_models_csv(void **state)
 	cwd_of(tmp, cwd, sizeof(cwd));
 	snprintf(out, sizeof(out), "%s/out", cwd);
 	assert_int_equal(run(cwd, "a", args), 0);
-	text = slurp2(out, "models.csv");
+	text = iomt_slurp_in(out, "models.csv");
 	if (!text)
 		fail_msg("a plain run wrote no models.csv");
 	if (strncmp(text, "model,caps,desc\n", 16) || !strstr(text, "\nthreads,\"sync,") ||
@@ -524,7 +471,7 @@ static void test_memory_per_cell(void **state)
 	cwd_of(tmp, cwd, sizeof(cwd));
 	snprintf(out, sizeof(out), "%s/out", cwd);
 	assert_int_equal(run(cwd, "a", args), 0);
-	csv = slurp2(out, "runs.csv");
+	csv = iomt_slurp_in(out, "runs.csv");
 	c_model = col_of(csv, "model");
 	c_rss = col_of(csv, "rss_cell_bytes");
 	c_iso = col_of(csv, "mem_isolation");

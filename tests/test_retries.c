@@ -15,11 +15,11 @@ static struct iom_hist hist;
 
 static struct iom_cfg tg_cfg(const struct iom_model *m, bool key)
 {
-	struct iom_cfg cfg = { 0 };
+	struct iom_cfg cfg;
 
+	iom_cfg_init(&cfg);
 	cfg.model = m;
 	cfg.wl.kind = IOM_WL_RPC;
-	cfg.wl.payload = 64;
 	cfg.wl.seed = 3;
 	/* Wide margins: fast tasks answer at once, slow ones after 200 ms, deadline 50 ms. */
 	cfg.wl.latency_ns = 0;
@@ -110,11 +110,12 @@ static void test_busy_is_failed(void **state)
 static void test_fault_injection(void **state)
 {
 	FOR_EACH_MODEL(m) {
-		struct iom_cfg cfg = { 0 };
+		struct iom_cfg cfg;
 		const double n = 2000, p = 0.1, sigma = sqrt(n * p * (1 - p));
 
 		if (!iomt_model_available(m, IOM_WL_NOP))
 			continue;
+		iom_cfg_init(&cfg);
 		cfg.model = m;
 		cfg.wl.kind = IOM_WL_NOP;
 		cfg.wl.seed = 5;

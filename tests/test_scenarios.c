@@ -31,8 +31,8 @@
 #define MAX_ARGS	16
 #define RUN_TIMEOUT_MS	30000	/* far above a healthy run (< 2 s), even under TSan */
 #define BAD_TIMEOUT_MS	5000
-#define OUT		"@OUT@"	/* replaced by <tmpdir>/out */
-#define TMPDIR		"@DIR@"	/* replaced by <tmpdir> */
+#define OUT		"@/out"	/* <tmpdir>/out (iomt_run_cli) */
+#define TMPDIR		"@"	/* <tmpdir> */
 
 struct ctx {
 	char tmp[64];
@@ -69,19 +69,10 @@ static int teardown(void **state)
 /* Run "$IOM_BIN" args... (OUT and TMPDIR substituted) in the temporary directory, bounded. */
 static void run_bin(struct ctx *x, const char *const *args, int timeout_ms)
 {
-	char out[PATH_MAX], *argv[MAX_ARGS + 2];
-	int n = 0;
-
-	snprintf(out, sizeof(out), "%s/out", x->tmp);
-	argv[n++] = (char *)iomt_bin();
-	for (int i = 0; args[i] && n < MAX_ARGS + 1; i++)
-		argv[n++] = (char *)(!strcmp(args[i], OUT) ? out :
-				     !strcmp(args[i], TMPDIR) ? x->tmp : args[i]);
-	argv[n] = NULL;
-	iomt_run(&x->r, x->tmp, argv, timeout_ms);
+	iomt_run_cli(&x->r, x->tmp, x->tmp, args, timeout_ms);
 	if (x->r.timed_out)
-		fail_msg("%s %s timed out after %d ms; stdout:\n%s", argv[0], args[1], timeout_ms,
-			 x->r.out);
+		fail_msg("%s %s timed out after %d ms; stdout:\n%s", iomt_bin(), args[1],
+			 timeout_ms, x->r.out);
 }
 
 static void load_csv(struct ctx *x, const char *name)
@@ -163,6 +154,9 @@ static void test_bad_options(void **state)
 		{ "stale-status", "--confirm", "2,3,4,5,6", "--output", OUT },
 		{ "stale-status", "--confirm", "3,", "--output", OUT },
 		{ "stale-status", "--status-lag-us", "-1", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "1500ns", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "2xs", "--output", OUT },
+		{ "stale-status", "--status-lag-us", "11s", "--output", OUT },
 		{ "stale-status", "--tasks", "0", "--output", OUT },
 		{ "stale-status", "--bs", "1000", "--output", OUT },
 		{ "stale-status", "--directory", "/nonexistent/iom", "--output", OUT },
@@ -299,8 +293,9 @@ static void test_durability(void **state)
 static void test_stale_status(void **state)
 {
 	static const char *const rows[] = { "no-lag", "trust-one", "confirm-11" };
+	/* The lag with its unit: the same 1000 us as the default, and the row says so. */
 	const char *args[] = { "scenario", "stale-status", "--part", "a", "--tasks", "200",
-			       "--confirm", "11", "--output", OUT, NULL };
+			       "--status-lag-us", "1ms", "--confirm", "11", "--output", OUT, NULL };
 	struct ctx *x = *state;
 	char st[64];
 

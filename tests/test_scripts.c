@@ -39,46 +39,9 @@ static int sh(const char *cmd, char *err, size_t errlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static const char *python(void)
-{
-	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-}
-
 static bool have_matplotlib(void)
 {
 	return system("/usr/bin/python3 -c 'import matplotlib' 2>/dev/null") == 0;
-}
-
-/* The whole of a file, NUL-terminated (malloc'd), or NULL. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
 }
 
 static int make_fixture(void **state)
@@ -100,7 +63,7 @@ static int make_fixture(void **state)
 	 */
 	snprintf(cmd, sizeof(cmd), "%s scripts/bench --quick --models threads,uring --workloads "
 		 "timer,file --concurrency 1,4 --placements core --runtime 0.05s --size 16M "
-		 "--directory %s --probes off --no-calibrate --output %s/bench", python(), dir, dir);
+		 "--directory %s --probes off --no-calibrate --output %s/bench", iomt_python(), dir, dir);
 	return sh(cmd, err, sizeof(err));
 }
 
@@ -130,12 +93,12 @@ static char *plot_report(const char *run)
 	char cmd[2048], err[4096], path[PATH_MAX];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s", python(), run);
+	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s", iomt_python(), run);
 	rc = sh(cmd, err, sizeof(err));
 	if (rc)
 		fail_msg("plot.py %s: exit %d: %s", run, rc, err);
 	snprintf(path, sizeof(path), "%s/report.md", run);
-	return slurp(path);
+	return iomt_slurp_or_null(path);
 }
 
 static void expect_in(const char *text, const char *want)
@@ -232,7 +195,7 @@ static void fixture_copy(char *run, size_t len, const char *name, const char *ed
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/bench' '%s' && %s -c \"import csv, sys; "
 		 "p = sys.argv[1] + '/runs.csv'; rows = list(csv.DictReader(open(p))); %s; "
 		 "w = csv.DictWriter(open(p, 'w', newline=''), fieldnames=rows[0].keys()); "
-		 "w.writeheader(); w.writerows(rows)\" '%s'", run, dir, run, python(), edit, run);
+		 "w.writeheader(); w.writerows(rows)\" '%s'", run, dir, run, iomt_python(), edit, run);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("making the copy %s: %s", name, err);
 }
@@ -294,7 +257,7 @@ static void test_plot_memory_per_cell(void **state)
 	expect_in(rep, "each cell's own anonymous memory over its pre-cell baseline; each cell in "
 		  "a process of its own (--fork-cells)");
 	snprintf(path, sizeof(path), "%s/report.html", run);
-	html = slurp(path);
+	html = iomt_slurp_or_null(path);
 	assert_non_null(html);
 	if (!strstr(html, "\"rss_cell_bytes\"") || strstr(html, "\"rss_bytes\""))
 		fail_msg("report.html does not chart rss_cell_bytes alone");
@@ -329,7 +292,7 @@ static void test_plot_blocked_from_probed_rows(void **state)
 		     "if r['section'] == 'matrix' and r['status'] == 'ok']");
 	free(plot_report(run));
 	snprintf(path, sizeof(path), "%s/blocked.svg", run);
-	svg = slurp(path);
+	svg = iomt_slurp_or_null(path);
 	assert_non_null(svg);
 	if (strstr(svg, "no model ran this cell"))
 		fail_msg("blocked.svg has an empty panel though every cell has a probed row");
@@ -377,14 +340,14 @@ static void test_plot_fio_ratio_with_caveat(void **state)
 	snprintf(run, sizeof(run), "%s/fio-caveat", dir);
 	mkdir(run, 0755);
 	snprintf(path, sizeof(path), "%s/runs.csv", run);
-	write_file(path, "model,workload,bench_workload,placement,concurrency,cpus,mode,ops_per_s,"
+	iomt_write_file(path, "model,workload,bench_workload,placement,concurrency,cpus,mode,ops_per_s,"
 		   "cpu_ns_per_task,latency_us,n_samples,lat_p50_ns,lat_p99_ns,flags,status,reason\n"
 		   "threads,file,file,core,1,0,closed,1000,200000,0,3000,1000000,1100000,"
 		   "foreign_cpu,ok,\n"
 		   "threads,file,file,core,1,0,closed,1010,200000,0,3000,1000000,1100000,,ok,\n"
 		   "threads,file,file,core,1,0,closed,990,200000,0,3000,1000000,1100000,,ok,\n");
 	snprintf(path, sizeof(path), "%s/fio.csv", run);
-	write_file(path, "bench_workload,placement,concurrency,engine,model,ops_per_s,status\n"
+	iomt_write_file(path, "bench_workload,placement,concurrency,engine,model,ops_per_s,status\n"
 		   "file,core,1,psync,threads,800,ok\n");
 	rep = plot_report(run);
 	assert_non_null(rep);
@@ -403,7 +366,7 @@ static void test_plot_judges_noise_and_crossover(void **state)
 	snprintf(run, sizeof(run), "%s/synthetic", dir);
 	mkdir(run, 0755);
 	snprintf(path, sizeof(path), "%s/runs.csv", run);
-	write_file(path, synthetic);
+	iomt_write_file(path, synthetic);
 	rep = plot_report(run);
 	assert_non_null(rep);
 	expect_in(rep, "| 1 | 1k [990–1.01k] cv 1% | 1k [950–1.02k] cv 3% |");
@@ -468,7 +431,7 @@ static void test_plot_verdict_follows_rows(void **state)
 	snprintf(run, sizeof(run), "%s/contrary", dir);
 	mkdir(run, 0755);
 	snprintf(path, sizeof(path), "%s/runs.csv", run);
-	write_file(path, contrary);
+	iomt_write_file(path, contrary);
 	rep = plot_report(run);
 	assert_non_null(rep);
 	expect_in(rep, "- **timer, one CPU** (C=1–64, D=1000 µs, W=0 µs): threads leads everywhere "
@@ -498,7 +461,7 @@ static char *synthetic_report(const char *name, const char *csv)
 	snprintf(run, sizeof(run), "%s/%s", dir, name);
 	mkdir(run, 0755);
 	snprintf(path, sizeof(path), "%s/runs.csv", run);
-	write_file(path, csv);
+	iomt_write_file(path, csv);
 	rep = plot_report(run);
 	assert_non_null(rep);
 	return rep;
@@ -582,12 +545,12 @@ static void test_compare_runs(void **state)
 		 "--output %s/run-op", bin, dir);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("%s: %s", cmd, err);
-	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/run-op --output %s/cmp", python(),
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/run-op --output %s/cmp", iomt_python(),
 		 dir, dir, dir);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("%s: %s", cmd, err);
 	snprintf(path, sizeof(path), "%s/cmp/compare.md", dir);
-	md = slurp(path);
+	md = iomt_slurp_or_null(path);
 	assert_non_null(md);
 	expect_in(md, "| | `run` | `run-op` |");
 	expect_in(md, "| kernel | ");
@@ -602,7 +565,7 @@ static void test_compare_runs(void **state)
 	expect_in(md, "+timeout-per-task |");
 	free(md);
 	snprintf(path, sizeof(path), "%s/cmp/compare.csv", dir);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	for (const char *c = csv; *c; c++)
 		lines += *c == '\n';
@@ -611,7 +574,7 @@ static void test_compare_runs(void **state)
 	free(csv);
 	snprintf(cmd, sizeof(cmd), "%s -c \"import json; d = json.load(open('%s/cmp/compare.json')); "
 		 "assert d['baseline'] == 'run' and len(d['cells']) == 8 and d['runs'][1]['meta']\"",
-		 python(), dir);
+		 iomt_python(), dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(path, sizeof(path), "%s/cmp/compare.png", dir);
 	if (have_matplotlib()) {
@@ -621,10 +584,10 @@ static void test_compare_runs(void **state)
 		assert_true(st.st_size > 1000);
 	}
 	/* Bad input: one line on stderr, exit 2. */
-	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run", python(), dir);
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run", iomt_python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "compare: want at least two runs");
-	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/nonexistent", python(), dir, dir);
+	snprintf(cmd, sizeof(cmd), "%s scripts/compare %s/run %s/nonexistent", iomt_python(), dir, dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "is not a directory");
 	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
@@ -655,14 +618,14 @@ static void test_html_report_in_browser(void **state)
 	snprintf(path, sizeof(path), "%s/html", dir);
 	free(plot_report(path));
 	snprintf(path, sizeof(path), "%s/html/report.html", dir);
-	page = slurp(path);
+	page = iomt_slurp_or_null(path);
 	assert_non_null(page);
 	expect_in(page, "Verdict on this machine");
 	if (strstr(page, "src=\"http") || strstr(page, "href=\"http") || strstr(page, "@import") ||
 	    strstr(page, "<link rel=\"stylesheet"))
 		fail_msg("report.html refers to something outside itself");
 	free(page);
-	snprintf(cmd, sizeof(cmd), "%s tests/browser_check.py %s/html %s/html/shot.png", python(),
+	snprintf(cmd, sizeof(cmd), "%s tests/browser_check.py %s/html %s/html/shot.png", iomt_python(),
 		 dir, dir);
 	rc = sh(cmd, err, sizeof(err));
 	if (rc == 77)
@@ -677,8 +640,8 @@ static void expect_one_line_error(const char *name, const char *text, const char
 	char cmd[2048], err[4096], path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/bad/%s", dir, name);
-	write_file(path, text);
-	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/bad", python(), dir);
+	iomt_write_file(path, text);
+	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/bad", iomt_python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
 	if (!strstr(err, want))
 		fail_msg("want '%s' in: %s", want, err);
@@ -723,15 +686,15 @@ static void test_plot_rejects_bad_side_files(void **state)
 	snprintf(path, sizeof(path), "%s/side/c", dir);
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/side/runs.csv", dir);
-	write_file(path, ok_runs);
+	iomt_write_file(path, ok_runs);
 	if (!have_matplotlib())
 		iom_skip("python3-matplotlib is not installed");
 
 #define SIDE(name, text, want)                                                                 \
 	do {                                                                                   \
 		snprintf(path, sizeof(path), "%s/side/%s", dir, name);                         \
-		write_file(path, text);                                                        \
-		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/side", python(), dir);       \
+		iomt_write_file(path, text);                                                        \
+		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/side", iomt_python(), dir);       \
 		assert_int_equal(sh(cmd, err, sizeof(err)), 1);                                \
 		if (!strstr(err, want))                                                        \
 			fail_msg("want '%s' in: %s", want, err);                               \
@@ -791,11 +754,11 @@ static void test_bench_adds_repeats_to_noisy_cells(void **state)
 		 "    for i in range(len(cells), len(cells) + 6): w.writerow([f'cells/{i:04d}', '1000', '', 'ok'])\n"
 		 "more = b.Noise(steady, len(cells), d + '/runs.csv', 3, 60.0, 1).more()\n"
 		 "assert more == [], ('an earlier bench in the same --output is not this one', more)\n\"",
-		 python(), dir);
+		 iomt_python(), dir);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("Noise: %s", err);
 	snprintf(path, sizeof(path), "%s/bench/bench.json", dir);
-	json = slurp(path);
+	json = iomt_slurp_or_null(path);
 	assert_non_null(json);
 	expect_in(json, "\"noise\": {");
 	expect_in(json, "\"cells_retried\": ");
@@ -838,7 +801,7 @@ static void test_bench_rejects_bad_options(void **state)
 	};
 	char prefix[256];
 
-	snprintf(prefix, sizeof(prefix), "%s scripts/bench --dry-run --probes off", python());
+	snprintf(prefix, sizeof(prefix), "%s scripts/bench --dry-run --probes off", iomt_python());
 	expect_bad_options(prefix, cases, sizeof(cases) / sizeof(cases[0]), NULL);
 }
 
@@ -873,11 +836,11 @@ static void test_compare_fio_quick_pairs(void **state)
 	if (!have_fio)
 		iom_skip("fio not installed (make deps)");
 	snprintf(cmd, sizeof(cmd), "%s scripts/compare-fio --quick --size 1M --dir %s "
-		 "--output %s/cf", python(), dir, dir);
+		 "--output %s/cf", iomt_python(), dir, dir);
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("%s: %s", cmd, err);
 	snprintf(path, sizeof(path), "%s/cf/compare-fio.csv", dir);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	assert_true(strncmp(csv, "point,pair,order,iomodels_tasks_per_s,fio_iops,ratio,", 53) == 0);
 	for (line = strchr(csv, '\n') + 1; *line; line = next) {
@@ -902,7 +865,7 @@ static void test_compare_fio_quick_pairs(void **state)
 	}
 	free(csv);
 	snprintf(path, sizeof(path), "%s/cf/compare-fio-summary.csv", dir);
-	sum = slurp(path);
+	sum = iomt_slurp_or_null(path);
 	assert_non_null(sum);
 	expect_in(sum, "\ncached-psync-1,");
 	expect_in(sum, "\ncached-uring-8,");
@@ -912,7 +875,7 @@ static void test_compare_fio_quick_pairs(void **state)
 		assert_int_equal(rows, 3);
 	free(sum);
 	snprintf(path, sizeof(path), "%s/cf/compare-fio.md", dir);
-	sum = slurp(path);
+	sum = iomt_slurp_or_null(path);
 	assert_non_null(sum);
 	expect_in(sum, "| point | pairs | iomodels tasks/s (median) | fio IOPS (median) | ratio min |");
 	free(sum);
@@ -920,11 +883,11 @@ static void test_compare_fio_quick_pairs(void **state)
 	snprintf(cmd, sizeof(cmd), "%s -c \"from importlib.machinery import SourceFileLoader as L; "
 		 "m = L('cf', 'scripts/compare-fio').load_module(); "
 		 "assert m.direct_refused('/proc/self/status', 4096).startswith('O_DIRECT')\"",
-		 python());
+		 iomt_python());
 	assert_int_equal(system(cmd), 0);
 	/* A directory that holds a compare-fio run is not written over. */
 	snprintf(cmd, sizeof(cmd), "%s scripts/compare-fio --quick --size 1M --dir %s "
-		 "--output %s/cf", python(), dir, dir);
+		 "--output %s/cf", iomt_python(), dir, dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "already holds a compare-fio run");
 }
@@ -945,7 +908,7 @@ static void test_compare_fio_rejects_bad_input(void **state)
 	char prefix[PATH_MAX + 256], out[PATH_MAX];
 
 	snprintf(out, sizeof(out), "%s/cf-bad", dir);
-	snprintf(prefix, sizeof(prefix), "%s scripts/compare-fio --quick --output %s", python(),
+	snprintf(prefix, sizeof(prefix), "%s scripts/compare-fio --quick --output %s", iomt_python(),
 		 out);
 	expect_bad_options(prefix, cases, sizeof(cases) / sizeof(cases[0]), out);
 }
@@ -961,11 +924,11 @@ static char *probe_overhead_runs(const char *args, const char *sub, int nr_runs)
 	int lines = 0;
 
 	snprintf(cmd, sizeof(cmd), "%s scripts/probe-overhead --runtime 100ms %s --output %s/%s",
-		 python(), args, dir, sub);
+		 iomt_python(), args, dir, sub);
 	if (sh(cmd, err, sizeof(err)) != 0)
 		fail_msg("probe-overhead %s: %s", args, err);
 	snprintf(path, sizeof(path), "%s/%s/probe-overhead-runs.csv", dir, sub);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	for (const char *c = csv; *c; c++)
 		lines += *c == '\n';
@@ -994,11 +957,11 @@ static void test_probe_overhead_paired(void **state)
 		 "assert m.median_ci(range(1, 16)) == (8, 4, 12); "
 		 "assert m.median_ci([1, 2, 3, 4, 5]) == (3, None, None); "
 		 "assert m.median_ci([1, 2, 3, 4, 5, 6]) == (3.5, 1, 6)\"",
-		 python());
+		 iomt_python());
 	if (sh(cmd, err, sizeof(err)) != 0)
 		fail_msg("median_ci: %s", err);
 
-	snprintf(cmd, sizeof(cmd), "%s scripts/probe-overhead --repeat 0", python());
+	snprintf(cmd, sizeof(cmd), "%s scripts/probe-overhead --repeat 0", iomt_python());
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "probe-overhead: --repeat: want 1 to 20");
 
@@ -1010,18 +973,18 @@ static void test_probe_overhead_paired(void **state)
 	expect_in(strstr(csv, "uring,nop,1,on,"), "uring,nop,1,off,");
 	free(csv);
 	snprintf(path, sizeof(path), "%s/po/probe-overhead.csv", dir);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	expect_in(csv, "cpu_ratio_lo95,cpu_ratio_hi95,cpu_ratio_min,cpu_ratio_max");
 	snprintf(cmd, sizeof(cmd),
 		 "%s -c \"import csv; r = list(csv.DictReader(open('%s')))[0]; "
 		 "print(r['status'], r['ratio_cpu_ns_per_task'], r['cpu_ratio_lo95'], "
 		 "r['cpu_ratio_hi95'], r['cpu_ratio_min'], r['cpu_ratio_max'])\" > %s/po/got",
-		 python(), path, dir);
+		 iomt_python(), path, dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(path, sizeof(path), "%s/po/got", dir);
 	free(csv);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	got = sscanf(csv, "ok %lf %lf %lf %lf %lf", &med, &lo, &hi, &mn, &mx);
 	if (got != 5)
@@ -1037,7 +1000,7 @@ static void test_probe_overhead_paired(void **state)
 	expect_in(csv, "uring,nop,5,on,");
 	free(csv);
 	snprintf(path, sizeof(path), "%s/po-ab/probe-overhead.csv", dir);
-	csv = slurp(path);
+	csv = iomt_slurp_or_null(path);
 	assert_non_null(csv);
 	expect_in(csv, "uring,nop,ok,");
 	free(csv);
@@ -1059,16 +1022,12 @@ static void test_hotpath(void **state)
 {
 	char cmd[2048], err[4096], path[PATH_MAX];
 	char *out;
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/cg.out", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("events: Ir\nob=(1) /x/iomodels\nfl=(1) a.c\nfn=(1) job_loop\n10 7\n"
-	      "cob=(2) /usr/lib/liburing.so.2\ncfn=(2) io_uring_submit\ncalls=1 0\n11 100\n"
-	      "+1 3\nob=(2)\nfn=(2)\n0 40\nfn=(3) other\n* 2\n", f);
-	fclose(f);
+	iomt_write_file(path, "events: Ir\nob=(1) /x/iomodels\nfl=(1) a.c\nfn=(1) job_loop\n10 7\n"
+			"cob=(2) /usr/lib/liburing.so.2\ncfn=(2) io_uring_submit\ncalls=1 0\n"
+			"11 100\n+1 3\nob=(2)\nfn=(2)\n0 40\nfn=(3) other\n* 2\n");
 	snprintf(cmd, sizeof(cmd),
 		 "%s -c \"from importlib.machinery import SourceFileLoader as L; "
 		 "m = L('hp', 'scripts/hotpath').load_module(); c = m.parse_callgrind('%s'); "
@@ -1077,22 +1036,22 @@ static void test_hotpath(void **state)
 		 "('/usr/lib/liburing.so.2', 'other'): 2}, c; "
 		 "assert m.group_of('/usr/lib/liburing.so.2') == 'liburing'; "
 		 "assert m.cell_for_tasks(['--runtime', '1s', '--ramp=1ms', '--cpus', '0'], 5) == "
-		 "['--cpus', '0', '--tasks', '5']\"", python(), path);
+		 "['--cpus', '0', '--tasks', '5']\"", iomt_python(), path);
 	if (sh(cmd, err, sizeof(err)) != 0)
 		fail_msg("parse_callgrind: %s", err);
 
-	snprintf(cmd, sizeof(cmd), "%s scripts/hotpath --freq x", python());
+	snprintf(cmd, sizeof(cmd), "%s scripts/hotpath --freq x", iomt_python());
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	expect_in(err, "hotpath: --freq: not a positive integer: x");
 	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
 
 	snprintf(path, sizeof(path), "%s/hotpath.txt", dir);
 	snprintf(cmd, sizeof(cmd), "(%s scripts/hotpath --no-callgrind --top 3 --bin %s -- "
-		 "--model uring --workload nop --concurrency 8 --runtime 200ms >%s)", python(),
+		 "--model uring --workload nop --concurrency 8 --runtime 200ms >%s)", iomt_python(),
 		 getenv("IOM_BIN"), path);
 	if (sh(cmd, err, sizeof(err)) != 0)
 		fail_msg("hotpath: %s", err);
-	out = slurp(path);
+	out = iomt_slurp_or_null(path);
 	assert_non_null(out);
 	expect_in(out, "unprofiled: ");
 	expect_in(out, "split (perf record");
@@ -1129,7 +1088,7 @@ static void test_plot_scenarios(void **state)
 			 dir, i);
 		if (sh(cmd, err, sizeof(err)))
 			fail_msg("%s: %s", cmd, err);
-		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc%zu", python(), dir, i);
+		snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc%zu", iomt_python(), dir, i);
 		if (sh(cmd, err, sizeof(err)))
 			fail_msg("%s: %s", cmd, err);
 		for (int f = 0; f < 2 && cases[i].figs[f]; f++) {
@@ -1142,7 +1101,7 @@ static void test_plot_scenarios(void **state)
 	snprintf(cmd, sizeof(cmd), "{ head -n 2 %s/sc4/faults.csv; printf 'errno:EIO@0.05,thr'; } "
 		 "> %s/sc4/f && mv %s/sc4/f %s/sc4/faults.csv", dir, dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc4", python(), dir);
+	snprintf(cmd, sizeof(cmd), "%s scripts/plot.py %s/sc4", iomt_python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
 	assert_non_null(strstr(err, "faults.csv:3:"));
 	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
@@ -1159,10 +1118,10 @@ static void test_readme_results_generated(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/readme-block", dir);
-	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results results/reference > %s", python(), path);
+	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results results/reference > %s", iomt_python(), path);
 	assert_int_equal(system(cmd), 0);
-	want = slurp(path);
-	readme = slurp("README.md");
+	want = iomt_slurp_or_null(path);
+	readme = iomt_slurp_or_null("README.md");
 	assert_non_null(want);
 	assert_non_null(readme);
 	assert_non_null(strstr(want, "| timer 1 ms, one CPU, C=1024 |"));
@@ -1176,7 +1135,7 @@ static void test_readme_results_generated(void **state)
 	free(want);
 	free(readme);
 	/* Not a bench run: one line, exit 2. */
-	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results %s", python(), dir);
+	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results %s", iomt_python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
 	assert_true(strchr(err, '\n') && strchr(err, '\n')[1] == '\0');
 }
@@ -1187,12 +1146,12 @@ static void test_doc_links_resolve(void **state)
 	char cmd[PATH_MAX + 256], err[1024];
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "%s scripts/check-links", python());
+	snprintf(cmd, sizeof(cmd), "%s scripts/check-links", iomt_python());
 	if (sh(cmd, err, sizeof(err)))
 		fail_msg("%s", err);
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/links/docs && printf '[x](docs/gone.md) [y](#nowhere)\\n' "
 		 "> %s/links/README.md && cd %s/links && %s %s/scripts/check-links",
-		 dir, dir, dir, python(), getcwd(err, sizeof(err)));
+		 dir, dir, dir, iomt_python(), getcwd(err, sizeof(err)));
 	assert_int_equal(sh(cmd, err, sizeof(err)), 1);
 	assert_non_null(strstr(err, "docs/gone.md"));
 	assert_non_null(strstr(err, "#nowhere"));

@@ -17,11 +17,6 @@
 #define RSS_SLACK	"8388608"
 #endif
 
-static const char *python(void)
-{
-	return getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-}
-
 static void test_soak_short_passes(void **state)
 {
 	char dir[] = "/tmp/iom-test-soak-XXXXXX", cmd[2 * PATH_MAX];
@@ -29,7 +24,7 @@ static void test_soak_short_passes(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd), "%s scripts/soak --duration 5s --rss-slack " RSS_SLACK
-		 " --output %s/s >%s/log 2>&1 || { cat %s/log; exit 1; }", python(), dir, dir, dir);
+		 " --output %s/s >%s/log 2>&1 || { cat %s/log; exit 1; }", iomt_python(), dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 	/* A verdict for every model of the table, and every model that ran was sampled. */
 	snprintf(cmd, sizeof(cmd),
@@ -45,7 +40,7 @@ static void test_soak_short_passes(void **state)
 		 "assert all(m['abuse']['malformed_sent'] > 0 and m['abuse']['churn_answered'] > 0 "
 		 "and m['abuse']['async_accepted'] > 0 and "
 		 "m['server_stats']['async_abandoned'] > 0 for m in ran), ran\n"
-		 "EOF", python(), getenv("IOM_BIN"), dir);
+		 "EOF", iomt_python(), getenv("IOM_BIN"), dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -73,7 +68,7 @@ static void test_soak_flat_rule(void **state)
 		 "assert all(f['ok'] for f in even.values()), even\n"
 		 "few = soak.flat(series(0)[:12], 5.0)\n"
 		 "assert not few['rss_bytes']['ok'], few\n"
-		 "EOF", python());
+		 "EOF", iomt_python());
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -83,7 +78,7 @@ static void test_soak_bad_usage(void **state)
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "%s scripts/soak --duration 1s --output /nonexistent/x "
-		 "2>/dev/null; test $? -eq 2", python());
+		 "2>/dev/null; test $? -eq 2", iomt_python());
 	assert_int_equal(system(cmd), 0);
 }
 

@@ -117,18 +117,12 @@ static void *bg_main(void *arg)
 
 static void base_cfg(struct iom_cfg *cfg, const struct iom_model *m, unsigned int c)
 {
-	memset(cfg, 0, sizeof(*cfg));
+	iom_cfg_init(cfg);
 	cfg->model = m;
-	cfg->wl.kind = IOM_WL_TIMER;
-	cfg->wl.latency_ns = 1000000;
-	cfg->wl.seed = 1;
 	cfg->wl.size = 1ull << 20;
-	cfg->wl.bs = 4096;
-	cfg->wl.payload = 64;
 	cfg->concurrency = c;
 	cfg->jobs = 1;
 	cfg->batch_complete = 1;
-	cfg->retry_max = 3;
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -161,6 +161,120 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 			 ur->cqe_skip ? "+send_skip_cqe" : "");
 }
 
+/* The ring: the first rung of the ladder this kernel takes (EINVAL: try the next one). */
+static int ur_ring_init(const struct iom_ctx *ctx, struct ur_ctx *ur,
+			const struct iom_uring_opts *uo, unsigned int per_task,
+			unsigned int sq_entries, struct io_uring_params *p)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
+		if (ur_rung_masked(ur_ladder[i]))
+			continue;
+		memset(p, 0, sizeof(*p));
+		/*
+		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
+		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
+		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
+		 */
+		p->flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		p->cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
+				 roundup_pow2((per_task + 1) * ctx->depth);
+		if (uo->sqpoll) {
+			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
+				continue;
+			p->flags |= IORING_SETUP_SQPOLL;
+			p->sq_thread_idle = 1000;
+			if (cfg->cpus_set) {
+				for (int c = 0; c < CPU_SETSIZE; c++)
+					if (CPU_ISSET(c, &cfg->cpus)) {
+						p->flags |= IORING_SETUP_SQ_AFF;
+						p->sq_thread_cpu = (unsigned int)c;
+						break;
+					}
+			}
+		}
+		p->flags |= ur_ladder[i];
+		ret = io_uring_queue_init_params(sq_entries, &ur->ring, p);
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+/* Register what the cell's tasks use: ring fd, io-wq CPUs and bound, files, buffers. */
+static int ur_register(struct iom_ctx *ctx, struct ur_ctx *ur, const struct iom_uring_opts *uo)
+{
+	const struct iom_cfg *cfg = ctx->cfg;
+	int ret;
+
+	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
+	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
+	if (cfg->cpus_set) {
+		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
+		if (ret < 0)
+			return ret;
+	}
+	/*
+	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
+	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
+	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
+	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
+	 * call (< 5.15) runs uncapped.
+	 */
+	{
+		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
+
+		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
+				       ctx->depth : 0;
+	}
+	if (ctx->wl->fd >= 0) {
+		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
+		if (ret < 0)
+			return ret;
+		ur->fixed_file = true;
+	}
+	if (cfg->wl.kind == IOM_WL_RPC) {
+		int *fds = calloc(ctx->depth, sizeof(*fds));
+
+		if (!fds)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < ctx->depth; i++)
+			fds[i] = ctx->tasks[i].fd;
+		ret = io_uring_register_files(&ur->ring, fds, ctx->depth);
+		free(fds);
+		if (ret < 0)
+			return ret;
+		ur->fixed_sockets = true;
+		/*
+		 * The multishot path where the kernel has it (probed) and the cell did not ask
+		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
+		 */
+		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
+			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
+			if (ret == -ENOMEM)
+				return ret;
+		}
+	}
+	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
+		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
+
+		if (!iov)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < ctx->depth; i++) {
+			iov[i].iov_base = ctx->tasks[i].buf;
+			iov[i].iov_len = cfg->wl.bs;
+		}
+		ret = io_uring_register_buffers(&ur->ring, iov, ctx->depth);
+		free(iov);
+		if (ret < 0)
+			return ret;
+		ur->fixed_bufs = true;
+	}
+	return 0;
+}
+
 static int ur_setup(struct iom_ctx *ctx)
 {
 	const struct iom_cfg *cfg = ctx->cfg;
@@ -169,7 +283,7 @@ static int ur_setup(struct iom_ctx *ctx)
 	unsigned int sq_entries = roundup_pow2(per_task * ctx->depth);
 	struct io_uring_params p;
 	struct ur_ctx *ur;
-	int ret = -EINVAL;
+	int ret;
 
 	if (sq_entries > 32768)
 		return iom_err_msg(&ctx->err, "uring: depth %u needs more than 32768 SQEs",
@@ -197,37 +311,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		free(ur);
 		return iom_err_set(&ctx->err, -ENOMEM, "uring: setup");
 	}
-	for (size_t i = 0; i < sizeof(ur_ladder) / sizeof(ur_ladder[0]); i++) {
-		if (ur_rung_masked(ur_ladder[i]))
-			continue;
-		memset(&p, 0, sizeof(p));
-		/*
-		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
-		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
-		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
-		 */
-		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-		p.cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
-				roundup_pow2((per_task + 1) * ctx->depth);
-		if (uo->sqpoll) {
-			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
-				continue;
-			p.flags |= IORING_SETUP_SQPOLL;
-			p.sq_thread_idle = 1000;
-			if (cfg->cpus_set) {
-				for (int c = 0; c < CPU_SETSIZE; c++)
-					if (CPU_ISSET(c, &cfg->cpus)) {
-						p.flags |= IORING_SETUP_SQ_AFF;
-						p.sq_thread_cpu = (unsigned int)c;
-						break;
-					}
-			}
-		}
-		p.flags |= ur_ladder[i];
-		ret = io_uring_queue_init_params(sq_entries, &ur->ring, &p);
-		if (ret != -EINVAL)
-			break;
-	}
+	ret = ur_ring_init(ctx, ur, uo, per_task, sq_entries, &p);
 	if (ret < 0) {
 		iom_slot_heap_free(&ur->heap);
 		free(ur->slots);
@@ -239,73 +323,9 @@ static int ur_setup(struct iom_ctx *ctx)
 	/* IOM_MASK=cqe_skip: the path of a kernel before 5.17, a send's success posts its CQE. */
 	ur->cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) && !iom_masked("cqe_skip");
 	io_uring_prep_nop(&ur->nop_sqe);
-	/* Every enter skips the fd lookup (liburing uses the registered index from now on). */
-	ur->reg_ring = !iom_masked("regring") && io_uring_register_ring_fd(&ur->ring) == 1;
-	if (cfg->cpus_set) {
-		ret = io_uring_register_iowq_aff(&ur->ring, sizeof(cfg->cpus), &cfg->cpus);
-		if (ret < 0)
-			goto fail_step;
-	}
-	/*
-	 * io-wq capped at one worker per task in flight (bounded and unbounded alike), as the
-	 * threads model has a thread per task: a punt storm (cold reads) cannot grow past what
-	 * the cell asked for. The kernel's default bound is min(SQ entries, 4 x CPUs), so a
-	 * cell that never hits it runs as before. Recorded in variant; a kernel without the
-	 * call (< 5.15) runs uncapped.
-	 */
-	{
-		unsigned int max_workers[2] = { ctx->depth, ctx->depth };
-
-		ur->iowq_max = io_uring_register_iowq_max_workers(&ur->ring, max_workers) == 0 ?
-				       ctx->depth : 0;
-	}
-	if (ctx->wl->fd >= 0) {
-		ret = io_uring_register_files(&ur->ring, &ctx->wl->fd, 1);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_file = true;
-	}
-	if (cfg->wl.kind == IOM_WL_RPC) {
-		int *fds = calloc(ctx->depth, sizeof(*fds));
-
-		if (!fds) {
-			ret = -ENOMEM;
-			goto fail_step;
-		}
-		for (unsigned int i = 0; i < ctx->depth; i++)
-			fds[i] = ctx->tasks[i].fd;
-		ret = io_uring_register_files(&ur->ring, fds, ctx->depth);
-		free(fds);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_sockets = true;
-		/*
-		 * The multishot path where the kernel has it (probed) and the cell did not ask
-		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
-		 */
-		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
-			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
-			if (ret == -ENOMEM)
-				goto fail_step;
-		}
-	}
-	if (ctx->wl->fd >= 0 && (cfg->wl.direct || uo->fixed_buffers)) {
-		struct iovec *iov = calloc(ctx->depth, sizeof(*iov));
-
-		if (!iov) {
-			ret = -ENOMEM;
-			goto fail_step;
-		}
-		for (unsigned int i = 0; i < ctx->depth; i++) {
-			iov[i].iov_base = ctx->tasks[i].buf;
-			iov[i].iov_len = cfg->wl.bs;
-		}
-		ret = io_uring_register_buffers(&ur->ring, iov, ctx->depth);
-		free(iov);
-		if (ret < 0)
-			goto fail_step;
-		ur->fixed_bufs = true;
-	}
+	ret = ur_register(ctx, ur, uo);
+	if (ret < 0)
+		goto fail_step;
 	if (cfg->wl.kind == IOM_WL_NOP) {
 		for (unsigned int i = 0; i < ur->ring.sq.ring_entries; i++)
 			ur->ring.sq.sqes[i] = ur->nop_sqe;
