@@ -53,6 +53,14 @@ struct iom_job {
 	 * stamp and reaped at one has one latency, recorded once per run (job_record_latency).
 	 */
 	uint64_t lat_run_ns, lat_run_n;
+	/*
+	 * A lean cell's latest run of tasks that ended at one stamp from one start stamp (a batch
+	 * submitted at one clock reading and reaped at one), not yet accounted but in nr_state:
+	 * its stamps, its size, and nr_state[IOM_COMPLETED] before it. What hangs on the end
+	 * stamp alone (the window, the latest ends, the latency) is then done once a run
+	 * (job_flush_end_run).
+	 */
+	uint64_t end_run_ns, end_run_start_ns, end_run_n, end_run_completed0;
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
 	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
@@ -230,12 +238,62 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
-/* The run of latencies still held, into hist: before anyone reads hist. */
-static void job_flush_latency(struct iom_job *job)
+/* The run of latencies still held, into hist. */
+static void job_flush_latency_run(struct iom_job *job)
 {
 	if (job->lat_run_n)
 		iom_hist_record_n(job->hist, job->lat_run_ns, job->lat_run_n);
 	job->lat_run_n = 0;
+}
+
+/*
+ * A lean cell's run of equal stamps, accounted as its tasks one by one would have been.
+ * completed_to: nr_state[IOM_COMPLETED] as of the run's end.
+ */
+static void job_flush_end_run(struct iom_job *job, uint64_t completed_to)
+{
+	const struct iom_run *run = job->run;
+	uint64_t n = job->end_run_n, end = job->end_run_ns;
+	uint64_t completed = completed_to - job->end_run_completed0;
+
+	job->end_run_completed0 = completed_to;
+	job->end_run_n = 0;
+	if (!n)
+		return;
+	if (end > job->last_terminal_ns)
+		job->last_terminal_ns = end;
+	if (end >= run->t_win0 && end < run->t_stop) {
+		uint64_t lat_ns = end - job->end_run_start_ns;
+
+		job->nr_window_completed += completed;
+		if (lat_ns != job->lat_run_ns) {
+			job_flush_latency_run(job);
+			job->lat_run_ns = lat_ns;
+		}
+		job->lat_run_n += n;
+		if (end > job->last_end_ns)
+			job->last_end_ns = end;
+	}
+}
+
+/*
+ * t, counted in nr_state as state, starts a new run. Out of line, and last in the lean
+ * accounting: once a run, not once a task, and a tail call.
+ */
+static __attribute__((noinline)) void job_new_end_run(struct iom_job *job,
+						      const struct iom_task *t, int state)
+{
+	job_flush_end_run(job, job->nr_state[IOM_COMPLETED] - (state == IOM_COMPLETED));
+	job->end_run_ns = t->t_end_ns;
+	job->end_run_start_ns = t->t_start_ns;
+	job->end_run_n = 1;
+}
+
+/* Everything held in runs, into the counts and hist: before anyone reads them. */
+static void job_flush_latency(struct iom_job *job)
+{
+	job_flush_end_run(job, job->nr_state[IOM_COMPLETED]);
+	job_flush_latency_run(job);
 }
 
 static void job_bug(struct iom_job *job, const char *fmt, uint64_t v)
@@ -334,7 +392,7 @@ static bool job_async_next(struct iom_job *job, struct iom_task *t)
 static inline void job_record_latency(struct iom_job *job, uint64_t lat_ns)
 {
 	if (lat_ns != job->lat_run_ns) {
-		job_flush_latency(job);
+		job_flush_latency_run(job);
 		job->lat_run_ns = lat_ns;
 	}
 	job->lat_run_n++;
@@ -353,7 +411,7 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 	job->nr_state[state]++;
 	if (!lean)
 		job_mark(job, 'C', t->t_end_ns, t->id);
-	if (t->t_end_ns > job->last_terminal_ns)
+	if (!lean && t->t_end_ns > job->last_terminal_ns)
 		job->last_terminal_ns = t->t_end_ns;
 	/* How long after its deadline the model called it: a poller learns it at its next look. */
 	if (state == IOM_EXPIRED && t->deadline_ns && t->t_end_ns > t->deadline_ns)
@@ -363,7 +421,8 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 	    ((t->op == IOM_OP_READ && iom_pattern_check(t->buf, t->offset, t->len) >= 0) ||
 	     (t->op == IOM_OP_RPC && !iom_rpc_reply_ok(t->buf, t->id, run->cfg->wl.payload))))
 		job->nr_verify_fail++;
-	if (t->t_end_ns >= run->t_win0 && t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
+	if (!lean && t->t_end_ns >= run->t_win0 &&
+	    t->t_end_ns < (live ? run_window_end(run) : run->t_stop)) {
 		job->nr_window_completed += state == IOM_COMPLETED;
 		job_record_latency(job, t->t_end_ns - t->t_start_ns);
 		if (t->t_end_ns > job->last_end_ns)
@@ -374,6 +433,13 @@ job_account_as(struct iom_job *job, struct iom_task *t, int state, bool lean)
 		job->attempts[t->slot] = 0;
 	job->slot_busy[t->slot] = false;
 	job->free_slots[job->nr_free++] = t->slot;
+	/* A lean cell: the window, the latest ends and the latency once a run of equal stamps. */
+	if (lean) {
+		if (t->t_end_ns == job->end_run_ns && t->t_start_ns == job->end_run_start_ns)
+			job->end_run_n++;
+		else
+			job_new_end_run(job, t, state);
+	}
 }
 
 static void job_account(struct iom_job *job, struct iom_task *t, int state)
@@ -422,28 +488,10 @@ static bool job_maybe_retry(struct iom_job *job, struct iom_task *t, int state)
 	return true;
 }
 
-void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+/* iom_complete past its checks, for a cell that is not lean. */
+static __attribute__((noinline)) void job_complete_full(struct iom_job *job, struct iom_task *t,
+							int state)
 {
-	struct iom_job *job = ctx->drv;
-	int state = atomic_load_explicit(&t->state, memory_order_acquire);
-
-	ctx->nr_reported++;
-	/* A context without a driver (a test driving a model by hand) only counts. */
-	if (!job)
-		return;
-	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
-		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
-		return;
-	}
-	if (!iom_state_terminal(state)) {
-		job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
-		state = IOM_FAILED;
-	}
-	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
-	if (job->lean) {
-		job_account_as(job, t, state, true);
-		return;
-	}
 	/* An armed kill or drop counts where it decided the outcome (not past a deadline). */
 	if (job->may_fault &&
 	    (t->fault_applied ||
@@ -464,6 +512,50 @@ void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
 		job_account(job, t, state);
 	if (job->run->cfg->cpu_work_ns)
 		iom_cpu_work(job->run->cfg->cpu_work_ns);
+}
+
+/* A checked report, counted. */
+static inline __attribute__((always_inline)) void job_complete_as(struct iom_job *job,
+								  struct iom_task *t, int state)
+{
+	job->nr_late += atomic_load_explicit(&t->nr_late, memory_order_relaxed);
+	if (job->lean) {
+		job_account_as(job, t, state, true);
+		return;
+	}
+	job_complete_full(job, t, state);
+}
+
+/* A report of a task with no terminal state: said, and counted as FAILED. */
+static __attribute__((noinline)) void job_complete_not_terminal(struct iom_job *job,
+								struct iom_task *t)
+{
+	job_bug(job, "bug: task %" PRIu64 " reported done without a terminal state", t->id);
+	job_complete_as(job, t, IOM_FAILED);
+}
+
+/*
+ * Every path out of here is a return or a tail call (the bugs' included): the lean one saves
+ * no register.
+ */
+void iom_complete(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct iom_job *job = ctx->drv;
+	int state = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	ctx->nr_reported++;
+	/* A context without a driver (a test driving a model by hand) only counts. */
+	if (!job)
+		return;
+	if (t->slot >= ctx->depth || !job->slot_busy[t->slot]) {
+		job_bug(job, "bug: task %" PRIu64 " reported done twice", t->id);
+		return;
+	}
+	if (!iom_state_terminal(state)) {
+		job_complete_not_terminal(job, t);
+		return;
+	}
+	job_complete_as(job, t, state);
 }
 
 /* One seeded draw per (fault kind, task, attempt): a run repeats, a retry gets a fresh one. */
@@ -761,8 +853,9 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		slot = job->free_slots[--job->nr_free];
 		t = &ctx->tasks[slot];
 		seq = job->seq * run->nr_jobs + ctx->job;
-		iom_task_init(t, iom_task_id(seq, slot), start,
-			      cfg->deadline_ns ? start + cfg->deadline_ns : 0);
+		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
+		iom_task_init_running(t, iom_task_id(seq, slot), start,
+				      cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now);
 		iom_workload_next(&run->wl, seq, t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (!lean && cfg->live)
@@ -770,7 +863,6 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		/* No fault rate, none to draw: a plain cell's path has no test for it. */
 		if (!lean && job->may_fault)
 			job_draw_fault(job, t);
-		iom_task_start(t, *now);
 		job->slot_busy[slot] = true;
 		if (!lean) {
 			job_mark(job, 'S', *now, t->id);

@@ -123,13 +123,17 @@ static inline bool iom_state_terminal(enum iom_state s)
 	return s >= IOM_COMPLETED && s < IOM_NR_STATES;
 }
 
-/* A fresh task in its slot: SCHEDULED. Inline: the submitter makes one per task. */
-static inline void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns,
-				 uint64_t deadline_ns)
+/*
+ * A fresh task in its slot, SCHEDULED and at once RUNNING (iom_task_init, then iom_task_start
+ * at now_ns): for a submitter that hands it to its model next (nothing between reads its state
+ * or stamps). One store of each; inline, the submitter makes one per task.
+ */
+static inline void iom_task_init_running(struct iom_task *t, uint64_t id, uint64_t start_ns,
+					 uint64_t deadline_ns, uint64_t now_ns)
 {
 	t->id = id;
 	t->t_start_ns = start_ns;
-	t->t_submit_ns = 0;
+	t->t_submit_ns = now_ns;
 	t->t_end_ns = 0;
 	t->deadline_ns = deadline_ns;
 	t->res = 0;
@@ -138,6 +142,13 @@ static inline void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start
 	t->fault_applied = false;
 	t->fault_kind = 0;
 	atomic_store_explicit(&t->nr_late, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->state, IOM_RUNNING, memory_order_relaxed);
+}
+/* A fresh task in its slot: SCHEDULED, no submit stamp yet. */
+static inline void iom_task_init(struct iom_task *t, uint64_t id, uint64_t start_ns,
+				 uint64_t deadline_ns)
+{
+	iom_task_init_running(t, id, start_ns, deadline_ns, 0);
 	atomic_store_explicit(&t->state, IOM_SCHEDULED, memory_order_relaxed);
 }
 /*

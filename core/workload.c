@@ -181,14 +181,11 @@ void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,
 	}
 }
 
-void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_task *t)
+void iom_workload_fill(const struct iom_workload *wl, uint64_t seq, struct iom_task *t)
 {
 	switch (wl->p.kind) {
 	case IOM_WL_NOP:
-		t->op = IOM_OP_NOP;
-		t->len = 0;
-		t->fd = -1;
-		t->latency_ns = 0;
+		iom_workload_next(wl, seq, t);
 		break;
 	case IOM_WL_RPC:
 		/* fd: the slot's own connection, made once by the driver. */

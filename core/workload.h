@@ -127,8 +127,25 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 		      struct iom_err *err);
 void iom_workload_close(struct iom_workload *wl);
 
-/* Fill t's op, fd, len, offset and latency for task number seq (global across submitters). */
-void iom_workload_next(const struct iom_workload *wl, uint64_t seq, struct iom_task *t);
+/* iom_workload_next for every workload but a NOP's (workload.c). */
+void iom_workload_fill(const struct iom_workload *wl, uint64_t seq, struct iom_task *t);
+
+/*
+ * Fill t's op, fd, len, offset and latency for task number seq (global across submitters).
+ * Inline for a NOP: the submit loop makes one per task, and a call cost more than the fill.
+ */
+static inline void iom_workload_next(const struct iom_workload *wl, uint64_t seq,
+				     struct iom_task *t)
+{
+	if (wl->p.kind != IOM_WL_NOP) {
+		iom_workload_fill(wl, seq, t);
+		return;
+	}
+	t->op = IOM_OP_NOP;
+	t->len = 0;
+	t->fd = -1;
+	t->latency_ns = 0;
+}
 
 /* Give t (already filled by iom_workload_next) another service time / timer duration. */
 void iom_workload_set_latency(const struct iom_workload *wl, struct iom_task *t,

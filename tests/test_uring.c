@@ -249,6 +249,24 @@ static void test_uring_timer_by_hand(void **state)
 }
 
 /*
+ * A hand-driven task (iomt_hand) submitted and at once cancelled, then waited for (2 s at most);
+ * returns when it was submitted.
+ */
+static uint64_t hand_submit_cancel(const struct iom_model *m, struct iomt_hand *h,
+				   const struct iom_cfg *cfg)
+{
+	uint64_t t0;
+
+	iomt_hand_open(h, cfg);
+	t0 = iom_now_ns();
+	iom_task_start(&h->t, t0);
+	assert_int_equal(m->submit(&h->ctx, &h->t), IOM_Q_QUEUED);
+	assert_int_equal(m->cancel(&h->ctx, &h->t), 0);
+	iomt_hand_wait(h, t0, 2000000000ull);
+	return t0;
+}
+
+/*
  * Cancel of one in-flight uring task that is not a timer, driven by hand as the driver does (the
  * slot's buffer and, for rpc, its connection made before setup). rpc, whose backend holds the
  * request 5 s: ABORTED at once. nop and file may complete before the cancel reaches them:
@@ -264,10 +282,6 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind,
 
 	cfg.wl.latency_ns = 5000000000ull;	/* rpc: only a cancel ends it in time */
 	iomt_uo.rpc = how;
-	iomt_hand_open(&h, &cfg);
-	t0 = iom_now_ns();
-	iom_task_start(&h.t, t0);
-	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
 	/*
 	 * The cancel goes in the same enter as the op. nop, file: the op usually completes first
 	 * (the cancel then finds nothing). rpc: the linked receive is not armed yet when the
@@ -275,8 +289,7 @@ static void cancel_one(const struct iom_model *m, enum iom_wl_kind wl_kind,
 	 * is ABORTED at once instead of waiting its 5 s. rpc, multishot: ABORTED at the cancel,
 	 * reported once a cancel of its send says the send was done.
 	 */
-	assert_int_equal(m->cancel(&h.ctx, &h.t), 0);
-	iomt_hand_wait(&h, t0, 2000000000ull);
+	t0 = hand_submit_cancel(m, &h, &cfg);
 	state = atomic_load(&h.t.state);
 	print_message("uring %s%s cancelled: %s after %.2f ms\n", iom_wl_name(wl_kind),
 		      wl_kind != IOM_WL_RPC ? "" : how == IOM_URING_RPC_LINKED ? " linked" :
@@ -495,6 +508,38 @@ static void test_rpc_multishot_late_replies(void **state)
 	assert_true(row.num[IOM_COL_reconnects] == 0);
 }
 
+/*
+ * A NOP cell's ring holds the NOP template in every SQE, and a NOP task writes its id alone. A
+ * cancel's SQE takes a slot of the ring (depth 1: the only one): the NOP task after it must
+ * still be a NOP (COMPLETED), not the cancel again with its id.
+ */
+static void test_nop_after_cancel_sqe(void **state)
+{
+	const struct iom_model *m = iom_model_find("uring");
+	struct iom_cfg cfg = base_cfg(m, IOM_WL_NOP, 1);
+	struct iomt_hand h;
+	uint64_t t0;
+
+	assert_non_null(m);
+	if (!iomt_model_available(m, IOM_WL_NOP))
+		return;
+	hand_submit_cancel(m, &h, &cfg);
+	assert_true(h.ctx.nr_reported == 1);
+	/* What the cancel left (its own CQE): nothing more to report. */
+	assert_true(m->reap(&h.ctx, 0, 1, 50000000) == 0);
+
+	t0 = iom_now_ns();
+	iom_task_init(&h.t, iom_task_id(2, 0), t0, 0);
+	iom_workload_next(&h.wl, 2, &h.t);
+	iom_task_start(&h.t, t0);
+	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
+	while (h.ctx.nr_reported < 2 && iom_now_ns() - t0 < 2000000000ull)
+		assert_true(m->reap(&h.ctx, 1, 1, 100000000) >= 0);
+	assert_true(h.ctx.nr_reported == 2);
+	assert_int_equal(atomic_load(&h.t.state), IOM_COMPLETED);
+	iomt_hand_close(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_nop_file_rpc),
 		cmocka_unit_test(test_rpc_split_and_coalesced_replies),
 		cmocka_unit_test(test_rpc_multishot_late_replies),
+		cmocka_unit_test(test_nop_after_cancel_sqe),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

@@ -78,6 +78,14 @@ struct ur_ctx {
 	uint64_t armed_ns;			/* when it fires */
 	struct __kernel_timespec arm_ts;	/* the kernel copies it when it takes the SQE */
 	bool sqpoll, cqe_skip;
+	/* A NOP task's SQE but its user_data, prepared once: ur_submit copies it. */
+	struct io_uring_sqe nop_sqe;
+	/*
+	 * Every SQE of the ring holds nop_sqe but for its user_data (a NOP cell, filled at setup;
+	 * the kernel only reads SQEs): a NOP task writes its id alone. Any other SQE made clears
+	 * it (ur_get_sqe, ur_submit's general path), for good.
+	 */
+	bool sqes_nop;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
@@ -314,9 +322,15 @@ static int ur_setup(struct iom_ctx *ctx)
 	ur->sqpoll = p.flags & IORING_SETUP_SQPOLL;
 	/* IOM_MASK=cqe_skip: the path of a kernel before 5.17, a send's success posts its CQE. */
 	ur->cqe_skip = (p.features & IORING_FEAT_CQE_SKIP) && !iom_masked("cqe_skip");
+	io_uring_prep_nop(&ur->nop_sqe);
 	ret = ur_register(ctx, ur, uo);
 	if (ret < 0)
 		goto fail_step;
+	if (cfg->wl.kind == IOM_WL_NOP) {
+		for (unsigned int i = 0; i < ur->ring.sq.ring_entries; i++)
+			ur->ring.sq.sqes[i] = ur->nop_sqe;
+		ur->sqes_nop = true;
+	}
 	ur_variant(ctx, p.flags);
 	if (cfg->fault_cq_entries || uo->sq_entries)
 		snprintf(ctx->variant + strlen(ctx->variant),
@@ -371,9 +385,26 @@ static inline bool ur_sq_room(struct ur_ctx *ur, unsigned int n)
 	return io_uring_sq_space_left(&ur->ring) >= n || ur_sq_room_slow(ur, n);
 }
 
+/*
+ * io_uring_get_sqe without its tests of the ring's flags at every call: the ring is never set
+ * up with SQE128 (nor CQE32: ur_reap indexes CQEs the same way), and the head is read with
+ * acquire whether or not an SQ thread moves it (a plain load on x86 either way).
+ */
+static inline struct io_uring_sqe *ur_sqe_next(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned int tail = sq->sqe_tail;
+
+	if (tail + 1 - io_uring_smp_load_acquire(sq->khead) > sq->ring_entries)
+		return NULL;
+	sq->sqe_tail = tail + 1;
+	return &sq->sqes[tail & sq->ring_mask];
+}
+
 /* An SQE, or NULL when no room could be made (the caller says busy or gives up the step). */
 static struct io_uring_sqe *ur_get_sqe(struct ur_ctx *ur)
 {
+	ur->sqes_nop = false;	/* a cancel's, an arm's or a resubmit's SQE */
 	return ur_sq_room(ur, 1) ? io_uring_get_sqe(&ur->ring) : NULL;
 }
 
@@ -420,7 +451,8 @@ static void ur_prep_recv(struct ur_ctx *ur, struct io_uring_sqe *sqe, struct iom
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
-static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
+/* Any task: ur_submit's general path. */
+static __attribute__((noinline)) int ur_submit_any(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct ur_slot *s = &ur->slots[t->slot];
@@ -449,11 +481,11 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 	 * checks the room itself: no second look at the ring per task.
 	 */
 	nr_sqes = (t->deadline_ns ? 2u : 1u) + (t->op == IOM_OP_RPC);
-	sqe = nr_sqes == 1 ? io_uring_get_sqe(&ur->ring) : NULL;
+	sqe = nr_sqes == 1 ? ur_sqe_next(&ur->ring) : NULL;
 	if (!sqe) {
 		if (!ur_sq_room(ur, nr_sqes))
 			return IOM_Q_BUSY;
-		sqe = io_uring_get_sqe(&ur->ring);
+		sqe = ur_sqe_next(&ur->ring);
 	}
 	memset(s, 0, sizeof(*s));
 	switch (t->op) {
@@ -516,6 +548,38 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 }
 
 /*
+ * A NOP task without a deadline, the one SQE of a NOP cell: the template with the task's id
+ * (liburing's prep stores the SQE field by field, and the general path tests for what a NOP
+ * cannot have); in a NOP cell's ring the template is in every SQE already. No room: the
+ * general path makes it, or says busy.
+ */
+static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
+{
+	struct ur_ctx *ur = ctx->priv;
+	struct io_uring_sqe *sqe;
+	struct ur_slot *s;
+
+	sqe = t->op == IOM_OP_NOP && !t->deadline_ns ? ur_sqe_next(&ur->ring) : NULL;
+	if (!sqe) {
+		ur->sqes_nop = false;
+		return ur_submit_any(ctx, t);
+	}
+	/* The slot's fields a NOP reads (its timespecs are a timer's and a deadline's only). */
+	s = &ur->slots[t->slot];
+	s->op_res = 0;
+	s->send_res = 0;
+	s->cqes_due = 1;
+	s->cancel_tries = 0;
+	s->deadline_fired = false;
+	s->cancel_asked = false;
+	if (!ur->sqes_nop)
+		*sqe = ur->nop_sqe;
+	sqe->user_data = t->id;
+	ur->nr_unsubmitted++;
+	return IOM_Q_QUEUED;
+}
+
+/*
  * rpc: a deadline or cancel cut a request or a reply in the middle (the rest of that frame
  * would be read as the start of the next one), or the connection failed or was closed by the
  * backend. As a real client does, drop the connection and give the slot a fresh one (the
@@ -558,10 +622,11 @@ static int64_t ur_rpc_res(struct iom_ctx *ctx, struct iom_task *t, struct ur_slo
 }
 
 /*
- * The task's last CQE is in: decide why it ended and hand it back. Only the submitter reaps the
- * ring (and alone cancels), so the task ends by iom_task_finish_owned.
+ * The result of a task that is not a NOP, from its op's CQE(s): a timer's -ETIME is its
+ * success unless its deadline came first; a transfer's is its bytes; an rpc's is its reply's.
  */
-static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
+static __attribute__((noinline)) int64_t ur_op_res(struct iom_ctx *ctx, struct iom_task *t,
+						   struct ur_slot *s)
 {
 	int64_t res = s->op_res;
 
@@ -598,7 +663,24 @@ static void ur_finish(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s
 			s->deadline_fired = true;
 		break;
 	}
-	if (s->deadline_fired) {
+	return res;
+}
+
+/*
+ * The task's last CQE is in: decide why it ended and hand it back. Only the submitter reaps the
+ * ring (and alone cancels), so the task ends by iom_task_finish_owned. Inline: a reaped NOP
+ * spends more on a call than on its finish; its result is its CQE's.
+ */
+static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
+							    struct iom_task *t,
+							    struct ur_slot *s)
+{
+	int64_t res = t->op == IOM_OP_NOP ? s->op_res : ur_op_res(ctx, t, s);
+
+	/* Neither a deadline nor a cancel: one test for the common case. */
+	if (!(s->deadline_fired | s->cancel_asked)) {
+		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
+	} else if (s->deadline_fired) {
 		/* The deadline won. If the op still got through (it was past cancelling), that
 		 * is the Two Generals' late answer: EXPIRED, then a late completion. */
 		iom_task_finish_owned(t, -ETIME, IOM_CAUSE_DEADLINE, ctx->now_ns);
@@ -652,15 +734,25 @@ static void ur_cancel_again(struct iom_ctx *ctx, struct ur_ctx *ur, uint64_t id)
 	ur_cancel_ops(ur, &ctx->tasks[slot]);
 }
 
-/* One CQE; returns 1 if it ended a task. */
-static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io_uring_cqe *cqe)
+/* A CQE that counts toward its task's end: the last one ends it (1), else 0. */
+static inline int ur_cqe_counted(struct iom_ctx *ctx, struct iom_task *t, struct ur_slot *s)
+{
+	if (--s->cqes_due)
+		return 0;
+	ur_finish(ctx, t, s);
+	return 1;
+}
+
+/* A tagged CQE: a cancel's, the heap TIMEOUT's, a send's or a deadline link's. */
+static __attribute__((noinline)) int ur_handle_tagged(struct iom_ctx *ctx, struct ur_ctx *ur,
+						      const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = io_uring_cqe_get_data64(cqe);
 	uint32_t slot = iom_id_slot(ud);
 	struct iom_task *t;
 	struct ur_slot *s;
 
-	/* Both kinds of CQE that end no task carry UR_TAG_CANCEL: one test for a task's CQE. */
+	/* Both kinds of CQE that end no task carry UR_TAG_CANCEL. */
 	if (ud & UR_TAG_CANCEL) {
 		if ((ud & UR_UD_ARM) == UR_UD_ARM) {
 			/* The heap's TIMEOUT: the clock, after the batch, decides which are due. */
@@ -690,64 +782,94 @@ static int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur, const struct io
 			s->op_res = -ECANCELED;
 			s->cqes_due = 1;
 		}
-	} else if (ud & UR_TAG_LINK) {
+	} else {
 		/* -ETIME: the deadline fired (the op gets -ECANCELED unless it was past that). */
 		if (cqe->res == -ETIME)
 			s->deadline_fired = true;
-	} else {
-		s->op_res = cqe->res;
-		/*
-		 * rpc: an echo with another id is the late answer of an expired task that used
-		 * this connection before: count it and receive again for ours.
-		 */
-		if (t->op == IOM_OP_RPC && cqe->res == (int)t->len &&
-		    ((const struct iom_rpc_hdr *)t->buf)->id != t->id) {
-			struct io_uring_sqe *sqe = NULL;
+	}
+	return ur_cqe_counted(ctx, t, s);
+}
 
-			ctx->stats.nr_late_replies++;
-			/* The recv and its deadline's link: room for both, or neither is taken. */
-			if (ur_sq_room(ur, t->deadline_ns ? 2 : 1))
-				sqe = io_uring_get_sqe(&ur->ring);
+/*
+ * The op's own CQE of an rpc, read or write task: true when the task goes on (a late reply
+ * received again, a short transfer resubmitted) rather than counting it.
+ */
+static __attribute__((noinline)) bool ur_op_goes_on(struct iom_ctx *ctx, struct ur_ctx *ur,
+						    struct iom_task *t, struct ur_slot *s,
+						    const struct io_uring_cqe *cqe)
+{
+	/*
+	 * rpc: an echo with another id is the late answer of an expired task that used
+	 * this connection before: count it and receive again for ours.
+	 */
+	if (t->op == IOM_OP_RPC && cqe->res == (int)t->len &&
+	    ((const struct iom_rpc_hdr *)t->buf)->id != t->id) {
+		struct io_uring_sqe *sqe = NULL;
+
+		ctx->stats.nr_late_replies++;
+		/* The recv and its deadline's link: room for both, or neither is taken. */
+		if (ur_sq_room(ur, t->deadline_ns ? 2 : 1))
+			sqe = io_uring_get_sqe(&ur->ring);
+		if (sqe) {
+			ur_prep_recv(ur, sqe, t);
+			io_uring_sqe_set_data64(sqe, t->id);
+			ur->nr_unsubmitted++;
+			/* The deadline's link was spent on the first recv: link it again. */
+			if (t->deadline_ns) {
+				struct io_uring_sqe *link = io_uring_get_sqe(&ur->ring);
+
+				sqe->flags |= IOSQE_IO_LINK;
+				io_uring_prep_link_timeout(link, &s->deadline_ts,
+							   IORING_TIMEOUT_ABS);
+				io_uring_sqe_set_data64(link, t->id | UR_TAG_LINK);
+				ur->nr_unsubmitted++;
+				s->cqes_due++;
+			}
+			return true;
+		}
+		s->op_res = -EBADMSG;
+	}
+	if ((t->op == IOM_OP_READ || t->op == IOM_OP_WRITE) && cqe->res > 0) {
+		t->done_bytes += (uint32_t)cqe->res;
+		/* A short transfer: resubmit the rest (its deadline link is spent). */
+		if (t->done_bytes < t->len && !s->deadline_fired &&
+		    ctx->cfg->on_partial == IOM_PARTIAL_RESUBMIT) {
+			struct io_uring_sqe *sqe = ur_get_sqe(ur);
+
 			if (sqe) {
-				ur_prep_recv(ur, sqe, t);
+				ur_prep_rw(ur, sqe, t);
 				io_uring_sqe_set_data64(sqe, t->id);
 				ur->nr_unsubmitted++;
-				/* The deadline's link was spent on the first recv: link it again. */
-				if (t->deadline_ns) {
-					struct io_uring_sqe *link = io_uring_get_sqe(&ur->ring);
-
-					sqe->flags |= IOSQE_IO_LINK;
-					io_uring_prep_link_timeout(link, &s->deadline_ts,
-								   IORING_TIMEOUT_ABS);
-					io_uring_sqe_set_data64(link, t->id | UR_TAG_LINK);
-					ur->nr_unsubmitted++;
-					s->cqes_due++;
-				}
-				return 0;
-			}
-			s->op_res = -EBADMSG;
-		}
-		if ((t->op == IOM_OP_READ || t->op == IOM_OP_WRITE) && cqe->res > 0) {
-			t->done_bytes += (uint32_t)cqe->res;
-			/* A short transfer: resubmit the rest (its deadline link is spent). */
-			if (t->done_bytes < t->len && !s->deadline_fired &&
-			    ctx->cfg->on_partial == IOM_PARTIAL_RESUBMIT) {
-				struct io_uring_sqe *sqe = ur_get_sqe(ur);
-
-				if (sqe) {
-					ur_prep_rw(ur, sqe, t);
-					io_uring_sqe_set_data64(sqe, t->id);
-					ur->nr_unsubmitted++;
-					ctx->stats.nr_resubmit++;
-					return 0;
-				}
+				ctx->stats.nr_resubmit++;
+				return true;
 			}
 		}
 	}
-	if (--s->cqes_due)
+	return false;
+}
+
+/*
+ * One CQE; returns 1 if it ended a task. A task's own CQE is told from the tagged ones by one
+ * test, and a NOP's (the CQE is its result) by one more.
+ */
+static inline int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur,
+				const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	uint32_t slot = iom_id_slot(ud);
+	struct iom_task *t;
+	struct ur_slot *s;
+
+	if (ud & (UR_TAG_CANCEL | UR_TAG_SEND | UR_TAG_LINK))
+		return ur_handle_tagged(ctx, ur, cqe);
+	if (slot >= ctx->depth)
 		return 0;
-	ur_finish(ctx, t, s);
-	return 1;
+	t = &ctx->tasks[slot];
+	s = &ur->slots[slot];
+	s->op_res = cqe->res;
+	if (t->op != IOM_OP_NOP && ur_op_goes_on(ctx, ur, t, s, cqe))
+		return 0;
+	return ur_cqe_counted(ctx, t, s);
 }
 
 /*
@@ -909,7 +1031,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		head = *ur->ring.cq.khead;
 		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
 		for (; head != tail; head++, nr_cqes++) {
-			cqe = &cqes[io_uring_cqe_index(&ur->ring, head, cq_mask)];
+			cqe = &cqes[head & cq_mask];	/* no CQE32 (ur_sqe_next) */
 			done += ur->ms ? ur_ms_cqe(ur->ms, ctx, cqe) : ur_handle_cqe(ctx, ur, cqe);
 		}
 		io_uring_cq_advance(&ur->ring, nr_cqes);
