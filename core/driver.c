@@ -960,6 +960,25 @@ static uint64_t job_wait_timeout(const struct iom_job *job, uint64_t now)
 	return timeout > 200000000ull ? 200000000ull : timeout;
 }
 
+/*
+ * Every slot in flight and no task submitted for longer than any task may take (the drain's
+ * grace): the model lost them. Under --tasks the loop would wait for a free slot forever (the
+ * window never ends); the drain counts them instead (bug:, exit 3). Before the last submit an
+ * ended task frees a slot that the next pass fills, so submits alone tell progress.
+ */
+static inline bool job_lost_every_slot(const struct iom_job *job, unsigned int inflight,
+				       uint64_t now, uint64_t *progress, uint64_t *progress_ns)
+{
+	if (!job->run->cfg->tasks || inflight != job->ctx.depth)
+		return false;
+	if (job->nr_submitted != *progress) {
+		*progress = job->nr_submitted;
+		*progress_ns = now;
+		return false;
+	}
+	return now - *progress_ns > drain_grace_ns(job->run->cfg);
+}
+
 static int job_loop(struct iom_job *job)
 {
 	struct iom_run *run = job->run;
@@ -967,7 +986,7 @@ static int job_loop(struct iom_job *job)
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	unsigned int min_batch = cfg->batch_complete ? cfg->batch_complete : 1;
-	uint64_t now = iom_now_ns();
+	uint64_t now = iom_now_ns(), progress = 0, progress_ns = now;
 	bool stopping = false;
 	int ret;
 
@@ -1013,6 +1032,8 @@ static int job_loop(struct iom_job *job)
 				      job->nr_state[IOM_PARTIAL] + job->nr_state[IOM_EXPIRED],
 				      memory_order_relaxed);
 		atomic_store_explicit(&job->pub_submitted, job->nr_submitted, memory_order_relaxed);
+		if (!stopping && job_lost_every_slot(job, inflight, now, &progress, &progress_ns))
+			stopping = true;
 		/*
 		 * Stopped making tasks: the drain reaps what is still in flight. With --tasks the
 		 * measured tasks are not done until their retries are (or, --api async, until
@@ -1643,8 +1664,9 @@ static int run_verdict(const struct iom_run *run, struct iom_row *row, const str
 	if (t->verify_fail) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " reads returned bytes the file does "
-			 "not hold there", t->verify_fail);
+		snprintf(msg, sizeof(msg), "verify: %" PRIu64 " %s", t->verify_fail,
+			 run->cfg->wl.kind == IOM_WL_RPC ? "replies were not the echo of their request" :
+			 "reads returned bytes the file does not hold there");
 		add_flag(row, "verify_failed");
 		row_set_status(row, "error", msg);
 		return 0;

@@ -34,6 +34,16 @@ static void test_calibrate_ordered(void **state)
 	/* The backend's capacity is measured, and is what its CPU per request allows. */
 	assert_true(cal.backend_ns_per_request > 0);
 	assert_true(cal.backend_capacity_per_s > 0);
+	{
+		/* Its CPUs (1, or 2 given 2 or more) / its CPU per request (calibrate.c). */
+		double cpus = sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 1 : 2;
+		double ns_per_s = cal.backend_capacity_per_s * cal.backend_ns_per_request;
+
+		if (fabs(ns_per_s - cpus * 1e9) > 1e-6 * cpus * 1e9)
+			fail_msg("capacity %.0f/s x %.0f ns per request = %.0f CPU-ns per s, want %.0f",
+				 cal.backend_capacity_per_s, cal.backend_ns_per_request, ns_per_s,
+				 cpus * 1e9);
+	}
 	/* Every bare echo loop answered the fixed client, and its CPU was measured. */
 	assert_true(cal.echo_blocking_per_s > 0 && cal.echo_blocking_cpu_us > 0);
 	assert_true(cal.echo_epoll_per_s > 0 && cal.echo_epoll_cpu_us > 0);

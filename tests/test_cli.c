@@ -533,8 +533,11 @@ static void test_help_model(void **state)
 }
 
 /*
- * --fault items, comma-separated and repeated, add up: the row records them all, and the line
- * a person reads says what happened (the counts themselves are test_faults' business).
+ * --fault items, comma-separated and repeated, add up: runs.csv's row records them all and
+ * what they did, and the line a person reads says the same figures. Draws are seeded per task
+ * (--seed's default), so each of the three faults at P = 0.2 over 40 tasks hits some task in
+ * every run; without retries each hit task ends FAILED, nothing else fails, and every kill is a
+ * worker replaced, every drop a reconnect.
  */
 static void test_run_faults(void **state)
 {
@@ -543,15 +546,46 @@ static void test_run_faults(void **state)
 		"--tasks", "40", "--fault", "errno:EIO@0.2,kill-worker@0.2", "--fault",
 		"drop-conn@0.2", "--output", OUT, NULL,
 	};
+	static const char *const terminal[] = { "n_completed", "n_failed", "n_expired",
+						"n_aborted", "n_partial" };
 	struct ctx *x = *state;
 	struct iomt_proc *r = &x->r;
+	struct iomt_csv csv;
+	char path[PATH_MAX], want[256];
+	double sum = 0;
+	const char *line;
 
 	run_cli(x->tmp, args, false, RUN_TIMEOUT_MS, r);
 	if (r->status != 0)
 		fail_msg("exit %d, want 0; stderr: %s", r->status, r->err);
-	if (!strstr(r->out, "fault errno:EIO@0.2,kill-worker@0.2,drop-conn@0.2: ") ||
-	    !strstr(r->out, "tasks hit; completed "))
-		fail_msg("no fault line in:\n%s", r->out);
+	snprintf(path, sizeof(path), "%s/out/runs.csv", x->tmp);
+	iomt_csv_load(&csv, path);
+	assert_int_equal(csv.nr, 2);
+	assert_string_equal(iomt_csv_str(&csv, 1, "fault"),
+			    "errno:EIO@0.2,kill-worker@0.2,drop-conn@0.2");
+	for (size_t i = 0; i < sizeof(terminal) / sizeof(terminal[0]); i++)
+		sum += iomt_csv_num(&csv, 1, terminal[i]) > 0 ? iomt_csv_num(&csv, 1, terminal[i]) : 0;
+	if (iomt_csv_num(&csv, 1, "submitted") != 40 || sum != 40)
+		fail_msg("submitted %g, terminal states %g, want 40", iomt_csv_num(&csv, 1,
+			 "submitted"), sum);
+	if (!(iomt_csv_num(&csv, 1, "faults") > 0) ||
+	    iomt_csv_num(&csv, 1, "n_failed") != iomt_csv_num(&csv, 1, "faults") ||
+	    !(iomt_csv_num(&csv, 1, "workers_replaced") > 0) ||
+	    !(iomt_csv_num(&csv, 1, "reconnects") > 0))
+		fail_msg("faults %g, n_failed %g, workers_replaced %g, reconnects %g",
+			 iomt_csv_num(&csv, 1, "faults"), iomt_csv_num(&csv, 1, "n_failed"),
+			 iomt_csv_num(&csv, 1, "workers_replaced"),
+			 iomt_csv_num(&csv, 1, "reconnects"));
+	/* The printed line: the row's own figures. */
+	snprintf(want, sizeof(want), "fault errno:EIO@0.2,kill-worker@0.2,drop-conn@0.2: %.0f tasks "
+		 "hit; completed %.0f failed %.0f expired %.0f workers replaced %.0f reconnects %.0f",
+		 iomt_csv_num(&csv, 1, "faults"), iomt_csv_num(&csv, 1, "n_completed"),
+		 iomt_csv_num(&csv, 1, "n_failed"), iomt_csv_num(&csv, 1, "n_expired"),
+		 iomt_csv_num(&csv, 1, "workers_replaced"), iomt_csv_num(&csv, 1, "reconnects"));
+	line = strstr(r->out, "fault ");
+	iomt_csv_free(&csv);
+	if (!line || strncmp(line, want, strlen(want)))
+		fail_msg("want the line\n%s\nin:\n%s", want, r->out);
 }
 
 /* Every command and every scenario: -h and --help print a usage on stdout and exit 0. */

@@ -59,12 +59,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Run one stub model over 20 nop tasks at C=4; load its runs.csv. */
-static void run_stub(struct ctx *x, const char *model)
+/* Run one stub model over 20 nop tasks at C=conc; load its runs.csv. */
+static void run_stub_c(struct ctx *x, const char *model, const char *conc)
 {
 	char out[PATH_MAX], csv[PATH_MAX + 16];
 	char *argv[] = { (char *)stub_bin(), "run", "--model", (char *)model, "--workload", "nop",
-			 "--tasks", "20", "--concurrency", "4", "--quiet", "--output", out, NULL };
+			 "--tasks", "20", "--concurrency", (char *)conc, "--quiet", "--output", out,
+			 NULL };
 
 	snprintf(out, sizeof(out), "%s/out", x->tmp);
 	iomt_run(&x->r, x->tmp, argv, RUN_TIMEOUT_MS);
@@ -76,12 +77,20 @@ static void run_stub(struct ctx *x, const char *model)
 	assert_int_equal(x->rows.nr, 2);
 }
 
-/* Exit 3, exactly one stderr line "iomodels: bug: ...want...", the row's reason the same. */
-static void expect_bug(struct ctx *x, const char *model, const char *want)
+static void run_stub(struct ctx *x, const char *model)
+{
+	run_stub_c(x, model, "4");
+}
+
+/*
+ * Exit 3, exactly one stderr line "iomodels: bug: ...want...", the row's reason the same; at
+ * C=conc.
+ */
+static void expect_bug_c(struct ctx *x, const char *model, const char *conc, const char *want)
 {
 	const char *reason;
 
-	run_stub(x, model);
+	run_stub_c(x, model, conc);
 	if (x->r.status != IOM_EXIT_BUG)
 		fail_msg("%s: exit %d, want %d; stderr:\n%s", model, x->r.status, IOM_EXIT_BUG,
 			 x->r.err);
@@ -93,6 +102,11 @@ static void expect_bug(struct ctx *x, const char *model, const char *want)
 	reason = iomt_csv_str(&x->rows, 1, "reason");
 	if (strncmp(reason, "bug: ", 5) || !strstr(reason, want))
 		fail_msg("%s: runs.csv's reason is '%s'", model, reason);
+}
+
+static void expect_bug(struct ctx *x, const char *model, const char *want)
+{
+	expect_bug_c(x, model, "4", want);
 }
 
 static void test_control_ok(void **state)
@@ -116,6 +130,20 @@ static void test_lost_task(void **state)
 	/* The row still tells the truth: one more submitted than ended. */
 	assert_true(iomt_csv_num(&x->rows, 1, "submitted") ==
 		    iomt_csv_num(&x->rows, 1, "n_completed") + 1);
+}
+
+/*
+ * At C=1 the lost task holds the only slot: with --tasks the window never ends, so the run
+ * waited for a free slot until a signal came. Every slot in flight with nothing ended for the
+ * drain's grace (5 s here) stops the submitting, and the drain counts the lost one.
+ */
+static void test_lost_every_slot(void **state)
+{
+	struct ctx *x = *state;
+
+	expect_bug_c(x, "stub-lose", "1", "1 tasks never reported done");
+	assert_true(iomt_csv_num(&x->rows, 1, "submitted") == 3);
+	assert_true(iomt_csv_num(&x->rows, 1, "n_completed") == 2);
 }
 
 static void test_reported_running(void **state)
@@ -145,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_control_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_task, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_every_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reported_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reported_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_binary_has_no_stubs, setup, teardown),

@@ -394,6 +394,14 @@ static void test_rpc_echo(void **state)
 			cfg.tasks = 1000;
 			iomt_run_ok(&cfg, &row, &hist);
 			assert_true(row.num[IOM_COL_n_completed] == 1000);
+			/*
+			 * The backend holds each request its service time (the header's D) before
+			 * the echo: no task ends sooner, whatever the model.
+			 */
+			if (hist.min < cfg.wl.latency_ns)
+				fail_msg("%s C=%u: a task ended after %llu ns, its service is %llu",
+					 m->name, cs[c], (unsigned long long)hist.min,
+					 (unsigned long long)cfg.wl.latency_ns);
 			/* The backend echoed 1000 requests: it used CPU, and the count was read. */
 			if (!(row.num[IOM_COL_cpu_backend_ns] > 0))
 				fail_msg("%s C=%u: cpu_backend_ns %g after 1000 echos",
@@ -427,12 +435,14 @@ static void test_rpc_verify_detects_wrong_reply(void **state)
 
 /*
  * A backend that drops connections: every DROP_EVERY-th request it reads, it closes that
- * connection without answering. One blocking thread per connection (a handful, bounded).
+ * connection without answering; or, corrupting, answers it with one payload byte flipped. One
+ * blocking thread per connection (a handful, bounded).
  */
 enum { DROP_EVERY = 10, DROP_TASKS = 200, DROP_MAX_CONNS = 64 };
 
 struct dropper {
 	int lfd;
+	bool corrupt;		/* flip a byte of the DROP_EVERY-th reply instead of dropping it */
 	_Atomic unsigned int nr_requests, nr_dropped, nr_conns;
 	pthread_t acceptor, conns[DROP_MAX_CONNS];
 };
@@ -468,7 +478,9 @@ static void *dropper_conn(void *arg)
 			break;
 		if (atomic_fetch_add(&d->nr_requests, 1) % DROP_EVERY == DROP_EVERY - 1) {
 			atomic_fetch_add(&d->nr_dropped, 1);
-			break;
+			if (!d->corrupt || !h.len)
+				break;
+			buf[sizeof(h) + h.len / 2] ^= 1;
 		}
 		if (send(fd, buf, sizeof(h) + h.len, MSG_NOSIGNAL) != (ssize_t)(sizeof(h) + h.len))
 			break;
@@ -505,37 +517,48 @@ static void *dropper_accept(void *arg)
 	}
 }
 
+/* Listen on loopback and point cfg's rpc workload at d. */
+static void dropper_start(struct dropper *d, struct iom_cfg *cfg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+
+	d->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(d->lfd >= 0);
+	assert_int_equal(bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(d->lfd, 64), 0);
+	assert_int_equal(getsockname(d->lfd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(pthread_create(&d->acceptor, NULL, dropper_accept, d), 0);
+	snprintf(cfg->wl.connect, sizeof(cfg->wl.connect), "127.0.0.1:%u", ntohs(sa.sin_port));
+	cfg->wl.latency_ns = 0;
+	cfg->wl.payload = 64;
+	cfg->verify = true;
+	cfg->tasks = DROP_TASKS;
+}
+
+/* After the cell: the driver closed its connections, so every connection thread ends. */
+static void dropper_stop(struct dropper *d)
+{
+	shutdown(d->lfd, SHUT_RDWR);
+	pthread_join(d->acceptor, NULL);
+	close(d->lfd);
+	for (unsigned int i = 0; i < atomic_load(&d->nr_conns) && i < DROP_MAX_CONNS; i++)
+		pthread_join(d->conns[i], NULL);
+}
+
 static void test_rpc_backend_drops_connections(void **state)
 {
 	FOR_EACH_MODEL(m) {
 		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 4);
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t sl = sizeof(sa);
 		struct dropper d = { 0 };
 		double dropped;
 
 		if (!iomt_model_available(m, IOM_WL_RPC))
 			continue;
-		d.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		assert_true(d.lfd >= 0);
-		assert_int_equal(bind(d.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-		assert_int_equal(listen(d.lfd, 64), 0);
-		assert_int_equal(getsockname(d.lfd, (struct sockaddr *)&sa, &sl), 0);
-		assert_int_equal(pthread_create(&d.acceptor, NULL, dropper_accept, &d), 0);
-		snprintf(cfg.wl.connect, sizeof(cfg.wl.connect), "127.0.0.1:%u",
-			 ntohs(sa.sin_port));
-		cfg.wl.latency_ns = 0;
-		cfg.wl.payload = 64;
-		cfg.verify = true;
-		cfg.tasks = DROP_TASKS;
+		dropper_start(&d, &cfg);
 		iomt_run_ok(&cfg, &row, &hist);
-		shutdown(d.lfd, SHUT_RDWR);
-		pthread_join(d.acceptor, NULL);
-		close(d.lfd);
-		/* The driver closed its connections: every connection thread ends. */
-		for (unsigned int i = 0; i < atomic_load(&d.nr_conns) && i < DROP_MAX_CONNS; i++)
-			pthread_join(d.conns[i], NULL);
+		dropper_stop(&d);
 		dropped = atomic_load(&d.nr_dropped);
 		print_message("%s: %g dropped, %g completed, %g failed, %g partial\n",
 			      m->name, dropped, row.num[IOM_COL_n_completed],
@@ -544,6 +567,32 @@ static void test_rpc_backend_drops_connections(void **state)
 		assert_true(dropped >= DROP_TASKS / DROP_EVERY - 1);
 		assert_true(row.num[IOM_COL_n_failed] == dropped);
 		assert_true(row.num[IOM_COL_n_completed] == DROP_TASKS - dropped);
+	}
+}
+
+/*
+ * --verify checks every echo through the driver, on every model: a backend that flips a byte
+ * of every tenth reply makes the cell an error that names the verifier.
+ */
+static void test_rpc_verify_detects_corrupt_echo(void **state)
+{
+	FOR_EACH_MODEL(m) {
+		struct iom_cfg cfg = base_cfg(m, IOM_WL_RPC, 4);
+		struct dropper d = { .corrupt = true };
+
+		if (!iomt_model_available(m, IOM_WL_RPC))
+			continue;
+		dropper_start(&d, &cfg);
+		iom_run_cell(&cfg, &row, &hist);
+		dropper_stop(&d);
+		print_message("%s: %u replies corrupted: status %s, %s\n", m->name,
+			      atomic_load(&d.nr_dropped), row.str[IOM_COL_status],
+			      row.str[IOM_COL_reason]);
+		assert_true(atomic_load(&d.nr_dropped) > 0);
+		assert_string_equal(row.str[IOM_COL_status], "error");
+		assert_non_null(strstr(row.str[IOM_COL_reason], "verify: "));
+		/* The reason names what was wrong: replies, not a file's blocks. */
+		assert_non_null(strstr(row.str[IOM_COL_reason], "not the echo of their request"));
 	}
 }
 
@@ -915,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_verify_detects_wrong_reply),
 		cmocka_unit_test(test_rpc_deadline),
 		cmocka_unit_test(test_rpc_backend_drops_connections),
+		cmocka_unit_test(test_rpc_verify_detects_corrupt_echo),
 		cmocka_unit_test(test_rpc_deadline_cuts_big_frames),
 		cmocka_unit_test(test_cpu_sampled_at_window_edges),
 		cmocka_unit_test(test_sync_harness_rss_bounded),
