@@ -1552,6 +1552,11 @@ static int cmd_list(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--caps"))
 		return list_caps();
+	/* models.csv's text, for a script that needs it without a run (bench, plot.py). */
+	if (argc == 3 && !strcmp(argv[1], "--caps") && !strcmp(argv[2], "--csv")) {
+		iom_models_csv(stdout, iom_models);
+		return 0;
+	}
 	if (argc > 1)
 		usage_error("list: unexpected argument '%s'", argv[1]);
 	for (size_t m = 0; iom_models[m]; m++) {
@@ -1840,7 +1845,8 @@ static const struct command {
 	  "--concurrency\n", true },
 	{ "list", cmd_list,
 	  "iomodels list              every model x workload: ok, unavailable or n/a\n"
-	  "iomodels list --caps       every model: sync|async, its caps, what it is\n", false },
+	  "iomodels list --caps [--csv]  every model: sync|async, its caps, what it is (--csv:\n"
+	  "                           models.csv's columns, the report's checklist text)\n", false },
 	{ "calibrate", cmd_calibrate,
 	  "iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
 	  "                           switch, wake-up, io_uring NOP, timer overshoot, loopback\n"

@@ -110,13 +110,17 @@ struct iom_model {
 	int (*cancel)(struct iom_ctx *ctx, struct iom_task *t);
 	void (*teardown)(struct iom_ctx *ctx);
 	/*
-	 * What watch and the demo say of the model (ui/), so that no view names one: how a task
+	 * What watch, the demo and the report say of the model, so that none names one: how a task
 	 * waits, its failure domains ("N: what can fail on its own"), where a timer task sleeps,
 	 * and the shape of the lane watch draws. Optional: a model that leaves them out gets a
 	 * lane of bare thread counts and a "-" in the demo's table.
 	 */
 	const char *waits;
 	const char *domains;
+	/* The report's checklist (models.csv): what names a task in flight, how its end is
+	 * learned. Optional, as the three above. */
+	const char *task_id;
+	const char *completion;
 	const char *timer_waits_in;
 	enum iom_shape shape;
 };

@@ -843,25 +843,38 @@ void iom_caps_format(unsigned int caps, char *buf, size_t len)
 		 caps & IOM_CAP_CQ ? ",cq" : "");
 }
 
+void iom_models_csv(FILE *f, const struct iom_model *const *models)
+{
+	char caps[64];
+
+	fputs("model,caps,desc,task_id,completion,domains\n", f);
+	for (size_t i = 0; models[i]; i++) {
+		const char *text[] = { models[i]->desc, models[i]->task_id, models[i]->completion,
+				       models[i]->domains };
+
+		iom_caps_format(models[i]->caps, caps, sizeof(caps));
+		csv_str(f, models[i]->name, strlen(models[i]->name));
+		fputc(',', f);
+		csv_str(f, caps, strlen(caps));
+		for (size_t k = 0; k < sizeof(text) / sizeof(text[0]); k++) {
+			fputc(',', f);
+			if (text[k])
+				csv_str(f, text[k], strlen(text[k]));
+		}
+		fputc('\n', f);
+	}
+}
+
 int iom_report_models(struct iom_report *r, const struct iom_model *const *models)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 24], caps[64], *text = NULL;
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24], *text = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&text, &len);
 	int fd, ret;
 
 	if (!m)
 		return -ENOMEM;
-	fputs("model,caps,desc\n", m);
-	for (size_t i = 0; models[i]; i++) {
-		iom_caps_format(models[i]->caps, caps, sizeof(caps));
-		csv_str(m, models[i]->name, strlen(models[i]->name));
-		fputc(',', m);
-		csv_str(m, caps, strlen(caps));
-		fputc(',', m);
-		csv_str(m, models[i]->desc, strlen(models[i]->desc));
-		fputc('\n', m);
-	}
+	iom_models_csv(m, models);
 	if (!memstream_text(m, &text))
 		return -ENOMEM;
 	join(path, sizeof(path), r->dir, "models.csv");

@@ -90,6 +90,8 @@ void iom_caps_format(unsigned int caps, char *buf, size_t len);
  * run says what every model is and does; 0 or -errno (iom_report_errmsg says why).
  */
 int iom_report_models(struct iom_report *r, const struct iom_model *const *models);
+/* models.csv's text: name, caps, and what each model says of itself (list --caps --csv). */
+void iom_models_csv(FILE *f, const struct iom_model *const *models);
 /* Attach a named JSON-able string/number to the run's metadata (e.g. "timer_slack_ns"). */
 void iom_report_meta_str(struct iom_report *r, const char *key, const char *val);
 void iom_report_meta_num(struct iom_report *r, const char *key, double val);

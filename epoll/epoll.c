@@ -705,6 +705,8 @@ const struct iom_model iom_model_epoll = {
 	.teardown = ep_teardown,
 	.waits = "one loop, readiness then a call",
 	.domains = "2: the loop, the fd",
+	.task_id = "the fd / slot the submitter registered (an rpc connection, a timer heap entry)",
+	.completion = "readiness: epoll_wait says an fd is ready, then a non-blocking call completes it",
 	.timer_waits_in = "the kernel (a timerfd)",
 	.shape = IOM_SHAPE_LOOP,
 };

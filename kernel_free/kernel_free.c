@@ -647,6 +647,8 @@ const struct iom_model iom_model_kernel_free = {
 	.teardown = kf_teardown,
 	.waits = "queue, workers, status store",
 	.domains = "3: queue, worker, status",
+	.task_id = "status-store key = task id",
+	.completion = "a coalesced eventfd wake-up, then the status store is read (--notify poll: polls it)",
 	.timer_waits_in = "a worker thread",
 	.shape = IOM_SHAPE_POOL,
 };

@@ -18,6 +18,7 @@ interval spans 1, printed with the pair's caveats (foreign CPU widens and marks 
 one model in different configurations (variant, options) are separate series, never repeats.
 """
 import csv
+import io
 import json
 import math
 import os
@@ -32,26 +33,6 @@ import html_report  # noqa: E402  (scripts/html_report.py: report.html)
 
 # The sync reference of the crossover: the model whose caps say sync (models.csv); set by load.
 SYNC_MODEL = None
-# The checklist's per-model text, until models.csv carries it (issue #17: the models' own
-# table is the one place a model is described). models.csv columns task_id, completion and
-# domains, when present, replace these.
-HOW = {
-    "threads": dict(task_id="none: the blocked call returns the result to its thread",
-                    completion="block: the thread sleeps in the syscall until it returns",
-                    domains="1: the call (its thread and connection)"),
-    "epoll": dict(task_id="the fd / slot the submitter registered (an rpc connection, a timer "
-                  "heap entry)",
-                  completion="readiness: epoll_wait says an fd is ready, then a non-blocking "
-                  "call completes it",
-                  domains="2: the fd and the one event loop per submitter"),
-    "uring": dict(task_id="user_data = task id on the SQE, echoed by its CQE",
-                  completion="completion queue: the CQE, reaped by io_uring_enter(GETEVENTS)",
-                  domains="3: SQ, kernel / io-wq worker, CQ"),
-    "kernel_free": dict(task_id="status-store key = task id",
-                        completion="a coalesced eventfd wake-up, then the status store is read "
-                        "(--notify poll: polls it)",
-                        domains="3: queue, worker, status store"),
-}
 REQUIRED = ["model", "workload", "concurrency", "status", "ops_per_s"]
 STATUSES = ("ok", "na", "unavailable", "error")
 # One colour per model in every figure, so a reader's eye carries from panel to panel: the
@@ -83,9 +64,9 @@ def style_of(series):
 
 
 def how(caps, m, key):
-    """The checklist's text for a model: models.csv's column, else the fallback table."""
-    own = caps.get(m, {}).get(key)
-    return own or HOW.get(base_of(m), {}).get(key, "?")
+    """The checklist's text for a model: models.csv's column (what the model says of itself:
+    `iomodels list --caps --csv`), "?" in a run made before the column existed."""
+    return caps.get(m, {}).get(key) or caps.get(base_of(m), {}).get(key) or "?"
 CROSS_BASE = {"latency_us": 1000.0, "concurrency": 16.0, "cpu_work_us": 0.0}
 AXIS_NAMES = {"latency_us": ("task latency D", "µs"), "concurrency": ("concurrency C", ""),
               "cpu_work_us": ("CPU work per task W", "µs")}
@@ -187,30 +168,25 @@ def load_fio(run_dir):
 
 
 def binary_models():
-    """`iomodels list --caps` of the built binary: for a run directory without models.csv."""
+    """`iomodels list --caps --csv` of the built binary: for a run directory without models.csv."""
     import subprocess
     binary = os.environ.get("IOM_BIN") or os.path.join(ROOT, "build", "iomodels")
     try:
-        out = subprocess.run([binary, "list", "--caps"], capture_output=True, text=True,
-                             timeout=10).stdout
+        out = subprocess.run([binary, "list", "--caps", "--csv"], capture_output=True,
+                             text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    rows = []
-    for line in out.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3:
-            rows.append(dict(model=parts[0], caps=parts[1], desc=parts[2]))
-    return rows
+    return [r for r in csv.DictReader(io.StringIO(out)) if r.get("model") and r.get("caps")]
 
 
 def load_models(run_dir, rows=()):
     """{model or series: {caps, desc, and any other column of models.csv}}; without
-    models.csv, the built binary's `list --caps` (marked as such in the report)."""
+    models.csv, the built binary's `list --caps --csv` (marked as such in the report)."""
     global SYNC_MODEL
     mrows = read_csv(os.path.join(run_dir, "models.csv"), ["model", "caps"], optional=True)
     source = "models.csv"
     if mrows is None:
-        mrows, source = binary_models(), "the built binary's `iomodels list --caps`"
+        mrows, source = binary_models(), "the built binary's `iomodels list --caps --csv`"
     out = {}
     for r in mrows:
         out[r["model"]] = dict(r, caps=set(r["caps"].split(",")), desc=r.get("desc", ""))

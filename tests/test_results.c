@@ -394,8 +394,11 @@ static void test_models_csv(void **state)
 	text = iomt_slurp_in(out, "models.csv");
 	if (!text)
 		fail_msg("a plain run wrote no models.csv");
-	if (strncmp(text, "model,caps,desc\n", 16) || !strstr(text, "\nthreads,\"sync,") ||
-	    !strstr(text, "\nuring,\"async,") || !strstr(text, "(async by completion)"))
+	/* What each model says of itself (its struct), for the report's checklist. */
+	if (strncmp(text, "model,caps,desc,task_id,completion,domains\n", 43) ||
+	    !strstr(text, "\nthreads,\"sync,") || !strstr(text, "\nuring,\"async,") ||
+	    !strstr(text, "(async by completion)") || !strstr(text, ",\"user_data = task id on the SQE") ||
+	    !strstr(text, ",\"3: SQ, kernel/io-wq, CQ\"\n"))
 		fail_msg("models.csv:\n%s", text);
 	free(text);
 }

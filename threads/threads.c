@@ -298,6 +298,8 @@ const struct iom_model iom_model_threads = {
 	.teardown = th_teardown,
 	.waits = "a blocked thread per task",
 	.domains = "1: the connection (thread)",
+	.task_id = "none: the blocked call returns the result to its thread",
+	.completion = "block: the thread sleeps in the syscall until it returns",
 	.timer_waits_in = "its client's thread (clock_nanosleep to an absolute time)",
 	.shape = IOM_SHAPE_THREAD_PER_TASK,
 };

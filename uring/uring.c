@@ -1116,6 +1116,8 @@ const struct iom_model iom_model_uring = {
 	.teardown = ur_teardown,
 	.waits = "submit SQE, reap CQE",
 	.domains = "3: SQ, kernel/io-wq, CQ",
+	.task_id = "user_data = task id on the SQE, echoed by its CQE",
+	.completion = "completion queue: the CQE, reaped by io_uring_enter(GETEVENTS)",
 	.timer_waits_in = "the kernel (an io_uring TIMEOUT)",
 	.shape = IOM_SHAPE_RING,
 };
