@@ -471,7 +471,7 @@ void iomt_run_ok(const struct iom_cfg *cfg, struct iom_row *row, struct iom_hist
 			 iom_wl_name(cfg->wl.kind), row->num[IOM_COL_submitted], iomt_terminal(row));
 }
 
-void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg)
+void iomt_hand_prepare(struct iomt_hand *h, const struct iom_cfg *cfg)
 {
 	struct iom_err err = { "" };
 
@@ -492,9 +492,19 @@ void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg)
 	h->ctx.wl = &h->wl;
 	h->ctx.depth = 1;
 	h->ctx.tasks = &h->t;
-	assert_int_equal(cfg->model->setup(&h->ctx), 0);
+}
+
+void iomt_hand_setup(struct iomt_hand *h)
+{
+	assert_int_equal(h->cfg.model->setup(&h->ctx), 0);
 	iom_task_init(&h->t, iom_task_id(1, 0), iom_now_ns(), 0);
 	iom_workload_next(&h->wl, 1, &h->t);
+}
+
+void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg)
+{
+	iomt_hand_prepare(h, cfg);
+	iomt_hand_setup(h);
 }
 
 void iomt_hand_wait(struct iomt_hand *h, uint64_t t0, uint64_t within_ns)

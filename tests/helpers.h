@@ -154,6 +154,13 @@ struct iomt_hand {
 	void *buf;
 };
 void iomt_hand_open(struct iomt_hand *h, const struct iom_cfg *cfg);
+/*
+ * iomt_hand_open in two steps: the workload (rpc: its server, a fork) and the slot, then the
+ * model's setup and the task. A sync model's setup runs in its submitter thread, and a fork
+ * belongs before any thread is made (TSan refuses threads in a child of a threaded process).
+ */
+void iomt_hand_prepare(struct iomt_hand *h, const struct iom_cfg *cfg);
+void iomt_hand_setup(struct iomt_hand *h);
 /* ->flush if any, then ->reap until the task is reported or within_ns passed since t0. */
 void iomt_hand_wait(struct iomt_hand *h, uint64_t t0, uint64_t within_ns);
 void iomt_hand_close(struct iomt_hand *h);

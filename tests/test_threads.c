@@ -42,7 +42,7 @@ static void *blocked_submit(void *arg)
 {
 	struct blocked *b = arg;
 
-	iomt_hand_open(&b->h, &b->cfg);
+	iomt_hand_setup(&b->h);
 	iom_task_start(&b->h.t, iom_now_ns());
 	atomic_store(&b->ready, true);
 	b->submit_ret = b->cfg.model->submit(&b->h.ctx, &b->h.t);
@@ -59,6 +59,7 @@ static void cancel_blocked(enum iom_wl_kind wl)
 	memset(&b, 0, sizeof(b));
 	b.cfg = iomt_cfg(iom_model_find("threads"), wl, 1, NULL);
 	b.cfg.wl.latency_ns = 5000000000ull;
+	iomt_hand_prepare(&b.h, &b.cfg);
 	assert_int_equal(pthread_create(&th, NULL, blocked_submit, &b), 0);
 	while (!atomic_load(&b.ready))
 		usleep(1000);
