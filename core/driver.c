@@ -263,14 +263,13 @@ static void job_flush_end_run(struct iom_job *job, uint64_t completed_to)
 	if (end > job->last_terminal_ns)
 		job->last_terminal_ns = end;
 	if (end >= run->t_win0 && end < run->t_stop) {
-		uint64_t lat_ns = end - job->end_run_start_ns;
-
 		job->nr_window_completed += completed;
-		if (lat_ns != job->lat_run_ns) {
-			job_flush_latency_run(job);
-			job->lat_run_ns = lat_ns;
-		}
-		job->lat_run_n += n;
+		/*
+		 * Straight into hist, not through the run of latencies: a run of ends is already
+		 * one record, and at depth 1 every task is a run of its own. The histogram is a sum
+		 * (buckets, count, sum, min, max): the order of records does not change it.
+		 */
+		iom_hist_record_n(job->hist, end - job->end_run_start_ns, n);
 		if (end > job->last_end_ns)
 			job->last_end_ns = end;
 	}
@@ -819,7 +818,7 @@ static __attribute__((noinline)) bool job_should_stop_lean(struct iom_job *job, 
 
 /*
  * Submit as many tasks as the loop mode allows now; returns how many the model queued. lean is
- * a constant at each call (job_submit_some): a plain cell's copy has no test for an open-loop
+ * a constant at each call (job_loop_as): a plain cell's copy has no test for an open-loop
  * schedule, a live view, a fault draw or a timeline mark.
  */
 static inline __attribute__((always_inline)) int
@@ -854,8 +853,8 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		t = &ctx->tasks[slot];
 		seq = job->seq * run->nr_jobs + ctx->job;
 		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
-		iom_task_init_running(t, iom_task_id(seq, slot), start,
-				      cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now);
+		iom_task_init_running_as(t, iom_task_id(seq, slot), start,
+					 cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now, lean);
 		iom_workload_next(&run->wl, seq, t);
 		/* Live first: an rpc request rebuilt for a new latency keeps the fault's flag. */
 		if (!lean && cfg->live)
@@ -913,12 +912,6 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 			*stopping = true;
 	}
 	return queued;
-}
-
-static int job_submit_some(struct iom_job *job, uint64_t *now, bool *stopping)
-{
-	return job->lean ? job_submit_as(job, now, stopping, true) :
-			   job_submit_as(job, now, stopping, false);
 }
 
 /* --api async in a --runtime window: its polls go on past the window, for the drain's grace. */
@@ -979,7 +972,12 @@ static inline bool job_lost_every_slot(const struct iom_job *job, unsigned int i
 	return now - *progress_ns > drain_grace_ns(job->run->cfg);
 }
 
-static int job_loop(struct iom_job *job)
+/*
+ * The submitter's loop: submit, publish the counts, reap. lean is a constant at each call
+ * (job_loop): a plain cell has no retry queue, no open-loop schedule, no live view and no
+ * --api async polls, so its copy has no test for them (at depth 1 the loop runs once a task).
+ */
+static inline __attribute__((always_inline)) int job_loop_as(struct iom_job *job, bool lean)
 {
 	struct iom_run *run = job->run;
 	const struct iom_cfg *cfg = run->cfg;
@@ -995,15 +993,16 @@ static int job_loop(struct iom_job *job)
 
 		int queued;
 
-		if (!stopping && job_should_stop(job, now))
+		if (!stopping && (lean ? job_should_stop_as(job, now, true) :
+				  job_should_stop(job, now)))
 			stopping = true;
-		ret = job->nr_retry_pending ? job_submit_retries(job, now) : 0;
+		ret = !lean && job->nr_retry_pending ? job_submit_retries(job, now) : 0;
 		/* A sync model ran those inside submit: the next task starts after them. */
-		if (ret >= 0 && !is_async(cfg) && ctx->now_ns > now)
+		if (ret >= 0 && !job->async && ctx->now_ns > now)
 			now = ctx->now_ns;
 		queued = ret;
 		if (ret >= 0) {
-			ret = job_submit_some(job, &now, &stopping);
+			ret = job_submit_as(job, &now, &stopping, lean);
 			queued += ret > 0 ? ret : 0;
 		}
 		if (ret < 0) {
@@ -1018,10 +1017,10 @@ static int job_loop(struct iom_job *job)
 				return ret;
 		}
 		/* A slot waiting out a retry's backoff is not in flight. */
-		inflight = ctx->depth - job->nr_free - job->nr_retry_pending;
+		inflight = ctx->depth - job->nr_free - (lean ? 0 : job->nr_retry_pending);
 		/* Open loop: arrivals that are due but not started (no free slot, or a sync
 		 * submitter still inside its last call) are the backlog. */
-		if (cfg->rate > 0 && job->next_schedule < job->nr_schedule) {
+		if (!lean && cfg->rate > 0 && job->next_schedule < job->nr_schedule) {
 			uint64_t backlog = job_backlog(job, now - run->t_run0);
 
 			if (backlog > job->backlog_max)
@@ -1041,13 +1040,13 @@ static int job_loop(struct iom_job *job)
 		 * past a --runtime window too, as a sync drain reaps its replies: a task is not
 		 * ABORTED for ending between two polls, only past the drain's grace.
 		 */
-		if (stopping && !((cfg->tasks ? cfg->retry_expired || cfg->retry_failed ||
+		if (stopping && (lean || !((cfg->tasks ? cfg->retry_expired || cfg->retry_failed ||
 						job->polling : job_polls_past_window(job, now)) &&
 				  (inflight || job->nr_retry_pending) &&
 				  !atomic_load_explicit(&run->abort, memory_order_relaxed) &&
-				  !interrupted))
+				  !interrupted)))
 			return 0;
-		if (!inflight && cfg->live && !job->nr_retry_pending && !job_live_may_start(job)) {
+		if (!lean && !inflight && cfg->live && !job->nr_retry_pending && !job_live_may_start(job)) {
 			/*
 			 * Parked by the view (paused, or this submitter's share of the live
 			 * concurrency is 0): sleep until a knob changes. gen is read before the
@@ -1073,7 +1072,7 @@ static int job_loop(struct iom_job *job)
 			if (ret < 0)
 				return ret;
 			now = ctx->now_ns;
-		} else if (cfg->rate > 0 || job->nr_retry_pending) {
+		} else if (!lean && (cfg->rate > 0 || job->nr_retry_pending)) {
 			/* Nothing in flight; the next arrival or retry is in the future: sleep. */
 			uint64_t next = cfg->rate > 0 && job->nr_free ?
 					run->t_run0 + job->schedule[job->next_schedule] : UINT64_MAX;
@@ -1090,12 +1089,17 @@ static int job_loop(struct iom_job *job)
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			}
 			now = iom_now_ns();
-		} else if (!is_async(cfg)) {
+		} else if (!job->async) {
 			now = ctx->now_ns ? ctx->now_ns : iom_now_ns();
 		} else {
 			now = iom_now_ns();
 		}
 	}
+}
+
+static int job_loop(struct iom_job *job)
+{
+	return job->lean ? job_loop_as(job, true) : job_loop_as(job, false);
 }
 
 /* Reap everything still in flight; cancel what will not finish; count what never came back. */

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
@@ -424,6 +425,86 @@ static void test_lean_paths_count_every_state(void **state)
 }
 
 /*
+ * An async model that ends the oldest 1, 2 or 3 tasks in flight a reap (in turn) at one clock
+ * reading, COMPLETED with res 0, and records each one's latency (end stamp - start stamp) in a
+ * histogram of its own: the runs of equal stamps the lean path accounts by come in every size,
+ * and a task's start stamp may differ from the one before it.
+ */
+static struct iom_hist fifo_lat;
+static unsigned int fifo_reaps;
+
+static int fifo_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout)
+{
+	struct by_seq *b = ctx->priv;
+	unsigned int n = 1 + fifo_reaps++ % 3;
+
+	n = n < b->nr ? n : b->nr;
+	ctx->now_ns = iom_now_ns();
+	for (unsigned int i = 0; i < n; i++) {
+		struct iom_task *t = b->pending[i];
+
+		iom_task_finish(t, 0, IOM_CAUSE_OP, ctx->now_ns);
+		if (atomic_load(&t->state) == IOM_COMPLETED)
+			iom_hist_record(&fifo_lat, t->t_end_ns - t->t_start_ns);
+		iom_complete(ctx, t);
+	}
+	b->nr -= n;
+	memmove(b->pending, b->pending + n, b->nr * sizeof(b->pending[0]));
+	return (int)n;
+}
+
+static const struct iom_model fifo_model = {
+	.name = "fifo", .caps = IOM_CAP_ASYNC, .probe = slack_probe, .setup = by_seq_setup,
+	.submit = by_seq_submit, .reap = fifo_reap, .teardown = by_seq_teardown,
+};
+
+static void fifo_hist_same(struct iom_cfg *cfg)
+{
+	iom_hist_init(&fifo_lat);
+	fifo_reaps = 0;
+	iomt_run_ok(cfg, &row, &hist);
+	assert_true(fifo_lat.count == 500);
+	assert_true(hist.count == fifo_lat.count);
+	assert_true(hist.sum == fifo_lat.sum);
+	assert_true(hist.min == fifo_lat.min);
+	assert_true(hist.max == fifo_lat.max);
+	assert_memory_equal(hist.buckets, fifo_lat.buckets, sizeof(hist.buckets));
+}
+
+/*
+ * The run's histogram is the tasks' latencies, one record each, whatever path accounted them:
+ * lean (by runs of equal stamps, at depth 1 and 8) and full (--cpu-work-us).
+ */
+static void test_hist_is_every_latency(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&fifo_model, IOM_WL_NOP, 1, NULL);
+
+	fifo_hist_same(&cfg);
+	cfg.concurrency = 8;
+	fifo_hist_same(&cfg);
+	cfg.cpu_work_ns = 1;
+	fifo_hist_same(&cfg);
+}
+
+/*
+ * --fault errno at a rate: each attempt draws afresh, so about that share fails. A slot whose
+ * earlier task drew the fault must not pass it on (a task's fault fields are reset when the
+ * cell can arm one): at 25% of 500 tasks on 4 slots, far fewer than 300 fail.
+ */
+static void test_fault_not_inherited_by_slot(void **state)
+{
+	struct iom_cfg cfg = iomt_cfg(&fifo_model, IOM_WL_NOP, 4, NULL);
+
+	cfg.fault_ppm = 250000;
+	cfg.fault_errno = EIO;
+	iom_hist_init(&fifo_lat);
+	iomt_run_ok(&cfg, &row, &hist);
+	assert_true(iomt_terminal(&row) == 500);
+	assert_true(row.num[IOM_COL_n_failed] > 50);
+	assert_true(row.num[IOM_COL_n_failed] < 300);
+}
+
+/*
  * A model with a completion queue that records what the driver's waits asked: the largest
  * minimum, and the first wait's timeout. Each reap ends every task in flight.
  */
@@ -533,6 +614,8 @@ int main(void)
 		cmocka_unit_test(test_block_device_refused),
 		cmocka_unit_test(test_backoff_shapes),
 		cmocka_unit_test(test_lean_paths_count_every_state),
+		cmocka_unit_test(test_hist_is_every_latency),
+		cmocka_unit_test(test_fault_not_inherited_by_slot),
 		cmocka_unit_test(test_plain_file_wait_untimed),
 		cmocka_unit_test(test_batch_complete_auto_and_forced),
 	};

@@ -86,6 +86,7 @@ struct ur_ctx {
 	 * it (ur_get_sqe, ur_submit's general path), for good.
 	 */
 	bool sqes_nop;
+	bool nop_wait_untimed;			/* a NOP cell: its waits need no timeout */
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
@@ -330,6 +331,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		for (unsigned int i = 0; i < ur->ring.sq.ring_entries; i++)
 			ur->ring.sq.sqes[i] = ur->nop_sqe;
 		ur->sqes_nop = true;
+		ur->nop_wait_untimed = true;
 	}
 	ur_variant(ctx, p.flags);
 	if (cfg->fault_cq_entries || uo->sq_entries)
@@ -852,8 +854,9 @@ static __attribute__((noinline)) bool ur_op_goes_on(struct iom_ctx *ctx, struct 
  * One CQE; returns 1 if it ended a task. A task's own CQE is told from the tagged ones by one
  * test, and a NOP's (the CQE is its result) by one more.
  */
-static inline int ur_handle_cqe(struct iom_ctx *ctx, struct ur_ctx *ur,
-				const struct io_uring_cqe *cqe)
+static inline __attribute__((always_inline)) int ur_handle_cqe(struct iom_ctx *ctx,
+							       struct ur_ctx *ur,
+							       const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = io_uring_cqe_get_data64(cqe);
 	uint32_t slot = iom_id_slot(ud);
@@ -939,7 +942,9 @@ static int ur_heap_pop(struct iom_ctx *ctx, struct ur_ctx *ur)
 }
 
 /* One io_uring_enter: submit what is prepared, wait up to timeout_ns for wait_nr CQEs. */
-static int ur_enter(struct ur_ctx *ur, unsigned int wait_nr, uint64_t timeout_ns)
+static inline __attribute__((always_inline)) int ur_enter(struct ur_ctx *ur,
+							  unsigned int wait_nr,
+							  uint64_t timeout_ns)
 {
 	struct __kernel_timespec ts = {
 		.tv_sec = (long long)(timeout_ns / 1000000000ull),
@@ -954,24 +959,92 @@ static int ur_enter(struct ur_ctx *ur, unsigned int wait_nr, uint64_t timeout_ns
 	return io_uring_submit_and_wait_timeout(&ur->ring, &cqe, wait_nr, &ts, NULL);
 }
 
-static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
+/*
+ * After an enter: count it (and the ones made for SQ room), keep its error, take the batch's
+ * one clock reading. Returns 0 or the error to give back.
+ */
+static inline __attribute__((always_inline)) int ur_entered(struct iom_ctx *ctx,
+							    struct ur_ctx *ur, int ret)
 {
-	struct ur_ctx *ur = ctx->priv;
+	ctx->stats.nr_enter += 1 + ur->nr_submit_enters;
+	ur->nr_submit_enters = 0;
+	/* -ETIME, -EINTR, -EAGAIN, -EBUSY: a wait cut short, not a failure. */
+	if (__builtin_expect(ret < 0, 0) && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
+	    ret != -EBUSY)
+		return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
+	ur->nr_unsubmitted = 0;
+	ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
+	/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
+	if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		ctx->stats.nr_cq_overflow++;
+	return 0;
+}
+
+/*
+ * Every ready CQE, handled; returns how many tasks they ended. The tail is read once
+ * (io_uring_for_each_cqe reads it again at every CQE, with a barrier): a CQE that lands
+ * meanwhile is taken by the next reap. ms is a constant at each call.
+ */
+static inline __attribute__((always_inline)) int ur_drain_cq(struct iom_ctx *ctx,
+							     struct ur_ctx *ur, bool ms)
+{
+	struct io_uring_cqe *cqes = ur->ring.cq.cqes;
+	unsigned int cq_mask = ur->ring.cq.ring_mask;
+	unsigned int head = *ur->ring.cq.khead;
+	unsigned int tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
+	unsigned int nr_cqes = tail - head;
+	int done = 0;
+
+	for (; head != tail; head++) {
+		const struct io_uring_cqe *cqe = &cqes[head & cq_mask];	/* no CQE32 */
+
+		done += ms ? ur_ms_cqe(ur->ms, ctx, cqe) : ur_handle_cqe(ctx, ur, cqe);
+	}
+	io_uring_cq_advance(&ur->ring, nr_cqes);
+	return done;
+}
+
+/*
+ * A ring with neither the timer heap nor the rpc multishot path: one enter, then its CQEs.
+ * Every CQE ends its task or is one of its steps, so the wait for min is the kernel's; this
+ * path has no deadline of its own to compute (the driver's timeout is the enter's).
+ */
+static int ur_reap_once(struct iom_ctx *ctx, struct ur_ctx *ur, unsigned int min,
+			uint64_t timeout_ns)
+{
+	int ret;
+
+	/*
+	 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
+	 * for NOPs never outlasts that, and needs no timespec for the kernel to copy in.
+	 */
+	if (ur->nop_wait_untimed && min && timeout_ns)
+		timeout_ns = UINT64_MAX;
+	/*
+	 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
+	 * the CQ until the submitter asks with GETEVENTS. Submission rides on the same call.
+	 */
+	ret = ur_entered(ctx, ur, ur_enter(ur, min, timeout_ns));
+	if (ret < 0)
+		return ret;
+	return ur_drain_cq(ctx, ur, false);
+}
+
+/*
+ * The timer heap or the multishot path: their tasks end by the clock as well as by CQEs, so
+ * enters go on until min tasks ended, the timeout passed or a signal came.
+ */
+static __attribute__((noinline)) int ur_reap_loop(struct iom_ctx *ctx, struct ur_ctx *ur,
+						  unsigned int min, uint64_t timeout_ns)
+{
 	/* heap: the driver computed timeout_ns from its last reading; ending by it never overshoots */
 	uint64_t start_ns = ctx->now_ns ? ctx->now_ns : iom_now_ns();
 	uint64_t end_ns = timeout_ns > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + timeout_ns;
-	struct io_uring_cqe *cqe, *cqes = ur->ring.cq.cqes;
-	unsigned int cq_mask = ur->ring.cq.ring_mask;
-	int ret, done = 0;
+	int ret, err, done = 0;
 
-	/*
-	 * Every ready CQE is drained: the CQ is sized so they all fit. (With --fault cq-overflow
-	 * the rest wait in the kernel's overflow list; the next enter moves them in.)
-	 */
-	(void)max;
 	for (;;) {
-		unsigned int head, tail, nr_cqes = 0, wait_nr = min;
-		uint64_t wait_ns = timeout_ns;
+		unsigned int wait_nr;
+		uint64_t wait_ns;
 
 		if (ur->heap.heap) {
 			/*
@@ -989,7 +1062,7 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 				wait_nr = 0;
 			else if (ur->heap.nr && !armed && first - now < wait_ns)
 				wait_ns = first - now;
-		} else if (ur->ms) {
+		} else {
 			/*
 			 * A reply takes at least one CQE (of its connection's recv); the wait ends by
 			 * the first deadline, which no CQE marks.
@@ -1003,46 +1076,18 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			else if (first - now < wait_ns)
 				wait_ns = first - now;
 		}
-		/*
-		 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
-		 * for NOPs never outlasts that, and needs no timespec for the kernel to copy in.
-		 */
-		if (ctx->cfg->wl.kind == IOM_WL_NOP && wait_nr && wait_ns)
-			wait_ns = UINT64_MAX;
-		/*
-		 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
-		 * the CQ until the submitter asks with GETEVENTS. Submission rides on the same call.
-		 */
 		ret = ur_enter(ur, wait_nr, wait_ns);
-		ctx->stats.nr_enter++;
-		ctx->stats.nr_enter += ur->nr_submit_enters;
-		ur->nr_submit_enters = 0;
-		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
-			return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
-		ur->nr_unsubmitted = 0;
-		ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
-		/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
-		if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
-			ctx->stats.nr_cq_overflow++;
-		/*
-		 * The tail read once per batch (io_uring_for_each_cqe reads it again at every CQE,
-		 * with a barrier): a CQE that lands meanwhile is taken by the next reap.
-		 */
-		head = *ur->ring.cq.khead;
-		tail = io_uring_smp_load_acquire(ur->ring.cq.ktail);
-		for (; head != tail; head++, nr_cqes++) {
-			cqe = &cqes[head & cq_mask];	/* no CQE32 (ur_sqe_next) */
-			done += ur->ms ? ur_ms_cqe(ur->ms, ctx, cqe) : ur_handle_cqe(ctx, ur, cqe);
-		}
-		io_uring_cq_advance(&ur->ring, nr_cqes);
+		err = ur_entered(ctx, ur, ret);
+		if (err < 0)
+			return err;
 		if (ur->ms) {
+			done += ur_drain_cq(ctx, ur, true);
 			done += ur_ms_batch_end(ur->ms, ctx);
 			if (done >= (int)min || ret == -EINTR || ctx->now_ns >= end_ns)
 				break;
 			continue;
 		}
-		if (!ur->heap.heap)
-			break;
+		done += ur_drain_cq(ctx, ur, false);
 		if (ur->arm_err)
 			return iom_err_set(&ctx->err, ur->arm_err, "uring: TIMEOUT_UPDATE");
 		done += ur_heap_pop(ctx, ur);
@@ -1050,6 +1095,21 @@ static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			break;	/* (-EINTR: a signal, which the driver looks at) */
 	}
 	return done;
+}
+
+/*
+ * Every ready CQE is drained: the CQ is sized so they all fit. (With --fault cq-overflow the
+ * rest wait in the kernel's overflow list; the next enter moves them in.) The plain ring's
+ * path is its own function: a call's fixed cost is paid once a task at depth 1.
+ */
+static int ur_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint64_t timeout_ns)
+{
+	struct ur_ctx *ur = ctx->priv;
+
+	(void)max;
+	if (ur->heap.heap || ur->ms)
+		return ur_reap_loop(ctx, ur, min, timeout_ns);
+	return ur_reap_once(ctx, ur, min, timeout_ns);
 }
 
 /* From the submitter only: a SINGLE_ISSUER ring refuses other threads (-EEXIST). */
