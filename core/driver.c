@@ -62,12 +62,11 @@ struct iom_job {
 	 */
 	uint64_t end_run_ns, end_run_start_ns, end_run_n, end_run_completed0;
 	uint64_t nr_state[IOM_NR_STATES];
-	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING) */
+	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING); the next one's seq */
 	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
 	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
 	uint64_t nr_late, nr_bug, nr_busy;
 	uint64_t nr_verify_fail;	/* --verify: reads that returned bytes the file does not hold */
-	uint64_t seq;			/* tasks made by this submitter */
 	uint64_t quota_left;		/* --tasks: measured tasks still to submit */
 	uint64_t last_end_ns;
 	uint32_t *free_slots;
@@ -238,6 +237,12 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
+/* t inside the measured window [t_win0, t_stop). */
+static inline bool run_in_window(const struct iom_run *run, uint64_t t)
+{
+	return t >= run->t_win0 && t < run->t_stop;
+}
+
 /* The run of latencies still held, into hist. */
 static void job_flush_latency_run(struct iom_job *job)
 {
@@ -262,7 +267,7 @@ static void job_flush_end_run(struct iom_job *job, uint64_t completed_to)
 		return;
 	if (end > job->last_terminal_ns)
 		job->last_terminal_ns = end;
-	if (end >= run->t_win0 && end < run->t_stop) {
+	if (run_in_window(run, end)) {
 		job->nr_window_completed += completed;
 		/*
 		 * Straight into hist, not through the run of latencies: a run of ends is already
@@ -827,6 +832,8 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 	struct iom_run *run = job->run;
 	const struct iom_cfg *cfg = run->cfg;
 	struct iom_ctx *ctx = &job->ctx;
+	/* lean: every task starts at *now, which moves only when one ends in submit (below). */
+	bool now_in_window = lean && run_in_window(run, *now);
 	int queued = 0;
 
 	while (job->nr_free && !*stopping) {
@@ -851,7 +858,7 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		}
 		slot = job->free_slots[--job->nr_free];
 		t = &ctx->tasks[slot];
-		seq = job->seq * run->nr_jobs + ctx->job;
+		seq = job->nr_submitted * run->nr_jobs + ctx->job;
 		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
 		iom_task_init_running_as(t, iom_task_id(seq, slot), start,
 					 cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now, lean);
@@ -882,20 +889,20 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 			job->nr_busy++;
 			break;
 		}
-		job->seq++;
 		job->nr_submitted++;
 		if (!lean && cfg->rate > 0) {
 			job->next_schedule++;
 			if (start > job->last_arrival_ns)
 				job->last_arrival_ns = start;
 		}
-		if (start >= run->t_win0 && start < run->t_stop)
+		if (lean ? now_in_window : run_in_window(run, start))
 			job->nr_started_window++;
 		if (ret == IOM_Q_QUEUED) {
 			queued++;
 		} else if (ret == IOM_Q_DONE) {
 			iom_complete(ctx, t);
 			*now = ctx->now_ns;
+			now_in_window = lean && run_in_window(run, *now);
 		} else {
 			/* The model could not take it at all: the task fails, the cell stops. */
 			if (iom_task_finish(t, ret, IOM_CAUSE_OP, *now) == IOM_FINISH_FIRST)
