@@ -98,6 +98,15 @@ struct iom_model {
 	int (*setup)(struct iom_ctx *ctx);
 	/* t is RUNNING. Returns enum iom_q, or -errno (the cell stops, err says why). */
 	int (*submit)(struct iom_ctx *ctx, struct iom_task *t);
+	/*
+	 * Optional, for an async model (its submit never returns IOM_Q_DONE): tasks[0..n), all
+	 * RUNNING, in order, as n calls of submit would take them. Returns k, how many were queued
+	 * (a prefix); when k < n, *why is what submit returned for tasks[k] (IOM_Q_BUSY or
+	 * -errno), and the model has kept nothing of tasks[k..n). The driver calls it for a plain
+	 * cell (no fault, retry, live view...): one call a batch, not one a task.
+	 */
+	int (*submit_n)(struct iom_ctx *ctx, struct iom_task *const *tasks, unsigned int n,
+			int *why);
 	/* Optional: push everything queued by submit to the kernel in one call. */
 	int (*flush)(struct iom_ctx *ctx);
 	/*

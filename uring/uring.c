@@ -86,7 +86,8 @@ struct ur_ctx {
 	 * it (ur_get_sqe, ur_submit's general path), for good.
 	 */
 	bool sqes_nop;
-	bool nop_wait_untimed;			/* a NOP cell: its waits need no timeout */
+	/* A NOP cell: its waits need no timeout, its batches go by ur_submit_nops. */
+	bool nop_cell;
 	unsigned int iowq_max;			/* io-wq workers capped at this (0: not capped) */
 	int arm_err;				/* an update that failed other than by a race */
 	struct ur_ms *ms;			/* rpc: the multishot path (NULL: linked) */
@@ -331,7 +332,7 @@ static int ur_setup(struct iom_ctx *ctx)
 		for (unsigned int i = 0; i < ur->ring.sq.ring_entries; i++)
 			ur->ring.sq.sqes[i] = ur->nop_sqe;
 		ur->sqes_nop = true;
-		ur->nop_wait_untimed = true;
+		ur->nop_cell = true;
 	}
 	ur_variant(ctx, p.flags);
 	if (cfg->fault_cq_entries || uo->sq_entries)
@@ -549,6 +550,17 @@ static __attribute__((noinline)) int ur_submit_any(struct iom_ctx *ctx, struct i
 	return IOM_Q_QUEUED;
 }
 
+/* A NOP task's slot, as a NOP reads it (its timespecs are a timer's and a deadline's only). */
+static inline void ur_slot_nop(struct ur_slot *s)
+{
+	s->op_res = 0;
+	s->send_res = 0;
+	s->cqes_due = 1;
+	s->cancel_tries = 0;
+	s->deadline_fired = false;
+	s->cancel_asked = false;
+}
+
 /*
  * A NOP task without a deadline, the one SQE of a NOP cell: the template with the task's id
  * (liburing's prep stores the SQE field by field, and the general path tests for what a NOP
@@ -559,26 +571,79 @@ static int ur_submit(struct iom_ctx *ctx, struct iom_task *t)
 {
 	struct ur_ctx *ur = ctx->priv;
 	struct io_uring_sqe *sqe;
-	struct ur_slot *s;
 
 	sqe = t->op == IOM_OP_NOP && !t->deadline_ns ? ur_sqe_next(&ur->ring) : NULL;
 	if (!sqe) {
 		ur->sqes_nop = false;
 		return ur_submit_any(ctx, t);
 	}
-	/* The slot's fields a NOP reads (its timespecs are a timer's and a deadline's only). */
-	s = &ur->slots[t->slot];
-	s->op_res = 0;
-	s->send_res = 0;
-	s->cqes_due = 1;
-	s->cancel_tries = 0;
-	s->deadline_fired = false;
-	s->cancel_asked = false;
+	ur_slot_nop(&ur->slots[t->slot]);
 	if (!ur->sqes_nop)
 		*sqe = ur->nop_sqe;
 	sqe->user_data = t->id;
 	ur->nr_unsubmitted++;
 	return IOM_Q_QUEUED;
+}
+
+/*
+ * tasks[0..n) while they are NOPs without a deadline and the SQ has room, as ur_submit takes
+ * them, with the ring's tail, head and SQEs and the slots read once for the batch (a store to
+ * an SQE or a slot could alias them: one task at a time reloads each). Returns how many.
+ */
+static unsigned int ur_submit_nops(struct ur_ctx *ur, struct iom_task *const *tasks,
+				   unsigned int n)
+{
+	struct io_uring_sq *sq = &ur->ring.sq;
+	unsigned int tail = sq->sqe_tail, mask = sq->ring_mask;
+	unsigned int room = sq->ring_entries - (tail - io_uring_smp_load_acquire(sq->khead));
+	struct io_uring_sqe *sqes = sq->sqes;
+	struct ur_slot *slots = ur->slots;
+	const bool filled = ur->sqes_nop;
+	unsigned int i;
+
+	if (n > room)
+		n = room;
+	for (i = 0; i < n; i++) {
+		const struct iom_task *t = tasks[i];
+		struct io_uring_sqe *sqe = &sqes[(tail + i) & mask];
+
+		if (t->op != IOM_OP_NOP || t->deadline_ns)
+			break;
+		ur_slot_nop(&slots[t->slot]);
+		if (!filled)
+			*sqe = ur->nop_sqe;
+		sqe->user_data = t->id;
+	}
+	sq->sqe_tail = tail + i;
+	ur->nr_unsubmitted += i;
+	return i;
+}
+
+/*
+ * A batch (the driver's submit_n): a NOP cell's tasks by ur_submit_nops, what it leaves (no
+ * room, or not a plain NOP) by ur_submit, which makes room or says busy. Another cell's tasks
+ * go one by one.
+ */
+static int ur_submit_n(struct iom_ctx *ctx, struct iom_task *const *tasks, unsigned int n,
+		       int *why)
+{
+	struct ur_ctx *ur = ctx->priv;
+	unsigned int i = 0;
+
+	for (;;) {
+		int ret;
+
+		if (ur->nop_cell)
+			i += ur_submit_nops(ur, tasks + i, n - i);
+		if (i == n)
+			return (int)n;
+		ret = ur_submit(ctx, tasks[i]);
+		if (ret != IOM_Q_QUEUED) {
+			*why = ret;
+			return (int)i;
+		}
+		i++;
+	}
 }
 
 /*
@@ -1018,7 +1083,7 @@ static int ur_reap_once(struct iom_ctx *ctx, struct ur_ctx *ur, unsigned int min
 	 * A NOP completes inside the enter that submits it (or the SQ thread's pass): a wait
 	 * for NOPs never outlasts that, and needs no timespec for the kernel to copy in.
 	 */
-	if (ur->nop_wait_untimed && min && timeout_ns)
+	if (ur->nop_cell && min && timeout_ns)
 		timeout_ns = UINT64_MAX;
 	/*
 	 * Always enter: under DEFER_TASKRUN nothing, not even an io-wq completion, reaches
@@ -1171,6 +1236,7 @@ const struct iom_model iom_model_uring = {
 	.probe = ur_probe,
 	.setup = ur_setup,
 	.submit = ur_submit,
+	.submit_n = ur_submit_n,
 	.reap = ur_reap,
 	.cancel = ur_cancel,
 	.teardown = ur_teardown,
