@@ -738,12 +738,10 @@ static __attribute__((noinline)) int64_t ur_op_res(struct iom_ctx *ctx, struct i
  * ring (and alone cancels), so the task ends by iom_task_finish_owned. Inline: a reaped NOP
  * spends more on a call than on its finish; its result is its CQE's.
  */
-static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
-							    struct iom_task *t,
-							    struct ur_slot *s)
+static inline __attribute__((always_inline)) void ur_finish_res(struct iom_ctx *ctx,
+								struct iom_task *t,
+								struct ur_slot *s, int64_t res)
 {
-	int64_t res = t->op == IOM_OP_NOP ? s->op_res : ur_op_res(ctx, t, s);
-
 	/* Neither a deadline nor a cancel: one test for the common case. */
 	if (!(s->deadline_fired | s->cancel_asked)) {
 		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
@@ -759,6 +757,14 @@ static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
 		iom_task_finish_owned(t, res, IOM_CAUSE_OP, ctx->now_ns);
 	}
 	iom_complete(ctx, t);
+}
+
+/* The task's op result: a NOP's is its CQE's. */
+static inline __attribute__((always_inline)) void ur_finish(struct iom_ctx *ctx,
+							    struct iom_task *t,
+							    struct ur_slot *s)
+{
+	ur_finish_res(ctx, t, s, t->op == IOM_OP_NOP ? s->op_res : ur_op_res(ctx, t, s));
 }
 
 /*
@@ -935,9 +941,16 @@ static inline __attribute__((always_inline)) int ur_handle_cqe(struct iom_ctx *c
 	t = &ctx->tasks[slot];
 	s = &ur->slots[slot];
 	s->op_res = cqe->res;
-	if (t->op != IOM_OP_NOP && ur_op_goes_on(ctx, ur, t, s, cqe))
+	if (t->op != IOM_OP_NOP)
+		return ur_op_goes_on(ctx, ur, t, s, cqe) ? 0 : ur_cqe_counted(ctx, t, s);
+	/*
+	 * A NOP: its result is this CQE's, at hand (op_res keeps it for a deadline's link CQE
+	 * that comes after it and ends the task).
+	 */
+	if (--s->cqes_due)
 		return 0;
-	return ur_cqe_counted(ctx, t, s);
+	ur_finish_res(ctx, t, s, cqe->res);
+	return 1;
 }
 
 /*
