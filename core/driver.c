@@ -1301,7 +1301,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
-			iom_workload_backend_sample_threads(&run->wl);
+			iom_workload_backend_sample(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -1342,7 +1342,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
-	iom_workload_backend_sample_threads(&run->wl);
+	iom_workload_backend_sample(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
@@ -1960,6 +1960,27 @@ static void run_window(struct iom_run *run, struct iom_sample *s0, struct iom_sa
 	run_join(run);
 }
 
+/*
+ * --api async against the server this cell started: what a pending task costs it, at the
+ * most tasks it held pending at once. srv_bytes_per_pending is its status store's own exact
+ * count; srv_rss_per_pending its RSS growth since it listened (connections and threads in it:
+ * here a pending task holds a connection). Empty for the sync API, a remote server, or none
+ * pending: nothing to divide, and 0 would claim a task costs nothing.
+ */
+static void row_set_server_memory(struct iom_row *row, const struct iom_cfg *cfg,
+				  const struct iom_workload *wl, const struct iom_backend_counts *bc)
+{
+	double pending = (double)bc->async_pending_max;
+
+	if (cfg->wl.api != IOM_API_ASYNC || bc->async_pending_max <= 0)
+		return;
+	if (bc->async_bytes_at_max >= 0)
+		row->num[IOM_COL_srv_bytes_per_pending] = (double)bc->async_bytes_at_max / pending;
+	if (wl->backend_rss0 >= 0 && wl->backend_rss_max >= 0)
+		row->num[IOM_COL_srv_rss_per_pending] =
+			(double)(wl->backend_rss_max - wl->backend_rss0) / pending;
+}
+
 /* After the summary: marks, probes, the cache, the backend's columns; release the run. */
 static void run_finish(struct iom_run *run, struct iom_row *row, const struct iom_sample *s0,
 		       const struct iom_sample *s1)
@@ -1986,8 +2007,10 @@ static void run_finish(struct iom_run *run, struct iom_row *row, const struct io
 	pthread_cond_destroy(&run->done_cond);
 	pthread_mutex_destroy(&run->lock);
 	if (cfg->wl.kind == IOM_WL_RPC) {
-		int64_t dups = iom_workload_backend_duplicates(&run->wl);
+		struct iom_backend_counts bc;
 
+		iom_workload_backend_stop(&run->wl, &bc);
+		row_set_server_memory(row, cfg, &run->wl, &bc);
 		if (s0->tcp_retrans >= 0 && s1->tcp_retrans >= 0)
 			row->num[IOM_COL_tcp_retrans] = (double)(s1->tcp_retrans - s0->tcp_retrans);
 		/*
@@ -1998,7 +2021,7 @@ static void run_finish(struct iom_run *run, struct iom_row *row, const struct io
 						       iom_workload_backend_cpus(&run->wl))
 			add_flag(row, "backend_bound");
 
-		row->num[IOM_COL_n_dup] = dups >= 0 ? (double)dups : NAN;
+		row->num[IOM_COL_n_dup] = bc.duplicates >= 0 ? (double)bc.duplicates : NAN;
 	}
 	iom_workload_close(&run->wl);
 }
