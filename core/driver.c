@@ -757,6 +757,14 @@ static int job_setup(struct iom_job *job, unsigned int index)
 	job->async = is_async(cfg);
 	job->wait_untimed = job->lean && (cfg->wl.kind == IOM_WL_NOP || cfg->wl.kind == IOM_WL_FILE);
 	job->reap_half = iom_batch_auto_half(cfg);
+	/*
+	 * A plain nop or file cell without deadlines compares its stamps only with one another
+	 * (latencies, the window's edges): they may come from the TSC, a third of a vDSO clock
+	 * read here, one a task at depth 1; if the model stamps by iom_ctx_now() (a model whose
+	 * stamps meet another clock clears it in setup).
+	 */
+	ctx->tsc_stamps = job->wait_untimed && !cfg->deadline_ns &&
+			  (cfg->model->caps & IOM_CAP_CTX_CLOCK) && iom_tsc_fit_now(&ctx->tsc);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -986,7 +994,7 @@ static int job_loop(struct iom_job *job)
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	unsigned int min_batch = cfg->batch_complete ? cfg->batch_complete : 1;
-	uint64_t now = iom_now_ns(), progress = 0, progress_ns = now;
+	uint64_t now = iom_ctx_now(ctx), progress = 0, progress_ns = now;
 	bool stopping = false;
 	int ret;
 
@@ -1091,9 +1099,9 @@ static int job_loop(struct iom_job *job)
 			}
 			now = iom_now_ns();
 		} else if (!is_async(cfg)) {
-			now = ctx->now_ns ? ctx->now_ns : iom_now_ns();
+			now = ctx->now_ns ? ctx->now_ns : iom_ctx_now(ctx);
 		} else {
-			now = iom_now_ns();
+			now = iom_ctx_now(ctx);
 		}
 	}
 }
@@ -1476,7 +1484,7 @@ struct run_totals {
 	uint64_t retries, give_ups, faults, busy, status_reads, stale, wrong;
 	uint64_t last_arrival, last_terminal, expire_delay, enters, reconnects, replaced;
 	uint64_t harness_rss, requests, learned, learned_us;
-	uint64_t verify_fail, late, bugs, backlog, last_end, overflow;
+	uint64_t verify_fail, late, bugs, backlog, last_end, overflow, tsc_jobs;
 	const char *bug;
 };
 
@@ -1497,6 +1505,7 @@ static void run_add_jobs(const struct iom_run *run, struct iom_hist *hist, struc
 		for (int s = 0; s < IOM_NR_STATES; s++)
 			t->nr_state[s] += job->nr_state[s];
 		t->submitted += job->nr_submitted;
+		t->tsc_jobs += job->ctx.tsc_stamps;
 		/* Every task that ended inside the window is in the histogram, once. */
 		t->window += job->hist ? job->hist->count : 0;
 		t->window_completed += job->nr_window_completed;
@@ -1641,6 +1650,9 @@ static void row_set_window(const struct iom_run *run, struct iom_row *row,
 	/* The model's queue was full (IOM_Q_BUSY) at a submit: fewer than C were in flight then. */
 	if (t->busy)
 		add_flag(row, "queue_full");
+	/* The stamps came from the TSC (core/clock.h), not clock_gettime. */
+	if (t->tsc_jobs)
+		add_flag(row, "tsc_stamps");
 }
 
 /* The row's status, worst first; returns the cell's exit code. */
