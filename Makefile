@@ -41,7 +41,7 @@ TEST_HELPERS = $(BUILD)/tests/helpers.o
 STUB_BIN = $(BUILD)/tests/iomodels-stub
 
 .PHONY: all test check bench plot clean deps compare compare-fio fuzz probe-overhead check-layers \
-	hotpath install uninstall mutate chaos soak
+	hotpath targets install uninstall mutate chaos soak
 all: $(BIN)
 
 # iomodels-mpi (mpi/, docs/mpi.md): the same command line with an MPI layer, built when Open
@@ -201,6 +201,11 @@ compare-fio: $(BIN)
 #   make hotpath ARGS="-- --model uring --workload nop --concurrency 128 --cpus 0"
 hotpath: $(BIN)
 	$(Q)$(PYTHON) scripts/hotpath $(ARGS)
+
+# Issues #14 and #16's speed targets, each as A B, B A pairs against its reference (a benchmark).
+#   make targets ARGS="--rounds 3 --only nop-uring-128,server-uring"
+targets: $(BIN)
+	$(Q)$(PYTHON) scripts/targets $(ARGS)
 
 # What the probes cost each model: probed vs not, alternating, in one run (a benchmark).
 probe-overhead: $(BIN)

@@ -373,45 +373,6 @@ out:
 	free(row);
 }
 
-int iom_calibrate(struct iom_calibration *cal)
-{
-	int ncpu = 0, cpu0 = -1, cpu1 = -1;
-	cpu_set_t set;
-
-	memset(cal, 0, sizeof(*cal));
-	sched_getaffinity(0, sizeof(set), &set);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set)) {
-			if (cpu0 < 0)
-				cpu0 = c;
-			else if (cpu1 < 0)
-				cpu1 = c;
-			ncpu++;
-		}
-	cal->syscall_ns = cal_syscall();
-	cal->clock_gettime_ns = cal_clock();
-	cal->memcpy_4k_ns = cal_memcpy();
-	cal->ctx_switch_ns = cal_pingpong(false, cpu0, cpu0, 20000);
-	cal->wakeup_same_cpu_ns = cal_pingpong(true, cpu0, cpu0, 20000);
-	cal->wakeup_cross_cpu_ns = ncpu > 1 ? cal_pingpong(true, cpu0, cpu1, 20000) : -1;
-	cal->uring_nop_d1_ns = cal_uring_nop(1);
-	cal->uring_nop_d128_ns = cal_uring_nop(128);
-	cal->timer_overshoot_ns = cal_timer_overshoot();
-	cal->timer_slack_ns = (double)iom_timer_slack_ns();
-	cal->tcp_rtt_ns = cal_tcp_rtt();
-	sched_setaffinity(0, sizeof(set), &set);
-	cal_backend(cal);
-	/* Client and loop on different CPUs when there are two. */
-	cal_echo(IOM_ECHO_BLOCKING, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_blocking_per_s,
-		 &cal->echo_blocking_cpu_us);
-	cal_echo(IOM_ECHO_EPOLL, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_epoll_per_s,
-		 &cal->echo_epoll_cpu_us);
-	cal_echo(IOM_ECHO_URING, cpu0, ncpu > 1 ? cpu1 : cpu0, &cal->echo_uring_per_s,
-		 &cal->echo_uring_cpu_us);
-	sched_setaffinity(0, sizeof(set), &set);
-	return 0;
-}
-
 /* name, value, what: the single table both the text and the CSV are made from. */
 #define CAL_FIELDS(X)                                                                          \
 	X(syscall_ns, "getppid(): the cheapest system call")                                   \
@@ -434,12 +395,107 @@ int iom_calibrate(struct iom_calibration *cal)
 	X(echo_uring_per_s, "bare echo, io_uring multishot + buffer ring: requests/s")          \
 	X(echo_uring_cpu_us, "bare echo, io_uring multishot + buffer ring: server CPU per request")
 
+
+/* Bit CAL_name of a figure set: that figure of calibrate.csv (iomodels calibrate --only). */
+enum cal_field {
+#define X(name, what) CAL_##name,
+	CAL_FIELDS(X)
+#undef X
+	NR_CAL_FIELDS
+};
+#define WANT(fields, name)	((fields) >> CAL_##name & 1)
+
+_Static_assert(NR_CAL_FIELDS <= 64, "a figure set is one 64-bit mask");
+
+int iom_calibration_field(const char *name)
+{
+	static const char *const names[] = {
+#define X(name, what) #name,
+		CAL_FIELDS(X)
+#undef X
+	};
+
+	for (int i = 0; i < NR_CAL_FIELDS; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+int iom_calibrate(struct iom_calibration *cal)
+{
+	return iom_calibrate_some(cal, IOM_CAL_ALL);
+}
+
+/* Each probe runs when any figure it yields is wanted: one probe can take seconds. */
+int iom_calibrate_some(struct iom_calibration *cal, unsigned long long fields)
+{
+	int ncpu = 0, cpu0 = -1, cpu1 = -1, cpu_loop;
+	cpu_set_t set;
+
+	memset(cal, 0, sizeof(*cal));
+	sched_getaffinity(0, sizeof(set), &set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set)) {
+			if (cpu0 < 0)
+				cpu0 = c;
+			else if (cpu1 < 0)
+				cpu1 = c;
+			ncpu++;
+		}
+	if (WANT(fields, syscall_ns))
+		cal->syscall_ns = cal_syscall();
+	if (WANT(fields, clock_gettime_ns))
+		cal->clock_gettime_ns = cal_clock();
+	if (WANT(fields, memcpy_4k_ns))
+		cal->memcpy_4k_ns = cal_memcpy();
+	if (WANT(fields, ctx_switch_ns))
+		cal->ctx_switch_ns = cal_pingpong(false, cpu0, cpu0, 20000);
+	if (WANT(fields, wakeup_same_cpu_ns))
+		cal->wakeup_same_cpu_ns = cal_pingpong(true, cpu0, cpu0, 20000);
+	if (WANT(fields, wakeup_cross_cpu_ns))
+		cal->wakeup_cross_cpu_ns = ncpu > 1 ? cal_pingpong(true, cpu0, cpu1, 20000) : -1;
+	if (WANT(fields, uring_nop_d1_ns))
+		cal->uring_nop_d1_ns = cal_uring_nop(1);
+	if (WANT(fields, uring_nop_d128_ns))
+		cal->uring_nop_d128_ns = cal_uring_nop(128);
+	if (WANT(fields, timer_overshoot_ns))
+		cal->timer_overshoot_ns = cal_timer_overshoot();
+	if (WANT(fields, timer_slack_ns))
+		cal->timer_slack_ns = (double)iom_timer_slack_ns();
+	if (WANT(fields, tcp_rtt_ns))
+		cal->tcp_rtt_ns = cal_tcp_rtt();
+	sched_setaffinity(0, sizeof(set), &set);
+	if (WANT(fields, backend_ns_per_request) || WANT(fields, backend_capacity_per_s))
+		cal_backend(cal);
+	/* Client and loop on different CPUs when there are two. */
+	cpu_loop = ncpu > 1 ? cpu1 : cpu0;
+	if (WANT(fields, echo_blocking_per_s) || WANT(fields, echo_blocking_cpu_us))
+		cal_echo(IOM_ECHO_BLOCKING, cpu0, cpu_loop, &cal->echo_blocking_per_s,
+			 &cal->echo_blocking_cpu_us);
+	if (WANT(fields, echo_epoll_per_s) || WANT(fields, echo_epoll_cpu_us))
+		cal_echo(IOM_ECHO_EPOLL, cpu0, cpu_loop, &cal->echo_epoll_per_s,
+			 &cal->echo_epoll_cpu_us);
+	if (WANT(fields, echo_uring_per_s) || WANT(fields, echo_uring_cpu_us))
+		cal_echo(IOM_ECHO_URING, cpu0, cpu_loop, &cal->echo_uring_per_s,
+			 &cal->echo_uring_cpu_us);
+	sched_setaffinity(0, sizeof(set), &set);
+	return 0;
+}
+
 void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv)
+{
+	iom_calibration_print_some(cal, IOM_CAL_ALL, f, csv);
+}
+
+void iom_calibration_print_some(const struct iom_calibration *cal, unsigned long long fields,
+				FILE *f, bool csv)
 {
 	if (csv)
 		fprintf(f, "name,value,what\n");
 #define X(name, what)                                                                          \
-	if (csv)                                                                               \
+	if (!WANT(fields, name))                                                               \
+		;                                                                              \
+	else if (csv)                                                                          \
 		fprintf(f, "%s,%.1f,\"%s\"\n", #name, cal->name, what);                        \
 	else                                                                                   \
 		fprintf(f, "%-22s %12.1f %-3s %s\n", #name, cal->name,                     \

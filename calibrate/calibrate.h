@@ -23,6 +23,14 @@ struct iom_calibration {
 int iom_calibrate(struct iom_calibration *cal);
 
 /*
+ * A set of calibrate.csv's figures: bit iom_calibration_field(name) for each. Only the probes
+ * behind the set run (iomodels calibrate --only); the other figures are left 0.
+ */
+#define IOM_CAL_ALL	(~0ull)
+int iom_calibration_field(const char *name);	/* its bit, or -1 for no such figure */
+int iom_calibrate_some(struct iom_calibration *cal, unsigned long long fields);
+
+/*
  * What a probe list costs per context switch (iomodels calibrate --probes LIST): a pipe
  * ping-pong between two threads on one CPU, without the probes and with them loaded and their
  * window open, in pairs (ABBA order). `ours`: the probes follow the ping-pong's process, so
@@ -43,5 +51,7 @@ int iom_calibrate_probe_cost(const char *list, struct iom_probe_cost *pc, struct
 void iom_probe_cost_print(const struct iom_probe_cost *pc, const char *list, FILE *f, bool csv);
 /* A table for people, or CSV "name,value_ns,what". */
 void iom_calibration_print(const struct iom_calibration *cal, FILE *f, bool csv);
+void iom_calibration_print_some(const struct iom_calibration *cal, unsigned long long fields,
+				FILE *f, bool csv);
 
 #endif

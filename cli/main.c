@@ -1576,6 +1576,35 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * calibrate --only NAME[,NAME]: calibrate.csv's names, as a figure set; a usage error (exit 2,
+ * before anything runs or is written) for an unknown or empty name.
+ */
+static unsigned long long calibrate_only(const char *list)
+{
+	unsigned long long fields = 0;
+	char name[64];
+
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+		int bit;
+
+		if (!n || n >= sizeof(name))
+			usage_error("calibrate: --only: want calibrate.csv's names, comma-separated "
+				    "(got '%s')", list);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		bit = iom_calibration_field(name);
+		if (bit < 0)
+			usage_error("calibrate: --only: unknown figure '%s' (want calibrate.csv's "
+				    "names, e.g. syscall_ns)", name);
+		fields |= 1ull << bit;
+		p += n;
+		if (!*p)
+			return fields;
+	}
+}
+
 static int cmd_calibrate(int argc, char **argv)
 {
 	struct iom_calibration cal;
@@ -1583,21 +1612,24 @@ static int cmd_calibrate(int argc, char **argv)
 	struct iom_err err = { 0 };
 	char path[PATH_MAX];
 	const char *out = NULL, *probes = NULL;
+	unsigned long long fields = IOM_CAL_ALL;
 	bool have_pc = false;
 	FILE *f;
 
 	for (int i = 1; i < argc; i += 2) {
 		if (i + 1 >= argc || !*argv[i + 1])
-			usage_error("calibrate: want [--output DIR] [--probes LIST] (got '%s')",
-				    argv[i]);
+			usage_error("calibrate: want [--output DIR] [--probes LIST] [--only NAMES] "
+				    "(got '%s')", argv[i]);
 		if (!strcmp(argv[i], "--output")) {
 			out = argv[i + 1];
+		} else if (!strcmp(argv[i], "--only")) {
+			fields = calibrate_only(argv[i + 1]);
 		} else if (!strcmp(argv[i], "--probes")) {
 			check_probe_list(argv[i + 1]);
 			probes = strcmp(argv[i + 1], "off") ? argv[i + 1] : NULL;
 		} else {
-			usage_error("calibrate: want [--output DIR] [--probes LIST] (got '%s')",
-				    argv[i]);
+			usage_error("calibrate: want [--output DIR] [--probes LIST] [--only NAMES] "
+				    "(got '%s')", argv[i]);
 		}
 	}
 	if (out) {
@@ -1609,8 +1641,8 @@ static int cmd_calibrate(int argc, char **argv)
 			return 1;
 		}
 	}
-	iom_calibrate(&cal);
-	iom_calibration_print(&cal, stdout, false);
+	iom_calibrate_some(&cal, fields);
+	iom_calibration_print_some(&cal, fields, stdout, false);
 	/* The probes' cost per switch: unavailable probes are said, and the figures left out. */
 	if (probes) {
 		have_pc = !iom_calibrate_probe_cost(probes, &pc, &err);
@@ -1626,7 +1658,7 @@ static int cmd_calibrate(int argc, char **argv)
 			fprintf(stderr, "iomodels: cannot write %s: %s\n", path, strerror(errno));
 			return 1;
 		}
-		iom_calibration_print(&cal, f, true);
+		iom_calibration_print_some(&cal, fields, f, true);
 		if (have_pc)
 			iom_probe_cost_print(&pc, probes, f, true);
 		fclose(f);
@@ -1848,9 +1880,11 @@ static const struct command {
 	  "iomodels list --caps [--csv]  every model: sync|async, its caps, what it is (--csv:\n"
 	  "                           models.csv's columns, the report's checklist text)\n", false },
 	{ "calibrate", cmd_calibrate,
-	  "iomodels calibrate [--output DIR] [--probes LIST]  this machine's limits (syscall,\n"
-	  "                           switch, wake-up, io_uring NOP, timer overshoot, loopback\n"
-	  "                           TCP, memcpy); with --probes, what LIST adds per switch\n",
+	  "iomodels calibrate [--output DIR] [--probes LIST] [--only NAME[,NAME]]  this\n"
+	  "                           machine's limits (syscall, switch, wake-up, io_uring NOP,\n"
+	  "                           timer overshoot, loopback TCP, memcpy, bare echo loops);\n"
+	  "                           with --probes, what LIST adds per switch; --only: just\n"
+	  "                           those figures (calibrate.csv's names)\n",
 	  false },
 	{ "serve", cmd_serve,
 	  "iomodels serve [--model M] [--listen HOST:PORT | --unix PATH] [--threads N]\n"

@@ -793,6 +793,14 @@ static int job_setup(struct iom_job *job, unsigned int index)
 		job->batch_from = BATCH_MIN;
 	}
 	job->reap_half = iom_batch_auto_half(cfg);
+	/*
+	 * A plain nop or file cell without deadlines compares its stamps only with one another
+	 * (latencies, the window's edges): they may come from the TSC, a third of a vDSO clock
+	 * read here, one a task at depth 1; if the model stamps by iom_ctx_now() (a model whose
+	 * stamps meet another clock clears it in setup).
+	 */
+	ctx->tsc_stamps = job->wait_untimed && !cfg->deadline_ns &&
+			  (cfg->model->caps & IOM_CAP_CTX_CLOCK) && iom_tsc_fit_now(&ctx->tsc);
 	if (cfg->tasks)
 		job->quota_left = cfg->tasks / run->nr_jobs + (index < cfg->tasks % run->nr_jobs);
 	if (cfg->rate > 0) {
@@ -1092,7 +1100,7 @@ static inline __attribute__((always_inline)) int job_loop_as(struct iom_job *job
 	const struct iom_model *model = cfg->model;
 	struct iom_ctx *ctx = &job->ctx;
 	unsigned int min_batch = cfg->batch_complete ? cfg->batch_complete : 1;
-	uint64_t now = iom_now_ns(), progress = 0, progress_ns = now;
+	uint64_t now = iom_ctx_now(ctx), progress = 0, progress_ns = now;
 	bool stopping = false;
 	int ret;
 
@@ -1201,9 +1209,9 @@ static inline __attribute__((always_inline)) int job_loop_as(struct iom_job *job
 			}
 			now = iom_now_ns();
 		} else if (!job->async) {
-			now = ctx->now_ns ? ctx->now_ns : iom_now_ns();
+			now = ctx->now_ns ? ctx->now_ns : iom_ctx_now(ctx);
 		} else {
-			now = iom_now_ns();
+			now = iom_ctx_now(ctx);
 		}
 	}
 }
@@ -1417,7 +1425,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 				iom_probe_window(run->probe, true);
 			iom_sample_take(s0, cfg->cpus_set ? &cfg->cpus : NULL);
 			s0->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
-			iom_workload_backend_sample_threads(&run->wl);
+			iom_workload_backend_sample(&run->wl);
 			win_started = true;
 		}
 		if (win_started && now >= run->t_stop)
@@ -1458,7 +1466,7 @@ static void run_watch(struct iom_run *run, struct iom_sample *s0, struct iom_sam
 	}
 	iom_sample_take(s1, cfg->cpus_set ? &cfg->cpus : NULL);
 	s1->backend_ns = iom_workload_backend_cpu_ns(&run->wl);
-	iom_workload_backend_sample_threads(&run->wl);
+	iom_workload_backend_sample(&run->wl);
 	if (run->probe)
 		iom_probe_window(run->probe, false);
 	if (series)
@@ -1592,7 +1600,7 @@ struct run_totals {
 	uint64_t retries, give_ups, faults, busy, status_reads, stale, wrong;
 	uint64_t last_arrival, last_terminal, expire_delay, enters, reconnects, replaced;
 	uint64_t harness_rss, requests, learned, learned_us;
-	uint64_t verify_fail, late, bugs, backlog, last_end, overflow;
+	uint64_t verify_fail, late, bugs, backlog, last_end, overflow, tsc_jobs;
 	const char *bug;
 };
 
@@ -1613,6 +1621,7 @@ static void run_add_jobs(const struct iom_run *run, struct iom_hist *hist, struc
 		for (int s = 0; s < IOM_NR_STATES; s++)
 			t->nr_state[s] += job->nr_state[s];
 		t->submitted += job->nr_submitted;
+		t->tsc_jobs += job->ctx.tsc_stamps;
 		/* Every task that ended inside the window is in the histogram, once. */
 		t->window += job->hist ? job->hist->count : 0;
 		t->window_completed += job->nr_window_completed;
@@ -1757,6 +1766,9 @@ static void row_set_window(const struct iom_run *run, struct iom_row *row,
 	/* The model's queue was full (IOM_Q_BUSY) at a submit: fewer than C were in flight then. */
 	if (t->busy)
 		add_flag(row, "queue_full");
+	/* The stamps came from the TSC (core/clock.h), not clock_gettime. */
+	if (t->tsc_jobs)
+		add_flag(row, "tsc_stamps");
 }
 
 /* The row's status, worst first; returns the cell's exit code. */
@@ -2076,6 +2088,27 @@ static void run_window(struct iom_run *run, struct iom_sample *s0, struct iom_sa
 	run_join(run);
 }
 
+/*
+ * --api async against the server this cell started: what a pending task costs it, at the
+ * most tasks it held pending at once. srv_bytes_per_pending is its status store's own exact
+ * count; srv_rss_per_pending its RSS growth since it listened (connections and threads in it:
+ * here a pending task holds a connection). Empty for the sync API, a remote server, or none
+ * pending: nothing to divide, and 0 would claim a task costs nothing.
+ */
+static void row_set_server_memory(struct iom_row *row, const struct iom_cfg *cfg,
+				  const struct iom_workload *wl, const struct iom_backend_counts *bc)
+{
+	double pending = (double)bc->async_pending_max;
+
+	if (cfg->wl.api != IOM_API_ASYNC || bc->async_pending_max <= 0)
+		return;
+	if (bc->async_bytes_at_max >= 0)
+		row->num[IOM_COL_srv_bytes_per_pending] = (double)bc->async_bytes_at_max / pending;
+	if (wl->backend_rss0 >= 0 && wl->backend_rss_max >= 0)
+		row->num[IOM_COL_srv_rss_per_pending] =
+			(double)(wl->backend_rss_max - wl->backend_rss0) / pending;
+}
+
 /* After the summary: marks, probes, the cache, the backend's columns; release the run. */
 static void run_finish(struct iom_run *run, struct iom_row *row, const struct iom_sample *s0,
 		       const struct iom_sample *s1)
@@ -2102,8 +2135,10 @@ static void run_finish(struct iom_run *run, struct iom_row *row, const struct io
 	pthread_cond_destroy(&run->done_cond);
 	pthread_mutex_destroy(&run->lock);
 	if (cfg->wl.kind == IOM_WL_RPC) {
-		int64_t dups = iom_workload_backend_duplicates(&run->wl);
+		struct iom_backend_counts bc;
 
+		iom_workload_backend_stop(&run->wl, &bc);
+		row_set_server_memory(row, cfg, &run->wl, &bc);
 		if (s0->tcp_retrans >= 0 && s1->tcp_retrans >= 0)
 			row->num[IOM_COL_tcp_retrans] = (double)(s1->tcp_retrans - s0->tcp_retrans);
 		/*
@@ -2114,7 +2149,7 @@ static void run_finish(struct iom_run *run, struct iom_row *row, const struct io
 						       iom_workload_backend_cpus(&run->wl))
 			add_flag(row, "backend_bound");
 
-		row->num[IOM_COL_n_dup] = dups >= 0 ? (double)dups : NAN;
+		row->num[IOM_COL_n_dup] = bc.duplicates >= 0 ? (double)bc.duplicates : NAN;
 	}
 	iom_workload_close(&run->wl);
 }

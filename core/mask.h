@@ -5,7 +5,8 @@
  * take), so every rung of a fallback ladder can be tested on a new kernel; `variant` says
  * which rung ran. Features: defer_taskrun, coop_taskrun, single_issuer, regring, bufring,
  * multishot, direct (uring), pwait2 (epoll_pwait2: epoll and the epoll server loop),
- * cachestat, bpf, cqe_skip (uring rpc's send posts its success's CQE, as before 5.17).
+ * cachestat, bpf, cqe_skip (uring rpc's send posts its success's CQE, as before 5.17), tsc
+ * (task stamps by clock_gettime, core/clock.h).
  */
 #ifndef IOM_MASK_H
 #define IOM_MASK_H

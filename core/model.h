@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
+
 #include "driver.h"
 #include "err.h"
 #include "opt.h"
@@ -33,6 +35,7 @@ enum iom_q {
 #define IOM_CAP_DEADLINE	(1u << 3)	/* enforces --deadline-us in the kernel */
 #define IOM_CAP_POOL		(1u << 4)	/* runs a worker pool: --fault kill-worker */
 #define IOM_CAP_CQ		(1u << 5)	/* has a completion queue: --fault cq-overflow */
+#define IOM_CAP_CTX_CLOCK	(1u << 6)	/* stamps tasks by iom_ctx_now(): TSC stamps allowed */
 
 #define IOM_PROBE_NA		1		/* ->probe(): this model cannot do the workload */
 
@@ -67,6 +70,8 @@ struct iom_ctx {
 	struct iom_task *tasks;		/* depth task slots, owned by the driver */
 	void *priv;			/* the model's state */
 	uint64_t now_ns;		/* the model's latest clock reading (one per reap batch) */
+	bool tsc_stamps;		/* stamps by iom_ctx_now() come from the TSC (core/clock.h) */
+	struct iom_tsc_fit tsc;		/* its fit, anchored at the cell's start */
 	struct iom_model_stats stats;
 	uint64_t nr_reported;		/* tasks handed back through iom_complete() */
 	char variant[160];		/* what the model was granted (e.g. ring flags), recorded */
@@ -140,12 +145,13 @@ const void *iom_cfg_model_opts(const struct iom_cfg *cfg);
 /* The driver's side: the model is done with t (terminal state set, no CQE still due). */
 void iom_complete(struct iom_ctx *ctx, struct iom_task *t);
 
-static inline uint64_t iom_now_ns(void)
+/*
+ * A task stamp: from the TSC in a cell whose stamps are only compared with one another
+ * (ctx->tsc_stamps, set by the driver), else CLOCK_MONOTONIC.
+ */
+static inline uint64_t iom_ctx_now(const struct iom_ctx *ctx)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return ctx->tsc_stamps ? iom_tsc_now_ns(&ctx->tsc) : iom_now_ns();
 }
 
 static inline struct timespec iom_ts(uint64_t ns)

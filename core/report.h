@@ -31,6 +31,7 @@
 	N(workers_replaced) N(harness_rss_bytes) S(cpu_source) N(cpu_res_ns_per_task)             \
 	N(rss_cell_bytes) S(mem_isolation) N(ended_per_s) N(ranks) N(rank_min_ops_per_s)        \
 	N(rank_max_ops_per_s) S(api) N(requests_per_task) N(done_to_learned_ns)               \
+	N(srv_bytes_per_pending) N(srv_rss_per_pending)                                         \
 	S(flags) S(status) S(reason)
 
 #define IOM_COL_ENUM(name) IOM_COL_##name,

@@ -455,6 +455,9 @@ static int rpc_start_backend(struct iom_workload *wl, struct iom_err *err)
 		return iom_err_msg(err, ret == -EPIPE ? "rpc: the server exited at start (its "
 				   "line above says why)" : "rpc: the server did not start in 5 s");
 	}
+	/* Listening, no client yet: the RSS its connections and tasks grow from. */
+	iom_workload_backend_sample(wl);
+	wl->backend_rss0 = wl->backend_rss_max;
 	if (wl->p.unix_path[0])
 		return iom_rpc_addr_unix(&wl->addr, wl->p.unix_path, err);
 	snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", port);
@@ -472,24 +475,33 @@ static int rpc_open(struct iom_workload *wl, struct iom_err *err)
 	return rpc_start_backend(wl, err);
 }
 
-void iom_workload_backend_sample_threads(struct iom_workload *wl)
+void iom_workload_backend_sample(struct iom_workload *wl)
 {
 	char path[64], line[128];
 	unsigned int n = 0;
+	long long rss_kb = -1;
 	FILE *f;
 
 	if (!wl->backend_pid)
 		return;
-	/* Each server model has its own threads (one per connection, a loop per CPU, a pool). */
+	/*
+	 * Each server model has its own threads (one per connection, a loop per CPU, a pool);
+	 * its RSS, against the one once listening, is what its clients' connections and pending
+	 * tasks cost it (the async API's srv_rss_per_pending).
+	 */
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)wl->backend_pid);
 	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmRSS: %lld kB", &rss_kb);
 		if (sscanf(line, "Threads: %u", &n) == 1)
-			break;
+			break;	/* after VmRSS in the file */
+	}
 	if (f)
 		fclose(f);
 	if (n > wl->backend_threads)
 		wl->backend_threads = n;
+	if (rss_kb >= 0 && rss_kb * 1024 > wl->backend_rss_max)
+		wl->backend_rss_max = rss_kb * 1024;
 }
 
 double iom_workload_backend_cpus(const struct iom_workload *wl)
@@ -520,29 +532,39 @@ int64_t iom_workload_backend_cpu_ns(const struct iom_workload *wl)
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-int64_t iom_workload_backend_duplicates(struct iom_workload *wl)
+/* One "key=value" count of the backend's exit report into c (others are ignored). */
+static void backend_count(struct iom_backend_counts *c, const char *key, unsigned long long v)
+{
+	if (!strcmp(key, "duplicates"))
+		c->duplicates = (int64_t)v;
+	else if (!strcmp(key, "async_pending_max"))
+		c->async_pending_max = (int64_t)v;
+	else if (!strcmp(key, "async_bytes_at_max"))
+		c->async_bytes_at_max = (int64_t)v;
+}
+
+bool iom_workload_backend_stop(struct iom_workload *wl, struct iom_backend_counts *c)
 {
 	char key[32];
 	unsigned long long v;
-	int64_t dups = -1;
 	FILE *f;
 
+	c->duplicates = c->async_pending_max = c->async_bytes_at_max = -1;
 	if (!wl->backend_pid)
-		return -1;
+		return false;
 	kill(wl->backend_pid, SIGTERM);
 	waitpid(wl->backend_pid, NULL, 0);
 	wl->backend_pid = 0;
 	/* It wrote its counts to the pipe as it exited. */
 	f = fdopen(wl->backend_fd, "r");
 	while (f && fscanf(f, "%31[^=]=%llu\n", key, &v) == 2)
-		if (!strcmp(key, "duplicates"))
-			dups = (int64_t)v;
+		backend_count(c, key, v);
 	if (f)
 		fclose(f);
 	else
 		close(wl->backend_fd);
 	wl->backend_fd = -1;
-	return dups;
+	return true;
 }
 
 void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len)
@@ -613,6 +635,7 @@ int iom_workload_open(struct iom_workload *wl, const struct iom_wl_params *p,
 	wl->p = *p;
 	wl->fd = -1;
 	wl->backend_fd = -1;
+	wl->backend_rss0 = wl->backend_rss_max = -1;
 	if (p->kind == IOM_WL_RPC)
 		return rpc_open(wl, err);
 	if (p->kind != IOM_WL_FILE)
@@ -656,8 +679,11 @@ void iom_workload_close(struct iom_workload *wl)
 	if (wl->fd >= 0)
 		close(wl->fd);
 	wl->fd = -1;
-	if (wl->backend_pid)
-		iom_workload_backend_duplicates(wl);	/* stops it */
+	if (wl->backend_pid) {
+		struct iom_backend_counts c;
+
+		iom_workload_backend_stop(wl, &c);
+	}
 	if (wl->backend_fd >= 0)
 		close(wl->backend_fd);
 	wl->backend_fd = -1;

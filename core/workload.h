@@ -71,6 +71,15 @@ struct iom_workload {
 	pid_t backend_pid;	/* rpc: the backend we started (0 = none) */
 	int backend_fd;		/* its report pipe: the port, then its counts at exit */
 	unsigned int backend_threads;	/* the most threads it was seen to run (0 = not seen) */
+	int64_t backend_rss0;		/* its RSS in bytes once listening, before any client (-1) */
+	int64_t backend_rss_max;	/* the most RSS it was seen to hold (-1 = not seen) */
+};
+
+/* rpc: what the backend we started said as it exited (-1 where it did not say). */
+struct iom_backend_counts {
+	int64_t duplicates;		/* requests executed twice */
+	int64_t async_pending_max;	/* the most async tasks it held pending at once */
+	int64_t async_bytes_at_max;	/* its status store's bytes at that peak */
 };
 
 /*
@@ -101,10 +110,10 @@ int iom_workload_async_next(const struct iom_wl_params *p, struct iom_task *t,
 
 /* The file workload's file: --filename, or iomodels.<size>.dat in --directory. */
 void iom_workload_file_path(const struct iom_wl_params *p, char *path, size_t len);
-/* rpc: the backend's counts after the cell (0 when not ours); duplicates or -1. */
-int64_t iom_workload_backend_duplicates(struct iom_workload *wl);
-/* rpc: count the threads the backend we started runs now (kept: the most seen). */
-void iom_workload_backend_sample_threads(struct iom_workload *wl);
+/* rpc: stop the backend we started and read its counts; false (all -1) when none is ours. */
+bool iom_workload_backend_stop(struct iom_workload *wl, struct iom_backend_counts *c);
+/* rpc: the threads and RSS of the backend we started, now (kept: the most seen of each). */
+void iom_workload_backend_sample(struct iom_workload *wl);
 /* rpc: how many CPUs the backend we started can use at once (its threads seen, its CPU set). */
 double iom_workload_backend_cpus(const struct iom_workload *wl);
 /* rpc: CPU ns the backend we started has used so far, or -1. */

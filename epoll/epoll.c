@@ -511,7 +511,7 @@ static int ep_submit(struct iom_ctx *ctx, struct iom_task *t)
 			/* A broken connection fails this task; the cell goes on, on a new one. */
 			if (iom_rpc_conn_broken(ret, t->len))
 				ep_rpc_reconnect(ctx, ep, t->slot);
-			ctx->now_ns = iom_now_ns();
+			ctx->now_ns = iom_ctx_now(ctx);
 			iom_task_finish_owned(t, ret, IOM_CAUSE_OP, ctx->now_ns);
 			return IOM_Q_DONE;
 		}
@@ -625,7 +625,7 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		iom_complete(ctx, t);
 		done++;
 	}
-	ctx->now_ns = iom_now_ns();
+	ctx->now_ns = iom_ctx_now(ctx);
 	while (done < max) {
 		unsigned int room = max - done < ep->nr_events ? max - done : ep->nr_events;
 		struct timespec ts = { 0 }, *tsp = &ts;
@@ -648,7 +648,7 @@ static int ep_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		if (n < 0 && errno != EINTR)
 			return iom_err_set(&ctx->err, -errno, "epoll: %s",
 					   ep->pwait2 ? "epoll_pwait2" : "epoll_pwait");
-		ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
+		ctx->now_ns = iom_ctx_now(ctx);	/* one timestamp per reaped batch */
 		for (int i = 0; i < n; i++)
 			done += ep_event(ctx, ep, &ep->events[i]);
 		done += ep_pop_due(ctx, ep, max - done);
@@ -696,7 +696,8 @@ static void ep_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_epoll = {
 	.name = "epoll",
 	.desc = "non-blocking fds, one epoll loop per submitter (async by readiness)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE |
+		IOM_CAP_CTX_CLOCK,
 	.probe = ep_probe,
 	.setup = ep_setup,
 	.submit = ep_submit,

@@ -155,6 +155,9 @@ static int kf_setup(struct iom_ctx *ctx)
 	kf->resubmit = cfg->on_partial == IOM_PARTIAL_RESUBMIT;
 	/* Only a poller reads the store; a wake-up hands the slot over itself. */
 	kf->lag_ns = kf->poll ? o->status_lag_ns : 0;
+	/* The lag is counted from a worker's CLOCK_MONOTONIC stamp: the submitter's must match. */
+	if (kf->lag_ns)
+		ctx->tsc_stamps = false;
 	kf->confirm = kf->poll && o->confirm > 1 ? o->confirm : 1;
 	kf->nowait = o->nowait_first && cfg->wl.kind == IOM_WL_FILE && !cfg->wl.write &&
 		     !cfg->wl.direct;
@@ -224,7 +227,7 @@ static bool kf_try_inline(struct iom_ctx *ctx, struct kf_ctx *kf, struct iom_tas
 	t->done_bytes += (uint32_t)ret;
 	if (t->done_bytes < t->len)
 		return false;
-	ctx->now_ns = iom_now_ns();
+	ctx->now_ns = iom_ctx_now(ctx);
 	iom_task_finish_owned(t, t->done_bytes, IOM_CAUSE_OP, ctx->now_ns);
 	kf->nr_inline++;
 	kf->nr_tasks++;
@@ -530,7 +533,7 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 	uint64_t end;
 
 	kf_flush(ctx);
-	ctx->now_ns = iom_now_ns();
+	ctx->now_ns = iom_ctx_now(ctx);
 	end = timeout_ns > UINT64_MAX - ctx->now_ns ? UINT64_MAX : ctx->now_ns + timeout_ns;
 	if (min > kf->nr_inflight)
 		min = kf->nr_inflight;	/* never wait for tasks that are not there */
@@ -551,7 +554,7 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 		 * collects (a preempted submitter under TSan reported a 2 ms timer after 1.63 ms).
 		 */
 		if (kf->nr_ready)
-			ctx->now_ns = iom_now_ns();
+			ctx->now_ns = iom_ctx_now(ctx);
 		done += kf_report(ctx, kf, max - done);
 		if (done >= min || done >= max || ctx->now_ns >= end)
 			break;
@@ -572,7 +575,7 @@ static int kf_reap(struct iom_ctx *ctx, unsigned int min, unsigned int max, uint
 			kf_done_wait(&kf->store.done, wake);
 		}
 		ctx->stats.nr_enter++;
-		ctx->now_ns = iom_now_ns();	/* one clock reading per batch */
+		ctx->now_ns = iom_ctx_now(ctx);	/* one clock reading per batch */
 	}
 	ctx->stats.nr_resubmit = atomic_load_explicit(&kf->nr_resubmit, memory_order_relaxed);
 	ctx->stats.nr_reconnects = atomic_load_explicit(&kf->nr_reconnects, memory_order_relaxed);
@@ -633,7 +636,8 @@ static void kf_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_kernel_free = {
 	.name = "kernel_free",
 	.desc = "user-space queue + worker pool + status store (async in user space)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_POOL |
+		IOM_CAP_CTX_CLOCK,
 	.opts = iom_kf_opt_table,
 	.opts_size = sizeof(struct iom_kf_opts),
 	.opts_defaults = &iom_kf_opts_defaults,

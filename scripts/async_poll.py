@@ -6,7 +6,8 @@ Starts `BIN serve --model M` on loopback, then, one task at a time: SUBMIT (serv
 --service-us), STATUS every --poll-us until COMPLETED; then the same tasks with one WAIT each.
 Prints requests per task and the store's "us from done to this answer" (aux) for both, the
 server's CPU per request (an echo vs a STATUS, back to back), and its RSS growth per pending
-task (--pending tasks of 60 s held open). Loopback only, every
+task (--pending tasks of 60 s held open) beside its status store's own exact count of bytes
+per pending task at its peak (--stats-file). Loopback only, every
 loop bounded (--tasks, and at most 100000 polls a task).
 """
 import argparse
@@ -139,6 +140,17 @@ def pending_memory(pid, port, pending):
     return (after - before) * 1024 / pending
 
 
+def store_bytes_per_pending(stats_file):
+    """The store's bytes at its peak of pending tasks over that peak (serve's exit counts)."""
+    counts = {}
+    with open(stats_file) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            counts[k] = v
+    pending = int(counts.get("async_pending_max", 0))
+    return int(counts["async_bytes_at_max"]) / pending if pending else float("nan")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build/iomodels")
@@ -163,8 +175,9 @@ def main():
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
+        stats_file = os.path.join(tmp, "stats")
         srv = subprocess.Popen([args.bin, "serve", "--model", args.model, "--quiet",
-                                "--port-file", port_file,
+                                "--port-file", port_file, "--stats-file", stats_file,
                                 "--status-lag-us", str(args.status_lag_us)])
         try:
             for _ in range(1000):
@@ -183,6 +196,7 @@ def main():
         finally:
             srv.terminate()
             srv.wait()
+        store = store_bytes_per_pending(stats_file)
     print("model %s, %d tasks of %d us, STATUS every %d us, store lag %d us:" %
           (args.model, args.tasks, args.service_us, args.poll_us, args.status_lag_us))
     print("  polled: STATUS requests per task %s; done to learned (us) %s" %
@@ -190,7 +204,8 @@ def main():
     print("  WAIT: 2 requests per task; done to learned (us) %s" % spread(wait_learned))
     print("  server CPU per request, %d back to back: echo %.1f us, STATUS of a pending task "
           "%.1f us" % (args.cpu_requests, cpu[0], cpu[1]))
-    print("  server RSS per pending task: %.0f bytes (%d pending)" % (per_task, args.pending))
+    print("  server RSS per pending task: %.0f bytes (%d pending); its status store's: %.0f "
+          "bytes" % (per_task, args.pending, store))
     return 0
 
 

@@ -55,6 +55,8 @@ struct iom_async {
 	struct iom_async_task *done_head, *done_tail;	/* finished, unread: oldest first */
 	uint64_t seq, key, lag_ns, ttl_ns;	/* key: scrambles task ids (as_tag) */
 	uint32_t nr_pending;
+	uint32_t pending_max;		/* the most tasks pending at once */
+	uint64_t bytes_at_max;		/* as_held_bytes() when pending_max was reached */
 	pthread_t workers[AS_WORKERS];
 	unsigned int nr_workers;
 	bool stop;
@@ -282,6 +284,29 @@ static uint64_t as_tag(const struct iom_async *a, uint64_t seq)
 	return tag ? tag : 1;
 }
 
+/*
+ * The bytes the store holds now: a record per slot in use (a pending task, or a finished one
+ * not yet read or evicted) and an index entry per task in the heap or the work queue. The free
+ * stack's entries are free slots, held by nobody. Exact, where the server's RSS growth also
+ * counts its connections and threads: the client's column divides it by the pending tasks.
+ */
+static uint64_t as_held_bytes(const struct iom_async *a)
+{
+	uint64_t used = a->nr_slots - a->nr_free;
+
+	return used * sizeof(struct iom_async_task) +
+	       (uint64_t)(a->nr_heap + a->q_len) * sizeof(uint32_t);
+}
+
+/* After a SUBMIT took a slot: a new peak of pending tasks records what the store holds. */
+static void as_note_peak(struct iom_async *a)
+{
+	if (a->nr_pending <= a->pending_max)
+		return;
+	a->pending_max = a->nr_pending;
+	a->bytes_at_max = as_held_bytes(a);
+}
+
 /* -- the answers -- */
 
 static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct iom_rpc_hdr *h,
@@ -324,6 +349,7 @@ static uint16_t as_submit(struct iom_async *a, struct iom_sconn *c, const struct
 		heap_set(a, a->nr_heap++, as_slot(a, t));
 		heap_fix(a, a->nr_heap - 1);
 	}
+	as_note_peak(a);
 	return IOM_RPC_ST_SCHEDULED << IOM_RPC_STATE_SHIFT;
 busy:
 	a->nr_busy++;
@@ -439,12 +465,14 @@ void iom_async_write_counts(const struct iom_server *srv, FILE *f)
 	pthread_mutex_lock(&a->lock);
 	fprintf(f, "async_submitted=%llu\nasync_completed=%llu\nasync_abandoned=%llu\n"
 		"async_pending=%u\nasync_read=%llu\nasync_evicted=%llu\nasync_busy=%llu\n"
-		"async_unknown=%llu\nasync_polls=%llu\n",
+		"async_unknown=%llu\nasync_polls=%llu\nasync_pending_max=%u\n"
+		"async_bytes_at_max=%llu\n",
 		(unsigned long long)a->nr_submitted, (unsigned long long)a->nr_completed,
 		(unsigned long long)a->nr_abandoned, a->nr_pending,
 		(unsigned long long)a->nr_read, (unsigned long long)a->nr_evicted,
 		(unsigned long long)a->nr_busy, (unsigned long long)a->nr_unknown,
-		(unsigned long long)a->nr_polls);
+		(unsigned long long)a->nr_polls, a->pending_max,
+		(unsigned long long)a->bytes_at_max);
 	pthread_mutex_unlock(&a->lock);
 }
 

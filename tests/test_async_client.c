@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/rpc.h"
+#include "server/server.h"
 #include "testutil.h"
 
 static struct iom_row row;
@@ -120,6 +121,53 @@ static void test_sync_row(void **state)
 	assert_string_equal(row.str[IOM_COL_api], "sync");
 	assert_true(isnan(row.num[IOM_COL_requests_per_task]));
 	assert_true(isnan(row.num[IOM_COL_done_to_learned_ns]));
+	/* No task pending ever: nothing to divide, and 0 would say a task costs nothing. */
+	assert_true(isnan(row.num[IOM_COL_srv_bytes_per_pending]));
+	assert_true(isnan(row.num[IOM_COL_srv_rss_per_pending]));
+}
+
+/*
+ * Server memory per pending task, on each server model the cell starts: C = 32 tasks of
+ * 200 ms held pending (one WAIT each) through a 500 ms window, so about 3 tasks a slot are
+ * submitted for each one pending at the peak. The store's exact bytes per pending task lie
+ * between a record's least (the 24-byte header and five 8-byte fields: 64) and two records
+ * with their indexes (a pending task and at most one unread result: 256); divided by the
+ * tasks submitted they fall under 64, by the store's whole size (8192 slots) far over 256.
+ * The RSS growth holds each task's connection too (threads: its thread's stack; 9-37 KiB
+ * here): > 0 and under 64 KiB a task. C is small so that a server's whole RSS (3.5-4 MiB at
+ * start), counted without the baseline, is over that cap. The cap holds in the plain build
+ * only: the sanitizers' shadow memory and quarantine grow RSS for their own reasons (ASan:
+ * 148 KiB a task on threads' stacks).
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RSS_CAP_PER_TASK	INFINITY
+#else
+#define RSS_CAP_PER_TASK	65536.0
+#endif
+
+static void test_server_memory_per_pending(void **state)
+{
+	(void)state;
+	for (size_t i = 0; iom_server_models[i]; i++) {
+		struct iom_cfg cfg = async_cfg(iom_model_find("epoll"), true);
+		double exact, rss;
+
+		snprintf(cfg.wl.server_model, sizeof(cfg.wl.server_model), "%s",
+			 iom_server_models[i]->name);
+		cfg.concurrency = 32;
+		cfg.tasks = 0;
+		cfg.runtime_ns = 500000000ull;
+		cfg.wl.latency_ns = 200000000ull;
+		iomt_run_ok(&cfg, &row, &hist);
+		exact = row.num[IOM_COL_srv_bytes_per_pending];
+		rss = row.num[IOM_COL_srv_rss_per_pending];
+		if (!(row.num[IOM_COL_submitted] >= 2 * cfg.concurrency))
+			fail_msg("server %s: %g tasks submitted, want 2 x C at least",
+				 cfg.wl.server_model, row.num[IOM_COL_submitted]);
+		if (!(exact >= 64 && exact <= 256) || !(rss > 0 && rss < RSS_CAP_PER_TASK))
+			fail_msg("server %s: %g store bytes, %g RSS bytes per pending task",
+				 cfg.wl.server_model, exact, rss);
+	}
 }
 
 /* A reply in t's buffer: header (id, type, state) and body. */
@@ -237,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_poll_every_model),
 		cmocka_unit_test(test_wait_every_model),
 		cmocka_unit_test(test_window_end_polls_on),
+		cmocka_unit_test(test_server_memory_per_pending),
 	};
 
 	return cmocka_run_group_tests(tests, iomt_tmpdir_setup, iomt_tmpdir_teardown);

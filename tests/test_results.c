@@ -494,6 +494,49 @@ static void test_memory_per_cell(void **state)
 	free(csv);
 }
 
+/*
+ * The async API's server memory columns reach both files: a number in an async row (the cell's
+ * own server, 16 tasks of 100 ms pending), empty in runs.csv and null in run.json for a sync
+ * row appended after it (no task was pending: nothing to divide).
+ */
+static void test_server_memory_columns(void **state)
+{
+	const char *tmp = *state;
+	const char *async[] = { "run", "--model", "epoll", "--workload", "rpc", "--api", "async",
+				"--wait", "--concurrency", "16", "--latency-us", "100000",
+				"--runtime", "300ms", "--quiet", "--output", "out", NULL };
+	const char *sync[] = { "run", "--model", "epoll", "--workload", "rpc", "--tasks", "50",
+			       "--quiet", "--append", "--output", "out", NULL };
+	const char *cols[] = { "srv_bytes_per_pending", "srv_rss_per_pending" };
+	char cwd[PATH_MAX], out[PATH_MAX], val[64], key[64], *csv, *json, *line;
+
+	cwd_of(tmp, cwd, sizeof(cwd));
+	snprintf(out, sizeof(out), "%s/out", cwd);
+	assert_int_equal(run(cwd, "a", async), 0);
+	assert_int_equal(run(cwd, "b", sync), 0);
+	csv = iomt_slurp_in(out, "runs.csv");
+	json = iomt_slurp_in(out, "run.json");
+	assert_non_null(csv);
+	assert_non_null(json);
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		line = next_record(csv);
+		field(line, col_of(csv, cols[i]), val, sizeof(val));
+		if (!(atof(val) > 0))
+			fail_msg("async row: %s '%s'", cols[i], val);
+		field(next_record(line), col_of(csv, cols[i]), val, sizeof(val));
+		if (val[0])
+			fail_msg("sync row: %s '%s', not empty", cols[i], val);
+		snprintf(key, sizeof(key), "\"%s\":null", cols[i]);
+		assert_non_null(strstr(json, key));
+		snprintf(key, sizeof(key), "\"%s\":", cols[i]);
+		line = strstr(json, key);
+		if (!line || !(atof(line + strlen(key)) > 0))
+			fail_msg("run.json: the async row's %s is not a number > 0", cols[i]);
+	}
+	free(csv);
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enospc, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_models_csv, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_memory_per_cell, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_server_memory_columns, setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * scenario's figure from a small real run of it, judges a synthetic run's crossover and noise
  * the way the report says it does, and refuses a truncated or malformed CSV with one line
  * naming the file and the line; bench refuses bad options; compare-fio pairs iomodels and fio
- * and refuses bad options; probe-overhead judges the probes' cost from paired runs, with a 95%
+ * and refuses bad options; targets pairs each speed target with its reference (ratios from the
+ * pairs, a verdict) and refuses bad options; probe-overhead judges the probes' cost from paired runs, with a 95%
  * interval.
  */
 #include <limits.h>
@@ -914,6 +915,106 @@ static void test_compare_fio_rejects_bad_input(void **state)
 }
 
 /*
+ * What test_targets_quick checks in OUT (argv[1]) with scripts/targets' own definitions: each
+ * pair's ratio is its measured sides' (reference/ours for a cost, ours/reference for a rate, the
+ * figure itself for a bound), each summary is the min/median/max of its pairs' ratios and the
+ * verdict judge() gives them; then judge() and the summary on fixed inputs, a straddling range
+ * among them.
+ */
+static const char targets_check[] =
+	"import csv, statistics, sys\n"
+	"from importlib.machinery import SourceFileLoader as L\n"
+	"m = L('tg', 'scripts/targets').load_module()\n"
+	"with open(sys.argv[1] + '/targets.csv', newline='') as f:\n"
+	"    rows = list(csv.DictReader(f))\n"
+	"assert list(rows[0]) == m.FIELDS, list(rows[0])\n"
+	"pairs = [r for r in rows if r['row'] == 'pair']\n"
+	"sums = [r for r in rows if r['row'] == 'summary']\n"
+	"assert [s['target'] for s in sums] == list(m.QUICK_TARGETS), sums\n"
+	"for s in sums:\n"
+	"    t = m.TARGETS[s['target']]\n"
+	"    ps = [r for r in pairs if r['target'] == s['target']]\n"
+	"    assert [p['order'] for p in ps] == ['ours-reference', 'reference-ours'], ps\n"
+	"    for p in ps:\n"
+	"        assert p['status'] == 'ok', p\n"
+	"        o, r = float(p['ours']), float(p['ratio'])\n"
+	"        want = o\n"
+	"        if t['ratio']:\n"
+	"            ref = float(p['reference'])\n"
+	"            want = ref / o if t['ratio'] == 'reference/ours' else o / ref\n"
+	"        assert o > 0 and abs(r - want) <= 1e-4 * want, (p, want)\n"
+	"    rs = [float(p['ratio']) for p in ps]\n"
+	"    for k, f in (('ratio_min', min), ('ratio_median', statistics.median),\n"
+	"                 ('ratio_max', max)):\n"
+	"        assert abs(float(s[k]) - f(rs)) <= 1e-3 * f(rs), (s, k)\n"
+	"    assert s['verdict'] == m.judge(rs, t['op'], t['thr']), s\n"
+	"with open(sys.argv[1] + '/targets.md') as f:\n"
+	"    md = f.read()\n"
+	"assert '| target | threshold | ours (median) | reference (median) |' in md\n"
+	"for s in sums:\n"
+	"    line = next(x for x in md.splitlines() if x.startswith('| ' + s['target'] + ':'))\n"
+	"    assert '| ' + s['verdict'] + ' |' in line and '`' in line, line\n"
+	"assert m.pair_ratio('reference/ours', 100.0, 80.0) == 0.8\n"
+	"assert m.pair_ratio('ours/reference', 110.0, 100.0) == 1.1\n"
+	"assert m.pair_ratio('ours/reference', None, 100.0) is None\n"
+	"assert m.judge([0.81, 0.9], '>=', 0.8) == 'met'\n"
+	"assert m.judge([0.7, 0.79], '>=', 0.8) == 'not met'\n"
+	"assert m.judge([0.79, 0.85], '>=', 0.8) == 'within noise'\n"
+	"assert m.judge([6.5, 7.2], '<=', 7.0) == 'within noise'\n"
+	"assert m.judge([], '>=', 1.0) == 'no data'\n"
+	"fixed = [dict(status='ok', ratio=x, ours='1', reference='1')\n"
+	"         for x in ('0.79', '0.85', '0.9', '0.82')]\n"
+	"s = m.summary_row('nop-uring-128', fixed)\n"
+	"assert (s['ratio_min'], s['ratio_median'], s['ratio_max'], s['verdict']) == \\\n"
+	"    ('0.79', '0.835', '0.9', 'within noise'), s\n";
+
+/*
+ * scripts/targets --quick (one round: two pairs a target, 200 ms windows): the CSV's and the
+ * table's shape, ratios made from the measured pairs (targets_check), a directory that holds a
+ * run not written over. Figures are a benchmark's business: no bound on them here.
+ */
+static void test_targets_quick(void **state)
+{
+	char cmd[2048], err[4096], path[PATH_MAX];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s scripts/targets --quick --output %s/tg", iomt_python(), dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("%s: %s", cmd, err);
+	snprintf(path, sizeof(path), "%s/check_targets.py", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(targets_check, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s %s %s/tg", iomt_python(), path, dir);
+	if (sh(cmd, err, sizeof(err)))
+		fail_msg("targets.csv/md: %s", err);
+	snprintf(cmd, sizeof(cmd), "%s scripts/targets --quick --output %s/tg", iomt_python(), dir);
+	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
+	expect_in(err, "already holds a targets run");
+}
+
+/* targets' bad input: one line on stderr, exit 2, no results directory. */
+static void test_targets_rejects_bad_input(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "--only nop-uring-128,bogus", "targets: --only: unknown target 'bogus'" },
+		{ "--rounds 0", "targets: --rounds: want a whole number from 1 to 50" },
+		{ "--rounds two", "targets: --rounds: want a whole number from 1 to 50" },
+		{ "--runtime soon", "targets: --runtime: want a duration" },
+		{ "--size 12Q", "targets: --size: want a size" },
+		{ "--dir /nonexistent", "targets: --dir: '/nonexistent' is not a directory" },
+		{ "--frobnicate", "targets: unrecognized arguments: --frobnicate" },
+	};
+	char prefix[PATH_MAX + 256], out[PATH_MAX];
+
+	snprintf(out, sizeof(out), "%s/tg-bad", dir);
+	snprintf(prefix, sizeof(prefix), "%s scripts/targets --quick --output %s", iomt_python(),
+		 out);
+	expect_bad_options(prefix, cases, sizeof(cases) / sizeof(cases[0]), out);
+}
+
+/*
  * probe-overhead with args (100 ms windows) into dir/sub; its probe-overhead-runs.csv
  * (malloc'd), checked to hold nr_runs runs.
  */
@@ -1132,8 +1233,22 @@ static void test_readme_results_generated(void **state)
 	if (strcmp(begin, want))
 		fail_msg("README's results block is not `scripts/readme-results results/reference`; "
 			 "run it with --write README.md");
-	free(want);
 	free(readme);
+	/* A run with targets/targets.md (scripts/targets): its table joins the block, as is. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/rr/targets && for f in results/reference/*; do "
+		 "ln -s \"$PWD/$f\" %s/rr/; done && printf '# t\\n\\nwhen, where.  \\nHow.  \\n"
+		 "Load average at the end 1.\\n\\n| target | threshold |\\n|---|---|\\n"
+		 "| nop-uring-128: x | y |\\n\\n## Pairs\\n\\n| target | pair |\\n' "
+		 "> %s/rr/targets/targets.md && %s scripts/readme-results %s/rr > %s",
+		 dir, dir, dir, iomt_python(), dir, path);
+	assert_int_equal(system(cmd), 0);
+	free(want);
+	want = iomt_slurp_or_null(path);
+	assert_non_null(want);
+	expect_in(want, "targets/targets.md), `make targets`): when, where. Load average at the end "
+		  "1.\n\n| target | threshold |\n|---|---|\n| nop-uring-128: x | y |\n"
+		  "<!-- results:end -->\n");
+	free(want);
 	/* Not a bench run: one line, exit 2. */
 	snprintf(cmd, sizeof(cmd), "%s scripts/readme-results %s", iomt_python(), dir);
 	assert_int_equal(sh(cmd, err, sizeof(err)), 2);
@@ -1177,6 +1292,8 @@ int main(void)
 		cmocka_unit_test(test_bench_rejects_bad_options),
 		cmocka_unit_test(test_compare_fio_quick_pairs),
 		cmocka_unit_test(test_compare_fio_rejects_bad_input),
+		cmocka_unit_test(test_targets_quick),
+		cmocka_unit_test(test_targets_rejects_bad_input),
 		cmocka_unit_test(test_bench_adds_repeats_to_noisy_cells),
 		cmocka_unit_test(test_probe_overhead_paired),
 		cmocka_unit_test(test_hotpath),

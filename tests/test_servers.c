@@ -968,7 +968,7 @@ static void sample_threads_until(struct iom_workload *wl, unsigned int want)
 {
 	/* The port is reported before the model's threads start: give them 2 s. */
 	for (int i = 0; i < 200 && wl->backend_threads < want; i++) {
-		iom_workload_backend_sample_threads(wl);
+		iom_workload_backend_sample(wl);
 		if (wl->backend_threads < want)
 			usleep(10000);
 	}

@@ -247,7 +247,7 @@ static int th_submit(struct iom_ctx *ctx, struct iom_task *t)
 		res = th_rpc(ctx, th, t, &cause);
 		break;
 	}
-	ctx->now_ns = iom_now_ns();
+	ctx->now_ns = iom_ctx_now(ctx);
 	ctx->stats.nr_enter++;
 	/*
 	 * A blocking pread cannot be abandoned: past its deadline it ends EXPIRED, late. Nor can
@@ -290,7 +290,8 @@ static void th_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_threads = {
 	.name = "threads",
 	.desc = "blocking syscalls, one pthread per in-flight task (sync)",
-	.caps = IOM_CAP_CANCEL | IOM_CAP_DEADLINE,
+	.caps = IOM_CAP_CANCEL | IOM_CAP_DEADLINE |
+		IOM_CAP_CTX_CLOCK,
 	.probe = th_probe,
 	.setup = th_setup,
 	.submit = th_submit,

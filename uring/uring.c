@@ -1051,7 +1051,7 @@ static inline __attribute__((always_inline)) int ur_entered(struct iom_ctx *ctx,
 	    ret != -EBUSY)
 		return iom_err_set(&ctx->err, ret, "uring: io_uring_enter");
 	ur->nr_unsubmitted = 0;
-	ctx->now_ns = iom_now_ns();	/* one timestamp per reaped batch */
+	ctx->now_ns = iom_ctx_now(ctx);	/* one timestamp per reaped batch */
 	/* With FEAT_NODROP nothing is lost, but completions took the slow overflow path. */
 	if (IO_URING_READ_ONCE(*ur->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 		ctx->stats.nr_cq_overflow++;
@@ -1240,7 +1240,8 @@ static void ur_teardown(struct iom_ctx *ctx)
 const struct iom_model iom_model_uring = {
 	.name = "uring",
 	.desc = "io_uring SQ/CQ, user_data = task id (async by completion)",
-	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_CQ,
+	.caps = IOM_CAP_ASYNC | IOM_CAP_BATCH | IOM_CAP_CANCEL | IOM_CAP_DEADLINE | IOM_CAP_CQ |
+		IOM_CAP_CTX_CLOCK,
 	.lib = "liburing",
 	.lib_version = iom_uring_lib_version,
 	.opts = iom_uring_opt_table,
