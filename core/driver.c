@@ -250,6 +250,12 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
+/* Submitter index's k-th task's seq: the nr_jobs submitters' seqs interleave, none shared. */
+static inline uint64_t job_seq(uint64_t k, unsigned int nr_jobs, unsigned int index)
+{
+	return k * nr_jobs + index;
+}
+
 /* t inside the measured window [t_win0, t_stop). */
 static inline bool run_in_window(const struct iom_run *run, uint64_t t)
 {
@@ -896,7 +902,7 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		}
 		slot = job->free_slots[--job->nr_free];
 		t = &ctx->tasks[slot];
-		seq = job->nr_submitted * run->nr_jobs + ctx->job;
+		seq = job_seq(job->nr_submitted, run->nr_jobs, ctx->job);
 		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
 		iom_task_init_running_as(t, iom_task_id(seq, slot), start,
 					 cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now, lean);
@@ -1000,7 +1006,7 @@ static __attribute__((noinline)) int job_submit_batch(struct iom_job *job, uint6
 	for (unsigned int i = 0; i < n; i++) {
 		uint32_t slot = job->free_slots[--nr_free];
 		struct iom_task *t = &ctx->tasks[slot];
-		uint64_t seq = (seq0 + i) * nr_jobs + ctx->job;
+		uint64_t seq = job_seq(seq0 + i, nr_jobs, ctx->job);
 
 		iom_task_init_running_as(t, iom_task_id(seq, slot), now, deadline, now, true);
 		iom_workload_next(&run->wl, seq, t);
