@@ -511,14 +511,17 @@ static void test_rpc_multishot_late_replies(void **state)
 /*
  * A NOP cell's ring holds the NOP template in every SQE, and a NOP task writes its id alone. A
  * cancel's SQE takes a slot of the ring (depth 1: the only one): the NOP task after it must
- * still be a NOP (COMPLETED), not the cancel again with its id.
+ * still be a NOP (COMPLETED), not the cancel again with its id; submitted alone, or in a
+ * batch (submit_n, which reads the ring once for all its tasks).
  */
-static void test_nop_after_cancel_sqe(void **state)
+static void nop_after_cancel_sqe(bool batch)
 {
 	const struct iom_model *m = iom_model_find("uring");
 	struct iom_cfg cfg = base_cfg(m, IOM_WL_NOP, 1);
+	struct iom_task *tp;
 	struct iomt_hand h;
 	uint64_t t0;
+	int why = IOM_Q_QUEUED;
 
 	assert_non_null(m);
 	if (!iomt_model_available(m, IOM_WL_NOP))
@@ -532,12 +535,22 @@ static void test_nop_after_cancel_sqe(void **state)
 	iom_task_init(&h.t, iom_task_id(2, 0), t0, 0);
 	iom_workload_next(&h.wl, 2, &h.t);
 	iom_task_start(&h.t, t0);
-	assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
+	tp = &h.t;
+	if (batch)
+		assert_int_equal(m->submit_n(&h.ctx, &tp, 1, &why), 1);
+	else
+		assert_int_equal(m->submit(&h.ctx, &h.t), IOM_Q_QUEUED);
 	while (h.ctx.nr_reported < 2 && iom_now_ns() - t0 < 2000000000ull)
 		assert_true(m->reap(&h.ctx, 1, 1, 100000000) >= 0);
 	assert_true(h.ctx.nr_reported == 2);
 	assert_int_equal(atomic_load(&h.t.state), IOM_COMPLETED);
 	iomt_hand_close(&h);
+}
+
+static void test_nop_after_cancel_sqe(void **state)
+{
+	nop_after_cancel_sqe(false);
+	nop_after_cancel_sqe(true);
 }
 
 int main(void)
