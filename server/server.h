@@ -56,7 +56,7 @@ struct iom_server_opts {
 	const char *port_file;		/* write the bound port here once listening */
 	const char *stats_file;		/* write the counts here on exit */
 	int report_fd;			/* or >= 0: "port=N\n" once listening, the counts at exit */
-	unsigned int threads;		/* default 2 (event-driven models) */
+	unsigned int threads;		/* event-driven models' loops (0: iom_server_loops()) */
 	unsigned int capacity;		/* requests in service at once before BUSY (0 = no cap) */
 	unsigned int frame_timeout_ms;	/* a frame not complete in this time is closed */
 	unsigned int idle_timeout_ms;	/* a connection silent this long is closed (0 = never) */
@@ -129,7 +129,7 @@ int iom_server_serve_wl(const struct iom_wl_params *p, const cpu_set_t *cpus, in
 /* Listen, run model m until SIGTERM/SIGINT, write the counts. 0, or -errno with err set. */
 int iom_server_serve(const struct iom_server_model *m, const struct iom_server_opts *opts,
 		     struct iom_err *err);
-/* The opts' defaults (caps above, 2 threads, report_fd -1). */
+/* The opts' defaults (caps above, a loop per CPU, report_fd -1). */
 void iom_server_opts_init(struct iom_server_opts *o);
 /*
  * "sleep:D", "cpu:D" (D whole us, or a duration with its unit: 2ms), "file:BS" (a size: 4K):
@@ -176,6 +176,8 @@ uint64_t iom_server_service_off(const struct iom_server *srv, const struct iom_r
 void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h);
 /* --service file: a read of the block returned res (counted when > 0). */
 void iom_server_read_done(struct iom_server *srv, ssize_t res);
+/* The event loops a model runs: --threads, or one per CPU the server may run on. */
+unsigned int iom_server_loops(const struct iom_server *srv);
 /* A request admitted with IOM_ADMIT_SERVE was answered (or its connection is gone). */
 void iom_server_served(struct iom_server *srv);
 

@@ -916,7 +916,7 @@ static unsigned long us_fds_open(void)
 
 static int us_run(struct iom_server *srv, struct iom_err *err)
 {
-	unsigned int nr = srv->opts.threads ? srv->opts.threads : 2, started = 0;
+	unsigned int nr = iom_server_loops(srv), started = 0;
 	struct us_thread *threads = calloc(nr, sizeof(*threads));
 	int ret = threads ? 0 : iom_err_set(err, -ENOMEM, "serve");
 	bool setup_failed = false;
