@@ -3,7 +3,8 @@
  * The epoll server model: server/loop.c on --threads threads (one per CPU it may run on, by
  * default), each with its own epoll and SO_REUSEPORT listener; a request's wait is a
  * timerfd-armed heap entry, CPU work runs in the loop's thread, and a file read (--service
- * file), which would block the loop, goes to the loop's own worker pool (server/pool.c), as nginx's and libuv's thread pools do.
+ * file), which would block the loop, goes to the loop's own worker pool (server/pool.c), as
+ * nginx's and libuv's thread pools do.
  * (kernel_free runs the same loop on one I/O thread, with its queue, workers and status store.)
  */
 #include <stdlib.h>
