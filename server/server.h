@@ -243,6 +243,7 @@ struct iom_sconn {
 	uint64_t frame_start_ns;	/* when the partial frame's first byte came (0 = none) */
 	uint64_t last_ns;		/* last byte in or out: for idle reaping */
 	bool eof;			/* the peer half-closed: answer, then close */
+	bool held_back;			/* iom_sconn_room() said stop: the frame clock stops */
 	struct iom_async *async;	/* the store its async tasks are in (or NULL) */
 	struct iom_async_task *async_tasks;	/* its pending ones (the store's lock) */
 	unsigned int async_pending;
@@ -279,8 +280,16 @@ static inline bool iom_sconn_finished(const struct iom_sconn *c)
 {
 	return c->eof && !c->in_service && !iom_sconn_unsent(c);
 }
-/* Why the connection should close now (stalled frame, idle), or NULL. */
-const char *iom_sconn_expired(const struct iom_server *srv, const struct iom_sconn *c,
+/*
+ * The model stopped reading c for its own reasons (uring: its replies in a send it counts apart
+ * from out): a frame begun is not timed out until iom_sconn_room() gives room again.
+ */
+void iom_sconn_hold_back(struct iom_sconn *c);
+/*
+ * Why the connection should close now (stalled frame, idle), or NULL. A frame is not timed out
+ * while the server holds its reading back (the caps): the rest of it waits on the server.
+ */
+const char *iom_sconn_expired(const struct iom_server *srv, struct iom_sconn *c,
 			      uint64_t now_ns);
 void iom_sconn_free(struct iom_sconn *c);
 
