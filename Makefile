@@ -148,6 +148,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPERS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(TEST_LDLIBS) $(LDLIBS)
 
+# A bare echo loop as a process with serve's flags: scripts/server_cost.py's floor for a server.
+ECHO_BIN = $(BUILD)/tests/iom-echo
+$(ECHO_BIN): $(BUILD)/tests/echo_serve.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(STUB_BIN): $(BUILD)/cli/main.o $(BUILD)/tests/stub_models.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The epoll server model: server/loop.c on --threads threads (2 by default), each with its own
- * epoll and SO_REUSEPORT listener; a request's wait is a timerfd-armed heap entry, CPU work runs
- * in the loop's thread, and a file read (--service file), which would block the loop, goes to
- * the loop's own worker pool (server/pool.c), as nginx's and libuv's thread pools do.
+ * The epoll server model: server/loop.c on --threads threads (one per CPU it may run on, by
+ * default), each with its own epoll and SO_REUSEPORT listener; a request's wait is a
+ * timerfd-armed heap entry, CPU work runs in the loop's thread, and a file read (--service
+ * file), which would block the loop, goes to the loop's own worker pool (server/pool.c), as
+ * nginx's and libuv's thread pools do.
  * (kernel_free runs the same loop on one I/O thread, with its queue, workers and status store.)
  */
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 static int ep_run(struct iom_server *srv, struct iom_err *err)
 {
-	unsigned int nr = srv->opts.threads ? srv->opts.threads : 2, started = 0;
+	unsigned int nr = iom_server_loops(srv), started = 0;
 	struct iom_loop_pool **pools = NULL;
 	int ret = 0;
 

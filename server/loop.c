@@ -58,6 +58,11 @@ struct ep_thread {
 	struct ep_req **heap;
 	size_t nr_heap, heap_cap;
 	uint64_t armed_ns;
+	/*
+	 * When this batch of events came: the idle and frame-timeout clocks (seconds) read it,
+	 * so a request costs no clock read. Two a request were ~1% of the loop's CPU (perf).
+	 */
+	uint64_t now_ns;
 	struct ep_conn *conns;
 	unsigned int nr_closed;		/* closed connections not yet freed */
 };
@@ -270,7 +275,7 @@ static int ep_flush(struct ep_thread *th, struct ep_conn *c)
 		}
 		if (n <= 0)
 			return -1;
-		iom_sconn_sent(&c->io, (size_t)n, iom_now_ns());
+		iom_sconn_sent(&c->io, (size_t)n, th->now_ns);
 	}
 	return 0;
 }
@@ -397,7 +402,7 @@ static void ep_read(struct ep_thread *th, struct ep_conn *c)
 			ep_peer_eof(th, c, n < 0 ? errno : 0);
 			return;
 		}
-		iom_sconn_received(&c->io, (size_t)n, iom_now_ns());
+		iom_sconn_received(&c->io, (size_t)n, th->now_ns);
 	}
 }
 
@@ -445,7 +450,7 @@ static void ep_accept(struct ep_thread *th)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
-		c->io.last_ns = iom_now_ns();
+		c->io.last_ns = th->now_ns;
 		c->next_all = th->conns;
 		th->conns = c;
 		ev.data.ptr = c;
@@ -545,6 +550,8 @@ static void *ep_thread_main(void *arg)
 	while (!iom_server_stopping()) {
 		struct timespec tmo = { 0, 100000000 };
 		int n = epoll_pwait2(th->epfd, evs, EP_MAX_EVENTS, &tmo, NULL);
+
+		th->now_ns = iom_now_ns();
 
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;

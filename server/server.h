@@ -56,7 +56,7 @@ struct iom_server_opts {
 	const char *port_file;		/* write the bound port here once listening */
 	const char *stats_file;		/* write the counts here on exit */
 	int report_fd;			/* or >= 0: "port=N\n" once listening, the counts at exit */
-	unsigned int threads;		/* default 2 (event-driven models) */
+	unsigned int threads;		/* event-driven models' loops (0: iom_server_loops()) */
 	unsigned int capacity;		/* requests in service at once before BUSY (0 = no cap) */
 	unsigned int frame_timeout_ms;	/* a frame not complete in this time is closed */
 	unsigned int idle_timeout_ms;	/* a connection silent this long is closed (0 = never) */
@@ -129,7 +129,7 @@ int iom_server_serve_wl(const struct iom_wl_params *p, const cpu_set_t *cpus, in
 /* Listen, run model m until SIGTERM/SIGINT, write the counts. 0, or -errno with err set. */
 int iom_server_serve(const struct iom_server_model *m, const struct iom_server_opts *opts,
 		     struct iom_err *err);
-/* The opts' defaults (caps above, 2 threads, report_fd -1). */
+/* The opts' defaults (caps above, a loop per CPU, report_fd -1). */
 void iom_server_opts_init(struct iom_server_opts *o);
 /*
  * "sleep:D", "cpu:D" (D whole us, or a duration with its unit: 2ms), "file:BS" (a size: 4K):
@@ -176,6 +176,8 @@ uint64_t iom_server_service_off(const struct iom_server *srv, const struct iom_r
 void iom_server_service_run(struct iom_server *srv, const struct iom_rpc_hdr *h);
 /* --service file: a read of the block returned res (counted when > 0). */
 void iom_server_read_done(struct iom_server *srv, ssize_t res);
+/* The event loops a model runs: --threads, or one per CPU the server may run on. */
+unsigned int iom_server_loops(const struct iom_server *srv);
 /* A request admitted with IOM_ADMIT_SERVE was answered (or its connection is gone). */
 void iom_server_served(struct iom_server *srv);
 
@@ -241,6 +243,7 @@ struct iom_sconn {
 	uint64_t frame_start_ns;	/* when the partial frame's first byte came (0 = none) */
 	uint64_t last_ns;		/* last byte in or out: for idle reaping */
 	bool eof;			/* the peer half-closed: answer, then close */
+	bool held_back;			/* iom_sconn_room() said stop: the frame clock stops */
 	struct iom_async *async;	/* the store its async tasks are in (or NULL) */
 	struct iom_async_task *async_tasks;	/* its pending ones (the store's lock) */
 	unsigned int async_pending;
@@ -277,8 +280,16 @@ static inline bool iom_sconn_finished(const struct iom_sconn *c)
 {
 	return c->eof && !c->in_service && !iom_sconn_unsent(c);
 }
-/* Why the connection should close now (stalled frame, idle), or NULL. */
-const char *iom_sconn_expired(const struct iom_server *srv, const struct iom_sconn *c,
+/*
+ * The model stopped reading c for its own reasons (uring: its replies in a send it counts apart
+ * from out): a frame begun is not timed out until iom_sconn_room() gives room again.
+ */
+void iom_sconn_hold_back(struct iom_sconn *c);
+/*
+ * Why the connection should close now (stalled frame, idle), or NULL. A frame is not timed out
+ * while the server holds its reading back (the caps): the rest of it waits on the server.
+ */
+const char *iom_sconn_expired(const struct iom_server *srv, struct iom_sconn *c,
 			      uint64_t now_ns);
 void iom_sconn_free(struct iom_sconn *c);
 
