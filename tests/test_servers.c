@@ -1177,7 +1177,7 @@ static void test_one_loop_per_cpu(void **state)
 		}
 		sample_threads_until(&wl, 2 + extra);
 		usleep(100000);	/* a second loop, if any, has started by now */
-		iom_workload_backend_sample_threads(&wl);
+		iom_workload_backend_sample(&wl);
 		assert_threads(&wl, 2 + extra, extra);	/* serve's own thread + one loop */
 		iom_workload_close(&wl);
 	}
