@@ -37,6 +37,8 @@ static const unsigned char rules[IOM_NR_COLS] = {
 	R(requests_per_task, PER_TASK), R(done_to_learned_ns, PER_TASK),
 
 	R(backlog_max, MAX), R(drain_ns, MAX), R(runtime_ns, MAX),
+	/* Each rank's own server (a shared remote one leaves them empty): the dearest. */
+	R(srv_bytes_per_pending, MAX), R(srv_rss_per_pending, MAX),
 	R(cache_before, MIN), R(cache_after, MIN),
 	R(cpu_system_ns, HOST), R(cpu_steal_ns, HOST), R(kmem_bytes, HOST), R(tcp_retrans, HOST),
 	R(cpu_foreign_ns, DERIVED),
