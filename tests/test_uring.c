@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/model.h"
 #include "core/rpc.h"
 #include "tests/helpers.h"
+#include "uring/rpcms.h"
 
 static struct iom_row row;
 static struct iom_hist hist;
@@ -508,6 +510,231 @@ static void test_rpc_multishot_late_replies(void **state)
 	assert_true(row.num[IOM_COL_reconnects] == 0);
 }
 
+/* A listener on loopback for a test that plays the server by hand; its address in *a. */
+static int loopback_listener(struct iom_rpc_addr *a)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	struct iom_err err = { "" };
+	char text[64];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(text, sizeof(text), "127.0.0.1:%u", ntohs(sin.sin_port));
+	assert_int_equal(iom_rpc_addr_parse(a, text, &err), 0);
+	return fd;
+}
+
+/* Read one whole request of len bytes from fd; return it in buf. */
+static void read_request(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+/* The multishot path's CQEs until ctx has reported want tasks, or within_ns passed. */
+static void ms_reap_until(struct ur_ms *ms, struct io_uring *ring, struct iom_ctx *ctx,
+			  uint64_t want, uint64_t within_ns)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 20000000 };
+	uint64_t t0 = iom_now_ns();
+
+	while (ctx->nr_reported < want && iom_now_ns() - t0 < within_ns) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+
+		io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+		ctx->now_ns = iom_now_ns();
+		io_uring_for_each_cqe(ring, head, cqe) {
+			ur_ms_cqe(ms, ctx, cqe);
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+		ur_ms_batch_end(ms, ctx);
+	}
+}
+
+/* The multishot path by hand, on one slot against a test that plays the server on lfd. */
+struct ms_hand {
+	struct iom_cfg cfg;
+	struct iom_workload wl;
+	struct iom_ctx ctx;
+	struct iom_task t;
+	struct io_uring ring;
+	struct ur_ms *ms;
+	int lfd, conn_a, conn_b;	/* the server's ends of the first and second connection */
+};
+
+static bool ms_hand_open(struct ms_hand *h)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
+					      IORING_SETUP_DEFER_TASKRUN };
+
+	memset(h, 0, sizeof(*h));
+	h->cfg = base_cfg(iom_model_find("uring"), IOM_WL_RPC, 1);
+	if (!iomt_model_available(h->cfg.model, IOM_WL_RPC))
+		return false;
+	h->cfg.wl.payload = 64;
+	h->lfd = loopback_listener(&h->wl.addr);
+	h->t.buf = calloc(1, 4096);
+	h->t.fd = iom_rpc_connect(&h->wl.addr, &(struct iom_err){ "" });
+	assert_true(h->t.fd >= 0);
+	h->conn_a = accept(h->lfd, NULL, NULL);
+	assert_true(h->conn_a >= 0);
+	h->conn_b = -1;
+	h->ctx.cfg = &h->cfg;
+	h->ctx.wl = &h->wl;
+	h->ctx.depth = 1;
+	h->ctx.tasks = &h->t;
+	assert_int_equal(io_uring_queue_init_params(8, &h->ring, &p), 0);
+	assert_int_equal(io_uring_register_files(&h->ring, &h->t.fd, 1), 0);
+	assert_int_equal(ur_ms_setup(&h->ctx, &h->ring, true, &h->ms), 0);
+	return true;
+}
+
+/* Task seq on the slot, submitted and sent; returns its request's length. */
+static size_t ms_hand_submit(struct ms_hand *h, uint64_t seq)
+{
+	struct iom_task *t = &h->t;
+
+	iom_task_init(t, iom_task_id(seq, 0), iom_now_ns(), 0);
+	t->len = iom_rpc_fill(t->buf, t->id, 0, h->cfg.wl.payload, 0);
+	iom_task_start(t, iom_now_ns());
+	assert_int_equal(ur_ms_submit(h->ms, &h->ctx, t), IOM_Q_QUEUED);
+	assert_true(io_uring_submit(&h->ring) >= 0);
+	return t->len;
+}
+
+static void ms_hand_close(struct ms_hand *h)
+{
+	ur_ms_free(h->ms);
+	io_uring_queue_exit(&h->ring);
+	close(h->conn_a);
+	if (h->conn_b >= 0)
+		close(h->conn_b);
+	close(h->t.fd);
+	close(h->lfd);
+	free(h->t.buf);
+}
+
+/*
+ * A slot's connection replaced while a recv re-armed for the old one still waits in the SQ: a
+ * fixed file is looked up when the SQE is issued, so that recv must be issued before the file is
+ * updated, or it reads the new connection under the old tag and its bytes are dropped as old
+ * news: the stream is then read from mid-frame (before the fix, FAILED -EBADMSG in ~1 cell in
+ * 40 of test_rpc_deadline_cuts_big_frames; here, every time).
+ * Driven by hand: the recv's end (-ENOBUFS: re-armed) and the send's failure (the slot torn,
+ * reconnected at its report) are CQEs made up in one batch, as the kernel can post them. The
+ * new connection then carries the first half of a late answer, an enter, the rest of it and
+ * the next task's reply.
+ */
+static void test_rpc_reconnect_after_rearm(void **state)
+{
+	struct io_uring_cqe fake = { 0 };
+	char late[128], req[128];
+	struct ms_hand h;
+	size_t len;
+
+	if (!ms_hand_open(&h))
+		return;
+	/* Task 1: its recv (generation 0) and send go out. */
+	len = ms_hand_submit(&h, 1);
+	assert_true(len <= sizeof(late));
+
+	/* One batch: the recv ends (re-armed, the SQE waits), then the send fails (reconnect). */
+	fake.user_data = UR_MS_TAG_RECV | 0;
+	fake.res = -ENOBUFS;
+	assert_int_equal(ur_ms_cqe(h.ms, &h.ctx, &fake), 0);
+	assert_true(io_uring_sq_ready(&h.ring) == 1);
+	fake.user_data = h.t.id | UR_MS_TAG_SEND;
+	fake.res = -EPIPE;
+	h.ctx.now_ns = iom_now_ns();
+	assert_int_equal(ur_ms_cqe(h.ms, &h.ctx, &fake), 1);
+	assert_int_equal(atomic_load(&h.t.state), IOM_FAILED);
+	assert_true(h.ctx.stats.nr_reconnects == 1);
+	h.conn_b = accept(h.lfd, NULL, NULL);
+	assert_true(h.conn_b >= 0);
+
+	/* Half of task 1's answer, late, on the new connection; an enter; the rest of it. */
+	iom_rpc_fill(late, iom_task_id(1, 0), 0, h.cfg.wl.payload, 0);
+	assert_int_equal(write(h.conn_b, late, len / 2), (ssize_t)(len / 2));
+	ms_reap_until(h.ms, &h.ring, &h.ctx, 2, 50000000);
+
+	/* Task 2 on the new connection: its reply must reach it whole, after the late one. */
+	ms_hand_submit(&h, 2);
+	read_request(h.conn_b, req, len);
+	assert_int_equal(write(h.conn_b, late + len / 2, len - len / 2), (ssize_t)(len - len / 2));
+	assert_int_equal(write(h.conn_b, req, len), (ssize_t)len);
+	ms_reap_until(h.ms, &h.ring, &h.ctx, 2, 2000000000ull);
+	assert_true(h.ctx.nr_reported == 2);
+	assert_int_equal(atomic_load(&h.t.state), IOM_COMPLETED);
+	assert_true(iom_rpc_reply_ok(h.t.buf, h.t.id, h.cfg.wl.payload));
+	assert_true(h.ctx.stats.nr_late_replies == 1);
+	ms_hand_close(&h);
+}
+
+/*
+ * A held task's own answer ends in a recv buffer that goes on (its payload): the report it
+ * brings replaces a torn connection, and the rest of that buffer is the old connection's, not
+ * frames of the new one. Before the fix the rest was cut into frames on the new connection's
+ * count: a bad header, and a second reconnect for nothing.
+ * By hand: task 1 cancelled while its send is untold (held), the cancel's answer made up as
+ * "cut" (the slot torn), then its reply read.
+ */
+static void test_rpc_report_mid_buffer_reconnects_once(void **state)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 20000000 };
+	struct io_uring_cqe fake = { 0 }, *cqe;
+	unsigned int head, n = 0;
+	struct ms_hand h;
+	char req[128];
+	uint64_t t0;
+	size_t len;
+
+	if (!ms_hand_open(&h))
+		return;
+	len = ms_hand_submit(&h, 1);
+	assert_true(len <= sizeof(req));
+	read_request(h.conn_a, req, len);
+
+	/* Cancelled: held, its send's cancel goes out; "cut" is its answer (torn). */
+	assert_int_equal(ur_ms_cancel(h.ms, &h.ctx, &h.t), 0);
+	fake.user_data = h.t.id | UR_MS_TAG_SEND | UR_MS_TAG_CANCEL;
+	fake.res = 0;
+	assert_int_equal(ur_ms_cqe(h.ms, &h.ctx, &fake), 0);
+	assert_true(h.ctx.nr_reported == 0);
+
+	/* Its reply, in one segment; only the recv's CQEs are handled (the cancel's is old). */
+	assert_int_equal(write(h.conn_a, req, len), (ssize_t)len);
+	t0 = iom_now_ns();
+	while (io_uring_cq_ready(&h.ring) < 2 && iom_now_ns() - t0 < 2000000000ull)
+		io_uring_submit_and_wait_timeout(&h.ring, &cqe, 2, &ts, NULL);
+	h.ctx.now_ns = iom_now_ns();
+	io_uring_for_each_cqe(&h.ring, head, cqe) {
+		if (cqe->user_data & UR_MS_TAG_RECV)
+			ur_ms_cqe(h.ms, &h.ctx, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&h.ring, n);
+	ur_ms_batch_end(h.ms, &h.ctx);
+	assert_true(h.ctx.nr_reported == 1);
+	assert_int_equal(atomic_load(&h.t.state), IOM_ABORTED);
+	assert_true(h.ctx.stats.nr_late_replies == 1);
+	assert_true(h.ctx.stats.nr_reconnects == 1);
+	h.conn_b = accept(h.lfd, NULL, NULL);
+	assert_true(h.conn_b >= 0);
+	ms_hand_close(&h);
+}
+
 /*
  * A NOP cell's ring holds the NOP template in every SQE, and a NOP task writes its id alone. A
  * cancel's SQE takes a slot of the ring (depth 1: the only one): the NOP task after it must
@@ -562,6 +789,8 @@ int main(void)
 		cmocka_unit_test(test_cancel_nop_file_rpc),
 		cmocka_unit_test(test_rpc_split_and_coalesced_replies),
 		cmocka_unit_test(test_rpc_multishot_late_replies),
+		cmocka_unit_test(test_rpc_reconnect_after_rearm),
+		cmocka_unit_test(test_rpc_report_mid_buffer_reconnects_once),
 		cmocka_unit_test(test_nop_after_cancel_sqe),
 	};
 

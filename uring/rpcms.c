@@ -12,13 +12,6 @@
 #include "uring/bufring.h"
 #include "uring/rpcms.h"
 
-/*
- * user_data: a task's send is its id | SEND (ids use bits 0..60), the cancel of that send
- * id | SEND | CANCEL; a connection's recv is RECV | generation << 32 | slot.
- */
-#define MS_TAG_RECV	(1ull << 63)
-#define MS_TAG_CANCEL	(1ull << 62)
-#define MS_TAG_SEND	(1ull << 61)
 #define MS_BGID		0
 /* The buffer ring: one buffer holds a small frame whole; the ring never takes over 16 MiB. */
 #define MS_BUF_MIN	256u
@@ -79,7 +72,7 @@ static bool ms_arm(struct ur_ms *ms, struct iom_ctx *ctx, uint32_t slot)
 	io_uring_prep_recv_multishot(sqe, (int)slot, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = MS_BGID;
-	io_uring_sqe_set_data64(sqe, MS_TAG_RECV | (uint64_t)s->gen << 32 | slot);
+	io_uring_sqe_set_data64(sqe, UR_MS_TAG_RECV | (uint64_t)s->gen << 32 | slot);
 	s->recv_armed = true;
 	return true;
 }
@@ -90,8 +83,8 @@ static bool ms_cancel_send(struct ur_ms *ms, struct iom_ctx *ctx, const struct i
 
 	if (!sqe)
 		return false;
-	io_uring_prep_cancel64(sqe, t->id | MS_TAG_SEND, 0);
-	io_uring_sqe_set_data64(sqe, t->id | MS_TAG_SEND | MS_TAG_CANCEL);
+	io_uring_prep_cancel64(sqe, t->id | UR_MS_TAG_SEND, 0);
+	io_uring_sqe_set_data64(sqe, t->id | UR_MS_TAG_SEND | UR_MS_TAG_CANCEL);
 	return true;
 }
 
@@ -100,14 +93,25 @@ static bool ms_cancel_send(struct ur_ms *ms, struct iom_ctx *ctx, const struct i
  * does, a new connection in the registered file's place. Shutting the old socket ends its
  * multishot recv (which holds the file); its last CQEs carry the old generation. If the backend
  * cannot be reached the old socket stays, torn, and the slot's next task fails on it.
+ *
+ * SQEs still in the SQ are submitted first: a fixed file is looked up when its SQE is issued,
+ * so a recv re-armed for the old generation and issued after the update would read the new
+ * connection under the old tag, and its bytes would be dropped as old news (the next frame
+ * then starts mid-payload: FAILED -EBADMSG, 1 cell in ~40 of test_rpc_deadline_cuts_big_frames).
  */
 static void ms_reconnect(struct ur_ms *ms, struct iom_ctx *ctx, uint32_t slot)
 {
 	struct ms_slot *s = &ms->slots[slot];
 	struct iom_task *t = &ctx->tasks[slot];
 	struct iom_err err = { "" };
-	int fd = iom_rpc_connect(&ctx->wl->addr, &err);
+	int fd;
 
+	if (io_uring_sq_ready(ms->ring)) {
+		if (io_uring_submit(ms->ring) < 0)
+			return;
+		ctx->stats.nr_enter++;
+	}
+	fd = iom_rpc_connect(&ctx->wl->addr, &err);
 	if (fd < 0)
 		return;
 	if (io_uring_register_files_update(ms->ring, slot, &fd, 1) != 1) {
@@ -221,9 +225,11 @@ static int ms_feed(struct ur_ms *ms, struct iom_ctx *ctx, uint32_t slot, const c
 {
 	struct ms_slot *s = &ms->slots[slot];
 	struct iom_task *t = &ctx->tasks[slot];
+	uint16_t gen = s->gen;
 	int done = 0, ret;
 
-	while (n) {
+	/* A report may replace the connection (a torn slot): the rest of p is the old one's. */
+	while (n && s->gen == gen) {
 		uint32_t k;
 
 		if (s->hdr_got < sizeof(s->hdr)) {
@@ -322,7 +328,7 @@ static struct ms_slot *ms_running(struct ur_ms *ms, struct iom_ctx *ctx, uint64_
 static int ms_send_cqe(struct ur_ms *ms, struct iom_ctx *ctx, uint64_t ud,
 		       const struct io_uring_cqe *cqe)
 {
-	struct ms_slot *s = ms_running(ms, ctx, ud & ~MS_TAG_SEND);
+	struct ms_slot *s = ms_running(ms, ctx, ud & ~UR_MS_TAG_SEND);
 	uint32_t slot = iom_id_slot(ud);
 	struct iom_task *t = &ctx->tasks[slot];
 
@@ -345,7 +351,7 @@ static int ms_send_cqe(struct ur_ms *ms, struct iom_ctx *ctx, uint64_t ud,
 static int ms_cancel_cqe(struct ur_ms *ms, struct iom_ctx *ctx, uint64_t ud,
 			 const struct io_uring_cqe *cqe)
 {
-	struct ms_slot *s = ms_running(ms, ctx, ud & ~(MS_TAG_SEND | MS_TAG_CANCEL));
+	struct ms_slot *s = ms_running(ms, ctx, ud & ~(UR_MS_TAG_SEND | UR_MS_TAG_CANCEL));
 	uint32_t slot = iom_id_slot(ud);
 	struct iom_task *t = &ctx->tasks[slot];
 
@@ -369,11 +375,11 @@ int ur_ms_cqe(struct ur_ms *ms, struct iom_ctx *ctx, const struct io_uring_cqe *
 {
 	uint64_t ud = io_uring_cqe_get_data64(cqe);
 
-	if (ud & MS_TAG_RECV)
+	if (ud & UR_MS_TAG_RECV)
 		return ms_recv_cqe(ms, ctx, ud, cqe);
-	if (ud & MS_TAG_CANCEL)
+	if (ud & UR_MS_TAG_CANCEL)
 		return ms_cancel_cqe(ms, ctx, ud, cqe);
-	if (ud & MS_TAG_SEND)
+	if (ud & UR_MS_TAG_SEND)
 		return ms_send_cqe(ms, ctx, ud, cqe);
 	return 0;
 }
@@ -398,7 +404,7 @@ int ur_ms_submit(struct ur_ms *ms, struct iom_ctx *ctx, struct iom_task *t)
 	sqe->flags |= IOSQE_FIXED_FILE;
 	if (ms->cqe_skip)
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	io_uring_sqe_set_data64(sqe, t->id | MS_TAG_SEND);
+	io_uring_sqe_set_data64(sqe, t->id | UR_MS_TAG_SEND);
 	s->running = s->send_open = true;
 	s->decided = s->held = false;
 	s->got = 0;

@@ -24,6 +24,14 @@
 struct ur_ms;
 
 /*
+ * user_data: a task's send is its id | SEND (ids use bits 0..60), the cancel of that send
+ * id | SEND | CANCEL; a connection's recv is RECV | generation << 32 | slot.
+ */
+#define UR_MS_TAG_RECV		(1ull << 63)
+#define UR_MS_TAG_CANCEL	(1ull << 62)
+#define UR_MS_TAG_SEND		(1ull << 61)
+
+/*
  * The multishot path on ring for ctx's slots (slot i's connection is fixed file i): 0, or
  * -errno (-EINVAL, -EOPNOTSUPP: the kernel has no buffer rings or multishot recv, or IOM_MASK
  * says so; the caller falls back to the linked path).
