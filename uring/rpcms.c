@@ -521,10 +521,26 @@ void ur_ms_free(struct ur_ms *ms)
 	free(ms);
 }
 
-int ur_ms_setup(struct iom_ctx *ctx, struct io_uring *ring, bool cqe_skip, struct ur_ms **out)
+/* The buffer ring's size of one buffer, and how many (a power of two) it has. */
+static unsigned int ms_buf_size(const struct iom_ctx *ctx)
 {
 	unsigned int size = ms_pow2(iom_rpc_frame_len(&ctx->cfg->wl));
+
+	return size < MS_BUF_MIN ? MS_BUF_MIN : size > MS_BUF_MAX ? MS_BUF_MAX : size;
+}
+
+unsigned int ur_ms_buffers(const struct iom_ctx *ctx)
+{
 	unsigned int nr = ms_pow2(2 * ctx->depth);
+
+	if (nr > MS_RING_BYTES / ms_buf_size(ctx))
+		nr = MS_RING_BYTES / ms_buf_size(ctx);
+	return nr < 64 ? 64 : nr > 32768 ? 32768 : nr;
+}
+
+int ur_ms_setup(struct iom_ctx *ctx, struct io_uring *ring, bool cqe_skip, struct ur_ms **out)
+{
+	unsigned int size = ms_buf_size(ctx), nr = ur_ms_buffers(ctx);
 	struct ur_ms *ms;
 	int ret;
 
@@ -533,10 +549,6 @@ int ur_ms_setup(struct iom_ctx *ctx, struct io_uring *ring, bool cqe_skip, struc
 	 * the uring server takes for its multishot accept and recv). */
 	if (iom_masked("bufring") || iom_masked("multishot"))
 		return -EOPNOTSUPP;
-	size = size < MS_BUF_MIN ? MS_BUF_MIN : size > MS_BUF_MAX ? MS_BUF_MAX : size;
-	if (nr > MS_RING_BYTES / size)
-		nr = MS_RING_BYTES / size;
-	nr = nr < 64 ? 64 : nr > 32768 ? 32768 : nr;
 	ms = calloc(1, sizeof(*ms));
 	if (!ms)
 		return -ENOMEM;

@@ -38,6 +38,12 @@ struct ur_ms;
  */
 int ur_ms_setup(struct iom_ctx *ctx, struct io_uring *ring, bool cqe_skip, struct ur_ms **out);
 void ur_ms_free(struct ur_ms *ms);
+/*
+ * The buffer ring's buffers for ctx: each recv CQE holds one, so a CQ with this many entries
+ * more than the tasks' own never fills with recv CQEs (the kernel ends a multishot whose CQE
+ * finds the CQ full, and it must be armed again).
+ */
+unsigned int ur_ms_buffers(const struct iom_ctx *ctx);
 int ur_ms_submit(struct ur_ms *ms, struct iom_ctx *ctx, struct iom_task *t);
 /* One CQE of this path; returns how many tasks it reported. */
 int ur_ms_cqe(struct ur_ms *ms, struct iom_ctx *ctx, const struct io_uring_cqe *cqe);

@@ -163,6 +163,22 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 			 ur->cqe_skip ? "+send_skip_cqe" : "");
 }
 
+/*
+ * Room for every task's CQEs (op + deadline) and a cancel each, and on the rpc multishot path
+ * one per buffer of its ring: a multishot recv whose CQE finds the CQ full is ended by the
+ * kernel and must be armed again (a 256 KiB reply is 16 CQEs).
+ */
+static unsigned int ur_cq_entries(const struct iom_ctx *ctx, const struct iom_uring_opts *uo,
+				  unsigned int per_task)
+{
+	unsigned int n = (per_task + 1) * ctx->depth;
+
+	if (ctx->cfg->wl.kind == IOM_WL_RPC && uo->rpc == IOM_URING_RPC_MULTISHOT && !uo->sqpoll)
+		n += ur_ms_buffers(ctx);
+	n = roundup_pow2(n);
+	return n > 65536 ? 65536 : n;	/* the kernel's IORING_MAX_CQ_ENTRIES */
+}
+
 /* The ring: the first rung of the ladder this kernel takes (EINVAL: try the next one). */
 static int ur_ring_init(const struct iom_ctx *ctx, struct ur_ctx *ur,
 			const struct iom_uring_opts *uo, unsigned int per_task,
@@ -176,13 +192,13 @@ static int ur_ring_init(const struct iom_ctx *ctx, struct ur_ctx *ur,
 			continue;
 		memset(p, 0, sizeof(*p));
 		/*
-		 * Room for every task's CQEs (op + deadline) and a cancel each: no overflow.
-		 * Unless --fault cq-overflow:E asks for a CQ too small, to measure what the
-		 * kernel's overflow list (FEAT_NODROP: nothing lost) costs.
+		 * No overflow (ur_cq_entries), unless --fault cq-overflow:E asks for a CQ too
+		 * small, to measure what the kernel's overflow list (FEAT_NODROP: nothing lost)
+		 * costs.
 		 */
 		p->flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 		p->cq_entries = cfg->fault_cq_entries ? cfg->fault_cq_entries :
-				 roundup_pow2((per_task + 1) * ctx->depth);
+				 ur_cq_entries(ctx, uo, per_task);
 		if (uo->sqpoll) {
 			if (ur_ladder[i] & IORING_SETUP_DEFER_TASKRUN)
 				continue;
