@@ -85,7 +85,7 @@ struct iom_server {
 	int listen_fd;			/* the first listener (Unix: the only one) */
 	const char *model_name;		/* for the log */
 	struct iom_async *async;	/* the async API's status store (async.c) */
-	_Atomic uint64_t *seen;		/* request ids seen (open addressing, 0 = empty) */
+	_Atomic uint64_t *seen;		/* request ids seen, by task number (0 = empty) */
 	_Atomic uint64_t nr_requests, nr_duplicates, nr_deduplicated, nr_bad, nr_conns, nr_busy;
 	_Atomic uint64_t nr_dropped;	/* connections dropped by request (--fault drop-conn) */
 	_Atomic uint64_t nr_refused;	/* connections refused past --max-conns */
