@@ -26,6 +26,18 @@ __attribute__((constructor)) static void iomt_register_server(void)
 	iom_workload_set_server(iom_server_serve_wl);
 }
 
+/*
+ * IOM_TEST_FILTER=GLOB: only the tests whose names match run (cmocka's filter), in every test
+ * binary, so make mutate can run the one test that kills a mutant, not its whole binary.
+ */
+__attribute__((constructor)) static void iomt_test_filter(void)
+{
+	const char *glob = getenv("IOM_TEST_FILTER");
+
+	if (glob && *glob)
+		cmocka_set_test_filter(glob);
+}
+
 bool iomt_strict(void)
 {
 	const char *s = getenv("IOM_TEST_STRICT");

@@ -21,8 +21,6 @@ static inline int iomt_each_server_model(const char *label, const char **model,
 	const char *only = getenv("IOM_SERVER_MODEL");
 	int failed = 0;
 
-	if (getenv("IOM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
 	for (size_t i = 0; iom_server_models[i]; i++) {
 		char name[64];
 

@@ -1025,8 +1025,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmux_resize, setup, teardown),
 	};
 
-	/* One test by hand, or one per mutant (scripts/mutate: test_watch:GLOB). */
-	if (getenv("IOM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("IOM_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
