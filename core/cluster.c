@@ -46,3 +46,11 @@ void iom_cluster_meta(struct iom_report *rep)
 	if (cluster && cluster->meta)
 		cluster->meta(rep);
 }
+
+void iom_cluster_place(unsigned int *index, unsigned int *count)
+{
+	*index = 0;
+	*count = 1;
+	if (cluster && cluster->place)
+		cluster->place(index, count);
+}

@@ -28,6 +28,8 @@ struct iom_cluster_ops {
 	int (*reduce)(struct iom_row *row, struct iom_hist *hist, int ret);
 	/* The job in the run's metadata (the processes' hosts). */
 	void (*meta)(struct iom_report *rep);
+	/* This process's place: its index of how many (the task ids each one numbers). */
+	void (*place)(unsigned int *index, unsigned int *count);
 };
 
 void iom_cluster_set(const struct iom_cluster_ops *ops);
@@ -38,5 +40,11 @@ bool iom_cluster_active(void);
 int iom_cluster_window_barrier(bool ok);
 int iom_cluster_reduce(struct iom_row *row, struct iom_hist *hist, int ret);
 void iom_cluster_meta(struct iom_report *rep);
+/*
+ * This process's index of how many share the run (0 of 1 in a plain run): task numbers
+ * interleave across them as across a process's submitters, so every request id of the job is
+ * its own at a shared server (its dedup table and duplicate count key on the id).
+ */
+void iom_cluster_place(unsigned int *index, unsigned int *count);
 
 #endif

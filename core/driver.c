@@ -70,6 +70,8 @@ struct iom_job {
 	uint64_t end_run_ns, end_run_start_ns, end_run_n, end_run_completed0;
 	uint64_t nr_state[IOM_NR_STATES];
 	uint64_t nr_submitted;		/* tasks handed to the model (RUNNING); the next one's seq */
+	/* Task k's seq is k * seq_stride + seq_index (job_seq): unique over submitters and processes. */
+	unsigned int seq_stride, seq_index;
 	uint64_t nr_window_completed;	/* of the window's tasks (hist->count), COMPLETED */
 	uint64_t nr_started_window;	/* tasks started inside the window (achieved rate) */
 	uint64_t nr_late, nr_bug, nr_busy;
@@ -250,10 +252,13 @@ static inline int job_model_submit(struct iom_job *job, struct iom_task *t)
 	return ret;
 }
 
-/* Submitter index's k-th task's seq: the nr_jobs submitters' seqs interleave, none shared. */
-static inline uint64_t job_seq(uint64_t k, unsigned int nr_jobs, unsigned int index)
+/*
+ * A submitter's k-th task's seq: the seqs of every submitter of every process of the run
+ * interleave, none shared (stride = submitters x processes).
+ */
+static inline uint64_t job_seq(uint64_t k, unsigned int stride, unsigned int index)
 {
-	return k * nr_jobs + index;
+	return k * stride + index;
 }
 
 /* t inside the measured window [t_win0, t_stop). */
@@ -902,7 +907,7 @@ job_submit_as(struct iom_job *job, uint64_t *now, bool *stopping, bool lean)
 		}
 		slot = job->free_slots[--job->nr_free];
 		t = &ctx->tasks[slot];
-		seq = job_seq(job->nr_submitted, run->nr_jobs, ctx->job);
+		seq = job_seq(job->nr_submitted, job->seq_stride, job->seq_index);
 		/* SCHEDULED and at once RUNNING: what comes before the model is the submitter's. */
 		iom_task_init_running_as(t, iom_task_id(seq, slot), start,
 					 cfg->deadline_ns ? start + cfg->deadline_ns : 0, *now, lean);
@@ -996,7 +1001,7 @@ static __attribute__((noinline)) int job_submit_batch(struct iom_job *job, uint6
 	struct iom_ctx *ctx = &job->ctx;
 	bool counts_quota = cfg->tasks && now >= run->t_win0;
 	uint64_t seq0 = job->nr_submitted, deadline = cfg->deadline_ns ? now + cfg->deadline_ns : 0;
-	unsigned int n = job->nr_free, nr_free = job->nr_free, nr_jobs = run->nr_jobs, k;
+	unsigned int n = job->nr_free, nr_free = job->nr_free, stride = job->seq_stride, k;
 	int why = IOM_Q_QUEUED;
 
 	if (*stopping || !n)
@@ -1006,7 +1011,7 @@ static __attribute__((noinline)) int job_submit_batch(struct iom_job *job, uint6
 	for (unsigned int i = 0; i < n; i++) {
 		uint32_t slot = job->free_slots[--nr_free];
 		struct iom_task *t = &ctx->tasks[slot];
-		uint64_t seq = job_seq(seq0 + i, nr_jobs, ctx->job);
+		uint64_t seq = job_seq(seq0 + i, stride, job->seq_index);
 
 		iom_task_init_running_as(t, iom_task_id(seq, slot), now, deadline, now, true);
 		iom_workload_next(&run->wl, seq, t);
@@ -2005,7 +2010,7 @@ static void run_sync_init(struct iom_run *run)
 static bool run_launch(struct iom_run *run, struct iom_row *row)
 {
 	const struct iom_cfg *cfg = run->cfg;
-	unsigned int nr_jobs = run->nr_jobs, depth_all = cfg->concurrency;
+	unsigned int nr_jobs = run->nr_jobs, depth_all = cfg->concurrency, place, places;
 	struct iom_err err = { "" };
 	pthread_attr_t attr;
 	int ret, made = 0;
@@ -2017,11 +2022,14 @@ static bool run_launch(struct iom_run *run, struct iom_row *row)
 #else
 	pthread_attr_setstacksize(&attr, 128u << 10);
 #endif
+	iom_cluster_place(&place, &places);
 	pthread_mutex_lock(&run->launch);
 	for (unsigned int i = 0; i < nr_jobs; i++) {
 		struct iom_job *job = &run->jobs[i];
 
 		job->run = run;
+		job->seq_stride = nr_jobs * places;
+		job->seq_index = i * places + place;
 		job->ctx.cfg = cfg;
 		job->ctx.wl = &run->wl;
 		job->ctx.job = i;

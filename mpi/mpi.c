@@ -113,10 +113,17 @@ static void meta(struct iom_report *rep)
 	iom_report_meta_str(rep, "mpi_library", lib);
 }
 
+static void place(unsigned int *index, unsigned int *count)
+{
+	*index = (unsigned int)rank;
+	*count = (unsigned int)size;
+}
+
 static const struct iom_cluster_ops mpi_ops = {
 	.window_barrier = window_barrier,
 	.reduce = reduce,
 	.meta = meta,
+	.place = place,
 };
 
 int iom_mpi_attach(void)

@@ -141,6 +141,36 @@ static const char *bin(void)
 	return b;
 }
 
+/* iomodels serve on a free loopback port (written to port_file); stats at its exit, if asked. */
+static pid_t spawn_server(const char *port_file, const char *stats_file, unsigned int *port_out)
+{
+	unsigned int p = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (stats_file)
+			execl(bin(), "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+			      "--port-file", port_file, "--stats-file", stats_file, "--quiet",
+			      (char *)NULL);
+		else
+			execl(bin(), "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+			      "--port-file", port_file, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 2500 && !p; i++) {
+		FILE *f = fopen(port_file, "r");
+
+		if (f) {
+			if (fscanf(f, "%u", &p) != 1)
+				p = 0;
+			fclose(f);
+		}
+		usleep(2000);
+	}
+	*port_out = p;
+	return pid;
+}
+
 static int start_server(void **state)
 {
 	char port_file[PATH_MAX];
@@ -148,22 +178,7 @@ static int start_server(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(port_file, sizeof(port_file), "%s/port", dir);
-	server = fork();
-	if (server == 0) {
-		execl(bin(), "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
-		      "--port-file", port_file, "--quiet", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 2500 && !port; i++) {
-		FILE *f = fopen(port_file, "r");
-
-		if (f) {
-			if (fscanf(f, "%u", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		usleep(2000);
-	}
+	server = spawn_server(port_file, NULL, &port);
 	return port ? 0 : -1;
 }
 
@@ -359,6 +374,48 @@ static void test_mpirun_rpc_and_nop(void **state)
 	assert_int_equal(count_lines(err, ".out", "^results: "), 1);
 }
 
+/*
+ * Every rank numbers its tasks from the same start: their request ids must still differ at the
+ * one server they share, or it counts another rank's request as a duplicate (and, with
+ * --idempotency-key, answers it without its service). Before the ids interleaved over the
+ * ranks, 4 ranks x 2000 tasks made ~6000 "duplicates" here.
+ */
+static void test_mpirun_ids_unique_at_server(void **state)
+{
+	char mpi_bin[PATH_MAX], out[PATH_MAX], err[PATH_MAX], args[512], port_file[PATH_MAX];
+	char stats[PATH_MAX], line[128];
+	unsigned long long requests = 0, duplicates = ~0ull;
+	unsigned int own_port;
+	pid_t own;
+	FILE *f;
+
+	if (!have_mpi_bin(mpi_bin, sizeof(mpi_bin)))
+		iom_skip("%s: not built (no mpicc)", mpi_bin);
+	snprintf(port_file, sizeof(port_file), "%s/port-ids", dir);
+	snprintf(stats, sizeof(stats), "%s/stats-ids", dir);
+	own = spawn_server(port_file, stats, &own_port);
+	assert_true(own_port != 0);
+	snprintf(args, sizeof(args), "--model epoll --workload rpc --concurrency 4 --tasks 2000 "
+		 "--connect 127.0.0.1:%u", own_port);
+	snprintf(out, sizeof(out), "%s/out-ids", dir);
+	snprintf(err, sizeof(err), "%s/stderr-ids", dir);
+	if (run_job(mpi_bin, args, out, err))
+		fail_msg("mpirun failed (its output above)");
+	kill(own, SIGTERM);
+	waitpid(own, NULL, 0);
+	f = fopen(stats, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "requests=%llu", &requests);
+		sscanf(line, "duplicates=%llu", &duplicates);
+	}
+	fclose(f);
+	print_message("4 ranks: %llu requests at the server, %llu duplicates\n", requests,
+		      duplicates);
+	assert_true(requests >= 4 * 2000);
+	assert_true(duplicates == 0);
+}
+
 /* The plain binary started by a launcher: one line, exit 2, nothing written. */
 static void test_plain_binary_under_launcher(void **state)
 {
@@ -386,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_merge_other_cell),
 		cmocka_unit_test(test_plain_binary_under_launcher),
 		cmocka_unit_test(test_mpirun_rpc_and_nop),
+		cmocka_unit_test(test_mpirun_ids_unique_at_server),
 	};
 
 	return cmocka_run_group_tests(tests, start_server, stop_server);
