@@ -144,17 +144,17 @@ static const char *bin(void)
 /* iomodels serve on a free loopback port (written to port_file); stats at its exit, if asked. */
 static pid_t spawn_server(const char *port_file, const char *stats_file, unsigned int *port_out)
 {
+	char *argv[] = { "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+			 "--port-file", (char *)port_file, "--quiet", "--stats-file",
+			 (char *)stats_file, NULL };
 	unsigned int p = 0;
-	pid_t pid = fork();
+	pid_t pid;
 
+	if (!stats_file)
+		argv[9] = NULL;	/* no --stats-file */
+	pid = fork();
 	if (pid == 0) {
-		if (stats_file)
-			execl(bin(), "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
-			      "--port-file", port_file, "--stats-file", stats_file, "--quiet",
-			      (char *)NULL);
-		else
-			execl(bin(), "iomodels", "serve", "--listen", "127.0.0.1:0", "--threads", "1",
-			      "--port-file", port_file, "--quiet", (char *)NULL);
+		execv(bin(), argv);
 		_exit(127);
 	}
 	for (int i = 0; i < 2500 && !p; i++) {

@@ -521,7 +521,7 @@ void ur_ms_free(struct ur_ms *ms)
 	free(ms);
 }
 
-/* The buffer ring's size of one buffer, and how many (a power of two) it has. */
+/* One buffer of the ring: a frame rounded up to a power of two, within MS_BUF_MIN..MAX. */
 static unsigned int ms_buf_size(const struct iom_ctx *ctx)
 {
 	unsigned int size = ms_pow2(iom_rpc_frame_len(&ctx->cfg->wl));
@@ -531,10 +531,10 @@ static unsigned int ms_buf_size(const struct iom_ctx *ctx)
 
 unsigned int ur_ms_buffers(const struct iom_ctx *ctx)
 {
-	unsigned int nr = ms_pow2(2 * ctx->depth);
+	unsigned int nr = ms_pow2(2 * ctx->depth), most = MS_RING_BYTES / ms_buf_size(ctx);
 
-	if (nr > MS_RING_BYTES / ms_buf_size(ctx))
-		nr = MS_RING_BYTES / ms_buf_size(ctx);
+	if (nr > most)
+		nr = most;
 	return nr < 64 ? 64 : nr > 32768 ? 32768 : nr;
 }
 

@@ -164,6 +164,15 @@ static void ur_variant(struct iom_ctx *ctx, unsigned int flags)
 }
 
 /*
+ * The rpc multishot path where the kernel has it (probed in ur_ms_setup) and the cell did not
+ * ask for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
+ */
+static bool ur_rpc_multishot(const struct iom_ctx *ctx, const struct iom_uring_opts *uo)
+{
+	return ctx->cfg->wl.kind == IOM_WL_RPC && uo->rpc == IOM_URING_RPC_MULTISHOT && !uo->sqpoll;
+}
+
+/*
  * Room for every task's CQEs (op + deadline) and a cancel each, and on the rpc multishot path
  * one per buffer of its ring: a multishot recv whose CQE finds the CQ full is ended by the
  * kernel and must be armed again (a 256 KiB reply is 16 CQEs).
@@ -173,7 +182,7 @@ static unsigned int ur_cq_entries(const struct iom_ctx *ctx, const struct iom_ur
 {
 	unsigned int n = (per_task + 1) * ctx->depth;
 
-	if (ctx->cfg->wl.kind == IOM_WL_RPC && uo->rpc == IOM_URING_RPC_MULTISHOT && !uo->sqpoll)
+	if (ur_rpc_multishot(ctx, uo))
 		n += ur_ms_buffers(ctx);
 	n = roundup_pow2(n);
 	return n > 65536 ? 65536 : n;	/* the kernel's IORING_MAX_CQ_ENTRIES */
@@ -265,11 +274,7 @@ static int ur_register(struct iom_ctx *ctx, struct ur_ctx *ur, const struct iom_
 		if (ret < 0)
 			return ret;
 		ur->fixed_sockets = true;
-		/*
-		 * The multishot path where the kernel has it (probed) and the cell did not ask
-		 * for the linked one; SQPOLL keeps the linked path (its SQ room waits are there).
-		 */
-		if (uo->rpc == IOM_URING_RPC_MULTISHOT && !ur->sqpoll) {
+		if (ur_rpc_multishot(ctx, uo)) {
 			ret = ur_ms_setup(ctx, &ur->ring, ur->cqe_skip, &ur->ms);
 			if (ret == -ENOMEM)
 				return ret;
